@@ -1,0 +1,220 @@
+// baton's SQLite benchmark: baton vs raw better-sqlite3 doing the minimal equivalent, and vs
+// plainjob 0.0.14 (its own defaults), side by side in one run. Prints absolute numbers and ratios.
+//
+//   npm run bench                     # durability "full" (baton's default)
+//   npm run bench -- --durability normal
+//   npm run bench -- --quick          # small counts (CI smoke)
+import { execFileSync, fork, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const args = process.argv.slice(2);
+const durability = args.includes("--durability") ? args[args.indexOf("--durability") + 1] : "full";
+const quick = args.includes("--quick");
+const N = {
+  single: quick ? 300 : 2000,
+  batch: quick ? 5000 : 50_000,
+  process: quick ? 1000 : 8000,
+  backlog: quick ? 10_000 : 100_000,
+  cli: quick ? 5 : 20,
+};
+const dir = mkdtempSync(join(tmpdir(), "baton-bench-"));
+const { openBaton } = await import(join(root, "dist", "index.js"));
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+const fmt = (n) => (n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(2));
+const rows = [];
+function report(name, unit, baton, raw, plainjob) {
+  rows.push({ name, unit, baton, raw, plainjob });
+  const r = raw === undefined ? "" : `  baton/raw ${(baton / raw).toFixed(2)}×`;
+  const p = plainjob === undefined ? "" : `  baton/plainjob ${(baton / plainjob).toFixed(2)}×`;
+  console.log(`${name.padEnd(34)} baton ${fmt(baton)} ${unit}${raw === undefined ? "" : `, raw ${fmt(raw)}`}${plainjob === undefined ? "" : `, plainjob ${fmt(plainjob)}`}${r}${p}`);
+}
+
+let counter = 0;
+const fresh = (name) => join(dir, `${name}-${counter++}.db`);
+
+function rawDb(path) {
+  const db = new Database(path, { timeout: 5000 });
+  db.pragma("journal_mode = WAL");
+  db.pragma(`synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
+  db.exec(`CREATE TABLE IF NOT EXISTS raw_jobs (id INTEGER PRIMARY KEY, type TEXT NOT NULL, payload TEXT NOT NULL,
+    state TEXT NOT NULL, priority INTEGER NOT NULL DEFAULT 0, run_at INTEGER NOT NULL);
+    CREATE INDEX IF NOT EXISTS raw_claim ON raw_jobs (priority DESC, run_at, id) WHERE state = 'queued';`);
+  return db;
+}
+
+async function batonDb(path) {
+  return openBaton({ databasePath: path, durability });
+}
+
+async function plainjobQueue(path) {
+  const { better, defineQueue } = await import("plainjob");
+  return defineQueue({ connection: better(new Database(path)), logger: { info() {}, warn() {}, error() {} } });
+}
+
+const payload = { path: "src/file.ts", note: "benchmark" };
+
+// --- enqueue one by one ---------------------------------------------------------------------
+{
+  const db = rawDb(fresh("raw"));
+  const insert = db.prepare("INSERT INTO raw_jobs (type, payload, state, run_at) VALUES (?, ?, 'queued', ?)");
+  let t = performance.now();
+  for (let i = 0; i < N.single; i++) insert.run("bench", JSON.stringify(payload), Date.now());
+  const raw = N.single / ((performance.now() - t) / 1000);
+  db.close();
+
+  const baton = await batonDb(fresh("baton"));
+  t = performance.now();
+  for (let i = 0; i < N.single; i++) await baton.enqueue({ type: "bench", payload });
+  const b = N.single / ((performance.now() - t) / 1000);
+  await baton.close();
+
+  const q = await plainjobQueue(fresh("plainjob"));
+  t = performance.now();
+  for (let i = 0; i < N.single; i++) q.add("bench", payload);
+  const p = N.single / ((performance.now() - t) / 1000);
+  q.close();
+  report("enqueue one-by-one", "jobs/s", b, raw, p);
+}
+
+// --- enqueue batched ------------------------------------------------------------------------
+{
+  const size = 1000;
+  const db = rawDb(fresh("raw"));
+  const insert = db.prepare("INSERT INTO raw_jobs (type, payload, state, run_at) VALUES (?, ?, 'queued', ?)");
+  const many = db.transaction((n) => {
+    for (let i = 0; i < n; i++) insert.run("bench", JSON.stringify(payload), Date.now());
+  });
+  let t = performance.now();
+  for (let i = 0; i < N.batch; i += size) many(size);
+  const raw = N.batch / ((performance.now() - t) / 1000);
+  db.close();
+
+  const baton = await batonDb(fresh("baton"));
+  const specs = Array.from({ length: size }, () => ({ type: "bench", payload }));
+  t = performance.now();
+  for (let i = 0; i < N.batch; i += size) await baton.enqueue(specs);
+  const b = N.batch / ((performance.now() - t) / 1000);
+  await baton.close();
+
+  const q = await plainjobQueue(fresh("plainjob"));
+  const items = Array.from({ length: size }, () => ({ data: payload }));
+  t = performance.now();
+  for (let i = 0; i < N.batch; i += size) q.addMany("bench", items);
+  const p = N.batch / ((performance.now() - t) / 1000);
+  q.close();
+  report(`enqueue batched (${size}/tx)`, "jobs/s", b, raw, p);
+}
+
+// --- claim + complete at concurrency 1 and 8 (8 = eight OS processes on one file) -------------
+async function fill(kind, path, n) {
+  if (kind === "raw") {
+    const db = rawDb(path);
+    const insert = db.prepare("INSERT INTO raw_jobs (type, payload, state, run_at) VALUES ('bench', ?, 'queued', ?)");
+    db.transaction(() => {
+      for (let i = 0; i < n; i++) insert.run(JSON.stringify(payload), Date.now());
+    })();
+    db.close();
+  } else if (kind === "baton") {
+    const baton = await batonDb(path);
+    for (let i = 0; i < n; i += 1000) {
+      await baton.enqueue(Array.from({ length: Math.min(1000, n - i) }, () => ({ type: "bench", payload, maxAttempts: 1 })));
+    }
+    await baton.close();
+  } else {
+    const q = await plainjobQueue(path);
+    for (let i = 0; i < n; i += 1000) q.addMany("bench", Array.from({ length: Math.min(1000, n - i) }, () => ({ data: payload })));
+    q.close();
+  }
+}
+
+async function processWith(kind, concurrency) {
+  const path = fresh(kind);
+  await fill(kind, path, N.process);
+  const t = performance.now();
+  const results = await Promise.all(
+    Array.from({ length: concurrency }, () =>
+      new Promise((resolve, reject) => {
+        const child = fork(join(root, "bench", "sqlite-worker.mjs"), [kind, path, durability], { stdio: "inherit" });
+        child.once("message", resolve);
+        child.once("error", reject);
+        child.once("exit", (code) => code !== 0 && reject(new Error(`${kind} worker exited ${code}`)));
+      }),
+    ),
+  );
+  const total = results.reduce((sum, r) => sum + r.done, 0);
+  if (total !== N.process) throw new Error(`${kind}: processed ${total} of ${N.process}`);
+  return N.process / ((performance.now() - t) / 1000);
+}
+
+const c1 = { baton: await processWith("baton", 1), raw: await processWith("raw", 1), plainjob: await processWith("plainjob", 1) };
+report("claim+complete, concurrency 1", "jobs/s", c1.baton, c1.raw, c1.plainjob);
+const c8 = { baton: await processWith("baton", 8), raw: await processWith("raw", 8), plainjob: await processWith("plainjob", 8) };
+report("claim+complete, concurrency 8", "jobs/s", c8.baton, c8.raw, c8.plainjob);
+console.log(`${"  baton c=8 / c=1".padEnd(34)} ${(c8.baton / c1.baton).toFixed(2)}× (must be ≥ 1.00)`);
+
+// --- claim latency vs backlog ---------------------------------------------------------------
+async function claimP50(pending) {
+  const path = fresh("backlog");
+  await fill("baton", path, pending);
+  const baton = await batonDb(path);
+  const samples = [];
+  for (let i = 0; i < 200; i++) {
+    const t = performance.now();
+    const [c] = await baton.claim({ types: ["bench"], owner: "bench" });
+    samples.push(performance.now() - t);
+    await baton.complete(c.job.id, { token: c.token });
+  }
+  await baton.close();
+  return median(samples);
+}
+const small = await claimP50(300);
+const large = await claimP50(N.backlog);
+console.log(
+  `${"claim p50 vs backlog".padEnd(34)} ${small.toFixed(3)} ms at 300 pending, ${large.toFixed(3)} ms at ${N.backlog.toLocaleString("en-US")} pending: ${(large / small).toFixed(2)}× (must be ≤ 1.30)`,
+);
+rows.push({ name: "claim p50 ratio (large/small backlog)", unit: "×", baton: large / small });
+
+// --- CLI one-shot ---------------------------------------------------------------------------
+// Agents call the CLI hundreds of times. Measured both ways: served by a running daemon (the thin
+// client in bin/baton.js) and loading the whole CLI in the process (BATON_DIRECT=1).
+{
+  const home = join(dir, "cli-home");
+  const env = { ...process.env, BATON_HOME: home, BATON_DURABILITY: durability };
+  const bin = join(root, "bin", "baton.js");
+  execFileSync(process.execPath, [bin, "daemon", "start"], { env, stdio: "ignore" });
+  const time = (argv, extra = {}) => {
+    const t = performance.now();
+    const r = spawnSync(process.execPath, argv, { env: { ...env, ...extra }, stdio: "ignore" });
+    if (r.status !== 0) throw new Error(`${argv.join(" ")} exited ${r.status}`);
+    return performance.now() - t;
+  };
+  const nodeOnly = [];
+  const served = [];
+  const direct = [];
+  for (let i = 0; i < N.cli; i++) {
+    nodeOnly.push(time(["-e", "0"]));
+    served.push(time([bin, "enqueue", '{"n":1}']));
+    direct.push(time([bin, "enqueue", '{"n":1}'], { BATON_DIRECT: "1" }));
+  }
+  execFileSync(process.execPath, [bin, "daemon", "stop"], { env, stdio: "ignore" });
+  const a = median(nodeOnly);
+  const b = median(served);
+  const c = median(direct);
+  console.log(`${"CLI one-shot enqueue (daemon up)".padEnd(34)} baton ${b.toFixed(1)} ms, node -e 0 ${a.toFixed(1)} ms: +${(b - a).toFixed(1)} ms (target ≤ +10 ms)`);
+  console.log(`${"CLI one-shot enqueue (no daemon)".padEnd(34)} baton ${c.toFixed(1)} ms: +${(c - a).toFixed(1)} ms`);
+  rows.push({ name: "CLI enqueue minus node -e 0 (daemon up)", unit: "ms", baton: b - a });
+  rows.push({ name: "CLI enqueue minus node -e 0 (no daemon)", unit: "ms", baton: c - a });
+}
+
+rmSync(dir, { recursive: true, force: true });
+console.log(`\ndurability=${durability}; machine: ${(await import("node:os")).cpus().length} cores; node ${process.version}`);
+if (args.includes("--json")) console.log(JSON.stringify(rows));

@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+// The `baton` command. Kept tiny on purpose: agents call it hundreds of times.
+//
+// When a daemon runs for this BATON_HOME, short one-shot commands are sent to it over its socket
+// and run there (same code, the caller's cwd and environment), which saves loading the CLI.
+// Otherwise — no daemon, a different build, or anything interactive — the bundled CLI runs here.
+import { connect } from "node:net";
+import { statSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+
+const argv = process.argv.slice(2);
+const SERVED = new Set([
+  "enqueue", "complete", "fail", "resume", "show", "list", "ls", "ps", "explain", "audit", "receipt",
+  "health", "skip", "accept-before", "archive", "delete", "redrive", "pause", "unpause", "clean",
+  "claim", "heartbeat", "release", "recover", "status", "run", "stop", "retry", "wait",
+]);
+/** Read-only calls that simply run here when the daemon goes away mid-call (e.g. a restart during a `wait`). */
+const REPEATABLE = new Set(["wait"]);
+const LOCAL_ONLY = new Set(["-", "-h", "--help", "-V", "--version", "--wait", "--follow", "--hook"]);
+
+function servable() {
+  if (process.env.BATON_DIRECT === "1" || !SERVED.has(argv[0])) return false;
+  if (argv.some((a) => LOCAL_ONLY.has(a) || a.startsWith("--database-url"))) return false;
+  return !(argv[0] === "run" && argv.slice(1, argv.indexOf("--") >= 0 ? argv.indexOf("--") : undefined).includes("-f"));
+}
+
+function viaDaemon() {
+  const home = process.env.BATON_HOME ? resolve(process.env.BATON_HOME) : join(homedir(), ".baton");
+  const socketPath = join(home, "daemon.sock");
+  if (Buffer.byteLength(socketPath) >= 100) return Promise.resolve(undefined);
+  let build;
+  try {
+    build = String(statSync(new URL("../dist/cli.mjs", import.meta.url)).mtimeMs);
+  } catch {
+    return Promise.resolve(undefined);
+  }
+  return new Promise((done) => {
+    const socket = connect(socketPath);
+    let sent = false;
+    let pending = "";
+    socket.setEncoding("utf8");
+    socket.on("connect", () => {
+      const params = { argv, cwd: process.cwd(), env: process.env, isTTY: process.stdout.isTTY === true, build };
+      socket.write(`${JSON.stringify({ id: 1, method: "cli", params })}\n`);
+      sent = true;
+    });
+    socket.on("data", (chunk) => {
+      pending += chunk;
+      const newline = pending.indexOf("\n");
+      if (newline < 0) return;
+      socket.destroy();
+      try {
+        const answer = JSON.parse(pending.slice(0, newline));
+        done(answer.ok && !answer.data.fallback ? answer.data : "lost");
+      } catch {
+        done("lost");
+      }
+    });
+    socket.on("error", () => done(sent ? "lost" : undefined));
+    socket.on("close", () => done(sent ? "lost" : undefined));
+  });
+}
+
+let served = servable() ? await viaDaemon() : undefined;
+if (served === "lost" && REPEATABLE.has(argv[0])) served = undefined;
+if (served === "lost") {
+  process.stderr.write("baton: error: the daemon went away during the call; check the outcome with `baton list` (STORE_UNAVAILABLE)\n");
+  process.exitCode = 5;
+} else if (served !== undefined) {
+  process.stdout.write(served.stdout);
+  process.stderr.write(served.stderr);
+  process.exitCode = served.code;
+} else {
+  let cli;
+  try {
+    cli = await import("../dist/cli.mjs");
+  } catch (error) {
+    const { existsSync } = await import("node:fs");
+    if (!existsSync(new URL("../dist/cli.mjs", import.meta.url))) {
+      process.stderr.write("baton is not built: run npm install (or npm run build)\n");
+      process.exit(1);
+    }
+    throw error;
+  }
+  process.exitCode = await cli.main(argv);
+}

@@ -1,0 +1,108 @@
+// baton dashboard: plain JavaScript modules, no dependencies, no build step. It reads the JSON API
+// (/api/...), calls operations (POST /api/ops/<name>) for actions, and listens to /api/stream
+// (Server-Sent Events of the ledger) to refresh what is on screen without a reload.
+import { announce, api, h, main, ui } from "./lib.js";
+import { agentsView, jobsView, overview } from "./lists.js";
+import { jobView } from "./job.js";
+
+document.documentElement.style.setProperty("--hue", document.body.dataset.hue || "210");
+
+function connect() {
+  const live = document.getElementById("live");
+  const source = new EventSource("/api/stream");
+  let rendered = false;
+  source.onopen = () => {
+    live.textContent = "live";
+    live.className = "live on";
+    // The stream starts at the newest event when it opens; what changed before is not in it, so
+    // the view is read (again) now, after that point: nothing falls between the two.
+    rendered = true;
+    ui.render();
+  };
+  source.onerror = () => {
+    live.textContent = "reconnecting…";
+    live.className = "live off";
+    // Show the page even when the stream cannot open.
+    if (!rendered) ui.render();
+    rendered = true;
+  };
+  source.addEventListener("ledger", (message) => {
+    const event = JSON.parse(message.data);
+    if (event.to && event.jobId) announce(`job ${event.jobId.slice(-6)} is ${event.to}`);
+    ui.onLedgerEvent(event);
+  });
+}
+
+ui.render = render;
+
+let rendering;
+let renderAgain = false;
+
+/**
+ * Render the route in the address bar. Renders never overlap (a slow one finishing last would
+ * show a page the address bar has left): a call during one makes one more afterwards.
+ */
+function render() {
+  if (rendering !== undefined) {
+    renderAgain = true;
+    return rendering;
+  }
+  rendering = renderNow().finally(() => {
+    rendering = undefined;
+    if (renderAgain) {
+      renderAgain = false;
+      void render();
+    }
+  });
+  return rendering;
+}
+
+async function renderNow() {
+  const hash = location.hash.replace(/^#/, "") || "/";
+  const [path, query] = hash.split("?");
+  ui.leaveView(path);
+  ui.leaveView = () => {};
+  ui.onLedgerEvent = () => {};
+  const params = new URLSearchParams(query || "");
+  const section = path.startsWith("/jobs") ? "jobs" : path.startsWith("/agents") ? "agents" : "overview";
+  for (const a of document.querySelectorAll("nav a")) {
+    if (a.dataset.nav === section) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  try {
+    const job = /^\/jobs\/([^/]+)$/.exec(path);
+    if (job) await jobView(decodeURIComponent(job[1]));
+    else if (section === "jobs") await jobsView(params);
+    else if (section === "agents") await agentsView();
+    else await overview();
+  } catch (error) {
+    main.replaceChildren(
+      h("h1", {}, "Something went wrong"),
+      h("p", { role: "alert" }, `${error.code || "ERROR"}: ${error.message}`),
+    );
+  }
+}
+
+document.addEventListener("keydown", (e) => {
+  if (e.key === "/" && !["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName)) {
+    const search = document.getElementById("filter-q");
+    if (search) {
+      e.preventDefault();
+      search.focus();
+    } else location.hash = "#/jobs";
+  }
+});
+
+window.addEventListener("hashchange", () => {
+  render();
+  main.focus({ preventScroll: true });
+});
+
+api("/api/stats")
+  .then((stats) => {
+    ui.readOnly = stats.readOnly;
+    ui.states = stats.states;
+    document.getElementById("readonly").hidden = !ui.readOnly;
+  })
+  .catch(() => {})
+  .finally(connect);

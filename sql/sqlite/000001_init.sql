@@ -1,0 +1,90 @@
+-- baton ledger, SQLite dialect, version 1.
+-- Times are integer milliseconds since the epoch. JSON columns hold UTF-8 JSON text.
+
+CREATE TABLE jobs (
+  id               TEXT PRIMARY KEY,
+  type             TEXT NOT NULL,
+  name             TEXT,
+  payload          TEXT NOT NULL,
+  state            TEXT NOT NULL CHECK (state IN ('waiting','queued','running','retrying','succeeded','failed','timed_out','cancelled','skipped')),
+  priority         INTEGER NOT NULL DEFAULT 0,
+  run_at           INTEGER NOT NULL,
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  max_attempts     INTEGER NOT NULL,
+  backoff          TEXT NOT NULL,
+  workflow         TEXT,
+  project          TEXT,
+  idempotency_key  TEXT,
+  resource_key     TEXT,
+  tags             TEXT NOT NULL DEFAULT '[]',
+  depends_on       TEXT NOT NULL DEFAULT '[]',
+  timeout_ms       INTEGER,
+  lease_owner      TEXT,
+  lease_token      TEXT,
+  lease_expires_at INTEGER,
+  result           TEXT,
+  evidence         TEXT,
+  error            TEXT,
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL,
+  started_at       INTEGER,
+  finished_at      INTEGER,
+  archived_at      INTEGER
+) STRICT;
+
+-- The claim order (highest priority, then earliest due, then oldest). Partial: only claimable rows,
+-- so the cost of a claim does not grow with the number of finished or waiting jobs.
+CREATE INDEX jobs_claim_any ON jobs (priority DESC, run_at, id) WHERE state IN ('queued','retrying');
+CREATE INDEX jobs_claim_type ON jobs (type, priority DESC, run_at, id) WHERE state IN ('queued','retrying');
+-- Lease recovery scans only running jobs.
+CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE state = 'running';
+-- One live job per idempotency key.
+CREATE UNIQUE INDEX jobs_idempotency ON jobs (idempotency_key)
+  WHERE idempotency_key IS NOT NULL AND state IN ('waiting','queued','running','retrying');
+CREATE INDEX jobs_resource ON jobs (resource_key) WHERE resource_key IS NOT NULL AND state = 'running';
+CREATE INDEX jobs_workflow ON jobs (project, workflow, id);
+CREATE INDEX jobs_state ON jobs (state, finished_at);
+CREATE INDEX jobs_name ON jobs (name) WHERE name IS NOT NULL;
+
+CREATE TABLE job_deps (
+  job_id     TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  depends_on TEXT NOT NULL,
+  PRIMARY KEY (job_id, depends_on)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX job_deps_reverse ON job_deps (depends_on);
+
+CREATE TABLE attempts (
+  job_id     TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  n          INTEGER NOT NULL,
+  token      TEXT NOT NULL,
+  owner      TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  ended_at   INTEGER,
+  outcome    TEXT,
+  exit_code  INTEGER,
+  error      TEXT,
+  PRIMARY KEY (job_id, n)
+) STRICT;
+
+CREATE TABLE events (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id     TEXT,
+  workflow   TEXT,
+  project    TEXT,
+  at         INTEGER NOT NULL,
+  actor      TEXT NOT NULL,
+  kind       TEXT NOT NULL,
+  from_state TEXT,
+  to_state   TEXT,
+  details    TEXT
+) STRICT;
+CREATE INDEX events_job ON events (job_id, id);
+CREATE INDEX events_workflow ON events (project, workflow, id);
+CREATE INDEX events_at ON events (at);
+
+CREATE TABLE pauses (
+  scope      TEXT NOT NULL CHECK (scope IN ('all','type','workflow')),
+  target     TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (scope, target)
+) STRICT;

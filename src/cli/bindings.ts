@@ -1,0 +1,589 @@
+/**
+ * How each operation of the catalogue appears on the command line. The operation itself (schema,
+ * handler, flags) lives in `src/ops`; this file only maps argv to its input and its output to text.
+ */
+import { readFileSync } from "node:fs";
+import { resolve as resolvePath } from "node:path";
+import { InvalidInputError } from "../core/errors.js";
+import { parseDuration } from "../core/duration.js";
+import type { OutputMode } from "./output.js";
+import { io } from "./io.js";
+import { keyValues, paint, table } from "./output.js";
+
+/** Positional arguments in declaration order, each as a list (a variadic one may hold many). */
+export type Positional = [string[], string[], string[]];
+
+export interface CliOption {
+  flags: string;
+  description: string;
+  /** Repeatable flags collect into an array. */
+  repeatable?: boolean;
+}
+
+export interface CliBinding {
+  /** The operation's name in the catalogue. */
+  op: string;
+  /** Commander syntax: `complete [ids...]`. */
+  command: string;
+  /** A parent command word: `task` makes `command: "run <name>"` into `baton task run <name>`. */
+  group?: string;
+  aliases?: string[];
+  options?: CliOption[];
+  /** Build the operation's input from positional arguments and parsed options. */
+  input(args: Positional, opts: Record<string, unknown>): unknown;
+  render?(data: unknown, mode: OutputMode): string;
+  /** Options after the first operand belong to the operand (`baton run -- cmd --flag`). */
+  passThrough?: boolean;
+  /** Print nothing for the operation's own result (the `after` step speaks instead). */
+  quiet?(opts: Record<string, unknown>): boolean;
+  /** Work after the result was printed (follow, wait); may decide the exit code. */
+  after?(data: unknown, opts: Record<string, unknown>, ctx: CliContext): Promise<number | undefined>;
+}
+
+/** What an `after` step may use. */
+export interface CliContext {
+  mode: OutputMode;
+  /** Run another operation with the same engine and context. */
+  call(op: string, input: unknown): Promise<unknown>;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+
+function int(name: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const text = typeof v === "string" ? v : JSON.stringify(v);
+  if (!/^-?\d+$/.test(text)) throw new InvalidInputError(`--${name} must be an integer, not '${text}'`);
+  return Number(text);
+}
+
+/** Parse JSON given on the command line; a clear error says how to quote it. */
+function json(what: string, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new InvalidInputError(
+      `${what} is not valid JSON: ${JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text)} (quote strings: '"text"')`,
+    );
+  }
+}
+
+/** Evidence and results may be JSON or plain text. */
+function looseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function readInput(path: string): string {
+  try {
+    return readFileSync(path === "-" ? 0 : resolvePath(io().cwd, path), "utf8");
+  } catch (error) {
+    throw new InvalidInputError(`cannot read ${path === "-" ? "stdin" : path}: ${(error as Error).message}`);
+  }
+}
+
+/** A JSON array, a single JSON object, or NDJSON (one object per line). */
+export function parseJobsFile(text: string): unknown[] {
+  const trimmed = text.trim();
+  if (trimmed === "") throw new InvalidInputError("the jobs file is empty");
+  if (trimmed.startsWith("[")) {
+    const value = json("the jobs file", trimmed);
+    if (!Array.isArray(value)) throw new InvalidInputError("the jobs file must hold a JSON array");
+    return value;
+  }
+  const lines = trimmed.split(/\r?\n/).filter((l) => l.trim() !== "");
+  return lines.map((l, i) => json(`line ${i + 1} of the jobs file`, l));
+}
+
+function omitUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+const scopeOptions: CliOption[] = [
+  { flags: "--project <path>", description: "project path (default: git root of cwd)" },
+];
+const scope = (o: Record<string, unknown>) => ({ cwd: io().cwd, project: str(o.project) });
+
+function renderChanged(data: unknown): string {
+  const d = data as {
+    changed?: { id: string; state: string }[];
+    completed?: { id: string; state: string }[];
+    errors: { id: string; code: string; message: string }[];
+  };
+  const rows = (d.changed ?? d.completed ?? []).map((c) => `${c.id}  ${c.state}`);
+  const errors = d.errors.map((e) => `${e.id}  error: ${e.message} (${e.code})`);
+  return [...rows, ...errors].join("\n");
+}
+
+function renderJobs(data: unknown, mode: OutputMode): string {
+  const d = data as {
+    jobs: {
+      id: string;
+      type: string;
+      state: string;
+      name?: string;
+      workflow?: string;
+      attempts: number;
+      createdAt: string;
+      error?: string;
+    }[];
+    total: number;
+    nextCursor?: string;
+  };
+  if (d.jobs.length === 0) return "no jobs";
+  const body = table(
+    ["ID", "STATE", "TYPE", "NAME", "WORKFLOW", "TRIES", "CREATED"],
+    d.jobs.map((j) => [
+      j.id,
+      j.state,
+      j.type,
+      j.name ?? "",
+      j.workflow ?? "",
+      String(j.attempts),
+      j.createdAt.slice(0, 19),
+    ]),
+  );
+  const more =
+    d.nextCursor === undefined
+      ? ""
+      : `\n${paint(mode, "dim", `${d.total} in all; next page: --cursor ${d.nextCursor}`)}`;
+  return body + more;
+}
+
+export const bindings: CliBinding[] = [
+  {
+    op: "enqueue_task",
+    command: "enqueue [payload]",
+    options: [
+      { flags: "-t, --type <type>", description: "job type (default: task, agent-managed)" },
+      { flags: "-w, --workflow <name>", description: "workflow the task belongs to" },
+      { flags: "-n, --name <name>", description: "a human name" },
+      { flags: "--tag <tag>", description: "a tag (repeatable)", repeatable: true },
+      { flags: "-p, --priority <n>", description: "higher runs first (-1000..1000)" },
+      { flags: "--delay <duration>", description: "run no earlier than this from now (30s, 10m)" },
+      { flags: "--max-attempts <n>", description: "attempts before dead-lettering" },
+      { flags: "-k, --key <key>", description: "idempotency key: a live job with it is returned instead" },
+      {
+        flags: "--depends-on <id>",
+        description: "a job that must finish first (repeatable)",
+        repeatable: true,
+      },
+      { flags: "--resource <key>", description: "at most one running job per resource key" },
+      { flags: "-f, --file <path>", description: "many jobs from a JSON array or NDJSON file ('-' = stdin)" },
+      ...scopeOptions,
+    ],
+    input([payload], o) {
+      const common = omitUndefined({ ...scope(o) });
+      if (o.file !== undefined) {
+        if (payload !== undefined && payload.length > 0)
+          throw new InvalidInputError("give a payload or --file, not both");
+        const tasks = parseJobsFile(readInput(str(o.file) ?? ""));
+        return {
+          ...common,
+          tasks: tasks.map((t) =>
+            o.workflow === undefined || (t as Record<string, unknown>).workflow !== undefined
+              ? t
+              : { ...(t as object), workflow: o.workflow },
+          ),
+        };
+      }
+      const delay = str(o.delay);
+      return omitUndefined({
+        ...common,
+        type: str(o.type),
+        payload: payload?.[0] === undefined ? undefined : json("the payload", payload[0]),
+        workflow: str(o.workflow),
+        name: str(o.name),
+        tags: o.tag,
+        priority: int("priority", o.priority),
+        delayMs: delay === undefined ? undefined : parseDuration(delay),
+        maxAttempts: int("max-attempts", o.maxAttempts),
+        idempotencyKey: str(o.key),
+        dependsOn: o.dependsOn,
+        resourceKey: str(o.resource),
+      });
+    },
+    render(data) {
+      const d = data as { jobs: { id: string; state: string; deduplicated: boolean }[] };
+      return d.jobs
+        .map((j) => `${j.id}  ${j.state}${j.deduplicated ? "  (deduplicated: existing job)" : ""}`)
+        .join("\n");
+    },
+  },
+  {
+    op: "complete_task",
+    command: "complete [ids...]",
+    options: [
+      { flags: "-e, --evidence <text>", description: "what was done (text or JSON)" },
+      { flags: "-r, --result <json>", description: "a result value (JSON)" },
+      { flags: "--token <token>", description: "fencing token of a claimed task" },
+      {
+        flags: "-f, --file <path>",
+        description: "NDJSON/JSON of {id, evidence, result} items ('-' = stdin)",
+      },
+    ],
+    input([ids], o) {
+      const items = o.file === undefined ? undefined : parseJobsFile(readInput(str(o.file) ?? ""));
+      return omitUndefined({
+        ids: ids !== undefined && ids.length > 0 ? ids : undefined,
+        items,
+        evidence: o.evidence === undefined ? undefined : looseJson(str(o.evidence) ?? ""),
+        result: o.result === undefined ? undefined : json("--result", str(o.result) ?? ""),
+        token: str(o.token),
+      });
+    },
+    render: renderChanged,
+  },
+  {
+    op: "fail_task",
+    command: "fail <id> <error>",
+    options: [
+      { flags: "--token <token>", description: "fencing token of a claimed task" },
+      { flags: "--no-retry", description: "dead-letter now even if attempts are left" },
+    ],
+    input([[id], [error]], o) {
+      return omitUndefined({ id, error, token: str(o.token), noRetry: o.retry === false ? true : undefined });
+    },
+  },
+  {
+    op: "resume_session",
+    command: "resume",
+    options: [
+      { flags: "-w, --workflow <name>", description: "only this workflow" },
+      { flags: "--budget <tokens>", description: "token budget of the answer (default 600)" },
+      { flags: "--since <cursor>", description: "only what changed since this cursor" },
+      {
+        flags: "--hook",
+        description:
+          "for a session-start hook: what is left as context for the agent; nothing when nothing is",
+      },
+      ...scopeOptions,
+    ],
+    input(_args, o) {
+      return omitUndefined({
+        ...scope(o),
+        workflow: str(o.workflow),
+        budget: int("budget", o.budget),
+        since: str(o.since),
+      });
+    },
+    quiet: (o) => o.hook === true && o.json !== true,
+    async after(data, o) {
+      if (o.hook !== true || o.json === true) return undefined;
+      const { hookText } = await import("../integrations/resume-text.js");
+      const text = hookText(data as import("../ops/resume.js").ResumeOutput);
+      if (text !== "") io().out(`${text}\n`);
+      return undefined;
+    },
+    render(data, mode) {
+      const d = data as import("../ops/resume.js").ResumeOutput;
+      const out: string[] = [];
+      if (d.remaining === 0) out.push(`Nothing left to do in ${d.project}.`);
+      for (const w of d.workflows) {
+        out.push(
+          paint(
+            mode,
+            "bold",
+            `${w.workflow}: ${w.remaining} left, ${w.done} done${w.failed > 0 ? `, ${w.failed} failed` : ""}`,
+          ),
+        );
+        if (w.lastDone !== undefined) out.push(paint(mode, "dim", `  last done: ${w.lastDone}`));
+        for (const t of w.tasks) out.push(`  ${t}`);
+        if (w.more > 0) out.push(paint(mode, "dim", `  … and ${w.more} more`));
+      }
+      for (const f of d.finishedSince ?? []) out.push(paint(mode, "dim", `finished: ${f}`));
+      out.push(paint(mode, "dim", `cursor: ${d.cursor}`));
+      return out.join("\n");
+    },
+  },
+  {
+    op: "check_task",
+    command: "show <id>",
+    options: [{ flags: "--events <n>", description: "recent events to show (default 20)" }],
+    input([[id]], o) {
+      return omitUndefined({ id, events: int("events", o.events) });
+    },
+  },
+  {
+    op: "list_tasks",
+    command: "list",
+    aliases: ["ls", "ps"],
+    options: [
+      { flags: "-a, --all", description: "every project" },
+      {
+        flags: "-s, --state <state>",
+        description: "a state, or live / finished (repeatable)",
+        repeatable: true,
+      },
+      { flags: "-t, --type <type>", description: "only this type" },
+      { flags: "-w, --workflow <name>", description: "only this workflow" },
+      { flags: "--tag <tag>", description: "only jobs with this tag" },
+      { flags: "-q, --search <text>", description: "text in id, name, payload, evidence, error" },
+      { flags: "--archived", description: "include archived jobs" },
+      { flags: "-l, --limit <n>", description: "page size (default 50)" },
+      { flags: "--cursor <id>", description: "next page after this id" },
+      ...scopeOptions,
+    ],
+    input(_args, o) {
+      const states = o.state as string[] | undefined;
+      return omitUndefined({
+        ...scope(o),
+        all: o.all === true ? true : undefined,
+        state: states === undefined ? undefined : states.length === 1 ? states[0] : states,
+        type: str(o.type),
+        workflow: str(o.workflow),
+        tag: str(o.tag),
+        text: str(o.search),
+        archived: o.archived === true ? true : undefined,
+        limit: int("limit", o.limit),
+        cursor: str(o.cursor),
+      });
+    },
+    render: renderJobs,
+  },
+  {
+    op: "explain_task",
+    command: "explain <id>",
+    input: ([[id]]) => ({ id }),
+    render: (data) => {
+      const d = data as { id: string; state: string; reasons: string[] };
+      return [`${d.id} is ${d.state}:`, ...d.reasons.map((r) => `  - ${r}`)].join("\n");
+    },
+  },
+  {
+    op: "audit_log",
+    command: "audit",
+    options: [
+      { flags: "--since <when>", description: "ISO date or duration ago (2h, 7d)" },
+      { flags: "--until <when>", description: "ISO date or duration ago" },
+      { flags: "-w, --workflow <name>", description: "only this workflow" },
+      { flags: "-t, --type <type>", description: "only jobs of this type" },
+      { flags: "-a, --all", description: "every project" },
+      { flags: "--summary", description: "counts by event kind" },
+      { flags: "-l, --limit <n>", description: "newest N events (default 100)" },
+      ...scopeOptions,
+    ],
+    input(_args, o) {
+      return omitUndefined({
+        ...scope(o),
+        since: str(o.since),
+        until: str(o.until),
+        workflow: str(o.workflow),
+        type: str(o.type),
+        all: o.all === true ? true : undefined,
+        summary: o.summary === true ? true : undefined,
+        limit: int("limit", o.limit),
+      });
+    },
+    render(data) {
+      const d = data as {
+        events?: {
+          at: string;
+          kind: string;
+          actor: string;
+          jobId?: string;
+          details?: Record<string, unknown>;
+        }[];
+        summary?: { total: number; byKind: Record<string, number>; jobs: number };
+      };
+      if (d.summary !== undefined) {
+        return [
+          `${d.summary.total} events on ${d.summary.jobs} job(s)`,
+          ...Object.entries(d.summary.byKind).map(([k, n]) => `  ${k.padEnd(24)} ${n}`),
+        ].join("\n");
+      }
+      return (
+        table(
+          ["TIME", "EVENT", "JOB", "ACTOR", "DETAILS"],
+          (d.events ?? []).map((e) => [
+            e.at.slice(0, 23),
+            e.kind,
+            e.jobId ?? "",
+            e.actor,
+            e.details === undefined ? "" : JSON.stringify(e.details).slice(0, 80),
+          ]),
+        ) || "no events"
+      );
+    },
+  },
+  {
+    op: "receipt",
+    command: "receipt <workflow>",
+    options: scopeOptions,
+    input: ([[workflow]], o) => omitUndefined({ ...scope(o), workflow }),
+  },
+  { op: "health", command: "health", input: () => ({}) },
+  {
+    op: "skip_task",
+    command: "skip <ids...>",
+    options: [{ flags: "--reason <text>", description: "why it is not needed" }],
+    input: ([ids], o) => omitUndefined({ ids, reason: str(o.reason) }),
+    render: renderChanged,
+  },
+  {
+    op: "accept_before",
+    command: "accept-before <id>",
+    input: ([[id]]) => ({ id }),
+    render: (data) => {
+      const d = data as { accepted: string[] };
+      return d.accepted.length === 0
+        ? "nothing earlier to accept"
+        : `accepted ${d.accepted.length}: ${d.accepted.join(", ")}`;
+    },
+  },
+  {
+    op: "archive",
+    command: "archive [ids...]",
+    options: [{ flags: "-w, --workflow <name>", description: "archive a whole workflow" }, ...scopeOptions],
+    input: ([ids], o) =>
+      omitUndefined({
+        ...scope(o),
+        ids: ids !== undefined && ids.length > 0 ? ids : undefined,
+        workflow: str(o.workflow),
+      }),
+  },
+  { op: "delete_task", command: "delete <ids...>", input: ([ids]) => ({ ids }) },
+  { op: "redrive_task", command: "redrive <ids...>", input: ([ids]) => ({ ids }), render: renderChanged },
+  {
+    op: "pause",
+    command: "pause [target]",
+    options: [
+      {
+        flags: "--scope <scope>",
+        description: "all | type | workflow (default: type when a target is given)",
+      },
+    ],
+    input: ([[target]], o) => omitUndefined({ target, scope: str(o.scope) }),
+  },
+  {
+    op: "unpause",
+    command: "unpause [target]",
+    options: [{ flags: "--scope <scope>", description: "all | type | workflow" }],
+    input: ([[target]], o) => omitUndefined({ target, scope: str(o.scope) }),
+  },
+  {
+    op: "clean",
+    command: "clean",
+    options: [
+      { flags: "--older-than <duration>", description: "age of finished jobs to delete (default 7d)" },
+      {
+        flags: "-s, --state <state>",
+        description: "only this finished state (repeatable)",
+        repeatable: true,
+      },
+    ],
+    input: (_a, o) => omitUndefined({ olderThan: str(o.olderThan), state: o.state }),
+  },
+  {
+    op: "doctor",
+    command: "doctor",
+    input: () => ({}),
+    render(data, mode) {
+      const d = data as {
+        ok: boolean;
+        checks: { name: string; ok: boolean; detail: string; fix?: string }[];
+      };
+      return d.checks
+        .map(
+          (c) =>
+            `${c.ok ? paint(mode, "green", "ok  ") : paint(mode, "red", "FAIL")} ${c.name}: ${c.detail}${c.fix === undefined ? "" : `\n      fix: ${c.fix}`}`,
+        )
+        .join("\n");
+    },
+  },
+  {
+    op: "claim_task",
+    command: "claim",
+    options: [
+      { flags: "-t, --type <type>", description: "claim this type (repeatable)", repeatable: true },
+      { flags: "--owner <name>", description: "who claims (default: cli:<pid>)" },
+      { flags: "--lease <duration>", description: "lease length (default 30s)" },
+      { flags: "-l, --limit <n>", description: "how many (default 1)" },
+      { flags: "-w, --workflow <name>", description: "only from this workflow" },
+      ...scopeOptions,
+    ],
+    input(_a, o) {
+      const lease = str(o.lease);
+      return omitUndefined({
+        ...scope(o),
+        types: o.type,
+        owner: str(o.owner) ?? `cli:${process.pid}`,
+        leaseSeconds: lease === undefined ? undefined : Math.max(1, Math.round(parseDuration(lease) / 1000)),
+        limit: int("limit", o.limit),
+        workflow: str(o.workflow),
+      });
+    },
+  },
+  {
+    op: "heartbeat_task",
+    command: "heartbeat <id> <token>",
+    options: [{ flags: "--lease <duration>", description: "new lease length from now" }],
+    input([[id], [token]], o) {
+      const lease = str(o.lease);
+      return omitUndefined({
+        id,
+        token,
+        leaseSeconds: lease === undefined ? undefined : Math.max(1, Math.round(parseDuration(lease) / 1000)),
+      });
+    },
+  },
+  { op: "release_task", command: "release <id> <token>", input: ([[id], [token]]) => ({ id, token }) },
+  { op: "recover", command: "recover", input: () => ({}) },
+  {
+    op: "register_agent",
+    command: "register-agent <name>",
+    options: [
+      { flags: "--meta <key=value>", description: "metadata (repeatable)", repeatable: true },
+      { flags: "--ttl <duration>", description: "reaped after this long without a heartbeat (default 2m)" },
+    ],
+    input([[name]], o) {
+      const meta: Record<string, string> = {};
+      for (const pair of (o.meta as string[] | undefined) ?? []) {
+        const eq = pair.indexOf("=");
+        if (eq <= 0) throw new InvalidInputError(`--meta takes key=value, not '${pair}'`);
+        meta[pair.slice(0, eq)] = pair.slice(eq + 1);
+      }
+      const ttl = str(o.ttl);
+      return omitUndefined({
+        name,
+        meta: Object.keys(meta).length > 0 ? meta : undefined,
+        ttlSeconds: ttl === undefined ? undefined : Math.round(parseDuration(ttl) / 1000),
+      });
+    },
+  },
+  {
+    op: "agent_heartbeat",
+    command: "agent-heartbeat <name> <token>",
+    input: ([[name], [token]]) => ({ name, token }),
+  },
+  {
+    op: "unregister_agent",
+    command: "unregister-agent <name> <token>",
+    input: ([[name], [token]]) => ({ name, token }),
+  },
+  {
+    op: "list_agents",
+    command: "agents",
+    input: () => ({}),
+    render(data) {
+      const d = data as { agents: { name: string; lastSeen: string; meta: Record<string, string> }[] };
+      if (d.agents.length === 0) return "no agents registered";
+      return table(
+        ["NAME", "LAST SEEN", "META"],
+        d.agents.map((a) => [
+          a.name,
+          a.lastSeen.slice(0, 19),
+          Object.entries(a.meta)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(" "),
+        ]),
+      );
+    },
+  },
+];
+
+export function defaultRender(data: unknown): string {
+  return keyValues(data);
+}

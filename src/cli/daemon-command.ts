@@ -1,0 +1,102 @@
+/**
+ * `baton daemon start|stop|status|restart|run`. Status tells the truth about stale files: a
+ * daemon.json or socket left by a killed daemon is reported as stale, not as running.
+ */
+import { existsSync } from "node:fs";
+import { batonHome } from "../core/paths.js";
+import { DaemonClient, ensureDaemon, readDaemonInfo } from "../daemon/client.js";
+import { socketPath } from "../daemon/ipc.js";
+import type { OutputMode } from "./output.js";
+import { printOk } from "./output.js";
+import type { CliMain } from "./serve.js";
+import { serveCliCall } from "./serve.js";
+
+async function status(home: string): Promise<Record<string, unknown>> {
+  const client = await DaemonClient.connect(home);
+  const info = readDaemonInfo(home);
+  if (client === undefined) {
+    const stale: string[] = [];
+    if (info !== undefined) stale.push(`daemon.json names pid ${info.pid}, which does not answer`);
+    if (existsSync(socketPath(home))) stale.push(`a stale socket ${socketPath(home)}`);
+    return { running: false, ...(stale.length > 0 ? { stale } : {}) };
+  }
+  try {
+    const s = await client.request<{ pid: number; owner: string; running: string[]; limits: unknown }>(
+      "status",
+    );
+    return {
+      running: true,
+      pid: s.pid,
+      runningJobs: s.running.length,
+      limits: s.limits,
+      socket: socketPath(home),
+    };
+  } finally {
+    client.close();
+  }
+}
+
+async function stop(home: string): Promise<boolean> {
+  const client = await DaemonClient.connect(home);
+  if (client === undefined) return false;
+  await client.request("shutdown").catch(() => undefined);
+  client.close();
+  // Gone when its socket no longer answers.
+  for (let i = 0; i < 600; i++) {
+    const again = await DaemonClient.connect(home);
+    if (again === undefined) return true;
+    again.close();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
+export async function daemonCommand(
+  verb: "start" | "stop" | "status" | "restart" | "run",
+  mode: OutputMode,
+  main: CliMain,
+): Promise<number> {
+  const home = batonHome();
+  switch (verb) {
+    case "run": {
+      const { runDaemon } = await import("../daemon/daemon.js");
+      const code = await runDaemon({ home, serveCli: (call, opened) => serveCliCall(call, opened, main) });
+      // Thin clients parked in a served `wait` still hold sockets: the ledger is closed and the
+      // lock released, so end now; those clients see the daemon go and wait on by themselves.
+      process.exit(code);
+    }
+    case "start": {
+      const client = await ensureDaemon(home);
+      client.close();
+      const s = await status(home);
+      printOk(mode, s, () => `daemon running (pid ${String(s.pid)})`);
+      return 0;
+    }
+    case "stop": {
+      const was = await stop(home);
+      printOk(mode, { stopped: was }, () => (was ? "daemon stopped" : "daemon was not running"));
+      return 0;
+    }
+    case "restart": {
+      await stop(home);
+      const client = await ensureDaemon(home);
+      client.close();
+      const s = await status(home);
+      printOk(mode, s, () => `daemon restarted (pid ${String(s.pid)})`);
+      return 0;
+    }
+    case "status": {
+      const s = await status(home);
+      printOk(mode, s, () =>
+        s.running === true
+          ? `daemon running (pid ${String(s.pid)}), ${String(s.runningJobs)} command(s) running`
+          : `daemon not running${Array.isArray(s.stale) ? `; stale: ${(s.stale as string[]).join("; ")}` : ""}`,
+      );
+      return 0;
+    }
+    default: {
+      const never: never = verb;
+      return never;
+    }
+  }
+}

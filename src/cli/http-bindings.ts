@@ -1,0 +1,58 @@
+/**
+ * `baton serve`: the HTTP API and web dashboard. Registered apart from the operation bindings and
+ * loaded lazily, so ordinary commands never load the HTTP server.
+ */
+import type { Command } from "commander";
+import { InvalidInputError } from "../core/errors.js";
+import { io } from "./io.js";
+
+export const DEFAULT_DASHBOARD_PORT = 7738;
+
+function portNumber(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65_535) {
+    throw new InvalidInputError(`--port must be a port number (0-65535, 0 = any free port), not '${text}'`);
+  }
+  return Number(text);
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+interface ServeFlags {
+  port?: string;
+  host?: string;
+  tokenFile?: string;
+  token?: boolean;
+  readOnly?: boolean;
+  allowHost?: string[];
+}
+
+export function registerHttpCommands(program: Command, onExit: (code: number) => void): void {
+  program
+    .command("serve")
+    .description("Serve the HTTP API and the live web dashboard (127.0.0.1 by default, with a token)")
+    .option("--port <n>", `port (default ${DEFAULT_DASHBOARD_PORT}; 0 = any free port)`)
+    .option("--host <address>", "address to bind (default 127.0.0.1; anything else needs a token)")
+    .option("--token-file <path>", "read the token from this file (else BATON_HTTP_TOKEN, else a random one)")
+    .option("--no-token", "no token at all (loopback binds only)")
+    .option("--read-only", "refuse every operation that changes the ledger (for viewers)")
+    .option("--allow-host <name>", "another Host name to accept (repeatable)", collect)
+    .action(async (flags: ServeFlags) => {
+      const { runServe } = await import("../http/run.js");
+      onExit(
+        await runServe({
+          host: flags.host ?? "127.0.0.1",
+          port: flags.port === undefined ? DEFAULT_DASHBOARD_PORT : portNumber(flags.port),
+          ...(flags.tokenFile === undefined ? {} : { tokenFile: flags.tokenFile }),
+          noToken: flags.token === false,
+          readOnly: flags.readOnly === true,
+          allowedHosts: flags.allowHost ?? [],
+          cwd: io().cwd,
+          env: io().env,
+          out: (text) => io().out(text),
+          err: (text) => io().err(text),
+        }),
+      );
+    });
+}

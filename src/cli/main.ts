@@ -1,0 +1,242 @@
+/**
+ * The `baton` command. Every checkpoint command is an operation of the catalogue; this file only
+ * wires argv to it, prints the result, and maps errors to exit codes.
+ *
+ * Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 not found, 4 conflict (lease lost,
+ * wrong state, ambiguous id), 5 store unavailable (busy, full, I/O, schema too new).
+ */
+import { Command, CommanderError, Option } from "commander";
+import { BatonError, ERROR_CODES, toBatonError } from "../core/errors.js";
+import { getOperation } from "../ops/catalogue.js";
+import { invoke } from "../ops/invoke.js";
+import { openEngine } from "../open.js";
+import type { CliBinding, Positional } from "./bindings.js";
+import { bindings, defaultRender } from "./bindings.js";
+import { commandBindings } from "./command-bindings.js";
+import { agentBindings } from "./agent-bindings.js";
+import { groupDescriptions, registerTaskCommands, taskBindings } from "./task-bindings.js";
+import { LocalCommandHost } from "../daemon/host.js";
+
+/** Every command bound to an operation of the catalogue. */
+export const allBindings: CliBinding[] = [...bindings, ...commandBindings, ...taskBindings, ...agentBindings];
+import type { OutputMode } from "./output.js";
+import { detectColor, printError, printOk } from "./output.js";
+import { io } from "./io.js";
+import { registerMcpCommand } from "../mcp/command.js";
+import { registerIntegrationCommands } from "../integrations/commands.js";
+import { registerHttpCommands } from "./http-bindings.js";
+import { registerLedgerCommands } from "./ledger-commands.js";
+import { resolveDatabaseUrl, takeDatabaseUrlFlag } from "./database-url.js";
+
+declare const BATON_VERSION: string | undefined;
+const version = typeof BATON_VERSION === "string" ? BATON_VERSION : "0.1.0";
+
+function modeFor(json: boolean): OutputMode {
+  return { json, color: !json && detectColor() };
+}
+
+async function runBinding(
+  binding: CliBinding,
+  args: Positional,
+  opts: Record<string, unknown>,
+): Promise<number> {
+  const mode = modeFor(opts.json === true);
+  const op = getOperation(binding.op);
+  if (op === undefined)
+    throw new BatonError("INTERNAL", `the CLI names an unknown operation '${binding.op}'`);
+  const input = binding.input(args, opts);
+  const shared = io().opened;
+  const { engine, store, home } = shared ?? (await openEngine({ actor: "cli" }));
+  const commands = new LocalCommandHost(home);
+  const context = {
+    engine,
+    cwd: io().cwd,
+    actor: "cli",
+    location: store.location,
+    env: io().env,
+    commands,
+  };
+  try {
+    const data = await invoke(op, input, context);
+    if (binding.quiet?.(opts) !== true)
+      printOk(mode, data, () => (binding.render ?? defaultRender)(data, mode));
+    const errors = (data as { errors?: unknown[] }).errors;
+    let code = Array.isArray(errors) && errors.length > 0 ? 1 : 0;
+    if (binding.after !== undefined) {
+      const after = await binding.after(data, opts, {
+        mode,
+        call: (name, callInput) => invoke(getOperation(name)!, callInput, context),
+      });
+      if (after !== undefined) code = after;
+    }
+    return code;
+  } finally {
+    commands.close();
+    if (shared === undefined) await store.close();
+  }
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export function buildProgram(onExit: (code: number) => void): Command {
+  const program = new Command("baton")
+    .description("A durable work ledger and runner for AI coding agents.")
+    .version(version, "-V, --version")
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined });
+
+  program.enablePositionalOptions();
+  // Taken out of argv before parsing (see selectDatabase); declared here for --help.
+  program.option("--database-url <url>", "PostgreSQL ledger (else BATON_DATABASE_URL, database_url, SQLite)");
+  const groups = new Map<string, Command>();
+  const parentOf = (group: string | undefined): Command => {
+    if (group === undefined) return program;
+    let parent = groups.get(group);
+    if (parent === undefined) {
+      parent = program
+        .command(group)
+        .description(groupDescriptions[group] ?? "")
+        .exitOverride();
+      parent.configureOutput({ outputError: () => undefined });
+      groups.set(group, parent);
+    }
+    return parent;
+  };
+  for (const binding of allBindings) {
+    const op = getOperation(binding.op);
+    const command = parentOf(binding.group)
+      .command(binding.command)
+      .description(op?.summary ?? "")
+      .exitOverride();
+    if (binding.passThrough === true) command.passThroughOptions();
+    for (const alias of binding.aliases ?? []) command.alias(alias);
+    for (const option of binding.options ?? []) {
+      const o = new Option(option.flags, option.description);
+      if (option.repeatable === true) o.argParser(collect);
+      command.addOption(o);
+    }
+    command.option("--json", "print one JSON envelope: {ok, data} or {ok:false, error}");
+    command.configureOutput({ outputError: () => undefined });
+    command.action(async (...received: unknown[]) => {
+      // Commander passes each declared argument, then the options, then the command.
+      const opts = (received[received.length - 2] ?? {}) as Record<string, unknown>;
+      const lists = received
+        .slice(0, -2)
+        .map((v) =>
+          v === undefined
+            ? []
+            : Array.isArray(v)
+              ? (v as string[])
+              : [typeof v === "string" ? v : JSON.stringify(v)],
+        );
+      const positional: Positional = [lists[0] ?? [], lists[1] ?? [], lists[2] ?? []];
+      onExit(await runBinding(binding, positional, opts));
+    });
+  }
+
+  program
+    .command("demo")
+    .description("Show crash-safe checkpoints: 20 tasks, 12 done, SIGKILL, resume, finish the 8 left")
+    .option("--keep", "keep the demo's temporary BATON_HOME")
+    .option("--json", "print the demo's verdict as JSON")
+    .action(async (opts: { keep?: boolean; json?: boolean }) => {
+      const { runDemo } = await import("./demo.js");
+      onExit(await runDemo({ keep: opts.keep === true, json: opts.json === true }));
+    });
+  const daemon = program
+    .command("daemon")
+    .description("The background daemon: supervisor and scheduler (started on demand)");
+  for (const verb of ["start", "stop", "status", "restart", "run"] as const) {
+    daemon
+      .command(verb)
+      .description(
+        {
+          start: "start the daemon if it is not running",
+          stop: "stop the daemon (running commands keep running and are re-attached later)",
+          status: "is the daemon running, and what is it running",
+          restart: "stop, then start",
+          run: "run the daemon in the foreground",
+        }[verb],
+      )
+      .option("--json", "print one JSON envelope")
+      .exitOverride()
+      .action(async (opts: { json?: boolean }) => {
+        const { daemonCommand } = await import("./daemon-command.js");
+        onExit(await daemonCommand(verb, modeFor(opts.json === true), main));
+      });
+  }
+  program
+    .command("completion")
+    .description("print a shell completion script: bash, zsh or fish")
+    .argument("<shell>")
+    .action(async (shell: string) => {
+      const { completionScript } = await import("./completion.js");
+      io().out(completionScript(shell, program));
+      onExit(0);
+    });
+  registerMcpCommand(program, version, onExit);
+  registerIntegrationCommands(program, onExit);
+  registerTaskCommands(program, onExit);
+  registerHttpCommands(program, onExit);
+  registerLedgerCommands(program, onExit);
+  program
+    .command("demo-agent", { hidden: true })
+    .argument("<phase>")
+    .argument("<dir>")
+    .action(async (phase: string, dir: string) => {
+      const { demoAgent } = await import("./demo.js");
+      onExit(await demoAgent(phase, dir));
+    });
+  return program;
+}
+
+/**
+ * Strip `--database-url` from `argv` and, in a CLI process of its own (not a call the daemon serves
+ * with its open ledger), point this process (and the daemon it may start) at the ledger chosen by
+ * flag > BATON_DATABASE_URL > baton.yaml > config.yaml (see database-url.ts).
+ */
+function selectDatabase(argv: string[]): string[] {
+  const taken = takeDatabaseUrlFlag(argv);
+  if (io().opened === undefined) {
+    const { url } = resolveDatabaseUrl(taken.url, process.env, io().cwd);
+    if (url !== undefined) process.env.BATON_DATABASE_URL = url;
+  }
+  return taken.argv;
+}
+
+/** Run the CLI with `argv` (without node and script). Resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const json = argv.includes("--json");
+  let code = 0;
+  const program = buildProgram((c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(selectDatabase(argv), { from: "user" });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (
+        error.code === "commander.helpDisplayed" ||
+        error.code === "commander.version" ||
+        error.exitCode === 0
+      ) {
+        return 0;
+      }
+      // No command (`baton`) or `baton help <unknown>`: commander printed the help to stderr.
+      if (error.code === "commander.help") return ERROR_CODES.USAGE.exit;
+      if (error.code === "commander.executeSubCommandAsync") return error.exitCode;
+      const message = error.message.replace(/^error: /, "").split("\n")[0] ?? "invalid command line";
+      printError(modeFor(json), new BatonError("USAGE", `${message} (see baton --help)`));
+      return ERROR_CODES.USAGE.exit;
+    }
+    const e = toBatonError(error);
+    printError(modeFor(json), e);
+    if (e.code === "INTERNAL" && process.env.BATON_DEBUG === "1")
+      io().err(`${String((error as Error).stack)}\n`);
+    return e.exitCode;
+  }
+}

@@ -1,0 +1,357 @@
+/**
+ * CLI bindings of configured tasks: `baton task list|describe|run|new`, `runs`, `events`,
+ * `capabilities`, `config validate|schema|edit`, `schedule list|install-units`.
+ *
+ * `task run` waits for the run by default and exits 0 when it succeeded, 1 when it did not, and 2
+ * for a completed dry run (docket's codes); `--async` returns the run id at once.
+ */
+import type { Command } from "commander";
+import { InvalidInputError } from "../core/errors.js";
+import type { CliBinding, CliContext } from "./bindings.js";
+import { io } from "./io.js";
+import type { OutputMode } from "./output.js";
+import { keyValues, paint, table } from "./output.js";
+
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+
+/** Descriptions of the parent commands bindings are grouped under. */
+export const groupDescriptions: Record<string, string> = {
+  task: "Configured tasks of baton.yaml: list, describe, run, scaffold",
+  config: "baton.yaml: validate, print its JSON Schema, edit safely",
+  schedule: "Cron schedules of configured tasks",
+  agent:
+    "Agent jobs: instructions handed to an agent CLI (submit, delegate, continue, list, show, cancel, pause, resume)",
+};
+
+/** `k=v` pairs of repeated --input flags. */
+function inputPairs(list: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of Array.isArray(list) ? (list as string[]) : []) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new InvalidInputError(`--input wants key=value, not '${pair}'`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+const scope = () => ({ cwd: io().cwd });
+
+async function waitFinished(ctx: CliContext, id: string): Promise<{ state: string; exitCode?: number }> {
+  for (;;) {
+    const r = (await ctx.call("wait_job", { id, timeoutSeconds: 45 })) as {
+      finished: boolean;
+      state: string;
+      exitCode?: number;
+    };
+    if (r.finished) return r;
+  }
+}
+
+function renderEvent(e: {
+  id: number;
+  at: string;
+  kind: string;
+  details?: unknown;
+  toState?: string;
+}): string {
+  const details = e.details === undefined ? "" : ` ${JSON.stringify(e.details)}`;
+  return `${e.at.slice(11, 19)}  ${e.kind}${e.toState === undefined ? "" : ` → ${e.toState}`}${details}`;
+}
+
+function renderPreview(d: { task: string; preview: Record<string, unknown> }, mode: OutputMode): string {
+  return [
+    paint(mode, "yellow", `dry run of ${d.task}: no dry_run_command, nothing was run; it would run:`),
+    keyValues(d.preview),
+  ].join("\n");
+}
+
+export const taskBindings: CliBinding[] = [
+  {
+    op: "list_configured_tasks",
+    group: "task",
+    command: "list",
+    input: () => scope(),
+    render(data) {
+      const d = data as { tasks: { name: string; description?: string; kind: string; schedule?: string }[] };
+      if (d.tasks.length === 0) return "no tasks (add one with `baton task new <name>`)";
+      return table(
+        ["TASK", "KIND", "SCHEDULE", "DESCRIPTION"],
+        d.tasks.map((t) => [t.name, t.kind, t.schedule ?? "", t.description ?? ""]),
+      );
+    },
+  },
+  {
+    op: "describe_task",
+    group: "task",
+    command: "describe <task>",
+    input: ([[task]]) => ({ task, ...scope() }),
+    render: (data) => keyValues(data),
+  },
+  {
+    op: "run_task",
+    group: "task",
+    command: "run <task>",
+    options: [
+      { flags: "--input <key=value>", description: "an input value (repeatable)", repeatable: true },
+      { flags: "--dry-run", description: "run the dry-run command, or show what would run (exit 2)" },
+      { flags: "--async", description: "return the run id at once instead of waiting" },
+      { flags: "--force", description: "run even if a `lock: true` task is already running" },
+    ],
+    input: ([[task]], o) => ({
+      task,
+      inputs: inputPairs(o.input),
+      ...(o.dryRun === true ? { dryRun: true } : {}),
+      ...(o.force === true ? { force: true } : {}),
+      ...scope(),
+    }),
+    render(data, mode) {
+      const d = data as { task: string; id?: string; state?: string; preview?: Record<string, unknown> };
+      if (d.preview !== undefined)
+        return renderPreview(d as { task: string; preview: Record<string, unknown> }, mode);
+      return [
+        `${d.id}  ${d.task}  ${d.state}`,
+        paint(
+          mode,
+          "dim",
+          `logs: baton logs ${d.id} -f   events: baton events ${d.id}   wait: baton wait ${d.id}`,
+        ),
+      ].join("\n");
+    },
+    quiet: (o) => o.async !== true,
+    async after(data, o, ctx) {
+      const d = data as { task: string; dryRun: boolean; id?: string; preview?: Record<string, unknown> };
+      if (d.preview !== undefined) {
+        if (o.async !== true) {
+          if (ctx.mode.json) io().out(`${JSON.stringify({ ok: true, data: d })}\n`);
+          else
+            io().out(`${renderPreview(d as { task: string; preview: Record<string, unknown> }, ctx.mode)}\n`);
+        }
+        return 2;
+      }
+      if (o.async === true) return undefined;
+      const r = await waitFinished(ctx, d.id!);
+      const status = (await ctx.call("job_status", { id: d.id })) as {
+        job?: { result?: unknown; error?: string; state: string };
+        exitCode?: number;
+      };
+      const job = status.job;
+      if (ctx.mode.json) {
+        io().out(
+          `${JSON.stringify({ ok: true, data: { ...d, state: r.state, exitCode: r.exitCode, result: job?.result, error: job?.error } })}\n`,
+        );
+      } else {
+        const summary = (job?.result as { summary?: string } | undefined)?.summary ?? job?.error ?? "";
+        io().out(
+          `${d.id}  ${d.task}  ${r.state}${d.dryRun ? " (dry run)" : ""}${summary === "" ? "" : `: ${summary}`}\n`,
+        );
+      }
+      if (r.state === "succeeded") return d.dryRun ? 2 : 0;
+      return 1;
+    },
+  },
+  {
+    op: "new_task",
+    group: "task",
+    command: "new <task>",
+    options: [
+      {
+        flags: "--plugin",
+        description: "a TypeScript plugin task in .baton/tasks/ instead of a command task",
+      },
+      { flags: "--command <line>", description: "the command line of a command task" },
+      { flags: "--description <text>", description: "what the task does" },
+    ],
+    input: ([[task]], o) => ({
+      task,
+      ...(o.plugin === true ? { kind: "plugin" } : {}),
+      ...(str(o.command) === undefined ? {} : { command: str(o.command) }),
+      ...(str(o.description) === undefined ? {} : { description: str(o.description) }),
+      ...scope(),
+    }),
+    render: (data) => {
+      const d = data as { task: string; kind: string; file: string };
+      return `${d.kind} task '${d.task}' written to ${d.file}`;
+    },
+  },
+  {
+    op: "task_runs",
+    command: "runs [task]",
+    options: [{ flags: "-n, --limit <n>", description: "how many (default 20)" }],
+    input([[task]], o) {
+      const limit = str(o.limit);
+      if (limit !== undefined && !/^\d+$/.test(limit))
+        throw new InvalidInputError(`--limit must be a number, not '${limit}'`);
+      return {
+        ...(task === undefined ? {} : { task }),
+        ...(limit === undefined ? {} : { limit: Number(limit) }),
+        ...scope(),
+      };
+    },
+    render(data) {
+      const d = data as {
+        runs: { id: string; type: string; state: string; createdAt: string; error?: string }[];
+      };
+      if (d.runs.length === 0) return "no runs";
+      return table(
+        ["ID", "TASK", "STATE", "CREATED", "ERROR"],
+        d.runs.map((r) => [
+          r.id,
+          r.type.replace(/^task:/, ""),
+          r.state,
+          r.createdAt.slice(0, 19),
+          r.error ?? "",
+        ]),
+      );
+    },
+  },
+  {
+    op: "job_events",
+    command: "events <id>",
+    options: [{ flags: "-f, --follow", description: "keep printing new events until the job ends" }],
+    input: ([[id]]) => ({ id }),
+    render(data) {
+      const d = data as { events: Parameters<typeof renderEvent>[0][] };
+      return d.events.map(renderEvent).join("\n");
+    },
+    async after(data, o, ctx) {
+      if (o.follow !== true) return undefined;
+      let d = data as {
+        id: string;
+        finished: boolean;
+        lastEventId: number;
+        events: Parameters<typeof renderEvent>[0][];
+      };
+      // A long poll: the operation answers as soon as the ledger has a newer event (or the job ends).
+      while (!d.finished) {
+        d = (await ctx.call("job_events", { id: d.id, afterId: d.lastEventId, waitSeconds: 30 })) as typeof d;
+        for (const e of d.events) io().out(`${ctx.mode.json ? JSON.stringify(e) : renderEvent(e)}\n`);
+      }
+      return 0;
+    },
+  },
+  {
+    op: "capabilities",
+    command: "capabilities",
+    input: () => scope(),
+    render(data) {
+      const d = data as {
+        operations: { name: string; summary: string }[];
+        tasks: { name: string; description?: string; destructive: boolean; network: boolean }[];
+        configProblems?: string[];
+      };
+      const flags = (t: { destructive: boolean; network: boolean }) =>
+        [t.destructive ? "destructive" : "", t.network ? "network" : ""].filter(Boolean).join(",");
+      return [
+        `${d.operations.length} operations (baton capabilities --json for schemas)`,
+        d.tasks.length === 0
+          ? "no configured tasks"
+          : table(
+              ["TASK", "FLAGS", "DESCRIPTION"],
+              d.tasks.map((t) => [t.name, flags(t), t.description ?? ""]),
+            ),
+        ...(d.configProblems ?? []).map((p) => `config problem: ${p}`),
+      ].join("\n");
+    },
+  },
+  {
+    op: "validate_config",
+    group: "config",
+    command: "validate",
+    input: () => scope(),
+    render(data) {
+      const d = data as { ok: boolean; files: string[]; tasks: string[]; messages: string[] };
+      if (!d.ok) return d.messages.join("\n");
+      return `ok: ${d.tasks.length} task(s) in ${d.files.length === 0 ? "no config file" : d.files.join(", ")}`;
+    },
+    async after(data) {
+      return (data as { ok: boolean }).ok ? undefined : 2;
+    },
+  },
+  {
+    op: "config_schema",
+    group: "config",
+    command: "schema",
+    input: () => ({}),
+    render: (data) => JSON.stringify((data as { schema: unknown }).schema, null, 2),
+  },
+  {
+    op: "list_schedules",
+    group: "schedule",
+    command: "list",
+    options: [{ flags: "-n, --count <n>", description: "next fire times per task (default 3)" }],
+    input: (_args, o) => ({
+      ...scope(),
+      ...(str(o.count) === undefined ? {} : { count: Number(str(o.count)) }),
+    }),
+    render(data) {
+      const d = data as {
+        schedules: { task: string; cron: string; scheduler: string; catchUp: string; next: string[] }[];
+      };
+      if (d.schedules.length === 0) return "no scheduled tasks";
+      return table(
+        ["TASK", "CRON", "BY", "CATCH-UP", "NEXT"],
+        d.schedules.map((s) => [s.task, s.cron, s.scheduler, s.catchUp, s.next.join(" ")]),
+      );
+    },
+  },
+  {
+    op: "install_schedule_units",
+    group: "schedule",
+    command: "install-units",
+    options: [
+      { flags: "--format <format>", description: "systemd or launchd (default: by platform)" },
+      { flags: "--dir <dir>", description: "where to write the files" },
+      { flags: "--dry-run", description: "print the files, write nothing" },
+    ],
+    input: (_args, o) => ({
+      ...scope(),
+      ...(str(o.format) === undefined ? {} : { format: str(o.format) }),
+      ...(str(o.dir) === undefined ? {} : { dir: str(o.dir) }),
+      ...(o.dryRun === true ? { dryRun: true } : {}),
+    }),
+    render(data) {
+      const d = data as { written: boolean; files: { path: string; text: string }[]; next: string[] };
+      if (!d.written) return d.files.map((f) => `# ${f.path}\n${f.text}`).join("\n");
+      return [...d.files.map((f) => `wrote ${f.path}`), "next:", ...d.next.map((n) => `  ${n}`)].join("\n");
+    },
+  },
+];
+
+/** Commands that are not operations: `config edit` (interactive) and the hidden plugin host. */
+export function registerTaskCommands(program: Command, onExit: (code: number) => void): void {
+  const config = program.commands.find((c) => c.name() === "config");
+  config
+    ?.command("edit")
+    .description("edit baton.yaml in $EDITOR; saved only if it validates")
+    .option("--personal", "edit ~/.baton/config.yaml instead")
+    .option("--json", "print one JSON envelope")
+    .exitOverride()
+    .action(async (opts: { personal?: boolean; json?: boolean }) => {
+      const { editConfig } = await import("./config-edit.js");
+      onExit(await editConfig(opts.personal === true, opts.json === true));
+    });
+  const task = program.commands.find((c) => c.name() === "task");
+  task
+    ?.command("plugin-host", { hidden: true })
+    .argument("<module>")
+    .argument("<name>")
+    .option("--dry-run")
+    .action(async (module: string, name: string, opts: { dryRun?: boolean }) => {
+      const { hostPlugin } = await import("../tasks/plugins.js");
+      try {
+        onExit(
+          await hostPlugin(
+            module,
+            name,
+            opts.dryRun === true,
+            io().env,
+            (text) => io().out(text),
+            (line) => io().err(`${line}\n`),
+          ),
+        );
+      } catch (error) {
+        io().err(`${(error as Error).message}\n`);
+        onExit(1);
+      }
+    });
+}

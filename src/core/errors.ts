@@ -1,0 +1,148 @@
+/**
+ * Errors with stable string codes. Every error baton raises on purpose is a {@link BatonError};
+ * front-ends map `code` to an exit code (CLI), a tool error (MCP) or an HTTP status.
+ * `docs/errors.md` lists every code; a test keeps the two in step.
+ */
+
+export const ERROR_CODES = {
+  INVALID_INPUT: { exit: 2, http: 400, summary: "The input does not match the operation's schema." },
+  USAGE: { exit: 2, http: 400, summary: "The command line could not be understood." },
+  PAYLOAD_TOO_LARGE: { exit: 2, http: 413, summary: "A payload, result or evidence exceeds the size limit." },
+  JOB_NOT_FOUND: { exit: 3, http: 404, summary: "No job has this id (or id prefix, or name)." },
+  NOT_FOUND: { exit: 3, http: 404, summary: "The named thing (workflow, file, route) does not exist." },
+  AMBIGUOUS_ID: { exit: 4, http: 409, summary: "An id prefix or name matches more than one job." },
+  NAME_TAKEN: { exit: 4, http: 409, summary: "The name is held by someone else who is still alive." },
+  INVALID_TRANSITION: { exit: 4, http: 409, summary: "The job's state does not allow this action." },
+  LEASE_LOST: {
+    exit: 4,
+    http: 409,
+    summary: "The fencing token is stale: the lease expired or another attempt owns the job.",
+  },
+  DEPENDENCY_NOT_FOUND: { exit: 3, http: 404, summary: "A job named in depends_on does not exist." },
+  STORE_BUSY: { exit: 5, http: 503, summary: "The database stayed locked longer than the busy timeout." },
+  STORAGE_FULL: { exit: 5, http: 507, summary: "The disk holding the database is full." },
+  STORE_IO: { exit: 5, http: 503, summary: "The database could not be read or written (I/O error)." },
+  STORE_CORRUPT: { exit: 5, http: 500, summary: "The database file is damaged." },
+  STORE_UNAVAILABLE: { exit: 5, http: 503, summary: "The database cannot be reached." },
+  SCHEMA_TOO_NEW: {
+    exit: 5,
+    http: 500,
+    summary: "The database was migrated by a newer baton; this binary refuses to touch it.",
+  },
+  UNSAFE_PATH: {
+    exit: 2,
+    http: 400,
+    summary: "A path or name would resolve outside baton's data directory.",
+  },
+  CONFIG_INVALID: {
+    exit: 2,
+    http: 400,
+    summary: "baton.yaml (or ~/.baton/config.yaml) is broken: the message names file, line and key.",
+  },
+  TASK_LOCKED: {
+    exit: 4,
+    http: 409,
+    summary: "A task with `lock: true` is already running; a second concurrent run is refused.",
+  },
+  UNAUTHORIZED: {
+    exit: 1,
+    http: 401,
+    summary: "The HTTP API wants its token (Authorization: Bearer, or the dashboard's cookie).",
+  },
+  FORBIDDEN: {
+    exit: 1,
+    http: 403,
+    summary: "The HTTP request was refused: a foreign Host or Origin, or a change on a read-only server.",
+  },
+  METHOD_NOT_ALLOWED: { exit: 2, http: 405, summary: "The HTTP route exists but not with this method." },
+  INTERNAL: { exit: 1, http: 500, summary: "A bug in baton: please report it with the command you ran." },
+} as const satisfies Record<string, { exit: number; http: number; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface BatonErrorOptions {
+  cause?: unknown;
+  /** Structured context safe to show (never secrets). */
+  details?: Readonly<Record<string, unknown>>;
+}
+
+/** Base class of every deliberate baton error. */
+export class BatonError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: BatonErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "BatonError";
+    this.code = code;
+    this.details = options.details;
+  }
+
+  /** The CLI exit code for this error. */
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exit;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details?: Readonly<Record<string, unknown>> } {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export class JobNotFoundError extends BatonError {
+  readonly jobId: string;
+  constructor(jobId: string) {
+    super("JOB_NOT_FOUND", `no job matches '${jobId}'`, { details: { id: jobId } });
+    this.jobId = jobId;
+  }
+}
+
+export class LeaseLostError extends BatonError {
+  readonly jobId: string;
+  constructor(jobId: string, reason: string) {
+    super("LEASE_LOST", `lease lost on job ${jobId}: ${reason}`, { details: { id: jobId } });
+    this.jobId = jobId;
+  }
+}
+
+export class InvalidTransitionError extends BatonError {
+  readonly jobId: string;
+  readonly state: string;
+  readonly action: string;
+  constructor(jobId: string, state: string, action: string) {
+    super("INVALID_TRANSITION", `cannot ${action} job ${jobId}: it is ${state}`, {
+      details: { id: jobId, state, action },
+    });
+    this.jobId = jobId;
+    this.state = state;
+    this.action = action;
+  }
+}
+
+export class InvalidInputError extends BatonError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super("INVALID_INPUT", message, details === undefined ? {} : { details });
+  }
+}
+
+export class SchemaTooNewError extends BatonError {
+  constructor(databaseVersion: number, codeVersion: number, where: string) {
+    super(
+      "SCHEMA_TOO_NEW",
+      `${where} has schema version ${databaseVersion} but this baton knows only up to ${codeVersion}: upgrade baton`,
+      { details: { databaseVersion, codeVersion } },
+    );
+  }
+}
+
+export function isBatonError(error: unknown): error is BatonError {
+  return error instanceof BatonError;
+}
+
+/** Wrap anything thrown into a BatonError (unknown errors become INTERNAL, keeping the cause). */
+export function toBatonError(error: unknown): BatonError {
+  if (error instanceof BatonError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new BatonError("INTERNAL", message, { cause: error });
+}

@@ -1,0 +1,364 @@
+/**
+ * `baton daemon run`: one per BATON_HOME on a host. Hosts the supervisor and the scheduler loop
+ * (start queued commands, recover expired leases, wake on new work), and answers clients on a Unix
+ * socket.
+ *
+ * Single instance by a lock held in the ledger (not a pid file): ten racing starts, one daemon.
+ * The lock is per host and home (`daemon:<host>:<home id>`), so daemons of other hosts or homes
+ * share a ledger (PostgreSQL): each registers itself (src/supervisor/hosts.ts) and claims only the
+ * command jobs of its host and of the pools it serves (BATON_POOLS). A crashed daemon's lock is
+ * taken over at once when its pid is gone from this host, otherwise when its lease runs out.
+ */
+import { chmodSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createServer } from "node:net";
+import type { Server, Socket } from "node:net";
+import { cpus } from "node:os";
+import { BatonError, toBatonError } from "../core/errors.js";
+import type { Job } from "../core/job.js";
+import { isTerminal } from "../core/states.js";
+import type { Opened } from "../open.js";
+import { openEngine } from "../open.js";
+import { packageRoot } from "../store/sql-files.js";
+import { hostName, ownerGone, processStartTime } from "../supervisor/process.js";
+import { Supervisor } from "../supervisor/supervisor.js";
+import { agentProcessKind } from "../agents/agents.js";
+import { taskProcessKind } from "../tasks/executor.js";
+import { syncPersonalSchedules, TaskScheduler } from "../tasks/schedules.js";
+import {
+  daemonLockName,
+  HostRegistration,
+  homeId,
+  poolsFromEnv,
+  servedAffinities,
+} from "../supervisor/hosts.js";
+import type { IpcRequest } from "./ipc.js";
+import { daemonInfoPath, readLines, send, socketPath } from "./ipc.js";
+
+const LOCK_TTL_MS = 15_000;
+
+/** Runs one thin-client CLI call inside the daemon (provided by the CLI that starts the daemon). */
+export type CliServer = (
+  call: { argv: string[]; cwd: string; env: NodeJS.ProcessEnv; isTTY: boolean },
+  opened: Opened,
+) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+export interface DaemonOptions {
+  home: string;
+  /** Serve thin-client CLI calls; without it they are answered "run it yourself". */
+  serveCli?: CliServer;
+  /** Where diagnostics go (never secrets). */
+  log?: (line: string) => void;
+}
+
+export interface DaemonLimits {
+  maxRunning: number;
+  maxPerProject: number;
+}
+
+/** Concurrency limits: BATON_MAX_RUNNING / BATON_MAX_RUNNING_PER_PROJECT, else 2 × CPUs. */
+export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): DaemonLimits {
+  const parse = (v: string | undefined) =>
+    v !== undefined && /^\d+$/.test(v) && Number(v) > 0 ? Number(v) : undefined;
+  const maxRunning = parse(env.BATON_MAX_RUNNING) ?? Math.max(2, cpus().length * 2);
+  return {
+    maxRunning,
+    maxPerProject: Math.min(maxRunning, parse(env.BATON_MAX_RUNNING_PER_PROJECT) ?? maxRunning),
+  };
+}
+
+/** Identifies the CLI bundle this process runs, so thin clients of another build run locally. */
+export function bundleBuildId(): string | undefined {
+  try {
+    return String(statSync(join(packageRoot(), "dist", "cli.mjs")).mtimeMs);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The lease on a running command (default 5 min, renewed every third of it): how long a silent
+ * daemon's commands stay claimed before another daemon recovers them. BATON_COMMAND_LEASE_MS.
+ */
+function commandLeaseFromEnv(): { leaseMs?: number; heartbeatMs?: number } {
+  const raw = process.env.BATON_COMMAND_LEASE_MS;
+  if (raw === undefined || !/^\d+$/.test(raw) || Number(raw) < 300) return {};
+  return { leaseMs: Number(raw), heartbeatMs: Math.floor(Number(raw) / 3) };
+}
+
+function ownerId(host: string): string {
+  return `${host}:${process.pid}:${processStartTime(process.pid) ?? "unknown"}`;
+}
+
+interface Waiter {
+  socket: Socket;
+  requestId: number;
+  jobId: string;
+  timer: NodeJS.Timeout;
+}
+
+/** Run the daemon until SIGTERM/SIGINT or a `shutdown` request. Resolves with the exit code. */
+export async function runDaemon(options: DaemonOptions): Promise<number> {
+  const log =
+    options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
+  const opened = await openEngine({ home: options.home, actor: "daemon" });
+  const { engine, store, home } = opened;
+  const bundleBuild = bundleBuildId();
+  const host = hostName();
+  const pools = poolsFromEnv();
+  const owner = ownerId(host);
+  const lockName = daemonLockName(host, home);
+  const taken = await store.acquireLock(lockName, owner, LOCK_TTL_MS, (current) => ownerGone(current.owner));
+  if (!taken.acquired) {
+    log(`another daemon holds this home (${taken.lock.owner}); exiting`);
+    await store.close();
+    return 0;
+  }
+  const lockToken = taken.lock.token;
+  const registration = new HostRegistration(
+    store,
+    { host, home: homeId(home), pid: process.pid, owner, started: new Date().toISOString(), pools },
+    LOCK_TTL_MS,
+  );
+  const limits = limitsFromEnv();
+  const shutdownGraceMs = Number(process.env.BATON_SHUTDOWN_GRACE_MS ?? 10_000);
+  const waiters = new Set<Waiter>();
+
+  const notifyFinished = (job: Job): void => {
+    for (const w of waiters) {
+      if (w.jobId === job.id) {
+        clearTimeout(w.timer);
+        waiters.delete(w);
+        send(w.socket, { id: w.requestId, ok: true, data: { finished: true, state: job.state } });
+      }
+    }
+  };
+
+  const supervisor = new Supervisor({
+    engine,
+    home,
+    owner,
+    kinds: [taskProcessKind({ engine, home, actor: owner, log }), agentProcessKind({ engine })],
+    ...limits,
+    ...(process.env.BATON_KILL_GRACE_MS === undefined
+      ? {}
+      : { killGraceMs: Number(process.env.BATON_KILL_GRACE_MS) }),
+    ...(process.env.BATON_LOG_CAP_BYTES === undefined
+      ? {}
+      : { logCapBytes: Number(process.env.BATON_LOG_CAP_BYTES) }),
+    ...commandLeaseFromEnv(),
+    affinities: servedAffinities(host, pools),
+    onFinished: notifyFinished,
+    log,
+  });
+
+  // Socket first, so clients that raced to start us connect as soon as possible.
+  const path = socketPath(home);
+  rmSync(path, { force: true });
+  const server: Server = createServer((socket) => {
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      for (const w of waiters) {
+        if (w.socket === socket) {
+          clearTimeout(w.timer);
+          waiters.delete(w);
+        }
+      }
+    });
+    readLines(socket, (message) => void handle(socket, message as IpcRequest));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(path, () => resolve());
+  });
+  chmodSync(path, 0o600);
+  writeFileSync(
+    daemonInfoPath(home),
+    JSON.stringify({ pid: process.pid, owner, socket: path, startedAt: new Date().toISOString(), limits }),
+    { mode: 0o600 },
+  );
+  log(
+    `daemon ${owner} listening on ${path} (max ${limits.maxRunning} running, ${limits.maxPerProject} per project)`,
+  );
+
+  let stopping = false;
+  let resolveDone: (code: number) => void = () => undefined;
+  const done = new Promise<number>((r) => (resolveDone = r));
+
+  async function handle(socket: Socket, request: IpcRequest): Promise<void> {
+    if (typeof request !== "object" || request === null || typeof request.id !== "number") return;
+    const params = (request.params ?? {}) as Record<string, unknown>;
+    try {
+      switch (request.method) {
+        case "ping":
+          send(socket, { id: request.id, ok: true, data: { pid: process.pid, owner } });
+          return;
+        case "wake":
+          void supervisor.tick();
+          send(socket, { id: request.id, ok: true, data: {} });
+          return;
+        case "status":
+          send(socket, {
+            id: request.id,
+            ok: true,
+            data: { pid: process.pid, owner, running: supervisor.runningIds(), limits, stopping },
+          });
+          return;
+        case "stop": {
+          const job = await supervisor.stop(String(params.jobId), params.force === true);
+          send(socket, { id: request.id, ok: true, data: { id: job.id } });
+          return;
+        }
+        case "signal": {
+          const signal = params.pause === true ? "SIGSTOP" : "SIGCONT";
+          const done = supervisor.signal(String(params.jobId), signal);
+          send(socket, { id: request.id, ok: true, data: { signalled: done } });
+          return;
+        }
+        case "wait": {
+          const jobId = String(params.jobId);
+          const job = await engine.get(jobId);
+          if (isTerminal(job.state)) {
+            send(socket, { id: request.id, ok: true, data: { finished: true, state: job.state } });
+            return;
+          }
+          const timeoutMs = Math.min(Number(params.timeoutMs ?? 45_000), 24 * 3_600_000);
+          const waiter: Waiter = {
+            socket,
+            requestId: request.id,
+            jobId,
+            timer: setTimeout(() => {
+              waiters.delete(waiter);
+              send(socket, { id: request.id, ok: true, data: { finished: false } });
+            }, timeoutMs),
+          };
+          waiters.add(waiter);
+          return;
+        }
+        case "cli": {
+          // A thin client's CLI call. Refused (the client runs it itself) when the client was
+          // built from a different bundle than this daemon runs.
+          const call = params as {
+            argv?: unknown;
+            cwd?: unknown;
+            env?: unknown;
+            isTTY?: unknown;
+            build?: unknown;
+          };
+          const serveCli = options.serveCli;
+          if (
+            serveCli === undefined ||
+            stopping ||
+            call.build !== bundleBuild ||
+            !Array.isArray(call.argv) ||
+            typeof call.cwd !== "string"
+          ) {
+            send(socket, { id: request.id, ok: true, data: { fallback: true } });
+            return;
+          }
+          const answer = await serveCli(
+            {
+              argv: call.argv.map(String),
+              cwd: call.cwd,
+              env: (call.env ?? {}) as NodeJS.ProcessEnv,
+              isTTY: call.isTTY === true,
+            },
+            opened,
+          );
+          send(socket, { id: request.id, ok: true, data: answer });
+          return;
+        }
+        case "shutdown":
+          send(socket, { id: request.id, ok: true, data: {} });
+          void shutdown("shutdown request");
+          return;
+        default:
+          throw new BatonError("INVALID_INPUT", `unknown daemon method '${String(request.method)}'`);
+      }
+    } catch (error) {
+      const e = toBatonError(error);
+      send(socket, { id: request.id, ok: false, error: { code: e.code, message: e.message } });
+    }
+  }
+
+  // Jobs finished by other processes (agents completing checkpoints) are noticed within a second.
+  const waiterSweep = setInterval(() => {
+    void (async () => {
+      for (const w of [...waiters]) {
+        const job = await store.getJob(w.jobId);
+        if (job === undefined || isTerminal(job.state))
+          notifyFinished(job ?? ({ id: w.jobId, state: "cancelled" } as Job));
+      }
+    })();
+  }, 1000);
+
+  // The lock renewal is the daemon's heartbeat in the host registry too.
+  const renew = setInterval(() => {
+    void store.renewLock(lockName, lockToken, LOCK_TTL_MS).then((held) => {
+      if (!held && !stopping) {
+        log("lost the daemon lock to another process; exiting");
+        void shutdown("lock lost");
+      }
+    });
+    if (!stopping)
+      void registration
+        .heartbeat(supervisor.runningCount)
+        .catch((error: unknown) => log(`host registry: ${(error as Error).message}`));
+  }, LOCK_TTL_MS / 3);
+
+  // Cron schedules of configured tasks: fired on the scheduler's tick (R-18: once per slot).
+  const taskScheduler = new TaskScheduler({ engine, home, actor: "scheduler", log });
+  await syncPersonalSchedules(engine, home).catch((error: unknown) =>
+    log(`personal schedules: ${(error as Error).message}`),
+  );
+
+  // The scheduler: recover expired leases and start due work; sleep until the next due job.
+  let scheduleTimer: NodeJS.Timeout | undefined;
+  const schedule = async (): Promise<void> => {
+    if (stopping) return;
+    try {
+      await engine.recover(100);
+      await taskScheduler.tick();
+      await supervisor.tick();
+      const next = await store.nextRunAt();
+      // A job due already but not claimable (limits full, agent-managed) must not make this a
+      // 10 ms busy loop: a finishing command or a `wake` starts it; only future run_at need a timer.
+      const delay = Math.min(
+        await taskScheduler.nextWake(5000),
+        next === null || next <= Date.now() ? 5000 : Math.min(5000, Math.max(10, next - Date.now())),
+      );
+      scheduleTimer = setTimeout(() => void schedule(), delay);
+    } catch (error) {
+      log(`scheduler: ${(error as Error).message}`);
+      scheduleTimer = setTimeout(() => void schedule(), 1000);
+    }
+  };
+
+  async function shutdown(reason: string): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    supervisor.stopClaiming();
+    log(`shutting down (${reason}); waiting up to ${shutdownGraceMs} ms for running commands`);
+    if (scheduleTimer !== undefined) clearTimeout(scheduleTimer);
+    await supervisor.shutdown(shutdownGraceMs);
+    clearInterval(renew);
+    clearInterval(waiterSweep);
+    for (const w of waiters) clearTimeout(w.timer);
+    server.close();
+    rmSync(path, { force: true });
+    rmSync(daemonInfoPath(home), { force: true });
+    await registration.remove().catch(() => undefined);
+    await store.releaseLock(lockName, lockToken);
+    await store.close();
+    log(`stopped; ${supervisor.runningCount} command(s) left running for the next daemon to re-attach`);
+    resolveDone(0);
+  }
+
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+
+  await registration.heartbeat(0);
+  await supervisor.start();
+  void schedule();
+  return done;
+}

@@ -1,0 +1,96 @@
+/**
+ * The {@link CommandHost} front-ends hand to the command operations: the run files of the data
+ * dir plus the daemon, started on demand.
+ */
+import type { CommandHost, DaemonStatus, LogStreamName } from "../ops/operation.js";
+import { attemptDir, loadProcess, logPath, saveEnv, tailLog } from "../supervisor/run-dir.js";
+import type { DaemonClient } from "./client.js";
+import { DaemonClient as Client, ensureDaemon } from "./client.js";
+
+export class LocalCommandHost implements CommandHost {
+  private readonly home: string;
+  private client: DaemonClient | undefined;
+
+  constructor(home: string) {
+    this.home = home;
+  }
+
+  private async daemon(): Promise<DaemonClient> {
+    if (this.client === undefined || this.client.isClosed) this.client = await ensureDaemon(this.home);
+    return this.client;
+  }
+
+  saveEnv(jobId: string, env: NodeJS.ProcessEnv): void {
+    saveEnv(this.home, jobId, env);
+  }
+
+  async wake(): Promise<void> {
+    await (await this.daemon()).request("wake");
+  }
+
+  async stop(jobId: string, force: boolean): Promise<void> {
+    await (await this.daemon()).request("stop", { jobId, force });
+  }
+
+  async signal(jobId: string, pause: boolean): Promise<boolean> {
+    const answer = await (await this.daemon()).request<{ signalled: boolean }>("signal", { jobId, pause });
+    return answer.signalled;
+  }
+
+  /** Long-polls the daemon; survives a daemon restart by reconnecting (and restarting it). */
+  async waitFor(jobId: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      try {
+        const answer = await (
+          await this.daemon()
+        ).request<{ finished: boolean }>("wait", { jobId, timeoutMs: left });
+        return answer.finished;
+      } catch (error) {
+        if ((error as { code?: string }).code !== "STORE_UNAVAILABLE") throw error;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  logPath(jobId: string, attempt: number, stream: LogStreamName): string {
+    return logPath(this.home, jobId, attempt, stream);
+  }
+
+  readLog(jobId: string, attempt: number, stream: LogStreamName, lines: number): string {
+    return tailLog(logPath(this.home, jobId, attempt, stream), lines);
+  }
+
+  processOf(jobId: string, attempt: number): { pid: number } | undefined {
+    const record = loadProcess(attemptDir(this.home, jobId, attempt));
+    return record === undefined ? undefined : { pid: record.pid };
+  }
+
+  async daemonStatus(): Promise<DaemonStatus> {
+    const client =
+      this.client !== undefined && !this.client.isClosed ? this.client : await Client.connect(this.home);
+    if (client === undefined) return { running: false };
+    try {
+      const status = await client.request<{
+        pid: number;
+        running: string[];
+        limits: { maxRunning: number; maxPerProject: number };
+      }>("status");
+      return {
+        running: true,
+        pid: status.pid,
+        running_jobs: status.running,
+        limits: { maxRunning: status.limits.maxRunning, maxPerProject: status.limits.maxPerProject },
+      };
+    } finally {
+      if (client !== this.client) client.close();
+    }
+  }
+
+  close(): void {
+    this.client?.close();
+    this.client = undefined;
+  }
+}

@@ -1,0 +1,519 @@
+import { EventEmitter } from "node:events";
+import type { Clock } from "../core/clock.js";
+import { systemClock } from "../core/clock.js";
+import { BatonError, InvalidInputError, JobNotFoundError } from "../core/errors.js";
+import { ulid } from "../core/ids.js";
+import type { Attempt, ClaimedJob, EnqueueSpec, Job, JobEvent } from "../core/job.js";
+import { DEFAULT_BACKOFF, enqueueSpecSchema } from "../core/job.js";
+import { encodeJson } from "../core/json.js";
+import type { JobState } from "../core/states.js";
+import { isTerminal, TERMINAL_STATES } from "../core/states.js";
+import type {
+  BatchOp,
+  BatchResult,
+  BlockingFacts,
+  ClaimRequest,
+  EnqueueOutcome,
+  EventFilter,
+  FinishOutcome,
+  FinishRequest,
+  JobFilter,
+  NewJob,
+  Page,
+  Pause,
+  PauseScope,
+  StateCount,
+  Store,
+} from "../store/types.js";
+
+export interface EngineOptions {
+  clock?: Clock;
+  /** Largest payload, result or evidence accepted, in bytes of JSON. Default 1 MiB. */
+  maxPayloadBytes?: number;
+  /** Lease length for claims that do not say, in ms. Default 30 s. */
+  defaultLeaseMs?: number;
+  /** Attempts for jobs that do not say. Default 3. */
+  defaultMaxAttempts?: number;
+  /** Who is acting, recorded in events ("cli", "mcp", "worker:host:pid"…). */
+  actor?: string;
+}
+
+export interface EnqueueContext {
+  /** Applied when a spec names no project. */
+  project?: string;
+  actor?: string;
+}
+
+export interface ClaimOptions {
+  types?: readonly string[];
+  /** Also claim types starting with one of these (`task:`); see `ClaimRequest.typePrefixes` in store/types. */
+  typePrefixes?: readonly string[];
+  excludeTypes?: readonly string[];
+  owner: string;
+  leaseMs?: number;
+  limit?: number;
+  workflow?: string;
+  project?: string;
+  excludeProjects?: readonly string[];
+  /** Claim jobs whose payload names an `affinity` only when it is one of these; see `ClaimRequest.affinities`. */
+  affinities?: readonly string[];
+}
+
+export interface FinishOptions {
+  token?: string;
+  result?: unknown;
+  evidence?: unknown;
+  error?: string;
+  exitCode?: number;
+  noRetry?: boolean;
+  force?: boolean;
+  actor?: string;
+}
+
+/** Why a job is not running, in words an agent can act on. */
+export interface Explanation {
+  id: string;
+  state: JobState;
+  reasons: string[];
+  facts: BlockingFacts & { runAt: number; leaseExpiresAt: number | null; leaseOwner: string | null };
+}
+
+/** One item of {@link Engine.batch}. */
+export type EngineBatchOp =
+  | { kind: "claim"; options: ClaimOptions }
+  | { kind: "heartbeat"; jobId: string; token: string; leaseMs?: number }
+  | { kind: "finish"; jobId: string; outcome: FinishOutcome; options: FinishOptions };
+
+export type EngineEvent = "enqueued" | "changed";
+
+/**
+ * The operations on jobs, over any {@link Store}. Validates input, applies defaults and leaves
+ * atomicity to the store. Emits `enqueued` and `changed` locally so in-process workers can wake.
+ *
+ * @example
+ * const engine = new Engine(store);
+ * const [{ job }] = await engine.enqueue({ type: "edit_file", payload: { path: "a.ts" }, workflow: "docs" });
+ * await engine.complete(job.id, { evidence: "added docstrings" });
+ */
+export class Engine {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly maxPayloadBytes: number;
+  readonly defaultLeaseMs: number;
+  readonly defaultMaxAttempts: number;
+  readonly actor: string;
+  private readonly emitter = new EventEmitter();
+
+  constructor(store: Store, options: EngineOptions = {}) {
+    this.store = store;
+    this.clock = options.clock ?? systemClock;
+    this.maxPayloadBytes = options.maxPayloadBytes ?? 1024 * 1024;
+    this.defaultLeaseMs = options.defaultLeaseMs ?? 30_000;
+    this.defaultMaxAttempts = options.defaultMaxAttempts ?? 3;
+    this.actor = options.actor ?? "library";
+    this.emitter.setMaxListeners(0);
+  }
+
+  on(event: EngineEvent, listener: (jobs: readonly Job[]) => void): () => void {
+    this.emitter.on(event, listener);
+    return () => this.emitter.off(event, listener);
+  }
+
+  // --- writes ---------------------------------------------------------------------------------
+
+  /** Validate and resolve one spec into a row (throws INVALID_INPUT / PAYLOAD_TOO_LARGE). */
+  prepare(input: unknown, context: EnqueueContext = {}): NewJob {
+    const parsed = enqueueSpecSchema.safeParse(input);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue !== undefined && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+      throw new InvalidInputError(`invalid job: ${where}${issue?.message ?? "bad input"}`);
+    }
+    const spec: EnqueueSpec = parsed.data;
+    const now = this.clock.now();
+    return {
+      id: ulid(now),
+      type: spec.type,
+      name: spec.name ?? null,
+      // Only an absent payload defaults to {}: null is a JSON value like any other.
+      payload: encodeJson(spec.payload === undefined ? {} : spec.payload, "payload", this.maxPayloadBytes),
+      payloadValue: spec.payload === undefined ? {} : spec.payload,
+      priority: spec.priority ?? 0,
+      runAt: spec.runAt ?? now + (spec.delayMs ?? 0),
+      maxAttempts: spec.maxAttempts ?? this.defaultMaxAttempts,
+      backoff: { ...DEFAULT_BACKOFF, ...spec.backoff },
+      workflow: spec.workflow ?? null,
+      project: spec.project ?? context.project ?? null,
+      idempotencyKey: spec.idempotencyKey ?? null,
+      resourceKey: spec.resourceKey ?? null,
+      tags: spec.tags ?? [],
+      dependsOn: spec.dependsOn ?? [],
+      timeoutMs: spec.timeoutMs ?? null,
+    };
+  }
+
+  /** Enqueue one job spec, or an array of them atomically. Each answer says whether it was deduplicated. */
+  async enqueue(specs: unknown, context: EnqueueContext = {}): Promise<EnqueueOutcome[]> {
+    const list = Array.isArray(specs) ? (specs as readonly unknown[]) : [specs];
+    if (list.length === 0) return [];
+    const rows = list.map((spec, index) => {
+      try {
+        return this.prepare(spec, context);
+      } catch (error) {
+        if (error instanceof BatonError && list.length > 1) {
+          throw new BatonError(error.code, `job ${index + 1} of ${list.length}: ${error.message}`, {
+            details: { index },
+            cause: error,
+          });
+        }
+        throw error;
+      }
+    });
+    const outcomes = await this.store.insertJobs(rows, context.actor ?? this.actor);
+    const fresh = outcomes.filter((o) => !o.deduplicated).map((o) => o.job);
+    if (fresh.length > 0) this.emitter.emit("enqueued", fresh);
+    return outcomes;
+  }
+
+  claim(options: ClaimOptions): Promise<ClaimedJob[]> {
+    return this.store.claim(this.claimRequest(options));
+  }
+
+  private claimRequest(options: ClaimOptions): ClaimRequest {
+    return {
+      ...(options.types === undefined ? {} : { types: options.types }),
+      ...(options.typePrefixes === undefined ? {} : { typePrefixes: options.typePrefixes }),
+      ...(options.excludeTypes === undefined ? {} : { excludeTypes: options.excludeTypes }),
+      owner: options.owner,
+      leaseMs: options.leaseMs ?? this.defaultLeaseMs,
+      limit: options.limit ?? 1,
+      ...(options.workflow === undefined ? {} : { workflow: options.workflow }),
+      ...(options.project === undefined ? {} : { project: options.project }),
+      ...(options.excludeProjects === undefined ? {} : { excludeProjects: options.excludeProjects }),
+      ...(options.affinities === undefined ? {} : { affinities: options.affinities }),
+    };
+  }
+
+  heartbeat(jobId: string, token: string, leaseMs?: number): Promise<{ leaseExpiresAt: number }> {
+    return this.store.heartbeat(jobId, token, leaseMs ?? this.defaultLeaseMs);
+  }
+
+  complete(jobId: string, options: FinishOptions = {}): Promise<Job> {
+    return this.finish(jobId, "succeeded", options);
+  }
+
+  fail(jobId: string, options: FinishOptions = {}): Promise<Job> {
+    return this.finish(jobId, "failed", options);
+  }
+
+  /** Record a timeout (a distinct outcome from a user stop; retry rules apply). */
+  timeout(jobId: string, options: FinishOptions = {}): Promise<Job> {
+    return this.finish(jobId, "timed_out", options);
+  }
+
+  cancel(jobId: string, options: FinishOptions = {}): Promise<Job> {
+    return this.finish(jobId, "cancelled", { force: options.token === undefined, ...options });
+  }
+
+  /** Give a claimed job back to the queue without spending the attempt. */
+  release(jobId: string, token: string, actor?: string): Promise<Job> {
+    return this.finish(jobId, "released", actor === undefined ? { token } : { token, actor });
+  }
+
+  /** Mark a job as deliberately not needed (unblocks its dependents). */
+  skip(jobId: string, options: FinishOptions = {}): Promise<Job> {
+    return this.finish(jobId, "skipped", { force: options.token === undefined, ...options });
+  }
+
+  async finish(jobId: string, outcome: FinishOutcome, options: FinishOptions): Promise<Job> {
+    const job = await this.store.finish(this.finishRequest(jobId, outcome, options));
+    this.emitter.emit("changed", [job]);
+    return job;
+  }
+
+  /**
+   * Claims, heartbeats and finishes in ONE write transaction (a group commit; see
+   * {@link Store.batch}). Each item keeps its own checks and fails alone, in its slot (a stale
+   * token, a result too large…); the promise rejects only when the store itself fails, and then
+   * nothing was committed. Resolves once the commit is durable.
+   */
+  async batch(ops: readonly EngineBatchOp[]): Promise<BatchResult[]> {
+    const results: (BatchResult | undefined)[] = [];
+    const storeOps: BatchOp[] = [];
+    const slots: number[] = [];
+    for (const op of ops) {
+      try {
+        storeOps.push(this.storeOp(op));
+        slots.push(results.length);
+        results.push(undefined);
+      } catch (error) {
+        if (!(error instanceof BatonError)) throw error;
+        results.push({ kind: op.kind, ok: false, error });
+      }
+    }
+    const stored = storeOps.length === 0 ? [] : await this.store.batch(storeOps);
+    stored.forEach((result, i) => (results[slots[i]!] = result));
+    const changed = stored.flatMap((r) => (r.kind === "finish" && r.ok ? [r.job] : []));
+    if (changed.length > 0) this.emitter.emit("changed", changed);
+    return results as BatchResult[];
+  }
+
+  private storeOp(op: EngineBatchOp): BatchOp {
+    switch (op.kind) {
+      case "claim":
+        return { kind: "claim", request: this.claimRequest(op.options) };
+      case "heartbeat":
+        return {
+          kind: "heartbeat",
+          jobId: op.jobId,
+          token: op.token,
+          leaseMs: op.leaseMs ?? this.defaultLeaseMs,
+        };
+      case "finish":
+        return { kind: "finish", request: this.finishRequest(op.jobId, op.outcome, op.options) };
+      default: {
+        const never: never = op;
+        return never;
+      }
+    }
+  }
+
+  private finishRequest(jobId: string, outcome: FinishOutcome, options: FinishOptions): FinishRequest {
+    return {
+      jobId,
+      outcome,
+      actor: options.actor ?? this.actor,
+      ...(options.token === undefined ? {} : { token: options.token }),
+      ...(options.result === undefined
+        ? {}
+        : { result: encodeJson(options.result, "result", this.maxPayloadBytes) }),
+      ...(options.evidence === undefined
+        ? {}
+        : { evidence: encodeJson(options.evidence, "evidence", this.maxPayloadBytes) }),
+      ...(options.error === undefined ? {} : { error: options.error.slice(0, 64 * 1024) }),
+      ...(options.exitCode === undefined ? {} : { exitCode: options.exitCode }),
+      ...(options.noRetry === undefined ? {} : { noRetry: options.noRetry }),
+      ...(options.force === undefined ? {} : { force: options.force }),
+    };
+  }
+
+  async redrive(jobId: string, actor?: string): Promise<Job> {
+    const job = await this.store.redrive(jobId, actor ?? this.actor);
+    this.emitter.emit("enqueued", [job]);
+    return job;
+  }
+
+  /** One more attempt of a finished job with the same payload (a command's `baton retry`). */
+  async retry(jobId: string, actor?: string): Promise<Job> {
+    const job = await this.store.retry(jobId, actor ?? this.actor);
+    this.emitter.emit("enqueued", [job]);
+    return job;
+  }
+
+  acceptBefore(jobId: string, actor?: string): Promise<Job[]> {
+    return this.store.acceptBefore(jobId, actor ?? this.actor);
+  }
+
+  archive(jobIds: readonly string[], actor?: string): Promise<number> {
+    return this.store.archive(jobIds, actor ?? this.actor);
+  }
+
+  /** Archive every job of a workflow. */
+  async archiveWorkflow(workflow: string, project: string | undefined, actor?: string): Promise<number> {
+    const ids = await this.allIds({ workflow, ...(project === undefined ? {} : { project }) });
+    if (ids.length === 0) throw new BatonError("NOT_FOUND", `workflow '${workflow}' has no jobs to archive`);
+    return this.store.archive(ids, actor ?? this.actor);
+  }
+
+  delete(jobIds: readonly string[], actor?: string): Promise<number> {
+    return this.store.deleteJobs(jobIds, actor ?? this.actor);
+  }
+
+  pause(scope: PauseScope, target: string, actor?: string): Promise<boolean> {
+    return this.store.setPause(scope, scope === "all" ? "*" : target, true, actor ?? this.actor);
+  }
+
+  async unpause(scope: PauseScope, target: string, actor?: string): Promise<boolean> {
+    const changed = await this.store.setPause(
+      scope,
+      scope === "all" ? "*" : target,
+      false,
+      actor ?? this.actor,
+    );
+    if (changed) this.emitter.emit("enqueued", []);
+    return changed;
+  }
+
+  recover(limit = 1000): Promise<Job[]> {
+    return this.store.recoverExpired(limit);
+  }
+
+  /** Delete finished jobs older than `olderThanMs` in the given terminal states (default all). */
+  clean(olderThanMs: number, states: readonly JobState[] = TERMINAL_STATES, actor?: string): Promise<number> {
+    const bad = states.filter((s) => !isTerminal(s));
+    if (bad.length > 0) {
+      return Promise.reject(new InvalidInputError(`clean only removes finished jobs, not ${bad.join(", ")}`));
+    }
+    return this.store.clean({ finishedBefore: this.clock.now() - olderThanMs, states }, actor ?? this.actor);
+  }
+
+  note(jobId: string, text: string, actor?: string): Promise<void> {
+    return this.get(jobId).then((job) =>
+      this.store.addEvent({
+        jobId,
+        workflow: job.workflow,
+        project: job.project,
+        actor: actor ?? this.actor,
+        kind: "note",
+        fromState: null,
+        toState: null,
+        details: { text },
+      }),
+    );
+  }
+
+  // --- reads ----------------------------------------------------------------------------------
+
+  async get(jobId: string): Promise<Job> {
+    const job = await this.store.getJob(jobId);
+    if (job === undefined) throw new JobNotFoundError(jobId);
+    return job;
+  }
+
+  /**
+   * Find a job by full id, unique id prefix (≥ 4 characters) or name. An ambiguous reference is an
+   * error listing the candidates: never "the newest wins".
+   */
+  async resolve(reference: string): Promise<Job> {
+    const exact = await this.store.getJob(reference.toUpperCase());
+    if (exact !== undefined) return exact;
+    const upper = reference.toUpperCase();
+    const matches = (await this.store.findJobs(reference, 11)).filter(
+      (j) => j.name === reference || (reference.length >= 4 && j.id.startsWith(upper)),
+    );
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length === 0) {
+      const hint = reference.length < 4 ? " (an id prefix needs at least 4 characters)" : "";
+      throw new BatonError("JOB_NOT_FOUND", `no job matches '${reference}'${hint}`, {
+        details: { id: reference },
+      });
+    }
+    // Several runs may share a name; exactly one of them still live is unambiguous.
+    const live = matches.filter((j) => j.name === reference && !isTerminal(j.state));
+    if (live.length === 1) return live[0]!;
+    const shown = matches.slice(0, 10);
+    throw new BatonError(
+      "AMBIGUOUS_ID",
+      `'${reference}' matches ${matches.length > 10 ? "more than 10" : matches.length} jobs: ${shown
+        .map((j) => j.id + (j.name === null ? "" : ` (${j.name})`))
+        .join(", ")}`,
+      { details: { candidates: shown.map((j) => j.id) } },
+    );
+  }
+
+  list(filter: JobFilter, page: Page): Promise<Job[]> {
+    return this.store.listJobs(filter, page);
+  }
+
+  count(filter: JobFilter): Promise<number> {
+    return this.store.countJobs(filter);
+  }
+
+  countByState(filter: JobFilter = {}): Promise<StateCount[]> {
+    return this.store.countByState(filter);
+  }
+
+  attempts(jobId: string): Promise<Attempt[]> {
+    return this.store.attempts(jobId);
+  }
+
+  events(filter: EventFilter): Promise<JobEvent[]> {
+    return this.store.events(filter);
+  }
+
+  pauses(): Promise<Pause[]> {
+    return this.store.pauses();
+  }
+
+  /** Every id matching a filter (paged internally). */
+  async allIds(filter: JobFilter): Promise<string[]> {
+    const ids: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.store.listJobs(filter, {
+        limit: 1000,
+        order: "asc",
+        ...(after ? { after } : {}),
+      });
+      ids.push(...page.map((j) => j.id));
+      if (page.length < 1000) return ids;
+      after = page[page.length - 1]!.id;
+    }
+  }
+
+  /** Why is this job not running? */
+  async explain(jobId: string): Promise<Explanation> {
+    const job = await this.get(jobId);
+    const facts = await this.store.blockingFacts(jobId);
+    const now = this.clock.now();
+    const reasons: string[] = [];
+    switch (job.state) {
+      case "succeeded":
+      case "failed":
+      case "timed_out":
+      case "cancelled":
+      case "skipped":
+        reasons.push(`it is finished (${job.state})${job.error === null ? "" : `: ${job.error}`}`);
+        if (job.state !== "succeeded" && job.state !== "skipped") reasons.push("`redrive` queues it again");
+        break;
+      case "running":
+        reasons.push(
+          `it is running (attempt ${job.attempts}/${job.maxAttempts}, owner ${job.leaseOwner ?? "?"}, lease until ${new Date(job.leaseExpiresAt ?? 0).toISOString()})`,
+        );
+        if (job.leaseExpiresAt !== null && job.leaseExpiresAt < now) {
+          reasons.push("its lease has expired: the next claim or recovery pass will take it back");
+        }
+        break;
+      case "waiting":
+        for (const dep of facts.unfinishedDependencies) {
+          reasons.push(
+            `waiting on dependency ${dep.id} (${dep.state})${dep.state === "failed" || dep.state === "timed_out" || dep.state === "cancelled" ? ": redrive or skip it to unblock" : ""}`,
+          );
+        }
+        break;
+      case "queued":
+      case "retrying":
+        if (job.runAt > now) {
+          reasons.push(
+            `${job.state === "retrying" ? "retry" : "run"} scheduled for ${new Date(job.runAt).toISOString()} (in ${Math.ceil((job.runAt - now) / 1000)} s)`,
+          );
+        }
+        break;
+      default: {
+        const never: never = job.state;
+        return never;
+      }
+    }
+    if (!isTerminal(job.state) && job.state !== "running") {
+      for (const pause of facts.pauses) {
+        reasons.push(
+          pause.scope === "all" ? "everything is paused" : `${pause.scope} '${pause.target}' is paused`,
+        );
+      }
+      if (facts.resourceHolder !== null) {
+        reasons.push(`resource '${job.resourceKey}' is held by running job ${facts.resourceHolder.id}`);
+      }
+      if (reasons.length === 0) {
+        reasons.push(
+          `it is ready; nothing has claimed it yet (a '${job.type}' job needs an executor or an agent to claim or complete it)`,
+        );
+      }
+    }
+    return {
+      id: job.id,
+      state: job.state,
+      reasons,
+      facts: { ...facts, runAt: job.runAt, leaseExpiresAt: job.leaseExpiresAt, leaseOwner: job.leaseOwner },
+    };
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * The JSON routes of the HTTP API. `POST /api/ops/<name>` calls any operation of the catalogue
+ * (same names, schemas and error codes as the CLI and MCP); the `GET` routes below are the reads the
+ * dashboard needs, each a thin view over an operation or the engine, validated by zod like the rest.
+ */
+import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { basename } from "node:path";
+import { z } from "zod";
+import { BatonError, InvalidInputError } from "../core/errors.js";
+import { JOB_STATES, TERMINAL_STATES } from "../core/states.js";
+import { boundWaits, checkArgumentShape } from "../mcp/tools.js";
+import { getOperation, operations } from "../ops/catalogue.js";
+import { invoke, describeIssue } from "../ops/invoke.js";
+import type { OpContext, Operation } from "../ops/operation.js";
+import { eventView } from "../ops/views.js";
+
+/** Most bytes of a log one request returns (the client asks again from the new offset). */
+export const MAX_LOG_CHUNK = 256 * 1024;
+
+export type Query = URLSearchParams;
+
+function parse<T extends z.ZodType>(schema: T, raw: unknown, what: string): z.output<T> {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new InvalidInputError(`${what}: ${describeIssue(parsed.error.issues)}`);
+  return parsed.data;
+}
+
+/** Query values as zod sees them: digits become numbers, `true`/`false` booleans, the rest strings. */
+function scalar(value: string): string | number | boolean {
+  if (/^\d{1,15}$/.test(value)) return Number(value);
+  if (value === "true") return true;
+  if (value === "false") return false;
+  return value;
+}
+
+/** Only the named query parameters, converted; an unknown one is an error (like unknown JSON keys). */
+function queryObject(
+  query: Query,
+  allowed: readonly string[],
+  route: string,
+): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [key, value] of query) {
+    if (key === "token") continue;
+    if (!allowed.includes(key)) {
+      throw new InvalidInputError(
+        `${route}: unknown query parameter '${key.slice(0, 50)}' (known: ${allowed.join(", ")})`,
+      );
+    }
+    if (value !== "") out[key] = scalar(value);
+  }
+  return out;
+}
+
+/** Run an operation by name for `POST /api/ops/<name>`. */
+export async function callOperation(
+  name: string,
+  body: unknown,
+  ctx: OpContext,
+  readOnly: boolean,
+): Promise<unknown> {
+  const op = getOperation(name);
+  if (op === undefined)
+    throw new BatonError("NOT_FOUND", `no operation '${name.slice(0, 100)}' (GET /api/ops lists them)`);
+  if (readOnly && !op.readOnly) {
+    throw new BatonError("FORBIDDEN", `this server is read-only: '${op.name}' changes the ledger`);
+  }
+  checkArgumentShape(body);
+  return invoke(op, boundWaits(body), ctx);
+}
+
+/** `GET /api/ops`: the catalogue, with each operation's input as JSON Schema. */
+export function describeOperations(readOnly: boolean): unknown {
+  return {
+    operations: operations.map((op: Operation) => ({
+      name: op.name,
+      title: op.title,
+      summary: op.summary,
+      readOnly: op.readOnly,
+      destructive: op.destructive,
+      idempotent: op.idempotent,
+      allowed: !readOnly || op.readOnly,
+      input: z.toJSONSchema(op.input, { io: "input", unrepresentable: "any" }),
+    })),
+  };
+}
+
+const listQuery = [
+  "state",
+  "type",
+  "workflow",
+  "project",
+  "tag",
+  "q",
+  "limit",
+  "cursor",
+  "archived",
+] as const;
+
+/** `GET /api/jobs`: list_tasks over every project (unless `project` is given), `q` for the text search. */
+export async function listJobs(query: Query, ctx: OpContext): Promise<unknown> {
+  const raw = queryObject(query, listQuery, "GET /api/jobs");
+  // Text fields stay text even when they look like numbers (`q=2024`, a workflow named `7`).
+  const text = new Set(["q", "state", "project", "type", "workflow", "tag", "cursor"]);
+  const input: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) input[key] = text.has(key) ? String(value) : value;
+  const { q, state, project } = input as { q?: string; state?: string; project?: string };
+  delete input.q;
+  if (q !== undefined) input.text = q;
+  if (state !== undefined) {
+    const states = state.split(",").filter((s) => s !== "");
+    input.state = states.length === 1 ? states[0] : states;
+  }
+  if (project === undefined) input.all = true;
+  return invoke(getOperation("list_tasks")!, input, ctx);
+}
+
+/** `GET /api/jobs/<id>`: the job with its attempts and its whole event timeline (last 500). */
+export function showJob(id: string, ctx: OpContext): Promise<unknown> {
+  return invoke(getOperation("check_task")!, { id, events: 500 }, ctx);
+}
+
+const logSchema = z
+  .object({
+    attempt: z.number().int().min(1).max(1_000_000).optional(),
+    stream: z.enum(["output", "stdout", "stderr"]).optional(),
+    offset: z.number().int().min(0).optional(),
+    max: z.number().int().min(1).max(MAX_LOG_CHUNK).optional(),
+  })
+  .strict();
+
+/**
+ * `GET /api/jobs/<id>/log`: bytes of an attempt's log from `offset` (default: the last 64 KiB),
+ * with the offset to ask from next time: a live tail is this call repeated.
+ */
+export async function readJobLog(id: string, query: Query, ctx: OpContext): Promise<unknown> {
+  const input = parse(
+    logSchema,
+    queryObject(query, ["attempt", "stream", "offset", "max"], "GET log"),
+    "GET log",
+  );
+  if (ctx.commands === undefined)
+    throw new BatonError("NOT_FOUND", "logs are not available from this server");
+  const job = await ctx.engine.resolve(id);
+  const attempts = await ctx.engine.attempts(job.id);
+  const attempt = input.attempt ?? attempts[attempts.length - 1]?.n;
+  if (attempt === undefined) {
+    return {
+      id: job.id,
+      attempt: 0,
+      stream: input.stream ?? "output",
+      offset: 0,
+      size: 0,
+      text: "",
+      finished: TERMINAL_STATES.includes(job.state),
+    };
+  }
+  const stream = input.stream ?? "output";
+  const file = ctx.commands.logPath(job.id, attempt, stream);
+  const max = input.max ?? 64 * 1024;
+  let size = 0;
+  try {
+    size = statSync(file).size;
+  } catch {
+    size = 0;
+  }
+  // A log that was rotated or truncated since the client's offset starts over from its end.
+  let from = input.offset === undefined || input.offset > size ? Math.max(0, size - max) : input.offset;
+  const length = Math.min(max, size - from);
+  let text = "";
+  if (length > 0) {
+    const buffer = Buffer.alloc(length);
+    const fd = openSync(file, "r");
+    try {
+      readSync(fd, buffer, 0, length, from);
+    } finally {
+      closeSync(fd);
+    }
+    // Do not cut a UTF-8 character in two: stop before an incomplete trailing sequence.
+    let end = length;
+    let back = 0;
+    while (back < 3 && end - back - 1 >= 0 && (buffer[end - back - 1]! & 0xc0) === 0x80) back++;
+    const lead = buffer[end - back - 1];
+    if (lead !== undefined && lead >= 0xc0) {
+      const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+      if (back + 1 < need) end -= back + 1;
+    }
+    text = buffer.subarray(0, end).toString("utf8");
+    from += end;
+  }
+  const current = await ctx.engine.get(job.id);
+  return {
+    id: job.id,
+    attempt,
+    stream,
+    offset: from,
+    size,
+    text,
+    finished: TERMINAL_STATES.includes(current.state) || attempt < (attempts[attempts.length - 1]?.n ?? 0),
+  };
+}
+
+const eventsSchema = z
+  .object({
+    after: z.number().int().min(0).optional(),
+    job: z.string().min(1).max(200).optional(),
+    workflow: z.string().min(1).max(500).optional(),
+    limit: z.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+
+/** `GET /api/events`: ledger events, oldest first, after an event id (the SSE resume cursor). */
+export async function listEvents(query: Query, ctx: OpContext): Promise<unknown> {
+  const raw = queryObject(query, ["after", "job", "workflow", "limit"], "GET /api/events");
+  if (raw.job !== undefined) raw.job = String(raw.job);
+  if (raw.workflow !== undefined) raw.workflow = String(raw.workflow);
+  const input = parse(eventsSchema, raw, "GET /api/events");
+  const jobId = input.job === undefined ? undefined : (await ctx.engine.resolve(input.job)).id;
+  const limit = input.limit ?? 100;
+  const events = await ctx.engine.events({
+    limit,
+    order: input.after === undefined ? "desc" : "asc",
+    ...(input.after === undefined ? {} : { afterId: input.after }),
+    ...(jobId === undefined ? {} : { jobId }),
+    ...(input.workflow === undefined ? {} : { workflow: input.workflow }),
+  });
+  // Without a cursor: the newest `limit`, shown oldest first.
+  if (input.after === undefined) events.reverse();
+  return { events: events.map(eventView), last: events[events.length - 1]?.id ?? input.after ?? 0 };
+}
+
+const HOUR = 3_600_000;
+
+/** `GET /api/stats`: counts by state and type, the last hour's throughput, pauses, the daemon. */
+export async function stats(query: Query, ctx: OpContext, project: string): Promise<Record<string, unknown>> {
+  queryObject(query, [], "GET /api/stats");
+  const now = ctx.engine.clock.now();
+  const [counts, recent, pauses, daemon, newest] = await Promise.all([
+    ctx.engine.countByState({}),
+    ctx.engine.events({ since: now - HOUR, limit: 100_000, order: "desc" }),
+    ctx.engine.pauses(),
+    ctx.commands?.daemonStatus().catch(() => ({ running: false })) ?? Promise.resolve({ running: false }),
+    ctx.engine.events({ limit: 1, order: "desc" }),
+  ]);
+  const byState: Record<string, number> = {};
+  const byType: Record<string, Record<string, number>> = {};
+  for (const c of counts) {
+    byState[c.state] = (byState[c.state] ?? 0) + c.count;
+    (byType[c.type] ??= {})[c.state] = c.count;
+  }
+  const lastHour: Record<string, number> = {};
+  for (const e of recent) {
+    if (e.toState !== null && TERMINAL_STATES.includes(e.toState))
+      lastHour[e.toState] = (lastHour[e.toState] ?? 0) + 1;
+  }
+  return {
+    project: { path: project, name: basename(project) || project },
+    byState,
+    byType,
+    lastHour,
+    paused: pauses.map((p) => (p.scope === "all" ? "all" : `${p.scope}:${p.target}`)),
+    daemon,
+    lastEventId: newest[0]?.id ?? 0,
+    states: JOB_STATES,
+  };
+}

@@ -1,0 +1,324 @@
+/**
+ * The HTTP API and the web dashboard, on `node:http` (no framework: a dozen routes, and the guards
+ * must see every request before anything else does; see docs/decisions.md).
+ *
+ * Every request passes, in order: Host check, Origin check, token check (see guard.ts); then
+ * `/api/...` JSON routes (api.ts), `/api/stream` (SSE, events.ts) or a dashboard file (static.ts).
+ * Answers are `{"ok":true,"data":…}` or `{"ok":false,"error":{"code","message"}}` with the HTTP
+ * status of the error code (src/core/errors.ts), exactly like the CLI's `--json` envelope.
+ */
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { BatonError, ERROR_CODES, InvalidInputError, toBatonError } from "../core/errors.js";
+import { errorBody } from "../mcp/tools.js";
+import type { OpContext } from "../ops/operation.js";
+import {
+  callOperation,
+  describeOperations,
+  listEvents,
+  listJobs,
+  readJobLog,
+  showJob,
+  stats,
+} from "./api.js";
+import { EventHub } from "./events.js";
+import type { Check, GuardPolicy } from "./guard.js";
+import {
+  bearerOf,
+  checkHost,
+  checkOrigin,
+  cookieName,
+  guardPolicy,
+  isLoopback,
+  readCookie,
+  tokenMatches,
+} from "./guard.js";
+import { serveStatic } from "./static.js";
+
+/** Request bodies larger than this are refused with 413 (a 10,000-task enqueue fits easily). */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+export interface HttpServerOptions {
+  /** The context every operation runs with (engine, actor "http", command host…). */
+  context: OpContext;
+  /** The project the dashboard is titled after (default: the context's cwd). */
+  project: string;
+  /** Address to bind: 127.0.0.1 by default. Anything but loopback needs a token. */
+  host?: string;
+  /** 0: any free port. */
+  port: number;
+  /** Required on every route when set; required to exist for a non-loopback bind. */
+  token?: string;
+  /** More Host names to accept (for a non-loopback bind reached by name). */
+  allowedHosts?: readonly string[];
+  /** Refuse every operation that changes the ledger (viewers). */
+  readOnly?: boolean;
+  maxBodyBytes?: number;
+  /** How often the event stream looks for changes made by other processes, ms. */
+  pollMs?: number;
+  /** Diagnostics (never a token or a request body). */
+  log?: (line: string) => void;
+}
+
+export interface HttpServing {
+  /** `http://<host>:<port>` (no token). */
+  url: string;
+  port: number;
+  host: string;
+  close(): Promise<void>;
+}
+
+const COMMON_HEADERS = {
+  "cache-control": "no-store",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+} as const;
+
+function send(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...COMMON_HEADERS,
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+    ...extra,
+  });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, error: unknown, extra: Record<string, string> = {}): void {
+  const body = errorBody(error);
+  send(res, ERROR_CODES[body.code].http, { ok: false, error: body }, extra);
+}
+
+function refuse(res: ServerResponse, check: Exclude<Check, { ok: true }>): void {
+  sendError(res, new BatonError(check.code, check.message));
+}
+
+class BodyTooLarge extends BatonError {
+  constructor(limit: number) {
+    super("PAYLOAD_TOO_LARGE", `the request body is larger than ${limit} bytes`);
+  }
+}
+
+/** Read a JSON body (empty: `{}`), refusing more than `limit` bytes without buffering them. */
+function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  const declared = Number(req.headers["content-length"] ?? "0");
+  if (declared > limit) return Promise.reject(new BodyTooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on("data", (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > limit) {
+        failed = true;
+        reject(new BodyTooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("error", (error) => {
+      if (!failed) reject(new InvalidInputError(`the request body could not be read: ${error.message}`));
+      failed = true;
+    });
+    req.on("end", () => {
+      if (failed) return;
+      const text = Buffer.concat(chunks).toString("utf8");
+      if (text.trim() === "") return resolve({});
+      if (type !== "application/json") {
+        return reject(new InvalidInputError("send the input as JSON with content-type: application/json"));
+      }
+      try {
+        resolve(JSON.parse(text));
+      } catch (error) {
+        reject(new InvalidInputError(`the request body is not JSON: ${(error as Error).message}`));
+      }
+    });
+  });
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new InvalidInputError("the URL is not validly percent-encoded");
+  }
+}
+
+/** Start the server; resolves once it listens. */
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServing> {
+  const host = options.host ?? "127.0.0.1";
+  const token = options.token;
+  if (token === undefined && !isLoopback(host)) {
+    throw new BatonError(
+      "USAGE",
+      `refusing to listen on ${host} without a token: set BATON_HTTP_TOKEN or pass --token-file (or bind 127.0.0.1)`,
+    );
+  }
+  if (token !== undefined && (token.length < 16 || /\s/.test(token))) {
+    throw new InvalidInputError("the HTTP token must be at least 16 characters without whitespace");
+  }
+  const policy: GuardPolicy = guardPolicy(host, options.allowedHosts);
+  const limit = options.maxBodyBytes ?? MAX_BODY_BYTES;
+  const readOnly = options.readOnly === true;
+  const ctx = options.context;
+  const log = options.log ?? (() => undefined);
+  const hub = new EventHub(ctx.engine, {
+    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+    onError: (e) => log(`event stream: ${e.message}`),
+  });
+  let port = 0;
+
+  /** The token check; on success with `?token=` on a page URL, the cookie to set. */
+  function authorize(req: IncomingMessage, url: URL): { ok: boolean; setCookie?: string } {
+    if (token === undefined) return { ok: true };
+    // A token in the URL is accepted on dashboard pages only (then traded for a cookie), never on
+    // API routes, where it would end up in proxy and shell histories.
+    const fromQuery = url.pathname.startsWith("/api/")
+      ? undefined
+      : (url.searchParams.get("token") ?? undefined);
+    if (tokenMatches(bearerOf(req.headers.authorization), token)) return { ok: true };
+    if (tokenMatches(readCookie(req.headers.cookie, cookieName(port)), token)) return { ok: true };
+    if (fromQuery !== undefined && tokenMatches(fromQuery, token)) {
+      return {
+        ok: true,
+        setCookie: `${cookieName(port)}=${token}; HttpOnly; SameSite=Strict; Path=/`,
+      };
+    }
+    return { ok: false };
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const method = req.method ?? "GET";
+    const path = url.pathname;
+    if (path === "/api/stream") {
+      if (method !== "GET") throw new BatonError("METHOD_NOT_ALLOWED", "the event stream is GET /api/stream");
+      if (hub.size >= hub.maxClients) throw new BatonError("STORE_BUSY", "too many event streams are open");
+      const header = req.headers["last-event-id"] ?? url.searchParams.get("after") ?? undefined;
+      const last = header === undefined || header === "" ? undefined : Number(header);
+      if (last !== undefined && !(Number.isSafeInteger(last) && last >= 0)) {
+        throw new InvalidInputError("Last-Event-ID must be an event id (a non-negative integer)");
+      }
+      // Fix the starting point before the client can see the stream open: an event committed
+      // after this belongs to the stream, one before it to what the client reads next.
+      const from = last ?? (await hub.newestId());
+      res.writeHead(200, {
+        ...COMMON_HEADERS,
+        "content-type": "text/event-stream; charset=utf-8",
+        connection: "keep-alive",
+      });
+      await hub.attach(res, from);
+      return;
+    }
+    if (path.startsWith("/api/ops/")) {
+      if (method !== "POST") throw new BatonError("METHOD_NOT_ALLOWED", "operations are called with POST");
+      const name = decodeSegment(path.slice("/api/ops/".length));
+      const body = await readJson(req, limit);
+      if (body === null || typeof body !== "object" || Array.isArray(body)) {
+        throw new InvalidInputError("the input must be a JSON object");
+      }
+      send(res, 200, { ok: true, data: await callOperation(name, body, ctx, readOnly) });
+      return;
+    }
+    if (path.startsWith("/api/")) {
+      if (method !== "GET" && method !== "HEAD") {
+        throw new BatonError("METHOD_NOT_ALLOWED", `${path.slice(0, 100)} is read with GET`);
+      }
+      const parts = path.slice("/api/".length).split("/").map(decodeSegment);
+      const q = url.searchParams;
+      let data: unknown;
+      if (parts.length === 1 && parts[0] === "ops") data = describeOperations(readOnly);
+      else if (parts.length === 1 && parts[0] === "jobs") data = await listJobs(q, ctx);
+      else if (parts.length === 2 && parts[0] === "jobs") data = await showJob(parts[1]!, ctx);
+      else if (parts.length === 3 && parts[0] === "jobs" && parts[2] === "log")
+        data = await readJobLog(parts[1]!, q, ctx);
+      else if (parts.length === 1 && parts[0] === "events") data = await listEvents(q, ctx);
+      else if (parts.length === 1 && parts[0] === "stats")
+        data = { ...(await stats(q, ctx, options.project)), readOnly };
+      else throw new BatonError("NOT_FOUND", `no route ${path.slice(0, 100)} (see docs/http.md)`);
+      send(res, 200, { ok: true, data });
+      return;
+    }
+    if (method !== "GET" && method !== "HEAD")
+      throw new BatonError("METHOD_NOT_ALLOWED", "the dashboard is read with GET");
+    serveStatic(res, path, options.project, COMMON_HEADERS);
+  }
+
+  const server: Server = createServer((req, res) => {
+    const hostCheck = checkHost(req.headers.host, policy);
+    const originCheck = hostCheck.ok ? checkOrigin(req.headers.origin, req.headers.host) : hostCheck;
+    if (!originCheck.ok) {
+      req.resume();
+      refuse(res, originCheck);
+      return;
+    }
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://localhost");
+    } catch {
+      req.resume();
+      sendError(res, new InvalidInputError("malformed request URL"));
+      return;
+    }
+    const auth = authorize(req, url);
+    if (!auth.ok) {
+      req.resume();
+      refuse(res, { ok: false, status: 401, code: "UNAUTHORIZED", message: "this server wants its token" });
+      return;
+    }
+    if (auth.setCookie !== undefined && req.method === "GET" && !url.pathname.startsWith("/api/")) {
+      // Trade the token in the URL for a cookie at once, so it leaves the address bar and history.
+      req.resume();
+      url.searchParams.delete("token");
+      res.writeHead(303, {
+        ...COMMON_HEADERS,
+        "set-cookie": auth.setCookie,
+        location: `${url.pathname}${url.search}`,
+      });
+      res.end();
+      return;
+    }
+    route(req, res, url).catch((error: unknown) => {
+      const e = toBatonError(error);
+      if (e.code === "INTERNAL") log(`${req.method} ${url.pathname}: ${e.message}`);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      // Do not read the rest of an oversize body: answer and close the connection.
+      if (error instanceof BodyTooLarge) sendError(res, e, { connection: "close" });
+      else sendError(res, e);
+    });
+  });
+  server.on("clientError", (_error, socket) => {
+    if (socket.writable)
+      socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    else socket.destroy();
+  });
+  server.headersTimeout = 30_000;
+  server.requestTimeout = 0; // SSE responses are long by design; headersTimeout bounds slow clients.
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+  const shown = host.includes(":") ? `[${host}]` : host;
+  return {
+    url: `http://${shown}:${port}`,
+    port,
+    host,
+    async close() {
+      hub.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

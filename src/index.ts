@@ -1,0 +1,68 @@
+/**
+ * baton's public library API. Explicit named exports only; importing this module opens no
+ * database and starts nothing.
+ */
+export { Baton, openBaton } from "./baton.js";
+export type { OpenOptions } from "./open.js";
+export { defineHandler, UnrecoverableError } from "./worker/handler.js";
+export type {
+  Handler,
+  AnyHandler,
+  HandlerContext,
+  HandlerOptions,
+  HandlerFunction,
+} from "./worker/handler.js";
+export { Worker } from "./worker/worker.js";
+export type { WorkerOptions, WorkerEvents } from "./worker/worker.js";
+export { cronSchedule } from "./worker/cron.js";
+export type { CronSchedule } from "./worker/cron.js";
+export type { JobOptions } from "./worker/enqueue.js";
+export { Engine } from "./engine/engine.js";
+export type {
+  EngineOptions,
+  EnqueueContext,
+  ClaimOptions,
+  FinishOptions,
+  Explanation,
+} from "./engine/engine.js";
+export {
+  JOB_STATES,
+  TERMINAL_STATES,
+  LIVE_STATES,
+  isTerminal,
+  nextState,
+  ERROR_CODES,
+  BatonError,
+  JobNotFoundError,
+  LeaseLostError,
+  InvalidTransitionError,
+  InvalidInputError,
+  SchemaTooNewError,
+  isBatonError,
+  ulid,
+  ManualClock,
+  systemClock,
+  parseDuration,
+  DEFAULT_BACKOFF,
+  backoffDelay,
+} from "./core/index.js";
+export type {
+  JobState,
+  JobAction,
+  ErrorCode,
+  Clock,
+  Job,
+  Attempt,
+  AttemptOutcome,
+  JobEvent,
+  ClaimedJob,
+  EnqueueSpec,
+  BackoffPolicy,
+} from "./core/index.js";
+export type { Store, EnqueueOutcome, JobFilter, Page } from "./store/types.js";
+export { SqliteStore } from "./store/sqlite/sqlite-store.js";
+export type { SqliteStoreOptions, Durability } from "./store/sqlite/sqlite-store.js";
+export { PostgresStore, redactDatabaseUrl } from "./store/postgres/postgres-store.js";
+export type { PostgresStoreOptions } from "./store/postgres/postgres-store.js";
+export { operations, getOperation } from "./ops/catalogue.js";
+export type { Operation, OpContext } from "./ops/operation.js";

@@ -1,0 +1,194 @@
+/**
+ * Editing other programs' files safely: every install step first computes the new text of a file,
+ * then either prints the diff (`--dry-run`) or backs the old file up and replaces it atomically.
+ * An unchanged file is neither written nor backed up, which is what makes a second run a no-op.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { basename, dirname, join, relative } from "node:path";
+import { batonHome } from "../core/paths.js";
+
+/** One file an install step wants to change. `before` is null when the file does not exist yet. */
+export interface FileChange {
+  path: string;
+  before: string | null;
+  after: string;
+  /** Who the change is for (a host name, "skills", "instructions"…), for messages and backup names. */
+  label: string;
+}
+
+export type ChangeAction = "created" | "updated" | "unchanged";
+
+export interface AppliedChange {
+  path: string;
+  label: string;
+  action: ChangeAction;
+  backup?: string;
+}
+
+/** The user's home directory (`HOME` first, so tests can point it at a temporary directory). */
+export function home(): string {
+  const fromEnv = process.env.HOME;
+  return fromEnv !== undefined && fromEnv !== "" ? fromEnv : homedir();
+}
+
+/** `$XDG_CONFIG_HOME`, else `~/.config`. */
+export function configHome(): string {
+  const xdg = process.env.XDG_CONFIG_HOME;
+  return xdg !== undefined && xdg !== "" ? xdg : join(home(), ".config");
+}
+
+export function readText(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw error;
+  }
+}
+
+export function actionOf(change: FileChange): ChangeAction {
+  if (change.before === null) return "created";
+  return change.before === change.after ? "unchanged" : "updated";
+}
+
+/** `~/x` for paths under the home directory: shorter, and the same on every machine in docs. */
+export function displayPath(path: string): string {
+  const rel = relative(home(), path);
+  return rel !== "" && !rel.startsWith("..") && !rel.startsWith("/") ? `~/${rel}` : path;
+}
+
+function stamp(date: Date): string {
+  return date
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+}
+
+/** Copy the current text of `path` under `<BATON_HOME>/backups/`; returns the backup's path. */
+function backup(change: FileChange, text: string): string {
+  const dir = join(batonHome(), "backups");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const base = `${stamp(new Date())}-${change.label}-${basename(change.path)}`;
+  let target = join(dir, base);
+  for (let n = 2; existsSync(target); n++) target = join(dir, `${base}.${n}`);
+  writeFileSync(target, text, { mode: 0o600 });
+  return target;
+}
+
+/** Write `text` to `path` through a temporary file and a rename, keeping the old file's mode. */
+function writeAtomic(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  let mode = 0o644;
+  try {
+    mode = statSync(path).mode & 0o777;
+  } catch {
+    // a new file
+  }
+  const temp = join(dirname(path), `.${basename(path)}.baton-${process.pid}.tmp`);
+  writeFileSync(temp, text, { mode });
+  renameSync(temp, path);
+}
+
+/** Back up and write every changed file; unchanged files are left alone. */
+export function applyChanges(changes: readonly FileChange[]): AppliedChange[] {
+  return changes.map((change) => {
+    const action = actionOf(change);
+    if (action === "unchanged") return { path: change.path, label: change.label, action };
+    const saved = change.before === null ? undefined : backup(change, change.before);
+    writeAtomic(change.path, change.after);
+    return {
+      path: change.path,
+      label: change.label,
+      action,
+      ...(saved === undefined ? {} : { backup: saved }),
+    };
+  });
+}
+
+/** Lines of a text without the final newline's empty tail. */
+function lines(text: string): string[] {
+  const all = text.split("\n");
+  if (all[all.length - 1] === "") all.pop();
+  return all;
+}
+
+/**
+ * A unified diff of two texts (3 lines of context). Config files are small and an upsert touches a
+ * few lines, so the common head and tail are cut first and the rest is an LCS table.
+ */
+export function unifiedDiff(path: string, before: string | null, after: string): string {
+  const a = before === null ? [] : lines(before);
+  const b = lines(after);
+  let head = 0;
+  while (head < a.length && head < b.length && a[head] === b[head]) head++;
+  let tail = 0;
+  while (
+    tail < a.length - head &&
+    tail < b.length - head &&
+    a[a.length - 1 - tail] === b[b.length - 1 - tail]
+  )
+    tail++;
+  const midA = a.slice(head, a.length - tail);
+  const midB = b.slice(head, b.length - tail);
+  if (midA.length === 0 && midB.length === 0) return "";
+
+  // LCS over the middle part.
+  const n = midA.length;
+  const m = midB.length;
+  const table = new Uint32Array((n + 1) * (m + 1));
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      table[i * (m + 1) + j] =
+        midA[i] === midB[j]
+          ? table[(i + 1) * (m + 1) + j + 1]! + 1
+          : Math.max(table[(i + 1) * (m + 1) + j]!, table[i * (m + 1) + j + 1]!);
+    }
+  }
+  const ops: { kind: " " | "-" | "+"; text: string }[] = [];
+  for (const line of a.slice(Math.max(0, head - 3), head)) ops.push({ kind: " ", text: line });
+  let i = 0;
+  let j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && midA[i] === midB[j]) {
+      ops.push({ kind: " ", text: midA[i]! });
+      i++;
+      j++;
+    } else if (i < n && (j === m || table[(i + 1) * (m + 1) + j]! >= table[i * (m + 1) + j + 1]!)) {
+      ops.push({ kind: "-", text: midA[i]! });
+      i++;
+    } else {
+      ops.push({ kind: "+", text: midB[j]! });
+      j++;
+    }
+  }
+  for (const line of a.slice(a.length - tail, a.length - tail + 3)) ops.push({ kind: " ", text: line });
+
+  const startA = Math.max(0, head - 3);
+  const countA = ops.filter((o) => o.kind !== "+").length;
+  const countB = ops.filter((o) => o.kind !== "-").length;
+  const shown = displayPath(path);
+  return [
+    `--- ${before === null ? "/dev/null" : shown}`,
+    `+++ ${shown}`,
+    `@@ -${countA === 0 ? 0 : startA + 1},${countA} +${countB === 0 ? 0 : startA + 1},${countB} @@`,
+    ...ops.map((o) => `${o.kind}${o.text}`),
+  ].join("\n");
+}
+
+/** What `--dry-run` prints: one diff per file that would change, or a note that nothing would. */
+export function describeDryRun(changes: readonly FileChange[]): string {
+  const parts = changes
+    .filter((c) => actionOf(c) !== "unchanged")
+    .map((c) => unifiedDiff(c.path, c.before, c.after));
+  return parts.length === 0 ? "nothing to change: everything is already installed" : parts.join("\n");
+}
+
+export function describeApplied(applied: readonly AppliedChange[]): string {
+  return applied
+    .map((a) => {
+      const what = `${a.label}: ${a.action} ${displayPath(a.path)}`;
+      return a.backup === undefined ? what : `${what} (backup: ${displayPath(a.backup)})`;
+    })
+    .join("\n");
+}

@@ -1,0 +1,207 @@
+/**
+ * The agent hosts `baton install-mcp` knows: where each keeps its MCP server list, per scope, and
+ * the shape of one server entry there. Paths follow each host's own documentation.
+ */
+import { accessSync, constants, existsSync, realpathSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { configHome, home } from "./files.js";
+
+export const HOST_NAMES = [
+  "vscode",
+  "claude-code",
+  "claude-desktop",
+  "cursor",
+  "windsurf",
+  "codex",
+  "gemini",
+  "cline",
+  "zed",
+] as const;
+export type HostName = (typeof HOST_NAMES)[number];
+
+export type Scope = "project" | "user";
+
+export interface HostSpec {
+  name: HostName;
+  title: string;
+  format: "json" | "toml";
+  /** The config file for a scope, or undefined when the host has none at that scope. */
+  path(scope: Scope, project: string): string | undefined;
+  /** Where the server map sits in the file: `["mcpServers"]`, `["servers"]`, `["mcp_servers"]`… */
+  serversKey: readonly string[];
+  /** One server entry for `command args…`. */
+  entry(command: string, args: readonly string[]): Record<string, unknown>;
+  /** Paths whose existence means the host is installed here. */
+  markers(): string[];
+}
+
+/** Per-user application data: `~/Library/Application Support`, `%APPDATA%`, or the XDG config dir. */
+export function appData(): string {
+  if (process.platform === "darwin") return join(home(), "Library", "Application Support");
+  if (process.platform === "win32") return process.env.APPDATA ?? join(home(), "AppData", "Roaming");
+  return configHome();
+}
+
+function codexHome(): string {
+  const fromEnv = process.env.CODEX_HOME;
+  return fromEnv !== undefined && fromEnv !== "" ? fromEnv : join(home(), ".codex");
+}
+
+function zedConfigDir(): string {
+  if (process.platform === "win32") return join(appData(), "Zed");
+  return join(process.platform === "darwin" ? join(home(), ".config") : configHome(), "zed");
+}
+
+const commandArgs = (command: string, args: readonly string[]) => ({ command, args: [...args] });
+const userOnly = (path: () => string) => (scope: Scope) => (scope === "user" ? path() : undefined);
+
+export const HOSTS: Readonly<Record<HostName, HostSpec>> = {
+  vscode: {
+    name: "vscode",
+    title: "VS Code (GitHub Copilot)",
+    format: "json",
+    path: (scope, project) =>
+      scope === "project"
+        ? join(project, ".vscode", "mcp.json")
+        : join(appData(), "Code", "User", "mcp.json"),
+    serversKey: ["servers"],
+    entry: (command, args) => ({ type: "stdio", ...commandArgs(command, args) }),
+    markers: () => [join(appData(), "Code")],
+  },
+  "claude-code": {
+    name: "claude-code",
+    title: "Claude Code",
+    format: "json",
+    path: (scope, project) =>
+      scope === "project" ? join(project, ".mcp.json") : join(home(), ".claude.json"),
+    serversKey: ["mcpServers"],
+    entry: (command, args) => ({ type: "stdio", ...commandArgs(command, args) }),
+    markers: () => [join(home(), ".claude"), join(home(), ".claude.json")],
+  },
+  "claude-desktop": {
+    name: "claude-desktop",
+    title: "Claude Desktop",
+    format: "json",
+    path: userOnly(() => join(appData(), "Claude", "claude_desktop_config.json")),
+    serversKey: ["mcpServers"],
+    entry: commandArgs,
+    markers: () => [join(appData(), "Claude")],
+  },
+  cursor: {
+    name: "cursor",
+    title: "Cursor",
+    format: "json",
+    path: (scope, project) => join(scope === "project" ? project : home(), ".cursor", "mcp.json"),
+    serversKey: ["mcpServers"],
+    entry: commandArgs,
+    markers: () => [join(home(), ".cursor")],
+  },
+  windsurf: {
+    name: "windsurf",
+    title: "Windsurf",
+    format: "json",
+    path: userOnly(() => join(home(), ".codeium", "windsurf", "mcp_config.json")),
+    serversKey: ["mcpServers"],
+    entry: commandArgs,
+    markers: () => [join(home(), ".codeium", "windsurf")],
+  },
+  codex: {
+    name: "codex",
+    title: "OpenAI Codex",
+    format: "toml",
+    // A project's .codex/config.toml is read only when the user trusts the project.
+    path: (scope, project) =>
+      scope === "project" ? join(project, ".codex", "config.toml") : join(codexHome(), "config.toml"),
+    serversKey: ["mcp_servers"],
+    entry: commandArgs,
+    markers: () => [codexHome()],
+  },
+  gemini: {
+    name: "gemini",
+    title: "Gemini CLI",
+    format: "json",
+    path: (scope, project) => join(scope === "project" ? project : home(), ".gemini", "settings.json"),
+    serversKey: ["mcpServers"],
+    entry: commandArgs,
+    markers: () => [join(home(), ".gemini")],
+  },
+  cline: {
+    name: "cline",
+    title: "Cline (VS Code extension)",
+    format: "json",
+    path: userOnly(() =>
+      join(
+        appData(),
+        "Code",
+        "User",
+        "globalStorage",
+        "saoudrizwan.claude-dev",
+        "settings",
+        "cline_mcp_settings.json",
+      ),
+    ),
+    serversKey: ["mcpServers"],
+    entry: commandArgs,
+    markers: () => [join(appData(), "Code", "User", "globalStorage", "saoudrizwan.claude-dev")],
+  },
+  zed: {
+    name: "zed",
+    title: "Zed",
+    format: "json",
+    path: (scope, project) =>
+      scope === "project" ? join(project, ".zed", "settings.json") : join(zedConfigDir(), "settings.json"),
+    serversKey: ["context_servers"],
+    entry: (command, args) => ({ source: "custom", ...commandArgs(command, args), env: {} }),
+    markers: () => [zedConfigDir()],
+  },
+};
+
+export function isHostName(name: string): name is HostName {
+  return (HOST_NAMES as readonly string[]).includes(name);
+}
+
+/** Hosts that look installed on this machine (their config directory exists). */
+export function detectedHosts(): HostName[] {
+  return HOST_NAMES.filter((name) => HOSTS[name].markers().some((p) => existsSync(p)));
+}
+
+function onPath(executable: string): boolean {
+  const names = process.platform === "win32" ? [`${executable}.cmd`, `${executable}.exe`] : [executable];
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (dir === "") continue;
+    for (const name of names) {
+      try {
+        accessSync(join(dir, name), constants.X_OK);
+        return true;
+      } catch {
+        // not here
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * How a host should start baton: `baton` when it is on PATH, else this node binary with this
+ * script's absolute path (hosts such as Claude Desktop do not see a shell's PATH).
+ */
+export function batonCommand(explicit?: string): string[] {
+  if (explicit !== undefined && explicit !== "") return [explicit];
+  if (onPath("baton")) return ["baton"];
+  const script = process.argv[1];
+  if (script === undefined) return ["baton"];
+  let resolved = script;
+  try {
+    resolved = realpathSync(script);
+  } catch {
+    // keep as given
+  }
+  return [process.execPath, resolved];
+}
+
+/** A command line as one shell-quoted string (for hooks, which take a single command string). */
+export function shellJoin(words: readonly string[]): string {
+  return words
+    .map((w) => (/^[A-Za-z0-9_./:=@%+-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`))
+    .join(" ");
+}

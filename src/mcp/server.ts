@@ -1,0 +1,132 @@
+/**
+ * `baton mcp`: the operation catalogue served to AI agents over the Model Context Protocol.
+ *
+ * stdio by default (stdout carries nothing but protocol frames; logs go to stderr), Streamable HTTP
+ * on 127.0.0.1 with `--http`. The engine is opened once per server process; every MCP instance the
+ * SDK asks for (one per stdio connection, one per legacy HTTP request) shares it.
+ */
+import { Console } from "node:console";
+import { McpServer } from "@modelcontextprotocol/server";
+import { serveStdio } from "@modelcontextprotocol/server/stdio";
+import { operations } from "../ops/catalogue.js";
+import type { OpContext } from "../ops/operation.js";
+import { LocalCommandHost } from "../daemon/host.js";
+import { openEngine } from "../open.js";
+import { serveHttp } from "./http.js";
+import { registerResources } from "./resources.js";
+import { LineTransport } from "./stdio.js";
+import type { ContextSource, ToolSet } from "./tools.js";
+import { registerOperationTools } from "./tools.js";
+
+export const SERVER_NAME = "baton";
+
+/** What the host shows the model once, at initialize: how to use baton well, in a few lines. */
+export const SERVER_INSTRUCTIONS = [
+  "baton is a durable work ledger that survives crashed or restarted chats.",
+  "At the start of a chat call resume_session (pass cwd) and continue what it lists.",
+  "Before multi-step work, enqueue_task one task per unit (e.g. per file, `tasks` for a batch, same workflow);",
+  "after each, complete_task with evidence of what changed, or fail_task.",
+].join(" ");
+
+export interface McpServerOptions {
+  tools: ToolSet;
+  version: string;
+}
+
+/** One MCP server instance over the catalogue. `ctx` supplies the shared engine context. */
+export function createMcpServer(ctx: ContextSource, options: McpServerOptions): McpServer {
+  const server = new McpServer(
+    { name: SERVER_NAME, title: "baton", version: options.version },
+    { instructions: SERVER_INSTRUCTIONS },
+  );
+  registerOperationTools(server, operations, options.tools, ctx);
+  registerResources(server, ctx);
+  return server;
+}
+
+export interface RunMcpOptions extends McpServerOptions {
+  http: boolean;
+  port: number;
+}
+
+function log(message: string): void {
+  process.stderr.write(`baton mcp: ${message.split("\n")[0]}\n`);
+}
+
+/**
+ * stdout is the protocol: route every console method to stderr so a stray log line from any
+ * dependency cannot corrupt a frame.
+ */
+function guardStdout(): void {
+  const toStderr = new Console({ stdout: process.stderr, stderr: process.stderr });
+  const target = globalThis.console as unknown as Record<string, unknown>;
+  for (const method of ["log", "info", "debug", "warn", "error", "trace", "dir", "table"] as const) {
+    target[method] = (toStderr[method] as (...args: unknown[]) => void).bind(toStderr);
+  }
+}
+
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => resolve(signal);
+    process.once("SIGINT", on);
+    process.once("SIGTERM", on);
+  });
+}
+
+/** Run the server until the client goes away (stdio) or a signal arrives. Resolves to an exit code. */
+export async function runMcp(options: RunMcpOptions): Promise<number> {
+  guardStdout();
+  // The store opens while the client initializes: `initialize` does not wait for it, and if it
+  // cannot open, every tool call answers with its error code instead of the server dying.
+  const opening = new Promise<void>((resolve) => setImmediate(resolve))
+    .then(() => openEngine({ actor: "mcp" }))
+    .then(({ engine, store, home }) => {
+      // Command operations start processes through the daemon (started on demand) with this environment.
+      const commands = new LocalCommandHost(home);
+      const context: OpContext = {
+        engine,
+        cwd: process.cwd(),
+        actor: "mcp",
+        location: store.location,
+        env: process.env,
+        commands,
+      };
+      return { context, store, commands };
+    });
+  opening.catch((error: unknown) => log(`cannot open the store: ${(error as Error).message}`));
+  const contextSource: ContextSource = async () => (await opening).context;
+  const shutdown = async () => {
+    const opened = await opening.catch(() => undefined);
+    if (opened === undefined) return;
+    opened.commands.close();
+    await opened.store.close();
+  };
+  const factory = () => createMcpServer(contextSource, options);
+  const onError = (error: Error) => {
+    if (process.env.BATON_DEBUG === "1") log(error.message);
+  };
+
+  if (options.http) {
+    const serving = await serveHttp(factory, { port: options.port, onError: (e) => log(e.message) });
+    log(`serving MCP (${options.tools} tools) at ${serving.url}`);
+    await untilSignal();
+    await serving.close();
+    await shutdown();
+    return 0;
+  }
+
+  return new Promise<number>((resolve) => {
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      shutdown().then(
+        () => resolve(0),
+        () => resolve(0),
+      );
+    };
+    const transport = new LineTransport(process.stdin, process.stdout, { onClosed: finish });
+    const handle = serveStdio(factory, { transport, onerror: onError });
+    void untilSignal().then(() => handle.close().finally(finish));
+  });
+}

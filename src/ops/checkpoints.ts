@@ -1,0 +1,442 @@
+/**
+ * Checkpoint operations: an agent enqueues one task per unit of work, completes each with
+ * evidence, and a new chat resumes exactly what is left.
+ */
+import { z } from "zod";
+import { BatonError, InvalidInputError, toBatonError } from "../core/errors.js";
+import { backoffSchema, enqueueSpecSchema, jobStateSchema, nameSchema } from "../core/job.js";
+import { parseTimeRef } from "../core/duration.js";
+import type { JobState } from "../core/states.js";
+import { JOB_STATES, LIVE_STATES } from "../core/states.js";
+import { countsSchema, idRef, idsFields, idsOf, itemErrorSchema, projectOf, scopeFields } from "./common.js";
+import { defineOperation } from "./operation.js";
+import { buildResume, resumeOutputSchema } from "./resume.js";
+import {
+  attemptView,
+  attemptViewSchema,
+  eventView,
+  eventViewSchema,
+  jobSummary,
+  jobSummarySchema,
+  jobView,
+  jobViewSchema,
+} from "./views.js";
+
+const taskSpec = enqueueSpecSchema.extend({
+  type: nameSchema("type").optional().describe("What executes it; default 'task' (agent-managed)."),
+  backoff: backoffSchema.optional(),
+});
+
+export const enqueueTask = defineOperation({
+  name: "enqueue_task",
+  title: "Enqueue tasks",
+  summary:
+    "Record durable tasks (one per unit of work, e.g. per file) before doing them. Pass `tasks` for a batch. Survives crashes; resume_session lists what is left.",
+  input: taskSpec.partial().extend({
+    tasks: z.array(taskSpec).min(1).max(10_000).optional().describe("Many tasks at once (atomic)."),
+    ...scopeFields,
+  }),
+  output: z.object({
+    project: z.string(),
+    jobs: z.array(z.object({ id: z.string(), state: jobStateSchema, deduplicated: z.boolean() })),
+  }),
+  readOnly: false,
+  destructive: false,
+  idempotent: false,
+  agent: "default",
+  async run(input, ctx) {
+    const { tasks, cwd: _cwd, project: _project, ...single } = input;
+    const project = projectOf(input, ctx);
+    const defaults = { workflow: single.workflow };
+    let specs: Record<string, unknown>[];
+    if (tasks !== undefined) {
+      specs = tasks.map((t) => ({ type: "task", ...(defaults.workflow ? defaults : {}), ...t }));
+    } else {
+      if (single.payload === undefined && single.name === undefined && single.type === undefined) {
+        throw new InvalidInputError("give a task (type, payload or name) or a `tasks` array");
+      }
+      specs = [{ type: "task", ...single }];
+    }
+    const outcomes = await ctx.engine.enqueue(specs, { project, actor: ctx.actor });
+    return {
+      project,
+      jobs: outcomes.map((o) => ({ id: o.job.id, state: o.job.state, deduplicated: o.deduplicated })),
+    };
+  },
+});
+
+// Strict like the top level: a misspelt `evidnce` in one item must be an error, not lost evidence.
+const finishItem = z
+  .object({
+    id: idRef,
+    evidence: z.unknown().optional(),
+    result: z.unknown().optional(),
+    token: z.string().optional(),
+  })
+  .strict();
+
+export const completeTask = defineOperation({
+  name: "complete_task",
+  title: "Complete tasks",
+  summary:
+    "Mark tasks done, with evidence of what changed. One (`id`), several with shared evidence (`ids`), or `items` each with its own evidence.",
+  input: z.object({
+    ...idsFields,
+    items: z.array(finishItem).min(1).max(10_000).optional(),
+    evidence: z.unknown().optional().describe("What was done: files changed, test output, a summary."),
+    result: z.unknown().optional(),
+    token: z.string().optional().describe("The fencing token from claim_task, if the task was claimed."),
+  }),
+  output: z.object({
+    completed: z.array(z.object({ id: z.string(), state: jobStateSchema })),
+    errors: z.array(itemErrorSchema),
+  }),
+  readOnly: false,
+  destructive: false,
+  idempotent: false,
+  agent: "default",
+  async run(input, ctx) {
+    const items = [
+      ...idsOf(input).map((id) => ({
+        id,
+        evidence: input.evidence,
+        result: input.result,
+        token: input.token,
+      })),
+      ...(input.items ?? []),
+    ];
+    if (items.length === 0) throw new InvalidInputError("name the task(s) to complete: id, ids or items");
+    const completed: { id: string; state: JobState }[] = [];
+    const errors: { id: string; code: string; message: string }[] = [];
+    for (const item of items) {
+      try {
+        const job = await ctx.engine.resolve(item.id);
+        const done = await ctx.engine.complete(job.id, {
+          actor: ctx.actor,
+          ...(item.evidence === undefined ? {} : { evidence: item.evidence }),
+          ...(item.result === undefined ? {} : { result: item.result }),
+          ...(item.token === undefined ? {} : { token: item.token }),
+        });
+        completed.push({ id: done.id, state: done.state });
+      } catch (error) {
+        const e = toBatonError(error);
+        if (items.length === 1) throw e;
+        errors.push({ id: item.id, code: e.code, message: e.message });
+      }
+    }
+    return { completed, errors };
+  },
+});
+
+export const failTask = defineOperation({
+  name: "fail_task",
+  title: "Fail a task",
+  summary: "Record that a task failed, with the error. A claimed task is retried while attempts are left.",
+  input: z.object({
+    id: idRef,
+    error: z
+      .string()
+      .min(1)
+      .max(64 * 1024),
+    token: z.string().optional(),
+    noRetry: z.boolean().optional().describe("Dead-letter now even if attempts are left."),
+  }),
+  output: z.object({ id: z.string(), state: jobStateSchema, retryAt: z.string().optional() }),
+  readOnly: false,
+  destructive: false,
+  idempotent: false,
+  agent: "default",
+  async run(input, ctx) {
+    const job = await ctx.engine.resolve(input.id);
+    const failed = await ctx.engine.fail(job.id, {
+      error: input.error,
+      actor: ctx.actor,
+      ...(input.token === undefined ? {} : { token: input.token }),
+      ...(input.noRetry === undefined ? {} : { noRetry: input.noRetry }),
+    });
+    return failed.state === "retrying"
+      ? { id: failed.id, state: failed.state, retryAt: new Date(failed.runAt).toISOString() }
+      : { id: failed.id, state: failed.state };
+  },
+});
+
+export const resumeSession = defineOperation({
+  name: "resume_session",
+  title: "Resume unfinished work",
+  summary:
+    "Call at the start of a chat: lists the unfinished tasks of this project (or one workflow), newest context first, within a token budget. Pass `since` (the cursor of a previous call) to get only what changed.",
+  input: z.object({
+    ...scopeFields,
+    workflow: z.string().min(1).max(500).optional(),
+    budget: z
+      .number()
+      .int()
+      .min(50)
+      .max(100_000)
+      .optional()
+      .describe("Token budget for the answer (default 600)."),
+    since: z.string().max(40).optional().describe("Cursor from a previous resume_session."),
+  }),
+  output: resumeOutputSchema,
+  readOnly: true,
+  destructive: false,
+  idempotent: true,
+  agent: "default",
+  run(input, ctx) {
+    return buildResume(ctx, {
+      project: projectOf(input, ctx),
+      workflow: input.workflow,
+      budget: input.budget ?? 600,
+      since: input.since,
+    });
+  },
+});
+
+export const checkTask = defineOperation({
+  name: "check_task",
+  title: "Show a task",
+  summary: "One task in full: payload, state, result, evidence, error, attempts and its recent events.",
+  input: z.object({
+    id: idRef,
+    events: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .optional()
+      .describe("How many recent events to include (default 20)."),
+  }),
+  output: z.object({
+    job: jobViewSchema,
+    attempts: z.array(attemptViewSchema),
+    events: z.array(eventViewSchema),
+  }),
+  readOnly: true,
+  destructive: false,
+  idempotent: true,
+  agent: "default",
+  async run(input, ctx) {
+    const job = await ctx.engine.resolve(input.id);
+    const [attempts, events] = await Promise.all([
+      ctx.engine.attempts(job.id),
+      ctx.engine.events({ jobId: job.id, limit: 10_000 }),
+    ]);
+    const keep = input.events ?? 20;
+    return {
+      job: jobView(job),
+      attempts: attempts.map(attemptView),
+      events: (keep === 0 ? [] : events.slice(-keep)).map(eventView),
+    };
+  },
+});
+
+const stateList = z.union([jobStateSchema, z.array(jobStateSchema)]);
+const liveOrAll = z.enum(["live", "finished"]);
+
+export const listTasks = defineOperation({
+  name: "list_tasks",
+  title: "List tasks",
+  summary:
+    "Tasks of this project (or all projects), newest first, filtered by state, type, workflow, tag or text.",
+  input: z.object({
+    ...scopeFields,
+    all: z.boolean().optional().describe("Every project, not just the current one."),
+    state: z.union([stateList, liveOrAll]).optional(),
+    type: z.string().max(200).optional(),
+    workflow: z.string().max(500).optional(),
+    tag: z.string().max(100).optional(),
+    text: z.string().max(500).optional().describe("Search id, name, payload, evidence and error."),
+    archived: z.boolean().optional().describe("Include archived tasks."),
+    limit: z.number().int().min(1).max(1000).optional(),
+    cursor: z.string().max(40).optional(),
+  }),
+  output: z.object({ jobs: z.array(jobSummarySchema), total: z.number(), nextCursor: z.string().optional() }),
+  readOnly: true,
+  destructive: false,
+  idempotent: true,
+  agent: "default",
+  async run(input, ctx) {
+    const states: readonly JobState[] | undefined =
+      input.state === undefined
+        ? undefined
+        : input.state === "live"
+          ? LIVE_STATES
+          : input.state === "finished"
+            ? JOB_STATES.filter((s) => !LIVE_STATES.includes(s))
+            : Array.isArray(input.state)
+              ? input.state
+              : [input.state];
+    const filter = {
+      ...(states === undefined ? {} : { states }),
+      ...(input.type === undefined ? {} : { types: [input.type] }),
+      ...(input.workflow === undefined ? {} : { workflow: input.workflow }),
+      ...(input.tag === undefined ? {} : { tag: input.tag }),
+      ...(input.text === undefined ? {} : { text: input.text }),
+      ...(input.all === true ? {} : { project: projectOf(input, ctx) }),
+      ...(input.archived === true ? { includeArchived: true } : {}),
+    };
+    const limit = input.limit ?? 50;
+    const [jobs, total] = await Promise.all([
+      ctx.engine.list(filter, {
+        limit: limit + 1,
+        ...(input.cursor === undefined ? {} : { after: input.cursor }),
+      }),
+      ctx.engine.count(filter),
+    ]);
+    const page = jobs.slice(0, limit);
+    return {
+      jobs: page.map(jobSummary),
+      total,
+      ...(jobs.length > limit ? { nextCursor: page[page.length - 1]!.id } : {}),
+    };
+  },
+});
+
+export const explainTask = defineOperation({
+  name: "explain_task",
+  title: "Explain a task",
+  summary: "Why a task is not running: dependency, resource, run_at, pause or lease.",
+  input: z.object({ id: idRef }),
+  output: z.object({ id: z.string(), state: jobStateSchema, reasons: z.array(z.string()) }),
+  readOnly: true,
+  destructive: false,
+  idempotent: true,
+  agent: "full",
+  async run(input, ctx) {
+    const job = await ctx.engine.resolve(input.id);
+    const { id, state, reasons } = await ctx.engine.explain(job.id);
+    return { id, state, reasons };
+  },
+});
+
+export const auditLog = defineOperation({
+  name: "audit_log",
+  title: "Audit log",
+  summary: "What happened: the event trail (who did what, when, with what evidence), or a summary by kind.",
+  input: z.object({
+    ...scopeFields,
+    all: z.boolean().optional(),
+    workflow: z.string().max(500).optional(),
+    type: z.string().max(200).optional(),
+    since: z.string().max(40).optional().describe("ISO date or a duration ago (2h, 7d)."),
+    until: z.string().max(40).optional(),
+    summary: z.boolean().optional().describe("Counts by event kind instead of the events."),
+    limit: z.number().int().min(1).max(10_000).optional(),
+  }),
+  output: z.object({
+    events: z.array(eventViewSchema).optional(),
+    summary: z.object({ total: z.number(), byKind: countsSchema, jobs: z.number() }).optional(),
+  }),
+  readOnly: true,
+  destructive: false,
+  idempotent: true,
+  agent: "default",
+  async run(input, ctx) {
+    const now = ctx.engine.clock.now();
+    const filter = {
+      ...(input.all === true ? {} : { project: projectOf(input, ctx) }),
+      ...(input.workflow === undefined ? {} : { workflow: input.workflow }),
+      ...(input.type === undefined ? {} : { types: [input.type] }),
+      ...(input.since === undefined ? {} : { since: parseTimeRef(input.since, now) }),
+      ...(input.until === undefined ? {} : { until: parseTimeRef(input.until, now) }),
+    };
+    if (input.summary === true) {
+      const events = await ctx.engine.events({ ...filter, limit: 1_000_000 });
+      const byKind: Record<string, number> = {};
+      for (const e of events) byKind[e.kind] = (byKind[e.kind] ?? 0) + 1;
+      return { summary: { total: events.length, byKind, jobs: new Set(events.map((e) => e.jobId)).size } };
+    }
+    // The newest `limit` events, shown oldest first.
+    const events = await ctx.engine.events({ ...filter, limit: input.limit ?? 100, order: "desc" });
+    return { events: events.reverse().map(eventView) };
+  },
+});
+
+export const receipt = defineOperation({
+  name: "receipt",
+  title: "Workflow receipt",
+  summary: "Done / remaining / failed of a workflow, with the ids of what is left and what failed.",
+  input: z.object({ ...scopeFields, workflow: z.string().min(1).max(500) }),
+  output: z.object({
+    workflow: z.string(),
+    total: z.number(),
+    done: z.number(),
+    remaining: z.number(),
+    failed: z.number(),
+    byState: countsSchema,
+    remainingIds: z.array(z.string()),
+    failures: z.array(z.object({ id: z.string(), error: z.string().optional() })),
+  }),
+  readOnly: true,
+  destructive: false,
+  idempotent: true,
+  agent: "full",
+  async run(input, ctx) {
+    const filter = { workflow: input.workflow, project: projectOf(input, ctx), includeArchived: true };
+    const counts = await ctx.engine.countByState(filter);
+    const byState: Record<string, number> = {};
+    for (const c of counts) byState[c.state] = (byState[c.state] ?? 0) + c.count;
+    const total = Object.values(byState).reduce((a, b) => a + b, 0);
+    if (total === 0)
+      throw new BatonError("NOT_FOUND", `workflow '${input.workflow}' has no tasks in this project`);
+    const remainingJobs = await ctx.engine.list(
+      { ...filter, states: LIVE_STATES },
+      { limit: 1000, order: "asc" },
+    );
+    const failedJobs = await ctx.engine.list(
+      { ...filter, states: ["failed", "timed_out", "cancelled"] },
+      { limit: 100, order: "asc" },
+    );
+    const n = (s: JobState) => byState[s] ?? 0;
+    return {
+      workflow: input.workflow,
+      total,
+      done: n("succeeded") + n("skipped"),
+      remaining: n("waiting") + n("queued") + n("running") + n("retrying"),
+      failed: n("failed") + n("timed_out") + n("cancelled"),
+      byState,
+      remainingIds: remainingJobs.map((j) => j.id),
+      failures: failedJobs.map((j) => (j.error === null ? { id: j.id } : { id: j.id, error: j.error })),
+    };
+  },
+});
+
+export const health = defineOperation({
+  name: "health",
+  title: "Health",
+  summary: "Is the ledger reachable, and how much work is in each state.",
+  input: z.object({}),
+  output: z.object({
+    ok: z.boolean(),
+    store: z.object({ kind: z.string(), location: z.string(), schemaVersion: z.number() }),
+    counts: countsSchema,
+    expiredLeases: z.number(),
+    oldestQueued: z.string().optional(),
+    paused: z.array(z.string()),
+  }),
+  readOnly: true,
+  destructive: false,
+  idempotent: true,
+  agent: "default",
+  async run(_input, ctx) {
+    const store = ctx.engine.store;
+    const [version, counts, pauses, running, queued] = await Promise.all([
+      store.schemaVersion(),
+      ctx.engine.countByState({ includeArchived: true }),
+      ctx.engine.pauses(),
+      ctx.engine.list({ states: ["running"] }, { limit: 1000 }),
+      ctx.engine.list({ states: ["queued"] }, { limit: 1, order: "asc" }),
+    ]);
+    const byState: Record<string, number> = {};
+    for (const c of counts) byState[c.state] = (byState[c.state] ?? 0) + c.count;
+    const now = ctx.engine.clock.now();
+    return {
+      ok: true,
+      store: { kind: store.kind, location: ctx.location, schemaVersion: version },
+      counts: byState,
+      expiredLeases: running.filter((j) => j.leaseExpiresAt !== null && j.leaseExpiresAt < now).length,
+      ...(queued[0] === undefined ? {} : { oldestQueued: new Date(queued[0].createdAt).toISOString() }),
+      paused: pauses.map((p) => (p.scope === "all" ? "all" : `${p.scope}:${p.target}`)),
+    };
+  },
+});

@@ -1,0 +1,365 @@
+/**
+ * Background commands: start a command now, check on it later from any chat or terminal.
+ */
+import { z } from "zod";
+import { AGENT_TYPE_PREFIX, agentLimitReason } from "../agents/agents.js";
+import { parseDuration } from "../core/duration.js";
+import { BatonError } from "../core/errors.js";
+import type { Attempt, Job } from "../core/job.js";
+import { jobStateSchema, nameSchema } from "../core/job.js";
+import { batonHome } from "../core/paths.js";
+import { isTerminal } from "../core/states.js";
+import { hostSchema, jobAffinity, listHosts } from "../supervisor/hosts.js";
+import { prepareTaskRetry } from "../tasks/start.js";
+import { countsSchema, idRef, projectOf, scopeFields } from "./common.js";
+import type { CommandHost, OpContext } from "./operation.js";
+import { defineOperation } from "./operation.js";
+import { jobSummary, jobSummarySchema, jobView, jobViewSchema } from "./views.js";
+
+/** Jobs whose attempts are processes of the supervisor: commands and configured-task runs. */
+function runsProcess(type: string): boolean {
+  return type === "command" || type.startsWith("task:") || type.startsWith(AGENT_TYPE_PREFIX);
+}
+
+function host(ctx: OpContext): CommandHost {
+  if (ctx.commands === undefined) {
+    throw new BatonError("INVALID_INPUT", "this front-end cannot run commands (no daemon access)");
+  }
+  return ctx.commands;
+}
+
+const duration = z.string().max(40).describe("A duration: 30s, 10m, 2h.");
+
+function checkCommands(id: string): Record<string, string> {
+  return {
+    status: `baton status ${id}`,
+    logs: `baton logs ${id} -f`,
+    wait: `baton wait ${id}`,
+    stop: `baton stop ${id}`,
+  };
+}
+
+export const runCommand = defineOperation({
+  name: "run_command",
+  title: "Run a command in the background",
+  summary:
+    "Start a shell command detached (caller's cwd and environment) and return its id at once; check it later with job_status, job_logs, wait_job.",
+  input: z.object({
+    argv: z
+      .array(z.string().max(128 * 1024))
+      .min(1)
+      .max(10_000)
+      .describe("The command and its arguments (no shell)."),
+    name: nameSchema("name").optional(),
+    timeout: duration.optional(),
+    idleTimeout: duration.optional().describe("Stop when there is no output for this long."),
+    key: nameSchema("key", 500)
+      .optional()
+      .describe("Idempotency key: a live run with it is returned instead."),
+    retries: z.number().int().min(0).max(100).optional().describe("Extra attempts on failure (default 0)."),
+    tags: z.array(nameSchema("tag", 100)).max(50).optional(),
+    pool: z
+      .string()
+      .max(100)
+      .optional()
+      .describe("Run on any daemon serving this pool (BATON_POOLS) instead of this host's."),
+    ...scopeFields,
+  }),
+  output: z.object({
+    id: z.string(),
+    name: z.string().optional(),
+    state: jobStateSchema,
+    deduplicated: z.boolean(),
+    logPath: z.string(),
+    check: z.record(z.string(), z.string()),
+  }),
+  readOnly: false,
+  destructive: false,
+  idempotent: false,
+  agent: "full",
+  async run(input, ctx) {
+    const commands = host(ctx);
+    const cwd = input.cwd ?? ctx.cwd;
+    // One string with spaces is a shell command line (`baton run "make && make test"`).
+    const argv =
+      input.argv.length === 1 && /\s/.test(input.argv[0]!) ? ["/bin/sh", "-c", input.argv[0]!] : input.argv;
+    const timeoutMs = input.timeout === undefined ? undefined : parseDuration(input.timeout);
+    const idleTimeoutMs = input.idleTimeout === undefined ? undefined : parseDuration(input.idleTimeout);
+    const [outcome] = await ctx.engine.enqueue(
+      {
+        type: "command",
+        payload: {
+          argv,
+          cwd,
+          ...(timeoutMs === undefined ? {} : { timeoutMs }),
+          ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
+          affinity: jobAffinity(input.pool, ctx.env ?? process.env),
+        },
+        maxAttempts: (input.retries ?? 0) + 1,
+        project: projectOf({ ...input, cwd }, ctx),
+        ...(input.name === undefined ? {} : { name: input.name }),
+        ...(input.key === undefined ? {} : { idempotencyKey: input.key }),
+        ...(input.tags === undefined ? {} : { tags: input.tags }),
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      },
+      { actor: ctx.actor },
+    );
+    const job = outcome!.job;
+    if (!outcome!.deduplicated) {
+      commands.saveEnv(job.id, ctx.env ?? process.env);
+      await commands.wake();
+    }
+    return {
+      id: job.id,
+      ...(job.name === null ? {} : { name: job.name }),
+      state: job.state,
+      deduplicated: outcome!.deduplicated,
+      logPath: commands.logPath(job.id, Math.max(1, job.attempts), "output"),
+      check: checkCommands(job.id),
+    };
+  },
+});
+
+/** The job's latest attempt (its number names the run folder), if it ever started. */
+async function latestAttempt(ctx: OpContext, job: Job): Promise<Attempt | undefined> {
+  const attempts = await ctx.engine.attempts(job.id);
+  return attempts[attempts.length - 1];
+}
+
+async function lastExitCode(ctx: OpContext, job: Job): Promise<number | undefined> {
+  return (await latestAttempt(ctx, job))?.exitCode ?? undefined;
+}
+
+/**
+ * Why a job that is not running is waiting: the engine's reasons, and for a due command job the
+ * daemon's side of it (not running, or every run slot taken) instead of "nothing claimed it".
+ */
+async function waitingReason(ctx: OpContext, job: Job): Promise<string[]> {
+  const explained = await ctx.engine.explain(job.id);
+  const blocked = explained.reasons.filter((r) => !r.startsWith("it is ready;"));
+  const agentLimit = blocked.length === 0 ? await agentLimitReason(ctx.engine, job) : undefined;
+  if (agentLimit !== undefined) return [agentLimit];
+  if (job.type !== "command" || ctx.commands === undefined || blocked.length > 0 || job.state !== "queued") {
+    return explained.reasons;
+  }
+  const daemon = await ctx.commands.daemonStatus();
+  if (!daemon.running) {
+    return [
+      "it is ready, but the daemon is not running: `baton daemon start` (or any `baton run`) starts it",
+    ];
+  }
+  const running = daemon.running_jobs?.length ?? 0;
+  const limits = daemon.limits;
+  if (limits !== undefined && running >= limits.maxRunning) {
+    return [
+      `waiting for a run slot: ${running} of at most ${limits.maxRunning} commands are running (BATON_MAX_RUNNING)`,
+    ];
+  }
+  if (limits !== undefined && job.project !== null) {
+    const sameProject = await ctx.engine.list({ project: job.project, states: ["running"] }, { limit: 1000 });
+    const inProject = sameProject.filter((j) => j.type === "command").length;
+    if (inProject >= limits.maxPerProject) {
+      return [
+        `waiting for a run slot: ${inProject} of at most ${limits.maxPerProject} commands of this project are running (BATON_MAX_RUNNING_PER_PROJECT)`,
+      ];
+    }
+  }
+  return ["it is ready; the daemon will start it within a moment"];
+}
+
+export const jobStatus = defineOperation({
+  name: "job_status",
+  title: "Status",
+  summary:
+    "One job (state, pid, exit code, log path), or with no id the system: daemon, hosts, running, queued, recent failures.",
+  input: z.object({ id: idRef.optional(), ...scopeFields, all: z.boolean().optional() }),
+  output: z.object({
+    job: jobViewSchema.optional(),
+    pid: z.number().optional(),
+    exitCode: z.number().optional(),
+    logPath: z.string().optional(),
+    waitingReason: z.array(z.string()).optional(),
+    daemon: z.object({ running: z.boolean(), pid: z.number().optional() }).optional(),
+    hosts: z
+      .array(hostSchema)
+      .optional()
+      .describe("Daemons on this ledger that heartbeat, with their pools."),
+    counts: countsSchema.optional(),
+    running: z.array(jobSummarySchema).optional(),
+    queued: z.array(jobSummarySchema).optional(),
+    recentFailures: z.array(jobSummarySchema).optional(),
+  }),
+  readOnly: true,
+  destructive: false,
+  idempotent: true,
+  agent: "full",
+  async run(input, ctx) {
+    if (input.id !== undefined) {
+      const job = await ctx.engine.resolve(input.id);
+      const out: Record<string, unknown> = { job: jobView(job) };
+      const code = await lastExitCode(ctx, job);
+      if (code !== undefined) out.exitCode = code;
+      const latest = await latestAttempt(ctx, job);
+      if (ctx.commands !== undefined && runsProcess(job.type) && latest !== undefined) {
+        out.logPath = ctx.commands.logPath(job.id, latest.n, "output");
+        const proc = ctx.commands.processOf(job.id, latest.n);
+        if (proc !== undefined && job.state === "running") out.pid = proc.pid;
+      }
+      if (!isTerminal(job.state) && job.state !== "running")
+        out.waitingReason = await waitingReason(ctx, job);
+      return out;
+    }
+    const filter = input.all === true ? {} : { project: projectOf(input, ctx) };
+    const [counts, running, queued, failures, daemon, hosts] = await Promise.all([
+      ctx.engine.countByState(filter),
+      ctx.engine.list({ ...filter, states: ["running"] }, { limit: 50 }),
+      ctx.engine.list({ ...filter, states: ["queued", "waiting", "retrying"] }, { limit: 20, order: "asc" }),
+      ctx.engine.list({ ...filter, states: ["failed", "timed_out"] }, { limit: 5 }),
+      ctx.commands?.daemonStatus() ?? Promise.resolve<{ running: boolean; pid?: number }>({ running: false }),
+      listHosts(ctx.engine.store),
+    ]);
+    const byState: Record<string, number> = {};
+    for (const c of counts) byState[c.state] = (byState[c.state] ?? 0) + c.count;
+    return {
+      daemon:
+        daemon.pid === undefined ? { running: daemon.running } : { running: daemon.running, pid: daemon.pid },
+      hosts,
+      counts: byState,
+      running: running.map(jobSummary),
+      queued: queued.map(jobSummary),
+      recentFailures: failures.map(jobSummary),
+    };
+  },
+});
+
+export const jobLogs = defineOperation({
+  name: "job_logs",
+  title: "Logs",
+  summary: "The last lines of a command's output (interleaved), or of stdout / stderr only.",
+  input: z.object({
+    id: idRef,
+    lines: z.number().int().min(1).max(10_000).optional().describe("Default 50."),
+    stream: z.enum(["output", "stdout", "stderr"]).optional(),
+    attempt: z.number().int().min(1).optional().describe("Default: the latest."),
+  }),
+  output: z.object({
+    id: z.string(),
+    attempt: z.number(),
+    stream: z.string(),
+    path: z.string(),
+    text: z.string(),
+  }),
+  readOnly: true,
+  destructive: false,
+  idempotent: true,
+  agent: "full",
+  async run(input, ctx) {
+    const commands = host(ctx);
+    const job = await ctx.engine.resolve(input.id);
+    const attempt = input.attempt ?? (await latestAttempt(ctx, job))?.n ?? 0;
+    if (attempt < 1) throw new BatonError("NOT_FOUND", `job ${job.id} has not started yet: no logs`);
+    const stream = input.stream ?? "output";
+    return {
+      id: job.id,
+      attempt,
+      stream,
+      path: commands.logPath(job.id, attempt, stream),
+      text: commands.readLog(job.id, attempt, stream, input.lines ?? 50),
+    };
+  },
+});
+
+export const waitJob = defineOperation({
+  name: "wait_job",
+  title: "Wait for a job",
+  summary:
+    "Wait until a job finishes, at most `timeoutSeconds` (default 45): says 'still running' when it has not.",
+  input: z.object({ id: idRef, timeoutSeconds: z.number().min(0).max(3600).optional() }),
+  output: z.object({
+    id: z.string(),
+    finished: z.boolean(),
+    state: jobStateSchema,
+    exitCode: z.number().optional(),
+    message: z.string(),
+  }),
+  readOnly: true,
+  destructive: false,
+  idempotent: true,
+  agent: "full",
+  async run(input, ctx) {
+    let job = await ctx.engine.resolve(input.id);
+    if (!isTerminal(job.state)) {
+      await host(ctx).waitFor(job.id, (input.timeoutSeconds ?? 45) * 1000);
+      job = await ctx.engine.get(job.id);
+    }
+    const finished = isTerminal(job.state);
+    const code = await lastExitCode(ctx, job);
+    return {
+      id: job.id,
+      finished,
+      state: job.state,
+      ...(code === undefined ? {} : { exitCode: code }),
+      message: finished ? `finished: ${job.state}` : `still ${job.state}; call wait_job again`,
+    };
+  },
+});
+
+export const stopJob = defineOperation({
+  name: "stop_job",
+  title: "Stop a job",
+  summary:
+    "Stop a running command (SIGTERM to its process group, grace, SIGKILL; at once with force) or cancel a queued job.",
+  input: z.object({ id: idRef, force: z.boolean().optional() }),
+  output: z.object({ id: z.string(), state: jobStateSchema }),
+  readOnly: false,
+  destructive: true,
+  idempotent: true,
+  agent: "full",
+  async run(input, ctx) {
+    const job = await ctx.engine.resolve(input.id);
+    if (isTerminal(job.state)) return { id: job.id, state: job.state };
+    if (job.state === "running" && runsProcess(job.type)) {
+      const commands = host(ctx);
+      await commands.stop(job.id, input.force === true);
+      await commands.waitFor(job.id, 30_000);
+    } else {
+      await ctx.engine.cancel(job.id, { actor: ctx.actor });
+    }
+    const after = await ctx.engine.get(job.id);
+    return { id: after.id, state: after.state };
+  },
+});
+
+export const retryJob = defineOperation({
+  name: "retry_job",
+  title: "Retry a job",
+  summary:
+    "Run a finished job again as a new attempt: same command and cwd, with the caller's current environment (a task run: its task's env: and *_env references resolved from it again).",
+  input: z.object({ id: idRef }),
+  output: z.object({ id: z.string(), state: jobStateSchema, attempt: z.number() }),
+  readOnly: false,
+  destructive: false,
+  idempotent: false,
+  agent: "full",
+  async run(input, ctx) {
+    const job = await ctx.engine.resolve(input.id);
+    // Counted before the retry: the daemon may claim the new attempt before we read it back.
+    const attempt = (await ctx.engine.attempts(job.id)).length + 1;
+    // The environment goes in place before the job is claimable, or it could start without it.
+    // A task run's is resolved from its task again (`env:`, `*_env` secrets), as at its first start.
+    const env = ctx.env ?? process.env;
+    let undo: (() => Promise<void>) | undefined;
+    if (job.type === "command" && isTerminal(job.state)) host(ctx).saveEnv(job.id, env);
+    else if (job.type.startsWith("task:") && isTerminal(job.state))
+      undo = await prepareTaskRetry(ctx.engine, batonHome(env), job, env);
+    let retried: Job;
+    try {
+      retried = await ctx.engine.retry(job.id, ctx.actor);
+    } catch (error) {
+      await undo?.();
+      throw error;
+    }
+    if (runsProcess(retried.type)) await host(ctx).wake();
+    return { id: retried.id, state: retried.state, attempt };
+  },
+});

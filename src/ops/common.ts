@@ -1,0 +1,54 @@
+import { z } from "zod";
+import { findProject } from "../core/project.js";
+import type { Job } from "../core/job.js";
+import { nameSchema } from "../core/job.js";
+import type { OpContext } from "./operation.js";
+
+/** Where the caller stands: explicit, because an MCP server's own cwd says nothing about the agent's. */
+export const scopeFields = {
+  cwd: z
+    .string()
+    .min(1)
+    .max(4096)
+    .optional()
+    .describe("The caller's working directory (its git root is the project)."),
+  project: z.string().min(1).max(4096).optional().describe("The project path; overrides cwd."),
+};
+
+export const idRef = z
+  .string()
+  .min(1)
+  .max(200)
+  .describe("A job id, a unique id prefix (4+ chars) or a job name.");
+
+/** One id or many: `id` or `ids`. */
+export const idsFields = {
+  id: idRef.optional(),
+  ids: z.array(idRef).min(1).max(10_000).optional(),
+};
+
+export function idsOf(input: { id?: string | undefined; ids?: string[] | undefined }): string[] {
+  const ids = [...(input.id === undefined ? [] : [input.id]), ...(input.ids ?? [])];
+  return ids;
+}
+
+export function projectOf(
+  input: { cwd?: string | undefined; project?: string | undefined },
+  ctx: OpContext,
+): string {
+  return input.project ?? findProject(input.cwd ?? ctx.cwd);
+}
+
+/** Resolve references to jobs (prefix, name) in order. */
+export async function resolveAll(ctx: OpContext, refs: readonly string[]): Promise<Job[]> {
+  const jobs: Job[] = [];
+  for (const ref of refs) jobs.push(await ctx.engine.resolve(ref));
+  return jobs;
+}
+
+export const workflowField = nameSchema("workflow", 500);
+
+export const countsSchema = z.record(z.string(), z.number());
+
+/** Per-item outcome of a batch operation. */
+export const itemErrorSchema = z.object({ id: z.string(), code: z.string(), message: z.string() });

@@ -1,0 +1,77 @@
+import { z } from "zod";
+import type { Engine } from "../engine/engine.js";
+
+/** What every operation handler may use. Front-ends build one per call. */
+export interface OpContext {
+  engine: Engine;
+  /** The caller's working directory (for the default project). */
+  cwd: string;
+  /** Who is acting, recorded in events: "cli", "mcp", "http"… */
+  actor: string;
+  /** Where the store lives, for display (file path or redacted URL). */
+  location: string;
+  /** The caller's environment, for commands it starts (never stored in the ledger). */
+  env?: NodeJS.ProcessEnv;
+  /** Access to the daemon and run files; front-ends that can start commands provide it. */
+  commands?: CommandHost;
+}
+
+export type LogStreamName = "output" | "stdout" | "stderr";
+
+/** What command operations need from the daemon and the data dir, provided by the front-end. */
+export interface CommandHost {
+  /** Keep the environment a job's process runs with (a 0600 file, deleted when it finishes). */
+  saveEnv(jobId: string, env: NodeJS.ProcessEnv): void;
+  /** Make sure the daemon runs, and have it look at the queue now. */
+  wake(): Promise<void>;
+  /** Ask the daemon to stop a job (SIGTERM, grace, SIGKILL; at once with `force`). */
+  stop(jobId: string, force: boolean): Promise<void>;
+  /** Pause (SIGSTOP) or resume (SIGCONT) a job's running process group; false when the daemon does not run it. */
+  signal(jobId: string, pause: boolean): Promise<boolean>;
+  /** Resolve true when the job finished, false when `timeoutMs` passed first. */
+  waitFor(jobId: string, timeoutMs: number): Promise<boolean>;
+  logPath(jobId: string, attempt: number, stream: LogStreamName): string;
+  readLog(jobId: string, attempt: number, stream: LogStreamName, lines: number): string;
+  /** The pid of an attempt's process group, when it was started. */
+  processOf(jobId: string, attempt: number): { pid: number } | undefined;
+  daemonStatus(): Promise<DaemonStatus>;
+}
+
+/** What the daemon says about itself; `running: false` when no daemon answers. */
+export interface DaemonStatus {
+  running: boolean;
+  pid?: number;
+  running_jobs?: string[];
+  limits?: { maxRunning: number; maxPerProject: number };
+}
+
+/** How an operation shows up as an MCP tool: in the small default set, only in `--tools full`, or never. */
+export type AgentExposure = "default" | "full" | "none";
+
+/**
+ * One user-facing operation, defined once. The CLI, MCP server and HTTP API register over these;
+ * a parity test checks that every operation is reachable from each front-end that should have it.
+ */
+export interface Operation<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+  /** snake_case; the MCP tool name and the HTTP route (`POST /api/ops/<name>`). */
+  name: string;
+  title: string;
+  /** One or two sentences an agent reads to decide whether to call it. */
+  summary: string;
+  input: I;
+  output: O;
+  readOnly: boolean;
+  destructive: boolean;
+  idempotent: boolean;
+  agent: AgentExposure;
+  run(input: z.output<I>, ctx: OpContext): Promise<z.output<O>>;
+}
+
+/** Declare an operation with its types inferred from the schemas. */
+export function defineOperation<I extends z.ZodType, O extends z.ZodType>(
+  op: Operation<I, O>,
+): Operation<I, O> {
+  // Unknown keys are errors, not silently dropped: a misspelt `evidnce` must not lose the evidence.
+  if (op.input instanceof z.ZodObject) return { ...op, input: op.input.strict() as unknown as I };
+  return op;
+}

@@ -1,0 +1,320 @@
+/**
+ * The configuration side of configured tasks: validate baton.yaml, print its JSON Schema, list the
+ * schedules with their next fire times, write OS scheduler units, scaffold a new task.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { z } from "zod";
+import { BatonError, InvalidInputError } from "../core/errors.js";
+import { packageRoot } from "../store/sql-files.js";
+import {
+  configPaths,
+  formatProblem,
+  loadTaskConfig,
+  parseConfig,
+  PLUGIN_DIR,
+  requireTaskConfig,
+} from "../tasks/config.js";
+import { configJsonSchema, TASK_NAME } from "../tasks/schema.js";
+import { nextFires, scheduleKey, syncSchedules } from "../tasks/schedules.js";
+import { launchdPlist, systemdUnits } from "../tasks/units.js";
+import { scopeFields } from "./common.js";
+import type { OpContext } from "./operation.js";
+import { defineOperation } from "./operation.js";
+
+const problemSchema = z.object({
+  file: z.string(),
+  line: z.number().optional(),
+  column: z.number().optional(),
+  key: z.string(),
+  message: z.string(),
+});
+
+/** `doctor`'s view of baton.yaml: the problems, or how many tasks and schedules it holds. */
+export async function configCheck(
+  ctx: OpContext,
+): Promise<{ name: string; ok: boolean; detail: string; fix?: string }> {
+  const loaded = loadTaskConfig(ctx.cwd, ctx.env ?? process.env);
+  if (!loaded.ok) {
+    const root = configPaths(ctx.cwd, ctx.env ?? process.env).root;
+    return {
+      name: "config",
+      ok: false,
+      detail: loaded.problems.map((p) => formatProblem(p, root)).join("; "),
+      fix: "fix the file at the line named (`baton config validate` lists every problem); until then no task runs",
+    };
+  }
+  const scheduled = loaded.value.tasks.filter((t) => t.spec.schedule !== undefined).length;
+  return {
+    name: "config",
+    ok: true,
+    detail:
+      loaded.value.files.length === 0
+        ? "no baton.yaml here and no personal config"
+        : `${loaded.value.tasks.length} task(s), ${scheduled} scheduled, in ${loaded.value.files.join(", ")}`,
+  };
+}
+
+export const validateConfig = defineOperation({
+  name: "validate_config",
+  title: "Validate baton.yaml",
+  summary:
+    "Check baton.yaml and ~/.baton/config.yaml: every problem with file, line, key and what was expected.",
+  input: z.object({ ...scopeFields }),
+  output: z.object({
+    ok: z.boolean(),
+    files: z.array(z.string()),
+    tasks: z.array(z.string()),
+    problems: z.array(problemSchema),
+    messages: z.array(z.string()),
+  }),
+  readOnly: true,
+  destructive: false,
+  idempotent: true,
+  agent: "full",
+  async run(input, ctx) {
+    const cwd = input.cwd ?? ctx.cwd;
+    const loaded = loadTaskConfig(cwd, ctx.env ?? process.env);
+    if (!loaded.ok) {
+      const root = configPaths(cwd, ctx.env ?? process.env).root;
+      return {
+        ok: false,
+        files: [],
+        tasks: [],
+        problems: loaded.problems,
+        messages: loaded.problems.map((p) => formatProblem(p, root)),
+      };
+    }
+    await syncSchedules(ctx.engine, loaded.value);
+    return {
+      ok: true,
+      files: loaded.value.files,
+      tasks: loaded.value.tasks.map((t) => t.name),
+      problems: [],
+      messages: [],
+    };
+  },
+});
+
+export const configSchemaOp = defineOperation({
+  name: "config_schema",
+  title: "baton.yaml JSON Schema",
+  summary: "The JSON Schema of baton.yaml, for editors (yaml-language-server) and agents writing tasks.",
+  input: z.object({}),
+  output: z.object({ schema: z.record(z.string(), z.unknown()) }),
+  readOnly: true,
+  destructive: false,
+  idempotent: true,
+  agent: "full",
+  async run() {
+    return { schema: configJsonSchema() };
+  },
+});
+
+export const listSchedules = defineOperation({
+  name: "list_schedules",
+  title: "List schedules",
+  summary: "Scheduled tasks with their cron expression, catch-up policy and next fire times.",
+  input: z.object({
+    ...scopeFields,
+    count: z.number().int().min(1).max(50).optional().describe("Fire times each (default 3)."),
+  }),
+  output: z.object({
+    schedules: z.array(
+      z.object({
+        task: z.string(),
+        cron: z.string(),
+        timezone: z.string().optional(),
+        scheduler: z.string(),
+        catchUp: z.string(),
+        next: z.array(z.string()),
+        lastFiredAt: z.string().optional(),
+      }),
+    ),
+  }),
+  readOnly: false,
+  destructive: false,
+  idempotent: true,
+  agent: "full",
+  async run(input, ctx) {
+    const config = requireTaskConfig(input.cwd ?? ctx.cwd, ctx.env ?? process.env);
+    await syncSchedules(ctx.engine, config);
+    const rows = new Map((await ctx.engine.store.schedules()).map((r) => [r.key, r]));
+    const now = ctx.engine.clock.now();
+    return {
+      schedules: config.tasks
+        .filter((t) => t.spec.schedule !== undefined)
+        .map((t) => {
+          const row = rows.get(scheduleKey(t));
+          return {
+            task: t.name,
+            cron: t.spec.schedule!,
+            ...(t.spec.timezone === undefined ? {} : { timezone: t.spec.timezone }),
+            scheduler: t.spec.scheduler ?? "daemon",
+            catchUp: t.spec.catch_up ?? "skip",
+            next: nextFires(t.spec.schedule!, t.spec.timezone, input.count ?? 3, now).map((ms) =>
+              new Date(ms).toISOString(),
+            ),
+            ...(row?.lastFiredAt == null ? {} : { lastFiredAt: new Date(row.lastFiredAt).toISOString() }),
+          };
+        }),
+    };
+  },
+});
+
+export const installScheduleUnits = defineOperation({
+  name: "install_schedule_units",
+  title: "Write OS scheduler units",
+  summary:
+    "Write systemd user units (.service + .timer) or launchd plists for the scheduled tasks into a directory, for users who prefer the OS scheduler.",
+  input: z.object({
+    ...scopeFields,
+    format: z.enum(["systemd", "launchd"]).optional().describe("Default: launchd on macOS, else systemd."),
+    dir: z
+      .string()
+      .min(1)
+      .max(4096)
+      .optional()
+      .describe("Default: ~/.config/systemd/user or ~/Library/LaunchAgents."),
+    dryRun: z.boolean().optional().describe("Return the files without writing them."),
+  }),
+  output: z.object({
+    format: z.string(),
+    dir: z.string(),
+    written: z.boolean(),
+    files: z.array(z.object({ path: z.string(), text: z.string() })),
+    next: z.array(z.string()),
+  }),
+  readOnly: false,
+  destructive: false,
+  idempotent: true,
+  agent: "full",
+  async run(input, ctx) {
+    const cwd = input.cwd ?? ctx.cwd;
+    const env = ctx.env ?? process.env;
+    const config = requireTaskConfig(cwd, env);
+    const format = input.format ?? (process.platform === "darwin" ? "launchd" : "systemd");
+    const home = env.HOME ?? "~";
+    const dir = resolve(
+      cwd,
+      input.dir ??
+        (format === "launchd"
+          ? join(home, "Library", "LaunchAgents")
+          : join(home, ".config", "systemd", "user")),
+    );
+    const batonArgv = [process.execPath, join(packageRoot(), "bin", "baton.js")];
+    const scheduled = config.tasks.filter((t) => t.spec.schedule !== undefined);
+    if (scheduled.length === 0)
+      throw new BatonError("NOT_FOUND", "no task has a schedule: nothing to install");
+    const units = scheduled.flatMap((t) =>
+      format === "launchd" ? [launchdPlist(t, batonArgv)] : systemdUnits(t, batonArgv),
+    );
+    const files = units.map((u) => ({ path: join(dir, u.name), text: u.text }));
+    if (input.dryRun !== true) {
+      mkdirSync(dir, { recursive: true });
+      for (const f of files) writeFileSync(f.path, f.text, { mode: 0o644 });
+    }
+    const timers = units.filter((u) => u.name.endsWith(".timer")).map((u) => u.name);
+    const next =
+      format === "systemd"
+        ? ["systemctl --user daemon-reload", ...timers.map((t) => `systemctl --user enable --now ${t}`)]
+        : units.map((u) => `launchctl load ${join(dir, u.name)}`);
+    next.push("set `scheduler: os` on these tasks so the baton daemon does not fire them too");
+    return { format, dir, written: input.dryRun !== true, files, next };
+  },
+});
+
+const PLUGIN_TEMPLATE = (name: string) => `/**
+ * The plugin task '${name}': baton imports this module only when the task is described or run.
+ * Run it with: baton task run ${name} --input who=world   (dry run: --dry-run)
+ */
+import { z } from "zod";
+
+export default {
+  description: "Say hello (replace with what ${name} does)",
+  inputs: z.object({ who: z.string().default("world") }),
+  outputs: z.object({ summary: z.string() }),
+  requiredEnv: [],
+  network: false,
+  destructive: false,
+  async run({ inputs, log }) {
+    log(\`greeting \${inputs.who}\`);
+    return { summary: \`hello \${inputs.who}\` };
+  },
+  async dryRun({ inputs }) {
+    return { summary: \`would greet \${inputs.who}\` };
+  },
+};
+`;
+
+/**
+ * baton.yaml with a command task added at the end of its `tasks:` map (an empty `tasks: {}`
+ * becomes a block), indented like the tasks already there; the rest of the text is kept as is.
+ */
+function withTaskBlock(before: string, name: string, description: string, command: string): string {
+  const lines = before.replace(/\n$/, "").split("\n");
+  const start = lines.findIndex((l) => /^tasks:\s*(\{\s*\})?\s*(#.*)?$/.test(l));
+  let end = start + 1;
+  let last = start;
+  while (start >= 0 && end < lines.length && /^(\s|#|$)/.test(lines[end]!)) {
+    if (/^\s+\S/.test(lines[end]!)) last = end;
+    end++;
+  }
+  const indent = (start >= 0 ? /^(\s+)\S/.exec(lines[start + 1] ?? "")?.[1] : undefined) ?? "  ";
+  const block = [
+    `${indent}${name}:`,
+    `${indent}${indent}description: ${description}`,
+    `${indent}${indent}command: ${command}`,
+  ];
+  if (before.trim() === "")
+    return `# baton.yaml: configured tasks (baton config schema prints the JSON Schema)\ntasks:\n${block.join("\n")}\n`;
+  if (start < 0) return `${before.replace(/\n?$/, "\n")}tasks:\n${block.join("\n")}\n`;
+  lines[start] = lines[start]!.replace(/\{\s*\}/, "").trimEnd();
+  lines.splice(last + 1, 0, ...block);
+  return `${lines.join("\n")}\n`;
+}
+
+export const newTask = defineOperation({
+  name: "new_task",
+  title: "Scaffold a task",
+  summary:
+    "Add a command task to baton.yaml (kept as is otherwise) or write a plugin task module in .baton/tasks/.",
+  input: z.object({
+    task: z.string().regex(TASK_NAME, "expected a task name: letters, digits, _ . -"),
+    kind: z.enum(["command", "plugin"]).optional().describe("Default: command."),
+    command: z.string().min(1).max(4096).optional().describe("The command line (default: an echo)."),
+    description: z.string().max(2000).optional(),
+    ...scopeFields,
+  }),
+  output: z.object({ task: z.string(), kind: z.string(), file: z.string() }),
+  readOnly: false,
+  destructive: false,
+  idempotent: false,
+  agent: "full",
+  async run(input, ctx) {
+    const cwd = input.cwd ?? ctx.cwd;
+    const { root, projectFile } = configPaths(cwd, ctx.env ?? process.env);
+    const config = requireTaskConfig(cwd, ctx.env ?? process.env);
+    if (config.tasks.some((t) => t.name === input.task)) {
+      throw new BatonError("NAME_TAKEN", `a task '${input.task}' exists already`);
+    }
+    if (input.kind === "plugin") {
+      const file = join(root, PLUGIN_DIR, `${input.task}.ts`);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, PLUGIN_TEMPLATE(input.task), { flag: "wx" });
+      return { task: input.task, kind: "plugin", file };
+    }
+    const before = existsSync(projectFile) ? readFileSync(projectFile, "utf8") : "";
+    const description = JSON.stringify(input.description ?? `What ${input.task} does`);
+    const command = JSON.stringify(input.command ?? `echo "${input.task}: replace this command"`);
+    const after = withTaskBlock(before, input.task, description, command);
+    const checked = parseConfig(after, projectFile);
+    if (!checked.ok) {
+      throw new InvalidInputError(
+        `the new task would break baton.yaml: ${formatProblem(checked.problems[0]!, root)}`,
+      );
+    }
+    writeFileSync(projectFile, after);
+    return { task: input.task, kind: "command", file: projectFile };
+  },
+});

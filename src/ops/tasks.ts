@@ -1,0 +1,410 @@
+/**
+ * Configured tasks (baton.yaml) as operations: list, describe, run, their runs and events, and the
+ * agent contract (`capabilities`). Runs are `task:<name>` jobs in the same ledger, executed by the
+ * daemon's supervisor.
+ */
+import { type FSWatcher, watch } from "node:fs";
+import { z } from "zod";
+import { BatonError } from "../core/errors.js";
+import { jobStateSchema } from "../core/job.js";
+import { batonHome } from "../core/paths.js";
+import { isTerminal } from "../core/states.js";
+import type { TaskDef } from "../tasks/config.js";
+import { displayPath, findTask, requireTaskConfig } from "../tasks/config.js";
+import { loadPlugin, pluginModulePath, schemaJson } from "../tasks/plugins.js";
+import { notifyView } from "../tasks/redact.js";
+import { requiredEnv, taskType } from "../tasks/runner.js";
+import { insertTaskRun, prepareTaskRun } from "../tasks/start.js";
+import { nextFires } from "../tasks/schedules.js";
+import { idRef, projectOf, scopeFields } from "./common.js";
+import type { OpContext, Operation } from "./operation.js";
+import { defineOperation } from "./operation.js";
+import { eventView, eventViewSchema, jobSummary, jobSummarySchema } from "./views.js";
+
+const taskName = z.string().min(1).max(64).describe("The task's name (from baton.yaml).");
+
+function configOf(ctx: OpContext, input: { cwd?: string | undefined }) {
+  return requireTaskConfig(input.cwd ?? ctx.cwd, ctx.env ?? process.env);
+}
+
+/** The inputs of a YAML task as JSON Schema. */
+function yamlInputsSchema(def: TaskDef): Record<string, unknown> {
+  const properties: Record<string, unknown> = {};
+  const required: string[] = [];
+  for (const [name, spec] of Object.entries(def.spec.inputs ?? {})) {
+    if (typeof spec === "string") {
+      properties[name] = { type: "string", description: spec };
+      continue;
+    }
+    properties[name] = {
+      type: spec.type ?? "string",
+      ...(spec.description === undefined ? {} : { description: spec.description }),
+      ...(spec.default === undefined ? {} : { default: spec.default }),
+      ...(spec.enum === undefined ? {} : { enum: spec.enum }),
+      ...(spec.pattern === undefined ? {} : { pattern: spec.pattern }),
+    };
+    if (spec.required === true) required.push(name);
+  }
+  return { type: "object", properties, required, additionalProperties: false };
+}
+
+const taskContractSchema = z.object({
+  name: z.string(),
+  description: z.string().optional(),
+  kind: z.enum(["command", "plugin"]),
+  scope: z.enum(["project", "personal"]),
+  definedAt: z.string(),
+  command: z.union([z.string(), z.array(z.string())]).optional(),
+  dryRun: z
+    .enum(["command", "function", "preview"])
+    .describe("What --dry-run runs: nothing real either way."),
+  inputs: z.record(z.string(), z.unknown()).describe("JSON Schema of the inputs (--input k=v)."),
+  outputs: z.record(z.string(), z.unknown()).optional(),
+  output: z.string().optional(),
+  requiredEnv: z.array(z.string()),
+  network: z.boolean(),
+  destructive: z.boolean(),
+  lock: z.boolean(),
+  schedule: z.string().optional(),
+  nextRun: z.string().optional(),
+  timeout: z.string().optional(),
+  notify: z
+    .object({ on: z.array(z.string()), channels: z.array(z.string()), env: z.array(z.string()) })
+    .optional()
+    .describe("When the task notifies and through which channels (configured values are never shown)."),
+  error: z.string().optional(),
+});
+type TaskContract = z.infer<typeof taskContractSchema>;
+
+/** What an agent needs to know to run a task. Loads a plugin module (it is being used). */
+export async function taskContract(def: TaskDef, base: string): Promise<TaskContract> {
+  const spec = def.spec;
+  const contract: TaskContract = {
+    name: def.name,
+    kind: def.kind,
+    scope: def.scope,
+    definedAt: `${displayPath(def.file, base)}${def.line === undefined ? "" : `:${def.line}`}`,
+    dryRun: spec.dry_run_command !== undefined ? "command" : "preview",
+    inputs: yamlInputsSchema(def),
+    requiredEnv: requiredEnv(spec),
+    network: spec.network === true,
+    destructive: spec.destructive === true,
+    lock: spec.lock === true,
+  };
+  if (spec.description !== undefined) contract.description = spec.description;
+  if (spec.command !== undefined) contract.command = spec.command;
+  if (spec.outputs !== undefined) contract.outputs = spec.outputs;
+  if (spec.output !== undefined) contract.output = spec.output;
+  if (spec.timeout !== undefined) contract.timeout = spec.timeout;
+  if (spec.notify !== undefined) contract.notify = notifyView(spec.notify);
+  if (spec.schedule !== undefined) {
+    contract.schedule = spec.schedule;
+    const next = nextFires(spec.schedule, spec.timezone, 1)[0];
+    if (next !== undefined) contract.nextRun = new Date(next).toISOString();
+  }
+  if (def.kind === "plugin") {
+    try {
+      const plugin = await loadPlugin(pluginModulePath(def));
+      if (contract.description === undefined && plugin.description !== undefined)
+        contract.description = plugin.description;
+      contract.dryRun = plugin.dryRun === undefined ? "preview" : "function";
+      contract.inputs = schemaJson(plugin.inputs) ?? { type: "object" };
+      const outputs = schemaJson(plugin.outputs);
+      if (outputs !== undefined) contract.outputs = outputs;
+      contract.requiredEnv = [...new Set([...contract.requiredEnv, ...(plugin.requiredEnv ?? [])])].sort();
+      contract.network ||= plugin.network === true;
+      contract.destructive ||= plugin.destructive === true;
+    } catch (error) {
+      contract.error = (error as Error).message;
+    }
+  }
+  return contract;
+}
+
+export const listConfiguredTasks = defineOperation({
+  name: "list_configured_tasks",
+  title: "List configured tasks",
+  summary:
+    "The tasks of baton.yaml (and ~/.baton/config.yaml) with their descriptions; run one with run_task (dry run first).",
+  input: z.object({ ...scopeFields }),
+  output: z.object({
+    files: z.array(z.string()),
+    tasks: z.array(
+      z.object({
+        name: z.string(),
+        description: z.string().optional(),
+        kind: z.string(),
+        scope: z.string(),
+        schedule: z.string().optional(),
+      }),
+    ),
+  }),
+  readOnly: true,
+  destructive: false,
+  idempotent: true,
+  agent: "full",
+  async run(input, ctx) {
+    const config = configOf(ctx, input);
+    return {
+      files: config.files,
+      tasks: config.tasks.map((t) => ({
+        name: t.name,
+        kind: t.kind,
+        scope: t.scope,
+        ...(t.spec.description === undefined ? {} : { description: t.spec.description }),
+        ...(t.spec.schedule === undefined ? {} : { schedule: t.spec.schedule }),
+      })),
+    };
+  },
+});
+
+export const describeTask = defineOperation({
+  name: "describe_task",
+  title: "Describe a task",
+  summary:
+    "One configured task's contract: inputs (JSON Schema), outputs, required env, network/destructive flags.",
+  input: z.object({ task: taskName, ...scopeFields }),
+  output: taskContractSchema,
+  readOnly: true,
+  destructive: false,
+  idempotent: true,
+  agent: "full",
+  async run(input, ctx) {
+    const config = configOf(ctx, input);
+    return taskContract(findTask(config, input.task), config.root);
+  },
+});
+
+export const runTask = defineOperation({
+  name: "run_task",
+  title: "Run a configured task",
+  summary:
+    "Start a run of a baton.yaml task (a task:<name> job) and return its id at once; dryRun first: it has no side effects. Check it with job_status / wait_job / job_events.",
+  input: z.object({
+    task: taskName,
+    inputs: z
+      .record(z.string().max(100), z.string().max(64 * 1024))
+      .optional()
+      .describe("Input values (strings)."),
+    dryRun: z.boolean().optional().describe("Run the task's dry-run command, or report what would run."),
+    force: z.boolean().optional().describe("Run even when a `lock: true` task is already running."),
+    ...scopeFields,
+  }),
+  output: z.object({
+    task: z.string(),
+    dryRun: z.boolean(),
+    id: z.string().optional(),
+    state: jobStateSchema.optional(),
+    deduplicated: z.boolean().optional(),
+    logPath: z.string().optional(),
+    check: z.record(z.string(), z.string()).optional(),
+    preview: z
+      .object({
+        argv: z.array(z.string()),
+        cwd: z.string(),
+        inputs: z.record(z.string(), z.unknown()),
+        env: z.array(z.string()),
+        timeoutMs: z.number().optional(),
+        lock: z.boolean(),
+      })
+      .optional()
+      .describe("A dry run without a dry-run command: what would run (nothing was started)."),
+  }),
+  readOnly: false,
+  destructive: false,
+  idempotent: false,
+  agent: "full",
+  async run(input, ctx) {
+    const cwd = input.cwd ?? ctx.cwd;
+    const config = configOf(ctx, input);
+    const def = findTask(config, input.task);
+    const dryRun = input.dryRun === true;
+    const prepared = await prepareTaskRun(ctx.engine, def, {
+      inputs: input.inputs ?? {},
+      dryRun,
+      force: input.force === true,
+      cwd,
+      env: ctx.env ?? process.env,
+      actor: ctx.actor,
+      project: projectOf({ ...input, cwd }, ctx),
+    });
+    if (prepared.kind === "preview") return { task: def.name, dryRun, preview: prepared.preview };
+    const commands = ctx.commands;
+    if (commands === undefined)
+      throw new BatonError("INVALID_INPUT", "this front-end cannot run tasks (no daemon access)");
+    const home = batonHome(ctx.env ?? process.env);
+    const inserted = await insertTaskRun(ctx.engine, home, def, prepared, async (row) => {
+      const [outcome] = await ctx.engine.store.insertJobs([row], ctx.actor);
+      return outcome;
+    });
+    const job = inserted!.job;
+    await commands.wake();
+    return {
+      task: def.name,
+      dryRun,
+      id: job.id,
+      state: job.state,
+      deduplicated: inserted!.deduplicated,
+      logPath: commands.logPath(job.id, Math.max(1, job.attempts), "output"),
+      check: {
+        status: `baton status ${job.id}`,
+        logs: `baton logs ${job.id} -f`,
+        events: `baton events ${job.id} -f`,
+        wait: `baton wait ${job.id}`,
+      },
+    };
+  },
+});
+
+export const taskRuns = defineOperation({
+  name: "task_runs",
+  title: "Task runs",
+  summary: "Recent runs of one configured task (or of all of them), newest first.",
+  input: z.object({
+    task: taskName.optional(),
+    limit: z.number().int().min(1).max(1000).optional().describe("Default 20."),
+    ...scopeFields,
+  }),
+  output: z.object({ runs: z.array(jobSummarySchema) }),
+  readOnly: true,
+  destructive: false,
+  idempotent: true,
+  agent: "full",
+  async run(input, ctx) {
+    let types: string[];
+    if (input.task !== undefined) types = [taskType(input.task)];
+    else types = configOf(ctx, input).tasks.map((t) => taskType(t.name));
+    if (types.length === 0) return { runs: [] };
+    const jobs = await ctx.engine.list({ types, includeArchived: true }, { limit: input.limit ?? 20 });
+    return { runs: jobs.map(jobSummary) };
+  },
+});
+
+export const jobEvents = defineOperation({
+  name: "job_events",
+  title: "Job events",
+  summary:
+    "A job's events oldest first: state changes, hook and notification results, and the JSONL lines a task printed (kind output). Pass afterId to get only newer ones.",
+  input: z.object({
+    id: idRef,
+    afterId: z.number().int().min(0).optional().describe("Only events after this event id (a cursor)."),
+    limit: z.number().int().min(1).max(10_000).optional().describe("Default 1000."),
+    waitSeconds: z
+      .number()
+      .min(0)
+      .max(60)
+      .optional()
+      .describe("Long poll: when there is no newer event and the job runs, wait up to this long for one."),
+  }),
+  output: z.object({
+    id: z.string(),
+    state: jobStateSchema,
+    finished: z.boolean(),
+    events: z.array(eventViewSchema),
+    lastEventId: z.number(),
+  }),
+  readOnly: true,
+  destructive: false,
+  idempotent: true,
+  agent: "full",
+  async run(input, ctx) {
+    let job = await ctx.engine.resolve(input.id);
+    const query = () =>
+      ctx.engine.events({
+        jobId: job.id,
+        ...(input.afterId === undefined ? {} : { afterId: input.afterId }),
+        limit: input.limit ?? 1000,
+      });
+    let events = await query();
+    const deadline = Date.now() + (input.waitSeconds ?? 0) * 1000;
+    while (events.length === 0 && !isTerminal(job.state) && Date.now() < deadline) {
+      await ledgerChange(ctx, deadline - Date.now());
+      job = await ctx.engine.get(job.id);
+      events = await query();
+    }
+    const last = events[events.length - 1]?.id ?? input.afterId ?? 0;
+    return {
+      id: job.id,
+      state: job.state,
+      finished: isTerminal(job.state),
+      events: events.map(eventView),
+      lastEventId: last,
+    };
+  },
+});
+
+/**
+ * Resolve when the ledger may have changed: a write to the SQLite WAL (fs.watch), else after at
+ * most a second (PostgreSQL, or a watch that missed), never later than `ms`.
+ */
+function ledgerChange(ctx: OpContext, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    let watcher: FSWatcher | undefined;
+    const done = () => {
+      clearTimeout(timer);
+      watcher?.close();
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(0, Math.min(ms, 1000)));
+    if (ctx.engine.store.kind !== "sqlite") return;
+    try {
+      watcher = watch(`${ctx.engine.store.location}-wal`, { persistent: false }, done);
+      watcher.on("error", () => undefined);
+    } catch {
+      watcher = undefined; // no WAL file yet: the timer covers it
+    }
+  });
+}
+
+/**
+ * `capabilities`: the agent contract — every operation of the catalogue (with its input schema and
+ * flags) and every configured task. Built from the catalogue passed in (the catalogue lists it).
+ */
+export function capabilitiesOperation(catalogue: () => readonly Operation[]) {
+  return defineOperation({
+    name: "capabilities",
+    title: "Capabilities",
+    summary:
+      "What baton can do here: every operation (input schema, readOnly/destructive flags) and every configured task (inputs, outputs, required env, network/destructive).",
+    input: z.object({ ...scopeFields }),
+    output: z.object({
+      version: z.literal(1),
+      operations: z.array(
+        z.object({
+          name: z.string(),
+          title: z.string(),
+          summary: z.string(),
+          readOnly: z.boolean(),
+          destructive: z.boolean(),
+          idempotent: z.boolean(),
+          input: z.record(z.string(), z.unknown()),
+        }),
+      ),
+      tasks: z.array(taskContractSchema),
+      configProblems: z.array(z.string()).optional(),
+    }),
+    readOnly: true,
+    destructive: false,
+    idempotent: true,
+    agent: "full",
+    async run(input, ctx) {
+      const operations = catalogue().map((op) => ({
+        name: op.name,
+        title: op.title,
+        summary: op.summary,
+        readOnly: op.readOnly,
+        destructive: op.destructive,
+        idempotent: op.idempotent,
+        input: z.toJSONSchema(op.input, { io: "input", unrepresentable: "any" }),
+      }));
+      try {
+        const config = configOf(ctx, input);
+        const tasks = await Promise.all(config.tasks.map((t) => taskContract(t, config.root)));
+        return { version: 1 as const, operations, tasks };
+      } catch (error) {
+        if (!(error instanceof BatonError) || error.code !== "CONFIG_INVALID") throw error;
+        return { version: 1 as const, operations, tasks: [], configProblems: [error.message] };
+      }
+    },
+  });
+}

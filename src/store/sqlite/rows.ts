@@ -1,0 +1,198 @@
+import type { Attempt, AttemptOutcome, BackoffPolicy, JobEvent } from "../../core/job.js";
+import { decodeJson } from "../../core/json.js";
+import type { JobState } from "../../core/states.js";
+import type { JobRecord, Pause, PauseScope, ScheduleRecord } from "../types.js";
+
+/** A row of `jobs` as SQLite returns it. */
+export interface JobRow {
+  id: string;
+  type: string;
+  name: string | null;
+  payload: string;
+  state: string;
+  priority: number;
+  run_at: number;
+  attempts: number;
+  max_attempts: number;
+  backoff: string;
+  workflow: string | null;
+  project: string | null;
+  idempotency_key: string | null;
+  resource_key: string | null;
+  tags: string;
+  depends_on: string;
+  timeout_ms: number | null;
+  lease_owner: string | null;
+  lease_token: string | null;
+  lease_expires_at: number | null;
+  result: string | null;
+  evidence: string | null;
+  error: string | null;
+  created_at: number;
+  updated_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  archived_at: number | null;
+}
+
+export function toJobRecord(row: JobRow): JobRecord {
+  return {
+    id: row.id,
+    type: row.type,
+    name: row.name,
+    payload: decodeJson(row.payload),
+    state: row.state as JobState,
+    priority: row.priority,
+    runAt: row.run_at,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    backoff: JSON.parse(row.backoff) as BackoffPolicy,
+    workflow: row.workflow,
+    project: row.project,
+    idempotencyKey: row.idempotency_key,
+    resourceKey: row.resource_key,
+    tags: JSON.parse(row.tags) as string[],
+    dependsOn: JSON.parse(row.depends_on) as string[],
+    timeoutMs: row.timeout_ms,
+    leaseOwner: row.lease_owner,
+    leaseToken: row.lease_token,
+    leaseExpiresAt: row.lease_expires_at,
+    result: decodeJson(row.result),
+    evidence: decodeJson(row.evidence),
+    error: row.error,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    archivedAt: row.archived_at,
+  };
+}
+
+/** JobRecord field → column, and how to encode its value. */
+export const JOB_COLUMNS: {
+  [K in keyof JobRecord]-?: [column: string, encode: (value: JobRecord[K]) => unknown];
+} = {
+  id: ["id", (v) => v],
+  type: ["type", (v) => v],
+  name: ["name", (v) => v],
+  payload: ["payload", (v) => JSON.stringify(v)],
+  state: ["state", (v) => v],
+  priority: ["priority", (v) => v],
+  runAt: ["run_at", (v) => v],
+  attempts: ["attempts", (v) => v],
+  maxAttempts: ["max_attempts", (v) => v],
+  backoff: ["backoff", (v) => JSON.stringify(v)],
+  workflow: ["workflow", (v) => v],
+  project: ["project", (v) => v],
+  idempotencyKey: ["idempotency_key", (v) => v],
+  resourceKey: ["resource_key", (v) => v],
+  tags: ["tags", (v) => JSON.stringify(v)],
+  dependsOn: ["depends_on", (v) => JSON.stringify(v)],
+  timeoutMs: ["timeout_ms", (v) => v],
+  leaseOwner: ["lease_owner", (v) => v],
+  leaseToken: ["lease_token", (v) => v],
+  leaseExpiresAt: ["lease_expires_at", (v) => v],
+  result: ["result", (v) => (v === null || v === undefined ? null : JSON.stringify(v))],
+  evidence: ["evidence", (v) => (v === null || v === undefined ? null : JSON.stringify(v))],
+  error: ["error", (v) => v],
+  createdAt: ["created_at", (v) => v],
+  updatedAt: ["updated_at", (v) => v],
+  startedAt: ["started_at", (v) => v],
+  finishedAt: ["finished_at", (v) => v],
+  archivedAt: ["archived_at", (v) => v],
+};
+
+/** Encode a partial JobRecord into column → value pairs (in a stable order for statement caching). */
+export function encodeJobPatch(patch: Partial<JobRecord>): { columns: string[]; values: unknown[] } {
+  const columns: string[] = [];
+  const values: unknown[] = [];
+  for (const key of Object.keys(patch) as (keyof JobRecord)[]) {
+    const value = patch[key];
+    if (value === undefined) continue;
+    const [column, encode] = JOB_COLUMNS[key] as [string, (v: unknown) => unknown];
+    columns.push(column);
+    values.push(encode(value));
+  }
+  return { columns, values };
+}
+
+export interface AttemptRowSql {
+  job_id: string;
+  n: number;
+  owner: string;
+  started_at: number;
+  ended_at: number | null;
+  outcome: string | null;
+  exit_code: number | null;
+  error: string | null;
+}
+
+export function toAttempt(row: AttemptRowSql): Attempt {
+  return {
+    jobId: row.job_id,
+    n: row.n,
+    owner: row.owner,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    outcome: row.outcome as AttemptOutcome | null,
+    exitCode: row.exit_code,
+    error: row.error,
+  };
+}
+
+export interface EventRowSql {
+  id: number;
+  job_id: string | null;
+  workflow: string | null;
+  project: string | null;
+  at: number;
+  actor: string;
+  kind: string;
+  from_state: string | null;
+  to_state: string | null;
+  details: string | null;
+}
+
+export function toEvent(row: EventRowSql): JobEvent {
+  return {
+    id: row.id,
+    jobId: row.job_id,
+    workflow: row.workflow,
+    project: row.project,
+    at: row.at,
+    actor: row.actor,
+    kind: row.kind,
+    fromState: row.from_state as JobState | null,
+    toState: row.to_state as JobState | null,
+    details: row.details === null ? null : (JSON.parse(row.details) as Record<string, unknown>),
+  };
+}
+
+export function toPause(row: { scope: string; target: string; created_at: number }): Pause {
+  return { scope: row.scope as PauseScope, target: row.target, createdAt: row.created_at };
+}
+
+/** A `schedules` row (both dialects: times are numbers). */
+export interface ScheduleRow {
+  key: string;
+  config_path: string;
+  task: string;
+  cron: string;
+  last_slot: number;
+  last_fired_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export function toSchedule(row: ScheduleRow): ScheduleRecord {
+  return {
+    key: row.key,
+    configPath: row.config_path,
+    task: row.task,
+    cron: row.cron,
+    lastSlot: row.last_slot,
+    lastFiredAt: row.last_fired_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}

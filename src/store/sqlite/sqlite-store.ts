@@ -1,0 +1,685 @@
+import { chmodSync, existsSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import type { Clock } from "../../core/clock.js";
+import { systemClock } from "../../core/clock.js";
+import { SchemaTooNewError } from "../../core/errors.js";
+import type { Attempt, Job, JobEvent } from "../../core/job.js";
+import { ensurePrivateDir } from "../../core/paths.js";
+import type { JobState } from "../../core/states.js";
+import type { AttemptRow, LedgerTx } from "../ledger.js";
+import { LedgerStore } from "../ledger.js";
+import { publicJob } from "../records.js";
+import { latestMigration, migrationFiles, sqlFile } from "../sql-files.js";
+import type {
+  BlockingFacts,
+  ClaimRequest,
+  EventFilter,
+  JobFilter,
+  JobRecord,
+  MigrationResult,
+  Page,
+  Pause,
+  PauseScope,
+  StateCount,
+} from "../types.js";
+import { classify, translate } from "./errors.js";
+import type { AttemptRowSql, EventRowSql, JobRow, ScheduleRow } from "./rows.js";
+import { encodeJobPatch, toAttempt, toEvent, toJobRecord, toPause, toSchedule } from "./rows.js";
+
+export type Durability = "full" | "normal";
+
+/** Called before every statement a write transaction runs. Throw to inject a fault. Tests only. */
+export type FaultHook = (statementIndex: number, sql: string) => void;
+
+export interface SqliteStoreOptions {
+  /** Path of the database file. Its directory is created 0700. */
+  path: string;
+  /**
+   * `full` (default): a committed transaction survives a power cut (WAL + synchronous=FULL).
+   * `normal`: WAL + synchronous=NORMAL, faster; a power cut may lose the last commits, never corrupts.
+   */
+  durability?: Durability;
+  /** How long one statement waits for another process's lock before retrying, in ms. */
+  busyTimeoutMs?: number;
+  clock?: Clock;
+  random?: () => number;
+  /** Fault-injection seam, off by default. */
+  faultHook?: FaultHook;
+}
+
+const RETRY_LIMITS = { busy: 50, io: 2, full: 2 } as const;
+
+const INSERT_JOB = `INSERT INTO jobs (id, type, name, payload, state, priority, run_at, attempts, max_attempts, backoff,
+  workflow, project, idempotency_key, resource_key, tags, depends_on, timeout_ms, created_at, updated_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** The default store: one SQLite file shared safely by any number of processes. */
+export class SqliteStore extends LedgerStore {
+  readonly kind = "sqlite" as const;
+  readonly location: string;
+  readonly durability: Durability;
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly faultHook: FaultHook | undefined;
+  private statementIndex = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(options: SqliteStoreOptions) {
+    super(options.clock ?? systemClock, options.random);
+    this.location = options.path;
+    this.durability = options.durability ?? "full";
+    this.faultHook = options.faultHook;
+    ensurePrivateDir(dirname(options.path));
+    try {
+      const db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
+      this.db = db;
+      // Switching a new file to WAL needs an exclusive lock; when several processes open the same
+      // new file at once SQLite can answer BUSY here without waiting, so retry.
+      this.withBusyRetry(() => db.pragma("journal_mode = WAL"));
+      this.db.pragma(`synchronous = ${this.durability === "full" ? "FULL" : "NORMAL"}`);
+      this.db.pragma("foreign_keys = ON");
+      // Checkpoint often enough that the WAL stays small under sustained load.
+      this.db.pragma("wal_autocheckpoint = 1000");
+    } catch (error) {
+      throw translate(error, options.path);
+    }
+    this.restrictFileModes();
+  }
+
+  private restrictFileModes(): void {
+    for (const suffix of ["", "-wal", "-shm"]) {
+      const file = this.location + suffix;
+      try {
+        if (existsSync(file)) chmodSync(file, 0o600);
+      } catch (error) {
+        // Another process closing the last connection deletes -wal and -shm between the two calls.
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      }
+    }
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Run one statement of a write transaction (through the fault seam when one is set). */
+  private exec(sql: string): Database.Statement {
+    if (this.faultHook !== undefined) this.faultHook(this.statementIndex++, sql);
+    return this.stmt(sql);
+  }
+
+  // --- schema ---------------------------------------------------------------------------------
+
+  schemaVersion(): Promise<number> {
+    return Promise.resolve(this.db.pragma("user_version", { simple: true }) as number);
+  }
+
+  migrate(): Promise<MigrationResult> {
+    const latest = latestMigration("sqlite");
+    let current: number;
+    try {
+      current = this.withBusyRetry(() => this.db.pragma("user_version", { simple: true }) as number);
+    } catch (error) {
+      return Promise.reject(translate(error, this.location));
+    }
+    if (current > latest) return Promise.reject(new SchemaTooNewError(current, latest, this.location));
+    if (current === latest) return Promise.resolve({ applied: [], version: current });
+    const applied: number[] = [];
+    const migrations = migrationFiles("sqlite");
+    const run = this.db.transaction(() => {
+      // Re-read under the write lock: another process may have migrated meanwhile.
+      const now = this.db.pragma("user_version", { simple: true }) as number;
+      if (now > latest) throw new SchemaTooNewError(now, latest, this.location);
+      for (const migration of migrations) {
+        if (migration.version <= now) continue;
+        this.db.exec(migration.sql);
+        this.db.pragma(`user_version = ${migration.version}`);
+        applied.push(migration.version);
+      }
+    });
+    try {
+      this.withBusyRetry(() => run.immediate());
+    } catch (error) {
+      return Promise.reject(translate(error, this.location));
+    }
+    this.restrictFileModes();
+    return Promise.resolve({ applied, version: latest });
+  }
+
+  private withBusyRetry<T>(fn: () => T): T {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return fn();
+      } catch (error) {
+        if (classify(error) !== "busy" || attempt >= RETRY_LIMITS.busy) throw error;
+        sleepSync(5 + Math.random() * 20);
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.db.close();
+    }
+    return Promise.resolve();
+  }
+
+  // --- transactions ---------------------------------------------------------------------------
+
+  protected write<T>(fn: (tx: LedgerTx) => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => this.runWrite(fn));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runWrite<T>(fn: (tx: LedgerTx) => Promise<T>): Promise<T> {
+    const counts = { busy: 0, io: 0, full: 0 };
+    for (;;) {
+      try {
+        this.exec("BEGIN IMMEDIATE").run();
+        let result: T;
+        try {
+          result = await fn(this.tx);
+          this.exec("COMMIT").run();
+        } catch (error) {
+          if (this.db.inTransaction) this.db.exec("ROLLBACK");
+          throw error;
+        }
+        return result;
+      } catch (error) {
+        const kind = classify(error);
+        if (kind === "fatal") throw translate(error, this.location);
+        counts[kind]++;
+        if (counts[kind] > RETRY_LIMITS[kind]) throw translate(error, this.location);
+        await new Promise((resolve) => setTimeout(resolve, kind === "busy" ? 5 + Math.random() * 20 : 50));
+      }
+    }
+  }
+
+  private readonly tx: LedgerTx = {
+    savepoint: async (fn) => {
+      this.exec("SAVEPOINT batch_item").run();
+      try {
+        const result = await fn();
+        this.exec("RELEASE batch_item").run();
+        return result;
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec("ROLLBACK TO batch_item; RELEASE batch_item");
+        throw error;
+      }
+    },
+    getJob: (id) => {
+      const row = this.exec("SELECT * FROM jobs WHERE id = ?").get(id) as JobRow | undefined;
+      return row === undefined ? undefined : toJobRecord(row);
+    },
+    findLiveByKey: (key) => {
+      const row = this.exec(
+        "SELECT * FROM jobs WHERE idempotency_key = ? AND state IN ('waiting','queued','running','retrying')",
+      ).get(key) as JobRow | undefined;
+      return row === undefined ? undefined : toJobRecord(row);
+    },
+    insertJob: (job, payloadText) => {
+      this.exec(INSERT_JOB).run(
+        job.id,
+        job.type,
+        job.name,
+        payloadText,
+        job.state,
+        job.priority,
+        job.runAt,
+        job.attempts,
+        job.maxAttempts,
+        JSON.stringify(job.backoff),
+        job.workflow,
+        job.project,
+        job.idempotencyKey,
+        job.resourceKey,
+        JSON.stringify(job.tags),
+        JSON.stringify(job.dependsOn),
+        job.timeoutMs,
+        job.createdAt,
+        job.updatedAt,
+      );
+      for (const dep of job.dependsOn) {
+        this.exec("INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?, ?)").run(job.id, dep);
+      }
+    },
+    updateJob: (id, patch) => {
+      const { columns, values } = encodeJobPatch(patch);
+      if (columns.length === 0) return;
+      this.exec(`UPDATE jobs SET ${columns.map((c) => `${c} = ?`).join(", ")} WHERE id = ?`).run(
+        ...values,
+        id,
+      );
+    },
+    deleteJob: (id) => {
+      this.exec("DELETE FROM jobs WHERE id = ?").run(id);
+    },
+    insertAttempt: (a: AttemptRow) => {
+      const row = this.exec(
+        "INSERT INTO attempts (job_id, n, token, owner, started_at) VALUES (?, (SELECT coalesce(max(n), 0) + 1 FROM attempts WHERE job_id = ?), ?, ?, ?) RETURNING n",
+      ).get(a.jobId, a.jobId, a.token, a.owner, a.startedAt) as { n: number };
+      return row.n;
+    },
+    endAttempt: (jobId, _n, end) => {
+      this.exec(
+        "UPDATE attempts SET ended_at = ?, outcome = ?, exit_code = ?, error = ? WHERE job_id = ? AND ended_at IS NULL",
+      ).run(end.endedAt, end.outcome, end.exitCode, end.error, jobId);
+    },
+    insertEvent: (e: Omit<JobEvent, "id">) => {
+      this.exec(
+        "INSERT INTO events (job_id, workflow, project, at, actor, kind, from_state, to_state, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      ).run(
+        e.jobId,
+        e.workflow,
+        e.project,
+        e.at,
+        e.actor,
+        e.kind,
+        e.fromState,
+        e.toState,
+        e.details === null ? null : JSON.stringify(e.details),
+      );
+    },
+    jobStates: (ids) => {
+      if (ids.length === 0) return [];
+      return this.exec("SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(?))").all(
+        JSON.stringify(ids),
+      ) as { id: string; state: JobState }[];
+    },
+    waitingDependents: (jobId) =>
+      (
+        this.exec(
+          "SELECT j.* FROM job_deps d JOIN jobs j ON j.id = d.job_id WHERE d.depends_on = ? AND j.state = 'waiting'",
+        ).all(jobId) as JobRow[]
+      ).map(toJobRecord),
+    candidates: (request, now, limit) => this.candidates(request, now, limit),
+    expiredLeases: (now, limit) =>
+      (this.exec(sqlFile("sqlite", "expired_leases")).all({ now, limit }) as JobRow[]).map(toJobRecord),
+    liveWorkflowJobsBefore: (project, workflow, beforeId) =>
+      (
+        this.exec(
+          "SELECT * FROM jobs WHERE project IS ? AND workflow = ? AND id < ? AND state IN ('waiting','queued','running','retrying') ORDER BY id",
+        ).all(project, workflow, beforeId) as JobRow[]
+      ).map(toJobRecord),
+    setPause: (scope, target, paused, now) => {
+      const info = paused
+        ? this.exec("INSERT OR IGNORE INTO pauses (scope, target, created_at) VALUES (?, ?, ?)").run(
+            scope,
+            target,
+            now,
+          )
+        : this.exec("DELETE FROM pauses WHERE scope = ? AND target = ?").run(scope, target);
+      return info.changes > 0;
+    },
+    getLock: (name) => {
+      const row = this.exec("SELECT * FROM locks WHERE name = ?").get(name) as
+        { name: string; owner: string; token: string; acquired_at: number; expires_at: number } | undefined;
+      return row === undefined
+        ? undefined
+        : {
+            name: row.name,
+            owner: row.owner,
+            token: row.token,
+            acquiredAt: row.acquired_at,
+            expiresAt: row.expires_at,
+          };
+    },
+    putLock: (lock) => {
+      this.exec(
+        "INSERT INTO locks (name, owner, token, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, token = excluded.token, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at",
+      ).run(lock.name, lock.owner, lock.token, lock.acquiredAt, lock.expiresAt);
+    },
+    listLocks: (prefix) =>
+      (
+        this.exec("SELECT * FROM locks WHERE substr(name, 1, length(:p)) = :p ORDER BY name").all({
+          p: prefix,
+        }) as {
+          name: string;
+          owner: string;
+          token: string;
+          acquired_at: number;
+          expires_at: number;
+        }[]
+      ).map((row) => ({
+        name: row.name,
+        owner: row.owner,
+        token: row.token,
+        acquiredAt: row.acquired_at,
+        expiresAt: row.expires_at,
+      })),
+    deleteLock: (name) => {
+      this.exec("DELETE FROM locks WHERE name = ?").run(name);
+    },
+    getSchedule: (key) => {
+      const row = this.exec("SELECT * FROM schedules WHERE key = ?").get(key) as ScheduleRow | undefined;
+      return row === undefined ? undefined : toSchedule(row);
+    },
+    putSchedule: (s) => {
+      this.exec(
+        "INSERT INTO schedules (key, config_path, task, cron, last_slot, last_fired_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET config_path = excluded.config_path, task = excluded.task, cron = excluded.cron, last_slot = excluded.last_slot, last_fired_at = excluded.last_fired_at, updated_at = excluded.updated_at",
+      ).run(s.key, s.configPath, s.task, s.cron, s.lastSlot, s.lastFiredAt, s.createdAt, s.updatedAt);
+    },
+    deleteSchedule: (key) => this.exec("DELETE FROM schedules WHERE key = ?").run(key).changes > 0,
+    listSchedules: () =>
+      (this.exec("SELECT * FROM schedules ORDER BY key").all() as ScheduleRow[]).map(toSchedule),
+    cleanFinished: (finishedBefore, states) => {
+      const info = this.exec(
+        "DELETE FROM jobs WHERE state IN (SELECT value FROM json_each(?)) AND finished_at < ?",
+      ).run(JSON.stringify(states), finishedBefore);
+      this.exec(
+        "DELETE FROM events WHERE job_id IS NOT NULL AND job_id NOT IN (SELECT id FROM jobs) AND at < ?",
+      ).run(finishedBefore);
+      return info.changes;
+    },
+  };
+
+  private candidates(request: ClaimRequest, now: number, limit: number): JobRecord[] {
+    const pauses = this.stmt("SELECT scope, target FROM pauses WHERE scope IN ('all','type')").all() as {
+      scope: PauseScope;
+      target: string;
+    }[];
+    if (pauses.some((p) => p.scope === "all")) return [];
+    const pausedTypes = new Set(pauses.map((p) => p.target));
+    const workflow = request.workflow ?? null;
+    const project = request.project ?? null;
+    const excludedProjects = JSON.stringify(request.excludeProjects ?? []);
+    const affinities = request.affinities === undefined ? null : JSON.stringify(request.affinities);
+    if (request.types === undefined && request.typePrefixes === undefined) {
+      const excluded = [...(request.excludeTypes ?? []), ...pausedTypes];
+      return (
+        this.exec(sqlFile("sqlite", "claim_any")).all({
+          now,
+          excluded: JSON.stringify(excluded),
+          workflow,
+          project,
+          excludedProjects,
+          affinities,
+          limit,
+        }) as JobRow[]
+      ).map(toJobRecord);
+    }
+    const rows: JobRow[] = [];
+    for (const prefix of new Set(request.typePrefixes ?? [])) {
+      if (prefix === "") continue;
+      // low <= type < high is "starts with prefix" in SQLite's bytewise (BINARY) collation.
+      const high = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+      rows.push(
+        ...(this.exec(sqlFile("sqlite", "claim_by_type_prefix")).all({
+          low: prefix,
+          high,
+          paused: JSON.stringify([...pausedTypes, ...(request.excludeTypes ?? [])]),
+          now,
+          workflow,
+          project,
+          excludedProjects,
+          affinities,
+          limit,
+        }) as JobRow[]),
+      );
+    }
+    for (const type of new Set(request.types ?? [])) {
+      if (pausedTypes.has(type) || request.excludeTypes?.includes(type) === true) continue;
+      rows.push(
+        ...(this.exec(sqlFile("sqlite", "claim_by_type")).all({
+          type,
+          now,
+          workflow,
+          project,
+          excludedProjects,
+          affinities,
+          limit,
+        }) as JobRow[]),
+      );
+    }
+    if ((request.types?.length ?? 0) + (request.typePrefixes?.length ?? 0) > 1) {
+      rows.sort(
+        (a, b) => b.priority - a.priority || a.run_at - b.run_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+      );
+    }
+    return rows.slice(0, limit).map(toJobRecord);
+  }
+
+  // --- reads ----------------------------------------------------------------------------------
+
+  private read<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(this.withBusyRetry(fn));
+    } catch (error) {
+      return Promise.reject(translate(error, this.location));
+    }
+  }
+
+  getJob(id: string): Promise<Job | undefined> {
+    return this.read(() => {
+      const row = this.stmt("SELECT * FROM jobs WHERE id = ?").get(id) as JobRow | undefined;
+      if (row === undefined) return undefined;
+      return publicJob(toJobRecord(row));
+    });
+  }
+
+  findJobs(prefixOrName: string, limit: number) {
+    return this.read(() =>
+      (
+        this.stmt(
+          "SELECT * FROM jobs WHERE (id >= ? AND id < ? || 'ZZZZZZZZZZZZZZZZZZZZZZZZZZ') OR name = ? ORDER BY id DESC LIMIT ?",
+        ).all(prefixOrName.toUpperCase(), prefixOrName.toUpperCase(), prefixOrName, limit) as JobRow[]
+      )
+        .filter((row) => row.id.startsWith(prefixOrName.toUpperCase()) || row.name === prefixOrName)
+        .map((row) => {
+          return publicJob(toJobRecord(row));
+        }),
+    );
+  }
+
+  private where(filter: JobFilter): { sql: string; params: unknown[] } {
+    const clauses: string[] = [];
+    const params: unknown[] = [];
+    if (filter.states !== undefined && filter.states.length > 0) {
+      clauses.push("state IN (SELECT value FROM json_each(?))");
+      params.push(JSON.stringify(filter.states));
+    }
+    if (filter.types !== undefined && filter.types.length > 0) {
+      clauses.push("type IN (SELECT value FROM json_each(?))");
+      params.push(JSON.stringify(filter.types));
+    }
+    if (filter.workflow === null) {
+      clauses.push("workflow IS NULL");
+    } else if (filter.workflow !== undefined) {
+      clauses.push("workflow = ?");
+      params.push(filter.workflow);
+    }
+    if (filter.project !== undefined) {
+      clauses.push("project = ?");
+      params.push(filter.project);
+    }
+    if (filter.tag !== undefined) {
+      clauses.push("EXISTS (SELECT 1 FROM json_each(jobs.tags) t WHERE t.value = ?)");
+      params.push(filter.tag);
+    }
+    if (filter.text !== undefined && filter.text !== "") {
+      const pattern = `%${filter.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      clauses.push(
+        "(id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' OR payload LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\' OR evidence LIKE ? ESCAPE '\\')",
+      );
+      params.push(pattern, pattern, pattern, pattern, pattern);
+    }
+    if (filter.includeArchived !== true) clauses.push("archived_at IS NULL");
+    if (filter.createdAfter !== undefined) {
+      clauses.push("created_at >= ?");
+      params.push(filter.createdAfter);
+    }
+    if (filter.createdBefore !== undefined) {
+      clauses.push("created_at < ?");
+      params.push(filter.createdBefore);
+    }
+    if (filter.finishedBefore !== undefined) {
+      clauses.push("finished_at < ?");
+      params.push(filter.finishedBefore);
+    }
+    return { sql: clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : "", params };
+  }
+
+  listJobs(filter: JobFilter, page: Page) {
+    return this.read(() => {
+      const { sql, params } = this.where(filter);
+      const order = page.order === "asc" ? "ASC" : "DESC";
+      let where = sql;
+      if (page.after !== undefined) {
+        where += `${where === "" ? "WHERE" : " AND"} id ${order === "ASC" ? ">" : "<"} ?`;
+        params.push(page.after);
+      }
+      return (
+        this.stmt(`SELECT * FROM jobs ${where} ORDER BY id ${order} LIMIT ?`).all(
+          ...params,
+          page.limit,
+        ) as JobRow[]
+      ).map((row) => {
+        return publicJob(toJobRecord(row));
+      });
+    });
+  }
+
+  countJobs(filter: JobFilter): Promise<number> {
+    return this.read(() => {
+      const { sql, params } = this.where(filter);
+      return (this.stmt(`SELECT count(*) AS n FROM jobs ${sql}`).get(...params) as { n: number }).n;
+    });
+  }
+
+  countByState(filter: JobFilter): Promise<StateCount[]> {
+    return this.read(() => {
+      const { sql, params } = this.where(filter);
+      return this.stmt(
+        `SELECT state, type, count(*) AS count FROM jobs ${sql} GROUP BY state, type ORDER BY state, type`,
+      ).all(...params) as StateCount[];
+    });
+  }
+
+  attempts(jobId: string): Promise<Attempt[]> {
+    return this.read(() =>
+      (this.stmt("SELECT * FROM attempts WHERE job_id = ? ORDER BY n").all(jobId) as AttemptRowSql[]).map(
+        toAttempt,
+      ),
+    );
+  }
+
+  events(filter: EventFilter): Promise<JobEvent[]> {
+    return this.read(() => {
+      const clauses: string[] = [];
+      const params: unknown[] = [];
+      if (filter.jobId !== undefined) {
+        clauses.push("job_id = ?");
+        params.push(filter.jobId);
+      }
+      if (filter.workflow !== undefined) {
+        clauses.push("workflow = ?");
+        params.push(filter.workflow);
+      }
+      if (filter.project !== undefined) {
+        clauses.push("project = ?");
+        params.push(filter.project);
+      }
+      if (filter.types !== undefined && filter.types.length > 0) {
+        clauses.push("job_id IN (SELECT id FROM jobs WHERE type IN (SELECT value FROM json_each(?)))");
+        params.push(JSON.stringify(filter.types));
+      }
+      if (filter.since !== undefined) {
+        clauses.push("at >= ?");
+        params.push(filter.since);
+      }
+      if (filter.until !== undefined) {
+        clauses.push("at < ?");
+        params.push(filter.until);
+      }
+      if (filter.afterId !== undefined) {
+        clauses.push("id > ?");
+        params.push(filter.afterId);
+      }
+      const where = clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : "";
+      return (
+        this.stmt(
+          `SELECT * FROM events ${where} ORDER BY id ${filter.order === "desc" ? "DESC" : "ASC"} LIMIT ?`,
+        ).all(...params, filter.limit) as EventRowSql[]
+      ).map(toEvent);
+    });
+  }
+
+  blockingFacts(jobId: string): Promise<BlockingFacts> {
+    return this.read(() => {
+      const row = this.stmt("SELECT * FROM jobs WHERE id = ?").get(jobId) as JobRow | undefined;
+      if (row === undefined) return { unfinishedDependencies: [], resourceHolder: null, pauses: [] };
+      const job = toJobRecord(row);
+      const deps = (
+        this.stmt(
+          "SELECT j.id, j.state FROM job_deps d JOIN jobs j ON j.id = d.depends_on WHERE d.job_id = ?",
+        ).all(jobId) as { id: string; state: JobState }[]
+      ).filter((d) => d.state !== "succeeded" && d.state !== "skipped");
+      const holder =
+        job.resourceKey === null
+          ? undefined
+          : (this.stmt(
+              "SELECT id, state FROM jobs WHERE state = 'running' AND resource_key = ? AND id != ? LIMIT 1",
+            ).get(job.resourceKey, jobId) as { id: string; state: JobState } | undefined);
+      const pauses = (
+        this.stmt("SELECT * FROM pauses").all() as { scope: string; target: string; created_at: number }[]
+      )
+        .map(toPause)
+        .filter(
+          (p) =>
+            p.scope === "all" ||
+            (p.scope === "type" && p.target === job.type) ||
+            (p.scope === "workflow" && p.target === job.workflow),
+        );
+      return { unfinishedDependencies: deps, resourceHolder: holder ?? null, pauses };
+    });
+  }
+
+  nextRunAt(): Promise<number | null> {
+    return this.read(() => {
+      const row = this.stmt(
+        "SELECT min(run_at) AS t FROM jobs WHERE state IN ('queued','retrying')",
+      ).get() as { t: number | null };
+      return row.t;
+    });
+  }
+
+  pauses(): Promise<Pause[]> {
+    return this.read(() =>
+      (
+        this.stmt("SELECT * FROM pauses ORDER BY created_at").all() as {
+          scope: string;
+          target: string;
+          created_at: number;
+        }[]
+      ).map(toPause),
+    );
+  }
+
+  /** PRAGMA integrity_check; "ok" when the file is sound. */
+  integrityCheck(): string {
+    return (this.db.pragma("integrity_check") as { integrity_check: string }[])
+      .map((r) => r.integrity_check)
+      .join("; ");
+  }
+
+  /** Fold the WAL back into the database file and truncate it. */
+  walCheckpoint(): void {
+    this.db.pragma("wal_checkpoint(TRUNCATE)");
+  }
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/** Block this thread for `ms` (only on the rare BUSY-without-waiting paths, which are synchronous). */
+function sleepSync(ms: number): void {
+  Atomics.wait(sleepCell, 0, 0, ms);
+}

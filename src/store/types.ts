@@ -1,0 +1,286 @@
+import type { BatonError } from "../core/errors.js";
+import type { Attempt, AttemptOutcome, BackoffPolicy, ClaimedJob, Job, JobEvent } from "../core/job.js";
+import type { JobState } from "../core/states.js";
+
+/** A job as stored: the public {@link Job} plus the secret fencing token of its current attempt. */
+export interface JobRecord extends Job {
+  leaseToken: string | null;
+}
+
+/** A fully resolved job to insert (the engine has applied defaults and validated the input). */
+export interface NewJob {
+  id: string;
+  type: string;
+  name: string | null;
+  /** The payload as JSON text (validated, size-checked). */
+  payload: string;
+  /** The same payload as a value, when the caller has it (saves parsing the text back). */
+  payloadValue?: unknown;
+  priority: number;
+  runAt: number;
+  maxAttempts: number;
+  backoff: BackoffPolicy;
+  workflow: string | null;
+  project: string | null;
+  idempotencyKey: string | null;
+  resourceKey: string | null;
+  tags: string[];
+  dependsOn: string[];
+  timeoutMs: number | null;
+}
+
+export interface EnqueueOutcome {
+  job: Job;
+  /** True when an existing live job with the same idempotency key was returned instead. */
+  deduplicated: boolean;
+}
+
+export interface ClaimRequest {
+  /** Claim only these types. Omitted: any type not in `excludeTypes`. */
+  types?: readonly string[];
+  /**
+   * Also claim types that start with one of these (`task:` for configured tasks). When `types` or
+   * `typePrefixes` is given, only the union of both is claimed.
+   */
+  typePrefixes?: readonly string[];
+  excludeTypes?: readonly string[];
+  owner: string;
+  leaseMs: number;
+  limit: number;
+  workflow?: string;
+  project?: string;
+  /** Skip jobs of these projects (their concurrency limit is reached). */
+  excludeProjects?: readonly string[];
+  /**
+   * Claim a job whose payload names an `affinity` (`host:<name>`, `pool:<name>`) only when it is
+   * one of these; jobs without one are claimed by anyone. Omitted: no filter.
+   */
+  affinities?: readonly string[];
+}
+
+/** A named lock held in the ledger. */
+export interface LockInfo {
+  name: string;
+  owner: string;
+  token: string;
+  acquiredAt: number;
+  expiresAt: number;
+}
+
+/**
+ * A cron schedule of a configured task, as the ledger keeps it: `lastSlot` is the newest slot
+ * already fired or passed over (slots at or before it never fire), so a slot fires at most once.
+ */
+export interface ScheduleRecord {
+  /** `<config file>#<task>`. */
+  key: string;
+  configPath: string;
+  task: string;
+  cron: string;
+  lastSlot: number;
+  lastFiredAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** How a caller ends (or gives up) an attempt or a job. */
+export type FinishOutcome = AttemptOutcome | "skipped";
+
+export interface FinishRequest {
+  jobId: string;
+  /** The fencing token of the caller's attempt. Required when the job is running, unless `force`. */
+  token?: string;
+  outcome: FinishOutcome;
+  result?: string;
+  evidence?: string;
+  error?: string;
+  exitCode?: number;
+  /** Do not retry even if attempts are left (UnrecoverableError). */
+  noRetry?: boolean;
+  /** An operator override: finish a running job without its token (e.g. a dashboard action). */
+  force?: boolean;
+  actor: string;
+}
+
+/** One write of a {@link Store.batch}: each keeps its own checks (fencing token, state). */
+export type BatchOp =
+  | { kind: "claim"; request: ClaimRequest }
+  | { kind: "heartbeat"; jobId: string; token: string; leaseMs: number }
+  | { kind: "finish"; request: FinishRequest };
+
+/** The answer to one {@link BatchOp}, in its slot: a value, or the BatonError that item alone failed with. */
+export type BatchResult =
+  | { kind: "claim"; ok: true; claimed: ClaimedJob[] }
+  | { kind: "heartbeat"; ok: true; leaseExpiresAt: number }
+  | { kind: "finish"; ok: true; job: Job }
+  | { kind: BatchOp["kind"]; ok: false; error: BatonError };
+
+export interface JobFilter {
+  states?: readonly JobState[];
+  types?: readonly string[];
+  /** Jobs of this workflow; `null`: jobs that belong to no workflow. */
+  workflow?: string | null;
+  project?: string;
+  tag?: string;
+  /** Substring searched in id, name, payload, error and evidence. */
+  text?: string;
+  includeArchived?: boolean;
+  createdAfter?: number;
+  createdBefore?: number;
+  finishedBefore?: number;
+}
+
+export interface Page {
+  limit: number;
+  /** Opaque cursor from a previous page (the last id seen). */
+  after?: string;
+  /** newest first (default) or oldest first. */
+  order?: "desc" | "asc";
+}
+
+export interface EventFilter {
+  jobId?: string;
+  workflow?: string;
+  project?: string;
+  types?: readonly string[];
+  since?: number;
+  until?: number;
+  /** Only events with id greater than this (a resume cursor). */
+  afterId?: number;
+  limit: number;
+  /** Oldest first (default) or newest first. */
+  order?: "asc" | "desc";
+}
+
+export type PauseScope = "all" | "type" | "workflow";
+
+export interface Pause {
+  scope: PauseScope;
+  target: string;
+  createdAt: number;
+}
+
+export interface StateCount {
+  state: JobState;
+  type: string;
+  count: number;
+}
+
+/** Why a job is not running right now, as the store sees it. */
+export interface BlockingFacts {
+  unfinishedDependencies: { id: string; state: JobState }[];
+  resourceHolder: { id: string; state: JobState } | null;
+  pauses: Pause[];
+}
+
+export interface MigrationResult {
+  applied: number[];
+  version: number;
+}
+
+/**
+ * The persistence contract. Every method is atomic: it commits entirely or not at all, and every
+ * change it makes appends its events in the same transaction. Implementations: SQLite (default)
+ * and PostgreSQL. One conformance suite runs against both.
+ */
+export interface Store {
+  readonly kind: "sqlite" | "postgres";
+  /** A human-readable location (file path or redacted URL). */
+  readonly location: string;
+
+  migrate(): Promise<MigrationResult>;
+  schemaVersion(): Promise<number>;
+  close(): Promise<void>;
+
+  /** Insert jobs (all or nothing), deduplicating live idempotency keys. */
+  insertJobs(jobs: readonly NewJob[], actor: string): Promise<EnqueueOutcome[]>;
+  /** Recover expired leases, then claim up to `limit` due jobs in priority order. */
+  claim(request: ClaimRequest): Promise<ClaimedJob[]>;
+  /** Extend a lease. Throws LEASE_LOST when the token is not the job's current one. */
+  heartbeat(jobId: string, token: string, leaseMs: number): Promise<{ leaseExpiresAt: number }>;
+  /** Complete, fail, time out, cancel, release or skip a job. */
+  finish(request: FinishRequest): Promise<Job>;
+  /**
+   * Claims, heartbeats and finishes in one write transaction (a group commit), in order, each in
+   * its own savepoint: an item failing with a BatonError (a stale token…) fails alone, in its
+   * slot; the rest commit together. Resolves only once that commit is durable.
+   */
+  batch(ops: readonly BatchOp[]): Promise<BatchResult[]>;
+  /** Move failed/timed-out/cancelled jobs back to queued with a fresh attempt budget. */
+  redrive(jobId: string, actor: string): Promise<Job>;
+  /** Queue a finished job for one more attempt (same payload), whatever its outcome was. */
+  retry(jobId: string, actor: string): Promise<Job>;
+  /** Mark every earlier live job of the job's workflow as succeeded (accepted). */
+  acceptBefore(jobId: string, actor: string): Promise<Job[]>;
+  /** Archive jobs (live ones are cancelled first). */
+  archive(jobIds: readonly string[], actor: string): Promise<number>;
+  deleteJobs(jobIds: readonly string[], actor: string): Promise<number>;
+  /** Running jobs whose lease expired become failed attempts (retried or dead-lettered). */
+  recoverExpired(limit: number): Promise<Job[]>;
+  /** Append a note or a piece of evidence to a job's trail. */
+  addEvent(event: Omit<JobEvent, "id" | "at">): Promise<void>;
+
+  getJob(id: string): Promise<Job | undefined>;
+  /** Jobs whose id starts with `prefix` or whose name equals it (at most `limit`). */
+  findJobs(prefixOrName: string, limit: number): Promise<Job[]>;
+  listJobs(filter: JobFilter, page: Page): Promise<Job[]>;
+  countJobs(filter: JobFilter): Promise<number>;
+  countByState(filter: JobFilter): Promise<StateCount[]>;
+  attempts(jobId: string): Promise<Attempt[]>;
+  events(filter: EventFilter): Promise<JobEvent[]>;
+  blockingFacts(jobId: string): Promise<BlockingFacts>;
+  /** The earliest run_at among claimable jobs (for sleeping schedulers), or null. */
+  nextRunAt(): Promise<number | null>;
+
+  setPause(scope: PauseScope, target: string, paused: boolean, actor: string): Promise<boolean>;
+  pauses(): Promise<Pause[]>;
+
+  /**
+   * Take the named lock if it is free, expired, or `canSteal(current)` says its holder is gone.
+   * Returns the lock (with a fresh token) or the current holder's info with `acquired: false`.
+   */
+  acquireLock(
+    name: string,
+    owner: string,
+    ttlMs: number,
+    canSteal?: (current: LockInfo) => boolean,
+  ): Promise<{ acquired: boolean; lock: LockInfo }>;
+  /** Extend a lock; false when the token no longer holds it. */
+  renewLock(name: string, token: string, ttlMs: number): Promise<boolean>;
+  releaseLock(name: string, token: string): Promise<boolean>;
+  getLock(name: string): Promise<LockInfo | undefined>;
+  /** Live locks whose name starts with `prefix` (expired ones are removed). */
+  listLocks(prefix: string): Promise<LockInfo[]>;
+
+  /**
+   * Register a task's cron schedule (or update its expression). A new schedule, or one whose
+   * expression changed, counts slots from now: earlier slots are not "missed".
+   */
+  registerSchedule(spec: {
+    key: string;
+    configPath: string;
+    task: string;
+    cron: string;
+  }): Promise<ScheduleRecord>;
+  unregisterSchedule(key: string): Promise<boolean>;
+  schedules(): Promise<ScheduleRecord[]>;
+  /**
+   * Move a schedule's last slot from `expectedLastSlot` to `slot` (later), noting a fire when
+   * `fired`. Compare-and-set: false when the schedule moved meanwhile (another process fired it).
+   */
+  advanceSchedule(key: string, expectedLastSlot: number, slot: number, fired: boolean): Promise<boolean>;
+  /**
+   * A scheduled fire: {@link advanceSchedule} to `slot` and insert `job` in the same transaction,
+   * so a slot's run exists exactly when its slot is spent (R-18). Undefined when the schedule moved.
+   */
+  fireSchedule(
+    key: string,
+    expectedLastSlot: number,
+    slot: number,
+    job: NewJob,
+    actor: string,
+  ): Promise<EnqueueOutcome | undefined>;
+
+  /** Delete terminal jobs (and their events and attempts) finished before `finishedBefore`. */
+  clean(filter: { finishedBefore: number; states: readonly JobState[] }, actor: string): Promise<number>;
+}

@@ -1,0 +1,141 @@
+/**
+ * Processes: start a command detached in its own process group, identify it by pid AND start
+ * time (so a reused pid is never mistaken for the job), and signal its whole group.
+ */
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { hostname } from "node:os";
+
+/**
+ * The wrapper the job's process group is led by. It runs the command with its output appended to
+ * files it opens itself (output survives the daemon), then writes the exit code next to the logs
+ * atomically. Arguments reach the command through "$@": nothing is interpolated into a shell string.
+ * Its stdin is /dev/null unless a file is given (an agent's instructions).
+ */
+const WRAPPER = [
+  "dir=$1; input=$2; shift 2",
+  '"$@" >>"$dir/stdout.log" 2>>"$dir/stderr.log" <"$input"',
+  "code=$?",
+  "umask 077",
+  'printf "%s" "$code" > "$dir/exit.tmp" && mv "$dir/exit.tmp" "$dir/exit"',
+  'exit "$code"',
+].join("\n");
+
+export interface StartedProcess {
+  pid: number;
+  startTime: string;
+  child: ChildProcess;
+}
+
+/** Start `argv` in `cwd` with `env`, detached, writing into `runDir`; stdin from `stdinFile` or /dev/null. */
+export function startDetached(
+  argv: readonly string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  runDir: string,
+  stdinFile = "/dev/null",
+): StartedProcess {
+  const child = spawn("/bin/sh", ["-c", WRAPPER, "baton-run", runDir, stdinFile, ...argv], {
+    cwd,
+    env,
+    detached: true,
+    stdio: "ignore",
+  });
+  child.unref();
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not start ${argv[0] ?? "command"}`);
+  return { pid, startTime: processStartTime(pid) ?? "unknown", child };
+}
+
+/** A stable identity of a process's start: /proc's start tick on Linux, `ps` elsewhere. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return fields[19]; // field 22 of stat: starttime, counted after the "(comm)" field
+  } catch {
+    if (process.platform === "linux") return undefined;
+    try {
+      const out = execFileSync("ps", ["-o", "lstart=", "-p", String(pid)], { encoding: "utf8" }).trim();
+      return out === "" ? undefined : out;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** True when `pid` is alive and is still the process that started at `startTime`. */
+export function isSameProcess(pid: number, startTime: string): boolean {
+  const now = processStartTime(pid);
+  if (now === undefined) return false;
+  if (startTime !== "unknown" && now !== startTime) return false;
+  // A zombie (exited, not yet reaped) is not running.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return false;
+  } catch {
+    // not Linux: trust the start time
+  }
+  return true;
+}
+
+/** Signal every process of a group; false when the group is gone. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True while any process of the group is alive. Zombies do not count: an orphan whose reaper never
+ * reaps (a container's pid 1 often does not) stays a zombie and would make a group look alive forever.
+ */
+export function groupAlive(pgid: number): boolean {
+  if (!signalGroup(pgid, 0)) return false;
+  if (process.platform !== "linux") return true;
+  let names: string[];
+  try {
+    names = readdirSync("/proc");
+  } catch {
+    return true;
+  }
+  const group = String(pgid);
+  for (const name of names) {
+    if (name.charCodeAt(0) > 57) continue; // not a pid
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ", 3);
+      if (fields[2] === group && fields[0] !== "Z") return true;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return false;
+}
+
+/** This machine's name for daemon owners, affinity and the host registry: BATON_HOSTNAME, else os.hostname(). */
+export function hostName(env: NodeJS.ProcessEnv = process.env): string {
+  const name = env.BATON_HOSTNAME;
+  return name !== undefined && name !== "" ? name : hostname();
+}
+
+/**
+ * A lease owner named `host:pid:start time` (a daemon) is gone when it is on this host and that
+ * process no longer runs. Owners of another host, or named otherwise, are never judged here.
+ */
+export function ownerGone(owner: string): boolean {
+  const [host, pid, start] = owner.split(":");
+  if (host !== hostName() || pid === undefined || start === undefined || !/^\d+$/.test(pid)) return false;
+  return !isSameProcess(Number(pid), start);
+}
+
+/** True when `pid` now names a live process other than the one that started at `startTime`. */
+export function pidReused(pid: number, startTime: string): boolean {
+  const now = processStartTime(pid);
+  return now !== undefined && startTime !== "unknown" && now !== startTime;
+}

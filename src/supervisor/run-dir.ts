@@ -1,0 +1,141 @@
+/**
+ * Where a command job's files live: `<home>/runs/<job id>/<attempt>/` holds `stdout.log`,
+ * `stderr.log`, `output.log` (both, interleaved in the order the supervisor saw them), `exit` (the
+ * exit code, written by the wrapper) and `process.json` (pid, start time, lease token: what a
+ * restarted daemon needs to re-attach). `<home>/runs/<job id>/env` holds the caller's environment
+ * (0600) until the job finishes. Every path is resolved inside the data dir (R-26).
+ */
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { BatonError } from "../core/errors.js";
+import { ensurePrivateDir, resolveInsideReal } from "../core/paths.js";
+
+/** Resolve under the runs folder, refusing names or planted links that lead outside it (R-26). */
+function inRuns(home: string, ...segments: string[]): string {
+  // Checked from the home, so a `runs` folder replaced by a link is refused too.
+  const check = resolveInsideReal(home, "runs", ...segments);
+  if (!check.ok) throw new BatonError("UNSAFE_PATH", check.message);
+  return check.path;
+}
+
+export type LogStream = "stdout" | "stderr" | "output";
+
+export interface ProcessRecord {
+  pid: number;
+  startTime: string;
+  token: string;
+  owner: string;
+  startedAt: number;
+}
+
+export function runsRoot(home: string): string {
+  return join(home, "runs");
+}
+
+export function jobDir(home: string, jobId: string): string {
+  return inRuns(home, jobId);
+}
+
+export function attemptDir(home: string, jobId: string, attempt: number): string {
+  return inRuns(home, jobId, String(attempt));
+}
+
+export function ensureAttemptDir(home: string, jobId: string, attempt: number): string {
+  const dir = attemptDir(home, jobId, attempt); // checked before anything is created or chmod-ed
+  ensurePrivateDir(runsRoot(home));
+  ensurePrivateDir(jobDir(home, jobId));
+  ensurePrivateDir(dir);
+  for (const name of ["stdout.log", "stderr.log", "output.log"]) {
+    const file = join(dir, name);
+    if (!existsSync(file)) writeFileSync(file, "", { mode: 0o600 });
+  }
+  return dir;
+}
+
+export function logPath(home: string, jobId: string, attempt: number, stream: LogStream): string {
+  return inRuns(home, jobId, String(attempt), `${stream}.log`); // a planted link is refused too
+}
+
+function writePrivate(file: string, text: string): void {
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  renameSync(tmp, file);
+}
+
+/** Keep the caller's environment for this job's attempts; never stored in the database. */
+export function saveEnv(home: string, jobId: string, env: NodeJS.ProcessEnv): void {
+  const dir = jobDir(home, jobId);
+  ensurePrivateDir(runsRoot(home));
+  ensurePrivateDir(dir);
+  writePrivate(join(dir, "env"), JSON.stringify(env));
+}
+
+export function loadEnv(home: string, jobId: string): NodeJS.ProcessEnv | undefined {
+  try {
+    return JSON.parse(readFileSync(join(jobDir(home, jobId), "env"), "utf8")) as NodeJS.ProcessEnv;
+  } catch {
+    return undefined;
+  }
+}
+
+export function deleteEnv(home: string, jobId: string): void {
+  rmSync(join(jobDir(home, jobId), "env"), { force: true });
+}
+
+export function saveProcess(dir: string, record: ProcessRecord): void {
+  writePrivate(join(dir, "process.json"), JSON.stringify(record));
+}
+
+export function loadProcess(dir: string): ProcessRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, "process.json"), "utf8")) as ProcessRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The exit code the wrapper wrote, if the command has ended. */
+export function readExitCode(dir: string): number | undefined {
+  try {
+    const text = readFileSync(join(dir, "exit"), "utf8").trim();
+    return /^\d+$/.test(text) ? Number(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function removeJobFiles(home: string, jobId: string): void {
+  rmSync(jobDir(home, jobId), { recursive: true, force: true });
+}
+
+/** The last `lines` lines of a log (reads at most `maxBytes` from the end). */
+export function tailLog(file: string, lines: number, maxBytes = 1024 * 1024): string {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    return "";
+  }
+  const length = Math.min(size, maxBytes);
+  const buffer = Buffer.alloc(length);
+  const fd = openSync(file, "r");
+  try {
+    readSync(fd, buffer, 0, length, size - length);
+  } finally {
+    closeSync(fd);
+  }
+  const text = buffer.toString("utf8");
+  const all = text.split("\n");
+  if (all[all.length - 1] === "") all.pop();
+  return all.slice(-lines).join("\n") + (all.length > 0 ? "\n" : "");
+}

@@ -1,0 +1,476 @@
+/**
+ * The process supervisor: claims `command` jobs within the concurrency limits, starts each in its
+ * own process group with the caller's cwd and environment, follows its output, enforces timeouts,
+ * records the real exit code, and re-attaches to commands that outlived a previous daemon.
+ */
+import type { ChildProcess } from "node:child_process";
+import { BatonError } from "../core/errors.js";
+import type { Job } from "../core/job.js";
+import { isTerminal } from "../core/states.js";
+import type { Engine } from "../engine/engine.js";
+import type { CommandPayload, ProcessKind } from "./kinds.js";
+import { isCommandPayload } from "./kinds.js";
+import { LogPump } from "./log-pump.js";
+import { groupAlive, isSameProcess, ownerGone, pidReused, signalGroup, startDetached } from "./process.js";
+import {
+  attemptDir,
+  deleteEnv,
+  ensureAttemptDir,
+  loadEnv,
+  loadProcess,
+  readExitCode,
+  saveProcess,
+} from "./run-dir.js";
+
+export type { CommandPayload, ProcessKind } from "./kinds.js";
+export { isCommandPayload } from "./kinds.js";
+
+export interface SupervisorOptions {
+  engine: Engine;
+  /** Job kinds run besides `command` (configured tasks). */
+  kinds?: readonly ProcessKind[];
+  home: string;
+  owner: string;
+  /** Commands running at once, all projects together. */
+  maxRunning: number;
+  /** Commands running at once in one project. */
+  maxPerProject: number;
+  /** Lease on a running command; the daemon renews it. Long, so a daemon restart re-attaches first. */
+  leaseMs?: number;
+  heartbeatMs?: number;
+  /** SIGTERM → SIGKILL grace for stops and timeouts. */
+  killGraceMs?: number;
+  /** Per-attempt log cap in bytes (each of stdout, stderr and the interleaved output). */
+  logCapBytes?: number;
+  /** Called after the outcome of a job was recorded. */
+  onFinished?: (job: Job) => void;
+  /** Diagnostics (never secrets). */
+  log?: (line: string) => void;
+  /** Claim jobs whose payload names an affinity only when it is one of these (this host's, its pools'). */
+  affinities?: readonly string[];
+}
+
+type Ending = "stop" | "timeout" | "idle";
+
+interface Tracked {
+  job: Job;
+  attempt: number;
+  token: string;
+  pid: number;
+  startTime: string;
+  dir: string;
+  project: string | null;
+  pump: LogPump;
+  child: ChildProcess | undefined;
+  ending: Ending | undefined;
+  endingDetail: string | undefined;
+  timers: NodeJS.Timeout[];
+  finishing: boolean;
+  following: { close(): Promise<void> } | undefined;
+  timeoutMs: number | undefined;
+  idleTimeoutMs: number | undefined;
+  killGraceMs: number;
+}
+
+export class Supervisor {
+  private readonly o: Required<Omit<SupervisorOptions, "onFinished" | "log" | "kinds" | "affinities">> &
+    Pick<SupervisorOptions, "onFinished" | "log" | "affinities">;
+  private readonly kinds: readonly ProcessKind[];
+  private readonly tracked = new Map<string, Tracked>();
+  private claiming = true;
+  private ticking: Promise<void> | undefined;
+  private again = false;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private livenessTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: SupervisorOptions) {
+    this.o = {
+      leaseMs: 5 * 60_000,
+      heartbeatMs: 30_000,
+      killGraceMs: 5_000,
+      logCapBytes: 50 * 1024 * 1024,
+      ...options,
+    };
+    this.kinds = options.kinds ?? [];
+  }
+
+  private kindOf(job: Job): ProcessKind | undefined {
+    return this.kinds.find((k) => job.type.startsWith(k.typePrefix));
+  }
+
+  get runningCount(): number {
+    return this.tracked.size;
+  }
+
+  runningIds(): string[] {
+    return [...this.tracked.keys()];
+  }
+
+  /** Begin heartbeats and liveness checks; re-attach to commands a previous daemon left running. */
+  async start(): Promise<void> {
+    await this.reattach();
+    this.heartbeatTimer = setInterval(() => void this.heartbeatAll(), this.o.heartbeatMs);
+    this.heartbeatTimer.unref();
+    // Processes started by an earlier daemon are not our children: check them twice a second.
+    this.livenessTimer = setInterval(() => this.checkLiveness(), 500);
+    this.livenessTimer.unref();
+  }
+
+  /** Claim and start queued commands while there is room. Coalesces concurrent calls. */
+  tick(): Promise<void> {
+    if (this.ticking !== undefined) {
+      this.again = true;
+      return this.ticking;
+    }
+    this.ticking = (async () => {
+      do {
+        this.again = false;
+        await this.fill();
+      } while (this.again && this.claiming);
+    })().finally(() => {
+      this.ticking = undefined;
+    });
+    return this.ticking;
+  }
+
+  private async fill(): Promise<void> {
+    while (this.claiming && this.tracked.size < this.o.maxRunning) {
+      const perProject = new Map<string, number>();
+      for (const t of this.tracked.values()) {
+        if (t.project !== null) perProject.set(t.project, (perProject.get(t.project) ?? 0) + 1);
+      }
+      const full = [...perProject.entries()].filter(([, n]) => n >= this.o.maxPerProject).map(([p]) => p);
+      const running = [...this.tracked.values()].map((t) => t.job);
+      const excludeTypes: string[] = [];
+      for (const kind of this.kinds) excludeTypes.push(...((await kind.excludeTypes?.(running)) ?? []));
+      const [claimed] = await this.o.engine.claim({
+        types: ["command"],
+        ...(this.kinds.length === 0 ? {} : { typePrefixes: this.kinds.map((k) => k.typePrefix) }),
+        ...(excludeTypes.length === 0 ? {} : { excludeTypes }),
+        owner: this.o.owner,
+        leaseMs: this.o.leaseMs,
+        limit: 1,
+        excludeProjects: full,
+        ...(this.o.affinities === undefined ? {} : { affinities: this.o.affinities }),
+      });
+      if (claimed === undefined) return;
+      await this.launch(claimed.job, claimed.attempt, claimed.token);
+    }
+  }
+
+  private async launch(job: Job, attempt: number, token: string): Promise<void> {
+    const payload = job.payload;
+    if (!isCommandPayload(payload)) {
+      await this.o.engine.fail(job.id, {
+        token,
+        error: "not a command: payload needs argv[] and cwd",
+        noRetry: true,
+      });
+      return;
+    }
+    const env = loadEnv(this.o.home, job.id) ?? process.env;
+    let dir: string;
+    try {
+      dir = ensureAttemptDir(this.o.home, job.id, attempt);
+    } catch (error) {
+      await this.o.engine.fail(job.id, {
+        token,
+        error: `cannot create the log folder: ${(error as Error).message}`,
+      });
+      return;
+    }
+    const refused = await this.kindOf(job)?.beforeStart?.(job, attempt, dir);
+    if (refused !== undefined) {
+      await this.o.engine.fail(job.id, { token, error: refused, noRetry: true });
+      return;
+    }
+    let started: ReturnType<typeof startDetached>;
+    try {
+      const stdin = this.kindOf(job)?.stdin?.(job, attempt, dir);
+      started = startDetached(payload.argv, payload.cwd, env, dir, stdin);
+    } catch (error) {
+      await this.o.engine.fail(job.id, {
+        token,
+        error: `could not start: ${(error as Error).message}`,
+        noRetry: true,
+      });
+      return;
+    }
+    const spawnError = await new Promise<Error | undefined>((resolve) => {
+      started.child.once("spawn", () => resolve(undefined));
+      started.child.once("error", (error) => resolve(error));
+    });
+    if (spawnError !== undefined) {
+      const reason =
+        (spawnError as NodeJS.ErrnoException).code === "ENOENT"
+          ? `working directory ${payload.cwd} does not exist`
+          : spawnError.message;
+      await this.o.engine.fail(job.id, { token, error: `could not start: ${reason}`, noRetry: true });
+      return;
+    }
+    saveProcess(dir, {
+      pid: started.pid,
+      startTime: started.startTime,
+      token,
+      owner: this.o.owner,
+      startedAt: Date.now(),
+    });
+    const t = this.track(job, attempt, token, started.pid, started.startTime, dir, started.child, payload);
+    started.child.once("exit", () => void this.finish(t));
+    await this.o.engine.store.addEvent({
+      jobId: job.id,
+      workflow: job.workflow,
+      project: job.project,
+      actor: this.o.owner,
+      kind: "process_started",
+      fromState: null,
+      toState: null,
+      details: { pid: started.pid, attempt },
+    });
+  }
+
+  private track(
+    job: Job,
+    attempt: number,
+    token: string,
+    pid: number,
+    startTime: string,
+    dir: string,
+    child: ChildProcess | undefined,
+    payload: CommandPayload,
+  ): Tracked {
+    const t: Tracked = {
+      job,
+      attempt,
+      token,
+      pid,
+      startTime,
+      dir,
+      project: job.project,
+      pump: new LogPump(dir, this.o.logCapBytes),
+      child,
+      ending: undefined,
+      endingDetail: undefined,
+      timers: [],
+      finishing: false,
+      following: undefined,
+      timeoutMs: payload.timeoutMs ?? job.timeoutMs ?? undefined,
+      idleTimeoutMs: payload.idleTimeoutMs,
+      killGraceMs: payload.killGraceMs ?? this.o.killGraceMs,
+    };
+    this.tracked.set(job.id, t);
+    t.pump.start();
+    t.following = this.kindOf(job)?.follow?.(job, attempt, dir);
+    const startedAt = job.startedAt ?? Date.now();
+    if (t.timeoutMs !== undefined) {
+      const left = Math.max(0, startedAt + t.timeoutMs - Date.now());
+      t.timers.push(setTimeout(() => this.end(t, "timeout", `timed out after ${t.timeoutMs} ms`), left));
+    }
+    if (t.idleTimeoutMs !== undefined) {
+      const idle = t.idleTimeoutMs;
+      const timer = setInterval(
+        () => {
+          t.pump.pump();
+          if (Date.now() - t.pump.lastOutputAt >= idle)
+            this.end(t, "idle", `no output for ${idle} ms (idle timeout)`);
+        },
+        Math.min(1000, Math.max(50, Math.floor(idle / 4))),
+      );
+      t.timers.push(timer);
+    }
+    return t;
+  }
+
+  /** Stop a job: a running one gets SIGTERM (SIGKILL with `force`, or after the grace). */
+  async stop(jobId: string, force: boolean): Promise<Job> {
+    const t = this.tracked.get(jobId);
+    if (t === undefined) {
+      const job = await this.o.engine.get(jobId);
+      if (job.state === "running") {
+        throw new BatonError(
+          "INVALID_TRANSITION",
+          `job ${jobId} is running under another owner (${job.leaseOwner ?? "?"})`,
+        );
+      }
+      return this.o.engine.cancel(jobId, { actor: "user" });
+    }
+    this.end(t, "stop", force ? "stopped by user (SIGKILL)" : "stopped by user", force);
+    return t.job;
+  }
+
+  /** Suspend (SIGSTOP) or continue (SIGCONT) a running job's process group; false when not running here. */
+  signal(jobId: string, signal: "SIGSTOP" | "SIGCONT"): boolean {
+    const t = this.tracked.get(jobId);
+    return t !== undefined && !t.finishing && signalGroup(t.pid, signal);
+  }
+
+  private end(t: Tracked, ending: Ending, detail: string, force = false): void {
+    if (t.ending === undefined) {
+      t.ending = ending;
+      t.endingDetail = detail;
+    }
+    signalGroup(t.pid, force ? "SIGKILL" : "SIGTERM");
+    signalGroup(t.pid, "SIGCONT"); // a paused (stopped) group acts on the SIGTERM only once continued
+    const kill = setTimeout(() => signalGroup(t.pid, "SIGKILL"), force ? 0 : t.killGraceMs);
+    t.timers.push(kill);
+  }
+
+  /** Record the outcome once the group leader is gone. */
+  private async finish(t: Tracked): Promise<void> {
+    if (t.finishing) return;
+    t.finishing = true;
+    for (const timer of t.timers) clearTimeout(timer);
+    // Whatever the leader left behind in its group (background children) goes with it. A pid that
+    // now names another process means the old group is empty (a group's id is never reused while
+    // it has members): that process is someone else's and is left alone.
+    if (!pidReused(t.pid, t.startTime) && groupAlive(t.pid)) {
+      signalGroup(t.pid, "SIGTERM");
+      const deadline = Date.now() + Math.min(t.killGraceMs, 2000);
+      while (groupAlive(t.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      signalGroup(t.pid, "SIGKILL");
+    }
+    t.pump.stop();
+    await t.following?.close();
+    const code = readExitCode(t.dir);
+    const engine = this.o.engine;
+    const kind = this.kindOf(t.job);
+    const base = { token: t.token, actor: this.o.owner, ...(code === undefined ? {} : { exitCode: code }) };
+    let job: Job;
+    try {
+      if (t.ending === "timeout" || t.ending === "idle") {
+        job = await engine.timeout(t.job.id, { ...base, error: t.endingDetail ?? "timed out" });
+      } else if (t.ending === "stop") {
+        job = await engine.cancel(t.job.id, { ...base, error: t.endingDetail ?? "stopped" });
+      } else if (kind?.outcome !== undefined && code !== undefined && code <= 128) {
+        const decided = await kind.outcome(t.job, t.attempt, t.dir, code);
+        job = decided.ok
+          ? await engine.complete(t.job.id, { ...base, result: decided.result })
+          : await engine.fail(t.job.id, { ...base, error: decided.error });
+      } else if (code === 0) {
+        job = await engine.complete(t.job.id, { ...base, result: { exitCode: 0 } });
+      } else if (code === undefined) {
+        job = await engine.finish(t.job.id, "crashed", {
+          ...base,
+          error: "the process ended without an exit code (killed?)",
+        });
+      } else if (code > 128) {
+        job = await engine.finish(t.job.id, "crashed", { ...base, error: `killed by signal ${code - 128}` });
+      } else {
+        job = await engine.fail(t.job.id, { ...base, error: `exit code ${code}` });
+      }
+    } catch (error) {
+      this.o.log?.(`could not record the end of ${t.job.id}: ${(error as Error).message}`);
+      this.tracked.delete(t.job.id);
+      return;
+    }
+    this.tracked.delete(t.job.id);
+    if (kind?.finished !== undefined) {
+      try {
+        await kind.finished(job, t.attempt, t.dir, loadEnv(this.o.home, job.id));
+      } catch (error) {
+        this.o.log?.(`after ${job.id} finished: ${(error as Error).message}`);
+      }
+    }
+    if (isTerminal(job.state)) deleteEnv(this.o.home, job.id);
+    this.o.onFinished?.(job);
+    if (this.claiming) void this.tick();
+  }
+
+  private checkLiveness(): void {
+    for (const t of this.tracked.values()) {
+      if (t.child !== undefined || t.finishing) continue;
+      if (!isSameProcess(t.pid, t.startTime)) void this.finish(t);
+    }
+  }
+
+  private async heartbeatAll(): Promise<void> {
+    for (const t of [...this.tracked.values()]) {
+      if (t.finishing) continue;
+      try {
+        await this.o.engine.heartbeat(t.job.id, t.token, this.o.leaseMs);
+      } catch (error) {
+        if (error instanceof BatonError && (error.code === "LEASE_LOST" || error.code === "JOB_NOT_FOUND")) {
+          // Someone else owns the job now: running it twice is worse than stopping it.
+          this.o.log?.(`lease lost on ${t.job.id}; stopping its process group`);
+          t.finishing = true;
+          for (const timer of t.timers) clearTimeout(timer);
+          signalGroup(t.pid, "SIGKILL");
+          t.pump.stop();
+          void t.following?.close();
+          this.tracked.delete(t.job.id);
+        }
+      }
+    }
+  }
+
+  /** Take over commands whose daemon died: re-attach to live ones, record the ones that ended. */
+  async reattach(): Promise<void> {
+    const running = await this.o.engine.list(
+      { states: ["running"], includeArchived: true },
+      { limit: 100_000 },
+    );
+    for (const job of running) {
+      if (job.type !== "command" && this.kindOf(job) === undefined) continue;
+      if (this.tracked.has(job.id)) continue;
+      const open = (await this.o.engine.attempts(job.id)).filter((a) => a.endedAt === null).pop();
+      if (open === undefined) continue;
+      const dir = attemptDir(this.o.home, job.id, open.n);
+      const record = loadProcess(dir);
+      if (record === undefined) {
+        // Claimed by a daemon that died before the command started: crashed now, not at lease expiry.
+        // Anything else (another host, a live owner) is left to lease expiry.
+        if (job.leaseOwner !== null && ownerGone(job.leaseOwner)) {
+          await this.o.engine
+            .finish(job.id, "crashed", {
+              force: true,
+              actor: this.o.owner,
+              error: "the daemon that claimed it died before the command started",
+            })
+            .catch(() => undefined); // recovered by someone else meanwhile
+        }
+        continue;
+      }
+      const payload = isCommandPayload(job.payload) ? job.payload : { argv: ["?"], cwd: "/" };
+      try {
+        await this.o.engine.heartbeat(job.id, record.token, this.o.leaseMs);
+      } catch {
+        continue; // recovered by someone else meanwhile
+      }
+      const t = this.track(
+        job,
+        job.attempts,
+        record.token,
+        record.pid,
+        record.startTime,
+        dir,
+        undefined,
+        payload,
+      );
+      if (readExitCode(dir) !== undefined || !isSameProcess(record.pid, record.startTime))
+        await this.finish(t);
+    }
+  }
+
+  /** Stop claiming now; wait up to `graceMs` for running commands to end (recording them); leave the rest running. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.claiming = false;
+    const deadline = Date.now() + graceMs;
+    while (this.tracked.size > 0 && Date.now() < deadline) {
+      this.checkLiveness();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    if (this.livenessTimer !== undefined) clearInterval(this.livenessTimer);
+    for (const t of this.tracked.values()) {
+      for (const timer of t.timers) clearTimeout(timer);
+      t.pump.stop();
+      await t.following?.close();
+    }
+    if (this.ticking !== undefined) await this.ticking;
+  }
+
+  /** Stop claiming (used the moment a shutdown begins). */
+  stopClaiming(): void {
+    this.claiming = false;
+  }
+}

@@ -1,0 +1,423 @@
+/**
+ * The shape of `baton.yaml` (and of the personal `~/.baton/config.yaml`), as zod schemas. Unknown
+ * keys are errors everywhere except under a task's `with:` map (free-form settings for a plugin),
+ * so a misspelt `timout:` is reported instead of silently ignored. `baton config schema` prints the
+ * JSON Schema generated from these, for editors.
+ */
+import { Cron } from "croner";
+import { z } from "zod";
+import { AGENT_PRESETS } from "../agents/agents.js";
+import { parseDuration } from "../core/duration.js";
+
+/** Task names become job types (`task:<name>`), unit file names and environment values. */
+export const TASK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function isDuration(text: string): boolean {
+  try {
+    return parseDuration(text) > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** A cron expression croner accepts (5 fields, or 6 with seconds first); the reason when it does not. */
+export function cronProblem(expression: string, timezone?: string): string | undefined {
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length < 5 || fields.length > 6) {
+    return `expected 5 fields (minute hour day month weekday) or 6 (with seconds first), got ${fields.length}`;
+  }
+  try {
+    new Cron(expression, { paused: true, ...(timezone === undefined ? {} : { timezone }) });
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.replace(/^CronPattern: /, "");
+  }
+}
+
+function isTimezone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const duration = z
+  .string()
+  .refine(isDuration, { message: "expected a duration such as 30s, 10m, 2h or 1h30m" })
+  .describe("A duration: 30s, 10m, 2h, 1h30m.");
+
+/** One command: a shell string (`/bin/sh -c`) or an argv list run without a shell. */
+const commandLine = z
+  .union([z.string().min(1, "must not be empty"), z.array(z.string()).min(1, "must not be empty")])
+  .describe("A shell command line (run with /bin/sh -c), or an argv list run without a shell.");
+
+/**
+ * Hooks: one shell string, or a list whose items are shell strings or argv lists. Run data reaches
+ * them only through environment variables (BATON_RUN_ID, BATON_STATUS…), never interpolated.
+ */
+const hooks = z
+  .union([z.string().min(1), z.array(z.union([z.string().min(1), z.array(z.string()).min(1)])).min(1)])
+  .describe(
+    "Commands run after the task: a shell string or a list of shell strings / argv lists. Data only via environment variables (BATON_RUN_ID, BATON_TASK, BATON_STATUS, BATON_EXIT_CODE, BATON_SUMMARY, BATON_RESULT_JSON, BATON_LOG_PATH).",
+  );
+
+const envName = z.string().regex(ENV_NAME, "expected an environment variable name (letters, digits, _)");
+
+/** `key` or `key_env` (the name of a variable of the caller's environment), exactly one of them. */
+function secretPair<K extends string>(key: K, what: string) {
+  return {
+    [key]: z.string().min(1).optional().describe(what),
+    [`${key}_env`]: envName.optional().describe(`The environment variable holding ${what.toLowerCase()}`),
+  } as Record<K | `${K}_env`, z.ZodOptional<z.ZodString>>;
+}
+
+function exactlyOne(obj: Record<string, unknown>, key: string, ctx: z.RefinementCtx): void {
+  const plain = obj[key] !== undefined;
+  const fromEnv = obj[`${key}_env`] !== undefined;
+  if (plain === fromEnv) {
+    ctx.addIssue({
+      code: "custom",
+      message: plain
+        ? `give ${key} or ${key}_env, not both`
+        : `expected ${key} or ${key}_env (the name of an environment variable holding it)`,
+      path: [],
+    });
+  }
+}
+
+const webhookChannel = z
+  .strictObject({
+    ...secretPair("url", "The URL to POST the JSON to"),
+    headers: z.record(z.string(), z.string()).optional().describe("Extra headers (not secret)."),
+    headers_env: z
+      .record(z.string(), envName)
+      .optional()
+      .describe("Headers whose values come from environment variables (secrets such as tokens)."),
+  })
+  .superRefine((v, ctx) => exactlyOne(v, "url", ctx));
+
+const chatWebhook = (service: string) =>
+  z
+    .strictObject({ ...secretPair("webhook_url", `The ${service} incoming-webhook URL`) })
+    .superRefine((v, ctx) => exactlyOne(v, "webhook_url", ctx));
+
+const telegramChannel = z
+  .strictObject({
+    ...secretPair("bot_token", "The bot token"),
+    ...secretPair("chat_id", "The chat id"),
+    base_url: z.string().url().optional().describe("API base URL (default https://api.telegram.org)."),
+  })
+  .superRefine((v, ctx) => {
+    exactlyOne(v, "bot_token", ctx);
+    exactlyOne(v, "chat_id", ctx);
+  });
+
+export const NOTIFY_WHEN = ["success", "failure", "complete"] as const;
+
+/** Variables a notification message template may use: `{{task}}`. */
+export const TEMPLATE_VARS = [
+  "task",
+  "status",
+  "run_id",
+  "exit_code",
+  "summary",
+  "duration",
+  "project",
+  "host",
+] as const;
+
+const template = z
+  .string()
+  .min(1)
+  .max(4000)
+  .superRefine((text, ctx) => {
+    for (const match of text.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
+      const name = match[1] ?? "";
+      if (!(TEMPLATE_VARS as readonly string[]).includes(name)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `unknown template variable {{${name}}} (expected one of: ${TEMPLATE_VARS.join(", ")})`,
+        });
+      }
+    }
+  })
+  .describe(`Message template; variables: ${TEMPLATE_VARS.map((v) => `{{${v}}}`).join(" ")}.`);
+
+const notify = z
+  .strictObject({
+    on: z
+      .array(z.enum(NOTIFY_WHEN))
+      .min(1)
+      .optional()
+      .describe("When to notify: success, failure, complete (always). Default: [failure]."),
+    message: template.optional(),
+    webhook: webhookChannel.optional().describe("A generic webhook: JSON POST of the run's outcome."),
+    slack: chatWebhook("Slack").optional(),
+    discord: chatWebhook("Discord").optional(),
+    telegram: telegramChannel.optional(),
+    desktop: z
+      .union([z.boolean(), z.strictObject({ title: z.string().min(1).max(200).optional() })])
+      .optional()
+      .describe("A desktop notification (notify-send on Linux, osascript on macOS); skipped where absent."),
+  })
+  .describe("Notifications sent when a run ends.");
+
+const inputSpec = z.union([
+  z.string().describe("The input's description (an optional string input)."),
+  z.strictObject({
+    description: z.string().optional(),
+    type: z.enum(["string", "number", "integer", "boolean"]).optional().describe("Default: string."),
+    required: z.boolean().optional(),
+    default: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    enum: z
+      .array(z.union([z.string(), z.number()]))
+      .min(1)
+      .optional(),
+    pattern: z
+      .string()
+      .refine(
+        (p) => {
+          try {
+            new RegExp(p);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { message: "expected a valid regular expression" },
+      )
+      .optional(),
+  }),
+]);
+
+const retry = z.strictObject({
+  attempts: z.number().int().min(1).max(100).describe("Attempts in all (1 = no retry)."),
+  backoff: z.enum(["fixed", "exponential"]).optional().describe("Default: exponential."),
+  base: duration.optional().describe("The first delay (default 1s)."),
+  max: duration.optional().describe("The longest delay (default 1h)."),
+});
+
+export const OUTPUT_MODES = ["text", "json", "jsonl", "auto"] as const;
+export const CATCH_UP = ["skip", "once", "all"] as const;
+
+export const taskSchema = z
+  .strictObject({
+    description: z.string().max(2000).optional().describe("What the task does, for people and agents."),
+    command: commandLine.optional(),
+    args: z.array(z.string()).optional().describe("Arguments appended to an argv command."),
+    dry_run_command: commandLine
+      .optional()
+      .describe("Run instead of `command` by --dry-run; it must have no side effects."),
+    plugin: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "A JavaScript module (path relative to the config file, or an npm package) exporting the task.",
+      ),
+    with: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe("Free-form settings handed to a plugin task."),
+    env: z
+      .record(z.string().regex(ENV_NAME, "expected an environment variable name"), z.string())
+      .optional()
+      .describe(
+        "Environment for the command. A key ending in _env names a variable of the caller's environment, resolved at run time: `TOKEN_env: DEPLOY_TOKEN` sets TOKEN.",
+      ),
+    requires_env: z.array(envName).optional().describe("Variables the caller's environment must define."),
+    cwd: z.string().min(1).optional().describe("Working directory, relative to the project root."),
+    timeout: duration.optional(),
+    idle_timeout: duration.optional().describe("Stop the run when it prints nothing for this long."),
+    success_exit_codes: z
+      .array(z.number().int().min(0).max(255))
+      .min(1)
+      .optional()
+      .describe("Exit codes that count as success (default [0])."),
+    output: z
+      .enum(OUTPUT_MODES)
+      .optional()
+      .describe(
+        "How stdout becomes the run's result: text (last line is the summary), json (the whole output), jsonl (each line an event; the last one is the result), auto.",
+      ),
+    schedule: z
+      .string()
+      .min(1)
+      .superRefine((expression, ctx) => {
+        const problem = cronProblem(expression);
+        if (problem !== undefined) {
+          ctx.addIssue({ code: "custom", message: `invalid cron expression '${expression}': ${problem}` });
+        }
+      })
+      .optional()
+      .describe("A cron expression (5 fields, or 6 with seconds first); the daemon runs the task on it."),
+    timezone: z
+      .string()
+      .refine(isTimezone, { message: "expected an IANA time zone such as Europe/Paris or UTC" })
+      .optional()
+      .describe("Time zone of the schedule (default: the system's)."),
+    catch_up: z
+      .enum(CATCH_UP)
+      .optional()
+      .describe(
+        "Missed fires (daemon down, clock jump): skip (default), once (one run for all of them), all.",
+      ),
+    scheduler: z
+      .enum(["daemon", "os"])
+      .optional()
+      .describe(
+        "Who fires the schedule: the baton daemon (default) or OS units (baton schedule install-units).",
+      ),
+    retry: retry.optional(),
+    lock: z.boolean().optional().describe("Refuse a second concurrent run (held in the ledger)."),
+    on_success: hooks.optional(),
+    on_failure: hooks.optional(),
+    on_complete: hooks.optional(),
+    notify: notify.optional(),
+    inputs: z
+      .record(z.string().regex(ENV_NAME, "expected a name of letters, digits and _"), inputSpec)
+      .optional(),
+    outputs: z.record(z.string(), z.string()).optional().describe("Fields of the result, with descriptions."),
+    destructive: z.boolean().optional().describe("It deletes or overwrites things."),
+    network: z.boolean().optional().describe("It talks to the network."),
+    tags: z.array(z.string().min(1).max(100)).max(50).optional(),
+  })
+  .superRefine((task, ctx) => {
+    if ((task.command === undefined) === (task.plugin === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          task.command === undefined
+            ? "expected `command` (or `plugin`): a task needs something to run"
+            : "give `command` or `plugin`, not both",
+        path: [],
+      });
+    }
+    if (task.plugin !== undefined && task.dry_run_command !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: "dry_run_command is for command tasks; a plugin task exports dryRun()",
+        path: ["dry_run_command"],
+      });
+    }
+    if (task.with !== undefined && task.plugin === undefined) {
+      ctx.addIssue({ code: "custom", message: "`with` is for plugin tasks", path: ["with"] });
+    }
+    for (const key of Object.keys(task.env ?? {})) {
+      if (key.endsWith("_env") && !ENV_NAME.test(task.env![key]!)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${key} names a variable of the caller's environment: expected a variable name`,
+          path: ["env", key],
+        });
+      }
+    }
+    for (const [name, spec] of Object.entries(task.inputs ?? {})) {
+      if (typeof spec === "string" || spec.default === undefined || spec.type === undefined) continue;
+      const ok =
+        spec.type === "boolean"
+          ? typeof spec.default === "boolean"
+          : spec.type === "string"
+            ? typeof spec.default === "string"
+            : typeof spec.default === "number" && (spec.type === "number" || Number.isInteger(spec.default));
+      if (!ok) {
+        ctx.addIssue({
+          code: "custom",
+          message: `the default does not match type ${spec.type}`,
+          path: ["inputs", name, "default"],
+        });
+      }
+    }
+  });
+
+const argvTemplate = z
+  .array(z.string().max(4096))
+  .min(1, "must not be empty")
+  .max(200)
+  .describe("An argv list run without a shell; `{instructions}` marks where the text goes.");
+
+/** An agent CLI that agent jobs (`baton agent submit --agent <name>`) hand instructions to. */
+export const agentSchema = z
+  .strictObject({
+    description: z.string().max(2000).optional(),
+    preset: z
+      .enum(Object.keys(AGENT_PRESETS) as [string, ...string[]])
+      .optional()
+      .describe("Start from a built-in command: claude, codex or gemini."),
+    command: argvTemplate.optional(),
+    continue_command: argvTemplate
+      .optional()
+      .describe(
+        "How `baton agent continue` resumes the agent's session: `{session}` is the session_id of the earlier answer.",
+      ),
+    stdin: z.boolean().optional().describe("Hand the instructions over on stdin instead of as an argument."),
+    cwd: z.string().min(1).optional().describe("Working directory, relative to the project root."),
+    env: z
+      .record(z.string().regex(ENV_NAME, "expected an environment variable name"), z.string())
+      .optional()
+      .describe(
+        "Environment for the agent; a key ending in _env names a variable of the caller's environment.",
+      ),
+    timeout: duration.optional(),
+    retries: z.number().int().min(0).max(20).optional().describe("Extra attempts when it fails (default 0)."),
+    max_concurrent: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe("Jobs of this agent running at once, in all."),
+    max_per_host: z.number().int().min(1).optional().describe("Jobs of this agent running at once per host."),
+  })
+  .superRefine((agent, ctx) => {
+    if (agent.preset !== undefined && agent.command !== undefined) {
+      ctx.addIssue({ code: "custom", message: "give `preset` or `command`, not both", path: [] });
+    }
+  });
+
+export const configSchema = z
+  .strictObject({
+    version: z.literal(1).optional().describe("The format version (1)."),
+    database_url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "expected a postgres:// or postgresql:// URL")
+      .optional()
+      .describe(
+        "The PostgreSQL ledger (below --database-url and BATON_DATABASE_URL). Keep the password out: use PGPASSWORD or ~/.pgpass.",
+      ),
+    tasks: z
+      .record(
+        z.string().regex(TASK_NAME, "expected a task name: letters, digits, _ . - (at most 64)"),
+        taskSchema,
+      )
+      .optional()
+      .describe("The configured tasks, by name."),
+    agents: z
+      .record(
+        z.string().regex(TASK_NAME, "expected an agent name: letters, digits, _ . - (at most 64)"),
+        agentSchema,
+      )
+      .optional()
+      .describe("Agent CLIs for agent jobs, by name."),
+  })
+  .describe("baton.yaml: the configured tasks of a project (or ~/.baton/config.yaml: personal ones).");
+
+export type TaskSpec = z.infer<typeof taskSchema>;
+export type AgentSpec = z.infer<typeof agentSchema>;
+export type ConfigSpec = z.infer<typeof configSchema>;
+export type InputSpec = NonNullable<TaskSpec["inputs"]>[string];
+export type NotifySpec = NonNullable<TaskSpec["notify"]>;
+export type HookSpec = NonNullable<TaskSpec["on_success"]>;
+export type OutputMode = (typeof OUTPUT_MODES)[number];
+export type CatchUp = (typeof CATCH_UP)[number];
+
+/** The JSON Schema of baton.yaml (for editors: `# yaml-language-server: $schema=…`). */
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
+  return { ...schema, title: "baton.yaml" };
+}

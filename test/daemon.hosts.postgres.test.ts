@@ -1,0 +1,178 @@
+/**
+ * Several daemons on one PostgreSQL ledger (issue 7): two homes with different BATON_HOSTNAME
+ * stand for two hosts. Each daemon registers and heartbeats; `baton status` lists them; a daemon
+ * that goes silent disappears after its registration expires. Commands run on the host that
+ * submitted them unless they name a pool; a silent host's running commands are recovered when
+ * their lease runs out.
+ */
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PG_ENABLED, pgTestDatabase, warnIfPgSkipped } from "./helpers/pg.js";
+import type { Home } from "./helpers/supervisor.js";
+import { cli, cliJson, daemonPid, newHome, processRecords, sleep, until } from "./helpers/supervisor.js";
+
+warnIfPgSkipped("daemons of several hosts on one ledger");
+const db = pgTestDatabase();
+
+interface HostRow {
+  host: string;
+  pools: string[];
+  running: number;
+  lastSeen: string;
+}
+
+function hostHome(host: string, extra: Record<string, string> = {}): Home {
+  return newHome({
+    BATON_DATABASE_URL: db.url,
+    BATON_DATABASE_SCHEMA: "fleet",
+    BATON_HOSTNAME: host,
+    ...extra,
+  });
+}
+
+/** The job's state and the hosts (owner prefixes) of its attempts, read from the shared ledger. */
+async function ledgerJob(id: string): Promise<{ state: string; ranOn: string[] }> {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    const job = await client.query<{ state: string }>("SELECT state FROM fleet.jobs WHERE id = $1", [id]);
+    const attempts = await client.query<{ owner: string }>(
+      "SELECT owner FROM fleet.attempts WHERE job_id = $1 ORDER BY n",
+      [id],
+    );
+    return { state: job.rows[0]!.state, ranOn: attempts.rows.map((a) => a.owner.split(":")[0]!) };
+  } finally {
+    await client.end();
+  }
+}
+
+function run(home: Home, args: string[]): string {
+  return (cliJson(home, ["run", ...args]) as { id: string }).id;
+}
+
+/** Poll the ledger until the job satisfies `done`; after 60 s, an error with its last reading. */
+async function ledgerUntil(
+  id: string,
+  what: string,
+  done: (job: { state: string; ranOn: string[] }) => boolean,
+): Promise<{ state: string; ranOn: string[] }> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const job = await ledgerJob(id);
+    if (done(job)) return job;
+    if (Date.now() > deadline)
+      throw new Error(`job ${id}: waited 60 s for ${what}; last ${JSON.stringify(job)}`);
+    await sleep(200);
+  }
+}
+
+function finished(id: string): Promise<{ state: string; ranOn: string[] }> {
+  return ledgerUntil(id, "its end", (j) => ["succeeded", "failed", "cancelled"].includes(j.state));
+}
+
+function hosts(home: Home): HostRow[] {
+  return (cliJson(home, ["status", "--all"]) as { hosts: HostRow[] }).hosts;
+}
+
+describe.skipIf(!PG_ENABLED)("daemons of two hosts on one PostgreSQL ledger", () => {
+  beforeAll(() => db.setup());
+  afterAll(() => db.teardown());
+
+  it("both daemons run side by side and register; status lists both hosts; a killed one disappears after expiry", async () => {
+    const alpha = hostHome("alpha");
+    const beta = hostHome("beta", { BATON_POOLS: "gpu,big" });
+    expect(cli(alpha, ["daemon", "start"]).code).toBe(0);
+    expect(cli(beta, ["daemon", "start"]).code).toBe(0);
+    const both = await until("both hosts registered", () => {
+      const seen = hosts(alpha);
+      return seen.length === 2 ? seen : undefined;
+    });
+    expect(both.map((h) => [h.host, h.pools])).toEqual([
+      ["alpha", []],
+      ["beta", ["gpu", "big"]],
+    ]);
+    expect(cli(alpha, ["status", "--all"]).stdout).toMatch(
+      /hosts:[\s\S]*alpha[\s\S]*beta\s+\S+\s+\d+\s+gpu,big/,
+    );
+
+    // kill -9: no clean unregistering; the entry expires (15 s without a heartbeat).
+    process.kill(daemonPid(beta)!, "SIGKILL");
+    const left = await until(
+      "the silent host to disappear",
+      () => {
+        const seen = hosts(alpha);
+        return seen.length === 1 ? seen : undefined;
+      },
+      60_000,
+      500,
+    );
+    expect(left.map((h) => h.host)).toEqual(["alpha"]);
+  }, 120_000);
+
+  it("commands run on the submitting host unless they name a pool; a pool nobody serves waits; handler jobs stay claimable by anyone", async () => {
+    const alpha = hostHome("alpha");
+    const beta = hostHome("beta", { BATON_POOLS: "gpu" });
+    expect(cli(alpha, ["daemon", "start"]).code).toBe(0);
+    expect(cli(beta, ["daemon", "start"]).code).toBe(0);
+    await until("both hosts registered", () => hosts(alpha).length === 2);
+
+    const fromAlpha = [1, 2, 3].map(() => run(alpha, ["--", "true"]));
+    const fromBeta = [1, 2, 3].map(() => run(beta, ["--", "true"]));
+    const gpu = [1, 2].map(() => run(alpha, ["--pool", "gpu", "--", "true"]));
+    const nobody = run(beta, ["--pool", "tpu", "--", "true"]);
+    for (const id of fromAlpha) expect(await finished(id)).toEqual({ state: "succeeded", ranOn: ["alpha"] });
+    for (const id of fromBeta) expect(await finished(id)).toEqual({ state: "succeeded", ranOn: ["beta"] });
+    for (const id of gpu) expect(await finished(id)).toEqual({ state: "succeeded", ranOn: ["beta"] });
+
+    // Both daemons looked at the queue many times meanwhile: the tpu job is still waiting.
+    await sleep(1500);
+    expect(await ledgerJob(nobody)).toEqual({ state: "queued", ranOn: [] });
+    expect(cli(alpha, ["stop", nobody]).code).toBe(0);
+
+    // A handler job (no affinity) is claimed by a worker anywhere.
+    const enq = cliJson(alpha, ["enqueue", "{}", "-t", "email"]) as { jobs: { id: string }[] };
+    const claimed = cliJson(beta, ["claim", "-t", "email", "--owner", "elsewhere"]) as {
+      claimed: { job: { id: string } }[];
+    };
+    expect(claimed.claimed.map((c) => c.job.id)).toEqual([enq.jobs[0]!.id]);
+
+    const bad = cli(alpha, ["run", "--pool", "no pools!", "--", "true", "--json"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stdout + bad.stderr).toContain("INVALID_INPUT");
+  }, 180_000);
+
+  it("a silent host's running command is recovered by another daemon when its lease runs out, and runs again on its host", async () => {
+    const lease = { BATON_COMMAND_LEASE_MS: "3000" };
+    const alpha = hostHome("alpha", lease);
+    const beta = hostHome("beta", lease);
+    expect(cli(alpha, ["daemon", "start"]).code).toBe(0);
+    expect(cli(beta, ["daemon", "start"]).code).toBe(0);
+    const id = run(beta, [
+      "--retries",
+      "1",
+      "--",
+      "sh",
+      "-c",
+      "test -e $0.again || { touch $0.again; sleep 600; }",
+      `${beta.dir}/marker`,
+    ]);
+    const record = await until("the command to start on beta", () =>
+      processRecords(beta).find((r) => r.jobId === id),
+    );
+    // The host dies with its command: kill -9 the daemon and the command's process group.
+    process.kill(daemonPid(beta)!, "SIGKILL");
+    process.kill(-record.pid, "SIGKILL");
+    // alpha recovers the expired lease (a retry), but does not run beta's command itself.
+    await ledgerUntil(id, "recovery", (j) => j.state === "retrying" || j.state === "queued");
+    await until(
+      "beta to drop out of status",
+      () => hosts(alpha).every((h) => h.host !== "beta"),
+      60_000,
+      500,
+    );
+    expect((await ledgerJob(id)).ranOn).toEqual(["beta"]);
+    // beta comes back: it runs the retry.
+    expect(cli(beta, ["daemon", "start"]).code).toBe(0);
+    expect(await finished(id)).toEqual({ state: "succeeded", ranOn: ["beta", "beta"] });
+  }, 180_000);
+});

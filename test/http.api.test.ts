@@ -1,0 +1,243 @@
+/**
+ * The HTTP API over a real server on 127.0.0.1:0 and a temp SQLite file: every route, typed errors
+ * for bad input, and the live event stream (including a change made by another process).
+ */
+import { appendFileSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { ensureAttemptDir, logPath } from "../src/supervisor/run-dir.js";
+import { baton, envelope } from "./helpers/cli.js";
+import type { TestServer } from "./helpers/http.js";
+import { callOp, readStream, request, startTestServer } from "./helpers/http.js";
+
+let server: TestServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+async function enqueue(s: TestServer, tasks: Record<string, unknown>[]): Promise<string[]> {
+  const answer = await callOp(s.base, "enqueue_task", { tasks });
+  expect(answer.status, answer.text).toBe(200);
+  return (answer.body.data.jobs as { id: string }[]).map((j) => j.id);
+}
+
+describe("HTTP API routes", () => {
+  it("POST /api/ops/<name> runs an operation and answers with the CLI's envelope", async () => {
+    server = await startTestServer();
+    const answer = await callOp(server.base, "enqueue_task", { payload: { file: "a.ts" }, workflow: "docs" });
+    expect(answer.status).toBe(200);
+    expect(answer.headers["content-type"]).toMatch(/^application\/json/);
+    expect(answer.body.ok).toBe(true);
+    const id = answer.body.data.jobs[0].id as string;
+    const done = await callOp(server.base, "complete_task", { id, evidence: "edited" });
+    expect(done.body.data.completed).toEqual([{ id, state: "succeeded" }]);
+    const health = await callOp(server.base, "health", {});
+    expect(health.body.data.counts).toEqual({ succeeded: 1 });
+  });
+
+  it("GET /api/ops lists the catalogue with JSON Schemas", async () => {
+    server = await startTestServer();
+    const answer = await request(`${server.base}/api/ops`);
+    expect(answer.status).toBe(200);
+    const enqueueOp = answer.body.data.operations.find((o: { name: string }) => o.name === "enqueue_task");
+    expect(enqueueOp.input.type).toBe("object");
+    expect(enqueueOp.allowed).toBe(true);
+  });
+
+  it("GET /api/jobs filters by state, type, workflow, tag and text, and pages with a cursor", async () => {
+    server = await startTestServer();
+    const ids = await enqueue(server, [
+      ...Array.from({ length: 5 }, (_, i) => ({ payload: { n: i }, workflow: "w1", tags: ["red"] })),
+      { type: "build", payload: { needle: "haystack-xyz" }, workflow: "w2" },
+    ]);
+    await callOp(server.base, "complete_task", { id: ids[0] });
+    const all = await request(`${server.base}/api/jobs`);
+    expect(all.body.data.total).toBe(6);
+    const queued = await request(`${server.base}/api/jobs?state=queued&workflow=w1`);
+    expect(queued.body.data.total).toBe(4);
+    const two = await request(`${server.base}/api/jobs?state=queued,succeeded&type=task`);
+    expect(two.body.data.total).toBe(5);
+    const byType = await request(`${server.base}/api/jobs?type=build`);
+    expect(byType.body.data.jobs.map((j: { id: string }) => j.id)).toEqual([ids[5]]);
+    const byText = await request(`${server.base}/api/jobs?q=haystack-xyz`);
+    expect(byText.body.data.jobs.map((j: { id: string }) => j.id)).toEqual([ids[5]]);
+    const byTag = await request(`${server.base}/api/jobs?tag=red`);
+    expect(byTag.body.data.total).toBe(5);
+
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await request(
+        `${server.base}/api/jobs?limit=2${cursor === undefined ? "" : `&cursor=${cursor}`}`,
+      );
+      expect(page.status).toBe(200);
+      expect(page.body.data.jobs.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.data.jobs.map((j: { id: string }) => j.id));
+      cursor = page.body.data.nextCursor;
+    } while (cursor !== undefined);
+    expect(seen.sort()).toEqual([...ids].sort());
+  });
+
+  it("GET /api/jobs/<id> shows the job with attempts and events; unknown ids are 404 JOB_NOT_FOUND", async () => {
+    server = await startTestServer();
+    const [id] = await enqueue(server, [{ payload: { a: 1 } }]);
+    await callOp(server.base, "fail_task", { id, error: "boom" });
+    const answer = await request(`${server.base}/api/jobs/${id}`);
+    expect(answer.status).toBe(200);
+    expect(answer.body.data.job.id).toBe(id);
+    expect(answer.body.data.events.map((e: { kind: string }) => e.kind)).toContain("enqueued");
+    const missing = await request(`${server.base}/api/jobs/01ZZZZZZZZZZZZZZZZZZZZZZZZ`);
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe("JOB_NOT_FOUND");
+  });
+
+  it("GET /api/jobs/<id>/log returns bytes from an offset, for a live tail", async () => {
+    server = await startTestServer();
+    const [id] = await enqueue(server, [{ type: "command", payload: { command: "echo" } }]);
+    const empty = await request(`${server.base}/api/jobs/${id}/log`);
+    expect(empty.body.data).toMatchObject({ attempt: 0, text: "" });
+    const [claimed] = await server.opened.engine.claim({ types: ["command"], owner: "test", limit: 1 });
+    ensureAttemptDir(server.home, id!, claimed!.attempt);
+    const file = logPath(server.home, id!, claimed!.attempt, "output");
+    appendFileSync(file, "line one\n");
+    const first = await request(`${server.base}/api/jobs/${id}/log`);
+    expect(first.body.data).toMatchObject({ attempt: 1, text: "line one\n", finished: false });
+    appendFileSync(file, "line two é\n");
+    const next = await request(`${server.base}/api/jobs/${id}/log?offset=${first.body.data.offset}`);
+    expect(next.body.data.text).toBe("line two é\n");
+    const again = await request(`${server.base}/api/jobs/${id}/log?offset=${next.body.data.offset}`);
+    expect(again.body.data.text).toBe("");
+    const bad = await request(`${server.base}/api/jobs/${id}/log?stream=../../etc/passwd`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe("INVALID_INPUT");
+  });
+
+  it("GET /api/events pages events after an id; GET /api/stats counts by state and type", async () => {
+    server = await startTestServer();
+    const ids = await enqueue(server, [{ payload: 1 }, { type: "build", payload: 2 }]);
+    await callOp(server.base, "complete_task", { id: ids[0] });
+    const events = await request(`${server.base}/api/events?after=0&limit=2`);
+    expect(events.body.data.events.map((e: { id: number }) => e.id)).toEqual([1, 2]);
+    const rest = await request(`${server.base}/api/events?after=${events.body.data.last}`);
+    expect(rest.body.data.events[0].id).toBe(3);
+    const ofJob = await request(`${server.base}/api/events?job=${ids[1]}`);
+    expect(ofJob.body.data.events.every((e: { jobId: string }) => e.jobId === ids[1])).toBe(true);
+    const stats = await request(`${server.base}/api/stats`);
+    expect(stats.body.data).toMatchObject({
+      byState: { queued: 1, succeeded: 1 },
+      byType: { task: { succeeded: 1 }, build: { queued: 1 } },
+      lastHour: { succeeded: 1 },
+      readOnly: false,
+    });
+  });
+
+  it("serves the dashboard page titled after the project, with a CSP and no CORS grant", async () => {
+    server = await startTestServer();
+    const page = await request(`${server.base}/`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain("<title>baton");
+    expect(page.headers["content-security-policy"]).toContain("script-src 'self'");
+    expect(page.headers["access-control-allow-origin"]).toBeUndefined();
+    const icon = await request(`${server.base}/favicon.svg`);
+    expect(icon.headers["content-type"]).toBe("image/svg+xml");
+  });
+
+  it("a read-only server answers reads and refuses changes with 403 FORBIDDEN", async () => {
+    server = await startTestServer({ readOnly: true });
+    expect((await callOp(server.base, "health", {})).status).toBe(200);
+    const refused = await callOp(server.base, "enqueue_task", { payload: 1 });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.code).toBe("FORBIDDEN");
+    expect((await request(`${server.base}/api/jobs`)).body.data.total).toBe(0);
+  });
+});
+
+describe("HTTP API bad input", () => {
+  it("answers each bad request with its typed 4xx error", async () => {
+    server = await startTestServer({ maxBodyBytes: 64 * 1024 });
+    const cases: [Promise<{ status: number; body: any }>, number, string][] = [
+      [callOp(server.base, "enqueue_task", { payload: 1, evidnce: "x" }), 400, "INVALID_INPUT"],
+      [callOp(server.base, "list_tasks", { limit: "ten" }), 400, "INVALID_INPUT"],
+      [callOp(server.base, "no_such_op", {}), 404, "NOT_FOUND"],
+      [
+        request(`${server.base}/api/ops/health`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: "{not json",
+        }),
+        400,
+        "INVALID_INPUT",
+      ],
+      [
+        request(`${server.base}/api/ops/health`, {
+          method: "POST",
+          headers: { "content-type": "text/plain" },
+          body: "{}",
+        }),
+        400,
+        "INVALID_INPUT",
+      ],
+      [
+        request(`${server.base}/api/ops/enqueue_task`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ payload: "x".repeat(100_000) }),
+        }),
+        413,
+        "PAYLOAD_TOO_LARGE",
+      ],
+      [request(`${server.base}/api/ops/health`), 405, "METHOD_NOT_ALLOWED"],
+      [request(`${server.base}/api/jobs`, { method: "DELETE" }), 405, "METHOD_NOT_ALLOWED"],
+      [request(`${server.base}/api/jobs?limit=0`), 400, "INVALID_INPUT"],
+      [request(`${server.base}/api/jobs?state=exploded`), 400, "INVALID_INPUT"],
+      [request(`${server.base}/api/jobs?bogus=1`), 400, "INVALID_INPUT"],
+      [request(`${server.base}/api/events?after=-1`), 400, "INVALID_INPUT"],
+      [request(`${server.base}/api/jobs/%E0%A4%A`), 400, "INVALID_INPUT"],
+      [request(`${server.base}/api/nope`), 404, "NOT_FOUND"],
+      [request(`${server.base}/nope.html`), 404, "NOT_FOUND"],
+      [request(`${server.base}/api/stream`, { headers: { "last-event-id": "abc" } }), 400, "INVALID_INPUT"],
+      [
+        callOp(server.base, "enqueue_task", JSON.parse("[".repeat(100) + "]".repeat(100))),
+        400,
+        "INVALID_INPUT",
+      ],
+    ];
+    for (const [pending, status, code] of cases) {
+      const answer = await pending;
+      expect({ status: answer.status, code: answer.body?.error?.code }).toEqual({ status, code });
+    }
+  });
+});
+
+describe("HTTP event stream", () => {
+  it("delivers a change made by another process (the CLI) without a reload", async () => {
+    server = await startTestServer();
+    const stream = readStream(`${server.base}/api/stream`, {}, (frames) =>
+      frames.some((f) => f.data.kind === "enqueued" && f.data.actor === "cli"),
+    );
+    // Let the stream attach before the other process writes.
+    await new Promise((r) => setTimeout(r, 300));
+    const cli = baton(["enqueue", "--json", "--workflow", "sse", '{"from":"cli"}'], {
+      home: server.home,
+      env: { BATON_DIRECT: "1" },
+    });
+    expect(cli.code, cli.stderr).toBe(0);
+    const id = envelope(cli).data.jobs[0].id as string;
+    const frames = await stream;
+    expect(frames.find((f) => f.data.actor === "cli")!.data.jobId).toBe(id);
+  });
+
+  it("resumes after Last-Event-ID with exactly the events missed", async () => {
+    server = await startTestServer();
+    const ids = await enqueue(server, [{ payload: 1 }, { payload: 2 }, { payload: 3 }]);
+    await callOp(server.base, "complete_task", { ids });
+    const frames = await readStream(
+      `${server.base}/api/stream`,
+      { "last-event-id": "2" },
+      (f) => f.length >= 4,
+    );
+    expect(frames.map((f) => f.id)).toEqual([3, 4, 5, 6]);
+    const fromQuery = await readStream(`${server.base}/api/stream?after=5`, {}, (f) => f.length >= 1);
+    expect(fromQuery.map((f) => f.id)).toEqual([6]);
+  });
+});

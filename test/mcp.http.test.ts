@@ -1,0 +1,201 @@
+/**
+ * `baton mcp --http`: Streamable HTTP on 127.0.0.1, driven by the SDK's own client, and R-25 (DNS
+ * rebinding and CSRF) checked with raw requests whose Host and Origin headers we control.
+ */
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/client";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BIN } from "./helpers/cli.js";
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+let child: ChildProcessWithoutNullStreams;
+let url: URL;
+let home: string;
+
+/** One raw HTTP request to the server, with exactly the headers given (Host included). */
+function raw(method: string, headers: Record<string, string>, body?: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: "127.0.0.1", port: Number(url.port), path: url.pathname, method, headers, setHost: false },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (text += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      },
+    );
+    req.on("error", reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+const initialize = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "r25", version: "1" } },
+});
+const enqueue = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 2,
+  method: "tools/call",
+  params: { name: "enqueue_task", arguments: { payload: { from: "attacker" }, project: "/tmp/r25" } },
+});
+const jsonHeaders = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+
+const answers: Answer[] = [];
+async function send(method: string, headers: Record<string, string>, body?: string): Promise<Answer> {
+  const answer = await raw(method, headers, body);
+  answers.push(answer);
+  return answer;
+}
+
+beforeAll(async () => {
+  // One server for the file, so not tempDir() (removed after each test).
+  home = mkdtempSync(join(tmpdir(), "baton-http-"));
+  child = spawn(process.execPath, [BIN, "mcp", "--http", "--port", "0"], {
+    env: { ...process.env, BATON_HOME: home, BATON_DURABILITY: "normal" },
+    cwd: home,
+  });
+  child.stdout.resume();
+  url = await new Promise<URL>((resolve, reject) => {
+    let stderr = "";
+    const timer = setTimeout(() => reject(new Error(`no URL within 20 s: ${stderr}`)), 20_000);
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      const m = /(http:\/\/127\.0\.0\.1:\d+\/mcp)/.exec(stderr);
+      if (m !== null) {
+        clearTimeout(timer);
+        resolve(new URL(m[1]!));
+      }
+    });
+  });
+});
+
+afterAll(async () => {
+  if (child.exitCode === null) {
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
+  }
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe("baton mcp --http", () => {
+  it("serves the SDK client on 127.0.0.1", async () => {
+    expect(url.hostname).toBe("127.0.0.1");
+    const client = new Client({ name: "baton-test", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(url));
+    try {
+      const tools = (await client.listTools()).tools.map((t) => t.name);
+      expect(tools).toContain("enqueue_task");
+      const result = await client.callTool({
+        name: "enqueue_task",
+        arguments: { project: home, payload: { n: 1 } },
+      });
+      expect(result.isError).toBeFalsy();
+      const health = await client.callTool({ name: "health", arguments: {} });
+      expect((health.structuredContent as { counts: Record<string, number> }).counts).toEqual({ queued: 1 });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("R-25 answers 403 to a foreign Host header (DNS rebinding)", async () => {
+    const port = url.port;
+    for (const host of [
+      `evil.example:${port}`,
+      "evil.example",
+      `127.0.0.1.nip.io:${port}`,
+      `localhost.evil.example:${port}`,
+      "0.0.0.0",
+    ]) {
+      const answer = await send("POST", { ...jsonHeaders, host }, initialize);
+      expect(answer.status, host).toBe(403);
+      expect(answer.body).not.toContain("protocolVersion");
+    }
+    const get = await send("GET", { host: `evil.example:${port}`, accept: "text/event-stream" });
+    expect(get.status).toBe(403);
+    // The loopback names are accepted.
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`]) {
+      const answer = await send("POST", { ...jsonHeaders, host }, initialize);
+      expect(answer.status, host).toBe(200);
+    }
+  });
+
+  it("R-25 answers 403 to a mutating request with a foreign or null Origin (CSRF), and changes nothing", async () => {
+    const host = `127.0.0.1:${url.port}`;
+    for (const origin of [
+      "https://evil.example",
+      "http://evil.example:8080",
+      "null",
+      "file://",
+      "http://127.0.0.1.evil.example",
+    ]) {
+      for (const body of [initialize, enqueue]) {
+        const answer = await send("POST", { ...jsonHeaders, host, origin }, body);
+        expect(answer.status, origin).toBe(403);
+      }
+      const del = await send("DELETE", { host, origin });
+      expect(del.status, origin).toBe(403);
+      const options = await send("OPTIONS", {
+        host,
+        origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type",
+      });
+      expect(options.status, origin).toBe(403);
+    }
+    // A same-machine browser origin is allowed; no Origin at all (non-browser clients) is allowed.
+    expect(
+      (await send("POST", { ...jsonHeaders, host, origin: `http://localhost:${url.port}` }, initialize))
+        .status,
+    ).toBe(200);
+    expect((await send("POST", { ...jsonHeaders, host }, initialize)).status).toBe(200);
+
+    // The forged enqueues never reached the ledger.
+    const client = new Client({ name: "baton-test", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(url));
+    try {
+      const listed = await client.callTool({
+        name: "list_tasks",
+        arguments: { all: true, text: "attacker" },
+      });
+      expect((listed.structuredContent as { total: number }).total).toBe(0);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("R-25 never answers Access-Control-Allow-Origin: *", async () => {
+    const host = `127.0.0.1:${url.port}`;
+    await send("OPTIONS", { host, origin: "http://localhost:3000", "access-control-request-method": "POST" });
+    await send("GET", { host, accept: "text/event-stream" });
+    expect(answers.length).toBeGreaterThan(20);
+    for (const answer of answers) expect(answer.headers["access-control-allow-origin"]).not.toBe("*");
+  });
+
+  it("serves only /mcp", async () => {
+    const answer = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: "127.0.0.1", port: Number(url.port), path: "/", method: "GET" }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    expect(answer).toBe(404);
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * A command flooding its output, and one forking 500 children (RELIABILITY.md R-29): the stored
+ * log stays capped without stopping the job, the daemon's memory stays bounded, and a cancel
+ * leaves no descendant behind.
+ */
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  FIXTURES,
+  attemptRows,
+  cliAsync,
+  cliJson,
+  daemonPid,
+  groupMembers,
+  jobRow,
+  newHome,
+  processRecords,
+  sleep,
+  until,
+} from "./helpers/supervisor.js";
+
+const CAP = 1024 * 1024;
+
+function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+describe("R-29 output floods and fork bombs", () => {
+  it(
+    "R-29 a command writing 1 GiB to stdout: its logs stay under BATON_LOG_CAP_BYTES, truncation is marked, it runs to completion, daemon RSS stays bounded",
+    { timeout: 180_000 },
+    async () => {
+      const home = newHome({ BATON_LOG_CAP_BYTES: String(CAP) });
+      // 1 GiB (the fixture's default), a pause, then a last line.
+      const { id } = cliJson(home, [
+        "run",
+        "--name",
+        "flood",
+        "--",
+        "sh",
+        "-c",
+        'sh "$1" && sleep 1 && echo all-done',
+        "flood",
+        join(FIXTURES, "flood.sh"),
+      ]);
+      const daemon = daemonPid(home)!;
+      let peak = 0;
+      let done = false;
+      const watching = (async () => {
+        while (!done) {
+          peak = Math.max(peak, rssBytes(daemon));
+          await sleep(100);
+        }
+      })();
+      const waited = await cliAsync(home, ["wait", id]);
+      done = true;
+      await watching;
+      expect(waited.code).toBe(0);
+      expect(jobRow(home, id).state).toBe("succeeded");
+      expect(attemptRows(home, id)[0]!.exit_code).toBe(0);
+
+      const dir = join(home.dir, "runs", id, "1");
+      for (const name of ["stdout.log", "stderr.log", "output.log"])
+        expect(statSync(join(dir, name)).size, name).toBeLessThanOrEqual(CAP + 1024);
+      const output = readFileSync(join(dir, "output.log"), "utf8");
+      expect(output).toMatch(/\[baton: stdout exceeded the 1048576-byte cap; \d+ bytes dropped\]/);
+      // The newest output is kept: the end of the run is there.
+      expect(JSON.stringify(output.slice(-300).replace(/\0+/g, "<zeros>"))).toMatch(
+        /flood-done\\nall-done\\n"$/,
+      );
+      expect(cliJson(home, ["logs", id, "-n", "1"]).text).toBe("all-done\n");
+      expect(cliJson(home, ["logs", id, "-n", "1", "--stdout"]).text).toBe("all-done\n");
+      expect(peak).toBeGreaterThan(10 * 1024 * 1024); // sampled while it ran
+      expect(peak).toBeLessThan(250 * 1024 * 1024);
+    },
+  );
+
+  it(
+    "R-29 a command that forks 500 children and is cancelled leaves 0 descendants",
+    { timeout: 120_000 },
+    async () => {
+      const home = newHome({ BATON_KILL_GRACE_MS: "2000" });
+      const { id } = cliJson(home, ["run", "--", "sh", join(FIXTURES, "fork-many.sh"), "500", "300"]);
+      await until("500 children", () => cliJson(home, ["logs", id]).text.includes("forked 500"), 60_000, 200);
+      const [record] = processRecords(home);
+      const members = groupMembers(record!.pid);
+      expect(members.length).toBeGreaterThanOrEqual(500);
+      expect(cliJson(home, ["stop", id]).state).toBe("cancelled");
+      expect(groupMembers(record!.pid)).toEqual([]);
+      expect(attemptRows(home, id)[0]!.outcome).toBe("cancelled");
+    },
+  );
+});

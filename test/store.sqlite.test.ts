@@ -1,0 +1,172 @@
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import { ManualClock } from "../src/core/clock.js";
+import { BatonError } from "../src/core/errors.js";
+import { Engine } from "../src/engine/engine.js";
+import { latestMigration, sqlFile } from "../src/store/sql-files.js";
+import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
+import { describeStoreConformance } from "./conformance/store-conformance.js";
+
+describeStoreConformance(
+  "sqlite",
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "baton-conf-"));
+    const clock = new ManualClock();
+    const store = new SqliteStore({ path: join(dir, "baton.db"), clock, durability: "normal" });
+    await store.migrate();
+    return {
+      store,
+      clock,
+      cleanup: async () => {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+  (store) => ({ db: store.location }),
+);
+
+describe("SqliteStore specifics", () => {
+  const dirs: string[] = [];
+  const stores: SqliteStore[] = [];
+
+  function freshPath(): { dir: string; path: string } {
+    const dir = mkdtempSync(join(tmpdir(), "baton-sqlite-"));
+    dirs.push(dir);
+    return { dir, path: join(dir, "data", "baton.db") };
+  }
+
+  function open(path: string, clock = new ManualClock()): SqliteStore {
+    const store = new SqliteStore({ path, clock, durability: "normal" });
+    stores.push(store);
+    return store;
+  }
+
+  afterEach(async () => {
+    while (stores.length > 0) await stores.pop()!.close();
+    while (dirs.length > 0) rmSync(dirs.pop()!, { recursive: true, force: true });
+  });
+
+  it("runs the database in WAL mode", async () => {
+    const { path } = freshPath();
+    const store = open(path);
+    await store.migrate();
+    const raw = new Database(path, { readonly: true });
+    try {
+      expect(raw.pragma("journal_mode", { simple: true })).toBe("wal");
+    } finally {
+      raw.close();
+    }
+  });
+
+  it("R-26 database files are 0600 and the data directory 0700", async () => {
+    const { dir, path } = freshPath();
+    const store = open(path);
+    await store.migrate();
+    const engine = new Engine(store, { clock: new ManualClock() });
+    await engine.enqueue({ type: "t", payload: { x: 1 } });
+    expect(statSync(join(dir, "data")).mode & 0o777).toBe(0o700);
+    for (const suffix of ["", "-wal", "-shm"]) {
+      const file = path + suffix;
+      expect(statSync(file).mode & 0o777, file).toBe(0o600);
+    }
+  });
+
+  it("a database migrated by a newer baton is refused with SCHEMA_TOO_NEW", async () => {
+    const { path } = freshPath();
+    const first = open(path);
+    await first.migrate();
+    await first.close();
+    const latest = latestMigration("sqlite");
+    const raw = new Database(path);
+    raw.pragma(`user_version = ${latest + 1}`);
+    raw.close();
+
+    const store = open(path);
+    const error = await store.migrate().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(BatonError);
+    expect((error as BatonError).code).toBe("SCHEMA_TOO_NEW");
+    expect((error as BatonError).details).toMatchObject({ databaseVersion: latest + 1, codeVersion: latest });
+    expect(await store.schemaVersion()).toBe(latest + 1);
+  });
+
+  it("migrate is idempotent, also from a second connection", async () => {
+    const { path } = freshPath();
+    const store = open(path);
+    const latest = latestMigration("sqlite");
+    const first = await store.migrate();
+    expect(first).toEqual({ applied: Array.from({ length: latest }, (_, i) => i + 1), version: latest });
+    expect(await store.migrate()).toEqual({ applied: [], version: latest });
+    expect(await store.schemaVersion()).toBe(latest);
+    const other = open(path);
+    expect(await other.migrate()).toEqual({ applied: [], version: latest });
+    // Data written before a re-migrate survives it.
+    const engine = new Engine(store, { clock: new ManualClock() });
+    const [outcome] = await engine.enqueue({ type: "t" });
+    expect(await other.migrate()).toEqual({ applied: [], version: latest });
+    expect((await other.getJob(outcome!.job.id))?.id).toBe(outcome!.job.id);
+  });
+
+  describe("query plans", () => {
+    /** Bind every named parameter a hot query uses (values do not matter for the plan). */
+    function params(sql: string): Record<string, unknown> {
+      const known: Record<string, unknown> = {
+        type: "t",
+        now: 0,
+        excluded: "[]",
+        excludedProjects: "[]",
+        workflow: null,
+        project: null,
+        limit: 10,
+      };
+      const out: Record<string, unknown> = {};
+      for (const match of sql.replace(/--.*$/gm, "").matchAll(/[:@$]([A-Za-z_][A-Za-z0-9_]*)/g)) {
+        const name = match[1]!;
+        out[name] = name in known ? known[name] : null;
+      }
+      return out;
+    }
+
+    async function plan(query: string): Promise<string> {
+      const { path } = freshPath();
+      const store = open(path);
+      await store.migrate();
+      // Give the planner a backlog with statistics, as a real queue would have.
+      const engine = new Engine(store, { clock: new ManualClock() });
+      await engine.enqueue(Array.from({ length: 500 }, (_, i) => ({ type: `t${i % 5}`, priority: i % 3 })));
+      const raw = new Database(path);
+      try {
+        raw.exec("ANALYZE");
+        const sql = sqlFile("sqlite", query);
+        const rows = raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(params(sql)) as { detail: string }[];
+        return rows.map((r) => r.detail).join("\n");
+      } finally {
+        raw.close();
+      }
+    }
+
+    it("claim_by_type is served by jobs_claim_type without sorting", async () => {
+      const text = await plan("claim_by_type");
+      expect(text).toContain("jobs_claim_type");
+      expect(text).not.toContain("USE TEMP B-TREE FOR ORDER BY");
+    });
+
+    it("claim_any is served by jobs_claim_any without sorting", async () => {
+      const text = await plan("claim_any");
+      expect(text).toContain("jobs_claim_any");
+      expect(text).not.toContain("USE TEMP B-TREE FOR ORDER BY");
+    });
+
+    it("expired_leases is served by jobs_lease", async () => {
+      const text = await plan("expired_leases");
+      expect(text).toContain("jobs_lease");
+      expect(text).not.toContain("USE TEMP B-TREE FOR ORDER BY");
+    });
+  });
+});

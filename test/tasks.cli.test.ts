@@ -1,0 +1,195 @@
+/**
+ * Configured-task commands end to end through the real binary and a real daemon (temp BATON_HOME):
+ * `task new` (both scaffolds validate and run), `schedule install-units` (into --dir or $HOME's
+ * default, idempotent), a plugin task from an npm package name, the daemon firing a cron slot, and
+ * `events -f` following a run's events as they come.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { project } from "./helpers/tasks.js";
+import { cli, cliAsync, cliJson, eventRows, newHome, until } from "./helpers/supervisor.js";
+import { tempDir } from "./helpers/tmp.js";
+
+describe("baton task new", () => {
+  it("scaffolds a command task into a new or existing baton.yaml; it validates and runs", () => {
+    const home = newHome();
+    const dir = tempDir("btnew-");
+    expect(cliJson(home, ["task", "new", "hello"], { cwd: dir })).toMatchObject({ kind: "command" });
+    expect(cliJson(home, ["config", "validate"], { cwd: dir })).toMatchObject({ ok: true, tasks: ["hello"] });
+    const done = cliJson(home, ["task", "run", "hello"], { cwd: dir });
+    expect(done).toMatchObject({ state: "succeeded", result: { summary: "hello: replace this command" } });
+    // A second task goes under the same tasks: key; the first is kept as it was.
+    cliJson(home, ["task", "new", "two", "--command", "echo two", "--description", "The second"], {
+      cwd: dir,
+    });
+    expect(cliJson(home, ["task", "list"], { cwd: dir }).tasks.map((t: { name: string }) => t.name)).toEqual([
+      "hello",
+      "two",
+    ]);
+    expect(cliJson(home, ["task", "run", "two"], { cwd: dir }).result.summary).toBe("two");
+    const again = cli(home, ["task", "new", "two", "--json"], { cwd: dir });
+    expect(JSON.parse(again.stdout).error.code).toBe("NAME_TAKEN");
+  });
+
+  it("scaffolds into an empty tasks: {} map and after the last task of a 4-space file", () => {
+    const home = newHome();
+    const dir = project("tasks: {}\n");
+    cliJson(home, ["task", "new", "hello"], { cwd: dir });
+    expect(cliJson(home, ["config", "validate"], { cwd: dir }).tasks).toEqual(["hello"]);
+    // Four-space indentation and comments are kept; the new task follows the last one.
+    const spaced = project("# mine\ntasks:\n    first:\n        command: [echo, one]\n\n# end\n");
+    cliJson(home, ["task", "new", "second"], { cwd: spaced });
+    expect(cliJson(home, ["config", "validate"], { cwd: spaced }).tasks).toEqual(["first", "second"]);
+    const text = readFileSync(join(spaced, "baton.yaml"), "utf8");
+    expect(text.startsWith("# mine\ntasks:\n    first:\n        command: [echo, one]\n    second:\n")).toBe(
+      true,
+    );
+    expect(text).toContain("# end");
+  });
+
+  it("scaffolds a TypeScript plugin task that validates, describes, dry-runs and runs", () => {
+    const home = newHome();
+    const dir = project("tasks: {}\n");
+    const made = cliJson(home, ["task", "new", "greet", "--plugin"], { cwd: dir });
+    expect(made.file).toBe(join(dir, ".baton", "tasks", "greet.ts"));
+    expect(cliJson(home, ["config", "validate"], { cwd: dir }).tasks).toEqual(["greet"]);
+    const described = cliJson(home, ["task", "describe", "greet"], { cwd: dir });
+    expect(described).toMatchObject({ kind: "plugin", dryRun: "function" });
+    expect(described.inputs.properties.who).toMatchObject({ type: "string" });
+    const dry = cli(home, ["task", "run", "greet", "--dry-run"], { cwd: dir });
+    expect(dry.code, dry.stdout + dry.stderr).toBe(2);
+    expect(dry.stdout).toContain("would greet world");
+    const done = cliJson(home, ["task", "run", "greet", "--input", "who=ann"], { cwd: dir });
+    expect(done).toMatchObject({ state: "succeeded", result: { summary: "hello ann" } });
+  });
+});
+
+describe("plugin tasks from npm packages", () => {
+  it("plugin: <package name> loads an .mjs module from the project's node_modules", () => {
+    const home = newHome();
+    const dir = project("tasks:\n  pkg:\n    plugin: baton-task-sample\n    with: { greeting: hi }\n");
+    const pkg = join(dir, "node_modules", "baton-task-sample");
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(
+      join(pkg, "package.json"),
+      JSON.stringify({ name: "baton-task-sample", version: "1.0.0", type: "module", exports: "./task.mjs" }),
+    );
+    writeFileSync(
+      join(pkg, "task.mjs"),
+      [
+        "export default {",
+        "  description: 'A task from a package',",
+        "  network: true,",
+        "  async run({ with: settings, inputs }) {",
+        "    return { summary: `${settings.greeting} ${inputs.who ?? 'nobody'}` };",
+        "  },",
+        "};",
+      ].join("\n"),
+    );
+    expect(cliJson(home, ["task", "describe", "pkg"], { cwd: dir })).toMatchObject({
+      kind: "plugin",
+      description: "A task from a package",
+      network: true,
+    });
+    const done = cliJson(home, ["task", "run", "pkg", "--input", "who=bo"], { cwd: dir });
+    expect(done).toMatchObject({ state: "succeeded", result: { summary: "hi bo" } });
+  });
+});
+
+describe("baton schedule install-units", () => {
+  it("writes systemd units into --dir (or $HOME's default) and rewrites them identically", () => {
+    const home = newHome();
+    const dir = project(
+      "tasks:\n  nightly:\n    command: [echo, night]\n    schedule: '0 2 * * *'\n  plain:\n    command: [echo]\n",
+    );
+    const units = join(tempDir("btunits-"), "units");
+    const first = cliJson(home, ["schedule", "install-units", "--format", "systemd", "--dir", units], {
+      cwd: dir,
+    });
+    expect(first.written).toBe(true);
+    const names = readdirSync(units).sort();
+    expect(names).toHaveLength(2);
+    expect(names.some((n) => n.endsWith(".service")) && names.some((n) => n.endsWith(".timer"))).toBe(true);
+    const texts = names.map((n) => readFileSync(join(units, n), "utf8"));
+    expect(texts.join("\n")).toContain("nightly");
+    expect(texts.join("\n")).toContain("OnCalendar=");
+    const second = cliJson(home, ["schedule", "install-units", "--format", "systemd", "--dir", units], {
+      cwd: dir,
+    });
+    expect(second.files).toEqual(first.files);
+    expect(readdirSync(units).sort()).toEqual(names);
+    expect(names.map((n) => readFileSync(join(units, n), "utf8"))).toEqual(texts);
+
+    // launchd plists; the default folder comes from $HOME.
+    const fakeHome = tempDir("bthome-");
+    const plists = cliJson(home, ["schedule", "install-units", "--format", "launchd"], {
+      cwd: dir,
+      env: { HOME: fakeHome },
+    });
+    expect(plists.dir).toBe(join(fakeHome, "Library", "LaunchAgents"));
+    expect(readdirSync(plists.dir).every((n: string) => n.endsWith(".plist"))).toBe(true);
+    // --dry-run writes nothing.
+    const nowhere = join(tempDir("btdry-"), "x");
+    const dry = cliJson(home, ["schedule", "install-units", "--dir", nowhere, "--dry-run"], { cwd: dir });
+    expect(dry.written).toBe(false);
+    expect(existsSync(nowhere)).toBe(false);
+  });
+});
+
+describe("the daemon fires schedules", () => {
+  it("runs a task whose cron slot comes due (a seconds-field cron), once per slot", async () => {
+    const home = newHome();
+    const dir = project(
+      "tasks:\n  tick:\n    command: ['sh', '-c', 'echo \"$BATON_RUN_ID\" >> fired.log']\n    schedule: '*/2 * * * * *'\n",
+    );
+    // validate registers the project's schedules in the ledger; the daemon's scheduler fires them.
+    expect(cliJson(home, ["config", "validate"], { cwd: dir }).ok).toBe(true);
+    expect(cli(home, ["daemon", "start"]).code).toBe(0);
+    await until(
+      "two scheduled runs to finish",
+      () => {
+        const runs = cliJson(home, ["runs", "tick"], { cwd: dir }).runs as { state: string }[];
+        return runs.filter((r) => r.state === "succeeded").length >= 2;
+      },
+      60_000,
+      250,
+    );
+    cli(home, ["daemon", "stop"]);
+    const runs = cliJson(home, ["runs", "tick"], { cwd: dir }).runs as { id: string; type: string }[];
+    expect(runs.every((r) => r.type === "task:tick")).toBe(true);
+    const fired = readFileSync(join(dir, "fired.log"), "utf8").trim().split("\n");
+    // Every line is a distinct run: no slot fired twice.
+    expect(new Set(fired).size).toBe(fired.length);
+  });
+});
+
+describe("baton events -f", () => {
+  it("follows a run's events as they are written and ends when the run ends", async () => {
+    const home = newHome();
+    const dir = project(
+      [
+        "tasks:",
+        "  steps:",
+        '    command: [\'sh\', \'-c\', \'echo "{\\"step\\":1}"; while [ ! -f go ]; do sleep 0.05; done; echo "{\\"step\\":2}"\']',
+        "    output: jsonl",
+      ].join("\n"),
+    );
+    const run = cliJson(home, ["task", "run", "steps", "--async"], { cwd: dir });
+    const following = cliAsync(home, ["events", run.id, "-f", "--json"], { cwd: dir });
+    await until("the first step's event", () => eventRows(home, "output").length >= 1, 30_000);
+    writeFileSync(join(dir, "go"), "");
+    const followed = await following;
+    expect(followed.code, followed.stderr).toBe(0);
+    const lines = followed.stdout.trim().split("\n");
+    const steps = lines
+      .flatMap((l) => {
+        const parsed = JSON.parse(l);
+        const events = parsed.data?.events ?? [parsed];
+        return events as { kind: string; details?: { line?: { step?: number } } }[];
+      })
+      .filter((e) => e.kind === "output")
+      .map((e) => e.details?.line?.step);
+    expect(steps).toEqual([1, 2]);
+  });
+});

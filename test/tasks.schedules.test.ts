@@ -1,0 +1,158 @@
+/**
+ * Cron schedules of configured tasks (R-18): a slot fires at most once — across scheduler restarts,
+ * two schedulers on one ledger, and the wall clock jumping back and forward — and missed slots
+ * follow the task's catch_up policy. Plus the systemd/launchd units' text.
+ */
+import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { ManualClock } from "../src/core/clock.js";
+import type { Opened } from "../src/open.js";
+import { openEngine } from "../src/open.js";
+import type { TaskDef } from "../src/tasks/config.js";
+import { requireTaskConfig } from "../src/tasks/config.js";
+import type { TaskSpec } from "../src/tasks/schema.js";
+import { syncSchedules, TaskScheduler } from "../src/tasks/schedules.js";
+import { launchdPlist, onCalendar, systemdUnits } from "../src/tasks/units.js";
+
+const T0 = Date.UTC(2026, 0, 1, 0, 0, 1);
+const MIN = 60_000;
+const opened: Opened[] = [];
+
+afterEach(async () => {
+  for (const o of opened.splice(0)) await o.store.close();
+});
+
+function setup(catchUp?: string) {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), "bts-")));
+  const home = join(dir, ".home");
+  writeFileSync(
+    join(dir, "baton.yaml"),
+    `tasks:\n  tick:\n    command: [echo, tick]\n    schedule: "*/10 * * * *"\n    timezone: UTC\n${catchUp === undefined ? "" : `    catch_up: ${catchUp}\n`}`,
+  );
+  return { dir, home };
+}
+
+async function open(home: string, clock: ManualClock): Promise<Opened> {
+  const o = await openEngine({ home, clock, actor: "test" });
+  opened.push(o);
+  return o;
+}
+
+async function runs(o: Opened): Promise<{ key: string | null }[]> {
+  const jobs = await o.engine.list({ types: ["task:tick"] }, { limit: 1000, order: "asc" });
+  return jobs.map((j) => ({ key: j.idempotencyKey }));
+}
+
+function slotKey(slot: number): RegExp {
+  return new RegExp(`@${slot}$`);
+}
+
+describe("R-18 schedules fire once per slot", () => {
+  it("R-18 across a restart and wall-clock jumps of -1 h and +1 h, no slot fires twice", async () => {
+    const { dir, home } = setup();
+    const clock = new ManualClock(T0);
+    const a = await open(home, clock);
+    await syncSchedules(a.engine, requireTaskConfig(dir, { ...process.env, BATON_HOME: home }));
+    const scheduler = new TaskScheduler({ engine: a.engine, home, actor: "scheduler" });
+    expect(await scheduler.tick()).toBe(0);
+    clock.set(T0 + 10 * MIN + 4_000); // 00:10:05: the 00:10 slot is due
+    expect(await scheduler.tick()).toBe(1);
+    expect(await scheduler.tick()).toBe(0);
+    clock.advance(-60 * MIN); // the clock jumps back an hour: 23:10:05 the day before
+    expect(await scheduler.tick()).toBe(0);
+    clock.advance(60 * MIN); // and back to 00:10:05: the 00:10 slot is spent
+    expect(await scheduler.tick()).toBe(0);
+    // A restarted scheduler over the same ledger (a new daemon) does not fire it again.
+    const b = await open(home, clock);
+    const restarted = new TaskScheduler({ engine: b.engine, home, actor: "scheduler" });
+    expect(await restarted.tick()).toBe(0);
+    clock.advance(60 * MIN); // +1 h jump: 01:10:05; with catch_up skip only the current slot fires
+    expect(await restarted.tick()).toBe(1);
+    expect(await scheduler.tick()).toBe(0);
+    const fired = await runs(a);
+    expect(fired).toHaveLength(2);
+    expect(fired[0]!.key).toMatch(slotKey(T0 - 1000 + 10 * MIN));
+    expect(fired[1]!.key).toMatch(slotKey(T0 - 1000 + 70 * MIN));
+  });
+
+  it("R-18 two schedulers ticking the same ledger at once fire each slot once", async () => {
+    const { dir, home } = setup("all");
+    const clock = new ManualClock(T0);
+    const a = await open(home, clock);
+    const b = await open(home, clock);
+    await syncSchedules(a.engine, requireTaskConfig(dir, { ...process.env, BATON_HOME: home }));
+    const s1 = new TaskScheduler({ engine: a.engine, home, actor: "s1" });
+    const s2 = new TaskScheduler({ engine: b.engine, home, actor: "s2" });
+    clock.set(T0 + 55 * MIN);
+    const [n1, n2] = await Promise.all([s1.tick(), s2.tick()]);
+    expect(n1 + n2).toBe(5);
+    const keys = (await runs(a)).map((r) => r.key);
+    expect(new Set(keys).size).toBe(5);
+  });
+
+  it("catch_up: skip fires nothing for slots missed long ago, once fires one run, all fires each", async () => {
+    for (const [policy, expected] of [
+      ["skip", 0],
+      ["once", 1],
+      ["all", 3],
+    ] as const) {
+      const { dir, home } = setup(policy);
+      const clock = new ManualClock(T0);
+      const o = await open(home, clock);
+      await syncSchedules(o.engine, requireTaskConfig(dir, { ...process.env, BATON_HOME: home }));
+      clock.set(T0 + 35 * MIN); // down from 00:00 to 00:35: 00:10, 00:20, 00:30 were missed
+      const scheduler = new TaskScheduler({ engine: o.engine, home, actor: "scheduler" });
+      expect(await scheduler.tick(), policy).toBe(expected);
+      expect(await scheduler.tick(), policy).toBe(0);
+    }
+  });
+});
+
+describe("baton schedule install-units", () => {
+  const def = (schedule: string, extra: Partial<TaskSpec> = {}): TaskDef => ({
+    name: "backup",
+    scope: "project",
+    file: "/p/baton.yaml",
+    root: "/p",
+    project: "/p",
+    kind: "command",
+    spec: { command: ["rclone"], description: "Sync", schedule, ...extra },
+  });
+
+  it("writes a systemd .service and .timer", () => {
+    const [service, timer] = systemdUnits(def("30 2 * * 1-5", { catch_up: "once" }), [
+      "/usr/bin/node",
+      "/opt/baton.js",
+    ]);
+    expect(service!.name).toBe("baton-task-backup.service");
+    expect(service!.text).toBe(
+      [
+        "[Unit]",
+        "Description=baton task backup: Sync",
+        "",
+        "[Service]",
+        "Type=oneshot",
+        'WorkingDirectory="/p"',
+        'ExecStart="/usr/bin/node" "/opt/baton.js" "task" "run" "backup"',
+        "",
+      ].join("\n"),
+    );
+    expect(timer!.text).toContain("OnCalendar=Mon,Tue,Wed,Thu,Fri *-*-* 02:30:00\n");
+    expect(timer!.text).toContain("Persistent=true\n");
+    expect(timer!.text).toContain("WantedBy=timers.target");
+    expect(onCalendar(def("*/15 * 1 * *"))).toBe("*-*-01 *:00,15,30,45:00");
+    expect(() => onCalendar(def("0 0 1 * 1"))).toThrow(/restrict only one/);
+  });
+
+  it("writes a launchd plist with StartCalendarInterval entries", () => {
+    const plist = launchdPlist(def("0 9,17 * * 1"), ["/usr/bin/node", "/opt/baton.js"]);
+    expect(plist.name).toBe("dev.baton.task.backup.plist");
+    expect(plist.text).toContain("<string>run</string>");
+    expect(plist.text).toContain(
+      "    <dict><key>Minute</key><integer>0</integer><key>Hour</key><integer>9</integer><key>Weekday</key><integer>1</integer></dict>",
+    );
+    expect(plist.text).toContain("<key>Hour</key><integer>17</integer>");
+  });
+});
