@@ -190,7 +190,7 @@ export const commandBindings: CliBinding[] = [
         exitCode?: number;
         logPath?: string;
         waitingReason?: string[];
-        daemon?: { running: boolean; pid?: number };
+        daemon?: { running: boolean; pid?: number; dashboard?: string };
         hosts?: {
           host: string;
           home: string;
@@ -208,7 +208,9 @@ export const commandBindings: CliBinding[] = [
       const out: string[] = [];
       out.push(
         d.daemon?.running === true
-          ? `daemon: running (pid ${d.daemon.pid ?? "?"})`
+          ? `daemon: running (pid ${d.daemon.pid ?? "?"})${
+              d.daemon.dashboard === undefined ? "" : `, dashboard at ${d.daemon.dashboard}`
+            }`
           : paint(mode, "yellow", "daemon: not running (it starts on demand with `baton run`)"),
       );
       if ((d.hosts ?? []).length > 0) {

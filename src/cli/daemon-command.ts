@@ -21,15 +21,20 @@ async function status(home: string): Promise<Record<string, unknown>> {
     return { running: false, ...(stale.length > 0 ? { stale } : {}) };
   }
   try {
-    const s = await client.request<{ pid: number; owner: string; running: string[]; limits: unknown }>(
-      "status",
-    );
+    const s = await client.request<{
+      pid: number;
+      owner: string;
+      running: string[];
+      limits: unknown;
+      dashboard?: string;
+    }>("status");
     return {
       running: true,
       pid: s.pid,
       runningJobs: s.running.length,
       limits: s.limits,
       socket: socketPath(home),
+      ...(s.dashboard === undefined ? {} : { dashboard: s.dashboard }),
     };
   } finally {
     client.close();
@@ -89,7 +94,11 @@ export async function daemonCommand(
       const s = await status(home);
       printOk(mode, s, () =>
         s.running === true
-          ? `daemon running (pid ${String(s.pid)}), ${String(s.runningJobs)} command(s) running`
+          ? `daemon running (pid ${String(s.pid)}), ${String(s.runningJobs)} command(s) running${
+              typeof s.dashboard === "string"
+                ? `; dashboard at ${s.dashboard} (\`baton dashboard\` prints its link)`
+                : ""
+            }`
           : `daemon not running${Array.isArray(s.stale) ? `; stale: ${(s.stale as string[]).join("; ")}` : ""}`,
       );
       return 0;

@@ -1,6 +1,7 @@
 /**
- * `baton serve`: the HTTP API and web dashboard. Registered apart from the operation bindings and
- * loaded lazily, so ordinary commands never load the HTTP server.
+ * `baton dashboard` (the daemon hosts the HTTP API and web dashboard) and `baton serve` (the same
+ * server in the foreground). Registered apart from the operation bindings and loaded lazily, so
+ * ordinary commands never load the HTTP server.
  */
 import type { Command } from "commander";
 import { InvalidInputError } from "../core/errors.js";
@@ -29,6 +30,30 @@ interface ServeFlags {
 }
 
 export function registerHttpCommands(program: Command, onExit: (code: number) => void): void {
+  program
+    .command("dashboard")
+    .description(
+      "Have the daemon serve the web dashboard, HTTP API and MCP (/mcp) on 127.0.0.1; print and open its link",
+    )
+    .option("--read-only", "a link for viewers: every operation that changes the ledger is refused")
+    .option("--no-open", "print the link only (also when stdout is not a terminal)")
+    .option("--port <n>", "port when the server starts (default: the last one, else any free port)")
+    .option("--json", "print one JSON envelope")
+    .action(async (flags: { readOnly?: boolean; open?: boolean; port?: string; json?: boolean }) => {
+      const [{ runDashboard }, { detectColor }] = await Promise.all([
+        import("./dashboard.js"),
+        import("./output.js"),
+      ]);
+      const json = flags.json === true;
+      onExit(
+        await runDashboard({
+          readOnly: flags.readOnly === true,
+          noOpen: flags.open === false,
+          ...(flags.port === undefined ? {} : { port: portNumber(flags.port) }),
+          mode: { json, color: !json && detectColor() },
+        }),
+      );
+    });
   program
     .command("serve")
     .description("Serve the HTTP API and the live web dashboard (127.0.0.1 by default, with a token)")

@@ -32,6 +32,7 @@ import {
   poolsFromEnv,
   servedAffinities,
 } from "../supervisor/hosts.js";
+import { DaemonDashboard } from "./dashboard.js";
 import type { IpcRequest } from "./ipc.js";
 import { daemonInfoPath, readLines, send, socketPath } from "./ipc.js";
 
@@ -123,6 +124,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   const limits = limitsFromEnv();
   const shutdownGraceMs = Number(process.env.BATON_SHUTDOWN_GRACE_MS ?? 10_000);
   const waiters = new Set<Waiter>();
+  const dashboard = new DaemonDashboard(opened, { log });
 
   const notifyFinished = (job: Job): void => {
     for (const w of waiters) {
@@ -201,7 +203,14 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
           send(socket, {
             id: request.id,
             ok: true,
-            data: { pid: process.pid, owner, running: supervisor.runningIds(), limits, stopping },
+            data: {
+              pid: process.pid,
+              owner,
+              running: supervisor.runningIds(),
+              limits,
+              stopping,
+              ...(dashboard.url === undefined ? {} : { dashboard: `${dashboard.url}/` }),
+            },
           });
           return;
         case "stop": {
@@ -265,6 +274,21 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
             },
             opened,
           );
+          send(socket, { id: request.id, ok: true, data: answer });
+          return;
+        }
+        case "dashboard": {
+          const port = params.port;
+          if (
+            port !== undefined &&
+            !(Number.isInteger(port) && (port as number) >= 0 && (port as number) <= 65_535)
+          )
+            throw new BatonError("INVALID_INPUT", "port must be an integer from 0 to 65535");
+          const answer = await dashboard.ensure({
+            readOnly: params.readOnly === true,
+            cwd: typeof params.cwd === "string" ? params.cwd : home,
+            ...(port === undefined ? {} : { port: port as number }),
+          });
           send(socket, { id: request.id, ok: true, data: answer });
           return;
         }
@@ -338,6 +362,8 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     if (stopping) return;
     stopping = true;
     supervisor.stopClaiming();
+    // First: a dashboard request must not reach this daemon (or start another one) from here on.
+    await dashboard.close().catch((error: unknown) => log(`dashboard: ${(error as Error).message}`));
     log(`shutting down (${reason}); waiting up to ${shutdownGraceMs} ms for running commands`);
     if (scheduleTimer !== undefined) clearTimeout(scheduleTimer);
     await supervisor.shutdown(shutdownGraceMs);

@@ -77,12 +77,14 @@ export class LocalCommandHost implements CommandHost {
         pid: number;
         running: string[];
         limits: { maxRunning: number; maxPerProject: number };
+        dashboard?: string;
       }>("status");
       return {
         running: true,
         pid: status.pid,
         running_jobs: status.running,
         limits: { maxRunning: status.limits.maxRunning, maxPerProject: status.limits.maxPerProject },
+        ...(status.dashboard === undefined ? {} : { dashboard: status.dashboard }),
       };
     } finally {
       if (client !== this.client) client.close();

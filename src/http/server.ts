@@ -50,6 +50,14 @@ export interface HttpServerOptions {
   port: number;
   /** Required on every route when set; required to exist for a non-loopback bind. */
   token?: string;
+  /**
+   * A second token (needs `token`) whose bearer is served read-only: the same routes, but every
+   * operation that changes the ledger answers 403 FORBIDDEN. The daemon-hosted dashboard hands it
+   * out with `baton dashboard --read-only`.
+   */
+  readOnlyToken?: string;
+  /** Serve MCP (Streamable HTTP) at `/mcp` behind the same Host, Origin and token checks. */
+  mcp?: McpRoute;
   /** More Host names to accept (for a non-loopback bind reached by name). */
   allowedHosts?: readonly string[];
   /** Refuse every operation that changes the ledger (viewers). */
@@ -60,6 +68,13 @@ export interface HttpServerOptions {
   /** Diagnostics (never a token or a request body). */
   log?: (line: string) => void;
 }
+
+/** The `/mcp` route: handles one request (any method) after the guards passed. */
+export interface McpRoute {
+  handle(req: IncomingMessage, res: ServerResponse, options: { readOnly: boolean; url: URL }): Promise<void>;
+}
+
+export const MCP_ROUTE = "/mcp";
 
 export interface HttpServing {
   /** `http://<host>:<port>` (no token). */
@@ -159,12 +174,18 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       `refusing to listen on ${host} without a token: set BATON_HTTP_TOKEN or pass --token-file (or bind 127.0.0.1)`,
     );
   }
-  if (token !== undefined && (token.length < 16 || /\s/.test(token))) {
-    throw new InvalidInputError("the HTTP token must be at least 16 characters without whitespace");
+  for (const t of [token, options.readOnlyToken]) {
+    if (t !== undefined && (t.length < 16 || /\s/.test(t))) {
+      throw new InvalidInputError("the HTTP token must be at least 16 characters without whitespace");
+    }
   }
+  if (options.readOnlyToken !== undefined && (token === undefined || options.readOnlyToken === token)) {
+    throw new InvalidInputError("a read-only token needs a (different) full token next to it");
+  }
+  const readOnlyToken = options.readOnlyToken;
   const policy: GuardPolicy = guardPolicy(host, options.allowedHosts);
   const limit = options.maxBodyBytes ?? MAX_BODY_BYTES;
-  const readOnly = options.readOnly === true;
+  const serverReadOnly = options.readOnly === true;
   const ctx = options.context;
   const log = options.log ?? (() => undefined);
   const hub = new EventHub(ctx.engine, {
@@ -173,28 +194,54 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   });
   let port = 0;
 
-  /** The token check; on success with `?token=` on a page URL, the cookie to set. */
-  function authorize(req: IncomingMessage, url: URL): { ok: boolean; setCookie?: string } {
-    if (token === undefined) return { ok: true };
+  type Auth = { ok: false } | { ok: true; readOnly: boolean; setCookie?: string };
+
+  /**
+   * The token check; says whether the caller is read-only (the server is, or it showed the
+   * read-only token) and, with `?token=` on a page URL, the cookie to set.
+   */
+  function authorize(req: IncomingMessage, url: URL): Auth {
+    if (token === undefined) return { ok: true, readOnly: serverReadOnly };
     // A token in the URL is accepted on dashboard pages only (then traded for a cookie), never on
-    // API routes, where it would end up in proxy and shell histories.
-    const fromQuery = url.pathname.startsWith("/api/")
-      ? undefined
-      : (url.searchParams.get("token") ?? undefined);
-    if (tokenMatches(bearerOf(req.headers.authorization), token)) return { ok: true };
-    if (tokenMatches(readCookie(req.headers.cookie, cookieName(port)), token)) return { ok: true };
-    if (fromQuery !== undefined && tokenMatches(fromQuery, token)) {
-      return {
-        ok: true,
-        setCookie: `${cookieName(port)}=${token}; HttpOnly; SameSite=Strict; Path=/`,
-      };
+    // API or MCP routes, where it would end up in proxy and shell histories.
+    const fromQuery =
+      url.pathname.startsWith("/api/") || url.pathname === MCP_ROUTE
+        ? undefined
+        : (url.searchParams.get("token") ?? undefined);
+    const tokens = [
+      [token, serverReadOnly],
+      [readOnlyToken, true],
+    ] as const;
+    // The URL's token first: the link just opened decides (a read-only link demotes a browser).
+    for (const [candidate, readOnly] of tokens) {
+      if (candidate !== undefined && fromQuery !== undefined && tokenMatches(fromQuery, candidate)) {
+        return {
+          ok: true,
+          readOnly,
+          setCookie: `${cookieName(port)}=${candidate}; HttpOnly; SameSite=Strict; Path=/`,
+        };
+      }
+    }
+    const given = [bearerOf(req.headers.authorization), readCookie(req.headers.cookie, cookieName(port))];
+    for (const [candidate, readOnly] of tokens) {
+      if (candidate !== undefined && given.some((g) => tokenMatches(g, candidate)))
+        return { ok: true, readOnly };
     }
     return { ok: false };
   }
 
-  async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  async function route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    readOnly: boolean,
+  ): Promise<void> {
     const method = req.method ?? "GET";
     const path = url.pathname;
+    if (path === MCP_ROUTE && options.mcp !== undefined) {
+      await options.mcp.handle(req, res, { readOnly, url });
+      return;
+    }
     if (path === "/api/stream") {
       if (method !== "GET") throw new BatonError("METHOD_NOT_ALLOWED", "the event stream is GET /api/stream");
       if (hub.size >= hub.maxClients) throw new BatonError("STORE_BUSY", "too many event streams are open");
@@ -282,7 +329,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       res.end();
       return;
     }
-    route(req, res, url).catch((error: unknown) => {
+    route(req, res, url, auth.readOnly).catch((error: unknown) => {
       const e = toBatonError(error);
       if (e.code === "INTERNAL") log(`${req.method} ${url.pathname}: ${e.message}`);
       if (res.headersSent) {

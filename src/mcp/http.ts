@@ -98,16 +98,45 @@ async function writeWebResponse(response: Response, res: ServerResponse): Promis
   res.end();
 }
 
-/** Serve MCP at `http://127.0.0.1:<port>/mcp` (port 0: any free port). Never binds another interface. */
-export async function serveHttp(
+/** MCP over Streamable HTTP as a `node:http` request handler, for a server that did its own checks. */
+export interface McpHttpHandler {
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The SDK's handler adapted to `node:http`. The caller has checked Host, Origin (and a token);
+ * used by `baton mcp --http` below and by the daemon-hosted dashboard server (`/mcp`).
+ */
+export function mcpHttpHandler(
   factory: McpServerFactory,
-  options: { port: number; onError?: (error: Error) => void },
-): Promise<HttpServing> {
+  options: { onError?: (error: Error) => void } = {},
+): McpHttpHandler {
   const handler = createMcpHandler(factory, {
     legacy: "stateless",
     maxRequestBodySize: MAX_BODY_BYTES,
     ...(options.onError === undefined ? {} : { onerror: options.onError }),
   });
+  return {
+    async handle(req, res) {
+      try {
+        await writeWebResponse(await handler.fetch(toWebRequest(req, req.headers.host!)), res);
+      } catch (error) {
+        options.onError?.(error instanceof Error ? error : new Error(String(error)));
+        if (!res.headersSent) refuse(res, 500, "Internal error");
+        else res.destroy();
+      }
+    },
+    close: () => handler.close(),
+  };
+}
+
+/** Serve MCP at `http://127.0.0.1:<port>/mcp` (port 0: any free port). Never binds another interface. */
+export async function serveHttp(
+  factory: McpServerFactory,
+  options: { port: number; onError?: (error: Error) => void },
+): Promise<HttpServing> {
+  const handler = mcpHttpHandler(factory, options);
   const server: Server = createServer((req, res) => {
     const guard = guardRequest({ host: req.headers.host, origin: req.headers.origin });
     if (!guard.ok) {
@@ -121,14 +150,7 @@ export async function serveHttp(
       refuse(res, 404, `Not found: MCP is served at ${MCP_PATH}`);
       return;
     }
-    handler
-      .fetch(toWebRequest(req, req.headers.host!))
-      .then((response) => writeWebResponse(response, res))
-      .catch((error: unknown) => {
-        options.onError?.(error instanceof Error ? error : new Error(String(error)));
-        if (!res.headersSent) refuse(res, 500, "Internal error");
-        else res.destroy();
-      });
+    void handler.handle(req, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -31,6 +31,8 @@ export const SERVER_INSTRUCTIONS = [
 export interface McpServerOptions {
   tools: ToolSet;
   version: string;
+  /** Only the operations that do not change the ledger (the read-only dashboard token's `/mcp`). */
+  readOnly?: boolean;
 }
 
 /** One MCP server instance over the catalogue. `ctx` supplies the shared engine context. */
@@ -39,7 +41,8 @@ export function createMcpServer(ctx: ContextSource, options: McpServerOptions): 
     { name: SERVER_NAME, title: "baton", version: options.version },
     { instructions: SERVER_INSTRUCTIONS },
   );
-  registerOperationTools(server, operations, options.tools, ctx);
+  const exposed = options.readOnly === true ? operations.filter((op) => op.readOnly) : operations;
+  registerOperationTools(server, exposed, options.tools, ctx);
   registerResources(server, ctx);
   return server;
 }

@@ -179,7 +179,13 @@ export const jobStatus = defineOperation({
     exitCode: z.number().optional(),
     logPath: z.string().optional(),
     waitingReason: z.array(z.string()).optional(),
-    daemon: z.object({ running: z.boolean(), pid: z.number().optional() }).optional(),
+    daemon: z
+      .object({
+        running: z.boolean(),
+        pid: z.number().optional(),
+        dashboard: z.string().optional().describe("The daemon-hosted dashboard's URL (no token), when up."),
+      })
+      .optional(),
     hosts: z
       .array(hostSchema)
       .optional()
@@ -215,14 +221,18 @@ export const jobStatus = defineOperation({
       ctx.engine.list({ ...filter, states: ["running"] }, { limit: 50 }),
       ctx.engine.list({ ...filter, states: ["queued", "waiting", "retrying"] }, { limit: 20, order: "asc" }),
       ctx.engine.list({ ...filter, states: ["failed", "timed_out"] }, { limit: 5 }),
-      ctx.commands?.daemonStatus() ?? Promise.resolve<{ running: boolean; pid?: number }>({ running: false }),
+      ctx.commands?.daemonStatus() ??
+        Promise.resolve<{ running: boolean; pid?: number; dashboard?: string }>({ running: false }),
       listHosts(ctx.engine.store),
     ]);
     const byState: Record<string, number> = {};
     for (const c of counts) byState[c.state] = (byState[c.state] ?? 0) + c.count;
     return {
-      daemon:
-        daemon.pid === undefined ? { running: daemon.running } : { running: daemon.running, pid: daemon.pid },
+      daemon: {
+        running: daemon.running,
+        ...(daemon.pid === undefined ? {} : { pid: daemon.pid }),
+        ...(daemon.dashboard === undefined ? {} : { dashboard: daemon.dashboard }),
+      },
       hosts,
       counts: byState,
       running: running.map(jobSummary),

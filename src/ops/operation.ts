@@ -43,6 +43,8 @@ export interface DaemonStatus {
   pid?: number;
   running_jobs?: string[];
   limits?: { maxRunning: number; maxPerProject: number };
+  /** The daemon-hosted dashboard's address (no token), when `baton dashboard` started it. */
+  dashboard?: string;
 }
 
 /** How an operation shows up as an MCP tool: in the small default set, only in `--tools full`, or never. */
