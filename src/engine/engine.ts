@@ -23,6 +23,7 @@ import type {
   Pause,
   PauseScope,
   StateCount,
+  WorkflowCount,
   Store,
 } from "../store/types.js";
 
@@ -421,6 +422,11 @@ export class Engine {
 
   countByState(filter: JobFilter = {}): Promise<StateCount[]> {
     return this.store.countByState(filter);
+  }
+
+  /** Counts per project, workflow and state of the jobs that belong to a workflow. */
+  workflowCounts(filter: JobFilter = {}): Promise<WorkflowCount[]> {
+    return this.store.workflowCounts(filter);
   }
 
   attempts(jobId: string): Promise<Attempt[]> {

@@ -33,6 +33,7 @@ import type {
   PauseScope,
   ScheduleRecord,
   StateCount,
+  WorkflowCount,
   Store,
 } from "./types.js";
 
@@ -188,6 +189,7 @@ export abstract class LedgerStore implements Store {
   abstract listJobs(filter: JobFilter, page: Page): Promise<Job[]>;
   abstract countJobs(filter: JobFilter): Promise<number>;
   abstract countByState(filter: JobFilter): Promise<StateCount[]>;
+  abstract workflowCounts(filter: JobFilter): Promise<WorkflowCount[]>;
   abstract attempts(jobId: string): Promise<Attempt[]>;
   abstract events(filter: EventFilter): Promise<JobEvent[]>;
   abstract blockingFacts(jobId: string): Promise<BlockingFacts>;

@@ -166,6 +166,16 @@ export interface StateCount {
   count: number;
 }
 
+/** Jobs of one workflow of one project in one state (`Store.workflowCounts`). */
+export interface WorkflowCount {
+  project: string | null;
+  workflow: string;
+  state: JobState;
+  count: number;
+  /** The latest `updated_at` among them (ms). */
+  updatedAt: number;
+}
+
 /** Why a job is not running right now, as the store sees it. */
 export interface BlockingFacts {
   unfinishedDependencies: { id: string; state: JobState }[];
@@ -226,6 +236,8 @@ export interface Store {
   listJobs(filter: JobFilter, page: Page): Promise<Job[]>;
   countJobs(filter: JobFilter): Promise<number>;
   countByState(filter: JobFilter): Promise<StateCount[]>;
+  /** Counts per project, workflow and state of the jobs that belong to a workflow. */
+  workflowCounts(filter: JobFilter): Promise<WorkflowCount[]>;
   attempts(jobId: string): Promise<Attempt[]>;
   events(filter: EventFilter): Promise<JobEvent[]>;
   blockingFacts(jobId: string): Promise<BlockingFacts>;

@@ -18,7 +18,7 @@ import type { Attempt, Job, JobEvent } from "../../src/core/job.js";
 import type { JobState } from "../../src/core/states.js";
 import { isTerminal } from "../../src/core/states.js";
 import { Engine } from "../../src/engine/engine.js";
-import type { StateCount, Store } from "../../src/store/types.js";
+import type { StateCount, Store, WorkflowCount } from "../../src/store/types.js";
 import type { ChildConnection } from "./batch-conformance.js";
 import { describeBatchConformance } from "./batch-conformance.js";
 
@@ -1269,6 +1269,34 @@ export function describeStoreConformance(
         const onlyA = (await engine.countByState({ types: ["a"] })).map((c) => `${key(c)}=${c.count}`).sort();
         expect(onlyA).toEqual(["queued/a=2", "succeeded/a=1"]);
         expect(await engine.countByState({ workflow: "none" })).toEqual([]);
+      });
+
+      it("workflowCounts counts per project, workflow and state, with the latest change", async () => {
+        await engine.enqueue([
+          { type: "t", workflow: "ship", project: "/p1" },
+          { type: "t", workflow: "ship", project: "/p1" },
+          { type: "t", workflow: "ship", project: "/p2" },
+          { type: "t", project: "/p1" },
+        ]);
+        clock.advance(1000);
+        const done = await add({ workflow: "ship", project: "/p1" });
+        await engine.complete(done.id);
+        const archived = await add({ workflow: "old", project: "/p1" });
+        await engine.archive([archived.id]);
+        const key = (c: WorkflowCount) => `${c.project}/${c.workflow}/${c.state}=${c.count}`;
+        const rows = await engine.workflowCounts();
+        expect(rows.map(key).sort()).toEqual([
+          "/p1/ship/queued=2",
+          "/p1/ship/succeeded=1",
+          "/p2/ship/queued=1",
+        ]);
+        const succeeded = rows.find((r) => r.state === "succeeded")!;
+        expect(succeeded.updatedAt).toBe((await engine.get(done.id)).updatedAt);
+        expect(succeeded.updatedAt).toBeGreaterThan(rows.find((r) => r.project === "/p2")!.updatedAt);
+        expect((await engine.workflowCounts({ project: "/p2" })).map(key)).toEqual(["/p2/ship/queued=1"]);
+        expect((await engine.workflowCounts({ includeArchived: true })).map(key)).toContain(
+          "/p1/old/cancelled=1",
+        );
       });
 
       it("clean removes finished jobs by age and state, with their events and attempts", async () => {

@@ -35,6 +35,7 @@ import type {
   Page,
   Pause,
   StateCount,
+  WorkflowCount,
 } from "../types.js";
 import { classify, isConnectionError, translate } from "./errors.js";
 
@@ -828,6 +829,17 @@ export class PostgresStore extends LedgerStore {
     const params: unknown[] = [];
     const { rows } = await this.read<StateCount>(
       `SELECT state, type, count(*) AS count FROM jobs ${this.where(filter, params)} GROUP BY state, type ORDER BY state, type`,
+      params,
+    );
+    return rows;
+  }
+
+  async workflowCounts(filter: JobFilter): Promise<WorkflowCount[]> {
+    const params: unknown[] = [];
+    const sql = this.where(filter, params);
+    const where = `${sql === "" ? "WHERE" : `${sql} AND`} workflow IS NOT NULL`;
+    const { rows } = await this.read<WorkflowCount>(
+      `SELECT project, workflow, state, count(*) AS count, max(updated_at) AS "updatedAt" FROM jobs ${where} GROUP BY project, workflow, state`,
       params,
     );
     return rows;

@@ -22,6 +22,7 @@ import type {
   Pause,
   PauseScope,
   StateCount,
+  WorkflowCount,
 } from "../types.js";
 import { classify, translate } from "./errors.js";
 import type { AttemptRowSql, EventRowSql, JobRow, ScheduleRow } from "./rows.js";
@@ -561,6 +562,16 @@ export class SqliteStore extends LedgerStore {
       return this.stmt(
         `SELECT state, type, count(*) AS count FROM jobs ${sql} GROUP BY state, type ORDER BY state, type`,
       ).all(...params) as StateCount[];
+    });
+  }
+
+  workflowCounts(filter: JobFilter): Promise<WorkflowCount[]> {
+    return this.read(() => {
+      const { sql, params } = this.where(filter);
+      const where = `${sql === "" ? "WHERE" : `${sql} AND`} workflow IS NOT NULL`;
+      return this.stmt(
+        `SELECT project, workflow, state, count(*) AS count, max(updated_at) AS updatedAt FROM jobs ${where} GROUP BY project, workflow, state`,
+      ).all(...params) as WorkflowCount[];
     });
   }
 
