@@ -4,6 +4,7 @@
  */
 import { PassThrough, Readable } from "node:stream";
 import { join } from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BatonError } from "../src/core/errors.js";
 import { openEngine } from "../src/open.js";
@@ -158,6 +159,17 @@ describe.skipIf(!PG_ENABLED)("ledger export and import across stores", () => {
       stream.end();
       await importing;
       expect(await allRows(pgRows)).toEqual(original);
+      // The derived completion flag is rebuilt: the jobs that "review" depends on carry it.
+      const pgClient = new pg.Client({ connectionString: db.url });
+      await pgClient.connect();
+      try {
+        const flagged = await pgClient.query<{ name: string }>(
+          `SELECT name FROM ${pgStore.schema}.jobs WHERE has_dependents ORDER BY name`,
+        );
+        expect(flagged.rows.map((r) => r.name)).toEqual(["a", "b"]);
+      } finally {
+        await pgClient.end();
+      }
 
       await importLedger(back, Readable.from([await exportText(pgRows)]));
       expect(await allRows(back)).toEqual(original);

@@ -33,6 +33,7 @@ import type {
   PauseScope,
   ScheduleRecord,
   StateCount,
+  TransitionCount,
   WorkflowCount,
   Store,
 } from "./types.js";
@@ -190,6 +191,7 @@ export abstract class LedgerStore implements Store {
   abstract countJobs(filter: JobFilter): Promise<number>;
   abstract countByState(filter: JobFilter): Promise<StateCount[]>;
   abstract workflowCounts(filter: JobFilter): Promise<WorkflowCount[]>;
+  abstract transitionCounts(since: number): Promise<TransitionCount[]>;
   abstract attempts(jobId: string): Promise<Attempt[]>;
   abstract events(filter: EventFilter): Promise<JobEvent[]>;
   abstract blockingFacts(jobId: string): Promise<BlockingFacts>;

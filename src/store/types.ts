@@ -166,6 +166,12 @@ export interface StateCount {
   count: number;
 }
 
+/** State changes into `state` since a moment (`Store.transitionCounts`). */
+export interface TransitionCount {
+  state: JobState;
+  count: number;
+}
+
 /** Jobs of one workflow of one project in one state (`Store.workflowCounts`). */
 export interface WorkflowCount {
   project: string | null;
@@ -238,6 +244,8 @@ export interface Store {
   countByState(filter: JobFilter): Promise<StateCount[]>;
   /** Counts per project, workflow and state of the jobs that belong to a workflow. */
   workflowCounts(filter: JobFilter): Promise<WorkflowCount[]>;
+  /** How many state changes into each state were recorded at or after `since` (ms), from the events. */
+  transitionCounts(since: number): Promise<TransitionCount[]>;
   attempts(jobId: string): Promise<Attempt[]>;
   events(filter: EventFilter): Promise<JobEvent[]>;
   blockingFacts(jobId: string): Promise<BlockingFacts>;

@@ -1,4 +1,4 @@
--- baton PostgreSQL schema, version 3. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.postgres.test.ts
+-- baton PostgreSQL schema, version 4. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.postgres.test.ts
 
 -- table attempts
 CREATE TABLE attempts (
@@ -68,6 +68,7 @@ CREATE TABLE jobs (
   started_at bigint,
   finished_at bigint,
   archived_at bigint,
+  has_dependents boolean NOT NULL DEFAULT false,
   CONSTRAINT jobs_pkey PRIMARY KEY (id),
   CONSTRAINT jobs_state_check CHECK ((state = ANY (ARRAY['waiting'::text, 'queued'::text, 'running'::text, 'retrying'::text, 'succeeded'::text, 'failed'::text, 'timed_out'::text, 'cancelled'::text, 'skipped'::text])))
 );

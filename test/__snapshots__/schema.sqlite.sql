@@ -1,4 +1,4 @@
--- baton SQLite schema, user_version 3. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
+-- baton SQLite schema, user_version 4. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
 
 -- index events_at on events
 CREATE INDEX events_at ON events (at);

@@ -1271,6 +1271,26 @@ export function describeStoreConformance(
         expect(await engine.countByState({ workflow: "none" })).toEqual([]);
       });
 
+      it("transitionCounts counts the state changes recorded since a moment, per state", async () => {
+        const old = await add();
+        await engine.complete(old.id);
+        clock.advance(10_000);
+        const since = clock.now();
+        const [a, b, c] = await engine.enqueue([{ type: "t" }, { type: "t" }, { type: "t" }]);
+        await engine.complete(a!.job.id);
+        await engine.complete(b!.job.id);
+        await engine.fail(c!.job.id, { error: "x", noRetry: true });
+        const counts = Object.fromEntries(
+          (await engine.transitionCounts(since)).map((t) => [t.state, t.count]),
+        );
+        expect(counts.succeeded).toBe(2);
+        expect(counts.failed).toBe(1);
+        expect(counts.queued).toBe(3);
+        const all = Object.fromEntries((await engine.transitionCounts(0)).map((t) => [t.state, t.count]));
+        expect(all.succeeded).toBe(3);
+        expect(await engine.transitionCounts(clock.now() + 1)).toEqual([]);
+      });
+
       it("workflowCounts counts per project, workflow and state, with the latest change", async () => {
         await engine.enqueue([
           { type: "t", workflow: "ship", project: "/p1" },

@@ -9,7 +9,7 @@ import { ensurePrivateDir } from "../../core/paths.js";
 import type { JobState } from "../../core/states.js";
 import type { AttemptRow, LedgerTx } from "../ledger.js";
 import { LedgerStore } from "../ledger.js";
-import { publicJob } from "../records.js";
+import { EVENT_COLUMNS, eventValues, publicJob } from "../records.js";
 import { latestMigration, migrationFiles, sqlFile } from "../sql-files.js";
 import type {
   BlockingFacts,
@@ -22,6 +22,7 @@ import type {
   Pause,
   PauseScope,
   StateCount,
+  TransitionCount,
   WorkflowCount,
 } from "../types.js";
 import { classify, translate } from "./errors.js";
@@ -276,18 +277,8 @@ export class SqliteStore extends LedgerStore {
       ).run(end.endedAt, end.outcome, end.exitCode, end.error, jobId);
     },
     insertEvent: (e: Omit<JobEvent, "id">) => {
-      this.exec(
-        "INSERT INTO events (job_id, workflow, project, at, actor, kind, from_state, to_state, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      ).run(
-        e.jobId,
-        e.workflow,
-        e.project,
-        e.at,
-        e.actor,
-        e.kind,
-        e.fromState,
-        e.toState,
-        e.details === null ? null : JSON.stringify(e.details),
+      this.exec(`INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+        ...eventValues(e),
       );
     },
     jobStates: (ids) => {
@@ -573,6 +564,15 @@ export class SqliteStore extends LedgerStore {
         `SELECT project, workflow, state, count(*) AS count, max(updated_at) AS updatedAt FROM jobs ${where} GROUP BY project, workflow, state`,
       ).all(...params) as WorkflowCount[];
     });
+  }
+
+  transitionCounts(since: number): Promise<TransitionCount[]> {
+    return this.read(
+      () =>
+        this.stmt(
+          "SELECT to_state AS state, count(*) AS count FROM events WHERE at >= ? AND to_state IS NOT NULL GROUP BY to_state ORDER BY to_state",
+        ).all(since) as TransitionCount[],
+    );
   }
 
   attempts(jobId: string): Promise<Attempt[]> {

@@ -275,6 +275,11 @@ export async function postgresRows(url: string, schema: string): Promise<LedgerR
         await client.query(
           "SELECT setval(pg_get_serial_sequence('events', 'id'), greatest((SELECT max(id) FROM events), 1), (SELECT max(id) FROM events) IS NOT NULL)",
         );
+        // has_dependents is derived, not exported: an imported job that others depend on must
+        // take the completion path that releases them (sql/postgres/000004_dependents_flag.sql).
+        await client.query(
+          "UPDATE jobs SET has_dependents = true WHERE NOT has_dependents AND id IN (SELECT depends_on FROM job_deps)",
+        );
       }),
     commit: () => guard(async () => void (await client.query("COMMIT"))),
     rollback: () => guard(async () => void (await client.query("ROLLBACK").catch(() => undefined))),

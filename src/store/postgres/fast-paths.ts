@@ -1,0 +1,302 @@
+/**
+ * The hot operations of the PostgreSQL store as ONE statement each (data-modifying CTEs run as an
+ * implicit transaction: one round trip, no BEGIN/COMMIT): enqueue, claim, complete, heartbeat.
+ * Before this, an enqueue was five round trips (BEGIN, insert job, insert event, NOTIFY, COMMIT)
+ * and a claim or a completion seven.
+ *
+ * Each function covers the common case only and answers `undefined` when the general path
+ * ({@link LedgerStore} over ledger-tx.ts, in BEGIN … COMMIT) must decide instead: an idempotency
+ * key or dependencies on enqueue, type prefixes or expired leases to recover on claim, an outcome
+ * other than success or a job with dependents on finish, a heartbeat that lost its lease. Both
+ * paths write the same rows and events, so the Store contract, fencing tokens and typed errors are
+ * the general path's.
+ *
+ * Why single statements are safe under READ COMMITTED: every row a statement changes is locked
+ * and rechecked on its newest version (the UPDATE's WHERE names the state and the fencing token),
+ * so a concurrent change makes the statement do nothing rather than something stale, and the
+ * caller falls back. Subqueries keep the statement's starting snapshot, which is why completion
+ * reads `has_dependents` from the job's own row (migration 000004) rather than from job_deps.
+ */
+import type { ClaimedJob, Job } from "../../core/job.js";
+import { publicJob } from "../records.js";
+import { sqlFile } from "../sql-files.js";
+import type { JobRow } from "../sqlite/rows.js";
+import { toJobRecord } from "../sqlite/rows.js";
+import type { ClaimRequest, FinishRequest, JobRecord } from "../types.js";
+import type { PgConnection } from "./connection.js";
+
+// --- enqueue ------------------------------------------------------------------------------------
+
+const ENQUEUE_COLUMNS =
+  "id, type, name, payload, priority, run_at, max_attempts, backoff, workflow, project, resource_key, tags, timeout_ms";
+
+function enqueueSql(retry: boolean): string {
+  return `WITH input AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[],
+    $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[])
+    WITH ORDINALITY AS u(${ENQUEUE_COLUMNS}, ord)
+), ins AS (
+  INSERT INTO jobs (${ENQUEUE_COLUMNS}, state, attempts, depends_on, created_at, updated_at)
+  SELECT ${ENQUEUE_COLUMNS}, 'queued', 0, '[]', $14, $14 FROM input ORDER BY ord
+  ${retry ? "ON CONFLICT (id) DO NOTHING" : ""}
+  RETURNING id, workflow, project
+), ev AS (
+  INSERT INTO events (job_id, workflow, project, at, actor, kind, from_state, to_state)
+  SELECT ins.id, ins.workflow, ins.project, $14, $15, 'enqueued', NULL, 'queued'
+  FROM ins JOIN input USING (id) ORDER BY input.ord
+), wake AS (
+  SELECT pg_notify($16, '') FROM (SELECT 1 FROM ins LIMIT 1) AS any_row
+)
+SELECT (SELECT count(*) FROM ins)::int AS inserted, (SELECT count(*) FROM wake)::int AS notified`;
+}
+
+/** First try: an id that exists is an error, as on the general path. */
+const ENQUEUE = enqueueSql(false);
+/** After a connection broke mid-statement: the first try may have committed (all of it or none). */
+const ENQUEUE_RETRY = enqueueSql(true);
+
+/** True when {@link enqueueJobs} can insert these (no idempotency key, no dependencies). */
+export function canEnqueueFast(records: readonly JobRecord[]): boolean {
+  return records.every((r) => r.idempotencyKey === null && r.dependsOn.length === 0 && r.state === "queued");
+}
+
+/**
+ * Insert queued jobs, their `enqueued` events and one NOTIFY, all or nothing. `retry`: the
+ * previous try's connection broke, so it may have committed; returns how many rows this try
+ * inserted (0 on a retry means the previous try had committed them all).
+ */
+export async function enqueueJobs(
+  db: PgConnection,
+  records: readonly JobRecord[],
+  payloads: readonly string[],
+  now: number,
+  actor: string,
+  channel: string,
+  retry: boolean,
+): Promise<number> {
+  const column = <T>(pick: (r: JobRecord) => T) => records.map(pick);
+  const { rows } = await db.statement<{ inserted: number }>(retry ? ENQUEUE_RETRY : ENQUEUE, [
+    column((r) => r.id),
+    column((r) => r.type),
+    column((r) => r.name),
+    payloads,
+    column((r) => r.priority),
+    column((r) => r.runAt),
+    column((r) => r.maxAttempts),
+    column((r) => JSON.stringify(r.backoff)),
+    column((r) => r.workflow),
+    column((r) => r.project),
+    column((r) => r.resourceKey),
+    column((r) => JSON.stringify(r.tags)),
+    column((r) => r.timeoutMs),
+    now,
+    actor,
+    channel,
+  ]);
+  return rows[0]?.inserted ?? 0;
+}
+
+/** How many of these ids exist (after a retry inserted none: did the first try commit them all?). */
+export async function countJobs(db: PgConnection, ids: readonly string[]): Promise<number> {
+  const { rows } = await db.read<{ n: number }>(
+    "SELECT count(*)::int AS n FROM jobs WHERE id = ANY ($1::text[])",
+    [ids],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+// --- claim --------------------------------------------------------------------------------------
+
+/**
+ * The claim around a candidates query ($1–$7, see sql/postgres/claim_*.sql). $8 owner, $9 the
+ * lease's end, $10 now. Claims nothing when a lease has expired (the general path recovers it
+ * first, as the contract says) and says so in `recover`. Of several candidates sharing a resource
+ * key only the first is claimed, like LedgerStore.claimInTx. Always answers at least one row.
+ */
+function claimSql(candidates: string): string {
+  return `WITH expired AS (
+  SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'running' AND lease_expires_at < $10::bigint) AS recover
+), cand AS (
+${candidates}
+), pick AS (
+  SELECT c.id, c.state AS from_state,
+    (SELECT coalesce(max(a.n), 0) + 1 FROM attempts a WHERE a.job_id = c.id) AS attempt_n,
+    row_number() OVER (PARTITION BY c.resource_key ORDER BY c.priority DESC, c.run_at, c.id) AS nth
+  FROM cand c
+  WHERE NOT (SELECT recover FROM expired)
+), taken AS (
+  UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, lease_owner = $8::text,
+    lease_token = gen_random_uuid()::text, lease_expires_at = $9::bigint, started_at = $10::bigint,
+    updated_at = $10::bigint
+  FROM pick p
+  WHERE j.id = p.id AND (j.resource_key IS NULL OR p.nth = 1)
+  RETURNING j.*, p.from_state, p.attempt_n
+), att AS (
+  INSERT INTO attempts (job_id, n, token, owner, started_at)
+  SELECT id, attempt_n, lease_token, $8::text, $10::bigint FROM taken
+), ev AS (
+  INSERT INTO events (job_id, workflow, project, at, actor, kind, from_state, to_state, details)
+  SELECT id, workflow, project, $10::bigint, $8::text, 'claimed', from_state, 'running',
+    '{"attempt":' || attempt_n || '}'
+  FROM taken ORDER BY priority DESC, run_at, id
+)
+SELECT taken.*, expired.recover FROM expired LEFT JOIN taken ON true
+ORDER BY taken.priority DESC, taken.run_at, taken.id`;
+}
+
+let claimAny: string | undefined;
+let claimByType: string | undefined;
+
+type ClaimRow = JobRow & { attempt_n: number | null; recover: boolean };
+
+/**
+ * Claim in one statement when the request is one candidates query (any type, or a list of types;
+ * not type prefixes). `undefined`: take the general path (expired leases to recover first, or a
+ * request this does not cover).
+ */
+export async function claimJobs(
+  db: PgConnection,
+  request: ClaimRequest,
+  now: number,
+): Promise<ClaimedJob[] | undefined> {
+  if (request.typePrefixes !== undefined && request.typePrefixes.length > 0) return undefined;
+  const workflow = request.workflow ?? null;
+  const project = request.project ?? null;
+  const excludedProjects = [...(request.excludeProjects ?? [])];
+  const excludedTypes = [...(request.excludeTypes ?? [])];
+  const affinities = request.affinities === undefined ? null : [...request.affinities];
+  const leaseExpiresAt = now + request.leaseMs;
+  // $1–$2 differ by query (claim_any: now, excluded types; claim_by_type: types, now); $3–$10 do not.
+  let lead: unknown[];
+  let sql: string;
+  if (request.types === undefined) {
+    sql = claimAny ??= claimSql(sqlFile("postgres", "claim_any"));
+    lead = [now, excludedTypes];
+  } else {
+    const excluded = new Set(excludedTypes);
+    const types = [...new Set(request.types)].filter((type) => !excluded.has(type));
+    if (types.length === 0) return undefined;
+    sql = claimByType ??= claimSql(sqlFile("postgres", "claim_by_type"));
+    lead = [types, now];
+  }
+  const result = await db.statement<ClaimRow>(sql, [
+    ...lead,
+    workflow,
+    project,
+    excludedProjects,
+    request.limit,
+    affinities,
+    request.owner,
+    leaseExpiresAt,
+    now,
+  ]);
+  if (result.rows[0]?.recover === true) return undefined;
+  return result.rows
+    .filter((row) => row.id !== null)
+    .map((row) => ({
+      job: publicJob(toJobRecord(row)),
+      token: row.lease_token!,
+      attempt: row.attempt_n!,
+      leaseExpiresAt,
+    }));
+}
+
+// --- complete -----------------------------------------------------------------------------------
+
+/**
+ * A running job, presented with its fencing token, succeeds: the job, its open attempt, its
+ * `completed` event. Only a job without dependents (their release needs the general path).
+ */
+const COMPLETE = `WITH done AS (
+  UPDATE jobs SET state = 'succeeded', updated_at = $2, finished_at = $2, lease_owner = NULL,
+    lease_token = NULL, lease_expires_at = NULL,
+    result = CASE WHEN $4::boolean THEN $5::text ELSE result END,
+    evidence = CASE WHEN $6::boolean THEN $7::text ELSE evidence END,
+    error = CASE WHEN $8::boolean THEN $9::text ELSE error END
+  WHERE id = $1 AND state = 'running' AND lease_token = $3 AND attempts > 0 AND NOT has_dependents
+  RETURNING *
+), att AS (
+  UPDATE attempts SET ended_at = $2, outcome = 'succeeded', exit_code = $10::int, error = $9::text
+  FROM done WHERE attempts.job_id = done.id AND attempts.ended_at IS NULL
+), ev AS (
+  INSERT INTO events (job_id, workflow, project, at, actor, kind, from_state, to_state, details)
+  SELECT id, workflow, project, $2, $11, 'completed', 'running', 'succeeded',
+    '{"attempt":' || attempts || $12::text
+  FROM done
+)
+SELECT * FROM done`;
+
+/** True when {@link completeJob} covers this request. */
+export function canCompleteFast(request: FinishRequest): boolean {
+  return request.outcome === "succeeded" && request.token !== undefined && request.force !== true;
+}
+
+/**
+ * Complete in one statement. `undefined`: nothing changed (not running under this token, or the
+ * job has dependents): the general path decides, and raises the precise error.
+ */
+export async function completeJob(
+  db: PgConnection,
+  request: FinishRequest,
+  now: number,
+): Promise<Job | undefined> {
+  // Encoded as LedgerStore.transitionInTx + JOB_COLUMNS encode them (parsed, then stringified).
+  const result = request.result === undefined ? null : JSON.stringify(JSON.parse(request.result));
+  const evidenceValue =
+    request.evidence === undefined ? undefined : (JSON.parse(request.evidence) as unknown);
+  const evidence = evidenceValue === undefined ? null : JSON.stringify(evidenceValue);
+  // The event's details after `attempt`, in transitionInTx's key order.
+  const details: Record<string, unknown> = {};
+  if (request.error !== undefined) details.error = request.error;
+  if (request.exitCode !== undefined) details.exitCode = request.exitCode;
+  if (evidenceValue !== undefined) details.evidence = evidenceValue;
+  const rest = Object.keys(details).length === 0 ? "}" : `,${JSON.stringify(details).slice(1)}`;
+  const { rows } = await db.statement<JobRow>(COMPLETE, [
+    request.jobId,
+    now,
+    request.token,
+    request.result !== undefined,
+    result,
+    request.evidence !== undefined,
+    evidence,
+    request.error !== undefined,
+    request.error ?? null,
+    request.exitCode ?? null,
+    request.actor,
+    rest,
+  ]);
+  const row = rows[0];
+  return row === undefined ? undefined : publicJob(toJobRecord(row));
+}
+
+/** The outcome of the attempt that holds `token` (null while it is open), or undefined. */
+export async function attemptOutcome(
+  db: PgConnection,
+  jobId: string,
+  token: string,
+): Promise<string | null | undefined> {
+  const { rows } = await db.read<{ outcome: string | null }>(
+    "SELECT outcome FROM attempts WHERE job_id = $1 AND token = $2",
+    [jobId, token],
+  );
+  return rows[0] === undefined ? undefined : rows[0].outcome;
+}
+
+// --- heartbeat ----------------------------------------------------------------------------------
+
+const HEARTBEAT = `WITH renewed AS (
+  UPDATE jobs SET lease_expires_at = $3 WHERE id = $1 AND state = 'running' AND lease_token = $2
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM renewed)::int AS renewed`;
+
+/** Extend a lease in one statement; false: the general path decides (and raises the error). */
+export async function renewLease(
+  db: PgConnection,
+  jobId: string,
+  token: string,
+  leaseExpiresAt: number,
+): Promise<boolean> {
+  const { rows } = await db.statement<{ renewed: number }>(HEARTBEAT, [jobId, token, leaseExpiresAt]);
+  return rows[0]?.renewed === 1;
+}
