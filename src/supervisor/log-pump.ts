@@ -1,8 +1,9 @@
 /**
  * Follows one attempt's stdout.log and stderr.log (written by the command itself), copies new bytes
  * into output.log in the order it sees them, and keeps every file under the size cap without
- * stopping the job: a file over the cap is truncated (the command appends with O_APPEND, so it
- * simply continues at the new end) and the dropped byte count is noted in output.log.
+ * stopping the job: a file over the cap is emptied after its newest bytes are copied (the command
+ * appends with O_APPEND, so it simply continues at offset 0) and the dropped byte count is noted
+ * in output.log.
  */
 import type { FSWatcher } from "node:fs";
 import {
@@ -96,35 +97,37 @@ export class LogPump {
   }
 
   /**
-   * Empty `file` but for its newest bytes (at most half the cap, at most one chunk), written back.
-   * The size is checked again right before the cut, so bytes the command appended meanwhile (often
-   * its last line) are kept rather than cut away. Returns how many bytes stay in the file, the part
-   * of them not copied yet (after `from`), and how many uncopied bytes were dropped.
+   * Empty `file`, returning its newest bytes that were not copied yet (after `from`; at most half
+   * the cap, at most one chunk) and how many uncopied bytes before them are dropped.
+   *
+   * Nothing is written back into `file`: the command appends to it with O_APPEND, so bytes it
+   * writes after the truncation land at offset 0 and are copied from there. Writing the tail back
+   * (as this once did) raced with those appends: a line written between the truncation and the
+   * write-back ended up before the tail, behind the copy offset, and never reached output.log (a
+   * flood's last line went missing in CI). The only window left is between the last size check and
+   * the truncation, a few microseconds. So after a cut, `stdout.log` / `stderr.log` hold what came
+   * since; output.log holds the newest output across cuts.
    */
-  private cutToTail(file: string, from: number): { kept: number; fresh: Buffer; dropped: number } {
+  private cutToTail(file: string, from: number): { fresh: Buffer; dropped: number } {
     let fd: number | undefined;
     try {
       fd = openSync(file, "r+");
       let size = fstatSync(fd).size;
       let n = 0;
       for (let tries = 0; tries < 5; tries++) {
-        const length = Math.min(size, Math.floor(this.capBytes / 2), CHUNK);
+        const length = Math.max(0, Math.min(size - from, Math.floor(this.capBytes / 2), CHUNK));
         n = length === 0 ? 0 : readSync(fd, chunkBuffer(), 0, length, size - length);
         const now = fstatSync(fd).size;
         if (now === size) break;
         size = now;
       }
       ftruncateSync(fd, 0);
-      const kept = Buffer.from(chunkBuffer().subarray(0, n));
-      appendFileSync(file, kept);
-      const start = size - n; // where the kept bytes were in the file
       return {
-        kept: n,
-        fresh: kept.subarray(Math.max(0, from - start)),
-        dropped: Math.max(0, start - from),
+        fresh: Buffer.from(chunkBuffer().subarray(0, n)),
+        dropped: Math.max(0, size - n - from),
       };
     } catch {
-      return { kept: 0, fresh: Buffer.alloc(0), dropped: 0 };
+      return { fresh: Buffer.alloc(0), dropped: 0 };
     } finally {
       if (fd !== undefined) closeSync(fd);
     }
@@ -137,17 +140,15 @@ export class LogPump {
       let size = this.size(source.file);
       if (size < source.offset) source.offset = 0; // truncated under us
       if (size > this.capBytes) {
-        // Over the cap: keep only the newest bytes (so the end of the output survives), and the
-        // command, appending with O_APPEND, continues after them. Bytes it writes while this runs
-        // may be lost from output.log: the marker says output was dropped.
-        const { kept, fresh, dropped } = this.cutToTail(source.file, source.offset);
+        // Over the cap: copy its newest bytes (so the end of the output survives), empty it, and
+        // follow it from the start: the command, appending with O_APPEND, continues at offset 0.
+        const { fresh, dropped } = this.cutToTail(source.file, source.offset);
         if (dropped > 0) {
           source.dropped += dropped;
           this.note(this.dropMarker(source));
         }
         if (fresh.length > 0) this.append(fresh);
-        // Whatever the command appended after the written-back bytes is copied below.
-        source.offset = kept;
+        source.offset = 0;
         size = this.size(source.file);
         grew = true;
       }
