@@ -3,7 +3,6 @@ import { BatonError } from "./core/errors.js";
 import type { ClaimedJob, Job } from "./core/job.js";
 import type { ClaimOptions, EnqueueContext, Explanation, FinishOptions } from "./engine/engine.js";
 import { Engine } from "./engine/engine.js";
-import { getOperation } from "./ops/catalogue.js";
 import { invoke } from "./ops/invoke.js";
 import type { OpContext } from "./ops/operation.js";
 import type { resumeSession } from "./ops/checkpoints.js";
@@ -115,13 +114,16 @@ export class Baton {
   }
 
   /** Run any operation of the catalogue by name, with the same validation as every front-end. */
-  call(
+  async call(
     name: string,
     input: unknown,
     context: Partial<Pick<OpContext, "cwd" | "actor">> = {},
   ): Promise<unknown> {
+    // Loaded on first use: the catalogue pulls in tasks, agents and commands (YAML, the
+    // supervisor), which a process that only runs workers never needs (D25).
+    const { getOperation } = await import("./ops/catalogue.js");
     const op = getOperation(name);
-    if (op === undefined) return Promise.reject(new BatonError("NOT_FOUND", `no operation named '${name}'`));
+    if (op === undefined) throw new BatonError("NOT_FOUND", `no operation named '${name}'`);
     return invoke(op, input, {
       engine: this.engine,
       cwd: context.cwd ?? process.cwd(),

@@ -1,6 +1,8 @@
 /**
  * baton's public library API. Explicit named exports only; importing this module opens no
- * database and starts nothing.
+ * database and starts nothing. It loads what a worker needs and no more (the PostgreSQL driver and
+ * the operation catalogue load when used): `baton/postgres` exports PostgresStore, `baton/ops` the
+ * catalogue (D25).
  */
 export { Baton, openBaton } from "./baton.js";
 export type { OpenOptions } from "./open.js";
@@ -62,7 +64,5 @@ export type {
 export type { Store, EnqueueOutcome, JobFilter, Page } from "./store/types.js";
 export { SqliteStore } from "./store/sqlite/sqlite-store.js";
 export type { SqliteStoreOptions, Durability } from "./store/sqlite/sqlite-store.js";
-export { PostgresStore, redactDatabaseUrl } from "./store/postgres/postgres-store.js";
 export type { PostgresStoreOptions } from "./store/postgres/postgres-store.js";
-export { operations, getOperation } from "./ops/catalogue.js";
 export type { Operation, OpContext } from "./ops/operation.js";

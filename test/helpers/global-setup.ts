@@ -11,15 +11,21 @@ function newest(dir: string): number {
   return max;
 }
 
-/** Tests that spawn `bin/baton.js` need the bundle: rebuild it when src/ is newer. */
+/**
+ * Tests that spawn `bin/baton.js` need the bundle, and the library's entry test imports `dist/`:
+ * rebuild what is older than src/ (the bundle alone when only it is stale).
+ */
 export default function setup(): void {
   const root = join(import.meta.dirname, "..", "..");
-  const bundle = join(root, "dist", "cli.mjs");
-  if (!existsSync(bundle) || statSync(bundle).mtimeMs < newest(join(root, "src"))) {
-    execFileSync(process.execPath, [join(root, "scripts", "build.mjs"), "--bundle-only"], {
-      stdio: "inherit",
-      cwd: root,
-    });
+  const stale = (file: string) => !existsSync(file) || statSync(file).mtimeMs < newest(join(root, "src"));
+  const bundleStale = stale(join(root, "dist", "cli.mjs"));
+  const libraryStale = stale(join(root, "dist", "index.js"));
+  if (bundleStale || libraryStale) {
+    execFileSync(
+      process.execPath,
+      [join(root, "scripts", "build.mjs"), ...(libraryStale ? [] : ["--bundle-only"])],
+      { stdio: "inherit", cwd: root },
+    );
   }
   if (process.env.BATON_TEST_DATABASE_URL === undefined || process.env.BATON_TEST_DATABASE_URL === "") {
     process.stderr.write(
