@@ -2,8 +2,11 @@
 // (/api/...), calls operations (POST /api/ops/<name>) for actions, and listens to /api/stream
 // (Server-Sent Events of the ledger) to refresh what is on screen without a reload.
 import { announce, api, h, main, ui } from "./lib.js";
-import { agentsView, jobsView, overview } from "./lists.js";
+import { agentsView } from "./agents.js";
+import { jobsView, overview } from "./lists.js";
 import { jobView } from "./job.js";
+import { tasksView } from "./tasks.js";
+import { workflowView, workflowsView } from "./workflows.js";
 
 document.documentElement.style.setProperty("--hue", document.body.dataset.hue || "210");
 
@@ -64,7 +67,15 @@ async function renderNow() {
   ui.leaveView = () => {};
   ui.onLedgerEvent = () => {};
   const params = new URLSearchParams(query || "");
-  const section = path.startsWith("/jobs") ? "jobs" : path.startsWith("/agents") ? "agents" : "overview";
+  const section = path.startsWith("/jobs")
+    ? "jobs"
+    : path.startsWith("/workflow")
+      ? "workflows"
+      : path.startsWith("/tasks")
+        ? "tasks"
+        : path.startsWith("/agents")
+          ? "agents"
+          : "overview";
   for (const a of document.querySelectorAll("nav a")) {
     if (a.dataset.nav === section) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -73,7 +84,10 @@ async function renderNow() {
     const job = /^\/jobs\/([^/]+)$/.exec(path);
     if (job) await jobView(decodeURIComponent(job[1]));
     else if (section === "jobs") await jobsView(params);
-    else if (section === "agents") await agentsView();
+    else if (path === "/workflow") await workflowView(params);
+    else if (section === "workflows") await workflowsView(params);
+    else if (section === "tasks") await tasksView();
+    else if (section === "agents") await agentsView(params);
     else await overview();
   } catch (error) {
     main.replaceChildren(

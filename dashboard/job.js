@@ -1,5 +1,5 @@
 // The job page: details, attempts, the event timeline, actions, and the live log tail.
-import { FINISHED, act, api, debounce, h, json, main, stateBadge, ui, when } from "./lib.js";
+import { FINISHED, act, announce, api, debounce, h, json, main, op, stateBadge, toast, ui, when } from "./lib.js";
 
 /** The live log panel of the job on screen: { jobId, panel }. */
 let logCache;
@@ -76,6 +76,7 @@ export async function jobView(id) {
         job.error !== undefined ? [h("h2", {}, "Error"), h("pre", { id: "error" }, job.error)] : null,
       ),
     ),
+    rerun(job),
     h("h2", {}, "Attempts"),
     detail.attempts.length === 0
       ? h("p", { class: "muted" }, "Not started yet.")
@@ -264,4 +265,55 @@ function logPanel(job) {
       }
     },
   };
+}
+
+/** Types whose jobs run a process (commands, configured tasks, agents): they re-run with Retry. */
+const runsProcess = (type) => type === "command" || type.startsWith("task:") || type.startsWith("agent:");
+
+/** "Run again with an edited payload": `rerun_task` enqueues a new job like this one. */
+let rerunCache;
+
+/** The form survives live re-renders of the same job (an open form keeps what was typed). */
+function rerun(job) {
+  if (rerunCache === undefined || rerunCache.jobId !== job.id)
+    rerunCache = { jobId: job.id, element: rerunForm(job) };
+  return rerunCache.element;
+}
+
+function rerunForm(job) {
+  if (runsProcess(job.type)) return null;
+  const area = h("textarea", { id: "rerun-payload", name: "payload", rows: "6", spellcheck: "false" });
+  area.value = json(job.payload ?? {});
+  const submit = h("button", { type: "submit", disabled: ui.readOnly }, "Run again");
+  const form = h(
+    "form",
+    {
+      id: "rerun",
+      onsubmit: async (e) => {
+        e.preventDefault();
+        let payload;
+        try {
+          payload = JSON.parse(area.value);
+        } catch (error) {
+          toast(`Run again: the payload is not JSON (${error.message})`);
+          return;
+        }
+        submit.disabled = true;
+        try {
+          const created = await op("rerun_task", { id: job.id, payload });
+          toast(`Run again: enqueued ${created.id}`, true);
+          announce("Run again done");
+          location.hash = `#/jobs/${encodeURIComponent(created.id)}`;
+        } catch (error) {
+          toast(`Run again: ${error.code || "ERROR"}: ${error.message}`);
+        } finally {
+          submit.disabled = ui.readOnly;
+        }
+      },
+    },
+    h("label", { for: "rerun-payload" }, "Payload (JSON)"),
+    area,
+    submit,
+  );
+  return h("details", { class: "rerun" }, h("summary", {}, "Run again with an edited payload"), form);
 }

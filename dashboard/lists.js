@@ -1,11 +1,12 @@
-// The list views: overview, jobs (filters, search, pages, bulk actions) and agents.
+// The list views: overview and jobs (filters, search, pages, bulk actions); tables others share.
 import { act, api, debounce, h, main, op, stateBadge, toast, ui, when } from "./lib.js";
 
 export async function overview() {
-  const [stats, failures, agents] = await Promise.all([
+  const [stats, failures, agents, system] = await Promise.all([
     api("/api/stats"),
     api("/api/jobs?state=failed,timed_out&limit=10"),
     op("list_agents", {}).catch(() => ({ agents: [] })),
+    op("job_status", { all: true }).catch(() => ({ running: [], hosts: [] })),
   ]);
   const paused = stats.paused.includes("all");
   const pauseButton = h(
@@ -84,6 +85,18 @@ export async function overview() {
             ),
           ),
         ),
+    h(
+      "section",
+      { id: "running-now", "aria-labelledby": "h-running" },
+      h("h2", { id: "h-running" }, "Running now"),
+      jobTable(system.running ?? [], false),
+    ),
+    h(
+      "section",
+      { id: "hosts", "aria-labelledby": "h-hosts" },
+      h("h2", { id: "h-hosts" }, "Hosts"),
+      hostTable(system.hosts ?? []),
+    ),
     h("h2", {}, "Failures needing attention"),
     jobTable(failures.jobs, false),
     h("h2", {}, "Agents"),
@@ -142,8 +155,44 @@ export function jobTable(jobs, selectable, selected) {
   );
 }
 
+/** Daemons that heartbeat on this ledger (`job_status` → hosts). */
+function hostTable(hosts) {
+  if (hosts.length === 0) return h("p", { class: "muted" }, "No daemon is heartbeating on this ledger.");
+  return h(
+    "table",
+    {},
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ["host", "pid", "pools", "running", "started", "last heartbeat"].map((c) =>
+          h("th", { scope: "col" }, c),
+        ),
+      ),
+    ),
+    h(
+      "tbody",
+      {},
+      hosts.map((x) =>
+        h(
+          "tr",
+          { "data-host": x.host },
+          h("td", {}, x.host),
+          h("td", {}, String(x.pid)),
+          h("td", {}, x.pools.join(", ") || "—"),
+          h("td", {}, String(x.running)),
+          h("td", {}, when(x.started)),
+          h("td", {}, when(x.lastSeen)),
+        ),
+      ),
+    ),
+  );
+}
+
 export function agentTable(agents) {
-  if (agents.length === 0) return h("p", { class: "muted" }, "No agents registered.");
+  if (agents.length === 0) return h("p", { class: "muted" }, "No agents registered (register_agent).");
   return h(
     "table",
     { id: "agents" },
@@ -166,7 +215,13 @@ export function agentTable(agents) {
           h("td", {}, a.name),
           h("td", {}, when(a.lastSeen)),
           h("td", {}, when(a.expiresAt)),
-          h("td", {}, a.metadata === undefined ? "" : JSON.stringify(a.metadata)),
+          h(
+            "td",
+            {},
+            Object.entries(a.meta || {})
+              .map(([k, v]) => `${k}=${v}`)
+              .join(" "),
+          ),
         ),
       ),
     ),
@@ -208,21 +263,36 @@ export async function jobsView(params) {
     h("label", {}, "Workflow", h("input", { name: "workflow", size: 12 })),
     h("label", {}, "Tag", h("input", { name: "tag", size: 8 })),
     h("label", {}, "Project", h("input", { name: "project", size: 14 })),
+    h(
+      "label",
+      {},
+      "Created",
+      h(
+        "select",
+        { name: "since", id: "filter-since" },
+        h("option", { value: "" }, "any time"),
+        h("option", { value: "1h" }, "last hour"),
+        h("option", { value: "24h" }, "last 24 hours"),
+        h("option", { value: "7d" }, "last 7 days"),
+        h("option", { value: "30d" }, "last 30 days"),
+      ),
+    ),
     h("button", { type: "submit" }, "Apply"),
   );
-  for (const key of ["state", "q", "type", "workflow", "tag", "project"]) {
+  for (const key of ["state", "q", "type", "workflow", "tag", "project", "since"]) {
     if (params.get(key)) form.elements[key].value = params.get(key);
   }
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const next = new URLSearchParams();
-    for (const key of ["state", "q", "type", "workflow", "tag", "project"]) {
+    for (const key of ["state", "q", "type", "workflow", "tag", "project", "since"]) {
       const v = form.elements[key].value.trim();
       if (v) next.set(key, v);
     }
     location.hash = `#/jobs${next.toString() ? `?${next}` : ""}`;
   });
   form.elements.state.addEventListener("change", () => form.requestSubmit());
+  form.elements.since.addEventListener("change", () => form.requestSubmit());
   const results = h("div", { id: "results" });
   const bulk = (label, name, inputOf) =>
     h(
@@ -258,7 +328,7 @@ export async function jobsView(params) {
 
   async function load() {
     const query = new URLSearchParams();
-    for (const key of ["state", "q", "type", "workflow", "tag", "project"]) {
+    for (const key of ["state", "q", "type", "workflow", "tag", "project", "since"]) {
       if (params.get(key)) query.set(key, params.get(key));
     }
     query.set("limit", "50");
@@ -306,16 +376,4 @@ export async function jobsView(params) {
   }
   await load();
   ui.onLedgerEvent = debounce(load, 300);
-}
-
-export async function agentsView() {
-  const [agents, jobs] = await Promise.all([op("list_agents", {}), api("/api/jobs?type=agent&limit=50")]);
-  main.replaceChildren(
-    h("h1", {}, "Agents"),
-    h("h2", {}, "Registry"),
-    agentTable(agents.agents),
-    h("h2", {}, "Agent jobs"),
-    jobTable(jobs.jobs, false),
-  );
-  ui.onLedgerEvent = debounce(() => ui.render(), 500);
 }

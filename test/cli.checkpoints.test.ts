@@ -451,6 +451,26 @@ describe("baton CLI: checkpoints end to end", () => {
     expectOneLineError(w.run(["receipt", "nope"]), 3, "NOT_FOUND");
   });
 
+  it("rerun: a new task like the original, with its payload or an edited one; commands are refused", () => {
+    const w = world();
+    const original = w.ok(["enqueue", "--type", "lint", "-w", "again", "--tag", "x", '{"file":"a.ts"}'])
+      .jobs[0].id as string;
+    const same = w.ok(["rerun", original]);
+    expect(same).toMatchObject({ from: original, state: "queued" });
+    expect(w.ok(["show", same.id]).job).toMatchObject({
+      type: "lint",
+      workflow: "again",
+      tags: ["x"],
+      payload: { file: "a.ts" },
+    });
+    const edited = w.run(["rerun", original, '{"file":"b.ts"}']);
+    expect(edited.stdout).toMatch(/^[0-9A-HJKMNP-TV-Z]{26} {2}queued\n$/);
+    expect(w.ok(["show", edited.stdout.slice(0, 26)]).job.payload).toEqual({ file: "b.ts" });
+    expect(w.ok(["show", original]).job.payload).toEqual({ file: "a.ts" });
+    const command = w.ok(["enqueue", "--type", "command", "{}"]).jobs[0].id as string;
+    w.err(["rerun", command], 2, "INVALID_INPUT");
+  });
+
   it("skip, accept-before, archive (ids and --workflow), delete and redrive", () => {
     const w = world();
     const x = w.add("x");

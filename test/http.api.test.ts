@@ -63,6 +63,13 @@ describe("HTTP API routes", () => {
     expect(byText.body.data.jobs.map((j: { id: string }) => j.id)).toEqual([ids[5]]);
     const byTag = await request(`${server.base}/api/jobs?tag=red`);
     expect(byTag.body.data.total).toBe(5);
+    // Creation time: an ISO date or a duration ago.
+    expect((await request(`${server.base}/api/jobs?since=1h`)).body.data.total).toBe(6);
+    expect((await request(`${server.base}/api/jobs?until=1h`)).body.data.total).toBe(0);
+    expect((await request(`${server.base}/api/jobs?since=2999-01-01`)).body.data.total).toBe(0);
+    expect((await request(`${server.base}/api/jobs?until=2999-01-01&type=build`)).body.data.total).toBe(1);
+    const badTime = await request(`${server.base}/api/jobs?since=yesterday-ish`);
+    expect([badTime.status, badTime.body.error.code]).toEqual([400, "INVALID_INPUT"]);
 
     const seen: string[] = [];
     let cursor: string | undefined;

@@ -1,9 +1,12 @@
 /**
  * The dashboard in a real headless Chromium (the Debian package, driven by playwright-core): it
  * loads with the token URL, shows a job enqueued by another process without a reload, filters,
- * opens a job, follows a live log with pause/resume, and retries a failed job.
+ * opens a job, follows a live log with pause/resume, retries a failed job and runs one again with
+ * an edited payload; the overview lists a running command and the daemon's host; on the workflow,
+ * task and agent pages it skips a workflow task, resumes from a step, archives a workflow, runs a
+ * configured task now (a real daemon runs it) and submits an agent job to the fixture agent.
  */
-import { appendFileSync } from "node:fs";
+import { appendFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { chromium } from "playwright-core";
@@ -12,6 +15,7 @@ import { ensureAttemptDir, logPath } from "../src/supervisor/run-dir.js";
 import { baton, envelope, ROOT } from "./helpers/cli.js";
 import type { TestServer } from "./helpers/http.js";
 import { callOp, startTestServer } from "./helpers/http.js";
+import { FIXTURES, newHome } from "./helpers/supervisor.js";
 
 const TOKEN = "dashboard-test-token-3c9e1f7a";
 const IMAGES = join(ROOT, "docs", "images");
@@ -46,8 +50,12 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function open(path = "/"): Promise<Page> {
-  server = await startTestServer({ token: TOKEN });
+/**
+ * A server (over `home` when given: a newHome(), whose daemon the supervisor guard stops after the
+ * test) and a page on `path`, signed in with the token URL.
+ */
+async function open(path = "/", home?: string): Promise<Page> {
+  server = await startTestServer({ token: TOKEN, ...(home === undefined ? {} : { home }) });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: "dark" });
   page = await context.newPage();
   const errors: string[] = [];
@@ -58,6 +66,7 @@ async function open(path = "/"): Promise<Page> {
   if (path !== "/") await page.goto(`${server.base}/${path}`);
   await page.locator("#live.on").waitFor(WAIT);
   if (path.startsWith("#/jobs")) await page.locator("#filters").waitFor(WAIT);
+  page.on("dialog", (dialog) => void dialog.accept());
   expect(errors).toEqual([]);
   return page;
 }
@@ -98,6 +107,11 @@ describe("dashboard in headless Chromium", () => {
     await p.locator("#filter-state").selectOption("succeeded");
     await p.waitForURL(/state=succeeded/, WAIT);
     await p.locator(`tr[data-id="${other}"]`).waitFor({ state: "detached", ...WAIT });
+    await row.waitFor(WAIT);
+    expect(await p.locator("#total").textContent()).toBe("1 job");
+    // The creation-time filter keeps both the state filter and the row created a moment ago.
+    await p.locator("#filter-since").selectOption("1h");
+    await p.waitForURL(/state=succeeded.*since=1h|since=1h.*state=succeeded/, WAIT);
     await row.waitFor(WAIT);
     expect(await p.locator("#total").textContent()).toBe("1 job");
 
@@ -147,5 +161,186 @@ describe("dashboard in headless Chromium", () => {
     await p.getByRole("button", { name: "Retry" }).click();
     await p.locator("h1 [data-state='queued']").waitFor(WAIT);
     await p.locator("#timeline li", { hasText: "retried" }).first().waitFor(WAIT);
+  });
+
+  it("runs a job again with an edited payload: a new job of the same type, workflow and tags", async () => {
+    const p = await open("#/jobs");
+    const id = cli(["enqueue", "--type", "lint", "--workflow", "again", "--tag", "x", '{"file":"a.ts"}'])
+      .jobs[0].id as string;
+    await p.goto(`${server!.base}/#/jobs/${id}`);
+    await p.locator("h1 [data-state='queued']").waitFor(WAIT);
+    await p.getByText("Run again with an edited payload").click();
+    const area = p.getByLabel("Payload (JSON)");
+    expect(JSON.parse(await area.inputValue())).toEqual({ file: "a.ts" });
+    await area.fill("{not json");
+    await p.getByRole("button", { name: "Run again" }).click();
+    await p.locator("#toast", { hasText: "not JSON" }).waitFor(WAIT);
+    await area.fill('{"file":"b.ts","strict":true}');
+    await p.getByRole("button", { name: "Run again" }).click();
+    await p.waitForURL((url) => /#\/jobs\/[0-9A-Z]{26}$/.test(url.hash) && !url.hash.endsWith(id), WAIT);
+    const newId = decodeURIComponent(new URL(p.url()).hash.split("/").pop()!);
+    await p.locator("#payload", { hasText: "b.ts" }).waitFor(WAIT);
+    const [before, after] = await Promise.all([
+      server!.opened.engine.get(id),
+      server!.opened.engine.get(newId),
+    ]);
+    expect(after.payload).toEqual({ file: "b.ts", strict: true });
+    expect([after.type, after.workflow, after.tags]).toEqual(["lint", "again", ["x"]]);
+    expect(before.payload).toEqual({ file: "a.ts" });
+  });
+
+  it("overview: the commands running now and the daemon's host with its last heartbeat", async () => {
+    const home = newHome().dir;
+    const p = await open("/", home);
+    await p.locator("#hosts", { hasText: "No daemon" }).waitFor(WAIT);
+    const started = await callOp(
+      server!.base,
+      "run_command",
+      { argv: ["sleep", "30"], name: "long-sleep" },
+      { authorization: `Bearer ${TOKEN}` },
+    );
+    expect(started.status, started.text).toBe(200);
+    const id = started.body.data.id as string;
+    await p.locator(`#running-now tr[data-id="${id}"] [data-state="running"]`).waitFor(WAIT);
+    await p.locator("#hosts tbody tr").first().waitFor(WAIT);
+    expect(await p.locator("#hosts tbody tr td").nth(1).textContent()).toMatch(/^\d+$/);
+    await p.screenshot({ path: join(IMAGES, "dashboard-overview-running.png") });
+    const stopped = await callOp(server!.base, "stop_job", { id }, { authorization: `Bearer ${TOKEN}` });
+    expect(stopped.status, stopped.text).toBe(200);
+    await p.locator(`#running-now tr[data-id="${id}"]`).waitFor({ state: "detached", ...WAIT });
+  });
+
+  it("lists workflows with progress; skips a task, resumes from a step and archives the workflow", async () => {
+    const p = await open("#/workflows");
+    await p.locator("#no-workflows").waitFor(WAIT);
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const steps = ["build", "test", "package", "publish"];
+    const enqueued = await callOp(
+      server!.base,
+      "enqueue_task",
+      { workflow: "release", tasks: steps.map((name) => ({ name, payload: { step: name } })) },
+      auth,
+    );
+    expect(enqueued.status, enqueued.text).toBe(200);
+    const ids = (enqueued.body.data.jobs as { id: string }[]).map((j) => j.id);
+    cli(["enqueue", "--workflow", "docs", '{"page":"intro"}']);
+    const row = p.locator('tr[data-workflow="release"]');
+    await row.locator('[role="progressbar"][aria-valuenow="0"][aria-valuemax="4"]').waitFor(WAIT);
+    await p.locator('tr[data-workflow="docs"]').waitFor(WAIT);
+    // Progress moves without a reload.
+    cli(["complete", ids[0]!, "--evidence", "built"]);
+    await row.locator('[role="progressbar"][aria-valuenow="1"]').waitFor(WAIT);
+    await p.screenshot({ path: join(IMAGES, "dashboard-workflows.png") });
+
+    await row.getByRole("link", { name: "release" }).click();
+    await p.waitForURL(/#\/workflow\?/, WAIT);
+    const stepRows = p.locator("#steps tbody tr");
+    await stepRows.nth(3).waitFor(WAIT);
+    expect(await stepRows.evaluateAll((rows) => rows.map((r) => r.getAttribute("data-id")))).toEqual(ids);
+
+    // Skip one task.
+    await p.getByRole("button", { name: "Skip test" }).click();
+    await p.locator(`tr[data-id="${ids[1]}"] [data-state="skipped"]`).waitFor(WAIT);
+    // Resume from the last step: the unfinished one before it (package) is accepted.
+    await p.getByRole("button", { name: "Resume from publish" }).click();
+    await p.locator(`tr[data-id="${ids[2]}"] [data-state="succeeded"]`).waitFor(WAIT);
+    await p.locator(`tr[data-id="${ids[3]}"] [data-state="queued"]`).waitFor(WAIT);
+    await p.locator('#workflow-summary [role="progressbar"][aria-valuenow="3"]').waitFor(WAIT);
+    expect(await p.getByRole("button", { name: "Skip build" }).isDisabled()).toBe(true);
+    await p.screenshot({ path: join(IMAGES, "dashboard-workflow.png") });
+    const accepted = server!.opened.engine;
+    expect((await accepted.get(ids[2]!)).result).toEqual({ accepted: true, before: ids[3] });
+
+    // Archive the workflow: back to the list, where it is gone.
+    await p.locator("#archive-workflow").click();
+    await p.waitForURL(/#\/workflows$/, WAIT);
+    await p.locator('tr[data-workflow="docs"]').waitFor(WAIT);
+    await p.locator('tr[data-workflow="release"]').waitFor({ state: "detached", ...WAIT });
+    expect((await accepted.get(ids[3]!)).state).toBe("cancelled");
+  });
+
+  it("shows configured tasks with their schedule; a dry run previews, Run now runs it", async () => {
+    const home = newHome().dir;
+    writeFileSync(
+      join(home, "baton.yaml"),
+      [
+        "tasks:",
+        "  greet:",
+        "    description: Say hello to the dashboard",
+        '    command: [sh, -c, "echo hello from greet"]',
+        "  nightly:",
+        "    description: Clean the caches every night",
+        "    command: [sh, -c, 'echo cleaning']",
+        '    schedule: "0 3 * * *"',
+        "",
+      ].join("\n"),
+    );
+    const p = await open("#/tasks", home);
+    const greet = p.locator('[data-task="greet"]');
+    const nightly = p.locator('[data-task="nightly"]');
+    await greet.getByText("Say hello to the dashboard").waitFor(WAIT);
+    await nightly.locator(".next-fire time").waitFor(WAIT);
+    expect(await nightly.locator("dd").first().textContent()).toBe("0 3 * * *");
+    expect(await greet.locator("dd").first().textContent()).toBe("not scheduled");
+
+    await p.getByRole("button", { name: "Dry run nightly" }).click();
+    await nightly.locator("pre.preview", { hasText: "echo cleaning" }).waitFor(WAIT);
+    expect(await nightly.locator(".run-list").count()).toBe(0);
+
+    await p.getByRole("button", { name: "Run greet now" }).click();
+    const link = greet.locator("a.run-link");
+    await link.waitFor(WAIT);
+    const id = (await link.textContent())!;
+    // The daemon runs it; the run shows up under the task and reaches succeeded without a reload.
+    await greet.locator(`.run-list li[data-id="${id}"] [data-state="succeeded"]`).waitFor(WAIT);
+    await p.screenshot({ path: join(IMAGES, "dashboard-tasks.png") });
+    const job = await server!.opened.engine.get(id);
+    expect(job.type).toBe("task:greet");
+  });
+
+  it("submits an agent job with metadata to a configured agent and follows it to succeeded", async () => {
+    const home = newHome().dir;
+    writeFileSync(
+      join(home, "baton.yaml"),
+      [
+        "agents:",
+        "  fake:",
+        "    description: The test agent",
+        `    command: ${JSON.stringify([process.execPath, join(FIXTURES, "fake-agent.mjs")])}`,
+        "    max_concurrent: 2",
+        "",
+      ].join("\n"),
+    );
+    const p = await open("#/agents", home);
+    await p.locator('#configured-agents tr[data-agent="fake"]').waitFor(WAIT);
+    await p.locator('#configured-agents tr[data-agent="claude"]').waitFor(WAIT);
+    await p.locator("#no-agent-jobs").waitFor(WAIT);
+
+    await p.getByLabel("Agent", { exact: true }).fill("fake");
+    await p.getByLabel("Instructions").fill("Review the dashboard pages");
+    await p.getByLabel("Metadata").fill("pr=42\nteam = web");
+    await p.getByRole("button", { name: "Submit" }).click();
+    const link = p.locator("#submitted-link");
+    await link.waitFor(WAIT);
+    const id = (await link.textContent())!;
+    const row = p.locator(`#agent-jobs tr[data-id="${id}"]`);
+    await row.locator('[data-state="succeeded"]').waitFor(WAIT);
+    expect(await row.locator("td").nth(1).textContent()).toBe("fake");
+    expect(await p.getByLabel("Instructions").inputValue()).toBe("");
+    await p.screenshot({ path: join(IMAGES, "dashboard-agents.png") });
+
+    const shown = await callOp(server!.base, "agent_show", { id }, { authorization: `Bearer ${TOKEN}` });
+    expect(shown.body.data).toMatchObject({
+      agent: "fake",
+      state: "succeeded",
+      instructions: "Review the dashboard pages",
+      meta: { pr: "42", team: "web" },
+    });
+
+    // A line that is not key=value is refused before anything is sent.
+    await p.getByLabel("Instructions").fill("another");
+    await p.getByLabel("Metadata").fill("oops");
+    await p.getByRole("button", { name: "Submit" }).click();
+    await p.locator("#submit-status [role=alert]", { hasText: "not key=value" }).waitFor(WAIT);
   });
 });

@@ -266,6 +266,19 @@ export const agentBindings: CliBinding[] = [
       o.wait === true ? waitAll(ctx, [(data as { id: string }).id]) : Promise.resolve(undefined),
   },
   {
+    op: "list_configured_agents",
+    group: "agent",
+    command: "configured",
+    input: () => ({ cwd: io().cwd }),
+    render: (data) => {
+      const d = data as { agents: { name: string; source: string; command: string[] }[] };
+      return table(
+        ["AGENT", "FROM", "COMMAND"],
+        d.agents.map((a) => [a.name, a.source, a.command.join(" ")]),
+      );
+    },
+  },
+  {
     op: "agent_list",
     group: "agent",
     command: "list",

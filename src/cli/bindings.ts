@@ -322,6 +322,8 @@ export const bindings: CliBinding[] = [
       { flags: "--tag <tag>", description: "only jobs with this tag" },
       { flags: "-q, --search <text>", description: "text in id, name, payload, evidence, error" },
       { flags: "--archived", description: "include archived jobs" },
+      { flags: "--since <when>", description: "created at or after (ISO date, or 2h / 7d ago)" },
+      { flags: "--until <when>", description: "created before (ISO date, or 2h / 7d ago)" },
       { flags: "-l, --limit <n>", description: "page size (default 50)" },
       { flags: "--cursor <id>", description: "next page after this id" },
       ...scopeOptions,
@@ -337,6 +339,8 @@ export const bindings: CliBinding[] = [
         tag: str(o.tag),
         text: str(o.search),
         archived: o.archived === true ? true : undefined,
+        since: str(o.since),
+        until: str(o.until),
         limit: int("limit", o.limit),
         cursor: str(o.cursor),
       });
@@ -414,6 +418,41 @@ export const bindings: CliBinding[] = [
     options: scopeOptions,
     input: ([[workflow]], o) => omitUndefined({ ...scope(o), workflow }),
   },
+  {
+    op: "list_workflows",
+    command: "workflows",
+    options: [
+      { flags: "-a, --all", description: "every project" },
+      { flags: "-s, --state <state>", description: "live (tasks left) or finished" },
+      { flags: "--archived", description: "count archived tasks too" },
+      { flags: "-l, --limit <n>", description: "at most this many (default 100)" },
+      ...scopeOptions,
+    ],
+    input: (_args, o) =>
+      omitUndefined({
+        ...scope(o),
+        all: o.all === true ? true : undefined,
+        state: str(o.state),
+        archived: o.archived === true ? true : undefined,
+        limit: int("limit", o.limit),
+      }),
+    render(data) {
+      const d = data as {
+        workflows: { workflow: string; total: number; done: number; remaining: number; failed: number }[];
+      };
+      if (d.workflows.length === 0) return "no workflows";
+      return table(
+        ["WORKFLOW", "DONE", "LEFT", "FAILED", "TOTAL"],
+        d.workflows.map((w) => [
+          w.workflow,
+          String(w.done),
+          String(w.remaining),
+          String(w.failed),
+          String(w.total),
+        ]),
+      );
+    },
+  },
   { op: "health", command: "health", input: () => ({}) },
   {
     op: "skip_task",
@@ -446,6 +485,19 @@ export const bindings: CliBinding[] = [
   },
   { op: "delete_task", command: "delete <ids...>", input: ([ids]) => ({ ids }) },
   { op: "redrive_task", command: "redrive <ids...>", input: ([ids]) => ({ ids }), render: renderChanged },
+  {
+    op: "rerun_task",
+    command: "rerun <id> [payload]",
+    input: ([[id], payload]) =>
+      omitUndefined({
+        id,
+        payload: payload?.[0] === undefined ? undefined : json("the payload", payload[0]),
+      }),
+    render: (data) => {
+      const d = data as { id: string; state: string };
+      return `${d.id}  ${d.state}`;
+    },
+  },
   {
     op: "pause",
     command: "pause [target]",

@@ -23,6 +23,7 @@ import type {
   Pause,
   PauseScope,
   StateCount,
+  TransitionCount,
   WorkflowCount,
   Store,
 } from "../store/types.js";
@@ -427,6 +428,11 @@ export class Engine {
   /** Counts per project, workflow and state of the jobs that belong to a workflow. */
   workflowCounts(filter: JobFilter = {}): Promise<WorkflowCount[]> {
     return this.store.workflowCounts(filter);
+  }
+
+  /** State changes into each state since `since` (ms), counted in the store. */
+  transitionCounts(since: number): Promise<TransitionCount[]> {
+    return this.store.transitionCounts(since);
   }
 
   attempts(jobId: string): Promise<Attempt[]> {

@@ -95,13 +95,15 @@ const listQuery = [
   "limit",
   "cursor",
   "archived",
+  "since",
+  "until",
 ] as const;
 
 /** `GET /api/jobs`: list_tasks over every project (unless `project` is given), `q` for the text search. */
 export async function listJobs(query: Query, ctx: OpContext): Promise<unknown> {
   const raw = queryObject(query, listQuery, "GET /api/jobs");
   // Text fields stay text even when they look like numbers (`q=2024`, a workflow named `7`).
-  const text = new Set(["q", "state", "project", "type", "workflow", "tag", "cursor"]);
+  const text = new Set(["q", "state", "project", "type", "workflow", "tag", "cursor", "since", "until"]);
   const input: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) input[key] = text.has(key) ? String(value) : value;
   const { q, state, project } = input as { q?: string; state?: string; project?: string };
@@ -237,7 +239,7 @@ export async function stats(query: Query, ctx: OpContext, project: string): Prom
   const now = ctx.engine.clock.now();
   const [counts, recent, pauses, daemon, newest] = await Promise.all([
     ctx.engine.countByState({}),
-    ctx.engine.events({ since: now - HOUR, limit: 100_000, order: "desc" }),
+    ctx.engine.transitionCounts(now - HOUR),
     ctx.engine.pauses(),
     ctx.commands?.daemonStatus().catch(() => ({ running: false })) ?? Promise.resolve({ running: false }),
     ctx.engine.events({ limit: 1, order: "desc" }),
@@ -249,10 +251,7 @@ export async function stats(query: Query, ctx: OpContext, project: string): Prom
     (byType[c.type] ??= {})[c.state] = c.count;
   }
   const lastHour: Record<string, number> = {};
-  for (const e of recent) {
-    if (e.toState !== null && TERMINAL_STATES.includes(e.toState))
-      lastHour[e.toState] = (lastHour[e.toState] ?? 0) + 1;
-  }
+  for (const t of recent) if (TERMINAL_STATES.includes(t.state)) lastHour[t.state] = t.count;
   return {
     project: { path: project, name: basename(project) || project },
     byState,

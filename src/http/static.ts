@@ -18,6 +18,9 @@ const FILES: Record<string, { file: string; type: string }> = {
   "/lib.js": { file: "lib.js", type: "text/javascript; charset=utf-8" },
   "/lists.js": { file: "lists.js", type: "text/javascript; charset=utf-8" },
   "/job.js": { file: "job.js", type: "text/javascript; charset=utf-8" },
+  "/workflows.js": { file: "workflows.js", type: "text/javascript; charset=utf-8" },
+  "/tasks.js": { file: "tasks.js", type: "text/javascript; charset=utf-8" },
+  "/agents.js": { file: "agents.js", type: "text/javascript; charset=utf-8" },
 };
 
 /** Scripts, styles and requests only from this origin; no frames, no inline script. */

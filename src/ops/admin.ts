@@ -11,6 +11,7 @@ import { TERMINAL_STATES } from "../core/states.js";
 import { idRef, idsFields, idsOf, itemErrorSchema, projectOf, resolveAll, scopeFields } from "./common.js";
 import type { OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
+import { runsProcess } from "./commands.js";
 import { configCheck } from "./task-config.js";
 import { jobView, jobViewSchema } from "./views.js";
 
@@ -128,6 +129,44 @@ export const deleteTasks = defineOperation({
         ctx.actor,
       ),
     };
+  },
+});
+
+export const rerunTask = defineOperation({
+  name: "rerun_task",
+  title: "Run a task again",
+  summary:
+    "Enqueue a new task like this one (type, name, workflow, project, tags, priority, attempts, backoff) with the same or an edited payload; the original stays as it is. Not for commands, configured tasks and agent jobs: retry_job re-runs those.",
+  input: z.object({
+    id: idRef,
+    payload: z.unknown().optional().describe("The new payload (default: the original's)."),
+  }),
+  output: z.object({ id: z.string(), state: jobStateSchema, from: z.string() }),
+  readOnly: false,
+  destructive: false,
+  idempotent: false,
+  agent: "full",
+  async run(input, ctx) {
+    const job = await ctx.engine.resolve(input.id);
+    if (runsProcess(job.type))
+      throw new InvalidInputError(
+        `${job.id} is a ${job.type} job, whose payload the supervisor built: re-run it with retry_job`,
+      );
+    const [outcome] = await ctx.engine.enqueue(
+      {
+        type: job.type,
+        payload: input.payload === undefined ? job.payload : input.payload,
+        priority: job.priority,
+        maxAttempts: job.maxAttempts,
+        backoff: job.backoff,
+        tags: job.tags,
+        ...(job.name === null ? {} : { name: job.name }),
+        ...(job.workflow === null ? {} : { workflow: job.workflow }),
+        ...(job.timeoutMs === null ? {} : { timeoutMs: job.timeoutMs }),
+      },
+      { ...(job.project === null ? {} : { project: job.project }), actor: ctx.actor },
+    );
+    return { id: outcome!.job.id, state: outcome!.job.state, from: job.id };
   },
 });
 

@@ -13,6 +13,7 @@ import {
   pause,
   recover,
   redriveTask,
+  rerunTask,
   releaseTask,
   skipTask,
   unpause,
@@ -30,6 +31,7 @@ import {
   resumeSession,
 } from "./checkpoints.js";
 import { agentCancel, agentList, agentPause, agentResume, agentShow, searchJobs } from "./agent-jobs.js";
+import { listConfiguredAgents } from "./agent-config.js";
 import { agentContinue, agentSubmit, delegate } from "./agents.js";
 import { jobLogs, jobStatus, retryJob, runCommand, stopJob, waitJob } from "./commands.js";
 import type { Operation } from "./operation.js";
@@ -49,6 +51,7 @@ import {
   runTask,
   taskRuns,
 } from "./tasks.js";
+import { listWorkflows } from "./workflows.js";
 
 export const operations: readonly Operation[] = [
   enqueueTask,
@@ -60,12 +63,14 @@ export const operations: readonly Operation[] = [
   explainTask,
   auditLog,
   receipt,
+  listWorkflows,
   health,
   skipTask,
   acceptBefore,
   archiveTasks,
   deleteTasks,
   redriveTask,
+  rerunTask,
   pause,
   unpause,
   clean,
@@ -84,6 +89,7 @@ export const operations: readonly Operation[] = [
   agentHeartbeat,
   unregisterAgent,
   listAgents,
+  listConfiguredAgents,
   agentSubmit,
   agentList,
   agentShow,

@@ -237,7 +237,7 @@ export const listTasks = defineOperation({
   name: "list_tasks",
   title: "List tasks",
   summary:
-    "Tasks of this project (or all projects), newest first, filtered by state, type, workflow, tag or text.",
+    "Tasks of this project (or all projects), newest first, filtered by state, type, workflow, tag, text or creation time.",
   input: z.object({
     ...scopeFields,
     all: z.boolean().optional().describe("Every project, not just the current one."),
@@ -247,6 +247,12 @@ export const listTasks = defineOperation({
     tag: z.string().max(100).optional(),
     text: z.string().max(500).optional().describe("Search id, name, payload, evidence and error."),
     archived: z.boolean().optional().describe("Include archived tasks."),
+    since: z
+      .string()
+      .max(40)
+      .optional()
+      .describe("Created at or after: ISO date or a duration ago (2h, 7d)."),
+    until: z.string().max(40).optional().describe("Created before: ISO date or a duration ago (2h, 7d)."),
     limit: z.number().int().min(1).max(1000).optional(),
     cursor: z.string().max(40).optional(),
   }),
@@ -274,6 +280,12 @@ export const listTasks = defineOperation({
       ...(input.text === undefined ? {} : { text: input.text }),
       ...(input.all === true ? {} : { project: projectOf(input, ctx) }),
       ...(input.archived === true ? { includeArchived: true } : {}),
+      ...(input.since === undefined
+        ? {}
+        : { createdAfter: parseTimeRef(input.since, ctx.engine.clock.now()) }),
+      ...(input.until === undefined
+        ? {}
+        : { createdBefore: parseTimeRef(input.until, ctx.engine.clock.now()) }),
     };
     const limit = input.limit ?? 50;
     const [jobs, total] = await Promise.all([

@@ -17,7 +17,8 @@ import { defineOperation } from "./operation.js";
 import { jobSummary, jobSummarySchema, jobView, jobViewSchema } from "./views.js";
 
 /** Jobs whose attempts are processes of the supervisor: commands and configured-task runs. */
-function runsProcess(type: string): boolean {
+/** Jobs the supervisor runs as a process: commands, configured tasks, agent jobs. */
+export function runsProcess(type: string): boolean {
   return type === "command" || type.startsWith("task:") || type.startsWith(AGENT_TYPE_PREFIX);
 }
 

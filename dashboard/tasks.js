@@ -1,0 +1,175 @@
+// Tasks and schedules: the tasks of baton.yaml with their description, schedule and next fire
+// time, their last runs (live), and "Run now" / "Dry run" (run_task).
+import { debounce, h, main, op, stateBadge, toast, announce, ui, when } from "./lib.js";
+
+const RUNS_SHOWN = 5;
+
+/** An argument as a shell would need it written (for reading only: nothing runs through a shell). */
+function shellWord(arg) {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+export async function tasksView() {
+  let listed;
+  try {
+    listed = await op("list_configured_tasks", {});
+  } catch (error) {
+    main.replaceChildren(
+      h("h1", {}, "Tasks and schedules"),
+      h("p", { role: "alert" }, `${error.code || "ERROR"}: ${error.message}`),
+    );
+    return;
+  }
+  // list_schedules records the schedules it reads, so a read-only server refuses it: the next
+  // fire times then come from each task's contract (describe_task).
+  const schedules = new Map();
+  try {
+    for (const s of (await op("list_schedules", { count: 1 })).schedules) schedules.set(s.task, s);
+  } catch {
+    const scheduled = listed.tasks.filter((t) => t.schedule !== undefined);
+    const described = await Promise.all(
+      scheduled.map((t) => op("describe_task", { task: t.name }).catch(() => undefined)),
+    );
+    for (const d of described) {
+      if (d !== undefined && d.schedule !== undefined)
+        schedules.set(d.name, { task: d.name, cron: d.schedule, next: d.nextRun ? [d.nextRun] : [] });
+    }
+  }
+
+  const runsBy = new Map(listed.tasks.map((t) => [t.name, h("div", { class: "runs" })]));
+  const outputs = new Map(
+    listed.tasks.map((t) => [t.name, h("div", { class: "run-output", "aria-live": "polite" })]),
+  );
+
+  async function loadRuns() {
+    if (listed.tasks.length === 0) return;
+    const { runs } = await op("task_runs", { limit: 200 });
+    for (const t of listed.tasks) {
+      const mine = runs.filter((r) => r.type === `task:${t.name}`).slice(0, RUNS_SHOWN);
+      runsBy
+        .get(t.name)
+        .replaceChildren(
+          mine.length === 0
+            ? h("p", { class: "muted" }, "No runs yet.")
+            : h(
+                "ul",
+                { class: "run-list", "aria-label": `last runs of ${t.name}` },
+                mine.map((r) =>
+                  h(
+                    "li",
+                    { "data-id": r.id },
+                    stateBadge(r.state),
+                    " ",
+                    h("a", { href: `#/jobs/${r.id}` }, r.id),
+                    " ",
+                    when(r.createdAt),
+                    r.error ? h("span", { class: "muted" }, ` ${r.error}`) : null,
+                  ),
+                ),
+              ),
+        );
+    }
+  }
+
+  async function run(button, task, dryRun) {
+    const label = `${dryRun ? "Dry run" : "Run"} ${task}`;
+    const output = outputs.get(task);
+    button.disabled = true;
+    try {
+      const data = await op("run_task", { task, ...(dryRun ? { dryRun: true } : {}) });
+      if (data.preview !== undefined) {
+        output.replaceChildren(
+          h("p", {}, "Dry run: nothing was started. It would run:"),
+          h("pre", { class: "preview" }, data.preview.argv.map(shellWord).join(" ")),
+          h("p", { class: "muted" }, `in ${data.preview.cwd}`),
+        );
+      } else {
+        output.replaceChildren(
+          h(
+            "p",
+            {},
+            `${dryRun ? "Dry run" : "Run"} ${data.deduplicated ? "already queued" : "started"}: `,
+            h("a", { href: `#/jobs/${data.id}`, class: "run-link" }, data.id),
+          ),
+        );
+      }
+      toast(`${label}: done`, true);
+      announce(`${label} done`);
+    } catch (error) {
+      output.replaceChildren(h("p", { role: "alert" }, `${error.code || "ERROR"}: ${error.message}`));
+      toast(`${label}: ${error.code || "ERROR"}: ${error.message}`);
+    } finally {
+      button.disabled = ui.readOnly;
+      loadRuns();
+    }
+  }
+
+  main.replaceChildren(
+    h("h1", {}, "Tasks and schedules"),
+    h(
+      "p",
+      { class: "muted" },
+      listed.files.length === 0 ? "No baton.yaml here." : `From ${listed.files.join(", ")}.`,
+    ),
+    listed.tasks.length === 0
+      ? h("p", { class: "muted", id: "no-tasks" }, "No configured tasks. `baton task new <name>` adds one.")
+      : h(
+          "div",
+          { class: "task-grid", id: "tasks" },
+          listed.tasks.map((t) => {
+            const s = schedules.get(t.name);
+            const headingId = `task-${t.name.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+            return h(
+              "section",
+              { class: "task-card", "data-task": t.name, "aria-labelledby": headingId },
+              h("h2", { id: headingId }, t.name, " ", h("span", { class: "kind" }, t.kind)),
+              h("p", {}, t.description || h("span", { class: "muted" }, "No description.")),
+              h(
+                "dl",
+                { class: "fields" },
+                h("dt", {}, "schedule"),
+                h("dd", {}, s ? `${s.cron}${s.timezone ? ` (${s.timezone})` : ""}` : "not scheduled"),
+                s
+                  ? [
+                      h("dt", {}, "next fire"),
+                      h("dd", { class: "next-fire" }, s.next[0] ? when(s.next[0]) : "none"),
+                      s.lastFiredAt ? [h("dt", {}, "last fired"), h("dd", {}, when(s.lastFiredAt))] : null,
+                    ]
+                  : null,
+                h("dt", {}, "scope"),
+                h("dd", {}, t.scope),
+              ),
+              h(
+                "div",
+                { class: "toolbar", role: "group", "aria-label": `Run ${t.name}` },
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    disabled: ui.readOnly,
+                    "aria-label": `Run ${t.name} now`,
+                    onclick: (e) => run(e.currentTarget, t.name, false),
+                  },
+                  "Run now",
+                ),
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    disabled: ui.readOnly,
+                    "aria-label": `Dry run ${t.name}`,
+                    onclick: (e) => run(e.currentTarget, t.name, true),
+                  },
+                  "Dry run",
+                ),
+              ),
+              outputs.get(t.name),
+              h("h3", {}, "Last runs"),
+              runsBy.get(t.name),
+            );
+          }),
+        ),
+  );
+  await loadRuns();
+  ui.onLedgerEvent = debounce(loadRuns, 300);
+}
