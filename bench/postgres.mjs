@@ -1,25 +1,38 @@
-// baton's PostgreSQL benchmark: baton vs raw `pg` doing the minimal equivalent (SKIP LOCKED
-// claim + complete, plain INSERTs), side by side in one run on the same server. Prints absolute
-// numbers and ratios.
+// baton's PostgreSQL benchmark, side by side in one run on the same server: baton, raw `pg` doing
+// the minimal equivalent (SKIP LOCKED claim + complete, plain INSERTs), graphile-worker 0.17.3 and
+// pg-boss 10.4.2 (exact devDependencies; driven in bench/postgres-peers.mjs, each with its own
+// defaults and a no-op handler). Prints one table: the median over the rounds (3, or 1 with
+// --quick) of each measure for each system, the ratios baton/raw, baton/graphile-worker and
+// baton/pg-boss, then where baton stands against issue 7's targets.
 //
-//   BATON_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node bench/postgres.mjs [--quick]
+//   BATON_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node bench/postgres.mjs [--quick] [--rounds=N]
 //
 // (BATON_TEST_DATABASE_URL is used when BATON_BENCH_DATABASE_URL is unset.) The run creates its own
-// database `baton_bench_<random>` and drops it at the end. Needs a built dist/ (`npm run build`).
-// Not compared here (yet): graphile-worker and pg-boss, which the issue names; they are not
-// dependencies of this repository.
+// database `baton_bench_<random>` (the peers use their default schemas in it, `graphile_worker`
+// and `pgboss`) and drops it at the end. Needs a built dist/ (`npm run build`). A peer that fails
+// is reported on a line of its own; the rest of the table still prints.
 import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { benchGraphileWorker, benchPgBoss, percentile, perSecond } from "./postgres-peers.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const quick = process.argv.includes("--quick");
+const roundsArg = process.argv.find((a) => a.startsWith("--rounds="));
+const ROUNDS = roundsArg ? Number(roundsArg.slice("--rounds=".length)) : quick ? 1 : 3;
 const N = { single: quick ? 300 : 2000, process: quick ? 1000 : 8000, latency: quick ? 50 : 300 };
 const CONCURRENCY = 8;
+// A peer's processing run stops after this long (pg-boss polls: 8 jobs per 2 s at batchSize 1).
+const CAP_MS = quick ? 3_000 : 8_000;
+const PG_BOSS_LATENCY_SAMPLES = quick ? 3 : 4; // about 2 s each: its worker polls every 2 s
 const base = process.env.BATON_BENCH_DATABASE_URL || process.env.BATON_TEST_DATABASE_URL;
 if (!base) {
   console.error("set BATON_BENCH_DATABASE_URL (or BATON_TEST_DATABASE_URL) to a PostgreSQL server");
+  process.exit(2);
+}
+if (!(ROUNDS >= 1)) {
+  console.error("--rounds=N needs N ≥ 1");
   process.exit(2);
 }
 const { openBaton } = await import(join(root, "dist", "index.js"));
@@ -36,17 +49,6 @@ const admin = async (sql) => {
     await client.end();
   }
 };
-
-const fmt = (n) => (n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(2));
-function report(what, unit, baton, raw, higherIsBetter = true) {
-  const ratio = higherIsBetter ? baton / raw : raw / baton;
-  console.log(
-    `${what.padEnd(40)} baton ${fmt(baton)} ${unit}, raw ${fmt(raw)} ${unit}  baton/raw ${ratio.toFixed(2)}×`,
-  );
-}
-const perSecond = (count, ms) => (count * 1000) / ms;
-const percentile = (xs, p) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 
 // --- raw pg -----------------------------------------------------------------------------------
 const RAW_SCHEMA = `CREATE TABLE raw_jobs (id BIGSERIAL PRIMARY KEY, type TEXT NOT NULL, payload TEXT NOT NULL,
@@ -125,22 +127,14 @@ async function batonLatency(engine, store, samples) {
   return latencies;
 }
 
-await admin(`CREATE DATABASE ${name}`);
-try {
-  console.log(
-    `baton vs raw pg on ${new URL(base).host}, concurrency ${CONCURRENCY}${quick ? " (quick)" : ""}`,
-  );
-  const rawPool = new pg.Pool({ connectionString: url.toString(), max: CONCURRENCY });
-  await rawPool.query(RAW_SCHEMA);
-  const baton = await openBaton({ databaseUrl: url.toString(), poolSize: CONCURRENCY });
-  const engine = baton.engine;
-
-  report(
-    "enqueue one-by-one (commits/s)",
-    "jobs/s",
-    await batonEnqueueOneByOne(engine, N.single),
-    await rawEnqueueOneByOne(rawPool, N.single),
-  );
+/** One round of baton and raw pg: every measure, in the order of the table. */
+async function batonAndRaw(engine, rawPool) {
+  const out = {};
+  await rawPool.query("TRUNCATE raw_jobs");
+  out.enqueue = {
+    baton: await batonEnqueueOneByOne(engine, N.single),
+    raw: await rawEnqueueOneByOne(rawPool, N.single),
+  };
 
   await rawPool.query("TRUNCATE raw_jobs");
   const rows = Array.from({ length: N.process }, (_, i) => i);
@@ -153,29 +147,177 @@ try {
     );
   }
   // The enqueue-one-by-one jobs are still queued for baton: process them too, count them.
-  const batonBacklog = N.process + N.single;
-  const batonRate = await batonProcess(engine, batonBacklog, 1);
-  const rawRate = await rawProcess(rawPool, N.process);
-  report(`process claim+complete ×${CONCURRENCY}`, "jobs/s", batonRate, rawRate);
+  out.process = {
+    baton: await batonProcess(engine, N.process + N.single, 1),
+    raw: await rawProcess(rawPool, N.process),
+  };
 
-  await engine.enqueue(rows.map((n) => ({ type: "bench", payload: { n } })).slice(0, N.process));
+  await engine.enqueue(rows.map((n) => ({ type: "bench", payload: { n } })));
   await rawPool.query(
     "INSERT INTO raw_jobs (type, payload, state, run_at) SELECT 'bench', '{}', 'queued', 0 FROM generate_series(1, $1)",
     [N.process],
   );
-  report(
-    `process, baton claims 32 at a time ×${CONCURRENCY}`,
-    "jobs/s",
-    await batonProcess(engine, N.process, 32),
-    await rawProcess(rawPool, N.process),
-  );
+  out.batched = {
+    baton: await batonProcess(engine, N.process, 32),
+    raw: await rawProcess(rawPool, N.process),
+  };
+  out.latency = await batonLatency(engine, engine.store, N.latency);
+  return out;
+}
 
-  const latencies = await batonLatency(engine, engine.store, N.latency);
+// --- the table --------------------------------------------------------------------------------
+const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const fmt = (n) => (n >= 100 ? Math.round(n).toLocaleString("en-US") : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+/** A cell: a number, or { rate, capped } from a peer's processing run, or undefined (none). */
+const cell = (v) =>
+  v === undefined ? "–" : typeof v === "number" ? fmt(v) : `${fmt(v.rate)}${v.capped ? "*" : ""}`;
+const value = (v) => (v === undefined ? undefined : typeof v === "number" ? v : v.rate);
+/** baton's advantage: > 1 means baton is faster (or, for latencies, quicker). */
+function ratio(baton, other, higherIsBetter) {
+  const [b, o] = [value(baton), value(other)];
+  if (b === undefined || o === undefined || b === 0 || o === 0) return "–";
+  return `${(higherIsBetter ? b / o : o / b).toFixed(2)}×`;
+}
+/** The median of a peer's rounds for one measure ({ rate, capped } when the rounds were capped runs). */
+function peerMedian(results, key) {
+  const xs = results.map((r) => r[key]).filter((x) => x !== undefined);
+  if (xs.length === 0) return undefined;
+  if (typeof xs[0] === "number") return median(xs);
+  return { rate: median(xs.map((x) => x.rate)), capped: xs.some((x) => x.capped) };
+}
+const peerLatency = (results, p) => {
+  // The samples of every round together; each round keeps p50/p99 only, so take their median.
+  const xs = results.map((r) => r.latency?.[p]).filter((x) => x !== undefined);
+  return xs.length ? median(xs) : undefined;
+};
+
+await admin(`CREATE DATABASE ${name}`);
+let exitCode = 0;
+try {
   console.log(
-    `${"enqueue → handler (LISTEN/NOTIFY)".padEnd(40)} p50 ${percentile(latencies, 0.5).toFixed(2)} ms, p99 ${percentile(latencies, 0.99).toFixed(2)} ms`,
+    `baton vs raw pg vs graphile-worker 0.17.3 vs pg-boss 10.4.2 on ${new URL(base).host}, concurrency ${CONCURRENCY}, ` +
+      `${ROUNDS} round${ROUNDS === 1 ? "" : "s"} (medians)${quick ? " (quick)" : ""}`,
   );
-  await baton.close();
-  await rawPool.end();
+  const rawPool = new pg.Pool({ connectionString: url.toString(), max: CONCURRENCY });
+  await rawPool.query(RAW_SCHEMA);
+  const baton = await openBaton({ databaseUrl: url.toString(), poolSize: CONCURRENCY });
+  const ours = [];
+  const gw = [];
+  const boss = [];
+  const failures = [];
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      ours.push(await batonAndRaw(baton.engine, rawPool));
+      const options = { url: url.toString(), N, concurrency: CONCURRENCY, capMs: CAP_MS, round };
+      gw.push(await benchGraphileWorker({ ...options, latencySamples: N.latency }));
+      boss.push(await benchPgBoss({ ...options, latencySamples: PG_BOSS_LATENCY_SAMPLES }));
+      for (const [peer, r] of [
+        ["graphile-worker", gw.at(-1)],
+        ["pg-boss", boss.at(-1)],
+      ]) {
+        if (r.error) failures.push(`${peer} failed in round ${round + 1}: ${r.error}`);
+      }
+    }
+  } finally {
+    await baton.close();
+    await rawPool.end();
+  }
+
+  const ourMedian = (key, who) => median(ours.map((r) => r[key][who]));
+  const batonLat = ours.flatMap((r) => r.latency);
+  const rows = [
+    ["enqueue one by one (jobs/s)", "enqueue", true],
+    [`process ×${CONCURRENCY}, one job per claim (jobs/s)`, "process", true],
+    [`process ×${CONCURRENCY}, 32 per fetch (jobs/s)`, "batched", true],
+  ].map(([what, key]) => [
+    what,
+    ourMedian(key, "baton"),
+    ourMedian(key, "raw"),
+    peerMedian(gw, key),
+    peerMedian(boss, key),
+    true,
+  ]);
+  rows.push([
+    "  pg-boss polling every 0.5 s (jobs/s)",
+    ourMedian("batched", "baton"),
+    undefined,
+    undefined,
+    peerMedian(boss, "tuned"),
+    true,
+  ]);
+  for (const [label, p] of [
+    ["p50", 0.5],
+    ["p99", 0.99],
+  ]) {
+    rows.push([
+      `enqueue → handler ${label} (ms)`,
+      percentile(batonLat, p),
+      undefined,
+      peerLatency(gw, label),
+      peerLatency(boss, label),
+      false,
+    ]);
+  }
+
+  const head = ["measure", "baton", "raw pg", "graphile-w.", "pg-boss", "b/raw", "b/gw", "b/pg-boss"];
+  const widths = [42, 10, 10, 12, 10, 8, 8, 10];
+  const line = (cells) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" ");
+  console.log(line(head));
+  for (const [what, b, r, g, p, higher] of rows) {
+    console.log(
+      line([
+        what,
+        cell(b),
+        cell(r),
+        cell(g),
+        cell(p),
+        ratio(b, r, higher),
+        ratio(b, g, higher),
+        ratio(b, p, higher),
+      ]),
+    );
+  }
+  console.log(
+    `ratios: > 1× means baton is faster. * = the peer did not finish within ${CAP_MS / 1000} s: jobs done / time taken.\n` +
+      `raw pg claims one job per query in both process rows. graphile-worker: run() at concurrency ${CONCURRENCY}, ` +
+      "pool 10, pollInterval 2 s; its 32-per-fetch row uses localQueue size 32.\n" +
+      `pg-boss: ${CONCURRENCY} work() workers on a queue, batchSize 1 or 32, polling every 2 s (default) unless noted; ` +
+      `its latency is from ${PG_BOSS_LATENCY_SAMPLES} jobs per round, each sent right after the previous was handled.`,
+  );
+  for (const failure of failures) console.log(failure);
+
+  const processRaw = ourMedian("process", "baton") / ourMedian("process", "raw");
+  const processGw = value(peerMedian(gw, "process"));
+  const enqueueRaw = ourMedian("enqueue", "baton") / ourMedian("enqueue", "raw");
+  const p50 = percentile(batonLat, 0.5);
+  const target = (what, measured, ok) =>
+    console.log(
+      `  ${what.padEnd(36)} ${measured.padStart(8)}  ${ok === undefined ? "" : ok ? "met" : "MISSED"}`,
+    );
+  console.log("issue 7 targets:");
+  target(`process ×${CONCURRENCY} ≥ 0.8× raw pg`, `${processRaw.toFixed(2)}×`, processRaw >= 0.8);
+  const vsGw = processGw ? ourMedian("process", "baton") / processGw : undefined;
+  target(
+    `process ×${CONCURRENCY} ≥ 1.2× graphile-worker`,
+    vsGw === undefined ? "not measured" : `${vsGw.toFixed(2)}×`,
+    vsGw === undefined ? undefined : vsGw >= 1.2,
+  );
+  target("enqueue one by one ≥ 0.6× raw pg", `${enqueueRaw.toFixed(2)}×`, enqueueRaw >= 0.6);
+  target("enqueue → handler p50 ≤ 3 ms", `${p50.toFixed(2)} ms`, p50 <= 3);
+} catch (error) {
+  console.error(error);
+  exitCode = 1;
 } finally {
   await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
 }
+process.exitCode = exitCode;
+// Everything above is closed; if a handle still keeps the process alive, say so and leave.
+setTimeout(() => {
+  console.error("bench/postgres.mjs: something is still open 5 s after the end; exiting");
+  process.exit(exitCode || 1);
+}, 5_000).unref();

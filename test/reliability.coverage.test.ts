@@ -33,6 +33,7 @@ const REQUIRED: readonly string[] = [
   // issue 8: the HTTP API's malformed input and bind/token policy (R-25 also for the API)
   "R-23",
   "R-24",
+  "R-06",
   // issue 5: configured tasks (baton.yaml validation, schedules once per slot, hooks via env only)
   "R-31",
   "R-18",
@@ -48,8 +49,9 @@ const REQUIRED: readonly string[] = [
   "R-02",
   "R-13",
   "R-14",
-  // issue 6: queue library (poison pill dead-lettered across worker-process crashes)
+  // issue 6: queue library (poison pill dead-lettered across worker-process crashes; soak)
   "R-17",
+  "R-05",
 ];
 
 /** Every requirement of RELIABILITY.md: R-01 … R-31. */
