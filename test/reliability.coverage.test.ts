@@ -52,6 +52,8 @@ const REQUIRED: readonly string[] = [
   // issue 6: queue library (poison pill dead-lettered across worker-process crashes; soak)
   "R-17",
   "R-05",
+  // not named by an issue: the disk holding the SQLite ledger fills up (a real tmpfs)
+  "R-12",
 ];
 
 /** Every requirement of RELIABILITY.md: R-01 … R-31. */

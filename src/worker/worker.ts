@@ -78,6 +78,12 @@ function isLost(error: unknown): boolean {
   );
 }
 
+/** Store errors that clear by themselves: a lock held too long, a full disk, a lost connection. */
+const PASSING = new Set(["STORE_BUSY", "STORAGE_FULL", "STORE_IO", "STORE_UNAVAILABLE"]);
+function isPassing(error: unknown): boolean {
+  return error instanceof BatonError && PASSING.has(error.code);
+}
+
 /**
  * A pool of handlers over one ledger.
  *
@@ -156,6 +162,10 @@ export class Worker {
   private reportError(error: unknown): void {
     if (this.emitter.listenerCount("error") > 0)
       this.emit("error", error instanceof Error ? error : new Error(String(error)));
+  }
+
+  private hasStopped(): boolean {
+    return this.state === "stopped";
   }
 
   /** Jobs whose handlers are running now. */
@@ -372,26 +382,54 @@ export class Worker {
       this.freeSlot(r);
       if (r.settled) return;
       r.settled = true;
-      const finished = await this.writes.finish(job.id, "succeeded", {
-        token,
-        actor: this.owner,
-        ...(result === undefined ? {} : { result }),
-      });
-      this.emit("completed", finished, result);
+      const finished = await this.record(r, () =>
+        this.writes.finish(job.id, "succeeded", {
+          token,
+          actor: this.owner,
+          ...(result === undefined ? {} : { result }),
+        }),
+      );
+      if (finished !== undefined) this.emit("completed", finished, result);
     } catch (thrown) {
       this.freeSlot(r);
       if (r.settled) return;
       r.settled = true;
       const error = thrown instanceof Error ? thrown : new Error(String(thrown));
-      const finished = await this.writes.finish(job.id, "failed", {
-        token,
-        actor: this.owner,
-        error: error.message,
-        ...(error instanceof UnrecoverableError ? { noRetry: true } : {}),
-      });
-      this.emit("failed", finished, error);
+      const finished = await this.record(r, () =>
+        this.writes.finish(job.id, "failed", {
+          token,
+          actor: this.owner,
+          error: error.message,
+          ...(error instanceof UnrecoverableError ? { noRetry: true } : {}),
+        }),
+      );
+      if (finished !== undefined) this.emit("failed", finished, error);
     } finally {
       for (const t of timers) clearTimeout(t);
+    }
+  }
+
+  /**
+   * Record a handler's outcome. While the store answers an error that passes by itself (a full
+   * disk, a lock held too long, a lost connection) try again, backing off to 2 s: the heartbeat
+   * keeps the lease meanwhile, so the outcome is kept and the handler does not run twice. Each
+   * failed try is reported as an `error` event. Gives up when the lease is lost (`lost`), on any
+   * other error, or once the worker has stopped; the job is then recovered when its lease expires.
+   */
+  private async record(r: Running, write: () => Promise<Job>): Promise<Job | undefined> {
+    for (let delay = 50; ; delay = Math.min(delay * 2, 2000)) {
+      try {
+        return await write();
+      } catch (error) {
+        if (isLost(error)) {
+          this.emit("lost", r.claimed.job.id, (error as Error).message);
+          return undefined;
+        }
+        this.reportError(error);
+        if (!isPassing(error) || this.hasStopped()) return undefined;
+      }
+      await sleep(delay);
+      if (this.hasStopped()) return undefined;
     }
   }
 
@@ -408,17 +446,14 @@ export class Worker {
     r.settled = true;
     const error = new Error(`timed out after ${timeoutMs} ms`);
     r.controller.abort(error);
-    try {
-      const finished = await this.writes.finish(r.claimed.job.id, "timed_out", {
+    const finished = await this.record(r, () =>
+      this.writes.finish(r.claimed.job.id, "timed_out", {
         token: r.claimed.token,
         actor: this.owner,
         error: error.message,
-      });
-      this.emit("failed", finished, error);
-    } catch (e) {
-      if (isLost(e)) this.emit("lost", r.claimed.job.id, (e as Error).message);
-      else this.reportError(e);
-    }
+      }),
+    );
+    if (finished !== undefined) this.emit("failed", finished, error);
   }
 
   /**
