@@ -165,7 +165,7 @@ describe("the daemon fires schedules", () => {
 });
 
 describe("baton events -f", () => {
-  it("follows a run's events as they are written and ends when the run ends", async () => {
+  it("follows a run's events as they are written and ends when the run and its hooks are done", async () => {
     const home = newHome();
     const dir = project(
       [
@@ -173,6 +173,8 @@ describe("baton events -f", () => {
         "  steps:",
         '    command: [\'sh\', \'-c\', \'echo "{\\"step\\":1}"; while [ ! -f go ]; do sleep 0.05; done; echo "{\\"step\\":2}"\']',
         "    output: jsonl",
+        // Written after the run has ended: the follower must wait for it too.
+        "    on_success: ['sleep 0.5; echo hooked']",
       ].join("\n"),
     );
     const run = cliJson(home, ["task", "run", "steps", "--async"], { cwd: dir });
@@ -182,14 +184,15 @@ describe("baton events -f", () => {
     const followed = await following;
     expect(followed.code, followed.stderr).toBe(0);
     const lines = followed.stdout.trim().split("\n");
-    const steps = lines
-      .flatMap((l) => {
-        const parsed = JSON.parse(l);
-        const events = parsed.data?.events ?? [parsed];
-        return events as { kind: string; details?: { line?: { step?: number } } }[];
-      })
-      .filter((e) => e.kind === "output")
-      .map((e) => e.details?.line?.step);
+    const followedEvents = lines.flatMap((l) => {
+      const parsed = JSON.parse(l);
+      return (parsed.data?.events ?? [parsed]) as { kind: string; details?: { line?: { step?: number } } }[];
+    });
+    const steps = followedEvents.filter((e) => e.kind === "output").map((e) => e.details?.line?.step);
     expect(steps).toEqual([1, 2]);
+    // The hook's result came after the state change, and the follower stayed for it.
+    const kinds = followedEvents.map((e) => e.kind);
+    expect(kinds).toContain("hook");
+    expect(kinds[kinds.length - 1]).toBe("settled");
   });
 });

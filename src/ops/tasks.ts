@@ -6,6 +6,7 @@
 import { type FSWatcher, watch } from "node:fs";
 import { z } from "zod";
 import { BatonError } from "../core/errors.js";
+import type { Job } from "../core/job.js";
 import { jobStateSchema } from "../core/job.js";
 import { batonHome } from "../core/paths.js";
 import { isTerminal } from "../core/states.js";
@@ -13,7 +14,7 @@ import type { TaskDef } from "../tasks/config.js";
 import { displayPath, findTask, requireTaskConfig } from "../tasks/config.js";
 import { loadPlugin, pluginModulePath, schemaJson } from "../tasks/plugins.js";
 import { notifyView } from "../tasks/redact.js";
-import { requiredEnv, taskType } from "../tasks/runner.js";
+import { requiredEnv, SETTLED_EVENT, TASK_TYPE_PREFIX, taskType } from "../tasks/runner.js";
 import { insertTaskRun, prepareTaskRun } from "../tasks/start.js";
 import { nextFires } from "../tasks/schedules.js";
 import { idRef, projectOf, scopeFields } from "./common.js";
@@ -316,22 +317,40 @@ export const jobEvents = defineOperation({
         limit: input.limit ?? 1000,
       });
     let events = await query();
+    let finished = await runFinished(ctx, job);
     const deadline = Date.now() + (input.waitSeconds ?? 0) * 1000;
-    while (events.length === 0 && !isTerminal(job.state) && Date.now() < deadline) {
+    while (events.length === 0 && !finished && Date.now() < deadline) {
       await ledgerChange(ctx, deadline - Date.now());
       job = await ctx.engine.get(job.id);
       events = await query();
+      finished = await runFinished(ctx, job);
     }
     const last = events[events.length - 1]?.id ?? input.afterId ?? 0;
     return {
       id: job.id,
       state: job.state,
-      finished: isTerminal(job.state),
+      finished,
       events: events.map(eventView),
       lastEventId: last,
     };
   },
 });
+
+/** How long after a task run ends its hooks and notifications may still be writing events. */
+const AFTER_WORK_GRACE_MS = 5 * 60_000;
+
+/**
+ * Whether a job has written its last event: it ended and, for a task run that started a process,
+ * its hooks and notifications are recorded too (its last event is `settled`). A run whose daemon
+ * died before settling counts as finished five minutes after it ended.
+ */
+async function runFinished(ctx: OpContext, job: Job): Promise<boolean> {
+  if (!isTerminal(job.state)) return false;
+  if (!job.type.startsWith(TASK_TYPE_PREFIX) || job.startedAt === null) return true;
+  if (Date.now() - (job.finishedAt ?? 0) > AFTER_WORK_GRACE_MS) return true;
+  const [last] = await ctx.engine.events({ jobId: job.id, order: "desc", limit: 1 });
+  return last?.kind === SETTLED_EVENT;
+}
 
 /**
  * Resolve when the ledger may have changed: a write to the SQLite WAL (fs.watch), else after at

@@ -15,7 +15,7 @@ import type { HookData } from "./hooks.js";
 import { hooksFor, runHook } from "./hooks.js";
 import { releaseTaskLock } from "./locks.js";
 import type { TaskPayload } from "./runner.js";
-import { isTaskPayload, jsonLine, parseOutput, TASK_TYPE_PREFIX } from "./runner.js";
+import { isTaskPayload, jsonLine, parseOutput, SETTLED_EVENT, TASK_TYPE_PREFIX } from "./runner.js";
 import type { RunOutcome } from "./notify.js";
 import { deliverNotifications } from "./notify.js";
 import type { NotifySpec } from "./schema.js";
@@ -235,6 +235,9 @@ export function taskProcessKind(options: TaskExecutorOptions): ProcessKind {
         }
       } finally {
         if (info.lock !== null) await releaseTaskLock(engine, info.lock, job.id);
+        // The run's last event: followers (`events -f`, job_events) end on it, not on the state
+        // change, so they also get the hook and notification results written after it.
+        await event(job, SETTLED_EVENT, {});
       }
     },
   };

@@ -19,6 +19,9 @@ import type { HookSpec, InputSpec, OutputMode, TaskSpec } from "./schema.js";
 /** The job type of a task's runs. */
 export const TASK_TYPE_PREFIX = "task:";
 
+/** The kind of the last event of a task run: written once its hooks and notifications are done. */
+export const SETTLED_EVENT = "settled";
+
 export function taskType(name: string): string {
   return `${TASK_TYPE_PREFIX}${name}`;
 }
