@@ -264,18 +264,34 @@ export abstract class LedgerStore implements Store {
    * Any other error (the store itself failing) fails the whole batch, which commits nothing.
    */
   batch(ops: readonly BatchOp[]): Promise<BatchResult[]> {
-    return this.write(async (tx) => {
-      const out: BatchResult[] = [];
-      for (const op of ops) {
-        try {
-          out.push(await tx.savepoint(() => this.opInTx(tx, op)));
-        } catch (error) {
-          if (!(error instanceof BatonError)) throw error;
-          out.push({ kind: op.kind, ok: false, error });
-        }
+    return this.write((tx) => this.batchInTx(tx, ops));
+  }
+
+  /**
+   * The body of {@link batch} in a transaction the caller opened. `settled` holds the slots a
+   * store has already done in the same transaction by its own means (PostgreSQL completes many
+   * jobs in one statement); every other op runs here, in order, in its savepoint.
+   */
+  protected async batchInTx(
+    tx: LedgerTx,
+    ops: readonly BatchOp[],
+    settled: ReadonlyMap<number, BatchResult> = new Map(),
+  ): Promise<BatchResult[]> {
+    const out: BatchResult[] = [];
+    for (const [i, op] of ops.entries()) {
+      const done = settled.get(i);
+      if (done !== undefined) {
+        out.push(done);
+        continue;
       }
-      return out;
-    });
+      try {
+        out.push(await tx.savepoint(() => this.opInTx(tx, op)));
+      } catch (error) {
+        if (!(error instanceof BatonError)) throw error;
+        out.push({ kind: op.kind, ok: false, error });
+      }
+    }
+    return out;
   }
 
   private async opInTx(tx: LedgerTx, op: BatchOp): Promise<BatchResult> {

@@ -151,6 +151,47 @@ export function describeBatchConformance(
       await engine.complete(b.job.id, { token: taken!.token });
     });
 
+    it("many successes in one batch: results, evidence and exit codes kept; a job with dependents releases them; events in batch order", async () => {
+      const [parent] = await enqueue(1);
+      const [child] = (await engine.enqueue({ type: "later", dependsOn: [parent!] })).map((o) => o.job.id);
+      const ids = [parent!, ...(await enqueue(3))];
+      const claimed = await engine.claim({ owner: "w", types: ["b"], limit: 4 });
+      expect(claimed.map((c) => c.job.id)).toEqual(ids);
+      // Newest first, so that batch order differs from claim order.
+      const order = [...claimed].reverse();
+      const results = await engine.batch(
+        order.map((c, i) => ({
+          kind: "finish" as const,
+          jobId: c.job.id,
+          outcome: "succeeded" as const,
+          options: {
+            token: c.token,
+            result: { n: i },
+            evidence: `checked ${i}`,
+            exitCode: 0,
+            actor: `a${i}`,
+          },
+        })),
+      );
+      order.forEach((c, i) => {
+        expect(ok(results[i], "finish").job).toMatchObject({
+          id: c.job.id,
+          state: "succeeded",
+          result: { n: i },
+          evidence: `checked ${i}`,
+        });
+      });
+      expect((await store.getJob(child!))?.state).toBe("queued");
+      const completed = (await store.events({ types: ["b"], limit: 100 })).filter(
+        (e) => e.kind === "completed",
+      );
+      expect(completed.map((e) => [e.jobId, e.actor])).toEqual(order.map((c, i) => [c.job.id, `a${i}`]));
+      expect(completed[0]?.details).toMatchObject({ attempt: 1, exitCode: 0, evidence: "checked 0" });
+      for (const id of ids) {
+        expect(await store.attempts(id)).toMatchObject([{ n: 1, outcome: "succeeded", exitCode: 0 }]);
+      }
+    });
+
     it("per-item failures: an unknown job, a finished job and a result too large fail in their slots", async () => {
       const [id] = await enqueue(1);
       const [claimed] = await engine.claim({ owner: "w", limit: 1 });

@@ -71,9 +71,22 @@ function statementName(text: string): string {
 
 export type Queryable = Pick<ClientBase, "query">;
 
-/** A statement prepared once per connection under a name derived from its text. */
+/**
+ * A statement prepared once per connection under a name derived from its text. Connections force
+ * generic plans (see the setup in {@link PgConnection}), so it is also planned once: the writes
+ * and claims that go through here look rows up by key or by the claim indexes, where the plan does
+ * not depend on the values.
+ */
 export async function run<R extends QueryResultRow>(db: Queryable, text: string, values: unknown[] = []) {
   return db.query<R>({ name: statementName(text), text, values });
+}
+
+/**
+ * A statement planned for its values each time (an unnamed statement is a one-shot plan, which
+ * plan_cache_mode does not touch): for reads whose filters and ranges decide the best index.
+ */
+function runPlanned<R extends QueryResultRow>(db: Queryable, text: string, values: unknown[]) {
+  return db.query<R>({ text, values });
 }
 
 export interface ConnectionOptions {
@@ -111,7 +124,11 @@ export class PgConnection {
     const setup =
       `SET search_path TO ${quoteIdent(options.schema)}; ` +
       `SET statement_timeout = ${statementTimeoutMs}; ` +
-      `SET idle_in_transaction_session_timeout = ${idleInTransactionMs}`;
+      `SET idle_in_transaction_session_timeout = ${idleInTransactionMs}; ` +
+      // Prepared statements keep one generic plan. With PostgreSQL's default (auto), a statement
+      // whose filters read `$n IS NULL OR …` gets a custom plan at every execution: the one-statement
+      // claim spent 0.6 ms planning for 0.4 ms executing (D28).
+      "SET plan_cache_mode = force_generic_plan";
     this.clientConfig = {
       connectionString: options.connectionString,
       application_name: "baton",
@@ -210,13 +227,16 @@ export class PgConnection {
     client.release(true);
   }
 
-  /** A read outside any transaction; retried on a fresh connection when the connection fails. */
+  /**
+   * A read outside any transaction, planned for its values; retried on a fresh connection when the
+   * connection fails.
+   */
   async read<R extends QueryResultRow>(text: string, values: unknown[] = []) {
     this.assertOpen();
     const counts = { contention: 0, connection: 0, stale_plan: 0 };
     for (;;) {
       try {
-        return await run<R>(this.pool, text, values);
+        return await runPlanned<R>(this.pool, text, values);
       } catch (error) {
         const kind = classify(error);
         if (kind === "fatal" || kind === "contention") throw translate(error, this.location);

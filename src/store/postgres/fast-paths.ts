@@ -204,69 +204,84 @@ export async function claimJobs(
 // --- complete -----------------------------------------------------------------------------------
 
 /**
- * A running job, presented with its fencing token, succeeds: the job, its open attempt, its
- * `completed` event. Only a job without dependents (their release needs the general path).
+ * Running jobs, each presented with its fencing token, succeed: each job, its open attempt, its
+ * `completed` event (in the order given). Only jobs without dependents (their release needs the
+ * general path); a job not running under its token is left alone and not returned.
  */
-const COMPLETE = `WITH done AS (
-  UPDATE jobs SET state = 'succeeded', updated_at = $2, finished_at = $2, lease_owner = NULL,
+const COMPLETE = `WITH input AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::boolean[], $6::text[],
+    $7::boolean[], $8::text[], $9::int[], $10::text[], $11::text[])
+    WITH ORDINALITY AS u(id, token, has_result, result, has_evidence, evidence, has_error, error,
+      exit_code, actor, rest, ord)
+), done AS (
+  UPDATE jobs SET state = 'succeeded', updated_at = $12, finished_at = $12, lease_owner = NULL,
     lease_token = NULL, lease_expires_at = NULL,
-    result = CASE WHEN $4::boolean THEN $5::text ELSE result END,
-    evidence = CASE WHEN $6::boolean THEN $7::text ELSE evidence END,
-    error = CASE WHEN $8::boolean THEN $9::text ELSE error END
-  WHERE id = $1 AND state = 'running' AND lease_token = $3 AND attempts > 0 AND NOT has_dependents
-  RETURNING *
+    result = CASE WHEN i.has_result THEN i.result ELSE jobs.result END,
+    evidence = CASE WHEN i.has_evidence THEN i.evidence ELSE jobs.evidence END,
+    error = CASE WHEN i.has_error THEN i.error ELSE jobs.error END
+  FROM input i
+  WHERE jobs.id = i.id AND jobs.state = 'running' AND jobs.lease_token = i.token AND jobs.attempts > 0
+    AND NOT jobs.has_dependents
+  RETURNING jobs.*, i.ord AS input_ord, i.exit_code AS input_exit_code, i.error AS input_error,
+    i.actor AS input_actor, i.rest AS input_rest
 ), att AS (
-  UPDATE attempts SET ended_at = $2, outcome = 'succeeded', exit_code = $10::int, error = $9::text
+  UPDATE attempts SET ended_at = $12, outcome = 'succeeded', exit_code = done.input_exit_code,
+    error = done.input_error
   FROM done WHERE attempts.job_id = done.id AND attempts.ended_at IS NULL
 ), ev AS (
   INSERT INTO events (job_id, workflow, project, at, actor, kind, from_state, to_state, details)
-  SELECT id, workflow, project, $2, $11, 'completed', 'running', 'succeeded',
-    '{"attempt":' || attempts || $12::text
-  FROM done
+  SELECT id, workflow, project, $12, input_actor, 'completed', 'running', 'succeeded',
+    '{"attempt":' || attempts || input_rest
+  FROM done ORDER BY input_ord
 )
-SELECT * FROM done`;
+SELECT * FROM done ORDER BY input_ord`;
 
-/** True when {@link completeJob} covers this request. */
+/** True when {@link completeJobs} covers this request. */
 export function canCompleteFast(request: FinishRequest): boolean {
   return request.outcome === "succeeded" && request.token !== undefined && request.force !== true;
 }
 
+/** Runs one statement: a pooled implicit transaction, or a client inside BEGIN … COMMIT. */
+export type StatementRunner = (text: string, values: unknown[]) => Promise<{ rows: JobRow[] }>;
+
 /**
- * Complete in one statement. `undefined`: nothing changed (not running under this token, or the
- * job has dependents): the general path decides, and raises the precise error.
+ * Complete in one statement, for one job or many (ids distinct). Answers the jobs it completed,
+ * by id; any other (not running under its token, or with dependents) is for the general path,
+ * which raises the precise error.
  */
-export async function completeJob(
-  db: PgConnection,
-  request: FinishRequest,
+export async function completeJobs(
+  runStatement: StatementRunner,
+  requests: readonly FinishRequest[],
   now: number,
-): Promise<Job | undefined> {
-  // Encoded as LedgerStore.transitionInTx + JOB_COLUMNS encode them (parsed, then stringified).
-  const result = request.result === undefined ? null : JSON.stringify(JSON.parse(request.result));
-  const evidenceValue =
-    request.evidence === undefined ? undefined : (JSON.parse(request.evidence) as unknown);
-  const evidence = evidenceValue === undefined ? null : JSON.stringify(evidenceValue);
-  // The event's details after `attempt`, in transitionInTx's key order.
-  const details: Record<string, unknown> = {};
-  if (request.error !== undefined) details.error = request.error;
-  if (request.exitCode !== undefined) details.exitCode = request.exitCode;
-  if (evidenceValue !== undefined) details.evidence = evidenceValue;
-  const rest = Object.keys(details).length === 0 ? "}" : `,${JSON.stringify(details).slice(1)}`;
-  const { rows } = await db.statement<JobRow>(COMPLETE, [
-    request.jobId,
-    now,
-    request.token,
-    request.result !== undefined,
-    result,
-    request.evidence !== undefined,
-    evidence,
-    request.error !== undefined,
-    request.error ?? null,
-    request.exitCode ?? null,
-    request.actor,
-    rest,
-  ]);
-  const row = rows[0];
-  return row === undefined ? undefined : publicJob(toJobRecord(row));
+): Promise<Map<string, Job>> {
+  const columns: unknown[][] = Array.from({ length: 11 }, () => []);
+  for (const request of requests) {
+    // Encoded as LedgerStore.transitionInTx + JOB_COLUMNS encode them (parsed, then stringified).
+    const result = request.result === undefined ? null : JSON.stringify(JSON.parse(request.result));
+    const evidenceValue =
+      request.evidence === undefined ? undefined : (JSON.parse(request.evidence) as unknown);
+    // The event's details after `attempt`, in transitionInTx's key order.
+    const details: Record<string, unknown> = {};
+    if (request.error !== undefined) details.error = request.error;
+    if (request.exitCode !== undefined) details.exitCode = request.exitCode;
+    if (evidenceValue !== undefined) details.evidence = evidenceValue;
+    const values = [
+      request.jobId,
+      request.token,
+      request.result !== undefined,
+      result,
+      evidenceValue !== undefined,
+      evidenceValue === undefined ? null : JSON.stringify(evidenceValue),
+      request.error !== undefined,
+      request.error ?? null,
+      request.exitCode ?? null,
+      request.actor,
+      Object.keys(details).length === 0 ? "}" : `,${JSON.stringify(details).slice(1)}`,
+    ];
+    values.forEach((value, i) => columns[i]!.push(value));
+  }
+  const { rows } = await runStatement(COMPLETE, [...columns, now]);
+  return new Map(rows.map((row) => [row.id, publicJob(toJobRecord(row))]));
 }
 
 /** The outcome of the attempt that holds `token` (null while it is open), or undefined. */
