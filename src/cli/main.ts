@@ -80,7 +80,18 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-export function buildProgram(onExit: (code: number) => void): Command {
+/** The word a binding is called by at the top level: its group, else its command's name. */
+function topWord(binding: CliBinding): string {
+  return binding.group ?? binding.command.split(" ")[0]!;
+}
+
+/**
+ * The CLI. With `only` (the first word of the command line), the catalogue's commands are
+ * registered only when they answer to that word: a call builds one command, not sixty, which is
+ * most of what a one-shot call costs the daemon that serves it. Any other word (help, an unknown
+ * command, a command outside the catalogue) gets all of them, so help and suggestions are whole.
+ */
+export function buildProgram(onExit: (code: number) => void, only?: string): Command {
   const program = new Command("baton")
     .description("A durable work ledger and runner for AI coding agents.")
     .version(version, "-V, --version")
@@ -105,7 +116,13 @@ export function buildProgram(onExit: (code: number) => void): Command {
     }
     return parent;
   };
-  for (const binding of allBindings) {
+  const answers = (binding: CliBinding, word: string) =>
+    topWord(binding) === word || (binding.group === undefined && (binding.aliases ?? []).includes(word));
+  const selected =
+    only !== undefined && allBindings.some((b) => answers(b, only))
+      ? allBindings.filter((b) => answers(b, only))
+      : allBindings;
+  for (const binding of selected) {
     const op = getOperation(binding.op);
     const command = parentOf(binding.group)
       .command(binding.command)
@@ -211,11 +228,16 @@ function selectDatabase(argv: string[]): string[] {
 export async function main(argv: string[]): Promise<number> {
   const json = argv.includes("--json");
   let code = 0;
-  const program = buildProgram((c) => {
-    code = c;
-  });
   try {
-    await program.parseAsync(selectDatabase(argv), { from: "user" });
+    const args = selectDatabase(argv);
+    const first = args[0];
+    const program = buildProgram(
+      (c) => {
+        code = c;
+      },
+      first === undefined || first.startsWith("-") ? undefined : first,
+    );
+    await program.parseAsync(args, { from: "user" });
     return code;
   } catch (error) {
     if (error instanceof CommanderError) {
