@@ -3,7 +3,7 @@
  * run (receipt, caller's cwd and environment, --wait, --follow), logs, id references, idempotency
  * keys, retry, stop, the concurrency limit, and the daemon's single instance and honest status.
  */
-import { mkdirSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
@@ -328,10 +328,12 @@ describe("baton daemon", () => {
       return live.length === 1 ? live : undefined;
     });
     expect(daemons).toEqual([daemonPid(home)]);
-    const listening = readFileSync(join(home.dir, "daemon.log"), "utf8")
-      .split("\n")
-      .filter((l) => l.includes("listening"));
-    expect(listening).toHaveLength(1);
+    const log = readFileSync(join(home.dir, "daemon.log"), "utf8").split("\n");
+    expect(log.filter((l) => l.includes("listening"))).toHaveLength(1);
+    // One racer started the daemon (daemon.starting); the others waited for its socket, so no
+    // second daemon booted only to find the lock taken. The daemon removed the marker.
+    expect(log.filter((l) => l.includes("another daemon holds this home"))).toEqual([]);
+    expect(existsSync(join(home.dir, "daemon.starting"))).toBe(false);
     const runs = jobRows(home);
     expect(runs).toHaveLength(5);
     for (const job of runs) expect(cli(home, ["wait", job.id]).code).toBe(0);

@@ -1,9 +1,11 @@
 /**
- * Talking to the daemon: connect to its socket, start it on demand (exactly once even when many
- * commands race: the ledger lock decides), and send requests.
+ * Talking to the daemon: connect to its socket, start it on demand, and send requests. When many
+ * commands find no daemon at once, one of them starts it (a `daemon.starting` file made with
+ * O_EXCL) and the others wait for its socket; should two daemons still start, the ledger lock
+ * lets one run.
  */
 import { spawn } from "node:child_process";
-import { existsSync, openSync, readFileSync } from "node:fs";
+import { existsSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import type { Socket } from "node:net";
 import { join } from "node:path";
@@ -11,7 +13,7 @@ import { BatonError } from "../core/errors.js";
 import { ensurePrivateDir } from "../core/paths.js";
 import { packageRoot } from "../store/sql-files.js";
 import type { IpcResponse } from "./ipc.js";
-import { daemonInfoPath, readLines, send, socketPath } from "./ipc.js";
+import { daemonInfoPath, daemonStartingPath, readLines, send, socketPath } from "./ipc.js";
 
 export class DaemonClient {
   private readonly socket: Socket;
@@ -93,12 +95,37 @@ export function spawnDaemon(home: string, env: NodeJS.ProcessEnv = process.env):
   child.unref();
 }
 
+/** A start that has not produced a listening daemon in this long is presumed failed. */
+const START_STALE_MS = 15_000;
+
+/**
+ * Become the caller that starts the daemon: true when this call made `daemon.starting`, or found
+ * one older than {@link START_STALE_MS} (its starter or its daemon died) and replaced it.
+ */
+function claimStart(home: string): boolean {
+  const marker = daemonStartingPath(home);
+  try {
+    writeFileSync(marker, String(process.pid), { flag: "wx", mode: 0o600 });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") return true;
+  }
+  try {
+    if (Date.now() - statSync(marker).mtimeMs < START_STALE_MS) return false;
+    writeFileSync(marker, String(process.pid), { mode: 0o600 });
+    return true;
+  } catch {
+    return false; // removed meanwhile: a daemon is up, or another caller just took over
+  }
+}
+
 /** Connect to the daemon of `home`, starting it if none runs. */
 // Generous: on a loaded machine a fresh daemon (node start, migrations) can take many seconds.
 export async function ensureDaemon(home: string, timeoutMs = 30_000): Promise<DaemonClient> {
   const existing = await DaemonClient.connect(home);
   if (existing !== undefined) return existing;
-  spawnDaemon(home);
+  ensurePrivateDir(home);
+  if (claimStart(home)) spawnDaemon(home);
   const deadline = Date.now() + timeoutMs;
   let delay = 10;
   while (Date.now() < deadline) {
@@ -106,6 +133,8 @@ export async function ensureDaemon(home: string, timeoutMs = 30_000): Promise<Da
     delay = Math.min(delay * 2, 200);
     const client = await DaemonClient.connect(home);
     if (client !== undefined) return client;
+    // The caller that was starting one gave up or its daemon died at start: take over.
+    if (claimStart(home)) spawnDaemon(home);
   }
   throw new BatonError(
     "STORE_UNAVAILABLE",

@@ -34,7 +34,7 @@ import {
 } from "../supervisor/hosts.js";
 import { DaemonDashboard } from "./dashboard.js";
 import type { IpcRequest } from "./ipc.js";
-import { daemonInfoPath, readLines, send, socketPath } from "./ipc.js";
+import { daemonInfoPath, daemonStartingPath, readLines, send, socketPath } from "./ipc.js";
 
 const LOCK_TTL_MS = 15_000;
 
@@ -179,6 +179,8 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     JSON.stringify({ pid: process.pid, owner, socket: path, startedAt: new Date().toISOString(), limits }),
     { mode: 0o600 },
   );
+  // Callers waiting for a daemon to start now find this one; the next start is anyone's.
+  rmSync(daemonStartingPath(home), { force: true });
   log(
     `daemon ${owner} listening on ${path} (max ${limits.maxRunning} running, ${limits.maxPerProject} per project)`,
   );

@@ -29,6 +29,11 @@ export function daemonInfoPath(home: string): string {
   return join(home, "daemon.json");
 }
 
+/** Made (O_EXCL) by the one caller that starts a daemon; removed once a daemon listens. */
+export function daemonStartingPath(home: string): string {
+  return join(home, "daemon.starting");
+}
+
 /** Split a stream into JSON lines. Malformed lines are reported, never thrown. */
 export function readLines(
   socket: Socket,
