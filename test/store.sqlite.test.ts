@@ -62,6 +62,35 @@ describe("SqliteStore specifics", () => {
     }
   });
 
+  it("durability full: enqueues and outcomes commit with synchronous=FULL, claims and heartbeats without their own fsync (D32)", async () => {
+    const { path } = freshPath();
+    // The fault seam sees each write statement; it reads the connection's setting at BEGIN.
+    const seen: { sql: string; synchronous: number }[] = [];
+    let store: SqliteStore | undefined = undefined;
+    const read = () =>
+      (store as unknown as { db: Database.Database }).db.pragma("synchronous", { simple: true });
+    const clock = new ManualClock();
+    store = new SqliteStore({
+      path,
+      clock,
+      durability: "full",
+      faultHook: (_index, sql) => {
+        if (sql === "BEGIN IMMEDIATE") seen.push({ sql, synchronous: read() as number });
+      },
+    });
+    stores.push(store);
+    await store.migrate();
+    const engine = new Engine(store, { actor: "t", clock });
+    const job = (await engine.enqueue({ type: "d" }))[0]!.job;
+    const [claimed] = await engine.claim({ owner: "w", types: ["d"] });
+    await engine.heartbeat(job.id, claimed!.token);
+    await engine.batch([{ kind: "claim", options: { owner: "w", types: ["none"] } }]);
+    await engine.complete(job.id, { token: claimed!.token });
+    // FULL is 2, NORMAL is 1: enqueue, claim, heartbeat, a batch of claims only, complete.
+    expect(seen.map((s) => s.synchronous)).toEqual([2, 1, 1, 1, 2]);
+    expect(read()).toBe(2);
+  });
+
   it("R-26 database files are 0600 and the data directory 0700", async () => {
     const { dir, path } = freshPath();
     const store = open(path);

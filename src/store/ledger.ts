@@ -45,6 +45,13 @@ export interface AttemptRow extends Attempt {
 }
 
 /** Row-level primitives a dialect provides inside a write transaction. */
+/**
+ * What a write transaction holds. `record`: anything a caller relies on after a power cut
+ * (enqueues, outcomes, evidence, administration). `lease`: only claims and lease renewals, whose
+ * loss in a power cut just hands the job out again, as at-least-once delivery allows.
+ */
+export type WriteKind = "record" | "lease";
+
 export interface LedgerTx {
   /**
    * Run `fn` inside a savepoint of the current transaction: when it throws, its changes are rolled
@@ -179,8 +186,12 @@ export abstract class LedgerStore implements Store {
     this.random = random;
   }
 
-  /** Run `fn` in one write transaction (SQLite: BEGIN IMMEDIATE), retrying transient lock errors. */
-  protected abstract write<T>(fn: (tx: LedgerTx) => Promise<T>): Promise<T>;
+  /**
+   * Run `fn` in one write transaction (SQLite: BEGIN IMMEDIATE), retrying transient lock errors.
+   * `lease` marks a transaction that only hands out or extends leases (claims, heartbeats, and
+   * what claiming recovers): it need not wait for the disk (D32). Every other write must.
+   */
+  protected abstract write<T>(fn: (tx: LedgerTx) => Promise<T>, kind?: WriteKind): Promise<T>;
 
   abstract migrate(): Promise<MigrationResult>;
   abstract schemaVersion(): Promise<number>;
@@ -246,11 +257,11 @@ export abstract class LedgerStore implements Store {
   }
 
   claim(request: ClaimRequest): Promise<ClaimedJob[]> {
-    return this.write((tx) => this.claimInTx(tx, request));
+    return this.write((tx) => this.claimInTx(tx, request), "lease");
   }
 
   heartbeat(jobId: string, token: string, leaseMs: number): Promise<{ leaseExpiresAt: number }> {
-    return this.write((tx) => this.heartbeatInTx(tx, jobId, token, leaseMs));
+    return this.write((tx) => this.heartbeatInTx(tx, jobId, token, leaseMs), "lease");
   }
 
   finish(request: FinishRequest): Promise<Job> {
@@ -264,7 +275,10 @@ export abstract class LedgerStore implements Store {
    * Any other error (the store itself failing) fails the whole batch, which commits nothing.
    */
   batch(ops: readonly BatchOp[]): Promise<BatchResult[]> {
-    return this.write((tx) => this.batchInTx(tx, ops));
+    return this.write(
+      (tx) => this.batchInTx(tx, ops),
+      ops.every((op) => op.kind !== "finish") ? "lease" : "record",
+    );
   }
 
   /**

@@ -7,7 +7,7 @@ import { SchemaTooNewError } from "../../core/errors.js";
 import type { Attempt, Job, JobEvent } from "../../core/job.js";
 import { ensurePrivateDir } from "../../core/paths.js";
 import type { JobState } from "../../core/states.js";
-import type { AttemptRow, LedgerTx } from "../ledger.js";
+import type { AttemptRow, LedgerTx, WriteKind } from "../ledger.js";
 import { LedgerStore } from "../ledger.js";
 import { EVENT_COLUMNS, eventValues, publicJob } from "../records.js";
 import { latestMigration, migrationFiles, sqlFile } from "../sql-files.js";
@@ -176,13 +176,27 @@ export class SqliteStore extends LedgerStore {
 
   // --- transactions ---------------------------------------------------------------------------
 
-  protected write<T>(fn: (tx: LedgerTx) => Promise<T>): Promise<T> {
-    const run = this.queue.then(() => this.runWrite(fn));
+  protected write<T>(fn: (tx: LedgerTx) => Promise<T>, kind: WriteKind = "record"): Promise<T> {
+    const run = this.queue.then(() => this.runWrite(fn, kind));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async runWrite<T>(fn: (tx: LedgerTx) => Promise<T>): Promise<T> {
+  private async runWrite<T>(fn: (tx: LedgerTx) => Promise<T>, kind: WriteKind): Promise<T> {
+    // Under durability "full", a claim or a heartbeat commits without its own fsync (D32): the
+    // next commit that does fsync the WAL (an outcome, an enqueue) makes it durable too.
+    if (kind === "lease" && this.durability === "full") {
+      this.stmt("PRAGMA synchronous = NORMAL").run();
+      try {
+        return await this.runWriteAttempts(fn);
+      } finally {
+        if (this.db.open) this.stmt("PRAGMA synchronous = FULL").run();
+      }
+    }
+    return this.runWriteAttempts(fn);
+  }
+
+  private async runWriteAttempts<T>(fn: (tx: LedgerTx) => Promise<T>): Promise<T> {
     const counts = { busy: 0, io: 0, full: 0 };
     for (;;) {
       try {
