@@ -5,6 +5,7 @@
  * submitted them unless they name a pool; a silent host's running commands are recovered when
  * their lease runs out.
  */
+import { existsSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PG_ENABLED, pgTestDatabase, warnIfPgSkipped } from "./helpers/pg.js";
@@ -159,6 +160,9 @@ describe.skipIf(!PG_ENABLED)("daemons of two hosts on one PostgreSQL ledger", ()
     const record = await until("the command to start on beta", () =>
       processRecords(beta).find((r) => r.jobId === id),
     );
+    // Its first run leaves the marker that lets the retry end at once: wait for it, or a kill
+    // that lands before `touch` makes the retry sleep too.
+    await until("the first run's marker", () => existsSync(`${beta.dir}/marker.again`));
     // The host dies with its command: kill -9 the daemon and the command's process group.
     process.kill(daemonPid(beta)!, "SIGKILL");
     process.kill(-record.pid, "SIGKILL");

@@ -316,15 +316,20 @@ export const jobEvents = defineOperation({
         ...(input.afterId === undefined ? {} : { afterId: input.afterId }),
         limit: input.limit ?? 1000,
       });
-    let events = await query();
+    // `finished` is decided before the events are read: once it holds, the job has written its
+    // last event, so the read that follows includes it (read the other way round, a follower
+    // could be told "finished" without the events written in between).
     let finished = await runFinished(ctx, job);
+    let events = await query();
     const deadline = Date.now() + (input.waitSeconds ?? 0) * 1000;
     while (events.length === 0 && !finished && Date.now() < deadline) {
       await ledgerChange(ctx, deadline - Date.now());
       job = await ctx.engine.get(job.id);
-      events = await query();
       finished = await runFinished(ctx, job);
+      events = await query();
     }
+    // A full page may have more after it: not finished until a follower has read them all.
+    if (events.length === (input.limit ?? 1000)) finished = false;
     const last = events[events.length - 1]?.id ?? input.afterId ?? 0;
     return {
       id: job.id,
