@@ -35,6 +35,11 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+/** select({name, id}, [[value, text], …]): a <select> with these options, in order. */
+export function select(attrs, options) {
+  return h("select", attrs, options.map(([value, text]) => h("option", { value }, text)));
+}
+
 export function stateBadge(state) {
   return h("span", { class: `state ${state}`, "data-state": state }, state.replace("_", " "));
 }

@@ -1,5 +1,5 @@
 // The list views: overview and jobs (filters, search, pages, bulk actions); tables others share.
-import { act, api, debounce, h, main, op, stateBadge, toast, ui, when } from "./lib.js";
+import { act, api, debounce, h, main, op, select, stateBadge, toast, ui, when } from "./lib.js";
 
 export async function overview() {
   const [stats, failures, agents, system] = await Promise.all([
@@ -239,14 +239,12 @@ export async function jobsView(params) {
       "label",
       {},
       "State",
-      h(
-        "select",
-        { name: "state", id: "filter-state" },
-        h("option", { value: "" }, "any"),
-        h("option", { value: "live" }, "live"),
-        h("option", { value: "finished" }, "finished"),
-        ui.states.map((s) => h("option", { value: s }, s.replace("_", " "))),
-      ),
+      select({ name: "state", id: "filter-state" }, [
+        ["", "any"],
+        ["live", "live"],
+        ["finished", "finished"],
+        ...ui.states.map((s) => [s, s.replace("_", " ")]),
+      ]),
     ),
     h(
       "label",
@@ -267,15 +265,13 @@ export async function jobsView(params) {
       "label",
       {},
       "Created",
-      h(
-        "select",
-        { name: "since", id: "filter-since" },
-        h("option", { value: "" }, "any time"),
-        h("option", { value: "1h" }, "last hour"),
-        h("option", { value: "24h" }, "last 24 hours"),
-        h("option", { value: "7d" }, "last 7 days"),
-        h("option", { value: "30d" }, "last 30 days"),
-      ),
+      select({ name: "since", id: "filter-since" }, [
+        ["", "any time"],
+        ["1h", "last hour"],
+        ["24h", "last 24 hours"],
+        ["7d", "last 7 days"],
+        ["30d", "last 30 days"],
+      ]),
     ),
     h("button", { type: "submit" }, "Apply"),
   );

@@ -1,6 +1,6 @@
 // The workflow views: every workflow with a progress bar, and one workflow's tasks in order with
 // its actions (skip a task, resume from a step = accept_before, archive the workflow).
-import { FINISHED, act, api, debounce, h, main, op, stateBadge, ui, when } from "./lib.js";
+import { FINISHED, act, api, debounce, h, main, op, select, stateBadge, ui, when } from "./lib.js";
 
 /** The hash of one workflow's page. */
 export function workflowHref(w) {
@@ -51,13 +51,11 @@ export async function workflowsView(params) {
     "label",
     {},
     "Show",
-    h(
-      "select",
-      { id: "workflow-state", name: "state" },
-      h("option", { value: "" }, "all workflows"),
-      h("option", { value: "live" }, "with tasks left"),
-      h("option", { value: "finished" }, "finished"),
-    ),
+    select({ id: "workflow-state", name: "state" }, [
+      ["", "all workflows"],
+      ["live", "with tasks left"],
+      ["finished", "finished"],
+    ]),
   );
   filter.querySelector("select").value = state;
   filter.querySelector("select").addEventListener("change", (e) => {

@@ -9,9 +9,9 @@ import type { JobState } from "../../core/states.js";
 import type { AttemptRow, LedgerTx } from "../ledger.js";
 import { EVENT_COLUMNS, eventValues } from "../records.js";
 import { sqlFile } from "../sql-files.js";
-import type { JobRow, ScheduleRow } from "../sqlite/rows.js";
-import { encodeJobPatch, toJobRecord, toSchedule } from "../sqlite/rows.js";
-import type { ClaimRequest, LockInfo } from "../types.js";
+import type { JobRow, LockRow, ScheduleRow } from "../sqlite/rows.js";
+import { encodeJobPatch, toJobRecord, toLock, toSchedule } from "../sqlite/rows.js";
+import type { ClaimRequest } from "../types.js";
 import { run } from "./connection.js";
 import { isConnectionError } from "./errors.js";
 
@@ -157,23 +157,9 @@ export function ledgerTx(client: PoolClient, state: TxState, schema: string): Le
       await run(client, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
         `baton:lock:${schema}:${name}`,
       ]);
-      const { rows: found } = await run<{
-        name: string;
-        owner: string;
-        token: string;
-        acquired_at: number;
-        expires_at: number;
-      }>(client, "SELECT * FROM locks WHERE name = $1", [name]);
+      const { rows: found } = await run<LockRow>(client, "SELECT * FROM locks WHERE name = $1", [name]);
       const row = found[0];
-      return row === undefined
-        ? undefined
-        : ({
-            name: row.name,
-            owner: row.owner,
-            token: row.token,
-            acquiredAt: row.acquired_at,
-            expiresAt: row.expires_at,
-          } satisfies LockInfo);
+      return row === undefined ? undefined : toLock(row);
     },
     putLock: async (lock) => {
       await run(

@@ -1,7 +1,7 @@
 import type { Attempt, AttemptOutcome, BackoffPolicy, JobEvent } from "../../core/job.js";
 import { decodeJson } from "../../core/json.js";
 import type { JobState } from "../../core/states.js";
-import type { JobRecord, Pause, PauseScope, ScheduleRecord } from "../types.js";
+import type { JobRecord, LockInfo, Pause, PauseScope, ScheduleRecord } from "../types.js";
 
 /** A row of `jobs` as SQLite returns it. */
 export interface JobRow {
@@ -170,6 +170,25 @@ export function toEvent(row: EventRowSql): JobEvent {
 
 export function toPause(row: { scope: string; target: string; created_at: number }): Pause {
   return { scope: row.scope as PauseScope, target: row.target, createdAt: row.created_at };
+}
+
+/** A `locks` row (both dialects: times are numbers). */
+export interface LockRow {
+  name: string;
+  owner: string;
+  token: string;
+  acquired_at: number;
+  expires_at: number;
+}
+
+export function toLock(row: LockRow): LockInfo {
+  return {
+    name: row.name,
+    owner: row.owner,
+    token: row.token,
+    acquiredAt: row.acquired_at,
+    expiresAt: row.expires_at,
+  };
 }
 
 /** A `schedules` row (both dialects: times are numbers). */

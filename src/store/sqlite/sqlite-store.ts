@@ -26,8 +26,8 @@ import type {
   WorkflowCount,
 } from "../types.js";
 import { classify, InjectedSqliteError, translate } from "./errors.js";
-import type { AttemptRowSql, EventRowSql, JobRow, ScheduleRow } from "./rows.js";
-import { encodeJobPatch, toAttempt, toEvent, toJobRecord, toPause, toSchedule } from "./rows.js";
+import type { AttemptRowSql, EventRowSql, JobRow, LockRow, ScheduleRow } from "./rows.js";
+import { encodeJobPatch, toAttempt, toEvent, toJobRecord, toLock, toPause, toSchedule } from "./rows.js";
 
 export type Durability = "full" | "normal";
 
@@ -358,17 +358,8 @@ export class SqliteStore extends LedgerStore {
       return info.changes > 0;
     },
     getLock: (name) => {
-      const row = this.exec("SELECT * FROM locks WHERE name = ?").get(name) as
-        { name: string; owner: string; token: string; acquired_at: number; expires_at: number } | undefined;
-      return row === undefined
-        ? undefined
-        : {
-            name: row.name,
-            owner: row.owner,
-            token: row.token,
-            acquiredAt: row.acquired_at,
-            expiresAt: row.expires_at,
-          };
+      const row = this.exec("SELECT * FROM locks WHERE name = ?").get(name) as LockRow | undefined;
+      return row === undefined ? undefined : toLock(row);
     },
     putLock: (lock) => {
       this.exec(
