@@ -1,5 +1,5 @@
 // The worker process of bench/queue-latency.mjs: a baton Worker at concurrency 8 on the ledger in
-// argv[2] whose handler writes "start <i>" to stdout the moment it runs. Prints "ready" once the
+// argv[2] whose handler writes "start <i> <monotonic ns>" to stdout the moment it runs. Prints "ready" once the
 // worker has started; on "stop" (stdin) it stops the worker and prints one JSON line with its
 // resident memory: peak (maxRSS) and now.
 import { createInterface } from "node:readline";
@@ -11,7 +11,8 @@ const baton = await openBaton({ home, durability });
 let handled = 0;
 const lat = defineHandler("lat", z.object({ i: z.number() }), async ({ i }) => {
   handled++;
-  if (i >= 0) process.stdout.write(`start ${i}\n`);
+  // The moment the handler runs, on the monotonic clock that every process on the machine shares.
+  if (i >= 0) process.stdout.write(`start ${i} ${process.hrtime.bigint()}\n`);
 });
 const worker = baton.worker({ handlers: [lat], concurrency: 8 });
 await worker.start();
