@@ -592,6 +592,10 @@ describe("baton CLI: checkpoints end to end", () => {
 
   it("health, doctor and clean", () => {
     const w = world();
+    // An empty ledger: an empty section reads "(none)", never a key followed by a blank line.
+    const empty = w.run(["health"]).stdout;
+    expect(empty).toMatch(/^counts: \(none\)$/m);
+    expect(empty.trimEnd()).not.toMatch(/\n\s*\n/);
     const a = w.add("a");
     w.add("b");
     w.ok(["complete", a, "-e", "ok"]);

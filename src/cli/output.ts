@@ -71,6 +71,9 @@ export function keyValues(value: unknown, indent = ""): string {
   }
   return Object.entries(value as Record<string, unknown>)
     .map(([k, v]) => {
+      if (v !== null && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 0) {
+        return `${indent}${k}: (none)`; // not a key followed by an empty line
+      }
       if (
         v !== null &&
         typeof v === "object" &&
