@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -48,6 +48,29 @@ describe("SqliteStore specifics", () => {
   afterEach(async () => {
     while (stores.length > 0) await stores.pop()!.close();
     while (dirs.length > 0) rmSync(dirs.pop()!, { recursive: true, force: true });
+  });
+
+  it("no SQLite statement has a bare bound LIMIT (it would re-prepare at every run, D34)", () => {
+    const root = join(import.meta.dirname, "..");
+    const sources = [
+      ...readdirSync(join(root, "sql", "sqlite")).map((f) => join(root, "sql", "sqlite", f)),
+      ...readdirSync(join(root, "src", "store", "sqlite")).map((f) => join(root, "src", "store", "sqlite", f)),
+    ];
+    const bare = /\bLIMIT\s+[?:@$]/;
+    const offenders = sources.filter((file) => bare.test(readFileSync(file, "utf8")));
+    expect(offenders).toEqual([]);
+    expect(sqlFile("sqlite", "claim_by_type")).toMatch(/\bLIMIT \+:limit\b/);
+
+    // The form used instead is the same LIMIT: every row up to the bound, none past it.
+    const db = new Database(":memory:");
+    try {
+      db.exec("CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1), (2), (3), (4)");
+      expect(db.prepare("SELECT n FROM t ORDER BY n LIMIT +?").pluck().all(2)).toEqual([1, 2]);
+      expect(db.prepare("SELECT n FROM t ORDER BY n LIMIT +:limit").pluck().all({ limit: 3 })).toEqual([1, 2, 3]);
+      expect(db.prepare("SELECT n FROM t ORDER BY n LIMIT +?").pluck().all(0)).toEqual([]);
+    } finally {
+      db.close();
+    }
   });
 
   it("runs the database in WAL mode", async () => {

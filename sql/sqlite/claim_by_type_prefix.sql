@@ -22,4 +22,4 @@ WHERE state IN ('queued', 'retrying')
   AND (resource_key IS NULL OR NOT EXISTS (
         SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.resource_key = jobs.resource_key))
 ORDER BY priority DESC, run_at, id
-LIMIT :limit
+LIMIT +:limit  -- "+": a bare bound LIMIT re-prepares the statement at every run (D34)

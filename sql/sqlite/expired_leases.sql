@@ -3,4 +3,4 @@
 SELECT * FROM jobs INDEXED BY jobs_lease
 WHERE state = 'running' AND lease_expires_at < :now
 ORDER BY lease_expires_at
-LIMIT :limit
+LIMIT +:limit  -- "+": a bare bound LIMIT re-prepares the statement at every run (D34)
