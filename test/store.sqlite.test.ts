@@ -54,7 +54,9 @@ describe("SqliteStore specifics", () => {
     const root = join(import.meta.dirname, "..");
     const sources = [
       ...readdirSync(join(root, "sql", "sqlite")).map((f) => join(root, "sql", "sqlite", f)),
-      ...readdirSync(join(root, "src", "store", "sqlite")).map((f) => join(root, "src", "store", "sqlite", f)),
+      ...readdirSync(join(root, "src", "store", "sqlite")).map((f) =>
+        join(root, "src", "store", "sqlite", f),
+      ),
     ];
     const bare = /\bLIMIT\s+[?:@$]/;
     const offenders = sources.filter((file) => bare.test(readFileSync(file, "utf8")));
@@ -66,7 +68,9 @@ describe("SqliteStore specifics", () => {
     try {
       db.exec("CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1), (2), (3), (4)");
       expect(db.prepare("SELECT n FROM t ORDER BY n LIMIT +?").pluck().all(2)).toEqual([1, 2]);
-      expect(db.prepare("SELECT n FROM t ORDER BY n LIMIT +:limit").pluck().all({ limit: 3 })).toEqual([1, 2, 3]);
+      expect(db.prepare("SELECT n FROM t ORDER BY n LIMIT +:limit").pluck().all({ limit: 3 })).toEqual([
+        1, 2, 3,
+      ]);
       expect(db.prepare("SELECT n FROM t ORDER BY n LIMIT +?").pluck().all(0)).toEqual([]);
     } finally {
       db.close();
