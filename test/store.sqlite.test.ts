@@ -1,12 +1,12 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../src/core/clock.js";
 import { BatonError } from "../src/core/errors.js";
 import { Engine } from "../src/engine/engine.js";
-import { latestMigration, sqlFile } from "../src/store/sql-files.js";
+import { latestMigration, migrationFiles, sqlFile } from "../src/store/sql-files.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import { describeStoreConformance } from "./conformance/store-conformance.js";
 
@@ -167,6 +167,48 @@ describe("SqliteStore specifics", () => {
     const [outcome] = await engine.enqueue({ type: "t" });
     expect(await other.migrate()).toEqual({ applied: [], version: latest });
     expect((await other.getJob(outcome!.job.id))?.id).toBe(outcome!.job.id);
+  });
+
+  it("migration 5 keeps every event and attempt, and new event ids stay above the old high-water mark", async () => {
+    for (const deletedNewest of [false, true]) {
+      const { path } = freshPath();
+      mkdirSync(dirname(path), { recursive: true });
+      // A version-4 ledger: a job with two attempts and three events; when `deletedNewest`, a
+      // clean had removed events 4..10, so AUTOINCREMENT's counter stands at 10.
+      const raw = new Database(path);
+      try {
+        raw.pragma("journal_mode = WAL");
+        for (const m of migrationFiles("sqlite").filter((f) => f.version <= 4)) raw.exec(m.sql);
+        raw.pragma("user_version = 4");
+        raw.exec(`INSERT INTO jobs (id, type, payload, state, run_at, attempts, max_attempts, backoff, created_at, updated_at)
+          VALUES ('01JOB', 't', '{}', 'retrying', 0, 2, 3, '{"kind":"fixed","delayMs":0}', 0, 0)`);
+        raw.exec(`INSERT INTO attempts (job_id, n, token, owner, started_at, ended_at, outcome)
+          VALUES ('01JOB', 1, 'tok1', 'w', 1, 2, 'failed'), ('01JOB', 2, 'tok2', 'w', 3, NULL, NULL)`);
+        for (const kind of ["enqueued", "claimed", "failed"])
+          raw.prepare("INSERT INTO events (job_id, at, actor, kind) VALUES ('01JOB', 5, 'w', ?)").run(kind);
+        if (deletedNewest) raw.exec("UPDATE sqlite_sequence SET seq = 10 WHERE name = 'events'");
+      } finally {
+        raw.close();
+      }
+
+      const store = open(path);
+      expect(await store.migrate()).toEqual({ applied: [5], version: 5 });
+      expect((await store.attempts("01JOB")).map((a) => [a.n, a.owner, a.outcome ?? null])).toEqual([
+        [1, "w", "failed"],
+        [2, "w", null],
+      ]);
+      const events = await store.events({ limit: 100 });
+      expect(events.filter((e) => e.jobId === "01JOB").map((e) => [e.id, e.kind])).toEqual([
+        [1, "enqueued"],
+        [2, "claimed"],
+        [3, "failed"],
+      ]);
+      expect(events.filter((e) => e.kind === "migrated").map((e) => e.id)).toEqual(deletedNewest ? [10] : []);
+      const engine = new Engine(store, { clock: new ManualClock() });
+      const [outcome] = await engine.enqueue({ type: "t" });
+      const [enqueued] = (await store.events({ limit: 100 })).filter((e) => e.jobId === outcome!.job.id);
+      expect(enqueued!.id).toBe(deletedNewest ? 11 : 4);
+    }
   });
 
   describe("query plans", () => {

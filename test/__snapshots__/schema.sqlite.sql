@@ -1,4 +1,4 @@
--- baton SQLite schema, user_version 4. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
+-- baton SQLite schema, user_version 5. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
 
 -- index events_at on events
 CREATE INDEX events_at ON events (at);
@@ -38,7 +38,7 @@ CREATE INDEX jobs_state ON jobs (state, finished_at);
 CREATE INDEX jobs_workflow ON jobs (project, workflow, id);
 
 -- table attempts on attempts
-CREATE TABLE attempts (
+CREATE TABLE "attempts" (
   job_id     TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
   n          INTEGER NOT NULL,
   token      TEXT NOT NULL,
@@ -49,11 +49,11 @@ CREATE TABLE attempts (
   exit_code  INTEGER,
   error      TEXT,
   PRIMARY KEY (job_id, n)
-) STRICT;
+) STRICT, WITHOUT ROWID;
 
 -- table events on events
-CREATE TABLE events (
-  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+CREATE TABLE "events" (
+  id         INTEGER PRIMARY KEY,
   job_id     TEXT,
   workflow   TEXT,
   project    TEXT,

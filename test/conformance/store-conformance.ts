@@ -1350,6 +1350,24 @@ export function describeStoreConformance(
         expect(await engine.clean(0)).toBe(1); // the recent one, now older than 0 ms
         expect(await store.getJob(live.id)).toBeDefined();
       });
+
+      it("event ids never repeat, also when clean removes the newest events (they are cursors)", async () => {
+        const done = await add();
+        await engine.complete(done.id);
+        const before = await store.events({ limit: 1000 });
+        const newest = Math.max(...before.map((e) => e.id));
+        expect(before.find((e) => e.id === newest)?.jobId).toBe(done.id); // its events are the newest
+
+        clock.advance(10 * DAY);
+        expect(await engine.clean(7 * DAY)).toBe(1);
+        const next = await add();
+        const after = (await store.events({ limit: 1000 })).filter((e) => e.jobId !== done.id);
+        const fresh = after.filter((e) => e.kind === "cleaned" || e.jobId === next.id);
+        expect(fresh.map((e) => e.kind).sort()).toEqual(["cleaned", "enqueued"]);
+        for (const e of fresh) expect(e.id).toBeGreaterThan(newest);
+        const ids = (await store.events({ limit: 1000 })).map((e) => e.id);
+        expect(new Set(ids).size).toBe(ids.length);
+      });
     });
 
     // ---------------------------------------------------------------------------------------------

@@ -409,8 +409,10 @@ export class SqliteStore extends LedgerStore {
       const info = this.exec(
         "DELETE FROM jobs WHERE state IN (SELECT value FROM json_each(?)) AND finished_at < ?",
       ).run(JSON.stringify(states), finishedBefore);
+      // The newest event is never deleted: event ids are max(id) + 1 (no AUTOINCREMENT since
+      // migration 000005, D35), so keeping the newest row is what keeps ids from repeating.
       this.exec(
-        "DELETE FROM events WHERE job_id IS NOT NULL AND job_id NOT IN (SELECT id FROM jobs) AND at < ?",
+        "DELETE FROM events WHERE job_id IS NOT NULL AND job_id NOT IN (SELECT id FROM jobs) AND at < ? AND id < (SELECT max(id) FROM events)",
       ).run(finishedBefore);
       return info.changes;
     },
