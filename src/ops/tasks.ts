@@ -310,11 +310,12 @@ export const jobEvents = defineOperation({
   agent: "full",
   async run(input, ctx) {
     let job = await ctx.engine.resolve(input.id);
+    const limit = input.limit ?? 1000;
     const query = () =>
       ctx.engine.events({
         jobId: job.id,
         ...(input.afterId === undefined ? {} : { afterId: input.afterId }),
-        limit: input.limit ?? 1000,
+        limit,
       });
     // `finished` is decided before the events are read: once it holds, the job has written its
     // last event, so the read that follows includes it (read the other way round, a follower
@@ -329,7 +330,7 @@ export const jobEvents = defineOperation({
       events = await query();
     }
     // A full page may have more after it: not finished until a follower has read them all.
-    if (events.length === (input.limit ?? 1000)) finished = false;
+    if (events.length === limit) finished = false;
     const last = events[events.length - 1]?.id ?? input.afterId ?? 0;
     return {
       id: job.id,

@@ -44,7 +44,6 @@ export interface AttemptRow extends Attempt {
   token: string;
 }
 
-/** Row-level primitives a dialect provides inside a write transaction. */
 /**
  * What a write transaction holds. `record`: anything a caller relies on after a power cut
  * (enqueues, outcomes, evidence, administration). `lease`: only claims and lease renewals, whose
@@ -52,6 +51,7 @@ export interface AttemptRow extends Attempt {
  */
 export type WriteKind = "record" | "lease";
 
+/** Row-level primitives a dialect provides inside a write transaction. */
 export interface LedgerTx {
   /**
    * Run `fn` inside a savepoint of the current transaction: when it throws, its changes are rolled

@@ -235,7 +235,7 @@ export class PostgresStore extends LedgerStore {
   // --- writes: the general path -----------------------------------------------------------------
 
   protected write<T>(fn: (tx: LedgerTx) => Promise<T>): Promise<T> {
-    return this.writeOn((tx) => fn(tx));
+    return this.writeOn(fn);
   }
 
   /** {@link write}, also handing `fn` the transaction's connection for statements of its own. */
