@@ -5,7 +5,7 @@
  * lets one run.
  */
 import { spawn } from "node:child_process";
-import { existsSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import type { Socket } from "node:net";
 import { join } from "node:path";
@@ -119,22 +119,41 @@ function claimStart(home: string): boolean {
   }
 }
 
+/**
+ * Start a daemon if this caller wins `daemon.starting`, unless one came up since this caller last
+ * looked: a daemon removes the marker once it listens, so a caller whose connect failed just
+ * before that would otherwise win a fresh marker and start a second daemon (which the ledger lock
+ * sends away, but only after it booted). Answers the running daemon when there is one.
+ */
+async function startUnlessRunning(home: string): Promise<DaemonClient | undefined> {
+  if (!claimStart(home)) return undefined;
+  const running = await DaemonClient.connect(home);
+  if (running === undefined) {
+    spawnDaemon(home);
+    return undefined;
+  }
+  rmSync(daemonStartingPath(home), { force: true }); // ours, made after the daemon removed its own
+  return running;
+}
+
 /** Connect to the daemon of `home`, starting it if none runs. */
 // Generous: on a loaded machine a fresh daemon (node start, migrations) can take many seconds.
 export async function ensureDaemon(home: string, timeoutMs = 30_000): Promise<DaemonClient> {
   const existing = await DaemonClient.connect(home);
   if (existing !== undefined) return existing;
   ensurePrivateDir(home);
-  if (claimStart(home)) spawnDaemon(home);
   const deadline = Date.now() + timeoutMs;
   let delay = 10;
-  while (Date.now() < deadline) {
+  for (;;) {
+    // The first time: start one. Later: the caller that was starting one gave up or its daemon
+    // died at start, so take over.
+    const running = await startUnlessRunning(home);
+    if (running !== undefined) return running;
+    if (Date.now() >= deadline) break;
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 200);
     const client = await DaemonClient.connect(home);
     if (client !== undefined) return client;
-    // The caller that was starting one gave up or its daemon died at start: take over.
-    if (claimStart(home)) spawnDaemon(home);
   }
   throw new BatonError(
     "STORE_UNAVAILABLE",
