@@ -169,6 +169,29 @@ describe("SqliteStore specifics", () => {
     expect((await other.getJob(outcome!.job.id))?.id).toBe(outcome!.job.id);
   });
 
+  it("an exit code that is not a 32-bit integer is INVALID_INPUT and the job stays running", async () => {
+    const { path } = freshPath();
+    const store = open(path);
+    await store.migrate();
+    const engine = new Engine(store, { clock: new ManualClock() });
+    await engine.enqueue({ type: "t" });
+    const [claimed] = await engine.claim({ owner: "w", types: ["t"] });
+    for (const exitCode of [2 ** 40, 1.5, Number.NaN]) {
+      await expect(
+        engine.complete(claimed!.job.id, { token: claimed!.token, exitCode }),
+      ).rejects.toMatchObject({
+        code: "INVALID_INPUT",
+      });
+    }
+    expect((await store.getJob(claimed!.job.id))?.state).toBe("running");
+    const done = await engine.fail(claimed!.job.id, {
+      token: claimed!.token,
+      exitCode: -2147483647,
+      error: "x",
+    });
+    expect(done.state).not.toBe("running");
+  });
+
   it("migration 5 keeps every event and attempt, and new event ids stay above the old high-water mark", async () => {
     for (const deletedNewest of [false, true]) {
       const { path } = freshPath();

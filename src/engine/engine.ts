@@ -281,6 +281,16 @@ export class Engine {
   }
 
   private finishRequest(jobId: string, outcome: FinishOutcome, options: FinishOptions): FinishRequest {
+    const exitCode = options.exitCode;
+    if (exitCode !== undefined && !(Number.isInteger(exitCode) && Math.abs(exitCode) <= 2 ** 31 - 1)) {
+      // Both stores keep it as a 32-bit integer (PostgreSQL refuses anything wider).
+      throw new InvalidInputError(
+        `exitCode must be an integer from -2147483647 to 2147483647, got ${exitCode}`,
+        {
+          exitCode,
+        },
+      );
+    }
     return {
       jobId,
       outcome,

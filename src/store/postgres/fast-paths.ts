@@ -108,58 +108,87 @@ export async function countJobs(db: PgConnection, ids: readonly string[]): Promi
 // --- claim --------------------------------------------------------------------------------------
 
 /**
- * The claim around a candidates query ($1–$7, see sql/postgres/claim_*.sql). $8 owner, $9 the
- * lease's end, $10 now. Claims nothing when a lease has expired (the general path recovers it
- * first, as the contract says) and says so in `recover`. Of several candidates sharing a resource
- * key only the first is claimed, like LedgerStore.claimInTx. Always answers at least one row.
+ * The claim around a candidates query ($1–$7, see sql/postgres/claim_*.sql). $8 the owner of each
+ * slot (text[]: the claims of several callers with the same filters go in one statement, D36;
+ * slot n, counted from 1 in claim order, goes to $8[n]), $9 the lease's end, $10 now. Claims
+ * nothing when a lease has expired (the general path recovers it first, as the contract says) and
+ * says so in `recover`. Of several candidates sharing a resource key only the first is claimed,
+ * like LedgerStore.claimInTx, and slots are counted after that cut. Always answers at least one row.
  */
 function claimSql(candidates: string): string {
   return `WITH expired AS (
   SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'running' AND lease_expires_at < $10::bigint) AS recover
 ), cand AS (
 ${candidates}
-), pick AS (
-  SELECT c.id, c.state AS from_state,
-    (SELECT coalesce(max(a.n), 0) + 1 FROM attempts a WHERE a.job_id = c.id) AS attempt_n,
+), ranked AS (
+  SELECT c.id, c.state AS from_state, c.resource_key, c.priority, c.run_at,
     row_number() OVER (PARTITION BY c.resource_key ORDER BY c.priority DESC, c.run_at, c.id) AS nth
   FROM cand c
   WHERE NOT (SELECT recover FROM expired)
+), pick AS (
+  SELECT r.id, r.from_state,
+    (SELECT coalesce(max(a.n), 0) + 1 FROM attempts a WHERE a.job_id = r.id) AS attempt_n,
+    (row_number() OVER (ORDER BY r.priority DESC, r.run_at, r.id))::int AS slot
+  FROM ranked r
+  WHERE r.resource_key IS NULL OR r.nth = 1
 ), taken AS (
-  UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, lease_owner = $8::text,
-    lease_token = gen_random_uuid()::text, lease_expires_at = $9::bigint, started_at = $10::bigint,
-    updated_at = $10::bigint
+  UPDATE jobs j SET state = 'running', attempts = j.attempts + 1,
+    lease_owner = ($8::text[])[p.slot], lease_token = gen_random_uuid()::text,
+    lease_expires_at = $9::bigint, started_at = $10::bigint, updated_at = $10::bigint
   FROM pick p
-  WHERE j.id = p.id AND (j.resource_key IS NULL OR p.nth = 1)
-  RETURNING j.*, p.from_state, p.attempt_n
+  WHERE j.id = p.id
+  RETURNING j.*, p.from_state, p.attempt_n, p.slot
 ), att AS (
   INSERT INTO attempts (job_id, n, token, owner, started_at)
-  SELECT id, attempt_n, lease_token, $8::text, $10::bigint FROM taken
+  SELECT id, attempt_n, lease_token, lease_owner, $10::bigint FROM taken
 ), ev AS (
   INSERT INTO events (job_id, workflow, project, at, actor, kind, from_state, to_state, details)
-  SELECT id, workflow, project, $10::bigint, $8::text, 'claimed', from_state, 'running',
+  SELECT id, workflow, project, $10::bigint, lease_owner, 'claimed', from_state, 'running',
     '{"attempt":' || attempt_n || '}'
-  FROM taken ORDER BY priority DESC, run_at, id
+  FROM taken ORDER BY slot
 )
 SELECT taken.*, expired.recover FROM expired LEFT JOIN taken ON true
-ORDER BY taken.priority DESC, taken.run_at, taken.id`;
+ORDER BY taken.slot`;
 }
 
 let claimAny: string | undefined;
 let claimByType: string | undefined;
 
-type ClaimRow = JobRow & { attempt_n: number | null; recover: boolean };
+type ClaimRow = JobRow & { attempt_n: number | null; slot: number | null; recover: boolean };
+
+/** True when {@link claimJobs} covers this request (one candidates query: not type prefixes). */
+export function canClaimFast(request: ClaimRequest): boolean {
+  return request.typePrefixes === undefined || request.typePrefixes.length === 0;
+}
 
 /**
- * Claim in one statement when the request is one candidates query (any type, or a list of types;
- * not type prefixes). `undefined`: take the general path (expired leases to recover first, or a
- * request this does not cover).
+ * The filters of a claim request: requests with the same shape can share one statement, whatever
+ * their owners and limits.
+ */
+export function claimShape(request: ClaimRequest): string {
+  return JSON.stringify([
+    request.types ?? null,
+    request.workflow ?? null,
+    request.project ?? null,
+    request.excludeProjects ?? [],
+    request.excludeTypes ?? [],
+    request.affinities ?? null,
+    request.leaseMs,
+  ]);
+}
+
+/**
+ * Claim in one statement for one or more requests of the same {@link claimShape} (each its own
+ * owner and limit; jobs go to them in order, each up to its limit). Answers each request's jobs,
+ * or `undefined`: take the general path (expired leases to recover first, or no type left to ask
+ * for once the excluded ones are removed).
  */
 export async function claimJobs(
   db: PgConnection,
-  request: ClaimRequest,
+  requests: readonly ClaimRequest[],
   now: number,
-): Promise<ClaimedJob[] | undefined> {
-  if (request.typePrefixes !== undefined && request.typePrefixes.length > 0) return undefined;
+): Promise<ClaimedJob[][] | undefined> {
+  const request = requests[0]!;
   const workflow = request.workflow ?? null;
   const project = request.project ?? null;
   const excludedProjects = [...(request.excludeProjects ?? [])];
@@ -179,26 +208,39 @@ export async function claimJobs(
     sql = claimByType ??= claimSql(sqlFile("postgres", "claim_by_type"));
     lead = [types, now];
   }
+  // One owner per slot; `firstSlot[i]` is request i's first slot (from 1).
+  const owners: string[] = [];
+  const firstSlot: number[] = [];
+  for (const r of requests) {
+    firstSlot.push(owners.length + 1);
+    for (let n = 0; n < r.limit; n++) owners.push(r.owner);
+  }
   const result = await db.statement<ClaimRow>(sql, [
     ...lead,
     workflow,
     project,
     excludedProjects,
-    request.limit,
+    owners.length,
     affinities,
-    request.owner,
+    owners,
     leaseExpiresAt,
     now,
   ]);
   if (result.rows[0]?.recover === true) return undefined;
-  return result.rows
-    .filter((row) => row.id !== null)
-    .map((row) => ({
+  const out: ClaimedJob[][] = requests.map(() => []);
+  let i = 0;
+  for (const row of result.rows) {
+    if (row.id === null) continue;
+    const slot = row.slot!;
+    while (i + 1 < requests.length && slot >= firstSlot[i + 1]!) i++;
+    out[i]!.push({
       job: publicJob(toJobRecord(row)),
       token: row.lease_token!,
       attempt: row.attempt_n!,
       leaseExpiresAt,
-    }));
+    });
+  }
+  return out;
 }
 
 // --- complete -----------------------------------------------------------------------------------

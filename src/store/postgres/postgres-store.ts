@@ -52,11 +52,14 @@ import {
   validateSchemaName,
 } from "./connection.js";
 import { classify, sqlState, translate } from "./errors.js";
+import { Coalescer } from "./coalesce.js";
 import {
   attemptOutcome,
+  canClaimFast,
   canCompleteFast,
   canEnqueueFast,
   claimJobs,
+  claimShape,
   completeJobs,
   countJobs,
   enqueueJobs,
@@ -67,6 +70,15 @@ import { PgReads } from "./reads.js";
 import { WakeListener } from "./wake-listener.js";
 
 export { redactDatabaseUrl, validateSchemaName } from "./connection.js";
+
+/** Coalesced statements of one kind on their way at once, and most callers in one (D36). */
+const COALESCE_IN_FLIGHT = 1;
+const COALESCE_MAX_BATCH = 64;
+/** Most jobs one coalesced claim asks for (a single request asking for more goes alone). */
+const COALESCE_MAX_SLOTS = 1000;
+
+/** A coalesced completion's answer: the job, or the path its caller takes next. */
+type FastFinish = Job | "general" | "broken";
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:5432/database` (anything `pg` accepts). */
@@ -108,6 +120,10 @@ export class PostgresStore extends LedgerStore {
   private readonly reads: PgReads;
   private readonly wakeListeners = new Set<() => void>();
   private listener: WakeListener | undefined;
+  /** Per claim shape (the filters): concurrent claims of one shape, one statement per batch (D36). */
+  private readonly claims = new Map<string, Coalescer<ClaimRequest, ClaimedJob[] | undefined>>();
+  /** Concurrent successes presenting their token, one statement per batch (D36). */
+  private readonly completions: Coalescer<FinishRequest, FastFinish>;
 
   constructor(options: PostgresStoreOptions) {
     super(options.clock ?? systemClock, options.random);
@@ -130,6 +146,11 @@ export class PostgresStore extends LedgerStore {
       this.random,
     );
     this.reads = new PgReads(this.db);
+    this.completions = new Coalescer((requests) => this.completeBatch(requests), {
+      inFlight: COALESCE_IN_FLIGHT,
+      maxBatch: COALESCE_MAX_BATCH,
+      accepts: (batch, next) => !batch.some((request) => request.jobId === next.jobId),
+    });
   }
 
   // --- schema ---------------------------------------------------------------------------------
@@ -321,22 +342,47 @@ export class PostgresStore extends LedgerStore {
   }
 
   /**
-   * A connection that breaks during the one-statement claim is retried on the general path; if
-   * the server had committed the claim, that job's lease runs out unworked and lease recovery
-   * hands it on, as it does a crashed worker's.
+   * Claims that can be one statement are coalesced: those made while an earlier one with the same
+   * filters is on its way go together in the next statement (D36). A connection that breaks
+   * during it sends each caller to the general path; if the server had committed the claim, those
+   * jobs' leases run out unworked and lease recovery hands them on, as it does a crashed worker's.
    */
   override async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
-    try {
-      const claimed = await claimJobs(this.db, request, this.clock.now());
+    if (canClaimFast(request)) {
+      const shape = claimShape(request);
+      let claims = this.claims.get(shape);
+      if (claims === undefined) {
+        claims = new Coalescer((requests) => this.claimBatch(requests), {
+          inFlight: COALESCE_IN_FLIGHT,
+          maxBatch: COALESCE_MAX_BATCH,
+          accepts: (batch, next) =>
+            batch.length === 0 || batch.reduce((n, r) => n + r.limit, next.limit) <= COALESCE_MAX_SLOTS,
+        });
+        this.claims.set(shape, claims);
+      }
+      const claimed = await claims.submit(request);
+      // A shape nobody is claiming with any more leaves the map (filters can be anything).
+      if (claims.idle && this.claims.get(shape) === claims) this.claims.delete(shape);
       if (claimed !== undefined) return claimed;
-    } catch (error) {
-      // A lost race (a resource key, an attempt number) or a broken connection: the general path
-      // runs again with its bounded retries.
-      if (classify(error) === "fatal" && sqlState(error) !== "23505") throw translate(error, this.location);
     }
     return super.claim(request);
   }
 
+  /** One statement for claims of one shape; `undefined` sends that caller to the general path. */
+  private async claimBatch(requests: ClaimRequest[]): Promise<(ClaimedJob[] | undefined)[]> {
+    try {
+      const claimed = await claimJobs(this.db, requests, this.clock.now());
+      if (claimed !== undefined) return claimed;
+    } catch (error) {
+      // A lost race (a resource key, an attempt number) or a broken connection: the general path
+      // runs again with its bounded retries. Any other error is the caller's when it was alone;
+      // in a batch, each caller finds out on the general path whether it is theirs.
+      if (requests.length === 1 && classify(error) === "fatal" && sqlState(error) !== "23505") {
+        throw translate(error, this.location);
+      }
+    }
+    return requests.map(() => undefined);
+  }
   override async heartbeat(
     jobId: string,
     token: string,
@@ -352,22 +398,33 @@ export class PostgresStore extends LedgerStore {
     return super.heartbeat(jobId, token, leaseMs);
   }
 
+  /** Successes presenting their token are coalesced into one statement per batch (D36). */
   override async finish(request: FinishRequest): Promise<Job> {
     if (!canCompleteFast(request)) return super.finish(request);
+    const outcome = await this.completions.submit(request);
+    if (outcome === "general") return super.finish(request);
+    if (outcome === "broken") return this.finishAfterBrokenConnection(request);
+    return outcome;
+  }
+
+  /** One statement for these completions (distinct jobs); each caller's job, or its next step. */
+  private async completeBatch(requests: FinishRequest[]): Promise<FastFinish[]> {
     try {
       const done = await completeJobs(
         (text, values) => this.db.statement<JobRow>(text, values),
-        [request],
+        requests,
         this.clock.now(),
       );
-      const job = done.get(request.jobId);
-      if (job !== undefined) return job;
+      return requests.map((request) => done.get(request.jobId) ?? "general");
     } catch (error) {
       const kind = classify(error);
-      if (kind === "fatal" && sqlState(error) !== "23505") throw translate(error, this.location);
-      if (kind === "connection") return this.finishAfterBrokenConnection(request);
+      if (kind === "connection") return requests.map(() => "broken");
+      // As for claims: alone, a fatal error is the caller's; in a batch, the general path tells.
+      if (requests.length === 1 && kind === "fatal" && sqlState(error) !== "23505") {
+        throw translate(error, this.location);
+      }
+      return requests.map(() => "general");
     }
-    return super.finish(request);
   }
 
   /**

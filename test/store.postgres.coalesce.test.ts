@@ -1,0 +1,170 @@
+// D36: concurrent claims (same filters) and concurrent successes on one PostgresStore share one
+// statement per batch. These tests count the statements the store sends through the real `pg`
+// driver (a counting wrapper around Client.prototype.query, nothing stubbed) and check that every
+// caller still gets exactly its own answer, owner and errors.
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ManualClock } from "../src/core/clock.js";
+import { BatonError } from "../src/core/errors.js";
+import { Engine } from "../src/engine/engine.js";
+import type { PostgresStore } from "../src/store/postgres/postgres-store.js";
+import { PG_ENABLED, pgTestDatabase, warnIfPgSkipped } from "./helpers/pg.js";
+
+warnIfPgSkipped("coalesced claims and completions");
+const db = pgTestDatabase();
+
+/** Statements sent whose text starts like a claim or a one-statement completion. */
+const sent = { claims: 0, completions: 0 };
+const original = pg.Client.prototype.query;
+
+function countStatements(): void {
+  sent.claims = 0;
+  sent.completions = 0;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const first = args[0] as string | { text?: string };
+    const text = typeof first === "string" ? first : (first?.text ?? "");
+    if (text.startsWith("WITH expired AS")) sent.claims++;
+    if (text.startsWith("WITH input AS") && text.includes("done AS")) sent.completions++;
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof pg.Client.prototype.query;
+}
+
+async function engineOn(store: PostgresStore): Promise<Engine> {
+  await store.migrate();
+  return new Engine(store, { clock: new ManualClock() });
+}
+
+describe.skipIf(!PG_ENABLED)("PostgresStore coalesces concurrent claims and completions (D36)", () => {
+  beforeAll(() => db.setup());
+  afterAll(() => db.teardown());
+  afterEach(() => {
+    pg.Client.prototype.query = original;
+  });
+
+  it("16 concurrent claims for 10 jobs: 10 callers get one job each, under their own owner, in fewer statements", async () => {
+    const store = db.store({ poolSize: 8 });
+    const engine = await engineOn(store);
+    await engine.enqueue(Array.from({ length: 10 }, (_, i) => ({ type: "c", priority: i })));
+    countStatements();
+    const results = await Promise.all(
+      Array.from({ length: 16 }, (_, w) => engine.claim({ owner: `w${w}`, types: ["c"], limit: 1 })),
+    );
+    const claimedBy = results.flatMap((claimed, w) => claimed.map((c) => ({ c, owner: `w${w}` })));
+    expect(claimedBy).toHaveLength(10);
+    expect(new Set(claimedBy.map(({ c }) => c.job.id)).size).toBe(10);
+    expect(results.every((claimed) => claimed.length <= 1)).toBe(true);
+    // The first caller's claim went alone at once; the other 15 waited for it and went together.
+    expect(sent.claims).toBeLessThan(16);
+    expect(results[0]![0]!.job.priority).toBe(9);
+    for (const { c, owner } of claimedBy) {
+      const job = await store.getJob(c.job.id);
+      expect(job?.leaseOwner).toBe(owner);
+      const attempts = await engine.attempts(c.job.id);
+      expect(attempts.map((a) => a.owner)).toEqual([owner]);
+      const events = await engine.events({ jobId: c.job.id, limit: 10 });
+      expect(events.filter((e) => e.kind === "claimed").map((e) => e.actor)).toEqual([owner]);
+      await engine.complete(c.job.id, { token: c.token });
+    }
+  });
+
+  it("limits are kept per caller, jobs go out in priority order across the callers of one statement", async () => {
+    const store = db.store({ poolSize: 8 });
+    const engine = await engineOn(store);
+    await engine.enqueue([10, 20, 30, 40, 50].map((priority) => ({ type: "l", priority })));
+    countStatements();
+    const [first, second, third, fourth] = await Promise.all([
+      engine.claim({ owner: "a", types: ["l"], limit: 2 }),
+      engine.claim({ owner: "b", types: ["l"], limit: 2 }),
+      engine.claim({ owner: "c", types: ["l"], limit: 1 }),
+      engine.claim({ owner: "d", types: ["l"], limit: 3 }),
+    ]);
+    // a went alone; b, c and d shared the second statement: b took the next two, c one, d none.
+    expect(sent.claims).toBe(2);
+    expect(first.map((c) => c.job.priority)).toEqual([50, 40]);
+    expect(second.map((c) => c.job.priority)).toEqual([30, 20]);
+    expect(third.map((c) => c.job.priority)).toEqual([10]);
+    expect(fourth).toEqual([]);
+    expect(new Set([...first, ...second, ...third].map((c) => c.token)).size).toBe(5);
+  });
+
+  it("claims with different filters are not merged: each gets only its own types", async () => {
+    const store = db.store({ poolSize: 8 });
+    const engine = await engineOn(store);
+    await engine.enqueue([{ type: "x" }, { type: "x" }, { type: "y" }, { type: "y" }]);
+    const results = await Promise.all(
+      ["x", "y", "x", "y", "x", "y"].map((type, i) =>
+        engine.claim({ owner: `o${i}`, types: [type], limit: 1 }),
+      ),
+    );
+    const types = results.map((claimed) => claimed.map((c) => c.job.type));
+    expect(types.slice(0, 4)).toEqual([["x"], ["y"], ["x"], ["y"]]);
+    expect(types.slice(4)).toEqual([[], []]);
+  });
+
+  it("concurrent completions share statements; a stale token fails that caller alone with LEASE_LOST", async () => {
+    const store = db.store({ poolSize: 8 });
+    const engine = await engineOn(store);
+    await engine.enqueue(Array.from({ length: 8 }, () => ({ type: "f" })));
+    const claimed = await engine.claim({ owner: "w", types: ["f"], limit: 8 });
+    expect(claimed).toHaveLength(8);
+    countStatements();
+    const settled = await Promise.allSettled(
+      claimed.map((c, i) =>
+        engine.complete(c.job.id, { token: i === 3 ? "not-the-token" : c.token, result: { i } }),
+      ),
+    );
+    expect(sent.completions).toBeLessThan(8);
+    settled.forEach((outcome, i) => {
+      if (i === 3) {
+        expect(outcome.status).toBe("rejected");
+        expect(((outcome as PromiseRejectedResult).reason as BatonError).code).toBe("LEASE_LOST");
+      } else {
+        expect(outcome.status).toBe("fulfilled");
+        const job = (outcome as PromiseFulfilledResult<{ state: string; result: unknown }>).value;
+        expect(job.state).toBe("succeeded");
+        expect(job.result).toEqual({ i });
+      }
+    });
+    expect((await store.getJob(claimed[3]!.job.id))?.state).toBe("running");
+    for (const [i, c] of claimed.entries()) {
+      const attempts = await engine.attempts(c.job.id);
+      expect(attempts.map((a) => a.outcome)).toEqual([i === 3 ? null : "succeeded"]);
+      const kinds = (await engine.events({ jobId: c.job.id, limit: 10 })).map((e) => e.kind);
+      expect(kinds).toEqual(i === 3 ? ["enqueued", "claimed"] : ["enqueued", "claimed", "completed"]);
+    }
+  });
+
+  it("a server error caused by one caller of a shared statement is that caller's alone", async () => {
+    const store = db.store({ poolSize: 8 });
+    const engine = await engineOn(store);
+    await engine.enqueue(Array.from({ length: 3 }, () => ({ type: "e" })));
+    const claimed = await engine.claim({ owner: "w", types: ["e"], limit: 3 });
+    countStatements();
+    // Straight to the store (the engine refuses such an exit code as INVALID_INPUT first):
+    // exit_code is an integer column and 2^40 is out of its range. The first completion goes
+    // alone; the second (the bad one) and the third share a statement, which the server refuses.
+    const settled = await Promise.allSettled(
+      claimed.map((c, i) =>
+        store.finish({
+          jobId: c.job.id,
+          token: c.token,
+          outcome: "succeeded",
+          exitCode: i === 1 ? 2 ** 40 : 0,
+          actor: "t",
+        }),
+      ),
+    );
+    expect(sent.completions).toBe(2);
+    expect(settled.map((s) => s.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(String((settled[1] as PromiseRejectedResult).reason)).toMatch(/out of range/);
+    const states = await Promise.all(claimed.map(async (c) => (await store.getJob(c.job.id))?.state));
+    expect(states).toEqual(["succeeded", "running", "succeeded"]);
+    const error = await engine
+      .complete(claimed[1]!.job.id, { token: claimed[1]!.token, exitCode: 2 ** 40 })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect((error as BatonError).code).toBe("INVALID_INPUT");
+  });
+});
