@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../src/core/clock.js";
 import { BatonError } from "../src/core/errors.js";
 import { Engine } from "../src/engine/engine.js";
+import { COMPLETE } from "../src/store/postgres/fast-paths.js";
 import type { PostgresStore } from "../src/store/postgres/postgres-store.js";
 import { PG_ENABLED, pgTestDatabase, warnIfPgSkipped } from "./helpers/pg.js";
 
@@ -166,5 +167,34 @@ describe.skipIf(!PG_ENABLED)("PostgresStore coalesces concurrent claims and comp
         (e: unknown) => e,
       );
     expect((error as BatonError).code).toBe("INVALID_INPUT");
+  });
+
+  it("the completion statement's generic plan finds each job by primary key, not by scanning jobs_lease", async () => {
+    const schema = db.freshSchema();
+    const store = db.store({ schema });
+    const engine = await engineOn(store);
+    // Dead entries in jobs_lease (one per finished claim until a vacuum) and fresh statistics:
+    // what made the generic plan pick a bitmap scan of the whole partial index.
+    await engine.enqueue(Array.from({ length: 4000 }, () => ({ type: "p" })));
+    for (let i = 0; i < 60; i++) {
+      const batch = await engine.claim({ owner: "w", types: ["p"], limit: 10 });
+      await Promise.all(batch.map((c) => engine.complete(c.job.id, { token: c.token })));
+    }
+    await engine.claim({ owner: "w", types: ["p"], limit: 8 });
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await client.query(`SET search_path = ${schema}; SET plan_cache_mode = force_generic_plan`);
+      await client.query(`ANALYZE jobs`);
+      await client.query(`PREPARE complete_plan AS ${COMPLETE}`);
+      const { rows } = await client.query<{ "QUERY PLAN": string }>(
+        `EXPLAIN (COSTS OFF) EXECUTE complete_plan('{x}', '{t}', '{f}', '{NULL}', '{f}', '{NULL}', '{f}', '{NULL}', '{NULL}', '{a}', '{"}"}', 0)`,
+      );
+      const plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
+      expect(plan).toContain("jobs_pkey on jobs");
+      expect(plan).not.toContain("jobs_lease");
+    } finally {
+      await client.end();
+    }
   });
 });

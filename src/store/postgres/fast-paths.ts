@@ -249,8 +249,14 @@ export async function claimJobs(
  * Running jobs, each presented with its fencing token, succeed: each job, its open attempt, its
  * `completed` event (in the order given). Only jobs without dependents (their release needs the
  * general path); a job not running under its token is left alone and not returned.
+ *
+ * `state COLLATE "C" = 'running'` is the same test as `state = 'running'` (equality under a
+ * deterministic collation compares bytes), written so the planner cannot prove the predicate of
+ * the partial index jobs_lease from it: the generic plan chose a bitmap scan of all of jobs_lease
+ * (every running job and every dead entry left since the last vacuum, 2,000 at one count) over
+ * one primary-key lookup per job, 0.52 ms against 0.08 ms (D36).
  */
-const COMPLETE = `WITH input AS (
+export const COMPLETE = `WITH input AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::text[], $5::boolean[], $6::text[],
     $7::boolean[], $8::text[], $9::int[], $10::text[], $11::text[])
     WITH ORDINALITY AS u(id, token, has_result, result, has_evidence, evidence, has_error, error,
@@ -262,8 +268,8 @@ const COMPLETE = `WITH input AS (
     evidence = CASE WHEN i.has_evidence THEN i.evidence ELSE jobs.evidence END,
     error = CASE WHEN i.has_error THEN i.error ELSE jobs.error END
   FROM input i
-  WHERE jobs.id = i.id AND jobs.state = 'running' AND jobs.lease_token = i.token AND jobs.attempts > 0
-    AND NOT jobs.has_dependents
+  WHERE jobs.id = i.id AND jobs.state COLLATE "C" = 'running' AND jobs.lease_token = i.token
+    AND jobs.attempts > 0 AND NOT jobs.has_dependents
   RETURNING jobs.*, i.ord AS input_ord, i.exit_code AS input_exit_code, i.error AS input_error,
     i.actor AS input_actor, i.rest AS input_rest
 ), att AS (
