@@ -197,4 +197,68 @@ describe.skipIf(!PG_ENABLED)("PostgresStore coalesces concurrent claims and comp
       await client.end();
     }
   });
+
+  it("a group commit of successes and a claim is two statements, the claim after the successes committed", async () => {
+    const store = db.store({ poolSize: 4 });
+    const engine = await engineOn(store);
+    await engine.enqueue(Array.from({ length: 5 }, (_, i) => ({ type: "g", priority: i })));
+    const first = await engine.claim({ owner: "w", types: ["g"], limit: 2 });
+    countStatements();
+    const results = await engine.batch([
+      ...first.map((c) => ({
+        kind: "finish" as const,
+        jobId: c.job.id,
+        outcome: "succeeded" as const,
+        options: { token: c.token },
+      })),
+      { kind: "claim", options: { owner: "w2", types: ["g"], limit: 2 } },
+    ]);
+    expect(sent.claims).toBe(1);
+    expect(sent.completions).toBe(1);
+    expect(results.map((r) => r.ok)).toEqual([true, true, true]);
+    const claim = results[2]!;
+    if (claim.kind !== "claim" || !claim.ok) throw new Error("expected a claim");
+    expect(claim.claimed.map((c) => c.job.priority)).toEqual([2, 1]);
+    for (const c of claim.claimed) {
+      expect((await store.getJob(c.job.id))?.leaseOwner).toBe("w2");
+      expect((await engine.attempts(c.job.id)).map((a) => [a.n, a.owner])).toEqual([[1, "w2"]]);
+    }
+  });
+
+  it("a group commit's claim still recovers an expired lease first (then claims it again at once: no backoff)", async () => {
+    const clock = new ManualClock();
+    const store = db.store({ clock });
+    await store.migrate();
+    const engine = new Engine(store, { clock });
+    await engine.enqueue({ type: "r", backoff: { baseMs: 0, jitter: 0 } });
+    const [lost] = await engine.claim({ owner: "crashed", types: ["r"], leaseMs: 1_000 });
+    clock.advance(5_000);
+    const [result] = await engine.batch([{ kind: "claim", options: { owner: "w", types: ["r"] } }]);
+    if (result?.kind !== "claim" || !result.ok) throw new Error("expected a claim");
+    expect(result.claimed.map((c) => [c.job.id, c.attempt])).toEqual([[lost!.job.id, 2]]);
+    expect((await engine.attempts(lost!.job.id)).map((a) => a.owner)).toEqual(["crashed", "w"]);
+  });
+
+  it("a group commit with other outcomes is one transaction, whose last claim is still one statement", async () => {
+    const store = db.store({ poolSize: 4 });
+    const engine = await engineOn(store);
+    await engine.enqueue(Array.from({ length: 5 }, (_, i) => ({ type: "m", priority: i })));
+    const [a, b] = await engine.claim({ owner: "w", types: ["m"], limit: 2 });
+    countStatements();
+    const results = await engine.batch([
+      { kind: "finish", jobId: a!.job.id, outcome: "failed", options: { token: a!.token, error: "no" } },
+      { kind: "finish", jobId: b!.job.id, outcome: "succeeded", options: { token: b!.token } },
+      { kind: "claim", options: { owner: "w3", types: ["m"], limit: 2 } },
+    ]);
+    expect(sent.claims).toBe(1);
+    expect(results.map((r) => r.ok)).toEqual([true, true, true]);
+    const claim = results[2]!;
+    if (claim.kind !== "claim" || !claim.ok) throw new Error("expected a claim");
+    expect(claim.claimed.map((c) => [c.job.priority, c.job.leaseOwner])).toEqual([
+      [2, "w3"],
+      [1, "w3"],
+    ]);
+    expect((await store.getJob(a!.job.id))?.state).toBe("retrying");
+    expect((await store.getJob(b!.job.id))?.state).toBe("succeeded");
+  });
 });

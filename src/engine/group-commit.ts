@@ -104,7 +104,8 @@ export class GroupCommit {
           const results = await this.engine.batch(items.map((i) => i.op));
           items.forEach((item, k) => item.pending.resolve(results[k]));
         } catch (error) {
-          // The store failed: the transaction committed nothing, so every item failed.
+          // The store failed: the batch committed nothing, so every item failed. (PostgreSQL's
+          // two-statement batches put a failure after their successes committed in its slot.)
           for (const item of items) item.pending.reject(error);
         }
       }

@@ -219,7 +219,10 @@ export interface Store {
   /**
    * Claims, heartbeats and finishes in one write transaction (a group commit), in order, each in
    * its own savepoint: an item failing with a BatonError (a stale token…) fails alone, in its
-   * slot; the rest commit together. Resolves only once that commit is durable.
+   * slot; the rest commit together. Resolves only once that commit is durable. PostgreSQL runs the
+   * commonest batch (successes presenting their token, then one claim) as two statements in a
+   * row instead (D36): every slot still holds its own answer, and a claim failing with the store
+   * unreachable fails its slot alone, after the successes were committed.
    */
   batch(ops: readonly BatchOp[]): Promise<BatchResult[]>;
   /** Move failed/timed-out/cancelled jobs back to queued with a fresh attempt budget. */

@@ -46,10 +46,19 @@ export class Coalescer<In, Out> {
   }
 
   submit(input: In): Promise<Out> {
-    return new Promise<Out>((resolve, reject) => {
-      this.waiting.push({ input, resolve, reject });
-      this.pump();
-    });
+    return this.submitAll([input])[0]!;
+  }
+
+  /** Several inputs at once: they can share a batch even when nothing else is on its way. */
+  submitAll(inputs: readonly In[]): Promise<Out>[] {
+    const answers = inputs.map(
+      (input) =>
+        new Promise<Out>((resolve, reject) => {
+          this.waiting.push({ input, resolve, reject });
+        }),
+    );
+    this.pump();
+    return answers;
   }
 
   private pump(): void {

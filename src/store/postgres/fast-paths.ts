@@ -154,7 +154,7 @@ ORDER BY taken.slot`;
 let claimAny: string | undefined;
 let claimByType: string | undefined;
 
-type ClaimRow = JobRow & { attempt_n: number | null; slot: number | null; recover: boolean };
+export type ClaimRow = JobRow & { attempt_n: number | null; slot: number | null; recover: boolean };
 
 /** True when {@link claimJobs} covers this request (one candidates query: not type prefixes). */
 export function canClaimFast(request: ClaimRequest): boolean {
@@ -184,7 +184,7 @@ export function claimShape(request: ClaimRequest): string {
  * for once the excluded ones are removed).
  */
 export async function claimJobs(
-  db: PgConnection,
+  runStatement: StatementRunner<ClaimRow>,
   requests: readonly ClaimRequest[],
   now: number,
 ): Promise<ClaimedJob[][] | undefined> {
@@ -215,7 +215,7 @@ export async function claimJobs(
     firstSlot.push(owners.length + 1);
     for (let n = 0; n < r.limit; n++) owners.push(r.owner);
   }
-  const result = await db.statement<ClaimRow>(sql, [
+  const result = await runStatement(sql, [
     ...lead,
     workflow,
     project,
@@ -290,7 +290,7 @@ export function canCompleteFast(request: FinishRequest): boolean {
 }
 
 /** Runs one statement: a pooled implicit transaction, or a client inside BEGIN … COMMIT. */
-export type StatementRunner = (text: string, values: unknown[]) => Promise<{ rows: JobRow[] }>;
+export type StatementRunner<R = JobRow> = (text: string, values: unknown[]) => Promise<{ rows: R[] }>;
 
 /**
  * Complete in one statement, for one job or many (ids distinct). Answers the jobs it completed,

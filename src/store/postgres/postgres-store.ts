@@ -60,6 +60,7 @@ import {
   canEnqueueFast,
   claimJobs,
   claimShape,
+  type ClaimRow,
   completeJobs,
   countJobs,
   enqueueJobs,
@@ -79,6 +80,19 @@ const COALESCE_MAX_SLOTS = 1000;
 
 /** A coalesced completion's answer: the job, or the path its caller takes next. */
 type FastFinish = Job | "general" | "broken";
+
+/** One item's answer in its batch slot: its value, or the BatonError it alone failed with. */
+function slot<T>(
+  kind: BatchResult["kind"],
+  settled: PromiseSettledResult<T>,
+  ok: (value: T) => BatchResult,
+  location: string,
+): BatchResult {
+  if (settled.status === "fulfilled") return ok(settled.value);
+  const error = translate(settled.reason, location);
+  if (!(error instanceof BatonError)) throw error;
+  return { kind, ok: false, error };
+}
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:5432/database` (anything `pg` accepts). */
@@ -271,31 +285,96 @@ export class PostgresStore extends LedgerStore {
   }
 
   /**
-   * A group commit in one transaction, as on the general path, except that the successes that
-   * present their token (most of a busy worker's batch) are completed by ONE statement for all of
-   * them, instead of a savepoint and a handful of statements each. Those it leaves (lease lost,
-   * dependents) and every other op then run in order, in the same transaction.
+   * A group commit in one transaction, as on the general path, except for the two kinds of item
+   * a busy worker's batch is made of: the successes that present their token are completed by ONE
+   * statement for all of them, and a claim that comes last (the worker asks for its free slots
+   * after its outcomes) is the one-statement claim, in its own savepoint. Everything else (leases
+   * lost, dependents, expired leases to recover first) runs in order on the general path, in the
+   * same transaction.
    */
   override batch(ops: readonly BatchOp[]): Promise<BatchResult[]> {
+    const statements = this.batchAsStatements(ops);
+    if (statements !== undefined) return statements;
     const fast = new Map<string, number>();
     for (const [i, op] of ops.entries()) {
       if (op.kind === "finish" && canCompleteFast(op.request) && !fast.has(op.request.jobId))
         fast.set(op.request.jobId, i);
     }
-    if (fast.size < 2) return super.batch(ops);
+    const last = ops.at(-1);
+    const claimLast = last?.kind === "claim" && canClaimFast(last.request) ? last : undefined;
+    if (fast.size < 2 && claimLast === undefined) return super.batch(ops);
     return this.writeOn(async (tx, client) => {
-      const requests = [...fast.values()].map(
-        (i) => (ops[i] as Extract<BatchOp, { kind: "finish" }>).request,
-      );
-      const done = await completeJobs(
-        (text, values) => run<JobRow>(client, text, values),
-        requests,
-        this.clock.now(),
-      );
       const settled = new Map<number, BatchResult>();
-      for (const [id, job] of done) settled.set(fast.get(id)!, { kind: "finish", ok: true, job });
-      return this.batchInTx(tx, ops, settled);
+      if (fast.size >= 2) {
+        const requests = [...fast.values()].map(
+          (i) => (ops[i] as Extract<BatchOp, { kind: "finish" }>).request,
+        );
+        const done = await completeJobs(
+          (text, values) => run<JobRow>(client, text, values),
+          requests,
+          this.clock.now(),
+        );
+        for (const [id, job] of done) settled.set(fast.get(id)!, { kind: "finish", ok: true, job });
+      }
+      if (claimLast === undefined) return this.batchInTx(tx, ops, settled);
+      const out = await this.batchInTx(tx, ops.slice(0, -1), settled);
+      out.push(await this.claimLastInTx(tx, client, claimLast));
+      return out;
     });
+  }
+
+  /**
+   * The batch a busy worker sends most (successes presenting their token, then at most one claim)
+   * as at most two single statements in a row, each its own transaction and each shared with
+   * other callers of this store (D36): the successes, then — once they are committed, so it sees
+   * the resources they free — the claim. Two round trips instead of a transaction's six. Each
+   * slot reports its own answer; should the claim fail with the store unreachable, the successes
+   * before it stand (they were committed), and the claim's slot says so. `undefined`: any other
+   * batch, for one transaction.
+   */
+  private batchAsStatements(ops: readonly BatchOp[]): Promise<BatchResult[]> | undefined {
+    const last = ops.at(-1);
+    const claim = last?.kind === "claim" && canClaimFast(last.request) ? last.request : undefined;
+    const finishes: FinishRequest[] = [];
+    for (const op of claim === undefined ? ops : ops.slice(0, -1)) {
+      if (op.kind !== "finish" || !canCompleteFast(op.request)) return undefined;
+      if (finishes.some((r) => r.jobId === op.request.jobId)) return undefined;
+      finishes.push(op.request);
+    }
+    if (finishes.length === 0 && claim === undefined) return undefined;
+    return (async () => {
+      const answers = this.completions
+        .submitAll(finishes)
+        .map((answer, i) => answer.then((outcome) => this.afterFastFinish(finishes[i]!, outcome)));
+      const out: BatchResult[] = [];
+      for (const settled of await Promise.allSettled(answers)) {
+        out.push(slot("finish", settled, (job) => ({ kind: "finish", ok: true, job }), this.location));
+      }
+      if (claim !== undefined) {
+        const [settled] = await Promise.allSettled([this.claim(claim)]);
+        out.push(slot("claim", settled, (claimed) => ({ kind: "claim", ok: true, claimed }), this.location));
+      }
+      return out;
+    })();
+  }
+
+  /** The claim that ends a batch: one statement in a savepoint, else the general path. */
+  private async claimLastInTx(
+    tx: LedgerTx,
+    client: PoolClient,
+    op: Extract<BatchOp, { kind: "claim" }>,
+  ): Promise<BatchResult> {
+    let claimed: ClaimedJob[][] | undefined;
+    try {
+      claimed = await tx.savepoint(() =>
+        claimJobs((text, values) => run<ClaimRow>(client, text, values), [op.request], this.clock.now()),
+      );
+    } catch (error) {
+      // A lost race (a resource key, an attempt number): the general path decides, as below.
+      if (sqlState(error) !== "23505") throw error;
+    }
+    if (claimed !== undefined) return { kind: "claim", ok: true, claimed: claimed[0]! };
+    return (await this.batchInTx(tx, [op]))[0]!;
   }
 
   // --- writes: one statement each in the common case (fast-paths.ts) ----------------------------
@@ -371,7 +450,11 @@ export class PostgresStore extends LedgerStore {
   /** One statement for claims of one shape; `undefined` sends that caller to the general path. */
   private async claimBatch(requests: ClaimRequest[]): Promise<(ClaimedJob[] | undefined)[]> {
     try {
-      const claimed = await claimJobs(this.db, requests, this.clock.now());
+      const claimed = await claimJobs(
+        (text, values) => this.db.statement<ClaimRow>(text, values),
+        requests,
+        this.clock.now(),
+      );
       if (claimed !== undefined) return claimed;
     } catch (error) {
       // A lost race (a resource key, an attempt number) or a broken connection: the general path
@@ -401,10 +484,14 @@ export class PostgresStore extends LedgerStore {
   /** Successes presenting their token are coalesced into one statement per batch (D36). */
   override async finish(request: FinishRequest): Promise<Job> {
     if (!canCompleteFast(request)) return super.finish(request);
-    const outcome = await this.completions.submit(request);
+    return this.afterFastFinish(request, await this.completions.submit(request));
+  }
+
+  /** A coalesced completion's answer, or the path its caller takes next. */
+  private afterFastFinish(request: FinishRequest, outcome: FastFinish): Promise<Job> {
     if (outcome === "general") return super.finish(request);
     if (outcome === "broken") return this.finishAfterBrokenConnection(request);
-    return outcome;
+    return Promise.resolve(outcome);
   }
 
   /** One statement for these completions (distinct jobs); each caller's job, or its next step. */
