@@ -15,6 +15,7 @@ import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { z } from "zod";
 import { benchGraphileWorker, benchPgBoss, percentile, perSecond } from "./postgres-peers.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -35,7 +36,7 @@ if (!(ROUNDS >= 1)) {
   console.error("--rounds=N needs N ≥ 1");
   process.exit(2);
 }
-const { openBaton } = await import(join(root, "dist", "index.js"));
+const { openBaton, defineHandler } = await import(join(root, "dist", "index.js"));
 
 const name = `baton_bench_${randomBytes(5).toString("hex")}`;
 const url = new URL(base);
@@ -135,8 +136,40 @@ async function batonLatency(engine, store, samples) {
   return latencies;
 }
 
+/**
+ * The library's Worker (group commit, D29 and D36) at concurrency 8 with a no-op handler: what an
+ * application runs, and what graphile-worker's run() is (its row "process ×8" is run()).
+ */
+async function batonWorker(round, count) {
+  // A schema of its own, so these jobs do not grow the ledger the other rows measure.
+  const baton = await openBaton({
+    databaseUrl: url.toString(),
+    databaseSchema: `baton_worker_${round}`,
+    poolSize: CONCURRENCY,
+  });
+  let done = 0;
+  const noop = defineHandler("bench_worker", z.object({ n: z.number() }), async () => {
+    done++;
+  });
+  for (let i = 0; i < count; i += 1000) {
+    const n = Math.min(1000, count - i);
+    await baton.enqueueMany(
+      noop,
+      Array.from({ length: n }, (_, k) => ({ payload: { n: i + k } })),
+    );
+  }
+  const worker = baton.worker({ handlers: [noop], concurrency: CONCURRENCY });
+  const start = performance.now();
+  await worker.start();
+  while (done < count) await new Promise((resolve) => setTimeout(resolve, 2));
+  const rate = perSecond(count, performance.now() - start);
+  await worker.stop();
+  await baton.close();
+  return rate;
+}
+
 /** One round of baton and raw pg: every measure, in the order of the table. */
-async function batonAndRaw(engine, rawPool) {
+async function batonAndRaw(engine, rawPool, round) {
   const out = {};
   await rawPool.query("TRUNCATE raw_jobs");
   out.enqueue = {
@@ -169,6 +202,7 @@ async function batonAndRaw(engine, rawPool) {
     baton: await batonProcess(engine, N.process, 32),
     raw: await rawProcess(rawPool, N.process),
   };
+  out.worker = { baton: await batonWorker(round, N.process) };
   out.latency = await batonLatency(engine, engine.store, N.latency);
   return out;
 }
@@ -219,7 +253,7 @@ try {
   const failures = [];
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      ours.push(await batonAndRaw(baton.engine, rawPool));
+      ours.push(await batonAndRaw(baton.engine, rawPool, round));
       const options = { url: url.toString(), N, concurrency: CONCURRENCY, capMs: CAP_MS, round };
       gw.push(await benchGraphileWorker({ ...options, latencySamples: N.latency }));
       boss.push(await benchPgBoss({ ...options, latencySamples: PG_BOSS_LATENCY_SAMPLES }));
@@ -247,6 +281,14 @@ try {
     ourMedian(key, "raw"),
     peerMedian(gw, key),
     peerMedian(boss, key),
+    true,
+  ]);
+  rows.push([
+    `  baton Worker ×${CONCURRENCY} vs graphile run() (jobs/s)`,
+    ourMedian("worker", "baton"),
+    undefined,
+    peerMedian(gw, "process"),
+    undefined,
     true,
   ]);
   rows.push([
@@ -317,6 +359,12 @@ try {
     `process ×${CONCURRENCY} ≥ 1.2× graphile-worker`,
     vsGw === undefined ? "not measured" : `${vsGw.toFixed(2)}×`,
     vsGw === undefined ? undefined : vsGw >= 1.2,
+  );
+  const workerGw = processGw ? ourMedian("worker", "baton") / processGw : undefined;
+  target(
+    `  the same, baton's Worker vs run()`,
+    workerGw === undefined ? "not measured" : `${workerGw.toFixed(2)}×`,
+    workerGw === undefined ? undefined : workerGw >= 1.2,
   );
   target("batched mode ≥ 1.6× raw pg", `${batchedRaw.toFixed(2)}×`, batchedRaw >= 1.6);
   target("enqueue one by one ≥ 0.6× raw pg", `${enqueueRaw.toFixed(2)}×`, enqueueRaw >= 0.6);
