@@ -1,6 +1,7 @@
 /**
- * Natural batching of concurrent calls: a call made while an earlier one is on its way to the
- * server waits, and everything that waited goes in the next single statement. Nothing is delayed
+ * Natural batching of concurrent calls: one batch is on its way to the server at a time; a call
+ * made meanwhile waits, and everything that waited goes in the next single statement (one in
+ * flight measured best: D36). Nothing is delayed
  * on purpose (no timer): a lone call runs at once, exactly as without batching; under load, one
  * round trip and one commit serve many callers (D36).
  *
@@ -9,19 +10,17 @@
  * caller should see, e.g. by retrying alone).
  *
  * @example
- * const finishes = new Coalescer((requests) => completeAll(requests), { inFlight: 1 });
+ * const finishes = new Coalescer((requests) => completeAll(requests), { maxBatch: 64 });
  * const job = await finishes.submit(request); // joins whatever batch goes next
  */
 export class Coalescer<In, Out> {
   private readonly run: (inputs: In[]) => Promise<Out[]>;
-  private readonly inFlight: number;
   private readonly maxBatch: number;
   private readonly accepts: (batch: readonly In[], next: In) => boolean;
   private waiting: { input: In; resolve: (out: Out) => void; reject: (error: unknown) => void }[] = [];
-  private running = 0;
+  private running = false;
 
   /**
-   * @param options.inFlight batches on their way at once (each takes a pooled connection).
    * @param options.maxBatch most inputs in one batch.
    * @param options.accepts whether `next` may join a batch holding `batch` (e.g. no job twice);
    *   one it refuses waits for the batch after.
@@ -29,20 +28,18 @@ export class Coalescer<In, Out> {
   constructor(
     run: (inputs: In[]) => Promise<Out[]>,
     options: {
-      inFlight: number;
       maxBatch: number;
       accepts?: (batch: readonly In[], next: In) => boolean;
     },
   ) {
     this.run = run;
-    this.inFlight = options.inFlight;
     this.maxBatch = options.maxBatch;
     this.accepts = options.accepts ?? (() => true);
   }
 
   /** Nothing waiting and nothing on its way. */
   get idle(): boolean {
-    return this.running === 0 && this.waiting.length === 0;
+    return !this.running && this.waiting.length === 0;
   }
 
   submit(input: In): Promise<Out> {
@@ -62,22 +59,21 @@ export class Coalescer<In, Out> {
   }
 
   private pump(): void {
-    while (this.running < this.inFlight && this.waiting.length > 0) {
-      const batch: typeof this.waiting = [];
-      const inputs: In[] = [];
-      const rest: typeof this.waiting = [];
-      for (const entry of this.waiting) {
-        if (batch.length < this.maxBatch && this.accepts(inputs, entry.input)) {
-          batch.push(entry);
-          inputs.push(entry.input);
-        } else {
-          rest.push(entry);
-        }
+    if (this.running || this.waiting.length === 0) return;
+    const batch: typeof this.waiting = [];
+    const inputs: In[] = [];
+    const rest: typeof this.waiting = [];
+    for (const entry of this.waiting) {
+      if (batch.length < this.maxBatch && this.accepts(inputs, entry.input)) {
+        batch.push(entry);
+        inputs.push(entry.input);
+      } else {
+        rest.push(entry);
       }
-      this.waiting = rest;
-      this.running++;
-      void this.send(batch);
     }
+    this.waiting = rest;
+    this.running = true;
+    void this.send(batch);
   }
 
   private async send(batch: { input: In; resolve: (out: Out) => void; reject: (error: unknown) => void }[]) {
@@ -87,7 +83,7 @@ export class Coalescer<In, Out> {
     } catch (error) {
       for (const b of batch) b.reject(error);
     } finally {
-      this.running--;
+      this.running = false;
       this.pump();
     }
   }

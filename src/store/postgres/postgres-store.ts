@@ -72,14 +72,22 @@ import { WakeListener } from "./wake-listener.js";
 
 export { redactDatabaseUrl, validateSchemaName } from "./connection.js";
 
-/** Coalesced statements of one kind on their way at once, and most callers in one (D36). */
-const COALESCE_IN_FLIGHT = 1;
+/** Most callers in one coalesced statement (D36). */
 const COALESCE_MAX_BATCH = 64;
 /** Most jobs one coalesced claim asks for (a single request asking for more goes alone). */
 const COALESCE_MAX_SLOTS = 1000;
 
 /** A coalesced completion's answer: the job, or the path its caller takes next. */
 type FastFinish = Job | "general" | "broken";
+
+/**
+ * Whether a coalesced statement's error goes straight to its caller: a server error (not a lost
+ * race, 23505) when the caller was alone. In a batch, each caller retries on the general path,
+ * so an error one of them caused stays theirs.
+ */
+function callersOwn(error: unknown, callers: number): boolean {
+  return callers === 1 && classify(error) === "fatal" && sqlState(error) !== "23505";
+}
 
 /** One item's answer in its batch slot: its value, or the BatonError it alone failed with. */
 function slot<T>(
@@ -161,7 +169,6 @@ export class PostgresStore extends LedgerStore {
     );
     this.reads = new PgReads(this.db);
     this.completions = new Coalescer((requests) => this.completeBatch(requests), {
-      inFlight: COALESCE_IN_FLIGHT,
       maxBatch: COALESCE_MAX_BATCH,
       accepts: (batch, next) => !batch.some((request) => request.jobId === next.jobId),
     });
@@ -293,15 +300,15 @@ export class PostgresStore extends LedgerStore {
    * same transaction.
    */
   override batch(ops: readonly BatchOp[]): Promise<BatchResult[]> {
-    const statements = this.batchAsStatements(ops);
+    const last = ops.at(-1);
+    const claimLast = last?.kind === "claim" && canClaimFast(last.request) ? last : undefined;
+    const statements = this.batchAsStatements(ops, claimLast?.request);
     if (statements !== undefined) return statements;
     const fast = new Map<string, number>();
     for (const [i, op] of ops.entries()) {
       if (op.kind === "finish" && canCompleteFast(op.request) && !fast.has(op.request.jobId))
         fast.set(op.request.jobId, i);
     }
-    const last = ops.at(-1);
-    const claimLast = last?.kind === "claim" && canClaimFast(last.request) ? last : undefined;
     if (fast.size < 2 && claimLast === undefined) return super.batch(ops);
     return this.writeOn(async (tx, client) => {
       const settled = new Map<number, BatchResult>();
@@ -329,12 +336,13 @@ export class PostgresStore extends LedgerStore {
    * other callers of this store (D36): the successes, then — once they are committed, so it sees
    * the resources they free — the claim. Two round trips instead of a transaction's six. Each
    * slot reports its own answer; should the claim fail with the store unreachable, the successes
-   * before it stand (they were committed), and the claim's slot says so. `undefined`: any other
-   * batch, for one transaction.
+   * before it stand (they were committed), and the claim's slot says so. `claim`: the batch's last
+   * op when it is a one-statement claim. `undefined`: any other batch, for one transaction.
    */
-  private batchAsStatements(ops: readonly BatchOp[]): Promise<BatchResult[]> | undefined {
-    const last = ops.at(-1);
-    const claim = last?.kind === "claim" && canClaimFast(last.request) ? last.request : undefined;
+  private batchAsStatements(
+    ops: readonly BatchOp[],
+    claim: ClaimRequest | undefined,
+  ): Promise<BatchResult[]> | undefined {
     const finishes: FinishRequest[] = [];
     for (const op of claim === undefined ? ops : ops.slice(0, -1)) {
       if (op.kind !== "finish" || !canCompleteFast(op.request)) return undefined;
@@ -432,7 +440,6 @@ export class PostgresStore extends LedgerStore {
       let claims = this.claims.get(shape);
       if (claims === undefined) {
         claims = new Coalescer((requests) => this.claimBatch(requests), {
-          inFlight: COALESCE_IN_FLIGHT,
           maxBatch: COALESCE_MAX_BATCH,
           accepts: (batch, next) =>
             batch.length === 0 || batch.reduce((n, r) => n + r.limit, next.limit) <= COALESCE_MAX_SLOTS,
@@ -460,9 +467,7 @@ export class PostgresStore extends LedgerStore {
       // A lost race (a resource key, an attempt number) or a broken connection: the general path
       // runs again with its bounded retries. Any other error is the caller's when it was alone;
       // in a batch, each caller finds out on the general path whether it is theirs.
-      if (requests.length === 1 && classify(error) === "fatal" && sqlState(error) !== "23505") {
-        throw translate(error, this.location);
-      }
+      if (callersOwn(error, requests.length)) throw translate(error, this.location);
     }
     return requests.map(() => undefined);
   }
@@ -504,12 +509,8 @@ export class PostgresStore extends LedgerStore {
       );
       return requests.map((request) => done.get(request.jobId) ?? "general");
     } catch (error) {
-      const kind = classify(error);
-      if (kind === "connection") return requests.map(() => "broken");
-      // As for claims: alone, a fatal error is the caller's; in a batch, the general path tells.
-      if (requests.length === 1 && kind === "fatal" && sqlState(error) !== "23505") {
-        throw translate(error, this.location);
-      }
+      if (classify(error) === "connection") return requests.map(() => "broken");
+      if (callersOwn(error, requests.length)) throw translate(error, this.location);
       return requests.map(() => "general");
     }
   }
