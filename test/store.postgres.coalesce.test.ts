@@ -7,25 +7,30 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../src/core/clock.js";
 import { BatonError } from "../src/core/errors.js";
 import { Engine } from "../src/engine/engine.js";
-import { COMPLETE } from "../src/store/postgres/fast-paths.js";
+import { COMPLETE, enqueueJobs } from "../src/store/postgres/fast-paths.js";
+import { newJobRecord } from "../src/store/records.js";
 import type { PostgresStore } from "../src/store/postgres/postgres-store.js";
 import { PG_ENABLED, pgTestDatabase, warnIfPgSkipped } from "./helpers/pg.js";
 
 warnIfPgSkipped("coalesced claims and completions");
 const db = pgTestDatabase();
 
-/** Statements sent whose text starts like a claim or a one-statement completion. */
-const sent = { claims: 0, completions: 0 };
+/** Statements sent whose text starts like a claim, a one-statement completion, or both in one (D38). */
+const sent = { claims: 0, completions: 0, combined: 0 };
 const original = pg.Client.prototype.query;
 
 function countStatements(): void {
   sent.claims = 0;
   sent.completions = 0;
+  sent.combined = 0;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     const first = args[0] as string | { text?: string };
     const text = typeof first === "string" ? first : (first?.text ?? "");
     if (text.startsWith("WITH expired AS")) sent.claims++;
-    if (text.startsWith("WITH input AS") && text.includes("done AS")) sent.completions++;
+    if (text.startsWith("WITH input AS") && text.includes("done AS")) {
+      if (text.includes("taken AS")) sent.combined++;
+      else sent.completions++;
+    }
     return (original as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof pg.Client.prototype.query;
 }
@@ -198,7 +203,7 @@ describe.skipIf(!PG_ENABLED)("PostgresStore coalesces concurrent claims and comp
     }
   });
 
-  it("a group commit of successes and a claim is two statements, the claim after the successes committed", async () => {
+  it("a group commit of successes and a claim is one statement (D38): jobs, attempts and events as on the general path", async () => {
     const store = db.store({ poolSize: 4 });
     const engine = await engineOn(store);
     await engine.enqueue(Array.from({ length: 5 }, (_, i) => ({ type: "g", priority: i })));
@@ -209,20 +214,88 @@ describe.skipIf(!PG_ENABLED)("PostgresStore coalesces concurrent claims and comp
         kind: "finish" as const,
         jobId: c.job.id,
         outcome: "succeeded" as const,
-        options: { token: c.token },
+        options: { token: c.token, result: { ok: c.job.priority } },
       })),
       { kind: "claim", options: { owner: "w2", types: ["g"], limit: 2 } },
     ]);
-    expect(sent.claims).toBe(1);
-    expect(sent.completions).toBe(1);
+    expect(sent).toEqual({ claims: 0, completions: 0, combined: 1 });
     expect(results.map((r) => r.ok)).toEqual([true, true, true]);
+    for (const [i, c] of first.entries()) {
+      const done = results[i]!;
+      if (done.kind !== "finish" || !done.ok) throw new Error("expected a finish");
+      expect(done.job).toMatchObject({ id: c.job.id, state: "succeeded", result: { ok: c.job.priority } });
+      expect((await engine.attempts(c.job.id)).map((a) => [a.n, a.owner, a.outcome])).toEqual([
+        [1, "w", "succeeded"],
+      ]);
+      const events = await engine.events({ jobId: c.job.id, limit: 10 });
+      expect(events.map((e) => e.kind)).toEqual(["enqueued", "claimed", "completed"]);
+    }
     const claim = results[2]!;
     if (claim.kind !== "claim" || !claim.ok) throw new Error("expected a claim");
     expect(claim.claimed.map((c) => c.job.priority)).toEqual([2, 1]);
     for (const c of claim.claimed) {
-      expect((await store.getJob(c.job.id))?.leaseOwner).toBe("w2");
+      expect(c.job).toMatchObject({ state: "running", leaseOwner: "w2", attempts: 1 });
       expect((await engine.attempts(c.job.id)).map((a) => [a.n, a.owner])).toEqual([[1, "w2"]]);
+      const events = await engine.events({ jobId: c.job.id, limit: 10 });
+      expect(events.map((e) => [e.kind, e.actor])).toEqual([
+        ["enqueued", "library"],
+        ["claimed", "w2"],
+      ]);
     }
+  });
+
+  it("one statement: a stale token fails its own slot; a resource key freed by a success is claimed in the same batch", async () => {
+    const store = db.store({ poolSize: 4 });
+    const engine = await engineOn(store);
+    await engine.enqueue([
+      { type: "k", priority: 3, resourceKey: "db" },
+      { type: "k", priority: 2, resourceKey: "db" },
+      { type: "k", priority: 1 },
+      { type: "k", priority: 0 },
+    ]);
+    const [held] = await engine.claim({ owner: "w", types: ["k"] });
+    const [plain] = await engine.claim({ owner: "w", types: ["k"] }); // "db" is held: priority 1
+    expect([held!.job.priority, plain!.job.priority]).toEqual([3, 1]);
+    countStatements();
+    const results = await engine.batch([
+      { kind: "finish", jobId: held!.job.id, outcome: "succeeded", options: { token: held!.token } },
+      { kind: "finish", jobId: plain!.job.id, outcome: "succeeded", options: { token: "stale" } },
+      { kind: "claim", options: { owner: "w2", types: ["k"], limit: 2 } },
+    ]);
+    expect(sent.combined).toBe(1);
+    expect(results[0]!.ok).toBe(true);
+    const stale = results[1]!;
+    expect(stale.ok).toBe(false);
+    if (!stale.ok) expect(stale.error.code).toBe("LEASE_LOST");
+    expect((await store.getJob(plain!.job.id))?.state).toBe("running");
+    // The statement's own claim could not see "db" released (one snapshot): a second claim took
+    // the shortfall, so the next "db" job is not left waiting for a wake-up.
+    const claim = results[2]!;
+    if (claim.kind !== "claim" || !claim.ok) throw new Error("expected a claim");
+    expect(claim.claimed.map((c) => c.job.priority).sort()).toEqual([0, 2]);
+    expect(sent.claims).toBe(1);
+  });
+
+  it("one statement: with an expired lease to recover, the successes commit and the claim recovers first", async () => {
+    const clock = new ManualClock();
+    const store = db.store({ clock });
+    await store.migrate();
+    const engine = new Engine(store, { clock });
+    await engine.enqueue([{ type: "x", backoff: { baseMs: 0, jitter: 0 } }, { type: "x" }]);
+    const [lost] = await engine.claim({ owner: "crashed", types: ["x"], leaseMs: 1_000 });
+    const [mine] = await engine.claim({ owner: "w", types: ["x"], leaseMs: 60_000 });
+    clock.advance(5_000);
+    countStatements();
+    const results = await engine.batch([
+      { kind: "finish", jobId: mine!.job.id, outcome: "succeeded", options: { token: mine!.token } },
+      { kind: "claim", options: { owner: "w", types: ["x"] } },
+    ]);
+    expect(sent.combined).toBe(1);
+    expect(results[0]!.ok).toBe(true);
+    expect((await store.getJob(mine!.job.id))?.state).toBe("succeeded");
+    const claim = results[1]!;
+    if (claim.kind !== "claim" || !claim.ok) throw new Error("expected a claim");
+    expect(claim.claimed.map((c) => [c.job.id, c.attempt])).toEqual([[lost!.job.id, 2]]);
   });
 
   it("a group commit's claim still recovers an expired lease first (then claims it again at once: no backoff)", async () => {
@@ -260,5 +333,25 @@ describe.skipIf(!PG_ENABLED)("PostgresStore coalesces concurrent claims and comp
     ]);
     expect((await store.getJob(a!.job.id))?.state).toBe("retrying");
     expect((await store.getJob(b!.job.id))?.state).toBe("succeeded");
+  });
+  it("an enqueue retried after a broken connection skips the rows its first try committed (one row, many rows)", async () => {
+    const store = db.store();
+    const engine = await engineOn(store);
+    const connection = store["db"];
+    for (const size of [1, 3]) {
+      const specs = Array.from({ length: size }, (_, i) => engine.prepare({ type: "e", payload: { i } }));
+      const records = specs.map((spec) => newJobRecord(spec, "queued", 1_000));
+      const payloads = specs.map((spec) => spec.payload);
+      const send = (retry: boolean) => enqueueJobs(connection, records, payloads, 1_000, "t", "wake", retry);
+      expect(await send(false)).toBe(size);
+      // A first try that had committed: the retry inserts nothing and says so.
+      expect(await send(true)).toBe(0);
+      await expect(send(false)).rejects.toThrow(); // without the retry clause an existing id is an error
+      for (const [i, spec] of specs.entries()) {
+        expect(await store.getJob(spec.id)).toMatchObject({ type: "e", state: "queued", payload: { i } });
+        const events = await engine.events({ jobId: spec.id, limit: 10 });
+        expect(events.map((e) => e.kind)).toEqual(["enqueued"]);
+      }
+    }
   });
 });

@@ -52,7 +52,7 @@ export interface ClaimRequest {
   /** Skip jobs of these projects (their concurrency limit is reached). */
   excludeProjects?: readonly string[];
   /**
-   * Claim a job whose payload names an `affinity` (`host:<name>`, `pool:<name>`) only when it is
+   * Claim a job whose payload names an `affinity` (`host:<name>:<home id>`, `pool:<name>`) only when it is
    * one of these; jobs without one are claimed by anyone. Omitted: no filter.
    */
   affinities?: readonly string[];
@@ -220,9 +220,11 @@ export interface Store {
    * Claims, heartbeats and finishes in one write transaction (a group commit), in order, each in
    * its own savepoint: an item failing with a BatonError (a stale token…) fails alone, in its
    * slot; the rest commit together. Resolves only once that commit is durable. PostgreSQL runs the
-   * commonest batch (successes presenting their token, then one claim) as two statements in a
-   * row instead (D36): every slot still holds its own answer, and a claim failing with the store
-   * unreachable fails its slot alone, after the successes were committed.
+   * commonest batch (successes presenting their token, then one claim) as one statement instead
+   * (D38), whose claim does not see what its successes release (a freed resource key is claimed
+   * by a second statement), and successes alone or a claim alone as one coalesced statement
+   * (D36): every slot still holds its own answer, and a claim failing with the store unreachable
+   * fails its slot alone.
    */
   batch(ops: readonly BatchOp[]): Promise<BatchResult[]>;
   /** Move failed/timed-out/cancelled jobs back to queued with a fresh attempt budget. */

@@ -62,6 +62,7 @@ import {
   claimShape,
   type ClaimRow,
   completeJobs,
+  completeThenClaim,
   countJobs,
   enqueueJobs,
   renewLease,
@@ -292,8 +293,10 @@ export class PostgresStore extends LedgerStore {
   }
 
   /**
-   * A group commit in one transaction, as on the general path, except for the two kinds of item
-   * a busy worker's batch is made of: the successes that present their token are completed by ONE
+   * A busy worker's batch (successes, then a claim) is one statement (D38); successes alone, or a
+   * claim alone, one coalesced statement each (D36). Any other batch is a group commit in one
+   * transaction, as on the general path, except for the two kinds of item a busy worker's batch is
+   * made of: the successes that present their token are completed by ONE
    * statement for all of them, and a claim that comes last (the worker asks for its free slots
    * after its outcomes) is the one-statement claim, in its own savepoint. Everything else (leases
    * lost, dependents, expired leases to recover first) runs in order on the general path, in the
@@ -332,12 +335,10 @@ export class PostgresStore extends LedgerStore {
 
   /**
    * The batch a busy worker sends most (successes presenting their token, then at most one claim)
-   * as at most two single statements in a row, each its own transaction and each shared with
-   * other callers of this store (D36): the successes, then — once they are committed, so it sees
-   * the resources they free — the claim. Two round trips instead of a transaction's six. Each
-   * slot reports its own answer; should the claim fail with the store unreachable, the successes
-   * before it stand (they were committed), and the claim's slot says so. `claim`: the batch's last
-   * op when it is a one-statement claim. `undefined`: any other batch, for one transaction.
+   * as single statements: both kinds in one (D38), or the one kind present as a statement shared
+   * with other callers of this store (D36). One round trip instead of a transaction's six. Each
+   * slot reports its own answer. `claim`: the batch's last op when it is a one-statement claim.
+   * `undefined`: any other batch, for one transaction.
    */
   private batchAsStatements(
     ops: readonly BatchOp[],
@@ -350,20 +351,75 @@ export class PostgresStore extends LedgerStore {
       finishes.push(op.request);
     }
     if (finishes.length === 0 && claim === undefined) return undefined;
-    return (async () => {
-      const answers = this.completions
-        .submitAll(finishes)
-        .map((answer, i) => answer.then((outcome) => this.afterFastFinish(finishes[i]!, outcome)));
-      const out: BatchResult[] = [];
-      for (const settled of await Promise.allSettled(answers)) {
-        out.push(slot("finish", settled, (job) => ({ kind: "finish", ok: true, job }), this.location));
-      }
-      if (claim !== undefined) {
-        const [settled] = await Promise.allSettled([this.claim(claim)]);
-        out.push(slot("claim", settled, (claimed) => ({ kind: "claim", ok: true, claimed }), this.location));
-      }
-      return out;
-    })();
+    if (finishes.length > 0 && claim !== undefined) return this.completeThenClaim(finishes, claim);
+    return this.statementsInRow(finishes, claim);
+  }
+
+  /**
+   * Successes, then (once they are committed, so it sees the resources they free) a claim: two
+   * coalesced statements in a row, each shared with other callers (D36). Should the claim fail with
+   * the store unreachable, the successes before it stand, and the claim's slot says so.
+   */
+  private statementsInRow(
+    finishes: FinishRequest[],
+    claim: ClaimRequest | undefined,
+  ): Promise<BatchResult[]> {
+    const answers = this.completions
+      .submitAll(finishes)
+      .map((answer, i) => answer.then((outcome) => this.afterFastFinish(finishes[i]!, outcome)));
+    return this.slots(answers, claim === undefined ? undefined : () => this.claim(claim));
+  }
+
+  /** The batch's answers in their slots: the finishes in order, then (started after them) the claim. */
+  private async slots(
+    finishes: readonly Promise<Job>[],
+    claim: (() => Promise<ClaimedJob[]>) | undefined,
+  ): Promise<BatchResult[]> {
+    const out: BatchResult[] = [];
+    for (const settled of await Promise.allSettled(finishes)) {
+      out.push(slot("finish", settled, (job) => ({ kind: "finish", ok: true, job }), this.location));
+    }
+    if (claim !== undefined) {
+      const [settled] = await Promise.allSettled([claim()]);
+      out.push(slot("claim", settled, (claimed) => ({ kind: "claim", ok: true, claimed }), this.location));
+    }
+    return out;
+  }
+
+  /**
+   * A worker's batch (successes, then a claim for its free slots) as ONE statement: one round trip
+   * and one commit instead of two (D38). Any error but a broken connection rolled the statement
+   * back whole, so the two-statement path runs instead and sorts out whose error it is. A broken
+   * connection may have committed: each success checks its own attempt, and the claim runs again
+   * (jobs a lost answer had claimed return when their lease runs out, as a crashed worker's do).
+   */
+  private async completeThenClaim(finishes: FinishRequest[], claim: ClaimRequest): Promise<BatchResult[]> {
+    let outcomes: FastFinish[];
+    let claimed: () => Promise<ClaimedJob[]>;
+    try {
+      const combined = await completeThenClaim(
+        (text, values) => this.db.statement(text, values),
+        finishes,
+        claim,
+        this.clock.now(),
+      );
+      if (combined === undefined) return await this.statementsInRow(finishes, claim);
+      outcomes = finishes.map((request) => combined.done.get(request.jobId) ?? "general");
+      const first = combined.claimed;
+      if (first === undefined) claimed = () => this.claim(claim);
+      else if (combined.freed && first.length < claim.limit)
+        claimed = async () => [
+          ...first,
+          ...(await this.claim({ ...claim, limit: claim.limit - first.length })),
+        ];
+      else claimed = () => Promise.resolve(first);
+    } catch (error) {
+      if (classify(error) !== "connection") return this.statementsInRow(finishes, claim);
+      outcomes = finishes.map(() => "broken");
+      claimed = () => this.claim(claim);
+    }
+    const answers = finishes.map((request, i) => this.afterFastFinish(request, outcomes[i]!));
+    return this.slots(answers, claimed);
   }
 
   /** The claim that ends a batch: one statement in a savepoint, else the general path. */
