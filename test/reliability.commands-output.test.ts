@@ -3,9 +3,11 @@
  * log stays capped without stopping the job, the daemon's memory stays bounded, and a cancel
  * leaves no descendant behind.
  */
-import { readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { tailLog } from "../src/supervisor/run-dir.js";
 import {
   FIXTURES,
   attemptRows,
@@ -26,6 +28,19 @@ function rssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
+
+describe("R-29 logs after a cap", () => {
+  it("a hole of NUL bytes that a cap left in a log reads as a line break, not as output", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "btl-")), "output.log");
+    // The flood's last line fell into the truncation: the hole runs straight into the next line.
+    writeFileSync(file, `kept\n${"\0".repeat(100_000)}all-done\n`);
+    expect(tailLog(file, 1)).toBe("all-done\n");
+    expect(tailLog(file, 3)).toBe("kept\n\nall-done\n");
+    // A few NUL bytes written by the command itself are output and stay.
+    writeFileSync(file, "a\0b\n");
+    expect(tailLog(file, 1)).toBe("a\0b\n");
+  });
+});
 
 describe("R-29 output floods and fork bombs", () => {
   it(

@@ -134,7 +134,9 @@ export function tailLog(file: string, lines: number, maxBytes = 1024 * 1024): st
   } finally {
     closeSync(fd);
   }
-  const text = buffer.toString("utf8");
+  // Capping a log its command still writes leaves a hole of NUL bytes up to the command's file
+  // offset (D27). A hole is not output: it reads as a line break, so the lines after it stand alone.
+  const text = buffer.toString("utf8").replace(/\0{64,}/g, "\n");
   const all = text.split("\n");
   if (all[all.length - 1] === "") all.pop();
   return all.slice(-lines).join("\n") + (all.length > 0 ? "\n" : "");
