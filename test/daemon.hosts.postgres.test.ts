@@ -2,15 +2,26 @@
  * Several daemons on one PostgreSQL ledger (issue 7): two homes with different BATON_HOSTNAME
  * stand for two hosts. Each daemon registers and heartbeats; `baton status` lists them; a daemon
  * that goes silent disappears after its registration expires. Commands run on the host that
- * submitted them unless they name a pool; a silent host's running commands are recovered when
- * their lease runs out.
+ * submitted them (in the home that submitted them) unless they name a pool, and so do
+ * configured-task runs (their environment file is in that home); a retry from elsewhere is refused; a silent host's running commands are
+ * recovered when their lease runs out.
  */
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PG_ENABLED, pgTestDatabase, warnIfPgSkipped } from "./helpers/pg.js";
+import { project } from "./helpers/tasks.js";
 import type { Home } from "./helpers/supervisor.js";
-import { cli, cliJson, daemonPid, newHome, processRecords, sleep, until } from "./helpers/supervisor.js";
+import {
+  alive,
+  cli,
+  cliJson,
+  daemonPid,
+  newHome,
+  processRecords,
+  sleep,
+  until,
+} from "./helpers/supervisor.js";
 
 warnIfPgSkipped("daemons of several hosts on one ledger");
 const db = pgTestDatabase();
@@ -141,6 +152,90 @@ describe.skipIf(!PG_ENABLED)("daemons of two hosts on one PostgreSQL ledger", ()
     expect(bad.code).not.toBe(0);
     expect(bad.stdout + bad.stderr).toContain("INVALID_INPUT");
   }, 180_000);
+
+  it("configured-task runs run on the host and home that started them; a host-bound job is retried only there (WRONG_HOST elsewhere)", async () => {
+    // alpha runs one process at a time, and a blocker holds it: its task runs wait in the queue
+    // while beta, and a second home on alpha's host, sit idle next to them.
+    const alpha = hostHome("alpha", { BATON_MAX_RUNNING: "1" });
+    const beta = hostHome("beta", { BATON_POOLS: "gpu" });
+    const alphaTwo = hostHome("alpha");
+    for (const home of [alpha, beta, alphaTwo]) expect(cli(home, ["daemon", "start"]).code).toBe(0);
+    await until("three daemons registered", () => hosts(alpha).length === 3);
+    const dir = project("tasks:\n  hello:\n    command: [sh, -c, 'echo hello from $BATON_RUN_ID']\n");
+    const go = `${alpha.dir}/go`;
+    const blocker = run(alpha, ["--", "sh", "-c", "while [ ! -e $0 ]; do sleep 0.05; done", go]);
+    await ledgerUntil(blocker, "the blocker to start", (j) => j.state === "running");
+
+    const started = (home: Home) =>
+      (cliJson(home, ["task", "run", "hello", "--async"], { cwd: dir }) as { id: string }).id;
+    const fromAlpha = [1, 2, 3].map(() => started(alpha));
+    const fromBeta = [1, 2, 3].map(() => started(beta));
+    for (const id of fromBeta) expect(await finished(id)).toEqual({ state: "succeeded", ranOn: ["beta"] });
+    // beta was woken for its own runs and polled meanwhile, and so was alpha's other home: alpha's
+    // runs are still waiting for alpha's daemon (their environment files are in its home).
+    await sleep(1500);
+    for (const id of fromAlpha) expect(await ledgerJob(id)).toEqual({ state: "queued", ranOn: [] });
+    writeFileSync(go, "");
+    for (const id of fromAlpha) expect(await finished(id)).toEqual({ state: "succeeded", ranOn: ["alpha"] });
+
+    // A retry from another host or home would save the environment where no daemon claims the run.
+    for (const [id, other, where] of [
+      [fromAlpha[0]!, beta, "'alpha'"],
+      [run(alpha, ["--", "true"]), beta, "'alpha'"],
+      [fromAlpha[1]!, alphaTwo, "'alpha (home "],
+    ] as const) {
+      await finished(id);
+      const refused = cli(other, ["retry", id, "--json"]);
+      expect(refused.code).toBe(4);
+      expect(JSON.parse(refused.stdout).error).toMatchObject({
+        code: "WRONG_HOST",
+        message: expect.stringContaining(where),
+      });
+    }
+    // On its own host it runs again there; a pool job may be retried from any host.
+    expect(cli(alpha, ["retry", fromAlpha[0]!]).code).toBe(0);
+    expect(
+      await ledgerUntil(fromAlpha[0]!, "the retry", (j) => j.ranOn.length === 2 && j.state === "succeeded"),
+    ).toEqual({
+      state: "succeeded",
+      ranOn: ["alpha", "alpha"],
+    });
+    const gpu = run(alpha, ["--pool", "gpu", "--", "true"]);
+    expect(await finished(gpu)).toEqual({ state: "succeeded", ranOn: ["beta"] });
+    expect(cli(beta, ["retry", gpu]).code).toBe(0);
+    expect(
+      await ledgerUntil(gpu, "the retry", (j) => j.ranOn.length === 2 && j.state === "succeeded"),
+    ).toEqual({
+      state: "succeeded",
+      ranOn: ["beta", "beta"],
+    });
+  }, 180_000);
+
+  it("baton stop on another host: the ledger records the stop and the running host ends the process group; logs say where they are", async () => {
+    const alpha = hostHome("alpha");
+    const beta = hostHome("beta");
+    for (const home of [alpha, beta]) expect(cli(home, ["daemon", "start"]).code).toBe(0);
+    const id = run(alpha, ["--", "sleep", "600"]);
+    const record = await until("the command to start on alpha", () =>
+      processRecords(alpha).find((r) => r.jobId === id),
+    );
+    const stopped = cliJson(beta, ["stop", id]) as { id: string; state: string };
+    expect(stopped).toEqual({ id, state: "cancelled" });
+    await until("alpha to end the process group", () => !alive(record.pid), 10_000, 100);
+    expect(await ledgerJob(id)).toEqual({ state: "cancelled", ranOn: ["alpha"] });
+    const events = (cliJson(beta, ["events", id]) as { events: { actor: string; to?: string }[] }).events;
+    expect(events.filter((e) => e.to === "cancelled").map((e) => e.actor)).toEqual(["user"]);
+    // Its logs are on alpha: beta says where instead of printing nothing.
+    const logs = cli(beta, ["logs", id, "--json"]);
+    expect(logs.code).toBe(3);
+    expect(JSON.parse(logs.stdout).error).toMatchObject({
+      code: "NOT_FOUND",
+      message: expect.stringContaining("ran on host 'alpha'"),
+    });
+    expect(cli(alpha, ["logs", id]).code).toBe(0);
+    // alpha's daemon carries on: the next command runs there.
+    expect(await finished(run(alpha, ["--", "true"]))).toEqual({ state: "succeeded", ranOn: ["alpha"] });
+  }, 120_000);
 
   it("a silent host's running command is recovered by another daemon when its lease runs out, and runs again on its host", async () => {
     const lease = { BATON_COMMAND_LEASE_MS: "3000" };

@@ -13,6 +13,8 @@ import { openEngine } from "../src/open.js";
 import type { TaskDef } from "../src/tasks/config.js";
 import { requireTaskConfig } from "../src/tasks/config.js";
 import type { TaskSpec } from "../src/tasks/schema.js";
+import { placeOf } from "../src/supervisor/hosts.js";
+import { hostName } from "../src/supervisor/process.js";
 import { syncSchedules, TaskScheduler } from "../src/tasks/schedules.js";
 import { launchdPlist, onCalendar, systemdUnits } from "../src/tasks/units.js";
 
@@ -45,6 +47,11 @@ async function runs(o: Opened): Promise<{ key: string | null }[]> {
   return jobs.map((j) => ({ key: j.idempotencyKey }));
 }
 
+/** The place (host and home) whose daemon fires a home's schedules. */
+function here(home: string): string {
+  return placeOf(hostName(), home);
+}
+
 function slotKey(slot: number): RegExp {
   return new RegExp(`@${slot}$`);
 }
@@ -54,7 +61,7 @@ describe("R-18 schedules fire once per slot", () => {
     const { dir, home } = setup();
     const clock = new ManualClock(T0);
     const a = await open(home, clock);
-    await syncSchedules(a.engine, requireTaskConfig(dir, { ...process.env, BATON_HOME: home }));
+    await syncSchedules(a.engine, requireTaskConfig(dir, { ...process.env, BATON_HOME: home }), here(home));
     const scheduler = new TaskScheduler({ engine: a.engine, home, actor: "scheduler" });
     expect(await scheduler.tick()).toBe(0);
     clock.set(T0 + 10 * MIN + 4_000); // 00:10:05: the 00:10 slot is due
@@ -82,7 +89,7 @@ describe("R-18 schedules fire once per slot", () => {
     const clock = new ManualClock(T0);
     const a = await open(home, clock);
     const b = await open(home, clock);
-    await syncSchedules(a.engine, requireTaskConfig(dir, { ...process.env, BATON_HOME: home }));
+    await syncSchedules(a.engine, requireTaskConfig(dir, { ...process.env, BATON_HOME: home }), here(home));
     const s1 = new TaskScheduler({ engine: a.engine, home, actor: "s1" });
     const s2 = new TaskScheduler({ engine: b.engine, home, actor: "s2" });
     clock.set(T0 + 55 * MIN);
@@ -101,12 +108,66 @@ describe("R-18 schedules fire once per slot", () => {
       const { dir, home } = setup(policy);
       const clock = new ManualClock(T0);
       const o = await open(home, clock);
-      await syncSchedules(o.engine, requireTaskConfig(dir, { ...process.env, BATON_HOME: home }));
+      await syncSchedules(o.engine, requireTaskConfig(dir, { ...process.env, BATON_HOME: home }), here(home));
       clock.set(T0 + 35 * MIN); // down from 00:00 to 00:35: 00:10, 00:20, 00:30 were missed
       const scheduler = new TaskScheduler({ engine: o.engine, home, actor: "scheduler" });
       expect(await scheduler.tick(), policy).toBe(expected);
       expect(await scheduler.tick(), policy).toBe(0);
     }
+  });
+});
+
+describe("schedules on a ledger shared by several hosts or homes", () => {
+  it("each place fires and tidies only its own schedules; rows written before places are replaced", async () => {
+    const { dir } = setup();
+    const homeA = join(dir, ".home-a");
+    const homeB = join(dir, ".home-b");
+    const databasePath = join(dir, "shared.db");
+    const clock = new ManualClock(T0);
+    const a = await openEngine({ home: homeA, databasePath, clock, actor: "test" });
+    const b = await openEngine({ home: homeB, databasePath, clock, actor: "test" });
+    opened.push(a, b);
+    const config = (home: string) => requireTaskConfig(dir, { ...process.env, BATON_HOME: home });
+    const file = join(dir, "baton.yaml");
+    // A row as a version before places wrote it, for the same file.
+    await a.store.registerSchedule({
+      key: `${file}#tick`,
+      configPath: file,
+      task: "tick",
+      cron: "*/10 * * * *",
+    });
+    // Another host's schedule, whose file this machine does not have.
+    const foreign = `host:elsewhere:0123456789ab|/nowhere/baton.yaml#tick`;
+    await a.store.registerSchedule({
+      key: foreign,
+      configPath: "/nowhere/baton.yaml",
+      task: "tick",
+      cron: "*/10 * * * *",
+    });
+
+    await syncSchedules(a.engine, config(homeA), here(homeA));
+    await syncSchedules(b.engine, config(homeB), here(homeB));
+    const keys = async () => (await a.store.schedules()).map((r) => r.key).sort();
+    expect(await keys()).toEqual(
+      [foreign, `host:${here(homeA)}|${file}#tick`, `host:${here(homeB)}|${file}#tick`].sort(),
+    );
+
+    // Each daemon fires its own row's slot, and its run is bound to its own place.
+    clock.set(T0 + 10 * MIN + 4_000);
+    expect(await new TaskScheduler({ engine: a.engine, home: homeA, actor: "a" }).tick()).toBe(1);
+    expect(await new TaskScheduler({ engine: b.engine, home: homeB, actor: "b" }).tick()).toBe(1);
+    const fired = await a.engine.list({ types: ["task:tick"] }, { limit: 10, order: "asc" });
+    expect(fired.map((j) => (j.payload as { affinity: string }).affinity)).toEqual([
+      `host:${here(homeA)}`,
+      `host:${here(homeB)}`,
+    ]);
+    // Neither touched the other host's schedule.
+    expect(await keys()).toContain(foreign);
+
+    // B's config loses the schedule: B's row goes, A's stays.
+    writeFileSync(file, "tasks:\n  tick:\n    command: [echo, tick]\n");
+    await syncSchedules(b.engine, config(homeB), here(homeB));
+    expect(await keys()).toEqual([foreign, `host:${here(homeA)}|${file}#tick`].sort());
   });
 });
 

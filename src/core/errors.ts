@@ -44,6 +44,11 @@ export const ERROR_CODES = {
     http: 409,
     summary: "A task with `lock: true` is already running; a second concurrent run is refused.",
   },
+  WRONG_HOST: {
+    exit: 4,
+    http: 409,
+    summary: "The job belongs to another host (its working directory and environment are there).",
+  },
   UNAUTHORIZED: {
     exit: 1,
     http: 401,

@@ -149,7 +149,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
       ? {}
       : { logCapBytes: Number(process.env.BATON_LOG_CAP_BYTES) }),
     ...commandLeaseFromEnv(),
-    affinities: servedAffinities(host, pools),
+    affinities: servedAffinities(host, home, pools),
     onFinished: notifyFinished,
     log,
   });

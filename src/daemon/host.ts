@@ -8,7 +8,7 @@ import type { DaemonClient } from "./client.js";
 import { DaemonClient as Client, ensureDaemon } from "./client.js";
 
 export class LocalCommandHost implements CommandHost {
-  private readonly home: string;
+  readonly home: string;
   private client: DaemonClient | undefined;
 
   constructor(home: string) {

@@ -1,15 +1,16 @@
 /**
  * Background commands: start a command now, check on it later from any chat or terminal.
  */
+import { existsSync } from "node:fs";
 import { z } from "zod";
 import { AGENT_TYPE_PREFIX, agentLimitReason } from "../agents/agents.js";
 import { parseDuration } from "../core/duration.js";
 import { BatonError } from "../core/errors.js";
 import type { Attempt, Job } from "../core/job.js";
 import { jobStateSchema, nameSchema } from "../core/job.js";
-import { batonHome } from "../core/paths.js";
 import { isTerminal } from "../core/states.js";
-import { hostSchema, jobAffinity, listHosts } from "../supervisor/hosts.js";
+import { boundElsewhere, hostSchema, jobAffinity, listHosts } from "../supervisor/hosts.js";
+import { daemonOwner, hostName } from "../supervisor/process.js";
 import { prepareTaskRetry } from "../tasks/start.js";
 import { countsSchema, idRef, projectOf, scopeFields } from "./common.js";
 import type { CommandHost, OpContext } from "./operation.js";
@@ -94,7 +95,7 @@ export const runCommand = defineOperation({
           cwd,
           ...(timeoutMs === undefined ? {} : { timeoutMs }),
           ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
-          affinity: jobAffinity(input.pool, ctx.env ?? process.env),
+          affinity: jobAffinity(input.pool, ctx.env ?? process.env, commands.home),
         },
         maxAttempts: (input.retries ?? 0) + 1,
         project: projectOf({ ...input, cwd }, ctx),
@@ -267,14 +268,26 @@ export const jobLogs = defineOperation({
   async run(input, ctx) {
     const commands = host(ctx);
     const job = await ctx.engine.resolve(input.id);
-    const attempt = input.attempt ?? (await latestAttempt(ctx, job))?.n ?? 0;
+    const attempts = await ctx.engine.attempts(job.id);
+    const attempt = input.attempt ?? attempts.at(-1)?.n ?? 0;
     if (attempt < 1) throw new BatonError("NOT_FOUND", `job ${job.id} has not started yet: no logs`);
     const stream = input.stream ?? "output";
+    const path = commands.logPath(job.id, attempt, stream);
+    // On a shared ledger the attempt may have run on another host's daemon: its logs are there.
+    const owner = attempts.find((a) => a.n === attempt)?.owner;
+    const ranOn = owner === undefined ? undefined : daemonOwner(owner)?.host;
+    if (!existsSync(path) && ranOn !== undefined && ranOn !== hostName(ctx.env ?? process.env)) {
+      throw new BatonError(
+        "NOT_FOUND",
+        `attempt ${attempt} of job ${job.id} ran on host '${ranOn}': its logs are in that host's BATON_HOME (run baton logs there)`,
+        { details: { host: ranOn } },
+      );
+    }
     return {
       id: job.id,
       attempt,
       stream,
-      path: commands.logPath(job.id, attempt, stream),
+      path,
       text: commands.readLog(job.id, attempt, stream, input.lines ?? 50),
     };
   },
@@ -354,15 +367,25 @@ export const retryJob = defineOperation({
   agent: "full",
   async run(input, ctx) {
     const job = await ctx.engine.resolve(input.id);
+    const env = ctx.env ?? process.env;
+    // On a shared ledger a host-bound run is retried where it ran: its cwd, config file and the
+    // environment saved below must be on the host whose daemon will claim it.
+    const elsewhere = runsProcess(job.type) ? boundElsewhere(job.payload, env, host(ctx).home) : undefined;
+    if (elsewhere !== undefined) {
+      throw new BatonError(
+        "WRONG_HOST",
+        `job ${job.id} runs on host '${elsewhere}' (its working directory and environment are there): retry it there`,
+        { details: { host: elsewhere } },
+      );
+    }
     // Counted before the retry: the daemon may claim the new attempt before we read it back.
     const attempt = (await ctx.engine.attempts(job.id)).length + 1;
     // The environment goes in place before the job is claimable, or it could start without it.
     // A task run's is resolved from its task again (`env:`, `*_env` secrets), as at its first start.
-    const env = ctx.env ?? process.env;
     let undo: (() => Promise<void>) | undefined;
     if (job.type === "command" && isTerminal(job.state)) host(ctx).saveEnv(job.id, env);
     else if (job.type.startsWith("task:") && isTerminal(job.state))
-      undo = await prepareTaskRetry(ctx.engine, batonHome(env), job, env);
+      undo = await prepareTaskRetry(ctx.engine, host(ctx).home, job, env);
     let retried: Job;
     try {
       retried = await ctx.engine.retry(job.id, ctx.actor);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { batonHome } from "../core/paths.js";
 import { findProject } from "../core/project.js";
 import type { Job } from "../core/job.js";
 import { nameSchema } from "../core/job.js";
@@ -20,6 +21,14 @@ export const idRef = z
   .min(1)
   .max(200)
   .describe("A job id, a unique id prefix (4+ chars) or a job name.");
+
+/**
+ * The BATON_HOME whose daemon runs the caller's process jobs: its command host's, else its
+ * environment's. Their environment files go there, and their affinity names it.
+ */
+export function commandHome(ctx: OpContext): string {
+  return ctx.commands?.home ?? batonHome(ctx.env ?? process.env);
+}
 
 /** One id or many: `id` or `ids`. */
 export const idsFields = {

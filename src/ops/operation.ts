@@ -20,6 +20,8 @@ export type LogStreamName = "output" | "stdout" | "stderr";
 
 /** What command operations need from the daemon and the data dir, provided by the front-end. */
 export interface CommandHost {
+  /** The BATON_HOME whose daemon runs these jobs (their environment files and logs are there). */
+  readonly home: string;
   /** Keep the environment a job's process runs with (a 0600 file, deleted when it finishes). */
   saveEnv(jobId: string, env: NodeJS.ProcessEnv): void;
   /** Make sure the daemon runs, and have it look at the queue now. */

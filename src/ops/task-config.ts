@@ -7,6 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { BatonError, InvalidInputError } from "../core/errors.js";
 import { packageRoot } from "../store/sql-files.js";
+import { herePlace } from "../supervisor/hosts.js";
 import {
   configPaths,
   formatProblem,
@@ -18,7 +19,7 @@ import {
 import { configJsonSchema, TASK_NAME } from "../tasks/schema.js";
 import { nextFires, scheduleKey, syncSchedules } from "../tasks/schedules.js";
 import { launchdPlist, systemdUnits } from "../tasks/units.js";
-import { scopeFields } from "./common.js";
+import { commandHome, scopeFields } from "./common.js";
 import type { OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
 
@@ -29,6 +30,11 @@ const problemSchema = z.object({
   key: z.string(),
   message: z.string(),
 });
+
+/** The place whose daemon fires the schedules a caller syncs: its host and its command home. */
+function schedulesPlace(ctx: OpContext): string {
+  return herePlace(ctx.env ?? process.env, commandHome(ctx));
+}
 
 /** `doctor`'s view of baton.yaml: the problems, or how many tasks and schedules it holds. */
 export async function configCheck(
@@ -85,7 +91,7 @@ export const validateConfig = defineOperation({
         messages: loaded.problems.map((p) => formatProblem(p, root)),
       };
     }
-    await syncSchedules(ctx.engine, loaded.value);
+    await syncSchedules(ctx.engine, loaded.value, schedulesPlace(ctx));
     return {
       ok: true,
       files: loaded.value.files,
@@ -138,14 +144,15 @@ export const listSchedules = defineOperation({
   agent: "full",
   async run(input, ctx) {
     const config = requireTaskConfig(input.cwd ?? ctx.cwd, ctx.env ?? process.env);
-    await syncSchedules(ctx.engine, config);
+    const place = schedulesPlace(ctx);
+    await syncSchedules(ctx.engine, config, place);
     const rows = new Map((await ctx.engine.store.schedules()).map((r) => [r.key, r]));
     const now = ctx.engine.clock.now();
     return {
       schedules: config.tasks
         .filter((t) => t.spec.schedule !== undefined)
         .map((t) => {
-          const row = rows.get(scheduleKey(t));
+          const row = rows.get(scheduleKey(t, place));
           return {
             task: t.name,
             cron: t.spec.schedule!,

@@ -8,7 +8,6 @@ import { z } from "zod";
 import { BatonError } from "../core/errors.js";
 import type { Job } from "../core/job.js";
 import { jobStateSchema } from "../core/job.js";
-import { batonHome } from "../core/paths.js";
 import { isTerminal } from "../core/states.js";
 import type { TaskDef } from "../tasks/config.js";
 import { displayPath, findTask, requireTaskConfig } from "../tasks/config.js";
@@ -17,7 +16,7 @@ import { notifyView } from "../tasks/redact.js";
 import { requiredEnv, SETTLED_EVENT, TASK_TYPE_PREFIX, taskType } from "../tasks/runner.js";
 import { insertTaskRun, prepareTaskRun } from "../tasks/start.js";
 import { nextFires } from "../tasks/schedules.js";
-import { idRef, projectOf, scopeFields } from "./common.js";
+import { commandHome, idRef, projectOf, scopeFields } from "./common.js";
 import type { OpContext, Operation } from "./operation.js";
 import { defineOperation } from "./operation.js";
 import { eventView, eventViewSchema, jobSummary, jobSummarySchema } from "./views.js";
@@ -226,6 +225,7 @@ export const runTask = defineOperation({
       force: input.force === true,
       cwd,
       env: ctx.env ?? process.env,
+      home: commandHome(ctx),
       actor: ctx.actor,
       project: projectOf({ ...input, cwd }, ctx),
     });
@@ -233,8 +233,7 @@ export const runTask = defineOperation({
     const commands = ctx.commands;
     if (commands === undefined)
       throw new BatonError("INVALID_INPUT", "this front-end cannot run tasks (no daemon access)");
-    const home = batonHome(ctx.env ?? process.env);
-    const inserted = await insertTaskRun(ctx.engine, home, def, prepared, async (row) => {
+    const inserted = await insertTaskRun(ctx.engine, def, prepared, async (row) => {
       const [outcome] = await ctx.engine.store.insertJobs([row], ctx.actor);
       return outcome;
     });

@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { InvalidInputError } from "../core/errors.js";
+import { batonHome } from "../core/paths.js";
 import type { LockInfo, Store } from "../store/types.js";
 import { hostName } from "./process.js";
 
@@ -47,14 +48,58 @@ export function poolsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
   return [...new Set(names.map((p) => checkPoolName(p, "BATON_POOLS entry")))];
 }
 
-/** The affinity a command job records: its pool when it names one, else the submitting host. */
-export function jobAffinity(pool: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return pool === undefined ? `host:${hostName(env)}` : `pool:${checkPoolName(pool)}`;
+/**
+ * Where a host-bound job runs: one host and one BATON_HOME on it (`<host>:<home id>`, as in the
+ * registry), because the job's environment file and logs are in that home.
+ */
+export function placeOf(host: string, home: string): string {
+  return `${host}:${homeId(home)}`;
 }
 
-/** The affinities a daemon claims: its own host's and its pools'. */
-export function servedAffinities(host: string, pools: readonly string[]): string[] {
-  return [`host:${host}`, ...pools.map((p) => `pool:${p}`)];
+/**
+ * The place of a caller: its host name and the BATON_HOME whose daemon runs its jobs (a front-end
+ * passes its command host's home; default: the environment's).
+ */
+export function herePlace(env: NodeJS.ProcessEnv = process.env, home = batonHome(env)): string {
+  return placeOf(hostName(env), home);
+}
+
+/** The affinity a command job records: its pool when it names one, else the submitting host and home. */
+export function jobAffinity(
+  pool: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  home = batonHome(env),
+): string {
+  return pool === undefined ? `host:${herePlace(env, home)}` : `pool:${checkPoolName(pool)}`;
+}
+
+/**
+ * The other place a job is bound to, when its payload names `host:…` and that is not this host and
+ * home ("alpha", or "alpha (home 0123456789ab)" when only the home differs); undefined for jobs
+ * bound here, sent to a pool, or without affinity.
+ */
+export function boundElsewhere(
+  payload: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+  home = batonHome(env),
+): string | undefined {
+  const affinity = (payload as { affinity?: unknown } | null)?.affinity;
+  if (typeof affinity !== "string" || !affinity.startsWith("host:")) return undefined;
+  const bound = affinity.slice("host:".length);
+  const host = hostName(env);
+  const withHome = /^(.*):([0-9a-f]{12})$/.exec(bound);
+  if (withHome === null) return bound === host ? undefined : bound; // recorded before homes were
+  const [, boundHost, boundHome] = withHome;
+  if (boundHost !== host) return boundHost;
+  return boundHome === homeId(home) ? undefined : `${boundHost} (home ${boundHome})`;
+}
+
+/**
+ * The affinities a daemon claims: its own host and home's, its pools', and `host:<host>` alone,
+ * which jobs recorded before affinities named the home carry.
+ */
+export function servedAffinities(host: string, home: string, pools: readonly string[]): string[] {
+  return [`host:${placeOf(host, home)}`, `host:${host}`, ...pools.map((p) => `pool:${p}`)];
 }
 
 export interface HostMeta {

@@ -129,9 +129,16 @@ export function hostName(env: NodeJS.ProcessEnv = process.env): string {
  * process no longer runs. Owners of another host, or named otherwise, are never judged here.
  */
 export function ownerGone(owner: string): boolean {
+  const daemon = daemonOwner(owner);
+  if (daemon === undefined || daemon.host !== hostName()) return false;
+  return !isSameProcess(daemon.pid, daemon.start);
+}
+
+/** The parts of a daemon's owner name, `host:pid:start time`; undefined for any other owner. */
+export function daemonOwner(owner: string): { host: string; pid: number; start: string } | undefined {
   const [host, pid, start] = owner.split(":");
-  if (host !== hostName() || pid === undefined || start === undefined || !/^\d+$/.test(pid)) return false;
-  return !isSameProcess(Number(pid), start);
+  if (host === undefined || pid === undefined || start === undefined || !/^\d+$/.test(pid)) return undefined;
+  return { host, pid: Number(pid), start };
 }
 
 /** True when `pid` now names a live process other than the one that started at `startTime`. */

@@ -50,7 +50,8 @@ export interface SupervisorOptions {
   affinities?: readonly string[];
 }
 
-type Ending = "stop" | "timeout" | "idle";
+/** Why the supervisor ends a process: a stop here, a stop recorded elsewhere (the ledger says cancelled), a timeout. */
+type Ending = "stop" | "stopped-elsewhere" | "timeout" | "idle";
 
 interface Tracked {
   job: Job;
@@ -82,6 +83,7 @@ export class Supervisor {
   private again = false;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
+  private stoppedTimer: NodeJS.Timeout | undefined;
 
   constructor(options: SupervisorOptions) {
     this.o = {
@@ -114,6 +116,9 @@ export class Supervisor {
     // Processes started by an earlier daemon are not our children: check them twice a second.
     this.livenessTimer = setInterval(() => this.checkLiveness(), 500);
     this.livenessTimer.unref();
+    // A stop typed on another host (or home) is recorded in the ledger: notice it within a second.
+    this.stoppedTimer = setInterval(() => void this.checkStoppedElsewhere(), 1000);
+    this.stoppedTimer.unref();
   }
 
   /** Claim and start queued commands while there is room. Coalesces concurrent calls. */
@@ -287,10 +292,13 @@ export class Supervisor {
     if (t === undefined) {
       const job = await this.o.engine.get(jobId);
       if (job.state === "running") {
-        throw new BatonError(
-          "INVALID_TRANSITION",
-          `job ${jobId} is running under another owner (${job.leaseOwner ?? "?"})`,
-        );
+        // Another daemon runs it (another host or home on a shared ledger): the stop is recorded
+        // in the ledger, and that daemon ends the process group within a second (SIGTERM, then
+        // SIGKILL after its grace; `force` cannot reach across hosts).
+        return this.o.engine.cancel(jobId, {
+          actor: "user",
+          error: `stopped by user; its daemon (${job.leaseOwner ?? "?"}) ends the process`,
+        });
       }
       return this.o.engine.cancel(jobId, { actor: "user" });
     }
@@ -315,6 +323,23 @@ export class Supervisor {
     t.timers.push(kill);
   }
 
+  /** End the processes whose job was stopped on another host: the ledger no longer has them running. */
+  private async checkStoppedElsewhere(): Promise<void> {
+    for (const t of [...this.tracked.values()]) {
+      if (t.finishing || t.ending !== undefined) continue;
+      let job: Job;
+      try {
+        job = await this.o.engine.get(t.job.id);
+      } catch {
+        continue; // the ledger is unreachable for now, or the job was deleted: the heartbeat decides
+      }
+      if (job.state !== "running" && !t.finishing && t.ending === undefined) {
+        this.o.log?.(`${t.job.id} is ${job.state} in the ledger; stopping its process group`);
+        this.end(t, "stopped-elsewhere", `${job.state} elsewhere`);
+      }
+    }
+  }
+
   /** Record the outcome once the group leader is gone. */
   private async finish(t: Tracked): Promise<void> {
     if (t.finishing) return;
@@ -337,7 +362,9 @@ export class Supervisor {
     const base = { token: t.token, actor: this.o.owner, ...(code === undefined ? {} : { exitCode: code }) };
     let job: Job;
     try {
-      if (t.ending === "timeout" || t.ending === "idle") {
+      if (t.ending === "stopped-elsewhere") {
+        job = await engine.get(t.job.id); // its outcome is already recorded
+      } else if (t.ending === "timeout" || t.ending === "idle") {
         job = await engine.timeout(t.job.id, { ...base, error: t.endingDetail ?? "timed out" });
       } else if (t.ending === "stop") {
         job = await engine.cancel(t.job.id, { ...base, error: t.endingDetail ?? "stopped" });
@@ -461,6 +488,7 @@ export class Supervisor {
     }
     if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
     if (this.livenessTimer !== undefined) clearInterval(this.livenessTimer);
+    if (this.stoppedTimer !== undefined) clearInterval(this.stoppedTimer);
     for (const t of this.tracked.values()) {
       for (const timer of t.timers) clearTimeout(timer);
       t.pump.stop();

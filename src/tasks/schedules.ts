@@ -12,6 +12,7 @@ import { Cron } from "croner";
 import { toBatonError } from "../core/errors.js";
 import type { Engine } from "../engine/engine.js";
 import type { ScheduleRecord } from "../store/types.js";
+import { herePlace } from "../supervisor/hosts.js";
 import type { TaskConfig, TaskDef } from "./config.js";
 import { loadTaskConfig } from "./config.js";
 import { insertTaskRun, prepareTaskRun } from "./start.js";
@@ -60,9 +61,23 @@ export function slotsBetween(
   return out;
 }
 
-/** The schedule key of a task: `<config file>#<task>`. */
-export function scheduleKey(def: TaskDef): string {
-  return `${def.file}#${def.name}`;
+/**
+ * The schedule key of a task: `host:<host>:<home id>|<config file>#<task>`. The place comes first
+ * because on a shared ledger the same path may hold different configs on different hosts (the
+ * personal `~/.baton/config.yaml` always does), and only that place's daemon can read the file.
+ * Keys written before schedules named their place are `<config file>#<task>` (see `ownedBy`).
+ */
+export function scheduleKey(def: TaskDef, place: string): string {
+  return `${placePrefix(place)}${def.file}#${def.name}`;
+}
+
+function placePrefix(place: string): string {
+  return `host:${place}|`;
+}
+
+/** Whether a schedule row is this place's to fire and tidy: its own, or one without a place. */
+function ownedBy(row: ScheduleRecord, place: string): boolean {
+  return row.key.startsWith(placePrefix(place)) || !row.key.startsWith("host:");
 }
 
 function daemonScheduled(def: TaskDef): boolean {
@@ -73,8 +88,8 @@ function daemonScheduled(def: TaskDef): boolean {
  * Make the ledger's schedules match a loaded config: register (or update) every scheduled task of
  * its files, unregister the ones that left them. Called whenever a config is read by a command.
  */
-export async function syncSchedules(engine: Engine, config: TaskConfig): Promise<void> {
-  const wanted = new Map(config.tasks.filter(daemonScheduled).map((t) => [scheduleKey(t), t]));
+export async function syncSchedules(engine: Engine, config: TaskConfig, place: string): Promise<void> {
+  const wanted = new Map(config.tasks.filter(daemonScheduled).map((t) => [scheduleKey(t, place), t]));
   for (const [key, def] of wanted) {
     await engine.store.registerSchedule({
       key,
@@ -85,7 +100,8 @@ export async function syncSchedules(engine: Engine, config: TaskConfig): Promise
   }
   const files = new Set([config.projectFile, config.personalFile]);
   for (const row of await engine.store.schedules()) {
-    if (files.has(row.configPath) && !wanted.has(row.key)) await engine.store.unregisterSchedule(row.key);
+    if (ownedBy(row, place) && files.has(row.configPath) && !wanted.has(row.key))
+      await engine.store.unregisterSchedule(row.key);
   }
 }
 
@@ -120,9 +136,11 @@ export interface SchedulerOptions {
 export class TaskScheduler {
   private readonly o: SchedulerOptions;
   private readonly cache = new Map<string, { mtimeMs: number; config: TaskConfig | undefined }>();
+  private readonly place: string;
 
   constructor(options: SchedulerOptions) {
     this.o = options;
+    this.place = herePlace(process.env, options.home); // the schedules this daemon fires
   }
 
   /** The task a schedule row names, read from its config file (cached by mtime); undefined if gone. */
@@ -153,6 +171,8 @@ export class TaskScheduler {
     const now = engine.clock.now();
     let fired = 0;
     for (const row of await engine.store.schedules()) {
+      // Another host's (or home's) schedule: its config file is on that host.
+      if (!ownedBy(row, this.place)) continue;
       const found = this.taskOf(row);
       if (found === "broken") continue; // `doctor` and `config validate` report it; nothing runs
       if (found === undefined) {
@@ -206,13 +226,14 @@ export class TaskScheduler {
         force: false,
         cwd: def.root,
         env: { ...process.env, BATON_HOME: home },
+        home,
         actor: this.o.actor,
         project: def.project ?? def.root,
         key,
         tags: ["scheduled"],
       });
       if (prepared.kind !== "job") return "passed";
-      const inserted = await insertTaskRun(engine, home, def, prepared, (job) =>
+      const inserted = await insertTaskRun(engine, def, prepared, (job) =>
         engine.store.fireSchedule(row.key, expected, slot, job, this.o.actor),
       );
       if (inserted === undefined) return "raced";
@@ -245,5 +266,5 @@ export class TaskScheduler {
 /** The personal config's schedules, registered when the daemon starts (it has no project cwd). */
 export async function syncPersonalSchedules(engine: Engine, home: string): Promise<void> {
   const loaded = loadTaskConfig(home, { ...process.env, BATON_HOME: home });
-  if (loaded.ok) await syncSchedules(engine, loaded.value);
+  if (loaded.ok) await syncSchedules(engine, loaded.value, herePlace(process.env, home));
 }

@@ -9,6 +9,7 @@ import { BatonError } from "../core/errors.js";
 import type { Job } from "../core/job.js";
 import type { Engine } from "../engine/engine.js";
 import type { NewJob } from "../store/types.js";
+import { jobAffinity } from "../supervisor/hosts.js";
 import { deleteEnv, saveEnv } from "../supervisor/run-dir.js";
 import type { TaskDef } from "./config.js";
 import { loadTaskConfig, requireTaskConfig } from "./config.js";
@@ -26,6 +27,8 @@ export interface StartRequest {
   /** The caller's cwd (personal tasks run there) and environment (the run's base environment). */
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** The BATON_HOME whose daemon runs it: its environment file goes there. */
+  home: string;
   actor: string;
   /** The project the run is listed under (default: the task's project, or the caller's). */
   project: string;
@@ -45,7 +48,7 @@ export interface RunPreview {
 }
 
 export type Prepared =
-  | { kind: "job"; row: NewJob; env: NodeJS.ProcessEnv; lock: string | null }
+  | { kind: "job"; row: NewJob; env: NodeJS.ProcessEnv; lock: string | null; home: string }
   | { kind: "preview"; preview: RunPreview };
 
 /**
@@ -87,10 +90,17 @@ export async function prepareTaskRun(engine: Engine, def: TaskDef, request: Star
       },
     };
   }
+  // A run belongs to the host that started it: its environment file (secrets included) is in this
+  // host's BATON_HOME and its config file on this host's disk. On a shared ledger only this
+  // host's daemon claims it (docs/postgres.md, "hosts and pools").
+  const payload: TaskPayload = {
+    ...plan.payload,
+    affinity: jobAffinity(undefined, request.env, request.home),
+  };
   const row = engine.prepare(
     {
       type: taskType(def.name),
-      payload: plan.payload satisfies TaskPayload,
+      payload,
       maxAttempts: plan.maxAttempts,
       backoff: plan.backoff,
       project: request.project,
@@ -101,22 +111,21 @@ export async function prepareTaskRun(engine: Engine, def: TaskDef, request: Star
     { actor: request.actor },
   );
   row.id = probe.id;
-  return { kind: "job", row, env, lock };
+  return { kind: "job", row, env, lock, home: request.home };
 }
 
 /**
  * Insert a prepared run: lock first (TASK_LOCKED when another run holds it), the environment file
- * next (the job must not be claimable without it), then the job. `insert` does the insertion (the
+ * next, in the run's home (the job must not be claimable without it), then the job. `insert` does the insertion (the
  * scheduler inserts in the same transaction as it advances the schedule).
  */
 export async function insertTaskRun(
   engine: Engine,
-  home: string,
   def: TaskDef,
   prepared: Extract<Prepared, { kind: "job" }>,
   insert: (row: NewJob) => Promise<{ job: Job; deduplicated: boolean } | undefined>,
 ): Promise<{ job: Job; deduplicated: boolean } | undefined> {
-  const { row, env, lock } = prepared;
+  const { row, env, lock, home } = prepared;
   if (lock !== null) await acquireTaskLock(engine, home, lock, def.name, row.id);
   let inserted: { job: Job; deduplicated: boolean } | undefined;
   try {
