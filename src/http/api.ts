@@ -173,13 +173,15 @@ export async function readJobLog(id: string, query: Query, ctx: OpContext): Prom
   if (length > 0) {
     const buffer = Buffer.alloc(length);
     const fd = openSync(file, "r");
+    let read: number;
     try {
-      readSync(fd, buffer, 0, length, from);
+      // The log may be cut to its cap under this read: only what was read counts.
+      read = readSync(fd, buffer, 0, length, from);
     } finally {
       closeSync(fd);
     }
     // Do not cut a UTF-8 character in two: stop before an incomplete trailing sequence.
-    let end = length;
+    let end = read;
     let back = 0;
     while (back < 3 && end - back - 1 >= 0 && (buffer[end - back - 1]! & 0xc0) === 0x80) back++;
     const lead = buffer[end - back - 1];

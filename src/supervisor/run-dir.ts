@@ -8,12 +8,12 @@
 import {
   closeSync,
   existsSync,
+  fstatSync,
   openSync,
   readFileSync,
   readSync,
   renameSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -118,25 +118,28 @@ export function removeJobFiles(home: string, jobId: string): void {
   rmSync(jobDir(home, jobId), { recursive: true, force: true });
 }
 
-/** The last `lines` lines of a log (reads at most `maxBytes` from the end). */
+/**
+ * The last `lines` lines of a log (reads at most `maxBytes` from the end). The log may be cut to
+ * its cap while this reads (LogPump): only the bytes actually read count, never the zeros of a
+ * buffer the read did not fill.
+ */
 export function tailLog(file: string, lines: number, maxBytes = 1024 * 1024): string {
-  let size: number;
+  let fd: number;
   try {
-    size = statSync(file).size;
+    fd = openSync(file, "r");
   } catch {
     return "";
   }
-  const length = Math.min(size, maxBytes);
-  const buffer = Buffer.alloc(length);
-  const fd = openSync(file, "r");
+  let text: string;
   try {
-    readSync(fd, buffer, 0, length, size - length);
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, maxBytes);
+    const buffer = Buffer.alloc(length);
+    const n = length === 0 ? 0 : readSync(fd, buffer, 0, length, size - length);
+    text = buffer.subarray(0, n).toString("utf8");
   } finally {
     closeSync(fd);
   }
-  // Capping a log its command still writes leaves a hole of NUL bytes up to the command's file
-  // offset (D27). A hole is not output: it reads as a line break, so the lines after it stand alone.
-  const text = buffer.toString("utf8").replace(/\0{64,}/g, "\n");
   const all = text.split("\n");
   if (all[all.length - 1] === "") all.pop();
   return all.slice(-lines).join("\n") + (all.length > 0 ? "\n" : "");
