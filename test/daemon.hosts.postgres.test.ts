@@ -3,8 +3,9 @@
  * stand for two hosts. Each daemon registers and heartbeats; `baton status` lists them; a daemon
  * that goes silent disappears after its registration expires. Commands run on the host that
  * submitted them (in the home that submitted them) unless they name a pool, and so do
- * configured-task runs (their environment file is in that home); a retry from elsewhere is refused; a silent host's running commands are
- * recovered when their lease runs out.
+ * configured-task runs (their environment file is in that home); a retry from elsewhere is refused;
+ * a stop from elsewhere (forced or not, while the running daemon is up or down) ends the process;
+ * a silent host's running commands are recovered when their lease runs out.
  */
 import { existsSync, writeFileSync } from "node:fs";
 import pg from "pg";
@@ -12,11 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PG_ENABLED, pgTestDatabase, warnIfPgSkipped } from "./helpers/pg.js";
 import { project } from "./helpers/tasks.js";
 import type { Home } from "./helpers/supervisor.js";
+import { join } from "node:path";
 import {
+  FIXTURES,
   alive,
   cli,
   cliJson,
   daemonPid,
+  groupMembers,
   newHome,
   processRecords,
   sleep,
@@ -234,6 +238,34 @@ describe.skipIf(!PG_ENABLED)("daemons of two hosts on one PostgreSQL ledger", ()
     });
     expect(cli(alpha, ["logs", id]).code).toBe(0);
     // alpha's daemon carries on: the next command runs there.
+    expect(await finished(run(alpha, ["--", "true"]))).toEqual({ state: "succeeded", ranOn: ["alpha"] });
+  }, 120_000);
+
+  it("baton stop --force on another host kills at once; a stop while the running host's daemon is down ends the process when that daemon starts again", async () => {
+    // A ten-minute grace: a stop that is not forced cannot end a command that ignores SIGTERM
+    // within this test, so the forced one ending shows the SIGKILL came at once.
+    const alpha = hostHome("alpha", { BATON_KILL_GRACE_MS: "600000" });
+    const beta = hostHome("beta");
+    for (const home of [alpha, beta]) expect(cli(home, ["daemon", "start"]).code).toBe(0);
+    const stubborn = run(alpha, ["--", "sh", join(FIXTURES, "ignore-term.sh")]);
+    const later = run(alpha, ["--", "sleep", "600"]);
+    const started = (id: string) => processRecords(alpha).find((r) => r.jobId === id);
+    const [a, b] = await until("both to start on alpha", () => {
+      const pair = [started(stubborn), started(later)];
+      return pair.every((r) => r !== undefined) ? pair : undefined;
+    });
+    expect(cliJson(beta, ["stop", stubborn, "--force"])).toEqual({ id: stubborn, state: "cancelled" });
+    await until("alpha to kill the stubborn group", () => groupMembers(a!.pid).length === 0, 15_000, 100);
+
+    // alpha's daemon dies; its command does not. beta records a stop nobody on alpha sees.
+    process.kill(daemonPid(alpha)!, "SIGKILL");
+    expect(cliJson(beta, ["stop", later])).toEqual({ id: later, state: "cancelled" });
+    await sleep(1500);
+    expect(alive(b!.pid)).toBe(true);
+    // The next daemon on alpha finds the process its ledger no longer runs, and ends it.
+    expect(cli(alpha, ["daemon", "start"]).code).toBe(0);
+    await until("the restarted daemon to end it", () => groupMembers(b!.pid).length === 0, 15_000, 100);
+    expect(await ledgerJob(later)).toEqual({ state: "cancelled", ranOn: ["alpha"] });
     expect(await finished(run(alpha, ["--", "true"]))).toEqual({ state: "succeeded", ranOn: ["alpha"] });
   }, 120_000);
 

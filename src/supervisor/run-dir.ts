@@ -12,6 +12,7 @@ import {
   openSync,
   readFileSync,
   readSync,
+  readdirSync,
   renameSync,
   rmSync,
   writeFileSync,
@@ -102,6 +103,31 @@ export function loadProcess(dir: string): ProcessRecord | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Every attempt directory of this home that holds a process record: `runs/<job id>/<attempt>/`. */
+export function recordedAttempts(home: string): { jobId: string; attempt: number; dir: string }[] {
+  const found: { jobId: string; attempt: number; dir: string }[] = [];
+  let jobs: string[];
+  try {
+    jobs = readdirSync(runsRoot(home));
+  } catch {
+    return found;
+  }
+  for (const jobId of jobs) {
+    let attempts: string[];
+    try {
+      attempts = readdirSync(jobDir(home, jobId));
+    } catch {
+      continue; // not a directory, or a name that would leave the runs folder
+    }
+    for (const name of attempts) {
+      if (!/^[1-9]\d*$/.test(name)) continue;
+      const dir = attemptDir(home, jobId, Number(name));
+      if (existsSync(join(dir, "process.json"))) found.push({ jobId, attempt: Number(name), dir });
+    }
+  }
+  return found;
 }
 
 /** The exit code the wrapper wrote, if the command has ended. */

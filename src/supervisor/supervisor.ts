@@ -19,8 +19,12 @@ import {
   loadEnv,
   loadProcess,
   readExitCode,
+  recordedAttempts,
   saveProcess,
 } from "./run-dir.js";
+
+/** How a forced stop is recorded, so the daemon running the job on another host kills at once too. */
+const FORCED_STOP = "stopped by user (SIGKILL)";
 
 export type { CommandPayload, ProcessKind } from "./kinds.js";
 export { isCommandPayload } from "./kinds.js";
@@ -294,15 +298,16 @@ export class Supervisor {
       if (job.state === "running") {
         // Another daemon runs it (another host or home on a shared ledger): the stop is recorded
         // in the ledger, and that daemon ends the process group within a second (SIGTERM, then
-        // SIGKILL after its grace; `force` cannot reach across hosts).
+        // SIGKILL after its grace; SIGKILL at once when forced). A daemon that is down ends it
+        // when it starts again (endOrphans).
         return this.o.engine.cancel(jobId, {
           actor: "user",
-          error: `stopped by user; its daemon (${job.leaseOwner ?? "?"}) ends the process`,
+          error: `${force ? FORCED_STOP : "stopped by user"}; its daemon (${job.leaseOwner ?? "?"}) ends the process`,
         });
       }
       return this.o.engine.cancel(jobId, { actor: "user" });
     }
-    this.end(t, "stop", force ? "stopped by user (SIGKILL)" : "stopped by user", force);
+    this.end(t, "stop", force ? FORCED_STOP : "stopped by user", force);
     return t.job;
   }
 
@@ -335,7 +340,8 @@ export class Supervisor {
       }
       if (job.state !== "running" && !t.finishing && t.ending === undefined) {
         this.o.log?.(`${t.job.id} is ${job.state} in the ledger; stopping its process group`);
-        this.end(t, "stopped-elsewhere", `${job.state} elsewhere`);
+        const forced = job.state === "cancelled" && job.error?.startsWith(FORCED_STOP) === true;
+        this.end(t, "stopped-elsewhere", `${job.state} elsewhere`, forced);
       }
     }
   }
@@ -475,6 +481,45 @@ export class Supervisor {
       );
       if (readExitCode(dir) !== undefined || !isSameProcess(record.pid, record.startTime))
         await this.finish(t);
+    }
+    await this.endOrphans();
+  }
+
+  /**
+   * End the live processes of this home whose attempt the ledger has closed while no daemon
+   * watched them: stopped from another host or home while this daemon was down, or given up after
+   * their lease expired (and perhaps running again elsewhere). Left alone, they would run forever.
+   */
+  private async endOrphans(): Promise<void> {
+    for (const { jobId, attempt, dir } of recordedAttempts(this.o.home)) {
+      if (this.tracked.get(jobId)?.attempt === attempt || readExitCode(dir) !== undefined) continue;
+      const record = loadProcess(dir);
+      // The group outlives its leader when the leader left children behind.
+      if (record === undefined || pidReused(record.pid, record.startTime) || !groupAlive(record.pid))
+        continue;
+      let job: Job | undefined;
+      let open = false;
+      try {
+        job = await this.o.engine.get(jobId);
+        open = (await this.o.engine.attempts(jobId)).some((a) => a.n === attempt && a.endedAt === null);
+      } catch (error) {
+        if (!(error instanceof BatonError && error.code === "NOT_FOUND")) continue; // ledger unreachable
+      }
+      if (job?.state === "running" && open) continue; // still its attempt: not ours to judge
+      const forced = job?.state === "cancelled" && job.error?.startsWith(FORCED_STOP) === true;
+      const grace =
+        (isCommandPayload(job?.payload) ? job.payload.killGraceMs : undefined) ?? this.o.killGraceMs;
+      this.o.log?.(
+        `${jobId} attempt ${attempt} is no longer running in the ledger; ending its process group`,
+      );
+      signalGroup(record.pid, forced ? "SIGKILL" : "SIGTERM");
+      signalGroup(record.pid, "SIGCONT");
+      setTimeout(
+        () => {
+          if (!pidReused(record.pid, record.startTime)) signalGroup(record.pid, "SIGKILL");
+        },
+        forced ? 0 : grace,
+      ).unref();
     }
   }
 
