@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { allBindings as bindings, buildProgram } from "../src/cli/main.js";
+import { allBindings as bindings, buildProgram, cliSummary } from "../src/cli/main.js";
 import { getOperation, operations } from "../src/ops/catalogue.js";
 import { callOp, request, startTestServer } from "./helpers/http.js";
 
@@ -34,6 +34,18 @@ describe("operation catalogue ↔ CLI parity", () => {
       missing,
       "operations without a CLI binding (add one to src/cli/bindings.ts or command-bindings.ts)",
     ).toEqual([]);
+  });
+
+  it("the CLI's help names commands, not the catalogue's tool names", () => {
+    const toolNames = new Set(operations.map((op) => op.name).filter((name) => name.includes("_")));
+    for (const binding of bindings) {
+      const help = cliSummary(binding);
+      expect(help.length, binding.op).toBeGreaterThan(0);
+      const named = (help.match(/\b[a-z]+(?:_[a-z]+)+\b/g) ?? []).filter((w) => toolNames.has(w));
+      expect(named, `help of ${binding.op}: ${help}`).toEqual([]);
+    }
+    const run = bindings.find((b) => b.op === "run_command")!;
+    expect(cliSummary(run)).toContain("check it later with baton status, baton logs, baton wait");
   });
 
   it("every binding names a known operation", () => {

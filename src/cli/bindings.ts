@@ -28,6 +28,8 @@ export interface CliBinding {
   /** A parent command word: `task` makes `command: "run <name>"` into `baton task run <name>`. */
   group?: string;
   aliases?: string[];
+  /** The help text, where the operation's summary does not fit the command (default: the summary). */
+  summary?: string;
   options?: CliOption[];
   /** Build the operation's input from positional arguments and parsed options. */
   input(args: Positional, opts: Record<string, unknown>): unknown;

@@ -85,6 +85,23 @@ function topWord(binding: CliBinding): string {
   return binding.group ?? binding.command.split(" ")[0]!;
 }
 
+/** How a binding is typed: `baton task run`. */
+function commandLine(binding: CliBinding): string {
+  return ["baton", binding.group, binding.command.split(" ")[0]].filter((w) => w !== undefined).join(" ");
+}
+
+/**
+ * An operation's summary as the CLI's help shows it: the catalogue speaks of operations by their
+ * tool names (`wait_job`), which on the command line are commands (`baton wait`).
+ */
+export function cliSummary(binding: CliBinding): string {
+  const summary = binding.summary ?? getOperation(binding.op)?.summary ?? "";
+  return summary.replace(/\b[a-z]+(?:_[a-z]+)+\b/g, (name) => {
+    const named = allBindings.find((b) => b.op === name);
+    return named === undefined ? name : commandLine(named);
+  });
+}
+
 /**
  * The CLI. With `only` (the first word of the command line), the catalogue's commands are
  * registered only when they answer to that word: a call builds one command, not sixty, which is
@@ -123,10 +140,9 @@ export function buildProgram(onExit: (code: number) => void, only?: string): Com
       ? allBindings.filter((b) => answers(b, only))
       : allBindings;
   for (const binding of selected) {
-    const op = getOperation(binding.op);
     const command = parentOf(binding.group)
       .command(binding.command)
-      .description(op?.summary ?? "")
+      .description(cliSummary(binding))
       .exitOverride();
     if (binding.passThrough === true) command.passThroughOptions();
     for (const alias of binding.aliases ?? []) command.alias(alias);

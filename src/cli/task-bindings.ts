@@ -91,6 +91,8 @@ export const taskBindings: CliBinding[] = [
     op: "run_task",
     group: "task",
     command: "run <task>",
+    summary:
+      "Run a baton.yaml task (a task:<name> job) and wait for its end (--async: print its id at once); try --dry-run first: it has no side effects.",
     options: [
       { flags: "--input <key=value>", description: "an input value (repeatable)", repeatable: true },
       { flags: "--dry-run", description: "run the dry-run command, or show what would run (exit 2)" },
