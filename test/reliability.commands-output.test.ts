@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { tailLog } from "../src/supervisor/run-dir.js";
+import { readLogChunk, tailLog } from "../src/supervisor/run-dir.js";
 import {
   FIXTURES,
   attemptRows,
@@ -39,6 +39,17 @@ describe("R-29 logs after a cap", () => {
     expect(tailLog(file, 2, 1000)).toBe(`${"\0".repeat(991)}all-done\n`);
     writeFileSync(file, "");
     expect(tailLog(file, 1)).toBe("");
+  });
+
+  it("a chunk read from an offset never splits a UTF-8 character, and starts over from the end after a cut", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "btl-")), "output.log");
+    writeFileSync(file, "ab\u00e9cd"); // é is 2 bytes: a b [c3 a9] c d
+    expect(readLogChunk(file, 0, 3)).toEqual({ offset: 2, size: 6, text: "ab" });
+    expect(readLogChunk(file, 2, 3)).toEqual({ offset: 5, size: 6, text: "\u00e9c" });
+    expect(readLogChunk(file, 5, 3)).toEqual({ offset: 6, size: 6, text: "d" });
+    // The log was cut below the reader's offset: its newest bytes, not nothing.
+    expect(readLogChunk(file, 100, 2)).toEqual({ offset: 6, size: 6, text: "cd" });
+    expect(readLogChunk(join(file, "..", "missing.log"), 0, 10)).toEqual({ offset: 0, size: 0, text: "" });
   });
 });
 

@@ -3,7 +3,8 @@
  * dir plus the daemon, started on demand.
  */
 import type { CommandHost, DaemonStatus, LogStreamName } from "../ops/operation.js";
-import { attemptDir, loadProcess, logPath, saveEnv, tailLog } from "../supervisor/run-dir.js";
+import type { LogChunk } from "../supervisor/run-dir.js";
+import { attemptDir, loadProcess, logPath, readLogChunk, saveEnv, tailLog } from "../supervisor/run-dir.js";
 import type { DaemonClient } from "./client.js";
 import { DaemonClient as Client, ensureDaemon } from "./client.js";
 
@@ -61,6 +62,16 @@ export class LocalCommandHost implements CommandHost {
 
   readLog(jobId: string, attempt: number, stream: LogStreamName, lines: number): string {
     return tailLog(logPath(this.home, jobId, attempt, stream), lines);
+  }
+
+  readLogChunk(
+    jobId: string,
+    attempt: number,
+    stream: LogStreamName,
+    offset: number | undefined,
+    max: number,
+  ): LogChunk {
+    return readLogChunk(logPath(this.home, jobId, attempt, stream), offset, max);
   }
 
   processOf(jobId: string, attempt: number): { pid: number } | undefined {

@@ -3,7 +3,6 @@
  * (same names, schemas and error codes as the CLI and MCP); the `GET` routes below are the reads the
  * dashboard needs, each a thin view over an operation or the engine, validated by zod like the rest.
  */
-import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { z } from "zod";
 import { BatonError, InvalidInputError } from "../core/errors.js";
@@ -158,46 +157,19 @@ export async function readJobLog(id: string, query: Query, ctx: OpContext): Prom
     };
   }
   const stream = input.stream ?? "output";
-  const file = ctx.commands.logPath(job.id, attempt, stream);
-  const max = input.max ?? 64 * 1024;
-  let size = 0;
-  try {
-    size = statSync(file).size;
-  } catch {
-    size = 0;
-  }
-  // A log that was rotated or truncated since the client's offset starts over from its end.
-  let from = input.offset === undefined || input.offset > size ? Math.max(0, size - max) : input.offset;
-  const length = Math.min(max, size - from);
-  let text = "";
-  if (length > 0) {
-    const buffer = Buffer.alloc(length);
-    const fd = openSync(file, "r");
-    let read: number;
-    try {
-      // The log may be cut to its cap under this read: only what was read counts.
-      read = readSync(fd, buffer, 0, length, from);
-    } finally {
-      closeSync(fd);
-    }
-    // Do not cut a UTF-8 character in two: stop before an incomplete trailing sequence.
-    let end = read;
-    let back = 0;
-    while (back < 3 && end - back - 1 >= 0 && (buffer[end - back - 1]! & 0xc0) === 0x80) back++;
-    const lead = buffer[end - back - 1];
-    if (lead !== undefined && lead >= 0xc0) {
-      const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
-      if (back + 1 < need) end -= back + 1;
-    }
-    text = buffer.subarray(0, end).toString("utf8");
-    from += end;
-  }
+  const { offset, size, text } = ctx.commands.readLogChunk(
+    job.id,
+    attempt,
+    stream,
+    input.offset,
+    input.max ?? 64 * 1024,
+  );
   const current = await ctx.engine.get(job.id);
   return {
     id: job.id,
     attempt,
     stream,
-    offset: from,
+    offset,
     size,
     text,
     finished: TERMINAL_STATES.includes(current.state) || attempt < (attempts[attempts.length - 1]?.n ?? 0),

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Engine } from "../engine/engine.js";
+import type { LogChunk } from "../supervisor/run-dir.js";
 
 /** What every operation handler may use. Front-ends build one per call. */
 export interface OpContext {
@@ -34,6 +35,14 @@ export interface CommandHost {
   waitFor(jobId: string, timeoutMs: number): Promise<boolean>;
   logPath(jobId: string, attempt: number, stream: LogStreamName): string;
   readLog(jobId: string, attempt: number, stream: LogStreamName, lines: number): string;
+  /** At most `max` bytes of a log from `offset` (default, or past its end: its last `max` bytes). */
+  readLogChunk(
+    jobId: string,
+    attempt: number,
+    stream: LogStreamName,
+    offset: number | undefined,
+    max: number,
+  ): LogChunk;
   /** The pid of an attempt's process group, when it was started. */
   processOf(jobId: string, attempt: number): { pid: number } | undefined;
   daemonStatus(): Promise<DaemonStatus>;

@@ -145,27 +145,68 @@ export function removeJobFiles(home: string, jobId: string): void {
 }
 
 /**
- * The last `lines` lines of a log (reads at most `maxBytes` from the end). The log may be cut to
- * its cap while this reads (LogPump): only the bytes actually read count, never the zeros of a
- * buffer the read did not fill.
+ * Reads a slice of a log: `length` bytes from `position` of an open file, or fewer. The log may be
+ * cut to its cap while this reads (LogPump): only the bytes the read returned count, never the
+ * zeros of a buffer it did not fill.
  */
-export function tailLog(file: string, lines: number, maxBytes = 1024 * 1024): string {
+function readSlice(fd: number, position: number, length: number): Buffer {
+  const buffer = Buffer.alloc(length);
+  return buffer.subarray(0, length === 0 ? 0 : readSync(fd, buffer, 0, length, position));
+}
+
+/** Open a log and hand `read` its descriptor and size; undefined when it does not exist. */
+function withLog<T>(file: string, read: (fd: number, size: number) => T): T | undefined {
   let fd: number;
   try {
     fd = openSync(file, "r");
   } catch {
-    return "";
+    return undefined;
   }
-  let text: string;
   try {
-    const size = fstatSync(fd).size;
-    const length = Math.min(size, maxBytes);
-    const buffer = Buffer.alloc(length);
-    const n = length === 0 ? 0 : readSync(fd, buffer, 0, length, size - length);
-    text = buffer.subarray(0, n).toString("utf8");
+    return read(fd, fstatSync(fd).size);
   } finally {
     closeSync(fd);
   }
+}
+
+/** A piece of a log, read from a byte offset (the dashboard's live tail repeats this). */
+export interface LogChunk {
+  /** Where the next read should start. */
+  offset: number;
+  /** The log's size when read. */
+  size: number;
+  text: string;
+}
+
+/**
+ * At most `max` bytes of a log from `offset`; from its last `max` bytes when `offset` is undefined
+ * or past the end (the log was cut to its cap since). Stops before a UTF-8 character that the
+ * slice would cut in two; that character comes with the next read.
+ */
+export function readLogChunk(file: string, offset: number | undefined, max: number): LogChunk {
+  const chunk = withLog(file, (fd, size) => {
+    const from = offset === undefined || offset > size ? Math.max(0, size - max) : offset;
+    const bytes = readSlice(fd, from, Math.min(max, size - from));
+    let end = bytes.length;
+    let back = 0;
+    while (back < 3 && end - back - 1 >= 0 && (bytes[end - back - 1]! & 0xc0) === 0x80) back++;
+    const lead = bytes[end - back - 1];
+    if (lead !== undefined && lead >= 0xc0) {
+      const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+      if (back + 1 < need) end -= back + 1;
+    }
+    return { offset: from + end, size, text: bytes.subarray(0, end).toString("utf8") };
+  });
+  return chunk ?? { offset: 0, size: 0, text: "" };
+}
+
+/** The last `lines` lines of a log (reads at most `maxBytes` from the end). */
+export function tailLog(file: string, lines: number, maxBytes = 1024 * 1024): string {
+  const text =
+    withLog(file, (fd, size) => {
+      const length = Math.min(size, maxBytes);
+      return readSlice(fd, size - length, length).toString("utf8");
+    }) ?? "";
   const all = text.split("\n");
   if (all[all.length - 1] === "") all.pop();
   return all.slice(-lines).join("\n") + (all.length > 0 ? "\n" : "");
