@@ -105,8 +105,8 @@ export function loadProcess(dir: string): ProcessRecord | undefined {
   }
 }
 
-/** Every attempt directory of this home that holds a process record: `runs/<job id>/<attempt>/`. */
-export function recordedAttempts(home: string): { jobId: string; attempt: number; dir: string }[] {
+/** Every attempt directory of this home: `runs/<job id>/<attempt>/`. */
+export function attemptDirs(home: string): { jobId: string; attempt: number; dir: string }[] {
   const found: { jobId: string; attempt: number; dir: string }[] = [];
   let jobs: string[];
   try {
@@ -123,8 +123,7 @@ export function recordedAttempts(home: string): { jobId: string; attempt: number
     }
     for (const name of attempts) {
       if (!/^[1-9]\d*$/.test(name)) continue;
-      const dir = attemptDir(home, jobId, Number(name));
-      if (existsSync(join(dir, "process.json"))) found.push({ jobId, attempt: Number(name), dir });
+      found.push({ jobId, attempt: Number(name), dir: attemptDir(home, jobId, Number(name)) });
     }
   }
   return found;

@@ -19,12 +19,32 @@ import {
   loadEnv,
   loadProcess,
   readExitCode,
-  recordedAttempts,
+  attemptDirs,
   saveProcess,
 } from "./run-dir.js";
 
 /** How a forced stop is recorded, so the daemon running the job on another host kills at once too. */
 const FORCED_STOP = "stopped by user (SIGKILL)";
+
+/** Was this job's stop forced (`baton stop --force`), wherever it was typed? */
+const stopWasForced = (job: Job): boolean =>
+  job.state === "cancelled" && job.error?.startsWith(FORCED_STOP) === true;
+
+/**
+ * End a process group: SIGTERM (SIGKILL at once when forced), SIGCONT so a paused group acts on
+ * it, and SIGKILL after the grace unless the leader's pid names another process by then.
+ * Returns the timer of that last SIGKILL.
+ */
+function endGroup(pid: number, startTime: string, force: boolean, graceMs: number): NodeJS.Timeout {
+  signalGroup(pid, force ? "SIGKILL" : "SIGTERM");
+  signalGroup(pid, "SIGCONT");
+  return setTimeout(
+    () => {
+      if (!pidReused(pid, startTime)) signalGroup(pid, "SIGKILL");
+    },
+    force ? 0 : graceMs,
+  );
+}
 
 export type { CommandPayload, ProcessKind } from "./kinds.js";
 export { isCommandPayload } from "./kinds.js";
@@ -322,10 +342,7 @@ export class Supervisor {
       t.ending = ending;
       t.endingDetail = detail;
     }
-    signalGroup(t.pid, force ? "SIGKILL" : "SIGTERM");
-    signalGroup(t.pid, "SIGCONT"); // a paused (stopped) group acts on the SIGTERM only once continued
-    const kill = setTimeout(() => signalGroup(t.pid, "SIGKILL"), force ? 0 : t.killGraceMs);
-    t.timers.push(kill);
+    t.timers.push(endGroup(t.pid, t.startTime, force, t.killGraceMs));
   }
 
   /** End the processes whose job was stopped on another host: the ledger no longer has them running. */
@@ -340,8 +357,7 @@ export class Supervisor {
       }
       if (job.state !== "running" && !t.finishing && t.ending === undefined) {
         this.o.log?.(`${t.job.id} is ${job.state} in the ledger; stopping its process group`);
-        const forced = job.state === "cancelled" && job.error?.startsWith(FORCED_STOP) === true;
-        this.end(t, "stopped-elsewhere", `${job.state} elsewhere`, forced);
+        this.end(t, "stopped-elsewhere", `${job.state} elsewhere`, stopWasForced(job));
       }
     }
   }
@@ -491,7 +507,7 @@ export class Supervisor {
    * their lease expired (and perhaps running again elsewhere). Left alone, they would run forever.
    */
   private async endOrphans(): Promise<void> {
-    for (const { jobId, attempt, dir } of recordedAttempts(this.o.home)) {
+    for (const { jobId, attempt, dir } of attemptDirs(this.o.home)) {
       if (this.tracked.get(jobId)?.attempt === attempt || readExitCode(dir) !== undefined) continue;
       const record = loadProcess(dir);
       // The group outlives its leader when the leader left children behind.
@@ -506,20 +522,12 @@ export class Supervisor {
         if (!(error instanceof BatonError && error.code === "NOT_FOUND")) continue; // ledger unreachable
       }
       if (job?.state === "running" && open) continue; // still its attempt: not ours to judge
-      const forced = job?.state === "cancelled" && job.error?.startsWith(FORCED_STOP) === true;
       const grace =
         (isCommandPayload(job?.payload) ? job.payload.killGraceMs : undefined) ?? this.o.killGraceMs;
       this.o.log?.(
         `${jobId} attempt ${attempt} is no longer running in the ledger; ending its process group`,
       );
-      signalGroup(record.pid, forced ? "SIGKILL" : "SIGTERM");
-      signalGroup(record.pid, "SIGCONT");
-      setTimeout(
-        () => {
-          if (!pidReused(record.pid, record.startTime)) signalGroup(record.pid, "SIGKILL");
-        },
-        forced ? 0 : grace,
-      ).unref();
+      endGroup(record.pid, record.startTime, job !== undefined && stopWasForced(job), grace).unref();
     }
   }
 
