@@ -1,5 +1,5 @@
 // One benchmark worker process: claims and completes jobs until none are left, then reports.
-// argv: <kind: baton|raw|plainjob> <db path> <durability: full|normal>
+// argv: <kind: baton|floor|raw|plainjob> <db path> <durability: full|normal>
 import Database from "better-sqlite3";
 
 const [kind, path, durability] = process.argv.slice(2);
@@ -16,6 +16,21 @@ if (kind === "baton") {
     done++;
   }
   await baton.close();
+} else if (kind === "floor") {
+  const { floorStatements } = await import("./floor-statements.mjs");
+  const db = new Database(path, { timeout: 5000 });
+  db.pragma("journal_mode = WAL");
+  db.pragma(`synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
+  db.pragma("foreign_keys = ON");
+  const floor = floorStatements(db, durability);
+  const owner = `w${process.pid}`;
+  for (;;) {
+    const [row] = floor.claim(owner, 1);
+    if (row === undefined) break;
+    floor.succeed(owner, row);
+    done++;
+  }
+  db.close();
 } else if (kind === "raw") {
   const db = new Database(path, { timeout: 5000 });
   db.pragma("journal_mode = WAL");
