@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import type { Clock } from "./core/clock.js";
-import { batonHome } from "./core/paths.js";
+import { batonHome, ensurePrivateDir } from "./core/paths.js";
 import { InvalidInputError } from "./core/errors.js";
 import { Engine } from "./engine/engine.js";
 import type { PostgresStore } from "./store/postgres/postgres-store.js";
@@ -110,6 +110,9 @@ export async function openEngine(options: OpenOptions = {}): Promise<Opened> {
 }
 
 function openSqlite(home: string, options: OpenOptions): SqliteStore {
+  // baton's own data directory is kept 0700; the folder of an explicit databasePath is not
+  // baton's, and SqliteStore only creates it when missing.
+  if (options.databasePath === undefined) ensurePrivateDir(home);
   const durability = options.durability ?? (process.env.BATON_DURABILITY === "normal" ? "normal" : "full");
   return new SqliteStore({
     path: options.databasePath ?? join(home, "baton.db"),

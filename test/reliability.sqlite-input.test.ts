@@ -448,6 +448,42 @@ describe("R-26 database paths stay private and inside the data directory", () =>
     }
   });
 
+  it("R-26 the folder of an explicit database path is created 0700 when missing and never changed when it exists", async () => {
+    // A user's folder (0755) and a shared one (sticky 1777, as /tmp): opening a database there
+    // once chmodded the folder itself to 0700, which on /tmp locked every other user out.
+    for (const folderMode of [0o755, 0o1777]) {
+      const folder = join(tempDir(), `folder-${folderMode.toString(8)}`);
+      mkdirSync(folder);
+      chmodSync(folder, folderMode);
+      const { store, engine } = await openEngine({ home: tempDir(), databasePath: join(folder, "jobs.db") });
+      try {
+        await engine.enqueue({ type: "t" });
+        expect((statSync(folder).mode & 0o7777).toString(8)).toBe(folderMode.toString(8));
+        expect(mode(join(folder, "jobs.db"))).toBe("600");
+      } finally {
+        await store.close();
+      }
+    }
+    const missing = join(tempDir(), "new", "folder");
+    const { store } = await openEngine({ home: tempDir(), databasePath: join(missing, "jobs.db") });
+    await store.close();
+    expect(mode(missing)).toBe("700");
+  });
+
+  it("R-26 a shared BATON_HOME (sticky, as /tmp) is used as it is, not tightened", async () => {
+    const home = join(tempDir(), "shared-home");
+    mkdirSync(home);
+    chmodSync(home, 0o1777);
+    const { store, engine } = await openEngine({ home });
+    try {
+      await engine.enqueue({ type: "t" });
+      expect((statSync(home).mode & 0o7777).toString(8)).toBe("1777");
+      expect(mode(join(home, "baton.db"))).toBe("600");
+    } finally {
+      await store.close();
+    }
+  });
+
   it("R-26 200 crafted ids and log names never resolve outside the data directory", () => {
     const root = tempDir();
     const names = craftedNames();

@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, mkdirSync, realpathSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, realpathSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { BatonError } from "./errors.js";
@@ -9,10 +9,26 @@ export function batonHome(env: NodeJS.ProcessEnv = process.env): string {
   return fromEnv !== undefined && fromEnv !== "" ? resolve(fromEnv) : join(homedir(), ".baton");
 }
 
-/** Create a directory (and parents) readable by the owner only. */
+/**
+ * Create a directory (and parents) readable by the owner only, and tighten an existing one to
+ * 0700 — unless it is shared by design (the sticky bit, as on /tmp) or belongs to another user:
+ * those are never changed (their baton files are still 0600). For baton's own data directory.
+ */
 export function ensurePrivateDir(dir: string): string {
+  ensureDir(dir);
+  const stat = statSync(dir);
+  const shared =
+    (stat.mode & 0o1000) !== 0 || (process.getuid !== undefined && stat.uid !== process.getuid());
+  if (!shared && (stat.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+  return dir;
+}
+
+/**
+ * Create a directory (and parents) readable by the owner only when it is missing; an existing one
+ * is left as it is. For a directory the user chose (the folder of an explicit database path).
+ */
+export function ensureDir(dir: string): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
   return dir;
 }
 

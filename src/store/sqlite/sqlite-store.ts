@@ -5,7 +5,7 @@ import type { Clock } from "../../core/clock.js";
 import { systemClock } from "../../core/clock.js";
 import { SchemaTooNewError } from "../../core/errors.js";
 import type { Attempt, Job, JobEvent } from "../../core/job.js";
-import { ensurePrivateDir } from "../../core/paths.js";
+import { ensureDir } from "../../core/paths.js";
 import type { JobState } from "../../core/states.js";
 import type { AttemptRow, LedgerTx, WriteKind } from "../ledger.js";
 import { LedgerStore } from "../ledger.js";
@@ -35,7 +35,7 @@ export type Durability = "full" | "normal";
 export type FaultHook = (statementIndex: number, sql: string) => void;
 
 export interface SqliteStoreOptions {
-  /** Path of the database file. Its directory is created 0700. */
+  /** Path of the database file. Its directory is created 0700 when missing, never changed. */
   path: string;
   /**
    * `full` (default): a committed transaction survives a power cut (WAL + synchronous=FULL).
@@ -76,7 +76,9 @@ export class SqliteStore extends LedgerStore {
     this.location = options.path;
     this.durability = options.durability ?? "full";
     this.faultHook = options.faultHook;
-    ensurePrivateDir(dirname(options.path));
+    // The file's folder is created private when missing; an existing one is the user's and is
+    // never changed (the database files themselves are made 0600 below).
+    ensureDir(dirname(options.path));
     try {
       this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
       const db = new Database(options.path, { timeout: this.busyTimeoutMs });
