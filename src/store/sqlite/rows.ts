@@ -35,6 +35,79 @@ export interface JobRow {
   archived_at: number | null;
 }
 
+/**
+ * Reads `jobs` rows that better-sqlite3 returned as arrays (a statement in `.raw()` mode), by the
+ * statement's column names. better-sqlite3 builds an object row of the 28 columns at about 3.2 KB
+ * of heap per row; the array and this literal cost about a third of that (D40).
+ */
+export function jobRowDecoder(columns: readonly string[]): (values: readonly unknown[]) => JobRow {
+  const at = (name: keyof JobRow): number => {
+    const i = columns.indexOf(name);
+    if (i < 0) throw new Error(`the statement does not return jobs.${name}`);
+    return i;
+  };
+  const c: { [K in keyof JobRow]: number } = {
+    id: at("id"),
+    type: at("type"),
+    name: at("name"),
+    payload: at("payload"),
+    state: at("state"),
+    priority: at("priority"),
+    run_at: at("run_at"),
+    attempts: at("attempts"),
+    max_attempts: at("max_attempts"),
+    backoff: at("backoff"),
+    workflow: at("workflow"),
+    project: at("project"),
+    idempotency_key: at("idempotency_key"),
+    resource_key: at("resource_key"),
+    tags: at("tags"),
+    depends_on: at("depends_on"),
+    timeout_ms: at("timeout_ms"),
+    lease_owner: at("lease_owner"),
+    lease_token: at("lease_token"),
+    lease_expires_at: at("lease_expires_at"),
+    result: at("result"),
+    evidence: at("evidence"),
+    error: at("error"),
+    created_at: at("created_at"),
+    updated_at: at("updated_at"),
+    started_at: at("started_at"),
+    finished_at: at("finished_at"),
+    archived_at: at("archived_at"),
+  };
+  return (values) => ({
+    id: values[c.id] as string,
+    type: values[c.type] as string,
+    name: values[c.name] as string | null,
+    payload: values[c.payload] as string,
+    state: values[c.state] as string,
+    priority: values[c.priority] as number,
+    run_at: values[c.run_at] as number,
+    attempts: values[c.attempts] as number,
+    max_attempts: values[c.max_attempts] as number,
+    backoff: values[c.backoff] as string,
+    workflow: values[c.workflow] as string | null,
+    project: values[c.project] as string | null,
+    idempotency_key: values[c.idempotency_key] as string | null,
+    resource_key: values[c.resource_key] as string | null,
+    tags: values[c.tags] as string,
+    depends_on: values[c.depends_on] as string,
+    timeout_ms: values[c.timeout_ms] as number | null,
+    lease_owner: values[c.lease_owner] as string | null,
+    lease_token: values[c.lease_token] as string | null,
+    lease_expires_at: values[c.lease_expires_at] as number | null,
+    result: values[c.result] as string | null,
+    evidence: values[c.evidence] as string | null,
+    error: values[c.error] as string | null,
+    created_at: values[c.created_at] as number,
+    updated_at: values[c.updated_at] as number,
+    started_at: values[c.started_at] as number | null,
+    finished_at: values[c.finished_at] as number | null,
+    archived_at: values[c.archived_at] as number | null,
+  });
+}
+
 export function toJobRecord(row: JobRow): JobRecord {
   return {
     id: row.id,

@@ -27,7 +27,16 @@ import type {
 } from "../types.js";
 import { classify, InjectedSqliteError, translate } from "./errors.js";
 import type { AttemptRowSql, EventRowSql, JobRow, LockRow, ScheduleRow } from "./rows.js";
-import { encodeJobPatch, toAttempt, toEvent, toJobRecord, toLock, toPause, toSchedule } from "./rows.js";
+import {
+  encodeJobPatch,
+  jobRowDecoder,
+  toAttempt,
+  toEvent,
+  toJobRecord,
+  toLock,
+  toPause,
+  toSchedule,
+} from "./rows.js";
 
 export type Durability = "full" | "normal";
 
@@ -65,6 +74,7 @@ export class SqliteStore extends LedgerStore {
   readonly durability: Durability;
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly jobDecoders = new WeakMap<Database.Statement, (values: readonly unknown[]) => JobRow>();
   private readonly faultHook: FaultHook | undefined;
   private statementIndex = 0;
   private queue: Promise<unknown> = Promise.resolve();
@@ -127,6 +137,22 @@ export class SqliteStore extends LedgerStore {
   private exec(sql: string): Database.Statement {
     if (this.faultHook !== undefined) this.faultHook(this.statementIndex++, sql);
     return this.stmt(sql);
+  }
+
+  /**
+   * Run a statement that returns `jobs` rows (`SELECT *`, `j.*`) and decode them. The statement
+   * runs in better-sqlite3's raw mode (arrays), which allocates a third of what its object rows do
+   * (D40); a statement is only ever used through here, so the mode set once stays right.
+   */
+  private jobRecords(statement: Database.Statement, ...params: unknown[]): JobRecord[] {
+    let decode = this.jobDecoders.get(statement);
+    if (decode === undefined) {
+      statement.raw(true);
+      decode = jobRowDecoder(statement.columns().map((column) => column.name));
+      this.jobDecoders.set(statement, decode);
+    }
+    const rows = statement.all(...params) as unknown[][];
+    return rows.map((values) => toJobRecord(decode(values)));
   }
 
   // --- schema ---------------------------------------------------------------------------------
@@ -271,16 +297,14 @@ export class SqliteStore extends LedgerStore {
         throw error;
       }
     },
-    getJob: (id) => {
-      const row = this.exec("SELECT * FROM jobs WHERE id = ?").get(id) as JobRow | undefined;
-      return row === undefined ? undefined : toJobRecord(row);
-    },
-    findLiveByKey: (key) => {
-      const row = this.exec(
-        "SELECT * FROM jobs WHERE idempotency_key = ? AND state IN ('waiting','queued','running','retrying')",
-      ).get(key) as JobRow | undefined;
-      return row === undefined ? undefined : toJobRecord(row);
-    },
+    getJob: (id) => this.jobRecords(this.exec("SELECT * FROM jobs WHERE id = ?"), id)[0],
+    findLiveByKey: (key) =>
+      this.jobRecords(
+        this.exec(
+          "SELECT * FROM jobs WHERE idempotency_key = ? AND state IN ('waiting','queued','running','retrying')",
+        ),
+        key,
+      )[0],
     insertJob: (job, payloadText) => {
       this.exec(INSERT_JOB).run(
         job.id,
@@ -341,20 +365,24 @@ export class SqliteStore extends LedgerStore {
       ) as { id: string; state: JobState }[];
     },
     waitingDependents: (jobId) =>
-      (
+      this.jobRecords(
         this.exec(
           "SELECT j.* FROM job_deps d JOIN jobs j ON j.id = d.job_id WHERE d.depends_on = ? AND j.state = 'waiting'",
-        ).all(jobId) as JobRow[]
-      ).map(toJobRecord),
+        ),
+        jobId,
+      ),
     candidates: (request, now, limit) => this.candidates(request, now, limit),
     expiredLeases: (now, limit) =>
-      (this.exec(sqlFile("sqlite", "expired_leases")).all({ now, limit }) as JobRow[]).map(toJobRecord),
+      this.jobRecords(this.exec(sqlFile("sqlite", "expired_leases")), { now, limit }),
     liveWorkflowJobsBefore: (project, workflow, beforeId) =>
-      (
+      this.jobRecords(
         this.exec(
           "SELECT * FROM jobs WHERE project IS ? AND workflow = ? AND id < ? AND state IN ('waiting','queued','running','retrying') ORDER BY id",
-        ).all(project, workflow, beforeId) as JobRow[]
-      ).map(toJobRecord),
+        ),
+        project,
+        workflow,
+        beforeId,
+      ),
     setPause: (scope, target, paused, now) => {
       const info = paused
         ? this.exec("INSERT OR IGNORE INTO pauses (scope, target, created_at) VALUES (?, ?, ?)").run(
@@ -433,25 +461,23 @@ export class SqliteStore extends LedgerStore {
     const affinities = request.affinities === undefined ? null : JSON.stringify(request.affinities);
     if (request.types === undefined && request.typePrefixes === undefined) {
       const excluded = [...(request.excludeTypes ?? []), ...pausedTypes];
-      return (
-        this.exec(sqlFile("sqlite", "claim_any")).all({
-          now,
-          excluded: JSON.stringify(excluded),
-          workflow,
-          project,
-          excludedProjects,
-          affinities,
-          limit,
-        }) as JobRow[]
-      ).map(toJobRecord);
+      return this.jobRecords(this.exec(sqlFile("sqlite", "claim_any")), {
+        now,
+        excluded: JSON.stringify(excluded),
+        workflow,
+        project,
+        excludedProjects,
+        affinities,
+        limit,
+      });
     }
-    const rows: JobRow[] = [];
+    const rows: JobRecord[] = [];
     for (const prefix of new Set(request.typePrefixes ?? [])) {
       if (prefix === "") continue;
       // low <= type < high is "starts with prefix" in SQLite's bytewise (BINARY) collation.
       const high = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
       rows.push(
-        ...(this.exec(sqlFile("sqlite", "claim_by_type_prefix")).all({
+        ...this.jobRecords(this.exec(sqlFile("sqlite", "claim_by_type_prefix")), {
           low: prefix,
           high,
           paused: JSON.stringify([...pausedTypes, ...(request.excludeTypes ?? [])]),
@@ -461,13 +487,13 @@ export class SqliteStore extends LedgerStore {
           excludedProjects,
           affinities,
           limit,
-        }) as JobRow[]),
+        }),
       );
     }
     for (const type of new Set(request.types ?? [])) {
       if (pausedTypes.has(type) || request.excludeTypes?.includes(type) === true) continue;
       rows.push(
-        ...(this.exec(sqlFile("sqlite", "claim_by_type")).all({
+        ...this.jobRecords(this.exec(sqlFile("sqlite", "claim_by_type")), {
           type,
           now,
           workflow,
@@ -475,15 +501,15 @@ export class SqliteStore extends LedgerStore {
           excludedProjects,
           affinities,
           limit,
-        }) as JobRow[]),
+        }),
       );
     }
     if ((request.types?.length ?? 0) + (request.typePrefixes?.length ?? 0) > 1) {
       rows.sort(
-        (a, b) => b.priority - a.priority || a.run_at - b.run_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+        (a, b) => b.priority - a.priority || a.runAt - b.runAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
       );
     }
-    return rows.slice(0, limit).map(toJobRecord);
+    return rows.slice(0, limit);
   }
 
   // --- reads ----------------------------------------------------------------------------------
@@ -498,23 +524,24 @@ export class SqliteStore extends LedgerStore {
 
   getJob(id: string): Promise<Job | undefined> {
     return this.read(() => {
-      const row = this.stmt("SELECT * FROM jobs WHERE id = ?").get(id) as JobRow | undefined;
-      if (row === undefined) return undefined;
-      return publicJob(toJobRecord(row));
+      const job = this.jobRecords(this.stmt("SELECT * FROM jobs WHERE id = ?"), id)[0];
+      return job === undefined ? undefined : publicJob(job);
     });
   }
 
   findJobs(prefixOrName: string, limit: number) {
     return this.read(() =>
-      (
+      this.jobRecords(
         this.stmt(
           "SELECT * FROM jobs WHERE (id >= ? AND id < ? || 'ZZZZZZZZZZZZZZZZZZZZZZZZZZ') OR name = ? ORDER BY id DESC LIMIT +?",
-        ).all(prefixOrName.toUpperCase(), prefixOrName.toUpperCase(), prefixOrName, limit) as JobRow[]
+        ),
+        prefixOrName.toUpperCase(),
+        prefixOrName.toUpperCase(),
+        prefixOrName,
+        limit,
       )
-        .filter((row) => row.id.startsWith(prefixOrName.toUpperCase()) || row.name === prefixOrName)
-        .map((row) => {
-          return publicJob(toJobRecord(row));
-        }),
+        .filter((job) => job.id.startsWith(prefixOrName.toUpperCase()) || job.name === prefixOrName)
+        .map(publicJob),
     );
   }
 
@@ -575,14 +602,11 @@ export class SqliteStore extends LedgerStore {
         where += `${where === "" ? "WHERE" : " AND"} id ${order === "ASC" ? ">" : "<"} ?`;
         params.push(page.after);
       }
-      return (
-        this.stmt(`SELECT * FROM jobs ${where} ORDER BY id ${order} LIMIT +?`).all(
-          ...params,
-          page.limit,
-        ) as JobRow[]
-      ).map((row) => {
-        return publicJob(toJobRecord(row));
-      });
+      return this.jobRecords(
+        this.stmt(`SELECT * FROM jobs ${where} ORDER BY id ${order} LIMIT +?`),
+        ...params,
+        page.limit,
+      ).map(publicJob);
     });
   }
 
@@ -672,9 +696,8 @@ export class SqliteStore extends LedgerStore {
 
   blockingFacts(jobId: string): Promise<BlockingFacts> {
     return this.read(() => {
-      const row = this.stmt("SELECT * FROM jobs WHERE id = ?").get(jobId) as JobRow | undefined;
-      if (row === undefined) return { unfinishedDependencies: [], resourceHolder: null, pauses: [] };
-      const job = toJobRecord(row);
+      const job = this.jobRecords(this.stmt("SELECT * FROM jobs WHERE id = ?"), jobId)[0];
+      if (job === undefined) return { unfinishedDependencies: [], resourceHolder: null, pauses: [] };
       const deps = (
         this.stmt(
           "SELECT j.id, j.state FROM job_deps d JOIN jobs j ON j.id = d.depends_on WHERE d.job_id = ?",
