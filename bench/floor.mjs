@@ -19,7 +19,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { floorStatements } from "./floor-statements.mjs";
-import { batonRound, median, plainjobRound } from "./queue-rounds.mjs";
+import { batonRound, plainjobRound } from "./queue-rounds.mjs";
+import { drainInProcesses, fill, median, openBatonDb } from "./sqlite-setup.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const quick = process.argv.includes("--quick");
@@ -27,63 +28,19 @@ const rssChild = process.argv.includes("--rss-child") ? process.argv[process.arg
 const RSS_JOBS = 5000;
 const JOBS = rssChild !== undefined ? RSS_JOBS : quick ? 1000 : 6000;
 const ROUNDS = quick ? 1 : 3;
-// Loaded on first use: part 3's children for the peers and the floor must not carry baton.
-const loadBaton = () => import(join(root, "dist", "index.js"));
 const dir = mkdtempSync(join(tmpdir(), "baton-floor-"));
 let counter = 0;
-const payload = { path: "src/file.ts", note: "benchmark" };
 
-async function fillBaton(path, durability, count = JOBS) {
-  const { openBaton } = await loadBaton();
-  const baton = await openBaton({ databasePath: path, durability });
-  for (let i = 0; i < count; i += 1000) {
-    const n = Math.min(1000, count - i);
-    await baton.enqueue(Array.from({ length: n }, () => ({ type: "bench", payload, maxAttempts: 1 })));
-  }
-  await baton.close();
-}
-
-function fillRaw(path) {
-  const db = new Database(path);
-  db.pragma("journal_mode = WAL");
-  db.exec(`CREATE TABLE raw_jobs (id INTEGER PRIMARY KEY, type TEXT NOT NULL, payload TEXT NOT NULL,
-    state TEXT NOT NULL, priority INTEGER NOT NULL DEFAULT 0, run_at INTEGER NOT NULL);
-    CREATE INDEX raw_claim ON raw_jobs (priority DESC, run_at, id) WHERE state = 'queued';`);
-  const insert = db.prepare("INSERT INTO raw_jobs (type, payload, state, run_at) VALUES ('bench', ?, 'queued', ?)");
-  db.transaction(() => {
-    for (let i = 0; i < JOBS; i++) insert.run(JSON.stringify(payload), Date.now());
-  })();
-  db.close();
-}
-
-/** jobs/s of `processes` copies of bench/sqlite-worker.mjs <kind> draining one file. */
-async function inProcesses(kind, processes) {
-  const path = join(dir, `${kind}-${counter++}.db`);
-  if (kind === "raw") fillRaw(path);
-  else await fillBaton(path, "full");
-  const start = performance.now();
-  const results = await Promise.all(
-    Array.from(
-      { length: processes },
-      () =>
-        new Promise((resolve, reject) => {
-          const child = fork(join(root, "bench", "sqlite-worker.mjs"), [kind, path, "full"]);
-          child.once("message", resolve);
-          child.once("exit", (code) => code !== 0 && reject(new Error(`${kind} worker exited ${code}`)));
-        }),
-    ),
-  );
-  const done = results.reduce((sum, r) => sum + r.done, 0);
-  if (done !== JOBS) throw new Error(`${kind}: processed ${done} of ${JOBS}`);
-  return (JOBS * 1000) / (performance.now() - start);
-}
+/** jobs/s of `processes` copies of bench/sqlite-worker.mjs <kind> draining a fresh file. */
+const inProcesses = (kind, processes) =>
+  drainInProcesses(kind, join(dir, `${kind}-${counter++}.db`), processes, JOBS, "full");
 
 /**
  * jobs/s of the floor doing what the Worker's group commit does at concurrency 8, one process, on
  * a database filled with JOBS jobs (by this process unless `path` is given filled).
  */
 async function floorBatched(durability, path = join(dir, `floor-batched-${counter++}.db`)) {
-  if (!existsSync(path)) await fillBaton(path, durability);
+  if (!existsSync(path)) await fill("floor", path, JOBS, durability);
   const db = new Database(path, { timeout: 5000 });
   db.pragma("journal_mode = WAL");
   db.pragma(`synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
@@ -109,9 +66,9 @@ if (rssChild !== undefined) {
   else if (rssChild === "plainjob") await plainjobRound(8, { jobs: JOBS });
   else if (rssChild === "floor") await floorBatched("full", process.argv[process.argv.indexOf("--rss-child") + 2]);
   else if (rssChild === "idle-baton") {
-    const { openBaton, defineHandler } = await loadBaton();
+    const { defineHandler } = await import(join(root, "dist", "index.js"));
     const { z } = await import("zod");
-    const baton = await openBaton({ databasePath: join(dir, "idle.db") });
+    const baton = await openBatonDb(join(dir, "idle.db"), "full");
     defineHandler("noop", z.object({ i: z.number() }), async () => undefined);
     await baton.close();
   } else if (rssChild === "idle-sqlite") new Database(join(dir, "idle.db")).pragma("journal_mode = WAL");
@@ -125,7 +82,7 @@ async function peakRss(kind) {
   if (kind === "floor") {
     // Filled here, so that the child loads better-sqlite3 and nothing of baton.
     const path = join(dir, `rss-floor-${counter++}.db`);
-    await fillBaton(path, "full", RSS_JOBS);
+    await fill("floor", path, RSS_JOBS, "full");
     args.push(path);
   }
   return new Promise((resolve, reject) => {

@@ -5,12 +5,12 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
+import { median } from "./sqlite-setup.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 // Loaded on first use, so a process measuring a peer's memory does not carry baton and zod.
 const loadBaton = () => import(join(root, "dist", "index.js"));
 
-export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const rate = (n, ms) => (n * 1000) / ms;
 

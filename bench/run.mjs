@@ -4,12 +4,12 @@
 //   npm run bench                     # durability "full" (baton's default)
 //   npm run bench -- --durability normal
 //   npm run bench -- --quick          # small counts (CI smoke)
-import { execFileSync, fork, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import Database from "better-sqlite3";
+import { drainInProcesses, fill, median, openBatonDb, payload, plainjobQueue, rawDb } from "./sqlite-setup.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -26,12 +26,7 @@ const N = {
   cli: quick ? 5 : 40,
 };
 const dir = mkdtempSync(join(tmpdir(), "baton-bench-"));
-const { openBaton } = await import(join(root, "dist", "index.js"));
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-};
 const fmt = (n) => (n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(2));
 const rows = [];
 function report(name, unit, baton, raw, plainjob) {
@@ -44,41 +39,20 @@ function report(name, unit, baton, raw, plainjob) {
 let counter = 0;
 const fresh = (name) => join(dir, `${name}-${counter++}.db`);
 
-function rawDb(path) {
-  const db = new Database(path, { timeout: 5000 });
-  db.pragma("journal_mode = WAL");
-  db.pragma(`synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
-  db.exec(`CREATE TABLE IF NOT EXISTS raw_jobs (id INTEGER PRIMARY KEY, type TEXT NOT NULL, payload TEXT NOT NULL,
-    state TEXT NOT NULL, priority INTEGER NOT NULL DEFAULT 0, run_at INTEGER NOT NULL);
-    CREATE INDEX IF NOT EXISTS raw_claim ON raw_jobs (priority DESC, run_at, id) WHERE state = 'queued';`);
-  return db;
-}
-
-async function batonDb(path) {
-  return openBaton({ databasePath: path, durability });
-}
-
-async function plainjobQueue(path) {
-  const { better, defineQueue } = await import("plainjob");
-  return defineQueue({ connection: better(new Database(path)), logger: { info() {}, warn() {}, error() {} } });
-}
-
-const payload = { path: "src/file.ts", note: "benchmark" };
-
 // --- enqueue one by one ---------------------------------------------------------------------
 // One fsync per job makes this the noisiest row: the three take turns, ROUNDS times, on fresh
 // files, and each reports its median.
 {
   const rates = { baton: [], raw: [], plainjob: [] };
   for (let round = 0; round < ROUNDS; round++) {
-    const db = rawDb(fresh("raw"));
+    const db = rawDb(fresh("raw"), durability);
     const insert = db.prepare("INSERT INTO raw_jobs (type, payload, state, run_at) VALUES (?, ?, 'queued', ?)");
     let t = performance.now();
     for (let i = 0; i < N.single; i++) insert.run("bench", JSON.stringify(payload), Date.now());
     rates.raw.push(N.single / ((performance.now() - t) / 1000));
     db.close();
 
-    const baton = await batonDb(fresh("baton"));
+    const baton = await openBatonDb(fresh("baton"), durability);
     t = performance.now();
     for (let i = 0; i < N.single; i++) await baton.enqueue({ type: "bench", payload });
     rates.baton.push(N.single / ((performance.now() - t) / 1000));
@@ -96,7 +70,7 @@ const payload = { path: "src/file.ts", note: "benchmark" };
 // --- enqueue batched ------------------------------------------------------------------------
 {
   const size = 1000;
-  const db = rawDb(fresh("raw"));
+  const db = rawDb(fresh("raw"), durability);
   const insert = db.prepare("INSERT INTO raw_jobs (type, payload, state, run_at) VALUES (?, ?, 'queued', ?)");
   const many = db.transaction((n) => {
     for (let i = 0; i < n; i++) insert.run("bench", JSON.stringify(payload), Date.now());
@@ -106,7 +80,7 @@ const payload = { path: "src/file.ts", note: "benchmark" };
   const raw = N.batch / ((performance.now() - t) / 1000);
   db.close();
 
-  const baton = await batonDb(fresh("baton"));
+  const baton = await openBatonDb(fresh("baton"), durability);
   const specs = Array.from({ length: size }, () => ({ type: "bench", payload }));
   t = performance.now();
   for (let i = 0; i < N.batch; i += size) await baton.enqueue(specs);
@@ -123,45 +97,7 @@ const payload = { path: "src/file.ts", note: "benchmark" };
 }
 
 // --- claim + complete at concurrency 1 and 8 (8 = eight OS processes on one file) -------------
-async function fill(kind, path, n) {
-  if (kind === "raw") {
-    const db = rawDb(path);
-    const insert = db.prepare("INSERT INTO raw_jobs (type, payload, state, run_at) VALUES ('bench', ?, 'queued', ?)");
-    db.transaction(() => {
-      for (let i = 0; i < n; i++) insert.run(JSON.stringify(payload), Date.now());
-    })();
-    db.close();
-  } else if (kind === "baton") {
-    const baton = await batonDb(path);
-    for (let i = 0; i < n; i += 1000) {
-      await baton.enqueue(Array.from({ length: Math.min(1000, n - i) }, () => ({ type: "bench", payload, maxAttempts: 1 })));
-    }
-    await baton.close();
-  } else {
-    const q = await plainjobQueue(path);
-    for (let i = 0; i < n; i += 1000) q.addMany("bench", Array.from({ length: Math.min(1000, n - i) }, () => ({ data: payload })));
-    q.close();
-  }
-}
-
-async function processWith(kind, concurrency) {
-  const path = fresh(kind);
-  await fill(kind, path, N.process);
-  const t = performance.now();
-  const results = await Promise.all(
-    Array.from({ length: concurrency }, () =>
-      new Promise((resolve, reject) => {
-        const child = fork(join(root, "bench", "sqlite-worker.mjs"), [kind, path, durability], { stdio: "inherit" });
-        child.once("message", resolve);
-        child.once("error", reject);
-        child.once("exit", (code) => code !== 0 && reject(new Error(`${kind} worker exited ${code}`)));
-      }),
-    ),
-  );
-  const total = results.reduce((sum, r) => sum + r.done, 0);
-  if (total !== N.process) throw new Error(`${kind}: processed ${total} of ${N.process}`);
-  return N.process / ((performance.now() - t) / 1000);
-}
+const processWith = (kind, concurrency) => drainInProcesses(kind, fresh(kind), concurrency, N.process, durability);
 
 async function processRounds(concurrency) {
   const rates = { baton: [], raw: [], plainjob: [] };
@@ -180,8 +116,8 @@ console.log(`${"  baton c=8 / c=1".padEnd(34)} ${(c8.baton / c1.baton).toFixed(2
 // --- claim latency vs backlog ---------------------------------------------------------------
 async function claimP50(pending) {
   const path = fresh("backlog");
-  await fill("baton", path, pending);
-  const baton = await batonDb(path);
+  await fill("baton", path, pending, durability);
+  const baton = await openBatonDb(path, durability);
   const samples = [];
   for (let i = 0; i < 200; i++) {
     const t = performance.now();
