@@ -38,7 +38,9 @@ export interface JobRow {
 /**
  * Reads `jobs` rows that better-sqlite3 returned as arrays (a statement in `.raw()` mode), by the
  * statement's column names. better-sqlite3 builds an object row of the 28 columns at about 3.2 KB
- * of heap per row; the array and this literal cost about a third of that (D40).
+ * of heap per row; the array and this literal cost about a third of that (D40). The literal is
+ * spelled out on purpose: the same row built by a loop over the names measured 4.0 KB per row
+ * against 1.6 KB (decoding included), as V8 does not give it one fixed shape.
  */
 export function jobRowDecoder(columns: readonly string[]): (values: readonly unknown[]) => JobRow {
   const at = (name: keyof JobRow): number => {
