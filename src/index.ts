@@ -40,6 +40,8 @@ export {
   InvalidTransitionError,
   InvalidInputError,
   SchemaTooNewError,
+  DurationOutOfRangeError,
+  MAX_DURATION_MS,
   isBatonError,
   ulid,
   ManualClock,

@@ -6,7 +6,7 @@
 import { homedir } from "node:os";
 import { isAbsolute, resolve } from "node:path";
 import { BatonError, InvalidInputError } from "../core/errors.js";
-import { parseDuration } from "../core/duration.js";
+import { parseTimerDuration } from "../core/duration.js";
 import { configError, configPaths, readConfigFile } from "../tasks/config.js";
 import type { AgentSpec } from "../tasks/schema.js";
 import type { AgentLimits } from "./agents.js";
@@ -126,7 +126,7 @@ export function resolveAgent(
     stdin: spec.stdin === true,
     ...(spec.cwd === undefined ? {} : { cwd: isAbsolute(spec.cwd) ? spec.cwd : resolve(root, spec.cwd) }),
     env: resolveEnv(name, spec, env),
-    ...(spec.timeout === undefined ? {} : { timeoutMs: parseDuration(spec.timeout) }),
+    ...(spec.timeout === undefined ? {} : { timeoutMs: parseTimerDuration(spec.timeout, "timeout") }),
     ...(spec.retries === undefined ? {} : { retries: spec.retries }),
     limits,
     source: file,

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { InvalidInputError } from "../core/errors.js";
-import { parseDuration } from "../core/duration.js";
+import { parseDuration, parseTimerDuration } from "../core/duration.js";
 import type { OutputMode } from "./output.js";
 import { io } from "./io.js";
 import { keyValues, paint, table } from "./output.js";
@@ -200,7 +200,7 @@ export const bindings: CliBinding[] = [
         name: str(o.name),
         tags: o.tag,
         priority: int("priority", o.priority),
-        delayMs: delay === undefined ? undefined : parseDuration(delay),
+        delayMs: delay === undefined ? undefined : parseTimerDuration(delay, "--delay"),
         maxAttempts: int("max-attempts", o.maxAttempts),
         idempotencyKey: str(o.key),
         dependsOn: o.dependsOn,
@@ -564,7 +564,10 @@ export const bindings: CliBinding[] = [
         ...scope(o),
         types: o.type,
         owner: str(o.owner) ?? `cli:${process.pid}`,
-        leaseSeconds: lease === undefined ? undefined : Math.max(1, Math.round(parseDuration(lease) / 1000)),
+        leaseSeconds:
+          lease === undefined
+            ? undefined
+            : Math.max(1, Math.round(parseTimerDuration(lease, "--lease") / 1000)),
         limit: int("limit", o.limit),
         workflow: str(o.workflow),
       });
@@ -579,7 +582,10 @@ export const bindings: CliBinding[] = [
       return omitUndefined({
         id,
         token,
-        leaseSeconds: lease === undefined ? undefined : Math.max(1, Math.round(parseDuration(lease) / 1000)),
+        leaseSeconds:
+          lease === undefined
+            ? undefined
+            : Math.max(1, Math.round(parseTimerDuration(lease, "--lease") / 1000)),
       });
     },
   },

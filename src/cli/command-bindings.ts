@@ -2,12 +2,14 @@
  * CLI bindings of the background-command operations: run, status, logs, wait, stop, retry.
  */
 import { closeSync, openSync, readSync, statSync, watch } from "node:fs";
-import { parseDuration } from "../core/duration.js";
+import { parseDuration, parseTimerDuration } from "../core/duration.js";
 import { InvalidInputError } from "../core/errors.js";
 import type { CliBinding, CliContext } from "./bindings.js";
 import { io } from "./io.js";
 import type { OutputMode } from "./output.js";
 import { keyValues, paint, table } from "./output.js";
+import type { Timer } from "../core/timer.js";
+import { every } from "../core/timer.js";
 
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
@@ -86,18 +88,18 @@ async function follow(path: string, fromEnd: boolean, ended: Promise<unknown>): 
   };
   drain();
   let watcher: ReturnType<typeof watch> | undefined;
-  let poll: NodeJS.Timeout | undefined;
+  let poll: Timer | undefined;
   try {
     watcher = watch(path, () => drain());
     watcher.on("error", () => undefined);
   } catch {
-    poll = setInterval(drain, 1000);
+    poll = every(1000, drain);
   }
   try {
     await ended;
   } finally {
     watcher?.close();
-    if (poll !== undefined) clearInterval(poll);
+    poll?.cancel();
   }
   drain();
 }
@@ -137,7 +139,8 @@ export const commandBindings: CliBinding[] = [
         throw new InvalidInputError(`--retries must be a number, not '${retries}'`);
       for (const flag of ["timeout", "idleTimeout"] as const) {
         const value = str(o[flag]);
-        if (value !== undefined) parseDuration(value);
+        if (value !== undefined)
+          parseTimerDuration(value, `--${flag === "idleTimeout" ? "idle-timeout" : flag}`);
       }
       return omitUndefined({
         argv,

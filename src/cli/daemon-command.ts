@@ -10,6 +10,7 @@ import type { OutputMode } from "./output.js";
 import { printOk } from "./output.js";
 import type { CliMain } from "./serve.js";
 import { serveCliCall } from "./serve.js";
+import { sleep } from "../core/timer.js";
 
 async function status(home: string): Promise<Record<string, unknown>> {
   const client = await DaemonClient.connect(home);
@@ -51,7 +52,7 @@ async function stop(home: string): Promise<boolean> {
     const again = await DaemonClient.connect(home);
     if (again === undefined) return true;
     again.close();
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   return true;
 }

@@ -21,6 +21,7 @@ import { openEngine } from "../open.js";
 import { getOperation } from "../ops/catalogue.js";
 import { invoke } from "../ops/invoke.js";
 import type { ResumeOutput } from "../ops/resume.js";
+import { every, sleep } from "../core/timer.js";
 
 const FILES = 20;
 const DONE_BEFORE_CRASH = 12;
@@ -67,7 +68,7 @@ export async function demoAgent(phase: string, dir: string): Promise<number> {
     }
     writeFileSync(join(dir, "ready"), "");
     // Work on the 13th file "forever" (a live timer keeps the process up): the demo kills it here.
-    await new Promise(() => setInterval(() => undefined, 60_000));
+    await new Promise(() => every(60_000, () => undefined));
     return 0;
   }
   const resumed = (await call(
@@ -117,7 +118,7 @@ export async function runDemo(options: { keep: boolean; json: boolean }): Promis
       say("demo: the first agent did not reach its checkpoint");
       return 1;
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
   const exited = new Promise((r) =>
     first.exitCode !== null || first.signalCode !== null ? r(undefined) : first.once("exit", r),

@@ -1,4 +1,5 @@
 import { InvalidInputError } from "./errors.js";
+import { checkDuration } from "./timer.js";
 
 const UNITS: Record<string, number> = {
   ms: 1,
@@ -34,4 +35,14 @@ export function parseTimeRef(text: string, now: number): number {
     return t;
   }
   return now - parseDuration(text);
+}
+
+/**
+ * A duration that becomes a timer (a timeout, an idle timeout, a lease): {@link parseDuration},
+ * then refused with `DURATION_OUT_OF_RANGE` beyond 10 years.
+ *
+ * @example parseTimerDuration("25d", "timeout") // 2_160_000_000
+ */
+export function parseTimerDuration(text: string, what: string): number {
+  return checkDuration(parseDuration(text), what);
 }

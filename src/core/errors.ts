@@ -7,6 +7,11 @@
 export const ERROR_CODES = {
   INVALID_INPUT: { exit: 2, http: 400, summary: "The input does not match the operation's schema." },
   USAGE: { exit: 2, http: 400, summary: "The command line could not be understood." },
+  DURATION_OUT_OF_RANGE: {
+    exit: 2,
+    http: 400,
+    summary: "A timeout, lease, delay or heartbeat is negative, not a number, or longer than 10 years.",
+  },
   PAYLOAD_TOO_LARGE: { exit: 2, http: 413, summary: "A payload, result or evidence exceeds the size limit." },
   JOB_NOT_FOUND: { exit: 3, http: 404, summary: "No job has this id (or id prefix, or name)." },
   NOT_FOUND: { exit: 3, http: 404, summary: "The named thing (workflow, file, route) does not exist." },

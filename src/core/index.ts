@@ -48,4 +48,14 @@ export type {
 export { findProject } from "./project.js";
 export { batonHome, ensurePrivateDir, resolveInside, pathInside } from "./paths.js";
 export type { PathCheck } from "./paths.js";
-export { parseDuration, parseTimeRef } from "./duration.js";
+export { parseDuration, parseTimeRef, parseTimerDuration } from "./duration.js";
+export {
+  after,
+  every,
+  sleep,
+  checkDuration,
+  DurationOutOfRangeError,
+  MAX_DURATION_MS,
+  MAX_NODE_TIMER_MS,
+} from "./timer.js";
+export type { Timer, TimerOptions } from "./timer.js";

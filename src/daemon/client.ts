@@ -14,6 +14,7 @@ import { ensurePrivateDir } from "../core/paths.js";
 import { packageRoot } from "../store/sql-files.js";
 import type { IpcResponse } from "./ipc.js";
 import { daemonInfoPath, daemonStartingPath, readLines, send, socketPath } from "./ipc.js";
+import { sleep } from "../core/timer.js";
 
 export class DaemonClient {
   private readonly socket: Socket;
@@ -150,7 +151,7 @@ export async function ensureDaemon(home: string, timeoutMs = 30_000): Promise<Da
     const running = await startUnlessRunning(home);
     if (running !== undefined) return running;
     if (Date.now() >= deadline) break;
-    await new Promise((r) => setTimeout(r, delay));
+    await sleep(delay);
     delay = Math.min(delay * 2, 200);
     const client = await DaemonClient.connect(home);
     if (client !== undefined) return client;

@@ -14,6 +14,8 @@ import { join } from "node:path";
 import { createServer } from "node:net";
 import type { Server, Socket } from "node:net";
 import { cpus } from "node:os";
+import type { Timer } from "../core/timer.js";
+import { after, every, MAX_DURATION_MS } from "../core/timer.js";
 import { BatonError, toBatonError } from "../core/errors.js";
 import type { Job } from "../core/job.js";
 import { isTerminal } from "../core/states.js";
@@ -83,7 +85,8 @@ export function bundleBuildId(): string | undefined {
  */
 function commandLeaseFromEnv(): { leaseMs?: number; heartbeatMs?: number } {
   const raw = process.env.BATON_COMMAND_LEASE_MS;
-  if (raw === undefined || !/^\d+$/.test(raw) || Number(raw) < 300) return {};
+  if (raw === undefined || !/^\d+$/.test(raw) || Number(raw) < 300 || Number(raw) > MAX_DURATION_MS)
+    return {};
   return { leaseMs: Number(raw), heartbeatMs: Math.floor(Number(raw) / 3) };
 }
 
@@ -95,7 +98,7 @@ interface Waiter {
   socket: Socket;
   requestId: number;
   jobId: string;
-  timer: NodeJS.Timeout;
+  timer: Timer;
 }
 
 /** Run the daemon until SIGTERM/SIGINT or a `shutdown` request. Resolves with the exit code. */
@@ -129,7 +132,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   const notifyFinished = (job: Job): void => {
     for (const w of waiters) {
       if (w.jobId === job.id) {
-        clearTimeout(w.timer);
+        w.timer.cancel();
         waiters.delete(w);
         send(w.socket, { id: w.requestId, ok: true, data: { finished: true, state: job.state } });
       }
@@ -162,7 +165,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     socket.on("close", () => {
       for (const w of waiters) {
         if (w.socket === socket) {
-          clearTimeout(w.timer);
+          w.timer.cancel();
           waiters.delete(w);
         }
       }
@@ -238,10 +241,10 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
             socket,
             requestId: request.id,
             jobId,
-            timer: setTimeout(() => {
+            timer: after(timeoutMs, () => {
               waiters.delete(waiter);
               send(socket, { id: request.id, ok: true, data: { finished: false } });
-            }, timeoutMs),
+            }),
           };
           waiters.add(waiter);
           return;
@@ -308,7 +311,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   }
 
   // Jobs finished by other processes (agents completing checkpoints) are noticed within a second.
-  const waiterSweep = setInterval(() => {
+  const waiterSweep = every(1000, () => {
     void (async () => {
       for (const w of [...waiters]) {
         const job = await store.getJob(w.jobId);
@@ -316,10 +319,10 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
           notifyFinished(job ?? ({ id: w.jobId, state: "cancelled" } as Job));
       }
     })();
-  }, 1000);
+  });
 
   // The lock renewal is the daemon's heartbeat in the host registry too.
-  const renew = setInterval(() => {
+  const renew = every(LOCK_TTL_MS / 3, () => {
     void store.renewLock(lockName, lockToken, LOCK_TTL_MS).then((held) => {
       if (!held && !stopping) {
         log("lost the daemon lock to another process; exiting");
@@ -330,7 +333,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
       void registration
         .heartbeat(supervisor.runningCount)
         .catch((error: unknown) => log(`host registry: ${(error as Error).message}`));
-  }, LOCK_TTL_MS / 3);
+  });
 
   // Cron schedules of configured tasks: fired on the scheduler's tick (R-18: once per slot).
   const taskScheduler = new TaskScheduler({ engine, home, actor: "scheduler", log });
@@ -339,7 +342,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   );
 
   // The scheduler: recover expired leases and start due work; sleep until the next due job.
-  let scheduleTimer: NodeJS.Timeout | undefined;
+  let scheduleTimer: Timer | undefined;
   const schedule = async (): Promise<void> => {
     if (stopping) return;
     try {
@@ -353,10 +356,10 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
         await taskScheduler.nextWake(5000),
         next === null || next <= Date.now() ? 5000 : Math.min(5000, Math.max(10, next - Date.now())),
       );
-      scheduleTimer = setTimeout(() => void schedule(), delay);
+      scheduleTimer = after(delay, () => void schedule());
     } catch (error) {
       log(`scheduler: ${(error as Error).message}`);
-      scheduleTimer = setTimeout(() => void schedule(), 1000);
+      scheduleTimer = after(1000, () => void schedule());
     }
   };
 
@@ -367,11 +370,11 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     // First: a dashboard request must not reach this daemon (or start another one) from here on.
     await dashboard.close().catch((error: unknown) => log(`dashboard: ${(error as Error).message}`));
     log(`shutting down (${reason}); waiting up to ${shutdownGraceMs} ms for running commands`);
-    if (scheduleTimer !== undefined) clearTimeout(scheduleTimer);
+    scheduleTimer?.cancel();
     await supervisor.shutdown(shutdownGraceMs);
-    clearInterval(renew);
-    clearInterval(waiterSweep);
-    for (const w of waiters) clearTimeout(w.timer);
+    renew.cancel();
+    waiterSweep.cancel();
+    for (const w of waiters) w.timer.cancel();
     server.close();
     rmSync(path, { force: true });
     rmSync(daemonInfoPath(home), { force: true });

@@ -7,6 +7,7 @@ import type { LogChunk } from "../supervisor/run-dir.js";
 import { attemptDir, loadProcess, logPath, readLogChunk, saveEnv, tailLog } from "../supervisor/run-dir.js";
 import type { DaemonClient } from "./client.js";
 import { DaemonClient as Client, ensureDaemon } from "./client.js";
+import { sleep } from "../core/timer.js";
 
 export class LocalCommandHost implements CommandHost {
   readonly home: string;
@@ -51,7 +52,7 @@ export class LocalCommandHost implements CommandHost {
         return answer.finished;
       } catch (error) {
         if ((error as { code?: string }).code !== "STORE_UNAVAILABLE") throw error;
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     }
   }

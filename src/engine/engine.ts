@@ -1,11 +1,12 @@
 import { EventEmitter } from "node:events";
 import type { Clock } from "../core/clock.js";
 import { systemClock } from "../core/clock.js";
-import { BatonError, InvalidInputError, JobNotFoundError } from "../core/errors.js";
+import { BatonError, InvalidInputError, JobNotFoundError, toBatonError } from "../core/errors.js";
 import { ulid } from "../core/ids.js";
 import type { Attempt, ClaimedJob, EnqueueSpec, Job, JobEvent } from "../core/job.js";
 import { DEFAULT_BACKOFF, enqueueSpecSchema } from "../core/job.js";
 import { encodeJson } from "../core/json.js";
+import { checkDuration } from "../core/timer.js";
 import type { JobState } from "../core/states.js";
 import { isTerminal, TERMINAL_STATES } from "../core/states.js";
 import type {
@@ -110,7 +111,7 @@ export class Engine {
     this.store = store;
     this.clock = options.clock ?? systemClock;
     this.maxPayloadBytes = options.maxPayloadBytes ?? 1024 * 1024;
-    this.defaultLeaseMs = options.defaultLeaseMs ?? 30_000;
+    this.defaultLeaseMs = checkDuration(options.defaultLeaseMs ?? 30_000, "defaultLeaseMs");
     this.defaultMaxAttempts = options.defaultMaxAttempts ?? 3;
     this.actor = options.actor ?? "library";
     this.emitter.setMaxListeners(0);
@@ -132,6 +133,8 @@ export class Engine {
       throw new InvalidInputError(`invalid job: ${where}${issue?.message ?? "bad input"}`);
     }
     const spec: EnqueueSpec = parsed.data;
+    if (spec.timeoutMs !== undefined) checkDuration(spec.timeoutMs, "timeoutMs");
+    if (spec.delayMs !== undefined) checkDuration(spec.delayMs, "delayMs");
     const now = this.clock.now();
     return {
       id: ulid(now),
@@ -178,7 +181,13 @@ export class Engine {
   }
 
   claim(options: ClaimOptions): Promise<ClaimedJob[]> {
-    return this.store.claim(this.claimRequest(options));
+    let request: ClaimRequest;
+    try {
+      request = this.claimRequest(options);
+    } catch (error) {
+      return Promise.reject(toBatonError(error));
+    }
+    return this.store.claim(request);
   }
 
   private claimRequest(options: ClaimOptions): ClaimRequest {
@@ -187,7 +196,7 @@ export class Engine {
       ...(options.typePrefixes === undefined ? {} : { typePrefixes: options.typePrefixes }),
       ...(options.excludeTypes === undefined ? {} : { excludeTypes: options.excludeTypes }),
       owner: options.owner,
-      leaseMs: options.leaseMs ?? this.defaultLeaseMs,
+      leaseMs: checkDuration(options.leaseMs ?? this.defaultLeaseMs, "leaseMs"),
       limit: options.limit ?? 1,
       ...(options.workflow === undefined ? {} : { workflow: options.workflow }),
       ...(options.project === undefined ? {} : { project: options.project }),
@@ -197,7 +206,13 @@ export class Engine {
   }
 
   heartbeat(jobId: string, token: string, leaseMs?: number): Promise<{ leaseExpiresAt: number }> {
-    return this.store.heartbeat(jobId, token, leaseMs ?? this.defaultLeaseMs);
+    let lease: number;
+    try {
+      lease = checkDuration(leaseMs ?? this.defaultLeaseMs, "leaseMs");
+    } catch (error) {
+      return Promise.reject(toBatonError(error));
+    }
+    return this.store.heartbeat(jobId, token, lease);
   }
 
   complete(jobId: string, options: FinishOptions = {}): Promise<Job> {
@@ -269,7 +284,7 @@ export class Engine {
           kind: "heartbeat",
           jobId: op.jobId,
           token: op.token,
-          leaseMs: op.leaseMs ?? this.defaultLeaseMs,
+          leaseMs: checkDuration(op.leaseMs ?? this.defaultLeaseMs, "leaseMs"),
         };
       case "finish":
         return { kind: "finish", request: this.finishRequest(op.jobId, op.outcome, op.options) };

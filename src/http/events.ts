@@ -11,6 +11,8 @@ import type { ServerResponse } from "node:http";
 import type { JobEvent } from "../core/job.js";
 import type { Engine } from "../engine/engine.js";
 import { eventView } from "../ops/views.js";
+import type { Timer } from "../core/timer.js";
+import { every } from "../core/timer.js";
 
 /** Rows per query while catching up. */
 const BATCH = 500;
@@ -45,8 +47,8 @@ export class EventHub {
   private readonly onError: (error: Error) => void;
   private cursor = 0;
   private started: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private keepalive: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
+  private keepalive: Timer | undefined;
   private polling: Promise<void> | undefined;
   private again = false;
   private closed = false;
@@ -74,12 +76,14 @@ export class EventHub {
       this.cursor = await this.newestId();
       const poke = () => this.poll();
       this.unsubscribe.push(this.engine.on("enqueued", poke), this.engine.on("changed", poke));
-      this.timer = setInterval(poke, this.pollMs);
-      this.timer.unref();
-      this.keepalive = setInterval(() => {
-        for (const c of this.clients) c.res.write(": keepalive\n\n");
-      }, KEEPALIVE_MS);
-      this.keepalive.unref();
+      this.timer = every(this.pollMs, poke, { unref: true });
+      this.keepalive = every(
+        KEEPALIVE_MS,
+        () => {
+          for (const c of this.clients) c.res.write(": keepalive\n\n");
+        },
+        { unref: true },
+      );
     })();
     return this.started;
   }
@@ -157,8 +161,8 @@ export class EventHub {
 
   close(): void {
     this.closed = true;
-    if (this.timer !== undefined) clearInterval(this.timer);
-    if (this.keepalive !== undefined) clearInterval(this.keepalive);
+    this.timer?.cancel();
+    this.keepalive?.cancel();
     for (const off of this.unsubscribe.splice(0)) off();
     for (const c of this.clients) c.res.end();
     this.clients.clear();

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { BatonError } from "../core/errors.js";
-import { parseDuration } from "../core/duration.js";
+import { parseTimerDuration } from "../core/duration.js";
 import type { Job } from "../core/job.js";
 import { jobStateSchema, nameSchema } from "../core/job.js";
 import { isTerminal } from "../core/states.js";
@@ -92,7 +92,8 @@ function build(
 ): Built {
   const callerCwd = scope.cwd ?? ctx.cwd;
   const cwd = agent.cwd ?? callerCwd;
-  const timeoutMs = spec.timeout === undefined ? agent.timeoutMs : parseDuration(spec.timeout);
+  const timeoutMs =
+    spec.timeout === undefined ? agent.timeoutMs : parseTimerDuration(spec.timeout, "timeout");
   const meta = spec.meta ?? {};
   const payload: AgentPayload = {
     argv: extra.argv ?? agentArgvWith(agent.template, spec.instructions, agent.stdin),

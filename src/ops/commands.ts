@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { z } from "zod";
 import { AGENT_TYPE_PREFIX, agentLimitReason } from "../agents/agents.js";
-import { parseDuration } from "../core/duration.js";
+import { parseTimerDuration } from "../core/duration.js";
 import { BatonError } from "../core/errors.js";
 import type { Attempt, Job } from "../core/job.js";
 import { jobStateSchema, nameSchema } from "../core/job.js";
@@ -85,8 +85,9 @@ export const runCommand = defineOperation({
     // One string with spaces is a shell command line (`baton run "make && make test"`).
     const argv =
       input.argv.length === 1 && /\s/.test(input.argv[0]!) ? ["/bin/sh", "-c", input.argv[0]!] : input.argv;
-    const timeoutMs = input.timeout === undefined ? undefined : parseDuration(input.timeout);
-    const idleTimeoutMs = input.idleTimeout === undefined ? undefined : parseDuration(input.idleTimeout);
+    const timeoutMs = input.timeout === undefined ? undefined : parseTimerDuration(input.timeout, "timeout");
+    const idleTimeoutMs =
+      input.idleTimeout === undefined ? undefined : parseTimerDuration(input.idleTimeout, "idle timeout");
     const [outcome] = await ctx.engine.enqueue(
       {
         type: "command",

@@ -20,6 +20,7 @@ import { commandHome, idRef, projectOf, scopeFields } from "./common.js";
 import type { OpContext, Operation } from "./operation.js";
 import { defineOperation } from "./operation.js";
 import { eventView, eventViewSchema, jobSummary, jobSummarySchema } from "./views.js";
+import { after } from "../core/timer.js";
 
 const taskName = z.string().min(1).max(64).describe("The task's name (from baton.yaml).");
 
@@ -365,11 +366,11 @@ function ledgerChange(ctx: OpContext, ms: number): Promise<void> {
   return new Promise((resolve) => {
     let watcher: FSWatcher | undefined;
     const done = () => {
-      clearTimeout(timer);
+      timer.cancel();
       watcher?.close();
       resolve();
     };
-    const timer = setTimeout(done, Math.max(0, Math.min(ms, 1000)));
+    const timer = after(Math.max(0, Math.min(ms, 1000)), done);
     if (ctx.engine.store.kind !== "sqlite") return;
     try {
       watcher = watch(`${ctx.engine.store.location}-wal`, { persistent: false }, done);

@@ -7,6 +7,8 @@ import type { ChildProcess } from "node:child_process";
 import { BatonError } from "../core/errors.js";
 import type { Job } from "../core/job.js";
 import { isTerminal } from "../core/states.js";
+import type { Timer, TimerOptions } from "../core/timer.js";
+import { after, every, MAX_DURATION_MS, sleep } from "../core/timer.js";
 import type { Engine } from "../engine/engine.js";
 import type { CommandPayload, ProcessKind } from "./kinds.js";
 import { isCommandPayload } from "./kinds.js";
@@ -35,14 +37,21 @@ const stopWasForced = (job: Job): boolean =>
  * it, and SIGKILL after the grace unless the leader's pid names another process by then.
  * Returns the timer of that last SIGKILL.
  */
-function endGroup(pid: number, startTime: string, force: boolean, graceMs: number): NodeJS.Timeout {
+function endGroup(
+  pid: number,
+  startTime: string,
+  force: boolean,
+  graceMs: number,
+  options: TimerOptions = {},
+): Timer {
   signalGroup(pid, force ? "SIGKILL" : "SIGTERM");
   signalGroup(pid, "SIGCONT");
-  return setTimeout(
+  return after(
+    force ? 0 : Math.min(graceMs, MAX_DURATION_MS),
     () => {
       if (!pidReused(pid, startTime)) signalGroup(pid, "SIGKILL");
     },
-    force ? 0 : graceMs,
+    options,
   );
 }
 
@@ -89,7 +98,7 @@ interface Tracked {
   child: ChildProcess | undefined;
   ending: Ending | undefined;
   endingDetail: string | undefined;
-  timers: NodeJS.Timeout[];
+  timers: Timer[];
   finishing: boolean;
   following: { close(): Promise<void> } | undefined;
   timeoutMs: number | undefined;
@@ -105,9 +114,9 @@ export class Supervisor {
   private claiming = true;
   private ticking: Promise<void> | undefined;
   private again = false;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private livenessTimer: NodeJS.Timeout | undefined;
-  private stoppedTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: Timer | undefined;
+  private livenessTimer: Timer | undefined;
+  private stoppedTimer: Timer | undefined;
 
   constructor(options: SupervisorOptions) {
     this.o = {
@@ -135,14 +144,11 @@ export class Supervisor {
   /** Begin heartbeats and liveness checks; re-attach to commands a previous daemon left running. */
   async start(): Promise<void> {
     await this.reattach();
-    this.heartbeatTimer = setInterval(() => void this.heartbeatAll(), this.o.heartbeatMs);
-    this.heartbeatTimer.unref();
+    this.heartbeatTimer = every(this.o.heartbeatMs, () => void this.heartbeatAll(), { unref: true });
     // Processes started by an earlier daemon are not our children: check them twice a second.
-    this.livenessTimer = setInterval(() => this.checkLiveness(), 500);
-    this.livenessTimer.unref();
+    this.livenessTimer = every(500, () => this.checkLiveness(), { unref: true });
     // A stop typed on another host (or home) is recorded in the ledger: notice it within a second.
-    this.stoppedTimer = setInterval(() => void this.checkStoppedElsewhere(), 1000);
-    this.stoppedTimer.unref();
+    this.stoppedTimer = every(1000, () => void this.checkStoppedElsewhere(), { unref: true });
   }
 
   /** Claim and start queued commands while there is room. Coalesces concurrent calls. */
@@ -292,20 +298,19 @@ export class Supervisor {
     t.following = this.kindOf(job)?.follow?.(job, attempt, dir);
     const startedAt = job.startedAt ?? Date.now();
     if (t.timeoutMs !== undefined) {
-      const left = Math.max(0, startedAt + t.timeoutMs - Date.now());
-      t.timers.push(setTimeout(() => this.end(t, "timeout", `timed out after ${t.timeoutMs} ms`), left));
+      // A row written before durations were bounded may name more than 10 years: wait the longest.
+      const left = Math.min(MAX_DURATION_MS, Math.max(0, startedAt + t.timeoutMs - Date.now()));
+      t.timers.push(after(left, () => this.end(t, "timeout", `timed out after ${t.timeoutMs} ms`)));
     }
     if (t.idleTimeoutMs !== undefined) {
       const idle = t.idleTimeoutMs;
-      const timer = setInterval(
-        () => {
+      t.timers.push(
+        every(Math.min(1000, Math.max(50, Math.floor(idle / 4))), () => {
           t.pump.pump();
           if (Date.now() - t.pump.lastOutputAt >= idle)
             this.end(t, "idle", `no output for ${idle} ms (idle timeout)`);
-        },
-        Math.min(1000, Math.max(50, Math.floor(idle / 4))),
+        }),
       );
-      t.timers.push(timer);
     }
     return t;
   }
@@ -366,14 +371,14 @@ export class Supervisor {
   private async finish(t: Tracked): Promise<void> {
     if (t.finishing) return;
     t.finishing = true;
-    for (const timer of t.timers) clearTimeout(timer);
+    for (const timer of t.timers) timer.cancel();
     // Whatever the leader left behind in its group (background children) goes with it. A pid that
     // now names another process means the old group is empty (a group's id is never reused while
     // it has members): that process is someone else's and is left alone.
     if (!pidReused(t.pid, t.startTime) && groupAlive(t.pid)) {
       signalGroup(t.pid, "SIGTERM");
       const deadline = Date.now() + Math.min(t.killGraceMs, 2000);
-      while (groupAlive(t.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (groupAlive(t.pid) && Date.now() < deadline) await sleep(20);
       signalGroup(t.pid, "SIGKILL");
     }
     t.pump.stop();
@@ -442,7 +447,7 @@ export class Supervisor {
           // Someone else owns the job now: running it twice is worse than stopping it.
           this.o.log?.(`lease lost on ${t.job.id}; stopping its process group`);
           t.finishing = true;
-          for (const timer of t.timers) clearTimeout(timer);
+          for (const timer of t.timers) timer.cancel();
           signalGroup(t.pid, "SIGKILL");
           t.pump.stop();
           void t.following?.close();
@@ -527,7 +532,7 @@ export class Supervisor {
       this.o.log?.(
         `${jobId} attempt ${attempt} is no longer running in the ledger; ending its process group`,
       );
-      endGroup(record.pid, record.startTime, job !== undefined && stopWasForced(job), grace).unref();
+      endGroup(record.pid, record.startTime, job !== undefined && stopWasForced(job), grace, { unref: true });
     }
   }
 
@@ -537,13 +542,13 @@ export class Supervisor {
     const deadline = Date.now() + graceMs;
     while (this.tracked.size > 0 && Date.now() < deadline) {
       this.checkLiveness();
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
-    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
-    if (this.livenessTimer !== undefined) clearInterval(this.livenessTimer);
-    if (this.stoppedTimer !== undefined) clearInterval(this.stoppedTimer);
+    this.heartbeatTimer?.cancel();
+    this.livenessTimer?.cancel();
+    this.stoppedTimer?.cancel();
     for (const t of this.tracked.values()) {
-      for (const timer of t.timers) clearTimeout(timer);
+      for (const timer of t.timers) timer.cancel();
       t.pump.stop();
       await t.following?.close();
     }

@@ -20,6 +20,7 @@ import type { RunOutcome } from "./notify.js";
 import { deliverNotifications } from "./notify.js";
 import type { NotifySpec } from "./schema.js";
 import { taskDefOfRun } from "./start.js";
+import { every } from "../core/timer.js";
 
 /** Delivers a task's notifications (default: src/tasks/notify.ts); results are recorded as job events. */
 export type Notifier = (spec: NotifySpec, event: RunOutcome, env: NodeJS.ProcessEnv) => Promise<unknown[]>;
@@ -79,12 +80,11 @@ function tailLines(file: string, onLine: (line: string) => void): { close(): Pro
   } catch {
     watcher = undefined;
   }
-  const timer = setInterval(() => drain(false), 250);
-  timer.unref();
+  const timer = every(250, () => drain(false), { unref: true });
   drain(false);
   return {
     close: async () => {
-      clearInterval(timer);
+      timer.cancel();
       watcher?.close();
       drain(true);
     },

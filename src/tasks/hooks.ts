@@ -11,6 +11,7 @@ import { spawn } from "node:child_process";
 import { appendFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { HookSpec } from "./schema.js";
+import { after } from "../core/timer.js";
 
 export type HookWhen = "on_success" | "on_failure" | "on_complete";
 
@@ -106,13 +107,13 @@ export async function runHook(
         };
         child.stdout?.on("data", write);
         child.stderr?.on("data", write);
-        const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
+        const timer = after(options.timeoutMs ?? 60_000, () => child.kill("SIGKILL"));
         child.once("error", (error) => {
-          clearTimeout(timer);
+          timer.cancel();
           resolve({ when, index, exitCode: null, error: error.message });
         });
         child.once("close", (code, signal) => {
-          clearTimeout(timer);
+          timer.cancel();
           resolve({
             when,
             index,

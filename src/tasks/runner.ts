@@ -8,7 +8,7 @@
  * the resolved environment goes to the run's 0600 env file, deleted when the run finishes.
  */
 import { isAbsolute, resolve } from "node:path";
-import { parseDuration } from "../core/duration.js";
+import { parseDuration, parseTimerDuration } from "../core/duration.js";
 import { InvalidInputError } from "../core/errors.js";
 import type { BackoffPolicy } from "../core/job.js";
 import { DEFAULT_BACKOFF } from "../core/job.js";
@@ -236,8 +236,9 @@ export function planRun(
     if (command === undefined) return undefined;
     argv = commandArgv(command, spec.args ?? [], inputs, task.name);
   }
-  const timeoutMs = spec.timeout === undefined ? undefined : parseDuration(spec.timeout);
-  const idleTimeoutMs = spec.idle_timeout === undefined ? undefined : parseDuration(spec.idle_timeout);
+  const timeoutMs = spec.timeout === undefined ? undefined : parseTimerDuration(spec.timeout, "timeout");
+  const idleTimeoutMs =
+    spec.idle_timeout === undefined ? undefined : parseTimerDuration(spec.idle_timeout, "idle_timeout");
   const retry = options.dryRun ? { maxAttempts: 1, backoff: DEFAULT_BACKOFF } : retryPolicy(spec);
   const hooks: TaskRunInfo["hooks"] = {};
   if (!options.dryRun) {

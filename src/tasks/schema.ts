@@ -7,7 +7,7 @@
 import { Cron } from "croner";
 import { z } from "zod";
 import { AGENT_PRESETS } from "../agents/agents.js";
-import { parseDuration } from "../core/duration.js";
+import { parseTimerDuration } from "../core/duration.js";
 
 /** Task names become job types (`task:<name>`), unit file names and environment values. */
 export const TASK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -15,7 +15,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function isDuration(text: string): boolean {
   try {
-    return parseDuration(text) > 0;
+    return parseTimerDuration(text, "duration") > 0;
   } catch {
     return false;
   }
@@ -46,7 +46,7 @@ function isTimezone(zone: string): boolean {
 
 const duration = z
   .string()
-  .refine(isDuration, { message: "expected a duration such as 30s, 10m, 2h or 1h30m" })
+  .refine(isDuration, { message: "expected a duration such as 30s, 10m, 2h or 1h30m, at most 10 years" })
   .describe("A duration: 30s, 10m, 2h, 1h30m.");
 
 /** One command: a shell string (`/bin/sh -c`) or an argv list run without a shell. */

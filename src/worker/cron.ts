@@ -11,6 +11,8 @@
 import { Cron } from "croner";
 import type { z } from "zod";
 import { InvalidInputError } from "../core/errors.js";
+import type { Timer } from "../core/timer.js";
+import { after } from "../core/timer.js";
 import type { Engine } from "../engine/engine.js";
 import type { ScheduleRecord } from "../store/types.js";
 import { handlerJobSpec } from "./enqueue.js";
@@ -58,7 +60,7 @@ export function latestDueSlot(cron: Cron, after: number, now: number): number | 
 
 export class CronScheduler {
   private readonly entries: { schedule: CronSchedule; cron: Cron; key: string }[];
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
 
@@ -91,7 +93,7 @@ export class CronScheduler {
 
   private plan(delayMs: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
+    this.timer = after(delayMs, () => {
       this.running = this.pass()
         .catch((error: unknown) => {
           this.onError(error);
@@ -99,7 +101,7 @@ export class CronScheduler {
         })
         .then((next) => this.plan(next))
         .finally(() => (this.running = undefined));
-    }, delayMs);
+    });
   }
 
   /** Fire what is due; resolve with how long to sleep. */
@@ -137,7 +139,7 @@ export class CronScheduler {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer?.cancel();
     await this.running;
   }
 }

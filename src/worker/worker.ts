@@ -14,6 +14,8 @@ import type { FSWatcher } from "node:fs";
 import { hostname } from "node:os";
 import { BatonError } from "../core/errors.js";
 import { newToken } from "../core/ids.js";
+import type { Timer } from "../core/timer.js";
+import { after, checkDuration, every, MAX_DURATION_MS, sleep } from "../core/timer.js";
 import type { ClaimedJob, Job } from "../core/job.js";
 import type { ClaimOptions, Engine } from "../engine/engine.js";
 import { GroupCommit } from "../engine/group-commit.js";
@@ -68,7 +70,15 @@ interface Running {
   done: Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Wait for `work` at most `ms`, leaving no timer behind either way. */
+async function raceTimeout(work: Promise<unknown>, ms: number): Promise<void> {
+  const done = new AbortController();
+  try {
+    await Promise.race([work, sleep(ms, { signal: done.signal })]);
+  } finally {
+    done.abort();
+  }
+}
 
 /** Errors that say the job is no longer ours. */
 function isLost(error: unknown): boolean {
@@ -114,7 +124,9 @@ export class Worker {
   private filling: Promise<void> | undefined;
   private again = false;
   private wakePending = false;
-  private pollTimer: NodeJS.Timeout | undefined;
+  private pollTimer: Timer | undefined;
+  /** Aborted once `stop()` has given everything back: ends every wait the worker still has. */
+  private readonly stopped = new AbortController();
   private unsubscribe: (() => void) | undefined;
   private watcher: FSWatcher | undefined;
 
@@ -123,15 +135,19 @@ export class Worker {
     this.writes = new GroupCommit(engine);
     this.owner = options.owner ?? `worker:${hostname()}:${process.pid}:${newToken().slice(0, 8)}`;
     this.concurrency = Math.max(1, options.concurrency ?? 1);
-    this.leaseMs = options.leaseMs ?? engine.defaultLeaseMs;
-    this.heartbeatMs = options.heartbeatMs ?? Math.max(10, Math.floor(this.leaseMs / 3));
-    this.pollMs = options.pollMs ?? 1000;
-    this.shutdownGraceMs = options.shutdownGraceMs ?? 10_000;
+    this.leaseMs = checkDuration(options.leaseMs ?? engine.defaultLeaseMs, "leaseMs");
+    this.heartbeatMs = checkDuration(
+      options.heartbeatMs ?? Math.max(10, Math.floor(this.leaseMs / 3)),
+      "heartbeatMs",
+    );
+    this.pollMs = checkDuration(options.pollMs ?? 1000, "pollMs");
+    this.shutdownGraceMs = checkDuration(options.shutdownGraceMs ?? 10_000, "shutdownGraceMs");
     if (options.handlers.length === 0)
       throw new BatonError("INVALID_INPUT", "a worker needs at least one handler");
     for (const h of options.handlers) {
       if (this.handlers.has(h.type))
         throw new BatonError("INVALID_INPUT", `two handlers for type '${h.type}'`);
+      if (h.options.timeoutMs !== undefined) checkDuration(h.options.timeoutMs, `timeoutMs of '${h.type}'`);
       this.handlers.set(h.type, h);
       const limit = h.options.rateLimit;
       if (limit !== undefined) {
@@ -245,10 +261,10 @@ export class Worker {
     } catch (error) {
       this.reportError(error);
     }
-    if (this.pollTimer !== undefined) clearTimeout(this.pollTimer);
+    this.pollTimer?.cancel();
     if (this.state !== "started") return;
     // Not unref'd: a started worker keeps its process alive until `stop()`.
-    this.pollTimer = setTimeout(() => this.wake(), Math.max(1, delay));
+    this.pollTimer = after(Math.max(1, delay), () => this.wake());
   }
 
   private countOf(type: string): number {
@@ -340,7 +356,7 @@ export class Worker {
   private async execute(r: Running): Promise<void> {
     const { job, token, attempt } = r.claimed;
     const signal = r.controller.signal;
-    const timers: NodeJS.Timeout[] = [];
+    const timers: Timer[] = [];
     const heartbeat = async (): Promise<void> => {
       if (r.settled) return;
       try {
@@ -354,13 +370,14 @@ export class Worker {
       }
     };
     timers.push(
-      setInterval(() => {
+      every(this.heartbeatMs, () => {
         heartbeat().catch((error: unknown) => this.reportError(error));
-      }, this.heartbeatMs),
+      }),
     );
     const timeoutMs = job.timeoutMs ?? r.handler.options.timeoutMs;
     if (timeoutMs !== undefined) {
-      timers.push(setTimeout(() => void this.timeOut(r, timeoutMs), timeoutMs));
+      // A row written before durations were bounded may name more than 10 years.
+      if (timeoutMs <= MAX_DURATION_MS) timers.push(after(timeoutMs, () => void this.timeOut(r, timeoutMs)));
     }
     this.emit("active", job, attempt);
     const context: HandlerContext = {
@@ -405,7 +422,7 @@ export class Worker {
       );
       if (finished !== undefined) this.emit("failed", finished, error);
     } finally {
-      for (const t of timers) clearTimeout(t);
+      for (const t of timers) t.cancel();
     }
   }
 
@@ -428,7 +445,7 @@ export class Worker {
         this.reportError(error);
         if (!isPassing(error) || this.hasStopped()) return undefined;
       }
-      await sleep(delay);
+      await sleep(delay, { signal: this.stopped.signal });
       if (this.hasStopped()) return undefined;
     }
   }
@@ -466,12 +483,14 @@ export class Worker {
     this.state = "stopping";
     this.unsubscribe?.();
     this.watcher?.close();
-    if (this.pollTimer !== undefined) clearTimeout(this.pollTimer);
+    this.pollTimer?.cancel();
     await this.cron.stop();
     await this.filling;
     const grace = options.graceMs ?? this.shutdownGraceMs;
     const all = () => Promise.all([...this.running.values()].map((r) => r.done));
-    await Promise.race([all(), sleep(grace)]);
+    // The waits are cancelled once won or lost, so no timer outlives stop() (a 10 s grace timer
+    // kept a script that stopped its worker alive for 10 s).
+    await raceTimeout(all(), grace);
     for (const r of [...this.running.values()]) {
       if (r.settled) continue;
       r.settled = true;
@@ -484,7 +503,8 @@ export class Worker {
       }
     }
     // Handlers that honour their signal return now; give the others a moment, not forever.
-    await Promise.race([all(), sleep(Math.min(1000, grace))]);
+    await raceTimeout(all(), Math.min(1000, grace));
     this.state = "stopped";
+    this.stopped.abort();
   }
 }

@@ -7,6 +7,7 @@ import type { ClientBase, CustomTypesConfig, PoolClient, PoolConfig, QueryResult
 import { Pool, types as pgTypes } from "pg";
 import { BatonError, InvalidInputError } from "../../core/errors.js";
 import { classify, isConnectionError, translate } from "./errors.js";
+import { sleep } from "../../core/timer.js";
 
 /** Bounded retries of a whole transaction, per kind of failure. */
 export const RETRY_LIMITS = { contention: 30, connection: 6, stale_plan: 2 } as const;
@@ -56,7 +57,7 @@ export const TYPES: CustomTypesConfig = {
       : pgTypes.getTypeParser(oid, format ?? "text")) as CustomTypesConfig["getTypeParser"],
 };
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export { sleep };
 
 /** A short stable name per SQL text, so every connection prepares each statement once. */
 const statementNames = new Map<string, string>();

@@ -4,13 +4,15 @@
  */
 import type { PoolConfig } from "pg";
 import { Client } from "pg";
+import type { Timer } from "../../core/timer.js";
+import { after, every } from "../../core/timer.js";
 
 /** One registered wake-up listener and the client that LISTENs for it. */
 export class WakeListener {
   private client: Client | undefined;
   private stopped = false;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private pingTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: Timer | undefined;
+  private pingTimer: Timer | undefined;
   private failures = 0;
   private connectedOnce = false;
 
@@ -31,7 +33,7 @@ export class WakeListener {
     const lost = () => {
       if (dead) return;
       dead = true;
-      if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
+      this.pingTimer?.cancel();
       client.removeAllListeners("notification");
       client.end().catch(() => undefined);
       this.scheduleReconnect();
@@ -57,17 +59,20 @@ export class WakeListener {
         // unanswered when the next is due means the connection is gone (and a second query on a
         // busy client is what pg deprecates): reconnect rather than queue another.
         let pinging = false;
-        this.pingTimer = setInterval(() => {
-          if (pinging) {
-            lost();
-            return;
-          }
-          pinging = true;
-          client.query("SELECT 1").then(() => {
-            pinging = false;
-          }, lost);
-        }, this.pingMs);
-        this.pingTimer.unref();
+        this.pingTimer = every(
+          this.pingMs,
+          () => {
+            if (pinging) {
+              lost();
+              return;
+            }
+            pinging = true;
+            client.query("SELECT 1").then(() => {
+              pinging = false;
+            }, lost);
+          },
+          { unref: true },
+        );
       })
       .catch(lost);
   }
@@ -76,14 +81,13 @@ export class WakeListener {
     if (this.stopped) return;
     this.failures++;
     const delay = Math.min(5000, 100 * 2 ** Math.min(this.failures - 1, 6));
-    this.reconnectTimer = setTimeout(() => this.connect(), delay);
-    this.reconnectTimer.unref();
+    this.reconnectTimer = after(delay, () => this.connect(), { unref: true });
   }
 
   async close(): Promise<void> {
     this.stopped = true;
-    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
-    if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
+    this.reconnectTimer?.cancel();
+    this.pingTimer?.cancel();
     const client = this.client;
     this.client = undefined;
     if (client !== undefined) {

@@ -37,6 +37,7 @@ import {
   toPause,
   toSchedule,
 } from "./rows.js";
+import { sleep } from "../../core/timer.js";
 
 export type Durability = "full" | "normal";
 
@@ -253,7 +254,7 @@ export class SqliteStore extends LedgerStore {
         if (kind === "fatal") throw translate(error, this.location);
         counts[kind]++;
         if (counts[kind] > RETRY_LIMITS[kind]) throw translate(error, this.location);
-        await new Promise((resolve) => setTimeout(resolve, kind === "busy" ? 5 + Math.random() * 20 : 50));
+        await sleep(kind === "busy" ? 5 + Math.random() * 20 : 50);
       }
     }
   }

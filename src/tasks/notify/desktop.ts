@@ -7,6 +7,7 @@
 import { spawn as nodeSpawn } from "node:child_process";
 import type { Redactor } from "./message.js";
 import type { NotificationDelivery } from "./types.js";
+import { after } from "../../core/timer.js";
 
 export interface DesktopContext {
   spawn: typeof nodeSpawn;
@@ -73,7 +74,7 @@ export function notifyDesktop(
     const finish = (result: NotificationDelivery) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      timer.cancel();
       resolve(result);
     };
     let child: ReturnType<typeof nodeSpawn>;
@@ -89,12 +90,12 @@ export function notifyDesktop(
       );
       return;
     }
-    const timer = setTimeout(() => {
+    const timer = after(ctx.timeoutMs, () => {
       child.kill("SIGKILL");
       finish(
         record({ ok: false, error: `${command.program} timed out after ${ctx.timeoutMs} ms`, attempts: 1 }),
       );
-    }, ctx.timeoutMs);
+    });
     child.stderr?.setEncoding("utf8");
     child.stderr?.on("data", (chunk: string) => {
       if (stderr.length < MAX_STDERR) stderr += chunk;

@@ -4,9 +4,9 @@
  * `timeoutMs`. Only network errors and 5xx answers are retried: a 4xx will not get better, and a
  * timeout has spent the budget (and may have been delivered already).
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Redactor } from "./message.js";
 import type { NotificationChannel, NotificationDelivery } from "./types.js";
+import { after, sleep } from "../../core/timer.js";
 
 export interface PostContext {
   fetch: typeof fetch;
@@ -83,7 +83,7 @@ export async function postJson(ctx: PostContext, post: JsonPost): Promise<Notifi
   if (bad !== undefined) return done({ ok: false, error: bad, attempts: 0 });
 
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), ctx.timeoutMs);
+  const timer = after(ctx.timeoutMs, () => controller.abort());
   const timedOut = (attempts: number) =>
     done({ ok: false, error: `timed out after ${ctx.timeoutMs} ms`, attempts });
   let attempts = 0;
@@ -124,16 +124,12 @@ export async function postJson(ctx: PostContext, post: JsonPost): Promise<Notifi
       return done({ ok: false, status, error: snippet ? `${reason}: ${snippet}` : reason, attempts });
     }
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
   }
 }
 
 /** Wait before the retry; false when the channel's deadline passed meanwhile. */
 async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  try {
-    await sleep(ms, undefined, { signal });
-    return true;
-  } catch {
-    return false;
-  }
+  await sleep(ms, { signal });
+  return !signal.aborted;
 }
