@@ -20,8 +20,12 @@ const SERVED = new Set([
   "health", "skip", "accept-before", "archive", "delete", "redrive", "pause", "unpause", "clean",
   "claim", "heartbeat", "release", "recover", "status", "run", "stop", "retry", "wait",
 ]);
-/** Read-only calls that simply run here when the daemon goes away mid-call (e.g. a restart during a `wait`). */
-const REPEATABLE = new Set(["wait"]);
+/**
+ * Every call the daemon serves carries a request id (R-32). When the daemon goes away mid-call, the
+ * call runs here with the same id: a change the daemon had committed is answered from the ledger
+ * (the first call's outcome), not made again; one it had not is made now.
+ */
+let requestId;
 const LOCAL_ONLY = new Set(["-", "-h", "--help", "-V", "--version", "--wait", "--follow", "--hook"]);
 
 function servable() {
@@ -31,6 +35,7 @@ function servable() {
 }
 
 function viaDaemon() {
+  requestId = `cli-${require("node:crypto").randomUUID()}`;
   const home = process.env.BATON_HOME ? resolve(process.env.BATON_HOME) : join(homedir(), ".baton");
   const socketPath = join(home, "daemon.sock");
   if (Buffer.byteLength(socketPath) >= 100) return Promise.resolve(undefined);
@@ -46,7 +51,7 @@ function viaDaemon() {
     let pending = "";
     socket.setEncoding("utf8");
     socket.on("connect", () => {
-      const params = { argv, cwd: process.cwd(), env: process.env, isTTY: process.stdout.isTTY === true, build };
+      const params = { argv, cwd: process.cwd(), env: process.env, isTTY: process.stdout.isTTY === true, build, requestId };
       socket.write(`${JSON.stringify({ id: 1, method: "cli", params })}\n`);
       sent = true;
     });
@@ -68,12 +73,8 @@ function viaDaemon() {
 }
 
 async function main() {
-  let served = servable() ? await viaDaemon() : undefined;
-  if (served === "lost" && REPEATABLE.has(argv[0])) served = undefined;
-  if (served === "lost") {
-    process.stderr.write("baton: error: the daemon went away during the call; check the outcome with `baton list` (STORE_UNAVAILABLE)\n");
-    process.exitCode = 5;
-  } else if (served !== undefined) {
+  const served = servable() ? await viaDaemon() : undefined;
+  if (served !== undefined && served !== "lost") {
     process.stdout.write(served.stdout);
     process.stderr.write(served.stderr);
     process.exitCode = served.code;
@@ -83,17 +84,24 @@ async function main() {
       cli = await import("../dist/cli.mjs");
     } catch (error) {
       if (!existsSync(CLI)) {
+        if (argv.includes("--json"))
+          process.stdout.write(`${JSON.stringify({ ok: false, error: { code: "INTERNAL", message: "baton is not built" } })}\n`);
         process.stderr.write("baton is not built: run npm install (or npm run build)\n");
         process.exit(1);
       }
       throw error;
     }
-    process.exitCode = await cli.main(argv);
+    // Run here: nothing served it, or its daemon went away mid-call (then under the same request id).
+    process.exitCode = await cli.main(argv, served === "lost" ? { requestId } : {});
   }
 }
 
 main().catch((error) => {
-  // What the ES module entry did with an uncaught error: print it and exit 1.
+  // What the ES module entry did with an uncaught error: print it and exit 1 (an envelope with --json).
   process.exitCode = 1;
+  if (argv.includes("--json")) {
+    const message = String(error && error.message ? error.message : error);
+    process.stdout.write(`${JSON.stringify({ ok: false, error: { code: "INTERNAL", message } })}\n`);
+  }
   console.error(error);
 });

@@ -12,29 +12,42 @@ export const DATABASE_URL_FLAG = "--database-url";
 
 export type DatabaseUrlSource = "flag" | "env" | "project config" | "personal config" | "default";
 
-/** Remove `--database-url <url>` / `--database-url=<url>` from `argv`; the value, if given. */
-export function takeDatabaseUrlFlag(argv: readonly string[]): { argv: string[]; url: string | undefined } {
+/**
+ * Remove a global `<flag> <value>` / `<flag>=<value>` (anywhere before `--`) from `argv`; the value,
+ * if given. `example` shows a valid value in the error for a flag given without one.
+ */
+export function takeGlobalFlag(
+  argv: readonly string[],
+  flag: string,
+  example: string,
+): { argv: string[]; value: string | undefined } {
   const rest: string[] = [];
-  let url: string | undefined;
+  let value: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--") {
       rest.push(...argv.slice(i));
       break;
     }
-    if (arg === DATABASE_URL_FLAG) {
-      const value = argv[i + 1];
-      if (value === undefined || value.startsWith("-"))
-        throw new BatonError("USAGE", `${DATABASE_URL_FLAG} needs a value: postgres://user@host:5432/db`);
-      url = value;
+    if (arg === flag) {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith("-"))
+        throw new BatonError("USAGE", `${flag} needs a value: ${example}`);
+      value = next;
       i++;
-    } else if (arg.startsWith(`${DATABASE_URL_FLAG}=`)) {
-      url = arg.slice(DATABASE_URL_FLAG.length + 1);
+    } else if (arg.startsWith(`${flag}=`)) {
+      value = arg.slice(flag.length + 1);
     } else {
       rest.push(arg);
     }
   }
-  return { argv: rest, url };
+  return { argv: rest, value };
+}
+
+/** Remove `--database-url <url>` / `--database-url=<url>` from `argv`; the value, if given. */
+export function takeDatabaseUrlFlag(argv: readonly string[]): { argv: string[]; url: string | undefined } {
+  const taken = takeGlobalFlag(argv, DATABASE_URL_FLAG, "postgres://user@host:5432/db");
+  return { argv: taken.argv, url: taken.value };
 }
 
 /** `database_url` of one config file, read leniently (a broken task elsewhere does not matter here). */

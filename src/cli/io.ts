@@ -14,6 +14,8 @@ export interface CliIo {
   err(text: string): void;
   /** A ledger already open (the daemon's), used instead of opening one per call. */
   opened?: Opened;
+  /** The request id of this call (R-32): the thin client's, or `--request-id`. */
+  requestId?: string;
 }
 
 const processIo: CliIo = {

@@ -21,12 +21,15 @@ import { LocalCommandHost } from "../daemon/host.js";
 export const allBindings: CliBinding[] = [...bindings, ...commandBindings, ...taskBindings, ...agentBindings];
 import type { OutputMode } from "./output.js";
 import { detectColor, printError, printOk } from "./output.js";
-import { io } from "./io.js";
+import { io, withIo } from "./io.js";
 import { registerMcpCommand } from "../mcp/command.js";
 import { registerIntegrationCommands } from "../integrations/commands.js";
 import { registerHttpCommands } from "./http-bindings.js";
 import { registerLedgerCommands } from "./ledger-commands.js";
-import { resolveDatabaseUrl, takeDatabaseUrlFlag } from "./database-url.js";
+import { resolveDatabaseUrl, takeDatabaseUrlFlag, takeGlobalFlag } from "./database-url.js";
+import { checkRequestId } from "../core/request.js";
+
+const REQUEST_ID_FLAG = "--request-id";
 
 declare const BATON_VERSION: string | undefined;
 const version = typeof BATON_VERSION === "string" ? BATON_VERSION : "0.1.0";
@@ -57,7 +60,8 @@ async function runBinding(
     commands,
   };
   try {
-    const data = await invoke(op, input, context);
+    const requestId = io().requestId;
+    const data = await invoke(op, input, requestId === undefined ? context : { ...context, requestId });
     if (binding.quiet?.(opts) !== true)
       printOk(mode, data, () => (binding.render ?? defaultRender)(data, mode));
     const errors = (data as { errors?: unknown[] }).errors;
@@ -119,6 +123,10 @@ export function buildProgram(onExit: (code: number) => void, only?: string): Com
   program.enablePositionalOptions();
   // Taken out of argv before parsing (see selectDatabase); declared here for --help.
   program.option("--database-url <url>", "PostgreSQL ledger (else BATON_DATABASE_URL, database_url, SQLite)");
+  program.option(
+    "--request-id <id>",
+    "name this call: repeated with the same id, a change answers the first call's outcome instead of running again",
+  );
   const groups = new Map<string, Command>();
   const parentOf = (group: string | undefined): Command => {
     if (group === undefined) return program;
@@ -240,9 +248,31 @@ function selectDatabase(argv: string[]): string[] {
   return taken.argv;
 }
 
-/** Run the CLI with `argv` (without node and script). Resolves to the exit code. */
-export async function main(argv: string[]): Promise<number> {
+/** Options of one CLI invocation that are not on its command line. */
+export interface MainOptions {
+  /** The request id the thin client gave the call (bin/baton.js), when `--request-id` is absent. */
+  requestId?: string;
+}
+
+/**
+ * Run the CLI with `argv` (without node and script). Resolves to the exit code. `--request-id <id>`
+ * (or `options.requestId`) names the call: a mutating command repeated with the same id answers
+ * the first call's outcome instead of doing the work again (R-32).
+ */
+export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   const json = argv.includes("--json");
+  try {
+    const taken = takeGlobalFlag(argv, REQUEST_ID_FLAG, "any id of yours, e.g. deploy-2026-01-01-1");
+    const requestId = taken.value ?? options.requestId ?? io().requestId;
+    if (requestId === undefined) return await parseAndRun(taken.argv, json);
+    checkRequestId(requestId);
+    return await withIo({ ...io(), requestId }, () => parseAndRun(taken.argv, json));
+  } catch (error) {
+    return failed(error, json);
+  }
+}
+
+async function parseAndRun(argv: string[], json: boolean): Promise<number> {
   let code = 0;
   try {
     const args = selectDatabase(argv);
@@ -271,10 +301,15 @@ export async function main(argv: string[]): Promise<number> {
       printError(modeFor(json), new BatonError("USAGE", `${message} (see baton --help)`));
       return ERROR_CODES.USAGE.exit;
     }
-    const e = toBatonError(error);
-    printError(modeFor(json), e);
-    if (e.code === "INTERNAL" && process.env.BATON_DEBUG === "1")
-      io().err(`${String((error as Error).stack)}\n`);
-    return e.exitCode;
+    return failed(error, json);
   }
+}
+
+/** Print an error that ended the call (an envelope with `--json`); its exit code. */
+function failed(error: unknown, json: boolean): number {
+  const e = toBatonError(error);
+  printError(modeFor(json), e);
+  if (e.code === "INTERNAL" && process.env.BATON_DEBUG === "1")
+    io().err(`${String((error as Error).stack)}\n`);
+  return e.exitCode;
 }

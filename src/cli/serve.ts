@@ -5,6 +5,7 @@
  * times). Anything interactive or long (follow, wait, help, stdin) never comes here.
  */
 import type { Opened } from "../open.js";
+import { resolveDatabaseUrl, takeDatabaseUrlFlag } from "./database-url.js";
 import { withIo } from "./io.js";
 
 /** The CLI's entry point (passed in, so this module does not import the whole CLI). */
@@ -15,6 +16,8 @@ export interface CliCall {
   cwd: string;
   env: NodeJS.ProcessEnv;
   isTTY: boolean;
+  /** The thin client's request id for the call (R-32). */
+  requestId?: string;
 }
 
 export interface CliAnswer {
@@ -23,7 +26,38 @@ export interface CliAnswer {
   stderr: string;
 }
 
-export async function serveCliCall(call: CliCall, opened: Opened, main: CliMain): Promise<CliAnswer> {
+/**
+ * The ledger a caller's settings name: the PostgreSQL URL and schema, or `sqlite` (the SQLite file
+ * of the BATON_HOME whose socket the call came to, which is the daemon's own home).
+ */
+function ledgerOf(url: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (url === undefined || url.trim() === "") return "sqlite";
+  const schema = env.BATON_DATABASE_SCHEMA;
+  return `${url.trim()}#${schema === undefined || schema === "" ? "baton" : schema}`;
+}
+
+/**
+ * True when the call names the ledger this daemon serves (R-33): by `--database-url`,
+ * `BATON_DATABASE_URL`, the project's or the personal config, or none of them (SQLite). A call for
+ * another ledger is answered "run it yourself", never served from this daemon's ledger.
+ */
+export function sameLedger(call: CliCall, daemonEnv: NodeJS.ProcessEnv = process.env): boolean {
+  let flag: string | undefined;
+  try {
+    flag = takeDatabaseUrlFlag(call.argv).url;
+  } catch {
+    return false; // a malformed flag: the caller's own CLI says so
+  }
+  const { url } = resolveDatabaseUrl(flag, call.env, call.cwd);
+  return ledgerOf(url, call.env) === ledgerOf(daemonEnv.BATON_DATABASE_URL, daemonEnv);
+}
+
+export async function serveCliCall(
+  call: CliCall,
+  opened: Opened,
+  main: CliMain,
+): Promise<CliAnswer | { fallback: true }> {
+  if (!sameLedger(call)) return { fallback: true };
   const out: Buffer[] = [];
   const err: string[] = [];
   const code = await withIo(
@@ -34,6 +68,7 @@ export async function serveCliCall(call: CliCall, opened: Opened, main: CliMain)
       out: (text) => void out.push(typeof text === "string" ? Buffer.from(text) : Buffer.from(text)),
       err: (text) => void err.push(text),
       opened,
+      ...(call.requestId === undefined ? {} : { requestId: call.requestId }),
     },
     () => main(call.argv),
   );

@@ -40,11 +40,17 @@ import { daemonInfoPath, daemonStartingPath, readLines, send, socketPath } from 
 
 const LOCK_TTL_MS = 15_000;
 
+/**
+ * A fault-injection seam, off by default: hold each served CLI answer back this long after its
+ * work committed, so a test can kill the daemon between the commit and the answer (R-32).
+ */
+const answerDelayMs = Number(process.env.BATON_TEST_ANSWER_DELAY_MS ?? 0) || 0;
+
 /** Runs one thin-client CLI call inside the daemon (provided by the CLI that starts the daemon). */
 export type CliServer = (
-  call: { argv: string[]; cwd: string; env: NodeJS.ProcessEnv; isTTY: boolean },
+  call: { argv: string[]; cwd: string; env: NodeJS.ProcessEnv; isTTY: boolean; requestId?: string },
   opened: Opened,
-) => Promise<{ code: number; stdout: string; stderr: string }>;
+) => Promise<{ code: number; stdout: string; stderr: string } | { fallback: true }>;
 
 export interface DaemonOptions {
   home: string;
@@ -258,6 +264,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
             env?: unknown;
             isTTY?: unknown;
             build?: unknown;
+            requestId?: unknown;
           };
           const serveCli = options.serveCli;
           if (
@@ -276,9 +283,11 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
               cwd: call.cwd,
               env: (call.env ?? {}) as NodeJS.ProcessEnv,
               isTTY: call.isTTY === true,
+              ...(typeof call.requestId === "string" ? { requestId: call.requestId } : {}),
             },
             opened,
           );
+          if (answerDelayMs > 0) await new Promise((r) => setTimeout(r, answerDelayMs));
           send(socket, { id: request.id, ok: true, data: answer });
           return;
         }

@@ -26,8 +26,16 @@ export class LocalCommandHost implements CommandHost {
     saveEnv(this.home, jobId, env);
   }
 
+  /** A daemon that dies under the call is replaced (ensureDaemon starts another) and woken. */
   async wake(): Promise<void> {
-    await (await this.daemon()).request("wake");
+    for (let tries = 1; ; tries++) {
+      try {
+        await (await this.daemon()).request("wake");
+        return;
+      } catch (error) {
+        if ((error as { code?: string }).code !== "STORE_UNAVAILABLE" || tries >= 3) throw error;
+      }
+    }
   }
 
   async stop(jobId: string, force: boolean): Promise<void> {

@@ -1,3 +1,5 @@
+import type { RequestScope } from "../core/request.js";
+import { inRequest } from "../core/request.js";
 import { EventEmitter } from "node:events";
 import type { Clock } from "../core/clock.js";
 import { systemClock } from "../core/clock.js";
@@ -115,6 +117,30 @@ export class Engine {
     this.defaultMaxAttempts = options.defaultMaxAttempts ?? 3;
     this.actor = options.actor ?? "library";
     this.emitter.setMaxListeners(0);
+  }
+
+  /**
+   * This engine, with every store call made as part of `request` (R-32): the store records each of
+   * the request's write transactions in that transaction, and a repeat of the request answers from
+   * them instead of writing again. Events, clock and options are this engine's.
+   *
+   * @example
+   * const scoped = engine.forRequest({ id: "req-1", op: "enqueue_task", seq: 0, replayed: false });
+   * await scoped.enqueue({ type: "t" }); // a second call with a fresh scope of "req-1" returns the same job
+   */
+  forRequest(request: RequestScope): Engine {
+    const store = this.store;
+    const bound = new Proxy(store, {
+      get(target, key) {
+        const value: unknown = Reflect.get(target, key, target);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) =>
+          inRequest(request, () => (value as (...a: unknown[]) => unknown).apply(target, args));
+      },
+    });
+    const view = Object.create(this) as Engine;
+    Object.defineProperty(view, "store", { value: bound });
+    return view;
   }
 
   on(event: EngineEvent, listener: (jobs: readonly Job[]) => void): () => void {

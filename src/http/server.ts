@@ -268,7 +268,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       if (body === null || typeof body !== "object" || Array.isArray(body)) {
         throw new InvalidInputError("the input must be a JSON object");
       }
-      send(res, 200, { ok: true, data: await callOperation(name, body, ctx, readOnly) });
+      // `Idempotency-Key: <id>` is the call's request id (R-32): a repeat answers the first call.
+      const key = req.headers["idempotency-key"];
+      const called = typeof key === "string" ? { ...ctx, requestId: key } : ctx;
+      send(res, 200, { ok: true, data: await callOperation(name, body, called, readOnly) });
       return;
     }
     if (path.startsWith("/api/")) {

@@ -108,7 +108,11 @@ export const runCommand = defineOperation({
       { actor: ctx.actor },
     );
     const job = outcome!.job;
-    if (!outcome!.deduplicated) {
+    // A repeat of a request finishes what the first call may not have: the environment and
+    // the wake, unless the command has started since (its environment file is gone once it ends).
+    const started =
+      ctx.request?.replayed === true && (await ctx.engine.store.getJob(job.id))?.state !== "queued";
+    if (!outcome!.deduplicated && !started) {
       commands.saveEnv(job.id, ctx.env ?? process.env);
       await commands.wake();
     }

@@ -1,4 +1,5 @@
 import { InvalidInputError } from "../core/errors.js";
+import { checkRequestId } from "../core/request.js";
 import type { Operation, OpContext } from "./operation.js";
 
 /** Describe the first problem zod found, naming the field. */
@@ -16,5 +17,7 @@ export function describeIssue(issues: readonly { path: readonly PropertyKey[]; m
 export async function invoke(op: Operation, raw: unknown, ctx: OpContext): Promise<unknown> {
   const parsed = op.input.safeParse(raw ?? {});
   if (!parsed.success) throw new InvalidInputError(`${op.name}: ${describeIssue(parsed.error.issues)}`);
-  return op.run(parsed.data, ctx);
+  if (ctx.requestId === undefined || op.readOnly) return op.run(parsed.data, ctx);
+  const request = { id: checkRequestId(ctx.requestId), op: op.name, seq: 0, replayed: false };
+  return op.run(parsed.data, { ...ctx, engine: ctx.engine.forRequest(request), request });
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { RequestScope } from "../core/request.js";
 import type { Engine } from "../engine/engine.js";
 import type { LogChunk } from "../supervisor/run-dir.js";
 
@@ -15,6 +16,13 @@ export interface OpContext {
   env?: NodeJS.ProcessEnv;
   /** Access to the daemon and run files; front-ends that can start commands provide it. */
   commands?: CommandHost;
+  /**
+   * The caller's request id (R-32): a mutating operation given one records its writes under it,
+   * and a repeat with the same id answers the first call's outcome instead of doing the work again.
+   */
+  requestId?: string;
+  /** Set by {@link invoke} while a mutating operation runs under {@link requestId}. */
+  request?: RequestScope;
 }
 
 export type LogStreamName = "output" | "stdout" | "stderr";

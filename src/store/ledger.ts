@@ -7,7 +7,14 @@
  * values; PostgreSQL's return promises. `await` treats both alike.
  */
 import type { Clock } from "../core/clock.js";
-import { BatonError, InvalidTransitionError, JobNotFoundError, LeaseLostError } from "../core/errors.js";
+import {
+  BatonError,
+  InvalidInputError,
+  InvalidTransitionError,
+  JobNotFoundError,
+  LeaseLostError,
+} from "../core/errors.js";
+import { currentRequest, decodeRecorded, encodeRecorded, REQUEST_RETENTION_MS } from "../core/request.js";
 import { newToken } from "../core/ids.js";
 import type { Attempt, AttemptOutcome, ClaimedJob, Job, JobEvent } from "../core/job.js";
 import { backoffDelay } from "../core/job.js";
@@ -100,6 +107,24 @@ export interface LedgerTx {
   deleteSchedule(key: string): Awaitable<boolean>;
   listSchedules(): Awaitable<ScheduleRecord[]>;
   cleanFinished(finishedBefore: number, states: readonly JobState[]): Awaitable<number>;
+  /**
+   * The recorded write `seq` of a request, if it committed. PostgreSQL first takes a transaction
+   * lock on the request id, so two calls with one id run their writes one after the other.
+   */
+  getRequestWrite(requestId: string, seq: number): Awaitable<{ op: string; result: string } | undefined>;
+  putRequestWrite(row: RequestWriteRow): Awaitable<void>;
+  /** Forget requests recorded before `before` (the retention window). */
+  pruneRequests(before: number): Awaitable<void>;
+}
+
+/** One write of a request, as recorded in the same transaction as the write (R-32). */
+export interface RequestWriteRow {
+  requestId: string;
+  seq: number;
+  op: string;
+  /** The write's answer ({@link encodeRecorded}). */
+  result: string;
+  createdAt: number;
 }
 
 const FINISH_ACTION: Record<FinishOutcome, JobAction> = {
@@ -192,6 +217,41 @@ export abstract class LedgerStore implements Store {
    * what claiming recovers): it need not wait for the disk (D32). Every other write must.
    */
   protected abstract write<T>(fn: (tx: LedgerTx) => Promise<T>, kind?: WriteKind): Promise<T>;
+
+  /**
+   * `fn` as one write of the current request, if the call is part of one (R-32): its number in the
+   * request is taken now, in call order; in the transaction, a write the request already committed
+   * answers what it answered then (and does nothing), and a new one is recorded with its answer in
+   * the same transaction. Dialects wrap every write transaction with this; outside a request it is
+   * `fn` itself.
+   */
+  protected recorded<T>(fn: (tx: LedgerTx) => Promise<T>): (tx: LedgerTx) => Promise<T> {
+    const request = currentRequest();
+    if (request === undefined) return fn;
+    const seq = ++request.seq;
+    return async (tx) => {
+      const done = await tx.getRequestWrite(request.id, seq);
+      if (done !== undefined) {
+        if (done.op !== request.op)
+          throw new InvalidInputError(
+            `request id '${request.id}' was used for ${done.op}: a repeat must be the same call (use a new id for a new call)`,
+          );
+        request.replayed = true;
+        return decodeRecorded<T>(done.result);
+      }
+      const now = this.clock.now();
+      if (seq === 1) await tx.pruneRequests(now - REQUEST_RETENTION_MS);
+      const result = await fn(tx);
+      await tx.putRequestWrite({
+        requestId: request.id,
+        seq,
+        op: request.op,
+        result: encodeRecorded(result),
+        createdAt: now,
+      });
+      return result;
+    };
+  }
 
   abstract migrate(): Promise<MigrationResult>;
   abstract schemaVersion(): Promise<number>;

@@ -1,4 +1,4 @@
--- baton PostgreSQL schema, version 5. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.postgres.test.ts
+-- baton PostgreSQL schema, version 6. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.postgres.test.ts
 
 -- table attempts
 CREATE TABLE attempts (
@@ -92,6 +92,16 @@ CREATE TABLE pauses (
   CONSTRAINT pauses_scope_check CHECK ((scope = ANY (ARRAY['all'::text, 'type'::text, 'workflow'::text])))
 );
 
+-- table requests
+CREATE TABLE requests (
+  request_id text NOT NULL,
+  seq integer NOT NULL,
+  op text NOT NULL,
+  result text NOT NULL,
+  created_at bigint NOT NULL,
+  CONSTRAINT requests_pkey PRIMARY KEY (request_id, seq)
+);
+
 -- table schedules
 CREATE TABLE schedules (
   key text NOT NULL,
@@ -166,6 +176,12 @@ CREATE UNIQUE INDEX locks_pkey ON locks USING btree (name);
 
 -- index pauses_pkey
 CREATE UNIQUE INDEX pauses_pkey ON pauses USING btree (scope, target);
+
+-- index requests_created_at
+CREATE INDEX requests_created_at ON requests USING btree (created_at);
+
+-- index requests_pkey
+CREATE UNIQUE INDEX requests_pkey ON requests USING btree (request_id, seq);
 
 -- index schedules_pkey
 CREATE UNIQUE INDEX schedules_pkey ON schedules USING btree (key);

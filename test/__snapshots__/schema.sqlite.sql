@@ -1,4 +1,4 @@
--- baton SQLite schema, user_version 5. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
+-- baton SQLite schema, user_version 6. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
 
 -- index events_at on events
 CREATE INDEX events_at ON events (at);
@@ -36,6 +36,9 @@ CREATE INDEX jobs_state ON jobs (state, finished_at);
 
 -- index jobs_workflow on jobs
 CREATE INDEX jobs_workflow ON jobs (project, workflow, id);
+
+-- index requests_created_at on requests
+CREATE INDEX requests_created_at ON requests (created_at);
 
 -- table attempts on attempts
 CREATE TABLE "attempts" (
@@ -120,6 +123,16 @@ CREATE TABLE pauses (
   created_at INTEGER NOT NULL,
   PRIMARY KEY (scope, target)
 ) STRICT;
+
+-- table requests on requests
+CREATE TABLE requests (
+  request_id TEXT NOT NULL,
+  seq        INTEGER NOT NULL,
+  op         TEXT NOT NULL,
+  result     TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (request_id, seq)
+) WITHOUT ROWID;
 
 -- table schedules on schedules
 CREATE TABLE schedules (

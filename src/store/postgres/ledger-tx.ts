@@ -152,6 +152,28 @@ export function ledgerTx(client: PoolClient, state: TxState, schema: string): Le
         : await run(client, "DELETE FROM pauses WHERE scope = $1 AND target = $2", [scope, target]);
       return (result.rowCount ?? 0) > 0;
     },
+    getRequestWrite: async (requestId, seq) => {
+      // Two calls with one request id (a retry while the first is still on its way) take turns.
+      await run(client, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
+        `baton:request:${schema}:${requestId}`,
+      ]);
+      const { rows: found } = await run<{ op: string; result: string }>(
+        client,
+        "SELECT op, result FROM requests WHERE request_id = $1 AND seq = $2",
+        [requestId, seq],
+      );
+      return found[0];
+    },
+    putRequestWrite: async (row) => {
+      await run(
+        client,
+        "INSERT INTO requests (request_id, seq, op, result, created_at) VALUES ($1, $2, $3, $4, $5)",
+        [row.requestId, row.seq, row.op, row.result, row.createdAt],
+      );
+    },
+    pruneRequests: async (before) => {
+      await run(client, "DELETE FROM requests WHERE created_at < $1", [before]);
+    },
     getLock: async (name) => {
       // Serialise writers of one lock name, whether or not its row exists yet.
       await run(client, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [

@@ -14,6 +14,7 @@
  *   (bounded), except a COMMIT whose outcome is unknown, which is reported, never guessed
  *   (the one-statement paths say how each settles a broken connection).
  */
+import { currentRequest } from "../../core/request.js";
 import { createHash } from "node:crypto";
 import type { Clock } from "../../core/clock.js";
 import { systemClock } from "../../core/clock.js";
@@ -278,7 +279,7 @@ export class PostgresStore extends LedgerStore {
   // --- writes: the general path -----------------------------------------------------------------
 
   protected write<T>(fn: (tx: LedgerTx) => Promise<T>): Promise<T> {
-    return this.writeOn(fn);
+    return this.writeOn(this.recorded(fn));
   }
 
   /** {@link write}, also handing `fn` the transaction's connection for statements of its own. */
@@ -303,6 +304,7 @@ export class PostgresStore extends LedgerStore {
    * same transaction.
    */
   override batch(ops: readonly BatchOp[]): Promise<BatchResult[]> {
+    if (currentRequest() !== undefined) return super.batch(ops);
     const last = ops.at(-1);
     const claimLast = last?.kind === "claim" && canClaimFast(last.request) ? last : undefined;
     const statements = this.batchAsStatements(ops, claimLast?.request);
@@ -444,6 +446,8 @@ export class PostgresStore extends LedgerStore {
   // --- writes: one statement each in the common case (fast-paths.ts) ----------------------------
 
   override async insertJobs(jobs: readonly NewJob[], actor: string): Promise<EnqueueOutcome[]> {
+    // A request's writes are recorded on the general path, in their transaction (R-32).
+    if (currentRequest() !== undefined) return super.insertJobs(jobs, actor);
     this.db.assertOpen();
     const now = this.clock.now();
     const records = jobs.map((spec) => newJobRecord(spec, "queued", now));
@@ -491,6 +495,7 @@ export class PostgresStore extends LedgerStore {
    * jobs' leases run out unworked and lease recovery hands them on, as it does a crashed worker's.
    */
   override async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
+    if (currentRequest() !== undefined) return super.claim(request);
     if (canClaimFast(request)) {
       const shape = claimShape(request);
       let claims = this.claims.get(shape);
@@ -532,6 +537,7 @@ export class PostgresStore extends LedgerStore {
     token: string,
     leaseMs: number,
   ): Promise<{ leaseExpiresAt: number }> {
+    if (currentRequest() !== undefined) return super.heartbeat(jobId, token, leaseMs);
     const leaseExpiresAt = this.clock.now() + leaseMs;
     try {
       if (await renewLease(this.db, jobId, token, leaseExpiresAt)) return { leaseExpiresAt };
@@ -544,6 +550,7 @@ export class PostgresStore extends LedgerStore {
 
   /** Successes presenting their token are coalesced into one statement per batch (D36). */
   override async finish(request: FinishRequest): Promise<Job> {
+    if (currentRequest() !== undefined) return super.finish(request);
     if (!canCompleteFast(request)) return super.finish(request);
     return this.afterFastFinish(request, await this.completions.submit(request));
   }

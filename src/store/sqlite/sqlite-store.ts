@@ -216,7 +216,8 @@ export class SqliteStore extends LedgerStore {
   // --- transactions ---------------------------------------------------------------------------
 
   protected write<T>(fn: (tx: LedgerTx) => Promise<T>, kind: WriteKind = "record"): Promise<T> {
-    const run = this.queue.then(() => this.runWrite(fn, kind));
+    const recorded = this.recorded(fn);
+    const run = this.queue.then(() => this.runWrite(recorded, kind));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -393,6 +394,21 @@ export class SqliteStore extends LedgerStore {
           )
         : this.exec("DELETE FROM pauses WHERE scope = ? AND target = ?").run(scope, target);
       return info.changes > 0;
+    },
+    getRequestWrite: (requestId, seq) =>
+      this.exec("SELECT op, result FROM requests WHERE request_id = ? AND seq = ?").get(requestId, seq) as
+        { op: string; result: string } | undefined,
+    putRequestWrite: (row) => {
+      this.exec("INSERT INTO requests (request_id, seq, op, result, created_at) VALUES (?, ?, ?, ?, ?)").run(
+        row.requestId,
+        row.seq,
+        row.op,
+        row.result,
+        row.createdAt,
+      );
+    },
+    pruneRequests: (before) => {
+      this.exec("DELETE FROM requests WHERE created_at < ?").run(before);
     },
     getLock: (name) => {
       const row = this.exec("SELECT * FROM locks WHERE name = ?").get(name) as LockRow | undefined;

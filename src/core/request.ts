@@ -1,0 +1,64 @@
+/**
+ * Request ids (R-32): a caller names a mutating call with an id of its own choosing, and sends the
+ * same id again when it lost the answer (its daemon died mid-call, a connection broke). The store
+ * records each write transaction of the request, in that transaction, under `(id, seq)`; a repeat
+ * of the request replays those writes' answers instead of doing them again, so the operation
+ * answers what the first call did and the ledger changes once.
+ *
+ * The scope is held in AsyncLocalStorage around each store call made through a request-bound engine
+ * ({@link Engine.forRequest}), not around the whole operation: work the store call does not make
+ * itself (a daemon's supervisor reacting to the new job) is never counted as the request's.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { InvalidInputError } from "./errors.js";
+
+export interface RequestScope {
+  /** The caller's request id. */
+  readonly id: string;
+  /** The operation it was given to (a repeat under another operation is refused). */
+  readonly op: string;
+  /** Write transactions this request has begun so far (the next one is `seq + 1`). */
+  seq: number;
+  /** True once a write of this request was answered from the ledger instead of being done. */
+  replayed: boolean;
+}
+
+/** How long the ledger remembers a request's outcome: a repeat after this is a new request. */
+export const REQUEST_RETENTION_MS = 24 * 3_600_000;
+
+const REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
+
+/**
+ * Check a request id given by a caller: 1–200 characters of letters, digits and `._:-`.
+ *
+ * @example
+ * checkRequestId("cli-01HZ…"); // "cli-01HZ…"
+ */
+export function checkRequestId(id: string): string {
+  if (!REQUEST_ID.test(id))
+    throw new InvalidInputError(
+      `a request id is 1 to 200 letters, digits, '.', '_', ':' or '-' (starting with a letter or digit), not ${JSON.stringify(id.slice(0, 40))}`,
+    );
+  return id;
+}
+
+const storage = new AsyncLocalStorage<RequestScope>();
+
+/** The request the current store call belongs to, if any. */
+export function currentRequest(): RequestScope | undefined {
+  return storage.getStore();
+}
+
+/** Run `fn` (a store call) as part of `scope`. */
+export function inRequest<T>(scope: RequestScope, fn: () => T): T {
+  return storage.run(scope, fn);
+}
+
+/** A write's answer as stored: wrapped, so `undefined` survives the trip through JSON. */
+export function encodeRecorded(value: unknown): string {
+  return JSON.stringify({ v: value });
+}
+
+export function decodeRecorded<T>(text: string): T {
+  return (JSON.parse(text) as { v: T }).v;
+}

@@ -1,0 +1,56 @@
+/**
+ * Request ids (R-32) at the operation layer, on both stores: every front-end passes the caller's id
+ * as `requestId` in the operation context; a repeat answers the first call and changes nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getOperation } from "../src/ops/catalogue.js";
+import { invoke } from "../src/ops/invoke.js";
+import type { OpContext } from "../src/ops/operation.js";
+import { testLedgers } from "./helpers/ledgers.js";
+
+const ledgers = testLedgers("ops.request-id");
+
+describe.each(ledgers.kinds)("R-32 request ids (%s)", (kind) => {
+  beforeAll(() => ledgers.setup());
+  afterAll(() => ledgers.teardown());
+
+  it("R-32 a repeated request answers the first call's outcome; the ledger changes once", async () => {
+    const { engine, store } = await ledgers.open(kind);
+    try {
+      const ctx = (requestId?: string): OpContext => ({
+        engine,
+        cwd: "/tmp",
+        actor: "test",
+        location: store.location,
+        ...(requestId === undefined ? {} : { requestId }),
+      });
+      const enqueue = getOperation("enqueue_task")!;
+      const complete = getOperation("complete_task")!;
+      const batch = { tasks: [{ name: "a" }, { name: "b", priority: 3 }] };
+      const first = (await invoke(enqueue, batch, ctx("r-1"))) as { jobs: { id: string }[] };
+      expect(await invoke(enqueue, batch, ctx("r-1"))).toEqual(first);
+      expect(await store.countJobs({})).toBe(2);
+
+      const ids = first.jobs.map((j) => j.id);
+      const done = await invoke(complete, { ids, evidence: "ok" }, ctx("r-2"));
+      expect(await invoke(complete, { ids, evidence: "ok" }, ctx("r-2"))).toEqual(done);
+      const events = await store.events({ jobId: ids[0]!, limit: 100 });
+      expect(events.filter((e) => e.kind === "completed")).toHaveLength(1);
+
+      // Another call under a used id is refused, and changes nothing.
+      await expect(invoke(enqueue, { name: "c" }, ctx("r-2"))).rejects.toMatchObject({
+        code: "INVALID_INPUT",
+      });
+      await expect(invoke(enqueue, { name: "c" }, ctx("bad id!"))).rejects.toMatchObject({
+        code: "INVALID_INPUT",
+      });
+      expect(await store.countJobs({})).toBe(2);
+      // Without a request id, a call is always a new one.
+      await invoke(enqueue, { name: "c" }, ctx());
+      await invoke(enqueue, { name: "c" }, ctx());
+      expect(await store.countJobs({})).toBe(4);
+    } finally {
+      await store.close();
+    }
+  });
+});
