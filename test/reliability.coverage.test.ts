@@ -56,6 +56,9 @@ const REQUIRED: readonly string[] = [
   "R-12",
   // issue 17 (ledger-model): long timers
   "R-34",
+  // issue 17 (ledger-truth): request ids across daemon kills, a daemon serves only its own ledger
+  "R-32",
+  "R-33",
 ];
 
 /** Every requirement of RELIABILITY.md: R-01 … R-40. */
