@@ -619,4 +619,47 @@ describe("the TOML upsert (Codex)", () => {
       `[mcp_servers.baton]\ncommand = "baton"\nargs = ["mcp"]\n`,
     );
   });
+
+  it("keeps every key of an inline table (an env, a timeout), and merges baton's env into the user's", () => {
+    const inline = `[mcp_servers]\nbaton = { command = "old", args = ["mcp"], env = { A = "1" }, startup_timeout_sec = 20 }\n`;
+    expect(upsertTomlTable(inline, ["mcp_servers", "baton"], entry)).toBe(
+      `[mcp_servers]\nbaton = { command = "baton", args = ["mcp"], env = { A = "1" }, startup_timeout_sec = 20 }\n`,
+    );
+    const withEnv = { ...entry, env: { BATON_HOME: "/data/baton" } };
+    const merged = upsertTomlTable(inline, ["mcp_servers", "baton"], withEnv);
+    expect(merged).toBe(
+      `[mcp_servers]\nbaton = { command = "baton", args = ["mcp"], env = { A = "1", BATON_HOME = "/data/baton" }, startup_timeout_sec = 20 }\n`,
+    );
+    expect(upsertTomlTable(merged, ["mcp_servers", "baton"], withEnv)).toBe(merged);
+    // A comma or brace inside a string, a dotted key and a multi-line inline array stay as written.
+    const tricky = `[mcp_servers]\nbaton = { command = "old", args = [\n  "mcp",\n], env = { "A B" = "x, }" }, tools.x = 1 } # mine\n`;
+    expect(upsertTomlTable(tricky, ["mcp_servers", "baton"], withEnv)).toBe(
+      `[mcp_servers]\nbaton = { command = "baton", args = ["mcp"], env = { "A B" = "x, }", BATON_HOME = "/data/baton" }, tools.x = 1 }\n`,
+    );
+  });
+
+  it("writes an env into the table form: inline beside other keys, or into an existing [<table>.env]", () => {
+    const withEnv = { ...entry, env: { BATON_HOME: "/h" } };
+    expect(
+      upsertTomlTable(
+        `[mcp_servers.baton]\ncommand = "x"\nenv = { A = "1" } # c\n`,
+        ["mcp_servers", "baton"],
+        withEnv,
+      ),
+    ).toBe(`[mcp_servers.baton]\ncommand = "baton"\nenv = { A = "1", BATON_HOME = "/h" }\nargs = ["mcp"]\n`);
+    const sub = `[mcp_servers.baton]\ncommand = "x"\n\n[mcp_servers.baton.env]\nA = "1"\n`;
+    const out = upsertTomlTable(sub, ["mcp_servers", "baton"], withEnv);
+    expect(out).toBe(
+      `[mcp_servers.baton]\ncommand = "baton"\nargs = ["mcp"]\n\n[mcp_servers.baton.env]\nA = "1"\nBATON_HOME = "/h"\n`,
+    );
+    expect(upsertTomlTable(out, ["mcp_servers", "baton"], withEnv)).toBe(out);
+    expect(upsertTomlTable(null, ["mcp_servers", "baton"], { ...withEnv, env_vars: ["X"] })).toBe(
+      `[mcp_servers.baton]\ncommand = "baton"\nargs = ["mcp"]\nenv = { BATON_HOME = "/h" }\nenv_vars = ["X"]\n`,
+    );
+  });
+
+  it("refuses an inline table it cannot read instead of dropping its keys", () => {
+    const odd = `[mcp_servers]\nbaton = { command = "old", = 1 }\n`;
+    expect(() => upsertTomlTable(odd, ["mcp_servers", "baton"], entry)).toThrow(/edit it by hand/);
+  });
 });

@@ -23,12 +23,16 @@ export function registerIntegrationCommands(program: Command, onExit: (code: num
     )
     .option(
       "--host <name>",
-      "vscode, claude-code, claude-desktop, cursor, windsurf, codex, gemini, cline, zed (repeatable)",
+      "vscode, claude-code, claude-desktop, cursor, windsurf, codex, gemini, cline, zed, opencode (repeatable)",
       collect,
     )
-    .option("--all", "every supported host found on this machine")
+    .option("--all", "every supported host found on this machine (config folder or program on PATH)")
     .option("--scope <scope>", "project (files in this repo) or user (default)")
     .option("--tools <set>", "tool set the host gets: default or full")
+    .option(
+      "--trust",
+      "also set the host's run-without-asking switch (Gemini `trust`, Claude Code project approval); off by default",
+    )
     .option(...command)
     .option(...dryRun)
     .option(...json)

@@ -16,6 +16,7 @@ export const HOST_NAMES = [
   "gemini",
   "cline",
   "zed",
+  "opencode",
 ] as const;
 export type HostName = (typeof HOST_NAMES)[number];
 
@@ -33,6 +34,23 @@ export interface HostSpec {
   entry(command: string, args: readonly string[]): Record<string, unknown>;
   /** Paths whose existence means the host is installed here. */
   markers(): string[];
+  /** Programs whose presence on the PATH means the host is installed here. */
+  programs: readonly string[];
+  /** The entry's key for environment variables (`env`; opencode: `environment`). */
+  envKey: string;
+  /**
+   * False when the host starts MCP servers without the caller's environment (Codex keeps only a few
+   * variables such as HOME and PATH): then the ledger's variables go into the entry itself.
+   */
+  passesEnvironment: boolean;
+  /** The entry's key for names of variables the host forwards from its own environment (Codex `env_vars`). */
+  forwardKey?: string;
+  /** What the host's own parser allows: JSON with comments and trailing commas, comments only, or neither. */
+  syntax: "jsonc" | "json-comments" | "json" | "toml";
+  /** Keys that make the host run baton's tools without asking (written only with `--trust`). */
+  trust?: Readonly<Record<string, unknown>>;
+  /** What the user must still do after the file is written, for a scope. */
+  nextSteps(scope: Scope): string[];
 }
 
 /** Per-user application data: `~/Library/Application Support`, `%APPDATA%`, or the XDG config dir. */
@@ -53,6 +71,14 @@ function zedConfigDir(): string {
 }
 
 const commandArgs = (command: string, args: readonly string[]) => ({ command, args: [...args] });
+const none = (): string[] => [];
+/** Defaults shared by most hosts. */
+const common = {
+  envKey: "env",
+  passesEnvironment: true,
+  syntax: "jsonc",
+  nextSteps: none,
+} as const;
 const userOnly = (path: () => string) => (scope: Scope) => (scope === "user" ? path() : undefined);
 
 export const HOSTS: Readonly<Record<HostName, HostSpec>> = {
@@ -67,6 +93,11 @@ export const HOSTS: Readonly<Record<HostName, HostSpec>> = {
     serversKey: ["servers"],
     entry: (command, args) => ({ type: "stdio", ...commandArgs(command, args) }),
     markers: () => [join(appData(), "Code")],
+    programs: ["code"],
+    ...common,
+    nextSteps: () => [
+      "VS Code: start the server from the MCP view (or `MCP: List Servers`) and trust it when asked",
+    ],
   },
   "claude-code": {
     name: "claude-code",
@@ -77,6 +108,16 @@ export const HOSTS: Readonly<Record<HostName, HostSpec>> = {
     serversKey: ["mcpServers"],
     entry: (command, args) => ({ type: "stdio", ...commandArgs(command, args) }),
     markers: () => [join(home(), ".claude"), join(home(), ".claude.json")],
+    programs: ["claude"],
+    ...common,
+    // Claude Code reads .mcp.json and ~/.claude.json with JSON.parse: no comments, no trailing commas.
+    syntax: "json",
+    nextSteps: (scope) =>
+      scope === "project"
+        ? [
+            "Claude Code: a project server stays 'Pending approval' until approved: start `claude` in the project and approve `baton` (or add it to enabledMcpjsonServers in .claude/settings.local.json; --trust does that)",
+          ]
+        : [],
   },
   "claude-desktop": {
     name: "claude-desktop",
@@ -86,6 +127,10 @@ export const HOSTS: Readonly<Record<HostName, HostSpec>> = {
     serversKey: ["mcpServers"],
     entry: commandArgs,
     markers: () => [join(appData(), "Claude")],
+    programs: [],
+    ...common,
+    syntax: "json",
+    nextSteps: () => ["Claude Desktop: restart the app to load the server"],
   },
   cursor: {
     name: "cursor",
@@ -95,6 +140,8 @@ export const HOSTS: Readonly<Record<HostName, HostSpec>> = {
     serversKey: ["mcpServers"],
     entry: commandArgs,
     markers: () => [join(home(), ".cursor")],
+    programs: ["cursor", "cursor-agent"],
+    ...common,
   },
   windsurf: {
     name: "windsurf",
@@ -104,6 +151,8 @@ export const HOSTS: Readonly<Record<HostName, HostSpec>> = {
     serversKey: ["mcpServers"],
     entry: commandArgs,
     markers: () => [join(home(), ".codeium", "windsurf")],
+    programs: ["windsurf"],
+    ...common,
   },
   codex: {
     name: "codex",
@@ -115,6 +164,15 @@ export const HOSTS: Readonly<Record<HostName, HostSpec>> = {
     serversKey: ["mcp_servers"],
     entry: commandArgs,
     markers: () => [codexHome()],
+    programs: ["codex"],
+    ...common,
+    passesEnvironment: false,
+    forwardKey: "env_vars",
+    syntax: "toml",
+    nextSteps: (scope) =>
+      scope === "project"
+        ? ["Codex: reads .codex/config.toml only in a trusted project: trust the folder when Codex asks"]
+        : [],
   },
   gemini: {
     name: "gemini",
@@ -124,6 +182,15 @@ export const HOSTS: Readonly<Record<HostName, HostSpec>> = {
     serversKey: ["mcpServers"],
     entry: commandArgs,
     markers: () => [join(home(), ".gemini")],
+    programs: ["gemini"],
+    ...common,
+    // Gemini strips comments, then JSON.parse: a trailing comma makes it refuse the whole file.
+    syntax: "json-comments",
+    trust: { trust: true },
+    nextSteps: () => [
+      "Gemini CLI: MCP servers run only in a trusted folder: trust the project when Gemini asks (or `/permissions`)",
+      'Gemini CLI: headless `gemini -p` offers only trusted servers\' tools; --trust writes "trust": true',
+    ],
   },
   cline: {
     name: "cline",
@@ -143,6 +210,8 @@ export const HOSTS: Readonly<Record<HostName, HostSpec>> = {
     serversKey: ["mcpServers"],
     entry: commandArgs,
     markers: () => [join(appData(), "Code", "User", "globalStorage", "saoudrizwan.claude-dev")],
+    programs: [],
+    ...common,
   },
   zed: {
     name: "zed",
@@ -153,6 +222,22 @@ export const HOSTS: Readonly<Record<HostName, HostSpec>> = {
     serversKey: ["context_servers"],
     entry: (command, args) => ({ source: "custom", ...commandArgs(command, args), env: {} }),
     markers: () => [zedConfigDir()],
+    programs: ["zed", "zeditor"],
+    ...common,
+  },
+  opencode: {
+    name: "opencode",
+    title: "opencode",
+    format: "json",
+    // opencode.json at the project root, or the global one under $XDG_CONFIG_HOME/opencode/.
+    path: (scope, project) =>
+      scope === "project" ? join(project, "opencode.json") : join(configHome(), "opencode", "opencode.json"),
+    serversKey: ["mcp"],
+    entry: (command, args) => ({ type: "local", command: [command, ...args], enabled: true }),
+    markers: () => [join(configHome(), "opencode")],
+    programs: ["opencode"],
+    ...common,
+    envKey: "environment",
   },
 };
 
@@ -160,12 +245,14 @@ export function isHostName(name: string): name is HostName {
   return (HOST_NAMES as readonly string[]).includes(name);
 }
 
-/** Hosts that look installed on this machine (their config directory exists). */
+/** Hosts that look installed on this machine: their config directory exists, or their program is on the PATH. */
 export function detectedHosts(): HostName[] {
-  return HOST_NAMES.filter((name) => HOSTS[name].markers().some((p) => existsSync(p)));
+  return HOST_NAMES.filter(
+    (name) => HOSTS[name].markers().some((p) => existsSync(p)) || HOSTS[name].programs.some(onPath),
+  );
 }
 
-function onPath(executable: string): boolean {
+export function onPath(executable: string): boolean {
   const names = process.platform === "win32" ? [`${executable}.cmd`, `${executable}.exe`] : [executable];
   for (const dir of (process.env.PATH ?? "").split(delimiter)) {
     if (dir === "") continue;

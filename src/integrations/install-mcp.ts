@@ -3,13 +3,19 @@
  * the rest of each file (other servers, other settings, comments) is kept, an existing `baton`
  * entry's extra keys (env, disabled…) too, and a second run changes nothing.
  */
+import { join, resolve } from "node:path";
+import type { ParseError } from "jsonc-parser";
+import * as parser from "jsonc-parser";
 import { findProject } from "../core/project.js";
 import type { FileChange } from "./files.js";
-import { readText } from "./files.js";
-import type { HostName, Scope } from "./hosts.js";
+import { home, readText } from "./files.js";
+import type { HostName, HostSpec, Scope } from "./hosts.js";
 import { HOSTS } from "./hosts.js";
-import { upsertObject } from "./jsonc.js";
+import { setAt, upsertArrayElement, upsertObject, valueAt } from "./jsonc.js";
+import type { TomlValue } from "./toml.js";
 import { upsertTomlTable } from "./toml.js";
+
+const jsonc = (Reflect.get(parser, "default") as typeof parser | undefined) ?? parser;
 
 export const SERVER_NAME = "baton";
 
@@ -20,6 +26,16 @@ export interface InstallMcpOptions {
   command: readonly string[];
   tools: "default" | "full";
   cwd: string;
+  /** The installer's environment: where its ledger is (BATON_HOME, BATON_DATABASE_URL). */
+  env?: NodeJS.ProcessEnv;
+  /** Also write the hosts' own "run this server's tools without asking" flags (Gemini `trust`). */
+  trust?: boolean;
+}
+
+/** Something the user should know about one host: a file the host would reject, a step left to do. */
+export interface HostNote {
+  host: HostName;
+  message: string;
 }
 
 export interface Skipped {
@@ -30,6 +46,72 @@ export interface Skipped {
 export interface InstallPlan {
   changes: FileChange[];
   skipped: Skipped[];
+  /** Files the host would refuse as they stand (baton's edit keeps the user's syntax). */
+  warnings: HostNote[];
+  /** What the user must still do before the host uses baton. */
+  nextSteps: HostNote[];
+}
+
+/** The ledger's variables for a host that starts servers without the caller's environment. */
+export interface LedgerEnvironment {
+  /** Written into the entry: values that are not secret. */
+  env: Record<string, string>;
+  /** Names the host should forward from its own environment (their values are never written). */
+  forward: string[];
+  notes: string[];
+}
+
+/** True when a database URL carries a password (in its user info or as a `password` parameter). */
+export function urlHasSecret(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.password !== "" || parsed.searchParams.has("password");
+  } catch {
+    // Not a URL we can read (a libpq key=value string…): treat it as secret.
+    return true;
+  }
+}
+
+/**
+ * Which of the installer's ledger variables a host that drops the environment needs: BATON_HOME
+ * when it is not the default `~/.baton` (as an absolute path), BATON_DATABASE_URL as a value when it
+ * holds no password, else by name only (D71): a password never lands in a host's config file.
+ */
+export function ledgerEnvironment(env: NodeJS.ProcessEnv): LedgerEnvironment {
+  const out: LedgerEnvironment = { env: {}, forward: [], notes: [] };
+  const batonHome = env.BATON_HOME;
+  if (batonHome !== undefined && batonHome !== "" && resolve(batonHome) !== join(home(), ".baton"))
+    out.env.BATON_HOME = resolve(batonHome);
+  const url = env.BATON_DATABASE_URL?.trim();
+  if (url !== undefined && url !== "") {
+    if (urlHasSecret(url)) {
+      out.forward.push("BATON_DATABASE_URL");
+      out.notes.push(
+        "BATON_DATABASE_URL holds a password, so only its name is written: start the host where BATON_DATABASE_URL is set",
+      );
+    } else {
+      out.env.BATON_DATABASE_URL = url;
+    }
+  }
+  return out;
+}
+
+/** Where the host's own parser would fail on `text` (which baton's JSONC parser accepts), or undefined. */
+export function hostSyntaxProblem(spec: HostSpec, text: string): string | undefined {
+  if (spec.syntax === "jsonc" || spec.syntax === "toml") return undefined;
+  const errors: ParseError[] = [];
+  jsonc.parseTree(text, errors, { allowTrailingComma: false, disallowComments: spec.syntax === "json" });
+  // Comments alone are reported as InvalidCommentToken; a trailing comma as PropertyNameExpected/ValueExpected.
+  const first = errors[0];
+  if (first === undefined) return undefined;
+  const line = text.slice(0, first.offset).split("\n").length;
+  const what =
+    jsonc.printParseErrorCode(first.error) === "InvalidCommentToken"
+      ? "a comment"
+      : spec.syntax === "json"
+        ? "a comment or trailing comma"
+        : "a trailing comma";
+  return `${spec.title} will refuse this file: ${what} near line ${line} (${jsonc.printParseErrorCode(first.error)}); remove it by hand`;
 }
 
 /** The server's command and arguments for a host entry. */
@@ -48,29 +130,61 @@ export function serverCommand(
 export function planInstallMcp(options: InstallMcpOptions): InstallPlan {
   const project = findProject(options.cwd);
   const { command, args } = serverCommand(options.command, options.tools);
-  const changes: FileChange[] = [];
-  const skipped: Skipped[] = [];
+  const plan: InstallPlan = { changes: [], skipped: [], warnings: [], nextSteps: [] };
+  const ledger = ledgerEnvironment(options.env ?? {});
   for (const name of options.hosts) {
     const host = HOSTS[name];
     const path = host.path(options.scope, project);
     if (path === undefined) {
-      skipped.push({
+      plan.skipped.push({
         host: name,
         reason: `${host.title} has no ${options.scope}-scope config (use --scope user)`,
       });
       continue;
     }
     const before = readText(path);
-    const entry = host.entry(command, args);
-    const after =
-      host.format === "toml"
-        ? upsertTomlTable(
-            before,
-            [...host.serversKey, SERVER_NAME],
-            entry as { command: string; args: string[] },
-          )
-        : upsertObject(path, before, [...host.serversKey, SERVER_NAME], entry);
-    changes.push({ path, before, after, label: name });
+    const entry: Record<string, unknown> = host.entry(command, args);
+    // Variables the host would not pass on: set one by one, so the user's own variables stay.
+    const vars: Record<string, string> = host.passesEnvironment ? {} : ledger.env;
+    if (!host.passesEnvironment) {
+      if (ledger.forward.length > 0 && host.forwardKey !== undefined) entry[host.forwardKey] = ledger.forward;
+      for (const message of ledger.notes) plan.nextSteps.push({ host: name, message });
+    }
+    if (options.trust === true && host.trust !== undefined) Object.assign(entry, host.trust);
+    const location = [...host.serversKey, SERVER_NAME];
+    let after: string;
+    if (host.format === "toml") {
+      const table = Object.keys(vars).length > 0 ? { ...entry, [host.envKey]: vars } : entry;
+      after = upsertTomlTable(before, location, table as Record<string, TomlValue>);
+    } else {
+      after = upsertObject(path, before, location, entry);
+      for (const [key, value] of Object.entries(vars)) {
+        if (valueAt(path, after, [...location, host.envKey, key]) !== value)
+          after = setAt(path, after, [...location, host.envKey, key], value);
+      }
+      const problem = hostSyntaxProblem(host, after);
+      if (problem !== undefined) plan.warnings.push({ host: name, message: `${problem} (${path})` });
+    }
+    plan.changes.push({ path, before, after, label: name });
+    if (options.trust === true && name === "claude-code" && options.scope === "project") {
+      // Claude Code's own switch for approving a project server without asking.
+      const local = join(project, ".claude", "settings.local.json");
+      const text = readText(local);
+      plan.changes.push({
+        path: local,
+        before: text,
+        after: upsertArrayElement(
+          local,
+          text,
+          ["enabledMcpjsonServers"],
+          SERVER_NAME,
+          (v) => v === SERVER_NAME,
+        ),
+        label: name,
+      });
+    } else {
+      for (const message of host.nextSteps(options.scope)) plan.nextSteps.push({ host: name, message });
+    }
   }
-  return { changes, skipped };
+  return plan;
 }

@@ -16,7 +16,7 @@ import {
 import type { HostName, Scope } from "./hosts.js";
 import { HOST_NAMES, HOSTS, batonCommand, detectedHosts, isHostName } from "./hosts.js";
 import { planHooks } from "./hooks.js";
-import type { Skipped } from "./install-mcp.js";
+import type { HostNote, Skipped } from "./install-mcp.js";
 import { planInstallMcp } from "./install-mcp.js";
 import type { InstructionTarget } from "./instructions.js";
 import { INSTRUCTION_TARGETS, planInstructions } from "./instructions.js";
@@ -39,8 +39,27 @@ function out(text: string): void {
   if (text !== "") process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
 }
 
+/** Notes printed after the changes: files a host would refuse, and what the user must still do. */
+interface Notes {
+  skipped?: Skipped[];
+  warnings?: HostNote[];
+  nextSteps?: HostNote[];
+}
+
+function printNotes(notes: Notes): void {
+  for (const s of notes.skipped ?? []) out(`skipped ${s.host}: ${s.reason}`);
+  for (const w of notes.warnings ?? []) process.stderr.write(`warning: ${w.host}: ${w.message}\n`);
+  const steps = notes.nextSteps ?? [];
+  if (steps.length > 0) out(["still to do:", ...steps.map((s) => `  - ${s.message}`)].join("\n"));
+}
+
 /** Print the result of one install step and return its exit code. */
-function finish(changes: FileChange[], options: CommonOptions, skipped: Skipped[] = []): number {
+function finish(changes: FileChange[], options: CommonOptions, notes: Notes = {}): number {
+  const extra = {
+    skipped: notes.skipped ?? [],
+    ...(notes.warnings === undefined ? {} : { warnings: notes.warnings }),
+    ...(notes.nextSteps === undefined ? {} : { nextSteps: notes.nextSteps }),
+  };
   if (options.dryRun === true) {
     if (options.json === true) {
       const data = {
@@ -51,21 +70,21 @@ function finish(changes: FileChange[], options: CommonOptions, skipped: Skipped[
           action: actionOf(c),
           ...(actionOf(c) === "unchanged" ? {} : { diff: unifiedDiff(c.path, c.before, c.after) }),
         })),
-        skipped,
+        ...extra,
       };
       out(JSON.stringify({ ok: true, data }));
     } else {
       out(describeDryRun(changes));
-      for (const s of skipped) out(`skipped ${s.host}: ${s.reason}`);
+      printNotes(notes);
     }
     return 0;
   }
   const applied: AppliedChange[] = applyChanges(changes);
   if (options.json === true) {
-    out(JSON.stringify({ ok: true, data: { dryRun: false, changes: applied, skipped } }));
+    out(JSON.stringify({ ok: true, data: { dryRun: false, changes: applied, ...extra } }));
   } else {
     out(describeApplied(applied));
-    for (const s of skipped) out(`skipped ${s.host}: ${s.reason}`);
+    printNotes(notes);
   }
   return 0;
 }
@@ -97,6 +116,7 @@ export interface InstallMcpCliOptions extends CommonOptions {
   host?: string[];
   all?: boolean;
   tools?: string;
+  trust?: boolean;
 }
 
 export async function runInstallMcp(options: InstallMcpCliOptions): Promise<number> {
@@ -136,12 +156,14 @@ export async function runInstallMcp(options: InstallMcpCliOptions): Promise<numb
     command: batonCommand(options.command),
     tools: options.tools === "full" ? "full" : "default",
     cwd: process.cwd(),
+    env: process.env,
+    trust: options.trust === true,
   });
   // A single named host that cannot take this scope is a usage error, not a quiet skip.
   if (named.length > 0 && plan.changes.length === 0 && plan.skipped.length > 0) {
     throw new BatonError("USAGE", plan.skipped.map((s) => s.reason).join("; "));
   }
-  return finish(plan.changes, options, plan.skipped);
+  return finish(plan.changes, options, plan);
 }
 
 export async function runSkillsInstall(options: CommonOptions): Promise<number> {

@@ -2,14 +2,121 @@
  * A careful, section-level upsert for TOML config files (OpenAI Codex's `~/.codex/config.toml`).
  * Not a TOML parser: it finds the table `[<table>]` by its header line and sets the given keys
  * inside it, line by line, so every other table, key, comment and blank line is left byte for byte.
- * Also handles the entry written inline under its parent (`[mcp_servers]` … `baton = { … }`).
+ * Also handles the entry written inline under its parent (`[mcp_servers]` … `baton = { … }`), keeping
+ * every key of that inline table.
  */
+import { BatonError } from "../core/errors.js";
 
-/** A TOML value for strings and arrays of strings (JSON's string escapes are valid TOML escapes). */
-export function tomlValue(value: string | readonly string[]): string {
-  return typeof value === "string"
-    ? JSON.stringify(value)
-    : `[${value.map((v) => JSON.stringify(v)).join(", ")}]`;
+/** What baton writes into a TOML table: strings, arrays of strings, and tables of strings (`env`). */
+export type TomlValue = string | readonly string[] | Readonly<Record<string, string>>;
+
+/**
+ * A TOML value for strings, arrays of strings and tables of strings (written inline); JSON's string
+ * escapes are valid TOML escapes.
+ */
+export function tomlValue(value: TomlValue): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (isArray(value)) return `[${value.map((v) => JSON.stringify(v)).join(", ")}]`;
+  const pairs = Object.entries(value).map(([k, v]) => `${tableName([k])} = ${JSON.stringify(v)}`);
+  return pairs.length === 0 ? "{}" : `{ ${pairs.join(", ")} }`;
+}
+
+function isArray(value: TomlValue): value is readonly string[] {
+  return Array.isArray(value);
+}
+
+function isTable(value: TomlValue): value is Readonly<Record<string, string>> {
+  return typeof value !== "string" && !Array.isArray(value);
+}
+
+/** A bare or quoted TOML key as its name. */
+function keyName(raw: string): string {
+  const key = raw.trim();
+  if (key.startsWith('"')) return JSON.parse(key) as string;
+  if (key.startsWith("'")) return key.slice(1, -1);
+  return key;
+}
+
+/** One `key = value` of an inline table: the key's name, and the key and value as written. */
+export interface InlinePair {
+  name: string;
+  key: string;
+  value: string;
+}
+
+/**
+ * The top-level `key = value` pairs of an inline table `{ … }`, each value as its raw text, or
+ * undefined when `text` is not one. Strings, arrays and nested inline tables are skipped over, so
+ * `env = { A = "1, 2" }` stays one pair.
+ */
+export function inlineTablePairs(text: string): InlinePair[] | undefined {
+  const body = text.trim();
+  if (!body.startsWith("{") || !body.endsWith("}")) return undefined;
+  const pairs: InlinePair[] = [];
+  let depth = 0;
+  let start = 1;
+  const take = (end: number): boolean => {
+    const part = body.slice(start, end).trim();
+    start = end + 1;
+    if (part === "") return true;
+    const m = /^("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_.-]+)\s*=\s*([\s\S]+)$/.exec(part);
+    if (m === null) return false;
+    pairs.push({ name: keyName(m[1]!), key: m[1]!, value: m[2]!.trim() });
+    return true;
+  };
+  let bad = false;
+  let closed = false;
+  const stopped = outsideStrings(body, 1, (ch, c) => {
+    if (ch === "[" || ch === "{") depth++;
+    else if ((ch === "]" || ch === "}") && depth > 0) depth--;
+    else if ((ch === "," && depth === 0) || (ch === "}" && depth === 0 && c === body.length - 1)) {
+      bad = !take(c);
+      closed = c === body.length - 1;
+    }
+    return bad;
+  });
+  // Not closed: the final brace was inside an unterminated string.
+  return closed && stopped === -1 && !bad ? pairs : undefined;
+}
+
+/**
+ * Call `visit` for each character of `text` from `from` that is outside a string; stop when it
+ * returns true. The index it stopped at, or -1 at the end (also when the text ends inside a string,
+ * which `visit` can tell by never seeing the closing characters).
+ */
+function outsideStrings(text: string, from: number, visit: (ch: string, at: number) => boolean): number {
+  let inString: string | null = null;
+  for (let c = from; c < text.length; c++) {
+    const ch = text[c]!;
+    if (inString !== null) {
+      if (ch === "\\" && inString === '"') c++;
+      else if (ch === inString) inString = null;
+    } else if (ch === '"' || ch === "'") inString = ch;
+    else if (visit(ch, c)) return c;
+  }
+  return -1;
+}
+
+/**
+ * `entries` merged into the inline table `raw`: baton's keys get baton's values (a table value is
+ * merged key by key), every other key keeps its own text, in its place.
+ */
+function mergeInline(raw: string | undefined, entries: Readonly<Record<string, TomlValue>>): string {
+  const pairs = raw === undefined ? [] : inlineTablePairs(raw);
+  if (pairs === undefined) {
+    throw new BatonError(
+      "INVALID_INPUT",
+      `cannot read the inline table ${raw!.trim().slice(0, 80)}: edit it by hand (nothing was changed)`,
+    );
+  }
+  for (const [name, value] of Object.entries(entries)) {
+    const at = pairs.findIndex((p) => p.name === name);
+    const existing = at === -1 ? undefined : pairs[at]!;
+    const text = isTable(value) ? mergeInline(existing?.value, value) : tomlValue(value);
+    if (existing === undefined) pairs.push({ name, key: tableName([name]), value: text });
+    else existing.value = text;
+  }
+  return pairs.length === 0 ? "{}" : `{ ${pairs.map((p) => `${p.key} = ${p.value}`).join(", ")} }`;
 }
 
 /** `a.b` with each part bare when it may be, quoted otherwise. */
@@ -40,16 +147,8 @@ const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\-]/g, "\
 
 /** A line without its trailing `# comment` (a `#` inside a string is not a comment). */
 function withoutComment(line: string): string {
-  let inString: string | null = null;
-  for (let c = 0; c < line.length; c++) {
-    const ch = line[c]!;
-    if (inString !== null) {
-      if (ch === "\\" && inString === '"') c++;
-      else if (ch === inString) inString = null;
-    } else if (ch === '"' || ch === "'") inString = ch;
-    else if (ch === "#") return line.slice(0, c).trimEnd();
-  }
-  return line;
+  const hash = outsideStrings(line, 0, (ch) => ch === "#");
+  return hash === -1 ? line : line.slice(0, hash).trimEnd();
 }
 
 function same(a: readonly string[], b: readonly string[]): boolean {
@@ -92,7 +191,7 @@ function valueSpan(lines: readonly string[], start: number): number {
 export function upsertTomlTable(
   text: string | null,
   table: readonly string[],
-  entries: Readonly<Record<string, string | readonly string[]>>,
+  entries: Readonly<Record<string, TomlValue>>,
 ): string {
   const source = text ?? "";
   const eol = source.includes("\r\n") ? "\r\n" : "\n";
@@ -119,9 +218,12 @@ export function upsertTomlTable(
       for (let i = parentStart + 1; i < lines.length && !isTableLine(lines[i]!); i++) {
         if (keyPattern.test(lines[i]!)) {
           const span = valueSpan(lines, i);
-          const inline = `${tableName([key])} = { ${Object.entries(entries)
-            .map(([k, v]) => `${k} = ${tomlValue(v)}`)
-            .join(", ")} }`;
+          // Every key of the user's inline table is kept; baton's keys get baton's values.
+          const current = lines
+            .slice(i, i + span)
+            .map(withoutComment)
+            .join("\n");
+          const inline = `${tableName([key])} = ${mergeInline(current.slice(current.indexOf("=") + 1), entries)}`;
           const comment = span === 1 ? lines[i]!.slice(withoutComment(lines[i]!).length) : "";
           if (span === 1 && withoutComment(lines[i]!).trim() === inline) return finish(lines);
           lines.splice(i, span, `${inline}${comment}`);
@@ -158,12 +260,38 @@ export function upsertTomlTable(
 
   let end = start + 1;
   while (end < lines.length && !isTableLine(lines[end]!)) end++;
-  const out = [...lines];
+  let out = [...lines];
   for (const [key, value] of Object.entries(entries)) {
-    const wanted = `${key} = ${tomlValue(value)}`;
+    if (isTable(value)) {
+      // A table value (`env`) goes into its sub-table `[<table>.env]` when the file has one, else it
+      // is merged into the inline `env = { … }` line, whose other keys are kept.
+      const sub = out.findIndex((l) => {
+        const h = headerOf(l);
+        return h !== undefined && same(h, [...table, key]);
+      });
+      if (sub !== -1) {
+        out = upsertTomlTable(finish(out), [...table, key], value).split(/\r?\n/);
+        if (out[out.length - 1] === "") out.pop();
+        continue;
+      }
+    }
     const pattern = new RegExp(`^(\\s*)(${escape(key)}|"${escape(key)}")\\s*=`);
     let found = -1;
     for (let i = start + 1; i < end && found === -1; i++) if (pattern.test(out[i]!)) found = i;
+    const currentText =
+      found === -1
+        ? undefined
+        : out
+            .slice(found, found + valueSpan(out, found))
+            .map(withoutComment)
+            .join("\n");
+    const rendered = isTable(value)
+      ? mergeInline(
+          currentText === undefined ? undefined : currentText.slice(currentText.indexOf("=") + 1),
+          value,
+        )
+      : tomlValue(value);
+    const wanted = `${key} = ${rendered}`;
     if (found === -1) {
       // After the table's last key line, before the blank lines and comments that end it.
       let last = start;

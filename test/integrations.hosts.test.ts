@@ -1,0 +1,247 @@
+/**
+ * `baton install-mcp` against each host's own file format and, where the host program runs offline,
+ * its own parser: Claude Code, Codex, Gemini CLI and opencode are installed from npm and asked
+ * `mcp list` about the file baton wrote (pre-existing comments, inline tables and other servers
+ * included). Also: opencode as a host, the ledger's variables for Codex (which drops the caller's
+ * environment), detection by program on the PATH, a Gemini file that Gemini itself would refuse,
+ * and what the user must still do.
+ */
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { parse as parseJsonc } from "jsonc-parser";
+import { beforeAll, describe, expect, it } from "vitest";
+import { BIN, baton, envelope } from "./helpers/cli.js";
+import type { HostProgram } from "./helpers/host-clis.js";
+import { installHostClis, runHost } from "./helpers/host-clis.js";
+import { tempDir } from "./helpers/tmp.js";
+
+interface Box {
+  home: string;
+  project: string;
+  bin: string;
+  env: NodeJS.ProcessEnv;
+  install(args: string[], extraEnv?: NodeJS.ProcessEnv): { code: number; stdout: string; stderr: string };
+  read(path: string): string;
+  write(path: string, text: string): void;
+}
+
+/** A temporary HOME with a git project and a `baton` wrapper on the PATH (as a user's install has). */
+function box(batonHome?: string): Box {
+  const home = tempDir("baton-hosts-");
+  const project = join(home, "work", "app");
+  mkdirSync(join(project, ".git"), { recursive: true });
+  const bin = join(home, "bin");
+  mkdirSync(bin);
+  writeFileSync(join(bin, "baton"), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`);
+  chmodSync(join(bin, "baton"), 0o755);
+  const env: NodeJS.ProcessEnv = {
+    HOME: home,
+    XDG_CONFIG_HOME: "",
+    APPDATA: "",
+    CODEX_HOME: "",
+    PATH: `${bin}:/usr/local/bin:/usr/bin:/bin`,
+    BATON_DATABASE_URL: "",
+  };
+  return {
+    home,
+    project,
+    bin,
+    env,
+    install: (args, extraEnv = {}) =>
+      baton(["install-mcp", "--command", "baton", ...args], {
+        home: batonHome ?? join(home, ".baton"),
+        cwd: project,
+        env: { ...env, ...extraEnv },
+      }),
+    read: (path) => readFileSync(join(home, path), "utf8"),
+    write: (path, text) => {
+      mkdirSync(dirname(join(home, path)), { recursive: true });
+      writeFileSync(join(home, path), text);
+    },
+  };
+}
+
+describe.runIf(process.platform === "linux")("install-mcp: host formats", () => {
+  it("opencode: an `mcp` entry of type local with the command as an array, beside the user's servers and comments", () => {
+    const b = box();
+    const before = `{
+  // my opencode settings
+  "$schema": "https://opencode.ai/config.json",
+  "mcp": {
+    "docs": { "type": "remote", "url": "https://example.com/mcp", "enabled": true },
+  },
+}
+`;
+    b.write(".config/opencode/opencode.json", before);
+    const first = b.install(["--host", "opencode", "--json"]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(b.read(".config/opencode/opencode.json")).toBe(`{
+  // my opencode settings
+  "$schema": "https://opencode.ai/config.json",
+  "mcp": {
+    "docs": { "type": "remote", "url": "https://example.com/mcp", "enabled": true },
+    "baton": {
+      "type": "local",
+      "command": ["baton", "mcp"],
+      "enabled": true
+    },
+  },
+}
+`);
+    expect(b.install(["--host", "opencode"]).stdout).toContain("opencode: unchanged");
+    // Project scope: opencode.json at the project root.
+    expect(b.install(["--host", "opencode", "--scope", "project"]).code).toBe(0);
+    expect(JSON.parse(b.read("work/app/opencode.json")).mcp.baton.command).toEqual(["baton", "mcp"]);
+  });
+
+  it("codex: the ledger's variables go into the entry (BATON_HOME as a path, a password URL only by name)", () => {
+    const ledger = tempDir("baton-ledger-");
+    const b = box(ledger);
+    const plain = b.install(["--host", "codex", "--json"], {
+      BATON_DATABASE_URL: "postgres://baton@db.internal:5432/work",
+    });
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(b.read(".codex/config.toml")).toBe(
+      `[mcp_servers.baton]\ncommand = "baton"\nargs = ["mcp"]\nenv = { BATON_HOME = "${ledger}", BATON_DATABASE_URL = "postgres://baton@db.internal:5432/work" }\n`,
+    );
+    const secret = b.install(["--host", "codex"], {
+      BATON_DATABASE_URL: "postgres://baton:hunter2@db.internal:5432/work",
+    });
+    expect(secret.code, secret.stderr).toBe(0);
+    const text = b.read(".codex/config.toml");
+    expect(text).not.toContain("hunter2");
+    expect(text).toContain('env_vars = ["BATON_DATABASE_URL"]');
+    expect(secret.stdout).toContain("BATON_DATABASE_URL holds a password, so only its name is written");
+  });
+
+  it("codex: an inline entry keeps every key (its env too) — the finding", () => {
+    const b = box();
+    b.write(
+      ".codex/config.toml",
+      `[mcp_servers]\nbaton = { command = "old", args = ["mcp"], env = { A = "1" } }\n`,
+    );
+    expect(b.install(["--host", "codex"]).code).toBe(0);
+    expect(b.read(".codex/config.toml")).toBe(
+      `[mcp_servers]\nbaton = { command = "baton", args = ["mcp"], env = { A = "1" } }\n`,
+    );
+  });
+
+  it("--all finds a host by its program on the PATH even without its config folder", () => {
+    const b = box();
+    writeFileSync(join(b.bin, "codex"), "#!/bin/sh\nexit 0\n");
+    chmodSync(join(b.bin, "codex"), 0o755);
+    const result = b.install(["--all", "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(envelope(result).data.changes.map((c: { label: string }) => c.label)).toEqual(["codex"]);
+  });
+
+  it("warns when the host would refuse the file as it stands (Gemini and a trailing comma), and says what is left to do", () => {
+    const b = box();
+    b.write(".gemini/settings.json", `{\n  // mine\n  "theme": "dark",\n  "mcpServers": {},\n}\n`);
+    const result = b.install(["--host", "gemini"]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(
+      /warning: gemini: Gemini CLI will refuse this file: a trailing comma near line \d+/,
+    );
+    expect(result.stdout).toContain("still to do:");
+    expect(result.stdout).toContain("trusted folder");
+    // Comments alone are fine for Gemini: no warning.
+    const clean = box();
+    clean.write(".gemini/settings.json", `{\n  // mine\n  "theme": "dark"\n}\n`);
+    expect(clean.install(["--host", "gemini"]).stderr).toBe("");
+    // Claude Code's project server needs approval, unless --trust writes Claude Code's own switch.
+    const claude = b.install(["--host", "claude-code", "--scope", "project", "--json"]);
+    expect(envelope(claude).data.nextSteps[0].message).toMatch(/Pending approval/);
+    const trusted = b.install(["--host", "claude-code", "--scope", "project", "--trust", "--json"]);
+    expect(envelope(trusted).data.nextSteps).toEqual([]);
+    expect(JSON.parse(b.read("work/app/.claude/settings.local.json"))).toEqual({
+      enabledMcpjsonServers: ["baton"],
+    });
+    // --trust is off by default: no "trust" key unless asked for.
+    expect(parseJsonc(clean.read(".gemini/settings.json")).mcpServers.baton.trust).toBeUndefined();
+    clean.install(["--host", "gemini", "--trust"]);
+    expect(parseJsonc(clean.read(".gemini/settings.json")).mcpServers.baton.trust).toBe(true);
+  });
+});
+
+describe.runIf(process.platform === "linux")("install-mcp: the hosts' own parsers accept the result", () => {
+  let clis = "";
+  beforeAll(() => {
+    clis = installHostClis();
+  }, 420_000);
+
+  const host = (b: Box, program: HostProgram, args: string[]) =>
+    runHost(clis, program, args, { cwd: b.project, env: b.env });
+
+  it("Claude Code: `claude mcp list` reads ~/.claude.json and a project .mcp.json, other servers kept", () => {
+    const b = box();
+    b.write(
+      ".claude.json",
+      `{\n  "numStartups": 3,\n  "mcpServers": {\n    "other": { "type": "stdio", "command": "true", "args": [] }\n  }\n}\n`,
+    );
+    expect(b.install(["--host", "claude-code"]).code).toBe(0);
+    const user = host(b, "claude", ["mcp", "list"]);
+    expect(user.out).toMatch(/baton: baton mcp - . Connected/);
+    expect(user.out).toMatch(/other: true/);
+    expect(b.install(["--host", "claude-code", "--scope", "project"]).code).toBe(0);
+    const project = host(b, "claude", ["mcp", "get", "baton"]);
+    expect(project.out).not.toMatch(/Failed to parse|not a valid JSON/);
+    expect(project.out).toMatch(/baton/);
+  }, 120_000);
+
+  it("Codex: `codex mcp list --json` sees baton's entry with the ledger's env, beside an inline server and comments", () => {
+    const ledger = tempDir("baton-ledger-");
+    const b = box(ledger);
+    b.write(
+      ".codex/config.toml",
+      `# my codex\nmodel = "o3"\n\n[mcp_servers]\ndocs = { command = "docs-mcp", args = [] } # keep\nbaton = { command = "old", args = [], env = { A = "1" }, startup_timeout_sec = 20 }\n`,
+    );
+    expect(
+      b.install(["--host", "codex"], { BATON_DATABASE_URL: "postgres://u:secret@127.0.0.1/db" }).code,
+    ).toBe(0);
+    expect(b.read(".codex/config.toml")).toContain("# keep");
+    const listed = host(b, "codex", ["mcp", "list", "--json"]);
+    const servers = JSON.parse(listed.stdout) as {
+      name: string;
+      transport: Record<string, unknown>;
+      startup_timeout_sec: number | null;
+    }[];
+    const entry = servers.find((s) => s.name === "baton")!;
+    expect(entry.transport).toMatchObject({
+      command: "baton",
+      args: ["mcp"],
+      env: { A: "1", BATON_HOME: ledger },
+      env_vars: ["BATON_DATABASE_URL"],
+    });
+    expect(entry.startup_timeout_sec).toBe(20);
+    expect(servers.map((s) => s.name).sort()).toEqual(["baton", "docs"]);
+  }, 120_000);
+
+  it("Gemini CLI: `gemini mcp list` connects in a trusted folder; the file it would refuse is the one baton warned about", () => {
+    const b = box();
+    b.write(
+      ".gemini/settings.json",
+      `{\n  // mine\n  "mcpServers": {\n    "other": { "command": "true" }\n  }\n}\n`,
+    );
+    b.write(".gemini/trustedFolders.json", JSON.stringify({ [b.project]: "TRUST_FOLDER" }));
+    expect(b.install(["--host", "gemini"]).code).toBe(0);
+    expect(host(b, "gemini", ["mcp", "list"]).out).toMatch(/baton: baton mcp \(stdio\) - Connected/);
+    const bad = box();
+    bad.write(".gemini/settings.json", `{\n  "mcpServers": {},\n}\n`);
+    bad.write(".gemini/trustedFolders.json", JSON.stringify({ [bad.project]: "TRUST_FOLDER" }));
+    expect(bad.install(["--host", "gemini"]).stderr).toMatch(/warning: gemini/);
+    expect(host(bad, "gemini", ["mcp", "list"]).out).toMatch(/Please fix the configuration file/);
+  }, 120_000);
+
+  it("opencode: `opencode mcp list` validates the entry against its schema and connects", () => {
+    const b = box();
+    b.write(
+      ".config/opencode/opencode.json",
+      `{\n  // mine\n  "mcp": {\n    "other": { "type": "local", "command": ["true"], "enabled": false },\n  },\n}\n`,
+    );
+    expect(b.install(["--host", "opencode"]).code).toBe(0);
+    const listed = host(b, "opencode", ["mcp", "list"]);
+    expect(listed.out).not.toMatch(/Configuration is invalid/);
+    expect(listed.out).toMatch(/✓ baton\s+connected/);
+  }, 120_000);
+});
