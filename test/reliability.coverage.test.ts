@@ -59,6 +59,8 @@ const REQUIRED: readonly string[] = [
   // issue 17 (ledger-truth): request ids across daemon kills, a daemon serves only its own ledger
   "R-32",
   "R-33",
+  // issue 17, finding 8: a lock: true task started many times at once runs once at a time
+  "R-40",
 ];
 
 /** Every requirement of RELIABILITY.md: R-01 … R-40. */

@@ -32,6 +32,7 @@ import type {
   FinishRequest,
   JobFilter,
   JobRecord,
+  LockClaim,
   LockInfo,
   MigrationResult,
   NewJob,
@@ -277,6 +278,33 @@ export abstract class LedgerStore implements Store {
       const out: EnqueueOutcome[] = [];
       for (const spec of jobs) out.push(await this.insertInTx(tx, spec, actor, now));
       return out;
+    });
+  }
+
+  insertWithLock(job: NewJob, actor: string, lock: LockClaim): Promise<EnqueueOutcome> {
+    return this.write(async (tx) => {
+      const now = this.clock.now();
+      await this.checkLockInTx(tx, lock, now);
+      const outcome = await this.insertInTx(tx, job, actor, now);
+      if (!outcome.deduplicated) await this.putClaimedLock(tx, lock, now);
+      return outcome;
+    });
+  }
+
+  /** Throw `lock.held` when a live holder other than the one judged stale has the lock. */
+  private async checkLockInTx(tx: LedgerTx, lock: LockClaim, now: number): Promise<void> {
+    const current = await tx.getLock(lock.name);
+    if (current !== undefined && current.expiresAt > now && current.token !== lock.staleToken)
+      throw lock.held(current);
+  }
+
+  private async putClaimedLock(tx: LedgerTx, lock: LockClaim, now: number): Promise<void> {
+    await tx.putLock({
+      name: lock.name,
+      owner: lock.owner,
+      token: newToken(),
+      acquiredAt: now,
+      expiresAt: now + lock.ttlMs,
     });
   }
 
@@ -602,14 +630,18 @@ export abstract class LedgerStore implements Store {
     slot: number,
     job: NewJob,
     actor: string,
+    lock?: LockClaim,
   ): Promise<EnqueueOutcome | undefined> {
     return this.write(async (tx) => {
       const current = await tx.getSchedule(key);
       if (current === undefined || current.lastSlot !== expectedLastSlot || slot <= current.lastSlot)
         return undefined;
       const now = this.clock.now();
+      if (lock !== undefined) await this.checkLockInTx(tx, lock, now);
       await tx.putSchedule({ ...current, lastSlot: slot, lastFiredAt: now, updatedAt: now });
-      return this.insertInTx(tx, job, actor, now);
+      const outcome = await this.insertInTx(tx, job, actor, now);
+      if (lock !== undefined && !outcome.deduplicated) await this.putClaimedLock(tx, lock, now);
+      return outcome;
     });
   }
 

@@ -68,6 +68,21 @@ export interface LockInfo {
 }
 
 /**
+ * A named lock taken in the same write transaction as a job's insert (a task's `lock: true`), so a
+ * lock never names a run that does not exist yet. The whole transaction is rolled back, and
+ * `held(current)` thrown, when a live holder has the lock.
+ */
+export interface LockClaim {
+  name: string;
+  owner: string;
+  ttlMs: number;
+  /** The token of a holder judged gone beforehand (its run finished or died): it may be replaced. */
+  staleToken?: string;
+  /** The error to throw when another holder has the lock. */
+  held: (current: LockInfo) => Error;
+}
+
+/**
  * A cron schedule of a configured task, as the ledger keeps it: `lastSlot` is the newest slot
  * already fired or passed over (slots at or before it never fire), so a slot fires at most once.
  */
@@ -210,6 +225,11 @@ export interface Store {
 
   /** Insert jobs (all or nothing), deduplicating live idempotency keys. */
   insertJobs(jobs: readonly NewJob[], actor: string): Promise<EnqueueOutcome[]>;
+  /**
+   * Insert one job and take `lock` for it in the same transaction (a deduplicated insert takes no
+   * lock). Throws `lock.held(current)`, having written nothing, when a live holder has the lock.
+   */
+  insertWithLock(job: NewJob, actor: string, lock: LockClaim): Promise<EnqueueOutcome>;
   /** Recover expired leases, then claim up to `limit` due jobs in priority order. */
   claim(request: ClaimRequest): Promise<ClaimedJob[]>;
   /** Extend a lease. Throws LEASE_LOST when the token is not the job's current one. */
@@ -304,6 +324,7 @@ export interface Store {
     slot: number,
     job: NewJob,
     actor: string,
+    lock?: LockClaim,
   ): Promise<EnqueueOutcome | undefined>;
 
   /** Delete terminal jobs (and their events and attempts) finished before `finishedBefore`. */

@@ -8,7 +8,7 @@ import { hostname } from "node:os";
 import { BatonError } from "../core/errors.js";
 import { isTerminal } from "../core/states.js";
 import type { Engine } from "../engine/engine.js";
-import type { LockInfo } from "../store/types.js";
+import type { LockClaim, LockInfo } from "../store/types.js";
 import { isSameProcess } from "../supervisor/process.js";
 import { attemptDir, loadProcess } from "../supervisor/run-dir.js";
 
@@ -55,7 +55,48 @@ export async function lockIsStale(engine: Engine, home: string, lock: LockInfo):
   return !isSameProcess(record.pid, record.startTime);
 }
 
-/** Take the task's lock for `runId`, or throw TASK_LOCKED naming the run that holds it. */
+function lockedError(task: string, lock: LockInfo): BatonError {
+  const holder = lockRun(lock);
+  return new BatonError(
+    "TASK_LOCKED",
+    `task '${task}' is already running (run ${holder ?? "?"}) and has lock: true; wait for it, or run with --force`,
+    { details: { task, run: holder ?? null } },
+  );
+}
+
+/** The token of the task's current lock when its holder is gone (it may be replaced), else undefined. */
+async function staleToken(engine: Engine, home: string, name: string): Promise<string | undefined> {
+  const current = await engine.store.getLock(name);
+  return current !== undefined && (await lockIsStale(engine, home, current)) ? current.token : undefined;
+}
+
+/**
+ * The task's lock for a new run `runId`, to take in the transaction that inserts the run
+ * ({@link Store.insertWithLock}): a lock taken before its run's row exists would look stale to a
+ * concurrent start (no such run), which would take it over, and both runs would go ahead.
+ */
+export async function taskLockClaim(
+  engine: Engine,
+  home: string,
+  name: string,
+  task: string,
+  runId: string,
+): Promise<LockClaim> {
+  const stale = await staleToken(engine, home, name);
+  const owner: LockOwner = { run: runId, host: hostname() };
+  return {
+    name,
+    owner: JSON.stringify(owner),
+    ttlMs: LOCK_TTL_MS,
+    ...(stale === undefined ? {} : { staleToken: stale }),
+    held: (current) => lockedError(task, current),
+  };
+}
+
+/**
+ * Take the task's lock for `runId`, an existing run (a retry), or throw TASK_LOCKED naming the
+ * run that holds it. New runs take it with their insert ({@link taskLockClaim}).
+ */
 export async function acquireTaskLock(
   engine: Engine,
   home: string,
@@ -63,24 +104,14 @@ export async function acquireTaskLock(
   task: string,
   runId: string,
 ): Promise<void> {
-  const current = await engine.store.getLock(name);
-  const staleToken =
-    current !== undefined && (await lockIsStale(engine, home, current)) ? current.token : undefined;
-  const owner: LockOwner = { run: runId, host: hostname() };
+  const claim = await taskLockClaim(engine, home, name, task, runId);
   const taken = await engine.store.acquireLock(
     name,
-    JSON.stringify(owner),
-    LOCK_TTL_MS,
-    (held) => held.token === staleToken,
+    claim.owner,
+    claim.ttlMs,
+    (held) => held.token === claim.staleToken,
   );
-  if (!taken.acquired) {
-    const holder = lockRun(taken.lock);
-    throw new BatonError(
-      "TASK_LOCKED",
-      `task '${task}' is already running (run ${holder ?? "?"}) and has lock: true; wait for it, or run with --force`,
-      { details: { task, run: holder ?? null } },
-    );
-  }
+  if (!taken.acquired) throw claim.held(taken.lock);
 }
 
 /** Free the task's lock if `runId` holds it. */

@@ -233,8 +233,8 @@ export class TaskScheduler {
         tags: ["scheduled"],
       });
       if (prepared.kind !== "job") return "passed";
-      const inserted = await insertTaskRun(engine, def, prepared, (job) =>
-        engine.store.fireSchedule(row.key, expected, slot, job, this.o.actor),
+      const inserted = await insertTaskRun(engine, def, prepared, (job, lock) =>
+        engine.store.fireSchedule(row.key, expected, slot, job, this.o.actor, lock),
       );
       if (inserted === undefined) return "raced";
       this.o.log?.(`schedule ${row.key}: fired slot ${new Date(slot).toISOString()} as ${inserted.job.id}`);

@@ -8,12 +8,12 @@ import { dirname } from "node:path";
 import { BatonError } from "../core/errors.js";
 import type { Job } from "../core/job.js";
 import type { Engine } from "../engine/engine.js";
-import type { NewJob } from "../store/types.js";
+import type { LockClaim, NewJob } from "../store/types.js";
 import { jobAffinity } from "../supervisor/hosts.js";
 import { deleteEnv, saveEnv } from "../supervisor/run-dir.js";
 import type { TaskDef } from "./config.js";
 import { loadTaskConfig, requireTaskConfig } from "./config.js";
-import { acquireTaskLock, releaseTaskLock, taskLockName } from "./locks.js";
+import { acquireTaskLock, releaseTaskLock, taskLockClaim, taskLockName } from "./locks.js";
 import { checkPluginInputs, loadPlugin, looseInputs, pluginHostArgv, pluginModulePath } from "./plugins.js";
 import type { InputValue, TaskPayload } from "./runner.js";
 import { isTaskPayload, planRun, resolveInputs, runEnv, taskType } from "./runner.js";
@@ -115,29 +115,42 @@ export async function prepareTaskRun(engine: Engine, def: TaskDef, request: Star
 }
 
 /**
- * Insert a prepared run: lock first (TASK_LOCKED when another run holds it), the environment file
- * next, in the run's home (the job must not be claimable without it), then the job. `insert` does the insertion (the
- * scheduler inserts in the same transaction as it advances the schedule).
+ * Insert a prepared run: the environment file first, in the run's home (the job must not be
+ * claimable without it), then the job together with its lock (TASK_LOCKED when another run
+ * holds it). `insert` does the insertion, taking `lock` in the same transaction (the scheduler
+ * inserts in the same transaction as it advances the schedule).
  */
 export async function insertTaskRun(
   engine: Engine,
   def: TaskDef,
   prepared: Extract<Prepared, { kind: "job" }>,
-  insert: (row: NewJob) => Promise<{ job: Job; deduplicated: boolean } | undefined>,
+  insert: (
+    row: NewJob,
+    lock: LockClaim | undefined,
+  ) => Promise<{ job: Job; deduplicated: boolean } | undefined>,
 ): Promise<{ job: Job; deduplicated: boolean } | undefined> {
   const { row, env, lock, home } = prepared;
-  if (lock !== null) await acquireTaskLock(engine, home, lock, def.name, row.id);
+  const claim = lock === null ? undefined : await taskLockClaim(engine, home, lock, def.name, row.id);
   let inserted: { job: Job; deduplicated: boolean } | undefined;
   try {
     saveEnv(home, row.id, env);
-    inserted = await insert(row);
+    inserted = await insert(row, claim);
   } finally {
-    if (inserted === undefined || inserted.deduplicated) {
-      deleteEnv(home, row.id);
-      if (lock !== null) await releaseTaskLock(engine, lock, row.id);
-    }
+    if (inserted === undefined || inserted.deduplicated) deleteEnv(home, row.id);
   }
   return inserted;
+}
+
+/** Insert a run of a task outside any schedule: with its lock, when it has one. */
+export async function insertRunRow(
+  engine: Engine,
+  actor: string,
+  row: NewJob,
+  lock: LockClaim | undefined,
+): Promise<{ job: Job; deduplicated: boolean }> {
+  if (lock !== undefined) return engine.store.insertWithLock(row, actor, lock);
+  const [outcome] = await engine.store.insertJobs([row], actor);
+  return outcome!;
 }
 
 /**

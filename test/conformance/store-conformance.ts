@@ -1559,6 +1559,45 @@ export function describeStoreConformance(
     });
 
     // ---------------------------------------------------------------------------------------------
+    describe("a lock taken with an insert", () => {
+      const claim = (owner: string, staleToken?: string) => ({
+        name: "task:p#lk",
+        owner,
+        ttlMs: 60 * SECOND,
+        ...(staleToken === undefined ? {} : { staleToken }),
+        held: (current: { owner: string }) => new Error(`held by ${current.owner}`),
+      });
+
+      it("inserts the job and takes the lock in one transaction; a held lock inserts nothing", async () => {
+        const first = await store.insertWithLock(engine.prepare({ type: "t" }), "test", claim("a"));
+        expect((await store.getLock("task:p#lk"))?.owner).toBe("a");
+        const before = await engine.count({});
+        await expect(store.insertWithLock(engine.prepare({ type: "t" }), "test", claim("b"))).rejects.toThrow(
+          "held by a",
+        );
+        expect(await engine.count({})).toBe(before);
+        expect((await store.getJob(first.job.id))?.state).toBe("queued");
+        // A holder judged stale (its token named) is replaced; a stale token that no longer holds is not.
+        const token = (await store.getLock("task:p#lk"))!.token;
+        await store.insertWithLock(engine.prepare({ type: "t" }), "test", claim("c", token));
+        expect((await store.getLock("task:p#lk"))?.owner).toBe("c");
+        await expect(
+          store.insertWithLock(engine.prepare({ type: "t" }), "test", claim("d", token)),
+        ).rejects.toThrow("held by c");
+        expect(await engine.count({})).toBe(before + 1);
+      });
+
+      it("concurrent inserts with one lock: exactly one gets it", async () => {
+        const results = await Promise.allSettled(
+          Array.from({ length: 8 }, (_, i) =>
+            store.insertWithLock(engine.prepare({ type: "t" }), "test", claim(`w${i}`)),
+          ),
+        );
+        expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+        expect(await engine.count({})).toBe(1);
+      });
+    });
+
     describe("no job is stranded", () => {
       it("after any mix of outcomes every job is terminal, claimable, waiting on a dependency, or leased", async () => {
         const random = prng(7);
