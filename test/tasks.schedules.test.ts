@@ -183,11 +183,11 @@ describe("baton schedule install-units", () => {
   });
 
   it("writes a systemd .service and .timer", () => {
-    const [service, timer] = systemdUnits(def("30 2 * * 1-5", { catch_up: "once" }), [
-      "/usr/bin/node",
-      "/opt/baton.js",
-    ]);
-    expect(service!.name).toBe("baton-task-backup.service");
+    const [service, timer] = systemdUnits(def("30 2 * * 1-5", { catch_up: "once" }), {
+      batonArgv: ["/usr/bin/node", "/opt/baton.js"],
+      env: { BATON_HOME: "/h/.baton" },
+    });
+    expect(service!.name).toMatch(/^baton-p-[0-9a-f]{8}-backup\.service$/);
     expect(service!.text).toBe(
       [
         "[Unit]",
@@ -195,7 +195,8 @@ describe("baton schedule install-units", () => {
         "",
         "[Service]",
         "Type=oneshot",
-        'WorkingDirectory="/p"',
+        "WorkingDirectory=/p",
+        'Environment="BATON_HOME=/h/.baton"',
         'ExecStart="/usr/bin/node" "/opt/baton.js" "task" "run" "backup"',
         "",
       ].join("\n"),
@@ -208,8 +209,11 @@ describe("baton schedule install-units", () => {
   });
 
   it("writes a launchd plist with StartCalendarInterval entries", () => {
-    const plist = launchdPlist(def("0 9,17 * * 1"), ["/usr/bin/node", "/opt/baton.js"]);
-    expect(plist.name).toBe("dev.baton.task.backup.plist");
+    const plist = launchdPlist(def("0 9,17 * * 1"), {
+      batonArgv: ["/usr/bin/node", "/opt/baton.js"],
+      env: {},
+    });
+    expect(plist.name).toMatch(/^dev\.baton\.p-[0-9a-f]{8}\.backup\.plist$/);
     expect(plist.text).toContain("<string>run</string>");
     expect(plist.text).toContain(
       "    <dict><key>Minute</key><integer>0</integer><key>Hour</key><integer>9</integer><key>Weekday</key><integer>1</integer></dict>",

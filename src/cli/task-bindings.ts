@@ -47,6 +47,31 @@ async function waitFinished(ctx: CliContext, id: string): Promise<{ state: strin
   }
 }
 
+type AfterWork = { hooks: Record<string, unknown>[]; notifications: Record<string, unknown>[] };
+
+/** A settled run's hook and notification results (its `hook` and `notification` events). */
+async function afterWork(ctx: CliContext, id: string): Promise<AfterWork> {
+  const r = (await ctx.call("job_events", { id, limit: 10_000 })) as {
+    events: { kind: string; details?: Record<string, unknown> }[];
+  };
+  const of = (kind: string) => r.events.filter((e) => e.kind === kind).map((e) => e.details ?? {});
+  return { hooks: of("hook"), notifications: of("notification") };
+}
+
+/** One line per hook that did not exit 0 and per notification not delivered. */
+function afterWorkProblems(after: AfterWork): string[] {
+  const text = (v: unknown) => (typeof v === "string" || typeof v === "number" ? String(v) : "");
+  const hooks = after.hooks
+    .filter((h) => h.exitCode !== 0)
+    .map(
+      (h) => `hook ${text(h.when)}: ${h.error === undefined ? `exit ${text(h.exitCode)}` : text(h.error)}`,
+    );
+  const notes = after.notifications
+    .filter((n) => n.ok !== true)
+    .map((n) => `notification ${text(n.channel)}: ${text(n.error) || "not delivered"}`);
+  return [...hooks, ...notes];
+}
+
 function renderEvent(e: {
   id: number;
   at: string;
@@ -137,15 +162,17 @@ export const taskBindings: CliBinding[] = [
         exitCode?: number;
       };
       const job = status.job;
+      const after = await afterWork(ctx, d.id!);
       if (ctx.mode.json) {
         io().out(
-          `${JSON.stringify({ ok: true, data: { ...d, state: r.state, exitCode: r.exitCode, result: job?.result, error: job?.error } })}\n`,
+          `${JSON.stringify({ ok: true, data: { ...d, state: r.state, exitCode: r.exitCode, result: job?.result, error: job?.error, ...after } })}\n`,
         );
       } else {
         const summary = (job?.result as { summary?: string } | undefined)?.summary ?? job?.error ?? "";
         io().out(
           `${d.id}  ${d.task}  ${r.state}${d.dryRun ? " (dry run)" : ""}${summary === "" ? "" : `: ${summary}`}\n`,
         );
+        for (const line of afterWorkProblems(after)) io().err(`${line}\n`);
       }
       if (r.state === "succeeded") return d.dryRun ? 2 : 0;
       return 1;
@@ -173,6 +200,37 @@ export const taskBindings: CliBinding[] = [
     render: (data) => {
       const d = data as { task: string; kind: string; file: string };
       return `${d.kind} task '${d.task}' written to ${d.file}`;
+    },
+  },
+  {
+    op: "import_tasks",
+    group: "task",
+    command: "import <file>",
+    summary:
+      "Convert a docket config (~/.docket/config.yaml) into this project's baton.yaml, printing each change (baton also reads it as it is).",
+    options: [
+      { flags: "--dry-run", description: "print the converted baton.yaml, write nothing" },
+      { flags: "--force", description: "replace an existing baton.yaml" },
+    ],
+    input: ([[file]], o) => ({
+      file,
+      ...(o.dryRun === true ? { dryRun: true } : {}),
+      ...(o.force === true ? { force: true } : {}),
+      ...scope(),
+    }),
+    render(data) {
+      const d = data as {
+        file: string;
+        written: boolean;
+        tasks: string[];
+        changes: { key: string; message: string }[];
+        yaml: string;
+      };
+      const changes = d.changes.map((c) => `  ${c.key}: ${c.message}`);
+      return [
+        ...(d.written ? [`wrote ${d.file}: ${d.tasks.length} task(s): ${d.tasks.join(", ")}`] : [d.yaml]),
+        ...(changes.length === 0 ? ["nothing to change"] : ["changed:", ...changes]),
+      ].join("\n");
     },
   },
   {
@@ -299,22 +357,34 @@ export const taskBindings: CliBinding[] = [
   {
     op: "install_schedule_units",
     group: "schedule",
-    command: "install-units",
+    command: "install-units [tasks...]",
     options: [
       { flags: "--format <format>", description: "systemd or launchd (default: by platform)" },
       { flags: "--dir <dir>", description: "where to write the files" },
       { flags: "--dry-run", description: "print the files, write nothing" },
     ],
-    input: (_args, o) => ({
+    input: ([tasks], o) => ({
       ...scope(),
+      ...(tasks === undefined || tasks.length === 0 ? {} : { tasks }),
       ...(str(o.format) === undefined ? {} : { format: str(o.format) }),
       ...(str(o.dir) === undefined ? {} : { dir: str(o.dir) }),
       ...(o.dryRun === true ? { dryRun: true } : {}),
     }),
     render(data) {
-      const d = data as { written: boolean; files: { path: string; text: string }[]; next: string[] };
-      if (!d.written) return d.files.map((f) => `# ${f.path}\n${f.text}`).join("\n");
-      return [...d.files.map((f) => `wrote ${f.path}`), "next:", ...d.next.map((n) => `  ${n}`)].join("\n");
+      const d = data as {
+        written: boolean;
+        files: { path: string; text: string }[];
+        skipped: { task: string; reason: string }[];
+        next: string[];
+      };
+      const skipped = d.skipped.map((s) => `skipped ${s.task}: ${s.reason}`);
+      if (!d.written) return [...d.files.map((f) => `# ${f.path}\n${f.text}`), ...skipped].join("\n");
+      return [
+        ...d.files.map((f) => `wrote ${f.path}`),
+        ...skipped,
+        "next:",
+        ...d.next.map((n) => `  ${n}`),
+      ].join("\n");
     },
   },
 ];

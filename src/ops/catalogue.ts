@@ -38,6 +38,7 @@ import type { Operation } from "./operation.js";
 import { agentHeartbeat, listAgents, registerAgent, unregisterAgent } from "./registry.js";
 import {
   configSchemaOp,
+  importTasks,
   installScheduleUnits,
   listSchedules,
   newTask,
@@ -108,6 +109,7 @@ export const operations: readonly Operation[] = [
   validateConfig,
   configSchemaOp,
   listSchedules,
+  importTasks,
   installScheduleUnits,
   newTask,
 ];

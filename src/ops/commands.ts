@@ -15,6 +15,7 @@ import { prepareTaskRetry } from "../tasks/start.js";
 import { countsSchema, idRef, projectOf, scopeFields } from "./common.js";
 import type { CommandHost, OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
+import { waitSettled } from "./settled.js";
 import { jobSummary, jobSummarySchema, jobView, jobViewSchema } from "./views.js";
 
 /** Jobs whose attempts are processes of the supervisor: commands and configured-task runs. */
@@ -317,18 +318,24 @@ export const waitJob = defineOperation({
   agent: "full",
   async run(input, ctx) {
     let job = await ctx.engine.resolve(input.id);
+    const deadline = Date.now() + (input.timeoutSeconds ?? 45) * 1000;
     if (!isTerminal(job.state)) {
-      await host(ctx).waitFor(job.id, (input.timeoutSeconds ?? 45) * 1000);
+      await host(ctx).waitFor(job.id, deadline - Date.now());
       job = await ctx.engine.get(job.id);
     }
-    const finished = isTerminal(job.state);
+    // A task run is finished once its hooks and notifications are recorded too (`settled`).
+    const finished = isTerminal(job.state) && (await waitSettled(ctx, job, deadline));
     const code = await lastExitCode(ctx, job);
     return {
       id: job.id,
       finished,
       state: job.state,
       ...(code === undefined ? {} : { exitCode: code }),
-      message: finished ? `finished: ${job.state}` : `still ${job.state}; call wait_job again`,
+      message: finished
+        ? `finished: ${job.state}`
+        : isTerminal(job.state)
+          ? `${job.state}; its hooks and notifications are still running: call wait_job again`
+          : `still ${job.state}; call wait_job again`,
     };
   },
 });

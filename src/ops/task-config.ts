@@ -4,21 +4,26 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { parseDocument, stringify } from "yaml";
 import { z } from "zod";
 import { BatonError, InvalidInputError } from "../core/errors.js";
 import { packageRoot } from "../store/sql-files.js";
 import { herePlace } from "../supervisor/hosts.js";
 import {
+  configError,
   configPaths,
+  displayPath,
+  findTask,
   formatProblem,
   loadTaskConfig,
   parseConfig,
   PLUGIN_DIR,
   requireTaskConfig,
 } from "../tasks/config.js";
+import { fromDocket } from "../tasks/docket.js";
 import { configJsonSchema, TASK_NAME } from "../tasks/schema.js";
 import { nextFires, scheduleKey, syncSchedules } from "../tasks/schedules.js";
-import { launchdPlist, systemdUnits } from "../tasks/units.js";
+import { unitPlan } from "../tasks/units.js";
 import { commandHome, scopeFields } from "./common.js";
 import type { OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
@@ -184,12 +189,20 @@ export const installScheduleUnits = defineOperation({
       .optional()
       .describe("Default: ~/.config/systemd/user or ~/Library/LaunchAgents."),
     dryRun: z.boolean().optional().describe("Return the files without writing them."),
+    tasks: z
+      .array(z.string().min(1).max(64))
+      .max(1000)
+      .optional()
+      .describe("Only these tasks (default: every task with a schedule)."),
   }),
   output: z.object({
     format: z.string(),
     dir: z.string(),
     written: z.boolean(),
     files: z.array(z.object({ path: z.string(), text: z.string() })),
+    skipped: z
+      .array(z.object({ task: z.string(), reason: z.string() }))
+      .describe("Tasks given no unit, and why (the daemon still fires them)."),
     next: z.array(z.string()),
   }),
   readOnly: false,
@@ -209,15 +222,25 @@ export const installScheduleUnits = defineOperation({
           ? join(home, "Library", "LaunchAgents")
           : join(home, ".config", "systemd", "user")),
     );
-    const batonArgv = [process.execPath, join(packageRoot(), "bin", "baton.js")];
-    const scheduled = config.tasks.filter((t) => t.spec.schedule !== undefined);
-    if (scheduled.length === 0)
+    const chosen =
+      input.tasks === undefined
+        ? config.tasks.filter((t) => t.spec.schedule !== undefined)
+        : input.tasks.map((name) => findTask(config, name));
+    const skipped = chosen
+      .filter((t) => t.spec.schedule === undefined)
+      .map((t) => ({ task: t.name, reason: "it has no schedule" }));
+    const scheduled = chosen.filter((t) => t.spec.schedule !== undefined);
+    if (scheduled.length === 0 && input.tasks === undefined)
       throw new BatonError("NOT_FOUND", "no task has a schedule: nothing to install");
-    const units = scheduled.flatMap((t) =>
-      format === "launchd" ? [launchdPlist(t, batonArgv)] : systemdUnits(t, batonArgv),
-    );
+    const unitVars = unitEnv(env, commandHome(ctx));
+    const plan = unitPlan(format, scheduled, {
+      batonArgv: [process.execPath, join(packageRoot(), "bin", "baton.js")],
+      env: unitVars,
+    });
+    skipped.push(...plan.skipped);
+    const units = plan.files;
     const files = units.map((u) => ({ path: join(dir, u.name), text: u.text }));
-    if (input.dryRun !== true) {
+    if (input.dryRun !== true && files.length > 0) {
       mkdirSync(dir, { recursive: true });
       for (const f of files) writeFileSync(f.path, f.text, { mode: 0o644 });
     }
@@ -226,8 +249,13 @@ export const installScheduleUnits = defineOperation({
       format === "systemd"
         ? ["systemctl --user daemon-reload", ...timers.map((t) => `systemctl --user enable --now ${t}`)]
         : units.map((u) => `launchctl load ${join(dir, u.name)}`);
-    next.push("set `scheduler: os` on these tasks so the baton daemon does not fire them too");
-    return { format, dir, written: input.dryRun !== true, files, next };
+    if (env.BATON_DATABASE_URL !== undefined && unitVars.BATON_DATABASE_URL === undefined)
+      next.push(
+        "BATON_DATABASE_URL holds a password, so it is not in the units: set it in the units' environment yourself (systemctl --user edit, or an EnvironmentFile=)",
+      );
+    if (units.length > 0)
+      next.push("set `scheduler: os` on these tasks so the baton daemon does not fire them too");
+    return { format, dir, written: input.dryRun !== true && files.length > 0, files, skipped, next };
   },
 });
 
@@ -325,3 +353,81 @@ export const newTask = defineOperation({
     return { task: input.task, kind: "command", file: projectFile };
   },
 });
+
+export const importTasks = defineOperation({
+  name: "import_tasks",
+  title: "Import a docket config",
+  summary:
+    "Convert a docket config.yaml (or any config using docket's spellings) into the project's baton.yaml, listing each change. baton also reads such a file as it is.",
+  input: z.object({
+    file: z.string().min(1).max(4096).describe("The config to import (docket's ~/.docket/config.yaml)."),
+    dryRun: z.boolean().optional().describe("Return the converted baton.yaml without writing it."),
+    force: z.boolean().optional().describe("Replace an existing baton.yaml."),
+    ...scopeFields,
+  }),
+  output: z.object({
+    from: z.string(),
+    file: z.string(),
+    written: z.boolean(),
+    tasks: z.array(z.string()),
+    changes: z.array(z.object({ key: z.string(), message: z.string() })),
+    yaml: z.string(),
+  }),
+  readOnly: false,
+  destructive: false,
+  idempotent: true,
+  agent: "full",
+  async run(input, ctx) {
+    const cwd = input.cwd ?? ctx.cwd;
+    const from = resolve(cwd, input.file);
+    const { root, projectFile } = configPaths(cwd, ctx.env ?? process.env);
+    let text: string;
+    try {
+      text = readFileSync(from, "utf8");
+    } catch (error) {
+      throw new BatonError("NOT_FOUND", `cannot read ${from}: ${(error as Error).message}`);
+    }
+    const checked = parseConfig(text, from);
+    if (!checked.ok) throw configError(checked.problems, root);
+    const raw = (parseDocument(text).toJS() ?? {}) as Record<string, unknown>;
+    const { changes } = fromDocket(raw);
+    const yaml = `# Imported by baton task import from ${from}\n${stringify(checked.value, { lineWidth: 0 })}`;
+    const write = input.dryRun !== true;
+    if (write && existsSync(projectFile) && input.force !== true && resolve(projectFile) !== from) {
+      throw new BatonError(
+        "INVALID_INPUT",
+        `${displayPath(projectFile, root)} exists already: pass --force to replace it, or --dry-run to see the result`,
+      );
+    }
+    if (write) writeFileSync(projectFile, yaml);
+    return {
+      from,
+      file: projectFile,
+      written: write,
+      tasks: Object.keys(checked.value.tasks ?? {}),
+      changes,
+      yaml,
+    };
+  },
+});
+
+/**
+ * The environment a unit runs baton with: the ledger this call used (`BATON_HOME`, and
+ * `BATON_DATABASE_URL` when it holds no password: a unit file is world-readable) and the caller's
+ * PATH, so the task's commands resolve as they do from the caller's shell.
+ */
+function unitEnv(env: NodeJS.ProcessEnv, home: string): Record<string, string> {
+  const out: Record<string, string> = { BATON_HOME: home };
+  const url = env.BATON_DATABASE_URL;
+  if (url !== undefined && url !== "") {
+    let secret = true;
+    try {
+      secret = new URL(url).password !== "";
+    } catch {
+      secret = true;
+    }
+    if (!secret) out.BATON_DATABASE_URL = url;
+  }
+  if (env.PATH !== undefined) out.PATH = env.PATH;
+  return out;
+}

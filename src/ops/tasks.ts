@@ -3,24 +3,21 @@
  * agent contract (`capabilities`). Runs are `task:<name>` jobs in the same ledger, executed by the
  * daemon's supervisor.
  */
-import { type FSWatcher, watch } from "node:fs";
 import { z } from "zod";
 import { BatonError } from "../core/errors.js";
-import type { Job } from "../core/job.js";
 import { jobStateSchema } from "../core/job.js";
-import { isTerminal } from "../core/states.js";
 import type { TaskDef } from "../tasks/config.js";
 import { displayPath, findTask, requireTaskConfig } from "../tasks/config.js";
 import { loadPlugin, pluginModulePath, schemaJson } from "../tasks/plugins.js";
 import { notifyView } from "../tasks/redact.js";
-import { requiredEnv, SETTLED_EVENT, TASK_TYPE_PREFIX, taskType } from "../tasks/runner.js";
-import { insertTaskRun, prepareTaskRun } from "../tasks/start.js";
+import { requiredEnv, taskType } from "../tasks/runner.js";
+import { insertRunRow, insertTaskRun, prepareTaskRun } from "../tasks/start.js";
 import { nextFires } from "../tasks/schedules.js";
 import { commandHome, idRef, projectOf, scopeFields } from "./common.js";
+import { ledgerChange, runFinished } from "./settled.js";
 import type { OpContext, Operation } from "./operation.js";
 import { defineOperation } from "./operation.js";
 import { eventView, eventViewSchema, jobSummary, jobSummarySchema } from "./views.js";
-import { after } from "../core/timer.js";
 
 const taskName = z.string().min(1).max(64).describe("The task's name (from baton.yaml).");
 
@@ -234,10 +231,9 @@ export const runTask = defineOperation({
     const commands = ctx.commands;
     if (commands === undefined)
       throw new BatonError("INVALID_INPUT", "this front-end cannot run tasks (no daemon access)");
-    const inserted = await insertTaskRun(ctx.engine, def, prepared, async (row) => {
-      const [outcome] = await ctx.engine.store.insertJobs([row], ctx.actor);
-      return outcome;
-    });
+    const inserted = await insertTaskRun(ctx.engine, def, prepared, (row, lock) =>
+      insertRunRow(ctx.engine, ctx.actor, row, lock),
+    );
     const job = inserted!.job;
     await commands.wake();
     return {
@@ -341,45 +337,6 @@ export const jobEvents = defineOperation({
     };
   },
 });
-
-/** How long after a task run ends its hooks and notifications may still be writing events. */
-const AFTER_WORK_GRACE_MS = 5 * 60_000;
-
-/**
- * Whether a job has written its last event: it ended and, for a task run that started a process,
- * its hooks and notifications are recorded too (its last event is `settled`). A run whose daemon
- * died before settling counts as finished five minutes after it ended.
- */
-async function runFinished(ctx: OpContext, job: Job): Promise<boolean> {
-  if (!isTerminal(job.state)) return false;
-  if (!job.type.startsWith(TASK_TYPE_PREFIX) || job.startedAt === null) return true;
-  if (Date.now() - (job.finishedAt ?? 0) > AFTER_WORK_GRACE_MS) return true;
-  const [last] = await ctx.engine.events({ jobId: job.id, order: "desc", limit: 1 });
-  return last?.kind === SETTLED_EVENT;
-}
-
-/**
- * Resolve when the ledger may have changed: a write to the SQLite WAL (fs.watch), else after at
- * most a second (PostgreSQL, or a watch that missed), never later than `ms`.
- */
-function ledgerChange(ctx: OpContext, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    let watcher: FSWatcher | undefined;
-    const done = () => {
-      timer.cancel();
-      watcher?.close();
-      resolve();
-    };
-    const timer = after(Math.max(0, Math.min(ms, 1000)), done);
-    if (ctx.engine.store.kind !== "sqlite") return;
-    try {
-      watcher = watch(`${ctx.engine.store.location}-wal`, { persistent: false }, done);
-      watcher.on("error", () => undefined);
-    } catch {
-      watcher = undefined; // no WAL file yet: the timer covers it
-    }
-  });
-}
 
 /**
  * `capabilities`: the agent contract — every operation of the catalogue (with its input schema and

@@ -14,6 +14,7 @@ import { BatonError } from "../core/errors.js";
 import { batonHome } from "../core/paths.js";
 import { findProject } from "../core/project.js";
 import type { ConfigSpec, TaskSpec } from "./schema.js";
+import { fromDocket } from "./docket.js";
 import { configSchema, TASK_NAME } from "./schema.js";
 import { isSecretPath } from "./redact.js";
 
@@ -352,9 +353,13 @@ export function parseConfig(text: string, file: string): Checked<ConfigSpec> {
       ],
     };
   }
-  const parsed = configSchema.safeParse(data);
+  // docket's spellings (and baton's earlier ones) are read as baton's (docket.ts).
+  const converted = fromDocket(data as Record<string, unknown>).data;
+  const parsed = configSchema.safeParse(converted);
   if (!parsed.success) {
-    const problems = parsed.error.issues.flatMap((issue) => issueProblems(issue, doc, counter, file, data));
+    const problems = parsed.error.issues.flatMap((issue) =>
+      issueProblems(issue, doc, counter, file, converted),
+    );
     problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
     return { ok: false, problems };
   }

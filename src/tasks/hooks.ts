@@ -47,6 +47,19 @@ export function hookEnv(data: HookData, resultFile?: string): Record<string, str
   };
 }
 
+/** docket's names of the same variables, so a docket user's hooks run unchanged. */
+export function docketHookEnv(env: Record<string, string>): Record<string, string> {
+  return {
+    DOCKET_RUN_ID: env.BATON_RUN_ID ?? "",
+    DOCKET_TASK_NAME: env.BATON_TASK ?? "",
+    DOCKET_STATUS: env.BATON_STATUS ?? "",
+    DOCKET_EXIT_CODE: env.BATON_EXIT_CODE ?? "",
+    DOCKET_SUMMARY: env.BATON_SUMMARY ?? "",
+    DOCKET_DETAILS_JSON: env.BATON_RESULT_JSON ?? "",
+    DOCKET_LOG_PATH: env.BATON_LOG_PATH ?? "",
+  };
+}
+
 /** The hooks that apply to a final state, in order: the specific one, then on_complete. */
 export function hooksFor(succeeded: boolean): HookWhen[] {
   return [succeeded ? "on_success" : "on_failure", "on_complete"];
@@ -83,7 +96,8 @@ export async function runHook(
   } catch {
     written = undefined;
   }
-  const env = { ...options.env, ...hookEnv(options.data, written) };
+  const own = hookEnv(options.data, written);
+  const env = { ...options.env, ...own, ...docketHookEnv(own) };
   const out: HookOutcome[] = [];
   const argvs = hookArgvs(spec);
   for (let index = 0; index < argvs.length; index++) {

@@ -142,9 +142,9 @@ export function commandArgv(
   });
 }
 
-/** Names of the caller's variables a task reads: `requires_env` and the `*_env` references. */
+/** Names of the caller's variables a task reads: `required_env` and the `*_env` references. */
 export function requiredEnv(spec: TaskSpec): string[] {
-  const names = new Set(spec.requires_env ?? []);
+  const names = new Set(spec.required_env ?? []);
   for (const [key, value] of Object.entries(spec.env ?? {})) if (key.endsWith("_env")) names.add(value);
   return [...names].sort();
 }
@@ -160,7 +160,7 @@ export function runEnv(
   runId: string,
   dryRun: boolean,
 ): NodeJS.ProcessEnv {
-  const missing = (task.spec.requires_env ?? []).filter((n) => callerEnv[n] === undefined);
+  const missing = (task.spec.required_env ?? []).filter((n) => callerEnv[n] === undefined);
   const env: NodeJS.ProcessEnv = { ...callerEnv };
   for (const [key, value] of Object.entries(task.spec.env ?? {})) {
     if (key.endsWith("_env")) {
@@ -195,7 +195,7 @@ export function retryPolicy(spec: TaskSpec): { maxAttempts: number; backoff: Bac
     maxAttempts: retry.attempts,
     backoff: {
       baseMs: retry.base === undefined ? 1000 : parseDuration(retry.base),
-      factor: retry.backoff === "fixed" ? 1 : 2,
+      factor: retry.backoff === "fixed" ? 1 : (retry.factor ?? 2),
       maxMs: retry.max === undefined ? 3_600_000 : parseDuration(retry.max),
       jitter: 0.1,
     },

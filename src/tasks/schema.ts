@@ -198,6 +198,12 @@ const retry = z.strictObject({
   backoff: z.enum(["fixed", "exponential"]).optional().describe("Default: exponential."),
   base: duration.optional().describe("The first delay (default 1s)."),
   max: duration.optional().describe("The longest delay (default 1h)."),
+  factor: z
+    .number()
+    .min(1)
+    .max(100)
+    .optional()
+    .describe("Each exponential delay is the previous one times this (default 2)."),
 });
 
 export const OUTPUT_MODES = ["text", "json", "jsonl", "auto"] as const;
@@ -228,7 +234,10 @@ export const taskSchema = z
       .describe(
         "Environment for the command. A key ending in _env names a variable of the caller's environment, resolved at run time: `TOKEN_env: DEPLOY_TOKEN` sets TOKEN.",
       ),
-    requires_env: z.array(envName).optional().describe("Variables the caller's environment must define."),
+    required_env: z
+      .array(envName)
+      .optional()
+      .describe("Variables the caller's environment must define (checked before the run is queued)."),
     cwd: z.string().min(1).optional().describe("Working directory, relative to the project root."),
     timeout: duration.optional(),
     idle_timeout: duration.optional().describe("Stop the run when it prints nothing for this long."),

@@ -1,15 +1,34 @@
 /**
  * `baton schedule install-units`: OS scheduler units for users who prefer systemd timers or launchd
  * to the baton daemon. Each scheduled task gets a unit that runs `baton task run <name>` in the
- * task's project; the cron expression becomes an `OnCalendar=` line (systemd) or a
- * `StartCalendarInterval` list (launchd). Expressions the target cannot express are refused.
+ * task's project, with the ledger's environment (`BATON_HOME`, …); the cron expression becomes an
+ * `OnCalendar=` line (systemd) or a `StartCalendarInterval` list (launchd). A task whose schedule
+ * the target cannot express is skipped with the reason (the daemon still fires it), never
+ * written wrong. Unit names carry the project (its folder name and a hash of its config file), so
+ * two projects' `backup` tasks do not overwrite each other.
  */
+import { createHash } from "node:crypto";
+import { basename } from "node:path";
 import { InvalidInputError } from "../core/errors.js";
 import type { TaskDef } from "./config.js";
 
 export interface UnitFile {
   name: string;
   text: string;
+}
+
+/** What a unit runs and with which environment. */
+export interface UnitContext {
+  /** The argv of baton itself (node and bin/baton.js). */
+  batonArgv: readonly string[];
+  /** Variables the unit sets (the ledger's: BATON_HOME, PATH, …). */
+  env: Readonly<Record<string, string>>;
+}
+
+/** The units written for some tasks, and the tasks skipped with the reason. */
+export interface UnitPlan {
+  files: UnitFile[];
+  skipped: { task: string; reason: string }[];
 }
 
 const DOW = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -81,33 +100,67 @@ export function onCalendar(def: TaskDef): string {
   return `${dow}*-${list(month, RANGES[3]!, 2)}-${list(day, RANGES[2]!, 2)} ${list(hour, RANGES[1]!, 2)}:${list(minute, RANGES[0]!, 2)}:00${zone}`;
 }
 
-function unitBase(def: TaskDef): string {
-  return `baton-task-${def.name.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+/** `<project folder>-<hash of its config file>`: one project's part of a unit name. */
+function projectSlug(def: TaskDef): string {
+  const folder =
+    basename(def.root)
+      .replace(/[^A-Za-z0-9_-]/g, "_")
+      .slice(0, 40) || "root";
+  const hash = createHash("sha256").update(def.file).digest("hex").slice(0, 8);
+  return `${folder}-${hash}`;
+}
+
+function safeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_-]/g, "_");
+}
+
+/** `baton-<project>-<hash>-<task>`: unique per project and task. */
+export function unitBase(def: TaskDef): string {
+  return `baton-${projectSlug(def)}-${safeName(def.name)}`;
+}
+
+/** The launchd label: `dev.baton.<project>-<hash>.<task>`. */
+export function launchdLabel(def: TaskDef): string {
+  return `dev.baton.${projectSlug(def)}.${safeName(def.name)}`;
+}
+
+/** systemd expands `%` specifiers in most settings: a literal `%` is `%%`. */
+function systemdText(text: string): string {
+  return text.replace(/%/g, "%%");
 }
 
 /** Quote one argument for systemd's ExecStart= (double quotes; `\` and `"` escaped; `%` doubled). */
 function systemdArg(arg: string): string {
-  return `"${arg.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/%/g, "%%").replace(/\$/g, "$$$$")}"`;
+  return `"${systemdText(arg.replace(/\\/g, "\\\\").replace(/"/g, '\\"')).replace(/\$/g, "$$$$")}"`;
 }
 
-/** A systemd user .service and .timer for a scheduled task. */
-export function systemdUnits(def: TaskDef, batonArgv: readonly string[]): UnitFile[] {
+/** One `Environment=` assignment, quoted (systemd does not expand `$` there, only `%`). */
+function systemdEnv(key: string, value: string): string {
+  return `Environment=${systemdText(`"${`${key}=${value}`.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`)}`;
+}
+
+/**
+ * A systemd user .service and .timer for a scheduled task. `WorkingDirectory=` takes a bare
+ * absolute path: systemd refuses a quoted one ("path is not absolute").
+ */
+export function systemdUnits(def: TaskDef, context: UnitContext): UnitFile[] {
   const base = unitBase(def);
-  const exec = [...batonArgv, "task", "run", def.name].map(systemdArg).join(" ");
-  const description = (def.spec.description ?? def.name).replace(/\n/g, " ");
+  const exec = [...context.batonArgv, "task", "run", def.name].map(systemdArg).join(" ");
+  const description = systemdText((def.spec.description ?? def.name).replace(/\n/g, " "));
   const service = [
     "[Unit]",
     `Description=baton task ${def.name}: ${description}`,
     "",
     "[Service]",
     "Type=oneshot",
-    `WorkingDirectory=${systemdArg(def.root)}`,
+    `WorkingDirectory=${systemdText(def.root)}`,
+    ...Object.entries(context.env).map(([k, v]) => systemdEnv(k, v)),
     `ExecStart=${exec}`,
     "",
   ].join("\n");
   const timer = [
     "[Unit]",
-    `Description=Schedule of baton task ${def.name} (${def.spec.schedule})`,
+    `Description=Schedule of baton task ${def.name} (${systemdText(def.spec.schedule!)})`,
     "",
     "[Timer]",
     `OnCalendar=${onCalendar(def)}`,
@@ -128,16 +181,8 @@ function xml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
-/** A launchd agent plist for a scheduled task. */
-export function launchdPlist(def: TaskDef, batonArgv: readonly string[]): UnitFile {
-  const [minute, hour, day, month, weekday] = fieldsOf(def) as [string, string, string, string, string];
-  const keys: [string, string, [number, number]][] = [
-    ["Minute", minute, RANGES[0]!],
-    ["Hour", hour, RANGES[1]!],
-    ["Day", day, RANGES[2]!],
-    ["Month", month, RANGES[3]!],
-    ["Weekday", weekday, RANGES[4]!],
-  ];
+/** Every combination of the fields' values, as StartCalendarInterval entries (at most 1000). */
+function calendarEntries(def: TaskDef, keys: [string, string, [number, number]][]): Record<string, number>[] {
   let entries: Record<string, number>[] = [{}];
   for (const [key, field, range] of keys) {
     if (isAll(field)) continue;
@@ -147,8 +192,39 @@ export function launchdPlist(def: TaskDef, batonArgv: readonly string[]): UnitFi
       throw new InvalidInputError(`task '${def.name}': the schedule expands to over 1000 launchd intervals`);
     }
   }
-  const label = `dev.baton.task.${def.name}`;
-  const args = [...batonArgv, "task", "run", def.name].map((a) => `    <string>${xml(a)}</string>`);
+  return entries;
+}
+
+/**
+ * A launchd agent plist for a scheduled task. launchd reads StartCalendarInterval in the Mac's own
+ * time zone and has no key for another: a task with `timezone:` is refused (the caller skips it).
+ */
+export function launchdPlist(def: TaskDef, context: UnitContext): UnitFile {
+  if (def.spec.timezone !== undefined) {
+    throw new InvalidInputError(
+      `task '${def.name}': launchd fires StartCalendarInterval in the system's time zone and cannot follow timezone: ${def.spec.timezone}`,
+    );
+  }
+  const [minute, hour, day, month, weekday] = fieldsOf(def) as [string, string, string, string, string];
+  // cron runs when day-of-month OR weekday matches (both restricted): one entry list for each.
+  const dayForms: [string, string][] =
+    !isAll(day) && !isAll(weekday)
+      ? [
+          [day, "*"],
+          ["*", weekday],
+        ]
+      : [[day, weekday]];
+  const entries = dayForms.flatMap(([d, w]) =>
+    calendarEntries(def, [
+      ["Minute", minute, RANGES[0]!],
+      ["Hour", hour, RANGES[1]!],
+      ["Day", d, RANGES[2]!],
+      ["Month", month, RANGES[3]!],
+      ["Weekday", w, RANGES[4]!],
+    ]),
+  );
+  const label = launchdLabel(def);
+  const args = [...context.batonArgv, "task", "run", def.name].map((a) => `    <string>${xml(a)}</string>`);
   const intervals = entries.map(
     (e) =>
       `    <dict>${Object.entries(e)
@@ -166,6 +242,10 @@ export function launchdPlist(def: TaskDef, batonArgv: readonly string[]): UnitFi
     ...args,
     "  </array>",
     `  <key>WorkingDirectory</key><string>${xml(def.root)}</string>`,
+    "  <key>EnvironmentVariables</key>",
+    "  <dict>",
+    ...Object.entries(context.env).map(([k, v]) => `    <key>${xml(k)}</key><string>${xml(v)}</string>`),
+    "  </dict>",
     "  <key>StartCalendarInterval</key>",
     "  <array>",
     ...intervals,
@@ -175,4 +255,30 @@ export function launchdPlist(def: TaskDef, batonArgv: readonly string[]): UnitFi
     "",
   ].join("\n");
   return { name: `${label}.plist`, text };
+}
+
+/**
+ * The units of `defs` (each must have a schedule) in `format`. A task whose schedule the target
+ * cannot express (seconds, names, both day fields for systemd, a time zone for launchd) is skipped
+ * with the reason instead of failing the others.
+ */
+export function unitPlan(
+  format: "systemd" | "launchd",
+  defs: readonly TaskDef[],
+  context: UnitContext,
+): UnitPlan {
+  const plan: UnitPlan = { files: [], skipped: [] };
+  for (const def of defs) {
+    try {
+      if (format === "launchd") plan.files.push(launchdPlist(def, context));
+      else plan.files.push(...systemdUnits(def, context));
+    } catch (error) {
+      if (!(error instanceof InvalidInputError)) throw error;
+      plan.skipped.push({
+        task: def.name,
+        reason: `${error.message.replace(/^task '[^']*': /, "")}; the baton daemon still fires it`,
+      });
+    }
+  }
+  return plan;
 }
