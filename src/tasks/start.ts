@@ -136,7 +136,9 @@ export async function insertTaskRun(
     saveEnv(home, row.id, env);
     inserted = await insert(row, claim);
   } finally {
-    if (inserted === undefined || inserted.deduplicated) deleteEnv(home, row.id);
+    // Not this row: refused, deduplicated, or a repeated request answered with its first run.
+    if (inserted === undefined || inserted.deduplicated || inserted.job.id !== row.id)
+      deleteEnv(home, row.id);
   }
   return inserted;
 }
