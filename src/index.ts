@@ -48,6 +48,7 @@ export {
   systemClock,
   parseDuration,
   DEFAULT_BACKOFF,
+  IDEMPOTENCY_SCOPES,
   backoffDelay,
 } from "./core/index.js";
 export type {
@@ -62,6 +63,7 @@ export type {
   ClaimedJob,
   EnqueueSpec,
   BackoffPolicy,
+  IdempotencyScope,
 } from "./core/index.js";
 export type { Store, EnqueueOutcome, JobFilter, Page } from "./store/types.js";
 export { SqliteStore } from "./store/sqlite/sqlite-store.js";

@@ -174,7 +174,7 @@ describe("baton run", () => {
     expect(cli(home, ["status", "nope-not-a-job"]).code).toBe(3);
   });
 
-  it("--key returns the live run instead of starting a second one", async () => {
+  it("--key returns the run with that key instead of starting a second one, live or finished (D52)", async () => {
     const home = newHome();
     const first = cliJson(home, ["run", "--key", "build-123", "--", "sleep", "30"]);
     const second = cliJson(home, ["run", "--key", "build-123", "--", "sleep", "30"]);
@@ -183,12 +183,18 @@ describe("baton run", () => {
     await until("the command to start", () => processRecords(home).length === 1);
     expect(jobRows(home)).toHaveLength(1);
     expect(cliJson(home, ["stop", first.id]).state).toBe("cancelled");
-    // Once that run is over, the key starts a new one.
+    // Once that run is over, the key still answers with it (until it is cleaned): a caller that
+    // re-runs its step after a crash learns the outcome instead of starting the work again.
     const third = cliJson(home, ["run", "--key", "build-123", "--", "true"]);
-    expect(third.id).not.toBe(first.id);
-    expect(third.deduplicated).toBe(false);
-    expect(cli(home, ["wait", third.id]).code).toBe(0);
-    expect(processRecords(home)).toHaveLength(2);
+    expect(third).toMatchObject({ id: first.id, deduplicated: true, state: "cancelled" });
+    expect(jobRows(home)).toHaveLength(1);
+    // Deleted, the key is free again.
+    cliJson(home, ["delete", first.id]);
+    const fourth = cliJson(home, ["run", "--key", "build-123", "--", "true"]);
+    expect(fourth.id).not.toBe(first.id);
+    expect(fourth.deduplicated).toBe(false);
+    expect(cli(home, ["wait", fourth.id]).code).toBe(0);
+    expect(jobRow(home, fourth.id).state).toBe("succeeded");
   });
 
   it("retry runs the same command in the same directory as a new attempt", () => {

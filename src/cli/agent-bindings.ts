@@ -121,7 +121,10 @@ const jobOptions: CliOption[] = [
   { flags: "--meta <key=value>", description: "metadata to search by (repeatable)", repeatable: true },
   { flags: "--user <name>", description: "who the job is for or from" },
   { flags: "--timeout <duration>", description: "stop the agent after this long" },
-  { flags: "-k, --key <key>", description: "idempotency key: a live job with it is returned instead" },
+  {
+    flags: "-k, --key <key>",
+    description: "idempotency key: the job with it (live, or finished until cleaned) is returned instead",
+  },
   { flags: "--retries <n>", description: "extra attempts when it fails (default 0)" },
 ];
 

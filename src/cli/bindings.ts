@@ -166,7 +166,10 @@ export const bindings: CliBinding[] = [
       { flags: "-p, --priority <n>", description: "higher runs first (-1000..1000)" },
       { flags: "--delay <duration>", description: "run no earlier than this from now (30s, 10m)" },
       { flags: "--max-attempts <n>", description: "attempts before dead-lettering" },
-      { flags: "-k, --key <key>", description: "idempotency key: a live job with it is returned instead" },
+      {
+        flags: "-k, --key <key>",
+        description: "idempotency key: the job with it (live, or finished until cleaned) is returned instead",
+      },
       {
         flags: "--depends-on <id>",
         description: "a job that must finish first (repeatable)",

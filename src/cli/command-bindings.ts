@@ -121,7 +121,10 @@ export const commandBindings: CliBinding[] = [
       { flags: "-n, --name <name>", description: "a name to refer to the job by" },
       { flags: "--timeout <duration>", description: "stop it (and record a timeout) after this long" },
       { flags: "--idle-timeout <duration>", description: "stop it after this long without output" },
-      { flags: "-k, --key <key>", description: "idempotency key: a live run with it is returned instead" },
+      {
+        flags: "-k, --key <key>",
+        description: "idempotency key: the run with it (live, or finished until cleaned) is returned instead",
+      },
       { flags: "--retries <n>", description: "extra attempts when it fails (default 0)" },
       { flags: "--tag <tag>", description: "a tag (repeatable)", repeatable: true },
       {
@@ -335,7 +338,8 @@ export const commandBindings: CliBinding[] = [
   {
     op: "retry_job",
     command: "retry <id>",
-    input: ([[id]]) => ({ id }),
+    options: [{ flags: "--force", description: "reopen a succeeded or skipped checkpoint too" }],
+    input: ([[id]], o) => omitUndefined({ id, force: o.force === true ? true : undefined }),
     render: (data) => {
       const d = data as { id: string; state: string; attempt: number };
       return `${d.id}  ${d.state} (attempt ${d.attempt})`;

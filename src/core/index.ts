@@ -29,6 +29,7 @@ export type { Clock } from "./clock.js";
 export { encodeJson, decodeJson } from "./json.js";
 export {
   DEFAULT_BACKOFF,
+  IDEMPOTENCY_SCOPES,
   backoffDelay,
   ATTEMPT_OUTCOMES,
   nameSchema,
@@ -44,6 +45,7 @@ export type {
   JobEvent,
   ClaimedJob,
   EnqueueSpec,
+  IdempotencyScope,
 } from "./job.js";
 export { findProject } from "./project.js";
 export { batonHome, ensurePrivateDir, resolveInside, pathInside } from "./paths.js";

@@ -140,6 +140,15 @@ export const backoffSchema = z
   })
   .strict();
 
+/**
+ * How long an idempotency key binds its job (D52). `until-cleaned`: while the job exists, live or
+ * finished, an enqueue with its key returns it (`deduplicated: true`), so an agent that re-runs
+ * its enqueue step after a crash does not redo finished work. `while-live`: only while the job is
+ * live; once it finished the key starts a new job (a queue's "one at a time per key").
+ */
+export const IDEMPOTENCY_SCOPES = ["until-cleaned", "while-live"] as const;
+export type IdempotencyScope = (typeof IDEMPOTENCY_SCOPES)[number];
+
 /** Everything a caller may say when enqueuing one job. */
 export const enqueueSpecSchema = z
   .object({
@@ -155,6 +164,7 @@ export const enqueueSpecSchema = z
     maxAttempts: z.number().int().min(1).max(1000).optional(),
     backoff: backoffSchema.optional(),
     idempotencyKey: nameSchema("idempotency key", 500).optional(),
+    idempotencyScope: z.enum(IDEMPOTENCY_SCOPES).optional(),
     dependsOn: z.array(z.string().min(1).max(100)).max(1000).optional(),
     resourceKey: nameSchema("resource key", 500).optional(),
     timeoutMs: z.number().int().positive().optional(),

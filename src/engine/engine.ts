@@ -176,6 +176,7 @@ export class Engine {
       workflow: spec.workflow ?? null,
       project: spec.project ?? context.project ?? null,
       idempotencyKey: spec.idempotencyKey ?? null,
+      ...(spec.idempotencyScope === undefined ? {} : { idempotencyScope: spec.idempotencyScope }),
       resourceKey: spec.resourceKey ?? null,
       tags: spec.tags ?? [],
       dependsOn: spec.dependsOn ?? [],

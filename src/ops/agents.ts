@@ -60,7 +60,9 @@ const jobFields = {
   meta: metaField.optional().describe("Metadata to search by: { pr: '42' }."),
   user: label("user").optional().describe("Who the job is for or from."),
   type: label("type").optional().describe("The kind of work (review, fix…), searchable."),
-  key: nameSchema("key", 500).optional().describe("Idempotency key: a live job with it is returned instead."),
+  key: nameSchema("key", 500)
+    .optional()
+    .describe("Idempotency key: the job with it (live, or finished until cleaned) is returned instead."),
   retries: z.number().int().min(0).max(20).optional(),
 };
 const jobSpec = z.strictObject(jobFields);

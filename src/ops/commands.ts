@@ -58,7 +58,7 @@ export const runCommand = defineOperation({
     idleTimeout: duration.optional().describe("Stop when there is no output for this long."),
     key: nameSchema("key", 500)
       .optional()
-      .describe("Idempotency key: a live run with it is returned instead."),
+      .describe("Idempotency key: the run with it (live, or finished until cleaned) is returned instead."),
     retries: z.number().int().min(0).max(100).optional().describe("Extra attempts on failure (default 0)."),
     tags: z.array(nameSchema("tag", 100)).max(50).optional(),
     pool: z
@@ -371,7 +371,13 @@ export const retryJob = defineOperation({
   title: "Retry a job",
   summary:
     "Run a finished job again as a new attempt: same command and cwd, with the caller's current environment (a task run: its task's env: and *_env references resolved from it again).",
-  input: z.object({ id: idRef }),
+  input: z.object({
+    id: idRef,
+    force: z
+      .boolean()
+      .optional()
+      .describe("Reopen a succeeded or skipped checkpoint too (its work was done or declared not needed)."),
+  }),
   output: z.object({ id: z.string(), state: jobStateSchema, attempt: z.number() }),
   readOnly: false,
   destructive: false,
@@ -379,6 +385,18 @@ export const retryJob = defineOperation({
   agent: "full",
   async run(input, ctx) {
     const job = await ctx.engine.resolve(input.id);
+    // A checkpoint that succeeded (or was skipped) is finished work: reopening it by accident
+    // would have an agent redo it. A command or task run is retried to run it again, as asked.
+    if (
+      !runsProcess(job.type) &&
+      (job.state === "succeeded" || job.state === "skipped") &&
+      input.force !== true
+    )
+      throw new BatonError(
+        "INVALID_TRANSITION",
+        `job ${job.id} is ${job.state}: its work is done, so retry leaves it (pass force to reopen it)`,
+        { details: { id: job.id, state: job.state, action: "retry" } },
+      );
     const env = ctx.env ?? process.env;
     // On a shared ledger a host-bound run is retried where it ran: its cwd, config file and the
     // environment saved below must be on the host whose daemon will claim it.

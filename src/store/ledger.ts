@@ -68,7 +68,10 @@ export interface LedgerTx {
   savepoint<T>(fn: () => Promise<T>): Promise<T>;
   /** The job, locked for update where the dialect has row locks. */
   getJob(id: string): Awaitable<JobRecord | undefined>;
+  /** The live job with this key, if any. */
   findLiveByKey(idempotencyKey: string): Awaitable<JobRecord | undefined>;
+  /** The newest job with this key in any state (finished ones until cleaned or deleted). */
+  findNewestByKey(idempotencyKey: string): Awaitable<JobRecord | undefined>;
   /** Insert a new job; `payloadText` is its payload as JSON text. */
   insertJob(job: JobRecord, payloadText: string): Awaitable<void>;
   updateJob(id: string, patch: Partial<JobRecord>): Awaitable<void>;
@@ -310,7 +313,10 @@ export abstract class LedgerStore implements Store {
 
   private async insertInTx(tx: LedgerTx, spec: NewJob, actor: string, now: number): Promise<EnqueueOutcome> {
     if (spec.idempotencyKey !== null) {
-      const existing = await tx.findLiveByKey(spec.idempotencyKey);
+      // A live job wins over a finished one (rows from before D52 may hold both).
+      const existing =
+        (await tx.findLiveByKey(spec.idempotencyKey)) ??
+        (spec.idempotencyScope === "while-live" ? undefined : await tx.findNewestByKey(spec.idempotencyKey));
       if (existing !== undefined) return { job: publicJob(existing), deduplicated: true };
     }
     let state: JobState = "queued";
@@ -815,9 +821,10 @@ export abstract class LedgerStore implements Store {
       patch.error = null;
       patch.finishedAt = null;
       patch.result = null;
-      // redrive: a fresh attempt budget; retry: exactly one more attempt.
+      // redrive: a fresh attempt budget; retry: one more attempt at least (a claim does not look
+      // at the budget, a failure past it dead-letters). max_attempts is the job's own setting and
+      // stays as it was.
       if (action === "redrive") patch.attempts = 0;
-      else patch.maxAttempts = job.attempts + 1;
     }
     if (isTerminal(to)) patch.finishedAt = now;
     if (extra.result !== undefined) patch.result = JSON.parse(extra.result) as unknown;

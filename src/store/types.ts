@@ -1,5 +1,13 @@
 import type { BatonError } from "../core/errors.js";
-import type { Attempt, AttemptOutcome, BackoffPolicy, ClaimedJob, Job, JobEvent } from "../core/job.js";
+import type {
+  Attempt,
+  AttemptOutcome,
+  BackoffPolicy,
+  ClaimedJob,
+  IdempotencyScope,
+  Job,
+  JobEvent,
+} from "../core/job.js";
 import type { JobState } from "../core/states.js";
 
 /** A job as stored: the public {@link Job} plus the secret fencing token of its current attempt. */
@@ -23,6 +31,11 @@ export interface NewJob {
   workflow: string | null;
   project: string | null;
   idempotencyKey: string | null;
+  /**
+   * How long the key binds its job: `until-cleaned` (default) also answers with a finished job,
+   * `while-live` only with a live one, so a finished job's key can start new work (D52).
+   */
+  idempotencyScope?: IdempotencyScope;
   resourceKey: string | null;
   tags: string[];
   dependsOn: string[];
@@ -31,7 +44,10 @@ export interface NewJob {
 
 export interface EnqueueOutcome {
   job: Job;
-  /** True when an existing live job with the same idempotency key was returned instead. */
+  /**
+   * True when an existing job with the same idempotency key was returned instead (live, or
+   * finished and not yet cleaned unless the enqueue asked for `while-live`); `job.state` says which.
+   */
   deduplicated: boolean;
 }
 

@@ -124,6 +124,7 @@ export class CronScheduler {
         await this.engine.enqueue(
           handlerJobSpec(e.schedule.handler, e.schedule.payload, {
             key: `cron:${e.schedule.name}:${slot}`,
+            keyScope: "until-cleaned",
             tags: [`schedule:${e.schedule.name}`],
           }),
         );

@@ -3,7 +3,7 @@
  */
 import type { z } from "zod";
 import { InvalidInputError } from "../core/errors.js";
-import type { BackoffPolicy } from "../core/job.js";
+import type { BackoffPolicy, IdempotencyScope } from "../core/job.js";
 import type { Handler } from "./handler.js";
 
 /** Options of a typed enqueue (the handler's defaults apply where these are silent). */
@@ -12,8 +12,14 @@ export interface JobOptions {
   /** Run no earlier than this (a Date or ms since the epoch). */
   runAt?: Date | number;
   delayMs?: number;
-  /** Idempotency key: while a live job has it, enqueuing again returns that job. */
+  /** Idempotency key: while a live job has it, enqueuing again returns that job (see `keyScope`). */
   key?: string;
+  /**
+   * How long `key` binds its job. Default `while-live` for typed enqueues, as queue users expect
+   * ("one at a time per key": once the job finished, the key starts a new one); `until-cleaned`
+   * also returns the finished job until it is cleaned, as checkpoints and the CLI do (D52).
+   */
+  keyScope?: IdempotencyScope;
   name?: string;
   workflow?: string;
   tags?: string[];
@@ -49,6 +55,7 @@ export function handlerJobSpec<S extends z.ZodType>(
     runAt,
     delayMs: options.delayMs,
     idempotencyKey: options.key,
+    idempotencyScope: options.key === undefined ? undefined : (options.keyScope ?? "while-live"),
     name: options.name,
     workflow: options.workflow,
     tags: options.tags,

@@ -1,4 +1,4 @@
--- baton PostgreSQL schema, version 6. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.postgres.test.ts
+-- baton PostgreSQL schema, version 7. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.postgres.test.ts
 
 -- table attempts
 CREATE TABLE attempts (
@@ -152,6 +152,9 @@ CREATE INDEX jobs_claim_type ON jobs USING btree (type, priority DESC, run_at, i
 
 -- index jobs_idempotency
 CREATE UNIQUE INDEX jobs_idempotency ON jobs USING btree (idempotency_key) WHERE ((idempotency_key IS NOT NULL) AND (state = ANY (ARRAY['waiting'::text, 'queued'::text, 'running'::text, 'retrying'::text])));
+
+-- index jobs_idempotency_any
+CREATE INDEX jobs_idempotency_any ON jobs USING btree (idempotency_key, id) WHERE (idempotency_key IS NOT NULL);
 
 -- index jobs_lease
 CREATE INDEX jobs_lease ON jobs USING btree (lease_expires_at) WHERE (state = 'running'::text);

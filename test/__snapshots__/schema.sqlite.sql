@@ -1,4 +1,4 @@
--- baton SQLite schema, user_version 6. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
+-- baton SQLite schema, user_version 7. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
 
 -- index events_at on events
 CREATE INDEX events_at ON events (at);
@@ -21,6 +21,9 @@ CREATE INDEX jobs_claim_type ON jobs (type, priority DESC, run_at, id) WHERE sta
 -- index jobs_idempotency on jobs
 CREATE UNIQUE INDEX jobs_idempotency ON jobs (idempotency_key)
   WHERE idempotency_key IS NOT NULL AND state IN ('waiting','queued','running','retrying');
+
+-- index jobs_idempotency_any on jobs
+CREATE INDEX jobs_idempotency_any ON jobs (idempotency_key, id) WHERE idempotency_key IS NOT NULL;
 
 -- index jobs_lease on jobs
 CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE state = 'running';

@@ -46,6 +46,8 @@ export function ledgerTx(client: PoolClient, state: TxState, schema: string): Le
     getJob: async (id) => (await rows("SELECT * FROM jobs WHERE id = $1 FOR UPDATE", [id]))[0],
     findLiveByKey: async (key) =>
       (await rows(`SELECT * FROM jobs WHERE idempotency_key = $1 AND state IN ${LIVE_STATES}`, [key]))[0],
+    findNewestByKey: async (key) =>
+      (await rows(`SELECT * FROM jobs WHERE idempotency_key = $1 ORDER BY id DESC LIMIT 1`, [key]))[0],
     insertJob: async (job, payloadText) => {
       const { columns, values } = encodeJobPatch(job);
       // The payload exactly as the engine validated and measured it (as SQLite stores it).

@@ -307,6 +307,11 @@ export class SqliteStore extends LedgerStore {
         ),
         key,
       )[0],
+    findNewestByKey: (key) =>
+      this.jobRecords(
+        this.exec("SELECT * FROM jobs WHERE idempotency_key = ? ORDER BY id DESC LIMIT 1"),
+        key,
+      )[0],
     insertJob: (job, payloadText) => {
       this.exec(INSERT_JOB).run(
         job.id,
