@@ -357,8 +357,10 @@ describe("baton CLI: checkpoints end to end", () => {
     expect(human.code).toBe(0);
     const lines = human.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^ID\s+STATE\s+TYPE\s+NAME\s+WORKFLOW\s+TRIES\s+CREATED$/);
-    expect(lines[1]).toMatch(new RegExp(`^${e}\\s+queued\\s+task\\s+e\\s+two\\s+0\\s+\\d{4}-\\d\\d-\\d\\dT`));
-    expect(lines[2]).toMatch(new RegExp(`^${d}\\s+failed\\s+task\\s+d\\s+two\\s+0\\s+`));
+    expect(lines[1]).toMatch(
+      new RegExp(`^${e.slice(-6)}\\s+queued\\s+task\\s+e\\s+two\\s+0\\s+\\d{4}-\\d\\d-\\d\\dT`),
+    );
+    expect(lines[2]).toMatch(new RegExp(`^${d.slice(-6)}\\s+failed\\s+task\\s+d\\s+two\\s+0\\s+`));
     expect(lines[1]!.indexOf("queued")).toBe(lines[0]!.indexOf("STATE"));
     expect(lines[2]!.indexOf("two")).toBe(lines[0]!.indexOf("WORKFLOW"));
     expect(lines[3]).toBe(`5 in all; next page: --cursor ${d}`);

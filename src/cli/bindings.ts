@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { InvalidInputError } from "../core/errors.js";
 import { parseDuration, parseTimerDuration } from "../core/duration.js";
+import { shortId } from "../core/ids.js";
 import type { OutputMode } from "./output.js";
 import { io } from "./io.js";
 import { keyValues, paint, table } from "./output.js";
@@ -138,7 +139,7 @@ function renderJobs(data: unknown, mode: OutputMode): string {
   const body = table(
     ["ID", "STATE", "TYPE", "NAME", "WORKFLOW", "TRIES", "CREATED"],
     d.jobs.map((j) => [
-      j.id,
+      shortId(j.id),
       j.state,
       j.type,
       j.name ?? "",
@@ -409,7 +410,7 @@ export const bindings: CliBinding[] = [
           (d.events ?? []).map((e) => [
             e.at.slice(0, 23),
             e.kind,
-            e.jobId ?? "",
+            e.jobId === undefined ? "" : shortId(e.jobId),
             e.actor,
             e.details === undefined ? "" : JSON.stringify(e.details).slice(0, 80),
           ]),

@@ -67,3 +67,49 @@ export function isUlid(value: string): boolean {
 export function newToken(): string {
   return randomUUID();
 }
+
+/** How many characters of an id its short form keeps. */
+export const SHORT_ID_LENGTH = 6;
+
+/**
+ * The short form of a job id, shown wherever a person reads ids (D59): its last 6 characters, from
+ * the ULID's random part. Ids made close together share their first 10 characters (the time), so a
+ * prefix a person can type is almost always ambiguous; the end of the random part is not (ids made
+ * in one millisecond differ in their last characters). Any reference of 6+ characters that ends
+ * an id finds it; a collision is an `AMBIGUOUS_ID` naming both, never a guess.
+ *
+ * @example
+ * shortId("01JD3Z9W6K3Q8Y2V5T0N4R7M1C"); // "4R7M1C"
+ */
+export function shortId(id: string): string {
+  return id.length > SHORT_ID_LENGTH ? id.slice(-SHORT_ID_LENGTH) : id;
+}
+
+/**
+ * The keys a store looks a reference up by: an id prefix (4+ characters) and a short id (the last 6
+ * characters of a reference of 6+). `null` where the reference is too short to be one.
+ */
+export function referenceKeys(reference: string): { prefix: string | null; suffix: string | null } {
+  const upper = reference.toUpperCase();
+  return {
+    prefix: upper.length >= 4 ? upper : null,
+    suffix: upper.length >= SHORT_ID_LENGTH ? upper.slice(-SHORT_ID_LENGTH) : null,
+  };
+}
+
+/**
+ * Whether a row a store found for `reference` really is a candidate: a text range is only a
+ * prefix under a bytewise collation, which a PostgreSQL database may not have.
+ */
+export function isCandidate(
+  job: { id: string; name: string | null; project: string | null },
+  reference: string,
+  project: string | undefined,
+): boolean {
+  const { prefix, suffix } = referenceKeys(reference);
+  return (
+    (prefix !== null && job.id.startsWith(prefix)) ||
+    (suffix !== null && job.id.endsWith(suffix)) ||
+    (job.name === reference && (project === undefined || job.project === project))
+  );
+}

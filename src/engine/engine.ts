@@ -4,7 +4,7 @@ import { EventEmitter } from "node:events";
 import type { Clock } from "../core/clock.js";
 import { systemClock } from "../core/clock.js";
 import { BatonError, InvalidInputError, JobNotFoundError, toBatonError } from "../core/errors.js";
-import { ulid } from "../core/ids.js";
+import { referenceKeys, SHORT_ID_LENGTH, ulid } from "../core/ids.js";
 import type { Attempt, ClaimedJob, EnqueueSpec, Job, JobEvent } from "../core/job.js";
 import { DEFAULT_BACKOFF, enqueueSpecSchema } from "../core/job.js";
 import { encodeJson } from "../core/json.js";
@@ -100,6 +100,9 @@ export type EngineEvent = "enqueued" | "changed";
  * const [{ job }] = await engine.enqueue({ type: "edit_file", payload: { path: "a.ts" }, workflow: "docs" });
  * await engine.complete(job.id, { evidence: "added docstrings" });
  */
+/** Candidates of each kind a reference is checked against (more than 10 are reported as such). */
+const RESOLVE_LIMIT = 11;
+
 export class Engine {
   readonly store: Store;
   readonly clock: Clock;
@@ -435,32 +438,54 @@ export class Engine {
   }
 
   /**
-   * Find a job by full id, unique id prefix (≥ 4 characters) or name. An ambiguous reference is an
-   * error listing the candidates: never "the newest wins".
+   * Find the one job a reference names (D59): a full id; else every job the reference could mean —
+   * an id it begins (4+ characters), an id whose short id it ends (6+ characters, see `shortId`),
+   * a job of that name. Names are looked up in `project` first, and in every project only when
+   * `project` has none. Several runs may share a name: exactly one of them still live is the one
+   * meant. Anything that still matches two jobs is `AMBIGUOUS_ID` listing them: never "the
+   * newest wins", and a name never hides an id it looks like.
    */
-  async resolve(reference: string): Promise<Job> {
-    const exact = await this.store.getJob(reference.toUpperCase());
-    if (exact !== undefined) return exact;
+  async resolve(reference: string, project?: string): Promise<Job> {
     const upper = reference.toUpperCase();
-    const matches = (await this.store.findJobs(reference, 11)).filter(
-      (j) => j.name === reference || (reference.length >= 4 && j.id.startsWith(upper)),
-    );
+    if (upper.length === 26) {
+      const exact = await this.store.getJob(upper);
+      if (exact !== undefined) return exact;
+    }
+    const { prefix, suffix } = referenceKeys(reference);
+    const isId = (j: Job) =>
+      (prefix !== null && j.id.startsWith(prefix)) || (suffix !== null && j.id.endsWith(upper));
+    let found = await this.store.findJobs(reference, RESOLVE_LIMIT, project);
+    let named = found.filter((j) => j.name === reference && (project === undefined || j.project === project));
+    if (named.length === 0 && project !== undefined) {
+      found = await this.store.findJobs(reference, RESOLVE_LIMIT);
+      named = found.filter((j) => j.name === reference);
+    }
+    const live = named.filter((j) => !isTerminal(j.state));
+    if (named.length > 1 && live.length === 1) named = live;
+    const matches = [...found.filter(isId), ...named.filter((j) => !isId(j))];
     if (matches.length === 1) return matches[0]!;
     if (matches.length === 0) {
-      const hint = reference.length < 4 ? " (an id prefix needs at least 4 characters)" : "";
+      const hint =
+        upper.length < SHORT_ID_LENGTH
+          ? ` (a short id has ${SHORT_ID_LENGTH} characters, an id prefix at least 4)`
+          : "";
       throw new BatonError("JOB_NOT_FOUND", `no job matches '${reference}'${hint}`, {
         details: { id: reference },
       });
     }
-    // Several runs may share a name; exactly one of them still live is unambiguous.
-    const live = matches.filter((j) => j.name === reference && !isTerminal(j.state));
-    if (live.length === 1) return live[0]!;
     const shown = matches.slice(0, 10);
+    const describe = (j: Job) => {
+      const how = [
+        isId(j) ? undefined : `named '${j.name ?? ""}'`,
+        j.project === project ? undefined : `project ${j.project}`,
+      ].filter((w) => w !== undefined);
+      return `${j.id}${how.length === 0 ? "" : ` (${how.join(", ")})`}`;
+    };
     throw new BatonError(
       "AMBIGUOUS_ID",
       `'${reference}' matches ${matches.length > 10 ? "more than 10" : matches.length} jobs: ${shown
-        .map((j) => j.id + (j.name === null ? "" : ` (${j.name})`))
-        .join(", ")}`,
+        .map(describe)
+        .join(", ")}; use a full id`,
       { details: { candidates: shown.map((j) => j.id) } },
     );
   }

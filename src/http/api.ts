@@ -11,6 +11,7 @@ import { boundWaits, checkArgumentShape } from "../mcp/tools.js";
 import { getOperation, operations } from "../ops/catalogue.js";
 import { invoke, describeIssue } from "../ops/invoke.js";
 import type { OpContext, Operation } from "../ops/operation.js";
+import { resolveJob } from "../ops/common.js";
 import { eventView } from "../ops/views.js";
 
 /** Most bytes of a log one request returns (the client asks again from the new offset). */
@@ -142,7 +143,7 @@ export async function readJobLog(id: string, query: Query, ctx: OpContext): Prom
   );
   if (ctx.commands === undefined)
     throw new BatonError("NOT_FOUND", "logs are not available from this server");
-  const job = await ctx.engine.resolve(id);
+  const job = await resolveJob(ctx, id);
   const attempts = await ctx.engine.attempts(job.id);
   const attempt = input.attempt ?? attempts[attempts.length - 1]?.n;
   if (attempt === undefined) {
@@ -191,7 +192,7 @@ export async function listEvents(query: Query, ctx: OpContext): Promise<unknown>
   if (raw.job !== undefined) raw.job = String(raw.job);
   if (raw.workflow !== undefined) raw.workflow = String(raw.workflow);
   const input = parse(eventsSchema, raw, "GET /api/events");
-  const jobId = input.job === undefined ? undefined : (await ctx.engine.resolve(input.job)).id;
+  const jobId = input.job === undefined ? undefined : (await resolveJob(ctx, input.job)).id;
   const limit = input.limit ?? 100;
   const events = await ctx.engine.events({
     limit,

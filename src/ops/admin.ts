@@ -8,7 +8,16 @@ import { InvalidInputError, toBatonError } from "../core/errors.js";
 import { jobStateSchema, nameSchema } from "../core/job.js";
 import type { JobState } from "../core/states.js";
 import { TERMINAL_STATES } from "../core/states.js";
-import { idRef, idsFields, idsOf, itemErrorSchema, projectOf, resolveAll, scopeFields } from "./common.js";
+import {
+  idRef,
+  idsFields,
+  idsOf,
+  itemErrorSchema,
+  projectOf,
+  resolveAll,
+  resolveJob,
+  scopeFields,
+} from "./common.js";
 import type { OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
 import { runsProcess } from "./commands.js";
@@ -31,7 +40,7 @@ async function eachJob(
   const errors: z.infer<typeof itemErrorSchema>[] = [];
   for (const ref of refs) {
     try {
-      const job = await ctx.engine.resolve(ref);
+      const job = await resolveJob(ctx, ref);
       const after = await action(job.id);
       changed.push({ id: after.id, state: after.state });
     } catch (error) {
@@ -74,7 +83,7 @@ export const acceptBefore = defineOperation({
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
-    const job = await ctx.engine.resolve(input.id);
+    const job = await resolveJob(ctx, input.id);
     const accepted = await ctx.engine.acceptBefore(job.id, ctx.actor);
     return { accepted: accepted.map((j) => j.id) };
   },
@@ -147,7 +156,7 @@ export const rerunTask = defineOperation({
   idempotent: false,
   agent: "full",
   async run(input, ctx) {
-    const job = await ctx.engine.resolve(input.id);
+    const job = await resolveJob(ctx, input.id);
     if (runsProcess(job.type))
       throw new InvalidInputError(
         `${job.id} is a ${job.type} job, whose payload the supervisor built: re-run it with retry_job`,
@@ -395,7 +404,7 @@ export const heartbeatTask = defineOperation({
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
-    const job = await ctx.engine.resolve(input.id);
+    const job = await resolveJob(ctx, input.id);
     const { leaseExpiresAt } = await ctx.engine.heartbeat(
       job.id,
       input.token,
@@ -416,7 +425,7 @@ export const releaseTask = defineOperation({
   idempotent: false,
   agent: "full",
   async run(input, ctx) {
-    const job = await ctx.engine.resolve(input.id);
+    const job = await resolveJob(ctx, input.id);
     const released = await ctx.engine.release(job.id, input.token, ctx.actor);
     return { id: released.id, state: released.state };
   },

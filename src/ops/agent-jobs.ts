@@ -12,7 +12,7 @@ import type { AgentPayload } from "../agents/agents.js";
 import { AGENT_TYPE_PREFIX, agentLimitReason, isAgentPayload } from "../agents/agents.js";
 import { agentHost, agentName, kindTag, metaTag, userTag } from "./agents.js";
 import { stopJob } from "./commands.js";
-import { idRef, projectOf, scopeFields } from "./common.js";
+import { idRef, projectOf, resolveJob, scopeFields } from "./common.js";
 import type { OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
 import { jobSummary, jobSummarySchema } from "./views.js";
@@ -130,7 +130,7 @@ export const agentList = defineOperation({
 });
 
 async function agentJob(ctx: OpContext, ref: string): Promise<Job> {
-  const job = await ctx.engine.resolve(ref);
+  const job = await resolveJob(ctx, ref);
   if (!job.type.startsWith(AGENT_TYPE_PREFIX) || !isAgentPayload(job.payload)) {
     throw new BatonError("NOT_FOUND", `job ${job.id} is not an agent job (type ${job.type})`);
   }

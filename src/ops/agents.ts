@@ -13,7 +13,7 @@ import type { AgentPayload } from "../agents/agents.js";
 import { AGENT_PRESETS, AGENT_TYPE_PREFIX, agentArgvWith, isAgentPayload } from "../agents/agents.js";
 import type { ResolvedAgent } from "../agents/config.js";
 import { resolveAgent } from "../agents/config.js";
-import { idRef, projectOf, scopeFields } from "./common.js";
+import { idRef, projectOf, resolveJob, scopeFields } from "./common.js";
 import type { CommandHost, OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
 
@@ -277,7 +277,7 @@ export const agentContinue = defineOperation({
   idempotent: false,
   agent: "full",
   async run(input, ctx) {
-    const parent = await ctx.engine.resolve(input.id);
+    const parent = await resolveJob(ctx, input.id);
     if (!parent.type.startsWith(AGENT_TYPE_PREFIX) || !isAgentPayload(parent.payload)) {
       throw new BatonError("NOT_FOUND", `job ${parent.id} is not an agent job (type ${parent.type})`);
     }

@@ -8,7 +8,17 @@ import { backoffSchema, enqueueSpecSchema, jobStateSchema, nameSchema } from "..
 import { parseTimeRef } from "../core/duration.js";
 import type { JobState } from "../core/states.js";
 import { JOB_STATES, LIVE_STATES } from "../core/states.js";
-import { countsSchema, idRef, idsFields, idsOf, itemErrorSchema, projectOf, scopeFields } from "./common.js";
+import {
+  countsSchema,
+  idRef,
+  idsFields,
+  idsOf,
+  itemErrorSchema,
+  projectOf,
+  resolveJob,
+  scopeFields,
+} from "./common.js";
+import type { OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
 import { buildResume, resumeOutputSchema } from "./resume.js";
 import {
@@ -57,6 +67,9 @@ export const enqueueTask = defineOperation({
       }
       specs = [{ type: "task", ...single }];
     }
+    for (const spec of specs) {
+      if (Array.isArray(spec.dependsOn)) spec.dependsOn = await dependencyIds(ctx, spec.dependsOn, project);
+    }
     const outcomes = await ctx.engine.enqueue(specs, { project, actor: ctx.actor });
     return {
       project,
@@ -64,6 +77,29 @@ export const enqueueTask = defineOperation({
     };
   },
 });
+
+/**
+ * `depends_on` takes any reference (id, short id, name in the project), resolved here so every
+ * front-end gets the same rules; one that names no job stays DEPENDENCY_NOT_FOUND.
+ */
+async function dependencyIds(ctx: OpContext, refs: unknown[], project: string): Promise<unknown[]> {
+  const ids: unknown[] = [];
+  for (const ref of refs) {
+    if (typeof ref !== "string") {
+      ids.push(ref);
+      continue;
+    }
+    try {
+      ids.push((await resolveJob(ctx, ref, { project })).id);
+    } catch (error) {
+      if (toBatonError(error).code !== "JOB_NOT_FOUND") throw error;
+      throw new BatonError("DEPENDENCY_NOT_FOUND", `depends_on names unknown job(s): ${ref}`, {
+        details: { missing: [ref] },
+      });
+    }
+  }
+  return ids;
+}
 
 // Strict like the top level: a misspelt `evidnce` in one item must be an error, not lost evidence.
 const finishItem = z
@@ -110,7 +146,7 @@ export const completeTask = defineOperation({
     const errors: { id: string; code: string; message: string }[] = [];
     for (const item of items) {
       try {
-        const job = await ctx.engine.resolve(item.id);
+        const job = await resolveJob(ctx, item.id);
         const done = await ctx.engine.complete(job.id, {
           actor: ctx.actor,
           ...(item.evidence === undefined ? {} : { evidence: item.evidence }),
@@ -147,7 +183,7 @@ export const failTask = defineOperation({
   idempotent: false,
   agent: "default",
   async run(input, ctx) {
-    const job = await ctx.engine.resolve(input.id);
+    const job = await resolveJob(ctx, input.id);
     const failed = await ctx.engine.fail(job.id, {
       error: input.error,
       actor: ctx.actor,
@@ -216,7 +252,7 @@ export const checkTask = defineOperation({
   idempotent: true,
   agent: "default",
   async run(input, ctx) {
-    const job = await ctx.engine.resolve(input.id);
+    const job = await resolveJob(ctx, input.id);
     const [attempts, events] = await Promise.all([
       ctx.engine.attempts(job.id),
       ctx.engine.events({ jobId: job.id, limit: 10_000 }),
@@ -315,7 +351,7 @@ export const explainTask = defineOperation({
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
-    const job = await ctx.engine.resolve(input.id);
+    const job = await resolveJob(ctx, input.id);
     const { id, state, reasons } = await ctx.engine.explain(job.id);
     return { id, state, reasons };
   },

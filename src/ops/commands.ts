@@ -12,7 +12,7 @@ import { isTerminal } from "../core/states.js";
 import { boundElsewhere, hostSchema, jobAffinity, listHosts } from "../supervisor/hosts.js";
 import { daemonOwner, hostName } from "../supervisor/process.js";
 import { prepareTaskRetry } from "../tasks/start.js";
-import { countsSchema, idRef, projectOf, scopeFields } from "./common.js";
+import { countsSchema, idRef, projectOf, resolveJob, scopeFields } from "./common.js";
 import type { CommandHost, OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
 import { waitSettled } from "./settled.js";
@@ -209,7 +209,7 @@ export const jobStatus = defineOperation({
   agent: "full",
   async run(input, ctx) {
     if (input.id !== undefined) {
-      const job = await ctx.engine.resolve(input.id);
+      const job = await resolveJob(ctx, input.id);
       const out: Record<string, unknown> = { job: jobView(job) };
       const code = await lastExitCode(ctx, job);
       if (code !== undefined) out.exitCode = code;
@@ -273,7 +273,7 @@ export const jobLogs = defineOperation({
   agent: "full",
   async run(input, ctx) {
     const commands = host(ctx);
-    const job = await ctx.engine.resolve(input.id);
+    const job = await resolveJob(ctx, input.id);
     const attempts = await ctx.engine.attempts(job.id);
     const attempt = input.attempt ?? attempts.at(-1)?.n ?? 0;
     if (attempt < 1) throw new BatonError("NOT_FOUND", `job ${job.id} has not started yet: no logs`);
@@ -317,7 +317,7 @@ export const waitJob = defineOperation({
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
-    let job = await ctx.engine.resolve(input.id);
+    let job = await resolveJob(ctx, input.id);
     const deadline = Date.now() + (input.timeoutSeconds ?? 45) * 1000;
     if (!isTerminal(job.state)) {
       await host(ctx).waitFor(job.id, deadline - Date.now());
@@ -352,7 +352,7 @@ export const stopJob = defineOperation({
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
-    const job = await ctx.engine.resolve(input.id);
+    const job = await resolveJob(ctx, input.id);
     if (isTerminal(job.state)) return { id: job.id, state: job.state };
     if (job.state === "running" && runsProcess(job.type)) {
       const commands = host(ctx);
@@ -384,7 +384,7 @@ export const retryJob = defineOperation({
   idempotent: false,
   agent: "full",
   async run(input, ctx) {
-    const job = await ctx.engine.resolve(input.id);
+    const job = await resolveJob(ctx, input.id);
     // A checkpoint that succeeded (or was skipped) is finished work: reopening it by accident
     // would have an agent redo it. A command or task run is retried to run it again, as asked.
     if (

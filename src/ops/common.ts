@@ -20,7 +20,7 @@ export const idRef = z
   .string()
   .min(1)
   .max(200)
-  .describe("A job id, a unique id prefix (4+ chars) or a job name.");
+  .describe("Job id, short id (its last 6 chars), id prefix or job name.");
 
 /**
  * The BATON_HOME whose daemon runs the caller's process jobs: its command host's, else its
@@ -48,10 +48,26 @@ export function projectOf(
   return input.project ?? findProject(input.cwd ?? ctx.cwd);
 }
 
-/** Resolve references to jobs (prefix, name) in order. */
-export async function resolveAll(ctx: OpContext, refs: readonly string[]): Promise<Job[]> {
+/**
+ * The one job a reference names, for every front-end alike (D59): full id, short id, unique id
+ * prefix, or a name, looked up in the caller's project first (`scope`, else the caller's cwd).
+ */
+export function resolveJob(
+  ctx: OpContext,
+  ref: string,
+  scope: { cwd?: string | undefined; project?: string | undefined } = {},
+): Promise<Job> {
+  return ctx.engine.resolve(ref, projectOf(scope, ctx));
+}
+
+/** Resolve references to jobs in order. */
+export async function resolveAll(
+  ctx: OpContext,
+  refs: readonly string[],
+  scope: { cwd?: string | undefined; project?: string | undefined } = {},
+): Promise<Job[]> {
   const jobs: Job[] = [];
-  for (const ref of refs) jobs.push(await ctx.engine.resolve(ref));
+  for (const ref of refs) jobs.push(await resolveJob(ctx, ref, scope));
   return jobs;
 }
 

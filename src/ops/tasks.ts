@@ -13,7 +13,7 @@ import { notifyView } from "../tasks/redact.js";
 import { requiredEnv, taskType } from "../tasks/runner.js";
 import { insertRunRow, insertTaskRun, prepareTaskRun } from "../tasks/start.js";
 import { nextFires } from "../tasks/schedules.js";
-import { commandHome, idRef, projectOf, scopeFields } from "./common.js";
+import { commandHome, idRef, projectOf, resolveJob, scopeFields } from "./common.js";
 import { ledgerChange, runFinished } from "./settled.js";
 import type { OpContext, Operation } from "./operation.js";
 import { defineOperation } from "./operation.js";
@@ -305,7 +305,7 @@ export const jobEvents = defineOperation({
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
-    let job = await ctx.engine.resolve(input.id);
+    let job = await resolveJob(ctx, input.id);
     const limit = input.limit ?? 1000;
     const query = () =>
       ctx.engine.events({

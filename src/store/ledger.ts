@@ -261,7 +261,7 @@ export abstract class LedgerStore implements Store {
   abstract schemaVersion(): Promise<number>;
   abstract close(): Promise<void>;
   abstract getJob(id: string): Promise<Job | undefined>;
-  abstract findJobs(prefixOrName: string, limit: number): Promise<Job[]>;
+  abstract findJobs(reference: string, limit: number, project?: string): Promise<Job[]>;
   abstract listJobs(filter: JobFilter, page: Page): Promise<Job[]>;
   abstract countJobs(filter: JobFilter): Promise<number>;
   abstract countByState(filter: JobFilter): Promise<StateCount[]>;

@@ -278,8 +278,12 @@ export interface Store {
   addEvent(event: Omit<JobEvent, "id" | "at">): Promise<void>;
 
   getJob(id: string): Promise<Job | undefined>;
-  /** Jobs whose id starts with `prefix` or whose name equals it (at most `limit`). */
-  findJobs(prefixOrName: string, limit: number): Promise<Job[]>;
+  /**
+   * Candidates for a reference, newest first, at most `limit` of each kind: jobs whose id starts
+   * with it, whose short id (the id's last 6 characters) is its last 6 characters, or whose name
+   * equals it (in `project` only, when given). The caller keeps what really matches.
+   */
+  findJobs(reference: string, limit: number, project?: string): Promise<Job[]>;
   listJobs(filter: JobFilter, page: Page): Promise<Job[]>;
   countJobs(filter: JobFilter): Promise<number>;
   countByState(filter: JobFilter): Promise<StateCount[]>;

@@ -1,4 +1,4 @@
--- baton PostgreSQL schema, version 7. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.postgres.test.ts
+-- baton PostgreSQL schema, version 8. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.postgres.test.ts
 
 -- table attempts
 CREATE TABLE attempts (
@@ -167,6 +167,9 @@ CREATE UNIQUE INDEX jobs_pkey ON jobs USING btree (id);
 
 -- index jobs_resource
 CREATE UNIQUE INDEX jobs_resource ON jobs USING btree (resource_key) WHERE ((resource_key IS NOT NULL) AND (state = 'running'::text));
+
+-- index jobs_short_id
+CREATE INDEX jobs_short_id ON jobs USING btree (substr(id, 21));
 
 -- index jobs_state
 CREATE INDEX jobs_state ON jobs USING btree (state, finished_at);

@@ -1,4 +1,4 @@
--- baton SQLite schema, user_version 7. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
+-- baton SQLite schema, user_version 8. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
 
 -- index events_at on events
 CREATE INDEX events_at ON events (at);
@@ -33,6 +33,9 @@ CREATE INDEX jobs_name ON jobs (name) WHERE name IS NOT NULL;
 
 -- index jobs_resource on jobs
 CREATE INDEX jobs_resource ON jobs (resource_key) WHERE resource_key IS NOT NULL AND state = 'running';
+
+-- index jobs_short_id on jobs
+CREATE INDEX jobs_short_id ON jobs (substr(id, 21));
 
 -- index jobs_state on jobs
 CREATE INDEX jobs_state ON jobs (state, finished_at);

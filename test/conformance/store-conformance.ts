@@ -14,6 +14,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ManualClock } from "../../src/core/clock.js";
 import { BatonError } from "../../src/core/errors.js";
+import { shortId } from "../../src/core/ids.js";
 import type { Attempt, Job, JobEvent } from "../../src/core/job.js";
 import type { JobState } from "../../src/core/states.js";
 import { isTerminal } from "../../src/core/states.js";
@@ -1405,6 +1406,56 @@ export function describeStoreConformance(
         // Once one of them is finished, the live one is the unambiguous answer.
         await engine.complete(a!.id);
         expect((await engine.resolve("twin")).id).toBe(b!.id);
+      });
+
+      it("a name that is another job's id prefix or short id is AMBIGUOUS_ID naming both (finding 6)", async () => {
+        const target = await add({ name: "target" });
+        clock.advance(1000);
+        const prefix = target.id.slice(0, 12);
+        const short = shortId(target.id);
+        const byPrefix = await add({ name: prefix });
+        const byShort = await add({ name: short.toLowerCase() });
+        for (const [reference, impostor] of [
+          [prefix, byPrefix],
+          [short.toLowerCase(), byShort],
+        ] as const) {
+          const error = await rejectsWith(engine.resolve(reference), "AMBIGUOUS_ID");
+          const candidates = (error.details?.candidates as string[]) ?? [];
+          expect(candidates).toContain(target.id);
+          expect(candidates).toContain(impostor.id);
+          expect(error.message).toContain(target.id);
+          expect(error.message).toContain(impostor.id);
+        }
+        // Nothing was picked: both jobs are as they were.
+        expect((await engine.get(target.id)).state).toBe("queued");
+        // The full id is never ambiguous, and the short id alone finds its job.
+        expect((await engine.resolve(target.id)).id).toBe(target.id);
+        expect((await engine.resolve(short)).id).toBe(target.id);
+        expect((await engine.resolve(target.id.slice(-9).toLowerCase())).id).toBe(target.id);
+      });
+
+      it("a short id (the id's last 6 characters) finds ids made in one millisecond apart", async () => {
+        const jobs = (await engine.enqueue(Array.from({ length: 20 }, () => ({ type: "t" })))).map(
+          (o) => o.job,
+        );
+        expect(new Set(jobs.map((j) => j.id.slice(0, 10))).size).toBe(1); // one timestamp
+        expect(new Set(jobs.map((j) => shortId(j.id))).size).toBe(20);
+        for (const job of jobs) expect((await engine.resolve(shortId(job.id))).id).toBe(job.id);
+        expect((await store.findJobs(shortId(jobs[3]!.id), 10)).map((j) => j.id)).toEqual([jobs[3]!.id]);
+      });
+
+      it("names resolve in the caller's project first, then anywhere; a clash elsewhere is AMBIGUOUS_ID", async () => {
+        const here = await add({ name: "build", project: "/here" });
+        const there = await add({ name: "build", project: "/there" });
+        expect((await engine.resolve("build", "/here")).id).toBe(here.id);
+        expect((await engine.resolve("build", "/there")).id).toBe(there.id);
+        // A project without a job of that name looks everywhere: two projects have one.
+        const error = await rejectsWith(engine.resolve("build", "/elsewhere"), "AMBIGUOUS_ID");
+        expect(error.message).toContain("project /here");
+        expect(error.message).toContain("project /there");
+        const solo = await add({ name: "lint", project: "/there" });
+        expect((await engine.resolve("lint", "/here")).id).toBe(solo.id);
+        expect((await store.findJobs("build", 10, "/here")).map((j) => j.id)).toEqual([here.id]);
       });
 
       it("getJob of an unknown id is undefined and findJobs matches nothing", async () => {

@@ -604,8 +604,8 @@ export class PostgresStore extends LedgerStore {
     return this.reads.getJob(id);
   }
 
-  findJobs(prefixOrName: string, limit: number): Promise<Job[]> {
-    return this.reads.findJobs(prefixOrName, limit);
+  findJobs(reference: string, limit: number, project?: string): Promise<Job[]> {
+    return this.reads.findJobs(reference, limit, project);
   }
 
   listJobs(filter: JobFilter, page: Page): Promise<Job[]> {

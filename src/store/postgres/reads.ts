@@ -4,9 +4,11 @@
  * connection fails).
  */
 import type { QueryResultRow } from "pg";
+import { isCandidate, referenceKeys } from "../../core/ids.js";
 import type { Attempt, Job, JobEvent } from "../../core/job.js";
 import type { JobState } from "../../core/states.js";
 import { publicJob } from "../records.js";
+import { sqlFile } from "../sql-files.js";
 import type { AttemptRowSql, EventRowSql, JobRow } from "../sqlite/rows.js";
 import { toAttempt, toEvent, toJobRecord, toPause } from "../sqlite/rows.js";
 import type {
@@ -38,13 +40,16 @@ export class PgReads {
     return this.publicRows((await this.read<JobRow>("SELECT * FROM jobs WHERE id = $1", [id])).rows)[0];
   }
 
-  async findJobs(prefixOrName: string, limit: number): Promise<Job[]> {
-    const prefix = prefixOrName.toUpperCase();
-    const { rows } = await this.read<JobRow>(
-      "SELECT * FROM jobs WHERE (id >= $1 AND id < $1 || 'ZZZZZZZZZZZZZZZZZZZZZZZZZZ') OR name = $2 ORDER BY id DESC LIMIT $3",
-      [prefix, prefixOrName, limit],
-    );
-    return this.publicRows(rows.filter((row) => row.id.startsWith(prefix) || row.name === prefixOrName));
+  async findJobs(reference: string, limit: number, project?: string): Promise<Job[]> {
+    const { prefix, suffix } = referenceKeys(reference);
+    const { rows } = await this.read<JobRow>(sqlFile("postgres", "find_jobs"), [
+      prefix,
+      suffix,
+      reference,
+      project ?? null,
+      limit,
+    ]);
+    return this.publicRows(rows.filter((row) => isCandidate(row, reference, project)));
   }
 
   private where(filter: JobFilter, params: unknown[]): string {

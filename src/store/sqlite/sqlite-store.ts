@@ -5,6 +5,7 @@ import type { Clock } from "../../core/clock.js";
 import { systemClock } from "../../core/clock.js";
 import { SchemaTooNewError } from "../../core/errors.js";
 import type { Attempt, Job, JobEvent } from "../../core/job.js";
+import { isCandidate, referenceKeys } from "../../core/ids.js";
 import { ensureDir } from "../../core/paths.js";
 import type { JobState } from "../../core/states.js";
 import type { AttemptRow, LedgerTx, WriteKind } from "../ledger.js";
@@ -551,18 +552,17 @@ export class SqliteStore extends LedgerStore {
     });
   }
 
-  findJobs(prefixOrName: string, limit: number) {
+  findJobs(reference: string, limit: number, project?: string) {
+    const { prefix, suffix } = referenceKeys(reference);
     return this.read(() =>
-      this.jobRecords(
-        this.stmt(
-          "SELECT * FROM jobs WHERE (id >= ? AND id < ? || 'ZZZZZZZZZZZZZZZZZZZZZZZZZZ') OR name = ? ORDER BY id DESC LIMIT +?",
-        ),
-        prefixOrName.toUpperCase(),
-        prefixOrName.toUpperCase(),
-        prefixOrName,
+      this.jobRecords(this.stmt(sqlFile("sqlite", "find_jobs")), {
+        prefix,
+        suffix,
+        name: reference,
+        project: project ?? null,
         limit,
-      )
-        .filter((job) => job.id.startsWith(prefixOrName.toUpperCase()) || job.name === prefixOrName)
+      })
+        .filter((job) => isCandidate(job, reference, project))
         .map(publicJob),
     );
   }
