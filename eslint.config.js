@@ -214,6 +214,22 @@ export default defineConfig([
     },
   },
   {
+    // baton.yaml's loader sits below the agent runner (src/agents/config.ts reads agents: from it).
+    files: ["src/tasks/**/*.ts"],
+    rules: {
+      "no-restricted-imports": restrict([
+        noStoreImpl,
+        [
+          layer("ops"),
+          "supervisor, tasks and agents sit below src/ops: import core, engine and store/types only.",
+        ],
+        [layer("agents"), "src/agents reads baton.yaml through src/tasks: tasks must not import agents."],
+        noAdapters,
+        noRoot,
+      ]),
+    },
+  },
+  {
     // The library's worker (handlers, cron, rate limits) runs on the engine alone.
     files: ["src/worker/**/*.ts"],
     rules: {

@@ -9,21 +9,15 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { AGENT_PRESETS, INSTRUCTIONS_PLACEHOLDER } from "../core/agent-presets.js";
 import { InvalidInputError } from "../core/errors.js";
 import type { Job } from "../core/job.js";
 import type { Engine } from "../engine/engine.js";
 import type { CommandPayload, ProcessKind } from "../supervisor/supervisor.js";
 
 export const AGENT_TYPE_PREFIX = "agent:";
-export const INSTRUCTIONS_PLACEHOLDER = "{instructions}";
 export const SESSION_PLACEHOLDER = "{session}";
-
-/** Built-in command templates of well-known agent CLIs (headless, non-interactive modes). */
-export const AGENT_PRESETS: Readonly<Record<string, readonly string[]>> = {
-  claude: ["claude", "-p", INSTRUCTIONS_PLACEHOLDER, "--output-format", "json"],
-  codex: ["codex", "exec", INSTRUCTIONS_PLACEHOLDER],
-  gemini: ["gemini", "-p", INSTRUCTIONS_PLACEHOLDER],
-};
+export { AGENT_PRESETS, INSTRUCTIONS_PLACEHOLDER };
 
 /** Concurrency limits of one agent (from `agents:` in baton.yaml), kept on each of its jobs. */
 export interface AgentLimits {

@@ -6,7 +6,7 @@
  */
 import { Cron } from "croner";
 import { z } from "zod";
-import { AGENT_PRESETS } from "../agents/agents.js";
+import { AGENT_PRESETS } from "../core/agent-presets.js";
 import { parseTimerDuration } from "../core/duration.js";
 
 /** Task names become job types (`task:<name>`), unit file names and environment values. */
