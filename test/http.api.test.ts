@@ -105,7 +105,7 @@ describe("HTTP API routes", () => {
     expect(empty.body.data).toMatchObject({ attempt: 0, text: "" });
     const [claimed] = await server.opened.engine.claim({ types: ["command"], owner: "test", limit: 1 });
     ensureAttemptDir(server.home, id!, claimed!.attempt);
-    const file = logPath(server.home, id!, claimed!.attempt, "output");
+    const file = logPath(server.home, id!, claimed!.attempt);
     appendFileSync(file, "line one\n");
     const first = await request(`${server.base}/api/jobs/${id}/log`);
     expect(first.body.data).toMatchObject({ attempt: 1, text: "line one\n", finished: false });

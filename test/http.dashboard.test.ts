@@ -128,7 +128,7 @@ describe("dashboard in headless Chromium", () => {
     const id = cli(["enqueue", "--type", "command", '{"command":"make"}']).jobs[0].id as string;
     const [claimed] = await server!.opened.engine.claim({ types: ["command"], owner: "test", limit: 1 });
     ensureAttemptDir(server!.home, id, claimed!.attempt);
-    const file = logPath(server!.home, id, claimed!.attempt, "output");
+    const file = logPath(server!.home, id, claimed!.attempt);
     appendFileSync(file, "compiling 1/3\n");
 
     await p.locator(`tr[data-id="${id}"] a`).click();

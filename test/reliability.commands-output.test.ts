@@ -3,7 +3,7 @@
  * log stays capped without stopping the job, the daemon's memory stays bounded, and a cancel
  * leaves no descendant behind.
  */
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -31,25 +31,35 @@ function rssBytes(pid: number): number {
 
 describe("R-29 logs after a cap", () => {
   it("NUL bytes a command wrote are its output: reading the last lines returns them as they are", () => {
-    const file = join(mkdtempSync(join(tmpdir(), "btl-")), "output.log");
+    // An older baton's run folder (output.log, no index) is read as it was.
+    const dir = mkdtempSync(join(tmpdir(), "btl-"));
+    const file = join(dir, "output.log");
     // The flood's last line fell into a cut: its zeros run straight into the next line.
     writeFileSync(file, `kept\n${"\0".repeat(100_000)}all-done\n`);
-    expect(tailLog(file, 1)).toBe(`${"\0".repeat(100_000)}all-done\n`);
-    expect(tailLog(file, 2)).toBe(`kept\n${"\0".repeat(100_000)}all-done\n`);
-    expect(tailLog(file, 2, 1000)).toBe(`${"\0".repeat(991)}all-done\n`);
+    expect(tailLog(dir, "output", 1)).toBe(`${"\0".repeat(100_000)}all-done\n`);
+    expect(tailLog(dir, "output", 2)).toBe(`kept\n${"\0".repeat(100_000)}all-done\n`);
+    expect(tailLog(dir, "output", 2, 1000)).toBe(`${"\0".repeat(991)}all-done\n`);
     writeFileSync(file, "");
-    expect(tailLog(file, 1)).toBe("");
+    expect(tailLog(dir, "output", 1)).toBe("");
   });
 
   it("a chunk read from an offset never splits a UTF-8 character, and starts over from the end after a cut", () => {
-    const file = join(mkdtempSync(join(tmpdir(), "btl-")), "output.log");
-    writeFileSync(file, "ab\u00e9cd"); // é is 2 bytes: a b [c3 a9] c d
-    expect(readLogChunk(file, 0, 3)).toEqual({ offset: 2, size: 6, text: "ab" });
-    expect(readLogChunk(file, 2, 3)).toEqual({ offset: 5, size: 6, text: "\u00e9c" });
-    expect(readLogChunk(file, 5, 3)).toEqual({ offset: 6, size: 6, text: "d" });
+    const dir = mkdtempSync(join(tmpdir(), "btl-"));
+    writeFileSync(join(dir, "output.log"), "ab\u00e9cd"); // é is 2 bytes: a b [c3 a9] c d
+    const read = (offset: number, max: number) => {
+      const { pieces: _pieces, ...chunk } = readLogChunk(dir, "output", offset, max);
+      return chunk;
+    };
+    expect(read(0, 3)).toEqual({ offset: 2, size: 6, text: "ab" });
+    expect(read(2, 3)).toEqual({ offset: 5, size: 6, text: "\u00e9c" });
+    expect(read(5, 3)).toEqual({ offset: 6, size: 6, text: "d" });
     // The log was cut below the reader's offset: its newest bytes, not nothing.
-    expect(readLogChunk(file, 100, 2)).toEqual({ offset: 6, size: 6, text: "cd" });
-    expect(readLogChunk(join(file, "..", "missing.log"), 0, 10)).toEqual({ offset: 0, size: 0, text: "" });
+    expect(read(100, 2)).toEqual({ offset: 6, size: 6, text: "cd" });
+    expect(readLogChunk(join(dir, "missing"), "output", 0, 10)).toMatchObject({
+      offset: 0,
+      size: 0,
+      text: "",
+    });
   });
 });
 
@@ -88,8 +98,10 @@ describe("R-29 output floods and fork bombs", () => {
       expect(attemptRows(home, id)[0]!.exit_code).toBe(0);
 
       const dir = join(home.dir, "runs", id, "1");
-      for (const name of ["stdout.log", "stderr.log", "output.log"])
-        expect(statSync(join(dir, name)).size, name).toBeLessThanOrEqual(CAP + 1024);
+      // Stored once (D56): the stream files the command wrote are gone, output.log is capped.
+      for (const name of ["stdout.log", "stderr.log"]) expect(existsSync(join(dir, name)), name).toBe(false);
+      expect(statSync(join(dir, "output.log")).size).toBeLessThanOrEqual(CAP + 1024);
+      expect(statSync(join(dir, "output.idx")).size).toBeLessThan(64 * 1024);
       const output = readFileSync(join(dir, "output.log"), "utf8");
       expect(output).toMatch(/\[baton: stdout exceeded the 1048576-byte cap; \d+ bytes dropped\]/);
       // The newest output is kept: the end of the run is there. (The flood's own last line,

@@ -94,14 +94,25 @@ describe("baton run", () => {
     expect(daemonPid(home)).toBe(daemon);
   });
 
-  it("--wait prints nothing and exits with the command's own exit code", () => {
+  it("--wait prints the id, the outcome and the exit code, and exits with the command's own exit code", () => {
     const home = newHome();
     const failed = cli(home, ["run", "--wait", "--", "sh", "-c", "echo out; echo err >&2; exit 7"]);
-    expect(failed).toMatchObject({ code: 7, stdout: "", stderr: "" });
+    expect(failed).toMatchObject({ code: 7, stderr: "" });
+    expect(failed.stdout).toMatch(new RegExp(`^${ULID.source.slice(1, -1)}  failed  exit 7\n$`));
     const ok = cli(home, ["run", "--wait", "--", "sh", "-c", "echo fine"]);
-    expect(ok).toMatchObject({ code: 0, stdout: "", stderr: "" });
+    expect(ok).toMatchObject({ code: 0, stderr: "" });
+    expect(ok.stdout).toMatch(/^\S+  succeeded  exit 0\n$/);
     const crash = cli(home, ["run", "--wait", "--", "sh", join(FIXTURES, "crash.sh"), "42"]);
-    expect(crash).toMatchObject({ code: 42, stdout: "" });
+    expect(crash.code).toBe(42);
+    expect(crash.stdout).toMatch(/  exit 42\n$/);
+    const json = cli(home, ["run", "--wait", "--json", "--", "sh", "-c", "exit 3"]);
+    expect(json.code).toBe(3);
+    const envelope = JSON.parse(json.stdout) as {
+      ok: boolean;
+      data: { id: string; state: string; exitCode: number };
+    };
+    expect(envelope.data).toMatchObject({ state: "failed", exitCode: 3 });
+    expect(envelope.data.id).toMatch(ULID);
   });
 
   it("--follow streams the output while it runs and exits with the command's code", () => {

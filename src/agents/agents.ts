@@ -7,12 +7,13 @@
  * The instructions reach the agent as one argv element (or inside one, where a template puts text
  * around `{instructions}`): never through a shell, so quotes, `$()` and newlines arrive intact.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AGENT_PRESETS, INSTRUCTIONS_PLACEHOLDER } from "../core/agent-presets.js";
 import { InvalidInputError } from "../core/errors.js";
 import type { Job } from "../core/job.js";
 import type { Engine } from "../engine/engine.js";
+import { readStreamText } from "../supervisor/run-dir.js";
 import type { CommandPayload, ProcessKind } from "../supervisor/supervisor.js";
 
 export const AGENT_TYPE_PREFIX = "agent:";
@@ -110,13 +111,9 @@ export function agentResult(stdout: string): { summary: string; json?: unknown }
   return { summary: text.slice(-MAX_SUMMARY) };
 }
 
+/** The attempt's stdout (its last megabyte), wherever it is stored now (D56). */
 function readStdout(dir: string): string {
-  try {
-    const text = readFileSync(join(dir, "stdout.log"), "utf8");
-    return text.length > 1024 * 1024 ? text.slice(-1024 * 1024) : text;
-  } catch {
-    return "";
-  }
+  return readStreamText(dir, "stdout");
 }
 
 /** Where an attempt's instructions are written when they go on stdin. */

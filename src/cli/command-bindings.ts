@@ -1,9 +1,12 @@
 /**
  * CLI bindings of the background-command operations: run, status, logs, wait, stop, retry.
  */
-import { closeSync, openSync, readSync, statSync, watch } from "node:fs";
+import { watch } from "node:fs";
+import { dirname, join } from "node:path";
 import { parseDuration, parseTimerDuration } from "../core/duration.js";
 import { InvalidInputError } from "../core/errors.js";
+import type { LogStream } from "../supervisor/run-dir.js";
+import { readLogChunk, tailOffset } from "../supervisor/run-dir.js";
 import type { CliBinding, CliContext } from "./bindings.js";
 import { io } from "./io.js";
 import type { OutputMode } from "./output.js";
@@ -51,57 +54,81 @@ async function waitLoop(
   }
 }
 
+/** A line of `--follow --json`: one line of output and the stream it came from. */
+function ndjson(stream: string, text: string): string {
+  return `${JSON.stringify({ stream, text })}\n`;
+}
+
 /**
- * Print a log file as it grows until `ended` settles (the daemon's push when the job ends), then
- * what is left. Event-driven: every change fs.watch reports is printed at once, and nothing polls.
- * Where the file cannot be watched at all (fs.watch throws: no inotify, unsupported filesystem)
- * a 1 s safety poll takes its place (docs/decisions.md D19).
+ * Print an attempt's log (one view of it) from `offset` as it grows, until `ended` settles (the
+ * daemon's push when the job ends), then what is left. Reads go through readLogChunk, as the
+ * HTTP log endpoint's do. Event-driven: every change fs.watch reports on output.log is printed at
+ * once; until the file exists (the daemon has not started the command yet), and where it cannot
+ * be watched at all (no inotify), a poll takes its place (docs/decisions.md D19). With `json`, each
+ * line is an NDJSON object `{stream, text}`.
  */
-async function follow(path: string, fromEnd: boolean, ended: Promise<unknown>): Promise<void> {
-  let offset = 0;
-  try {
-    offset = fromEnd ? statSync(path).size : 0;
-  } catch {
-    offset = 0;
-  }
-  const buffer = Buffer.alloc(64 * 1024);
-  const drain = (): void => {
-    let size: number;
-    try {
-      size = statSync(path).size;
-    } catch {
+async function follow(
+  dir: string,
+  view: LogStream,
+  offset: number,
+  ended: Promise<unknown>,
+  json: boolean,
+): Promise<void> {
+  const partial = new Map<string, string>();
+  const emit = (stream: string, text: string, final: boolean): void => {
+    if (!json) {
+      io().out(text);
       return;
     }
-    if (size < offset) offset = 0;
-    if (size === offset) return;
-    const fd = openSync(path, "r");
+    const lines = ((partial.get(stream) ?? "") + text).split("\n");
+    const rest = lines.pop() ?? "";
+    for (const line of lines) io().out(ndjson(stream, line));
+    if (final && rest !== "") io().out(ndjson(stream, rest));
+    partial.set(stream, final ? "" : rest);
+  };
+  const drain = (final = false): void => {
+    for (;;) {
+      const chunk = readLogChunk(dir, view, offset, 1024 * 1024);
+      for (const piece of chunk.pieces ?? [])
+        emit(piece.stream === "output" ? view : piece.stream, piece.text, false);
+      const moved = chunk.offset !== offset;
+      offset = chunk.offset;
+      if (!moved || offset >= chunk.size) break;
+    }
+    if (final) for (const stream of [...partial.keys()]) emit(stream, "", true);
+  };
+  let watcher: ReturnType<typeof watch> | undefined;
+  const tryWatch = (): void => {
     try {
-      while (offset < size) {
-        const n = readSync(fd, buffer, 0, Math.min(buffer.length, size - offset), offset);
-        if (n <= 0) break;
-        io().out(buffer.subarray(0, n));
-        offset += n;
-      }
-    } finally {
-      closeSync(fd);
+      watcher = watch(join(dir, "output.log"), () => drain());
+      watcher.on("error", () => undefined);
+    } catch {
+      watcher = undefined;
     }
   };
   drain();
-  let watcher: ReturnType<typeof watch> | undefined;
-  let poll: Timer | undefined;
-  try {
-    watcher = watch(path, () => drain());
-    watcher.on("error", () => undefined);
-  } catch {
-    poll = every(1000, drain);
-  }
+  tryWatch();
+  // Until output.log exists, look for it often; where it cannot be watched, a safety poll.
+  let tries = 0;
+  const poll = every(watcher === undefined ? 100 : 1000, () => {
+    if (watcher === undefined && tries++ < 100) tryWatch();
+    drain();
+  });
   try {
     await ended;
   } finally {
     watcher?.close();
-    poll?.cancel();
+    poll.cancel();
   }
-  drain();
+  drain(true);
+}
+
+/** `--json` of a follow ends with the outcome, as one envelope line. */
+function printOutcome(ctx: CliContext, id: string, r: { state: string; exitCode?: number }): number {
+  const code = jobExitCode(r.state, r.exitCode);
+  if (ctx.mode.json)
+    io().out(`${JSON.stringify({ ok: true, data: { id, state: r.state, exitCode: code } })}\n`);
+  return code;
 }
 
 function renderRun(data: unknown, mode: OutputMode): string {
@@ -131,8 +158,15 @@ export const commandBindings: CliBinding[] = [
         flags: "--pool <name>",
         description: "run it on any daemon serving this pool (BATON_POOLS), not only on this host",
       },
-      { flags: "--wait", description: "wait for it to finish and exit with its exit code" },
-      { flags: "-f, --follow", description: "stream its output while it runs and exit with its exit code" },
+      {
+        flags: "--wait",
+        description: "wait for it to finish, print its id, state and exit code, and exit with that code",
+      },
+      {
+        flags: "-f, --follow",
+        description:
+          "stream its output while it runs (--json: one JSON line per output line) and exit with its exit code",
+      },
     ],
     input([argv], o) {
       if (argv.length === 0)
@@ -163,14 +197,15 @@ export const commandBindings: CliBinding[] = [
       const d = data as { id: string; logPath: string };
       if (o.follow === true) {
         const waiting = waitLoop(ctx, d.id, undefined);
-        await follow(d.logPath, false, waiting);
-        const finished = await waiting;
-        return jobExitCode(finished.state, finished.exitCode);
+        await follow(dirname(d.logPath), "output", 0, waiting, ctx.mode.json);
+        return printOutcome(ctx, d.id, await waiting);
       }
       if (o.wait === true) {
         const r = await waitLoop(ctx, d.id, undefined);
-        if (ctx.mode.json) io().out(`${JSON.stringify({ ok: true, data: { ...d, ...r } })}\n`);
-        return jobExitCode(r.state, r.exitCode);
+        const exitCode = jobExitCode(r.state, r.exitCode);
+        if (ctx.mode.json) io().out(`${JSON.stringify({ ok: true, data: { ...d, ...r, exitCode } })}\n`);
+        else io().out(`${d.id}  ${r.state}  exit ${exitCode}\n`);
+        return exitCode;
       }
       return undefined;
     },
@@ -276,32 +311,42 @@ export const commandBindings: CliBinding[] = [
     op: "job_logs",
     command: "logs <id>",
     options: [
-      { flags: "-n, --lines <n>", description: "how many lines (default 50)" },
-      { flags: "-f, --follow", description: "keep printing new output until the job ends" },
+      { flags: "-n, --lines <n>", description: "how many lines, or 'all' (default 50)" },
+      {
+        flags: "-f, --follow",
+        description: "keep printing new output until the job ends, then exit with its exit code",
+      },
       { flags: "--stdout", description: "stdout only" },
       { flags: "--stderr", description: "stderr only" },
       { flags: "--attempt <n>", description: "an earlier attempt" },
     ],
     input([[id]], o) {
       const lines = str(o.lines);
-      if (lines !== undefined && !/^\d+$/.test(lines))
-        throw new InvalidInputError(`--lines must be a number, not '${lines}'`);
+      if (lines !== undefined && lines !== "all" && !/^[1-9]\d*$/.test(lines))
+        throw new InvalidInputError(`--lines must be a number of lines or 'all', not '${lines}'`);
       const attempt = str(o.attempt);
       if (attempt !== undefined && !/^\d+$/.test(attempt))
         throw new InvalidInputError(`--attempt must be a number, not '${attempt}'`);
       return omitUndefined({
         id,
-        lines: lines === undefined ? undefined : Number(lines),
+        lines: lines === undefined || lines === "all" ? lines : Number(lines),
         stream: o.stdout === true ? "stdout" : o.stderr === true ? "stderr" : undefined,
         attempt: attempt === undefined ? undefined : Number(attempt),
       });
     },
     render: (data) => (data as { text: string }).text.replace(/\n$/, ""),
+    // Following prints the same last lines itself, then the rest as it comes.
+    quiet: (o) => o.follow === true,
     async after(data, o, ctx) {
       if (o.follow !== true) return undefined;
-      const d = data as { id: string; path: string };
-      await follow(d.path, true, waitLoop(ctx, d.id, undefined));
-      return 0;
+      const d = data as { id: string; path: string; stream: LogStream };
+      const dir = dirname(d.path);
+      const lines = str(o.lines);
+      const start = tailOffset(dir, d.stream, lines === "all" ? "all" : Number(lines ?? 50));
+      const waiting = waitLoop(ctx, d.id, undefined);
+      await follow(dir, d.stream, start, waiting, ctx.mode.json);
+      // The job's own outcome, as `wait` reports it: a command that exited 4 makes this exit 4.
+      return printOutcome(ctx, d.id, await waiting);
     },
   },
   {

@@ -2,9 +2,18 @@
  * The {@link CommandHost} front-ends hand to the command operations: the run files of the data
  * dir plus the daemon, started on demand.
  */
+import { existsSync } from "node:fs";
 import type { CommandHost, DaemonStatus, LogStreamName } from "../ops/operation.js";
 import type { LogChunk } from "../supervisor/run-dir.js";
-import { attemptDir, loadProcess, logPath, readLogChunk, saveEnv, tailLog } from "../supervisor/run-dir.js";
+import {
+  attemptDir,
+  loadProcess,
+  logPath,
+  readLogChunk,
+  removeJobFiles,
+  saveEnv,
+  tailLog,
+} from "../supervisor/run-dir.js";
 import type { DaemonClient } from "./client.js";
 import { DaemonClient as Client, ensureDaemon } from "./client.js";
 import { sleep } from "../core/timer.js";
@@ -65,12 +74,20 @@ export class LocalCommandHost implements CommandHost {
     }
   }
 
-  logPath(jobId: string, attempt: number, stream: LogStreamName): string {
-    return logPath(this.home, jobId, attempt, stream);
+  logPath(jobId: string, attempt: number): string {
+    return logPath(this.home, jobId, attempt);
   }
 
-  readLog(jobId: string, attempt: number, stream: LogStreamName, lines: number): string {
-    return tailLog(logPath(this.home, jobId, attempt, stream), lines);
+  readLog(jobId: string, attempt: number, stream: LogStreamName, lines: number | "all"): string {
+    return tailLog(attemptDir(this.home, jobId, attempt), stream, lines);
+  }
+
+  hasLog(jobId: string, attempt: number): boolean {
+    return existsSync(attemptDir(this.home, jobId, attempt));
+  }
+
+  removeJobFiles(jobIds: readonly string[]): void {
+    for (const id of jobIds) removeJobFiles(this.home, id);
   }
 
   readLogChunk(
@@ -80,7 +97,7 @@ export class LocalCommandHost implements CommandHost {
     offset: number | undefined,
     max: number,
   ): LogChunk {
-    return readLogChunk(logPath(this.home, jobId, attempt, stream), offset, max);
+    return readLogChunk(attemptDir(this.home, jobId, attempt), stream, offset, max);
   }
 
   processOf(jobId: string, attempt: number): { pid: number } | undefined {

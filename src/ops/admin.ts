@@ -20,6 +20,7 @@ import {
 } from "./common.js";
 import type { OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
+import { sweepJobFiles } from "../supervisor/run-dir.js";
 import { runsProcess } from "./commands.js";
 import { configCheck } from "./task-config.js";
 import { jobView, jobViewSchema } from "./views.js";
@@ -132,12 +133,12 @@ export const deleteTasks = defineOperation({
     const refs = idsOf(input);
     if (refs.length === 0) throw new InvalidInputError("name the task(s) to delete: id or ids");
     const jobs = await resolveAll(ctx, refs);
-    return {
-      deleted: await ctx.engine.delete(
-        jobs.map((j) => j.id),
-        ctx.actor,
-      ),
-    };
+    const ids = jobs.map((j) => j.id);
+    const deleted = await ctx.engine.delete(ids, ctx.actor);
+    // Their logs and saved environment go in the same step. A crash between the two leaves
+    // folders the next sweep (daemon start, clean) removes.
+    ctx.commands?.removeJobFiles(ids);
+    return { deleted };
   },
 });
 
@@ -257,7 +258,10 @@ export const clean = defineOperation({
   async run(input, ctx) {
     const olderThan = input.olderThan ?? "7d";
     const states = input.state ?? TERMINAL_STATES;
-    return { deleted: await ctx.engine.clean(parseDuration(olderThan), states, ctx.actor), olderThan };
+    const deleted = await ctx.engine.clean(parseDuration(olderThan), states, ctx.actor);
+    // The removed jobs' run folders go too, with any a crash or another home's delete left behind.
+    if (ctx.commands !== undefined) await sweepJobFiles(ctx.engine.store, ctx.commands.home);
+    return { deleted, olderThan };
   },
 });
 

@@ -139,7 +139,7 @@ async function view(ctx: OpContext, job: Job, deduplicated: boolean): Promise<Su
     agent: job.type.slice(AGENT_TYPE_PREFIX.length),
     state: job.state,
     deduplicated,
-    logPath: agentHost(ctx).logPath(job.id, Math.max(1, job.attempts), "output"),
+    logPath: agentHost(ctx).logPath(job.id, Math.max(1, job.attempts)),
     ...(typeof result?.summary === "string" ? { summary: result.summary } : {}),
     ...(job.error === null ? {} : { error: job.error }),
   };

@@ -1,7 +1,6 @@
 /**
  * Background commands: start a command now, check on it later from any chat or terminal.
  */
-import { existsSync } from "node:fs";
 import { z } from "zod";
 import { AGENT_TYPE_PREFIX, agentLimitReason } from "../agents/agents.js";
 import { parseTimerDuration } from "../core/duration.js";
@@ -9,7 +8,7 @@ import { BatonError } from "../core/errors.js";
 import type { Attempt, Job } from "../core/job.js";
 import { jobStateSchema, nameSchema } from "../core/job.js";
 import { isTerminal } from "../core/states.js";
-import { boundElsewhere, hostSchema, jobAffinity, listHosts } from "../supervisor/hosts.js";
+import { boundElsewhere, homeId, hostSchema, jobAffinity, listHosts } from "../supervisor/hosts.js";
 import { daemonOwner, hostName } from "../supervisor/process.js";
 import { prepareTaskRetry } from "../tasks/start.js";
 import { countsSchema, idRef, projectOf, resolveJob, scopeFields } from "./common.js";
@@ -122,7 +121,7 @@ export const runCommand = defineOperation({
       ...(job.name === null ? {} : { name: job.name }),
       state: job.state,
       deduplicated: outcome!.deduplicated,
-      logPath: commands.logPath(job.id, Math.max(1, job.attempts), "output"),
+      logPath: commands.logPath(job.id, Math.max(1, job.attempts)),
       check: checkCommands(job.id),
     };
   },
@@ -215,7 +214,7 @@ export const jobStatus = defineOperation({
       if (code !== undefined) out.exitCode = code;
       const latest = await latestAttempt(ctx, job);
       if (ctx.commands !== undefined && runsProcess(job.type) && latest !== undefined) {
-        out.logPath = ctx.commands.logPath(job.id, latest.n, "output");
+        out.logPath = ctx.commands.logPath(job.id, latest.n);
         const proc = ctx.commands.processOf(job.id, latest.n);
         if (proc !== undefined && job.state === "running") out.pid = proc.pid;
       }
@@ -250,13 +249,42 @@ export const jobStatus = defineOperation({
   },
 });
 
+/**
+ * Where an attempt whose run folder is not in this home ran, when that can be told: the host (and
+ * home) its job is bound to, else the host of the daemon that ran it, else that daemon's home from
+ * the registry of live daemons. Undefined when it ran here, or nobody can tell.
+ */
+async function ranElsewhere(
+  ctx: OpContext,
+  job: Job,
+  attempt: Attempt | undefined,
+): Promise<string | undefined> {
+  const env = ctx.env ?? process.env;
+  const home = host(ctx).home;
+  const bound = boundElsewhere(job.payload, env, home);
+  if (bound !== undefined) return bound;
+  const daemon = attempt === undefined ? undefined : daemonOwner(attempt.owner);
+  if (daemon === undefined) return undefined;
+  if (daemon.host !== hostName(env)) return daemon.host;
+  const entry = (await listHosts(ctx.engine.store)).find(
+    (h) => h.host === daemon.host && h.pid === daemon.pid,
+  );
+  return entry !== undefined && entry.home !== homeId(home)
+    ? `${daemon.host} (home ${entry.home})`
+    : undefined;
+}
+
 export const jobLogs = defineOperation({
   name: "job_logs",
   title: "Logs",
-  summary: "The last lines of a command's output (interleaved), or of stdout / stderr only.",
+  summary:
+    "The last lines of a command's output (stdout and stderr merged by line), or of stdout / stderr only.",
   input: z.object({
     id: idRef,
-    lines: z.number().int().min(1).max(10_000).optional().describe("Default 50."),
+    lines: z
+      .union([z.number().int().min(1).max(1_000_000), z.literal("all")])
+      .optional()
+      .describe('Default 50; "all" for the whole stored log.'),
     stream: z.enum(["output", "stdout", "stderr"]).optional(),
     attempt: z.number().int().min(1).optional().describe("Default: the latest."),
   }),
@@ -264,7 +292,7 @@ export const jobLogs = defineOperation({
     id: z.string(),
     attempt: z.number(),
     stream: z.string(),
-    path: z.string(),
+    path: z.string().describe("The file the attempt's output is stored in (both streams)."),
     text: z.string(),
   }),
   readOnly: true,
@@ -278,16 +306,29 @@ export const jobLogs = defineOperation({
     const attempt = input.attempt ?? attempts.at(-1)?.n ?? 0;
     if (attempt < 1) throw new BatonError("NOT_FOUND", `job ${job.id} has not started yet: no logs`);
     const stream = input.stream ?? "output";
-    const path = commands.logPath(job.id, attempt, stream);
-    // On a shared ledger the attempt may have run on another host's daemon: its logs are there.
-    const owner = attempts.find((a) => a.n === attempt)?.owner;
-    const ranOn = owner === undefined ? undefined : daemonOwner(owner)?.host;
-    if (!existsSync(path) && ranOn !== undefined && ranOn !== hostName(ctx.env ?? process.env)) {
-      throw new BatonError(
-        "NOT_FOUND",
-        `attempt ${attempt} of job ${job.id} ran on host '${ranOn}': its logs are in that host's BATON_HOME (run baton logs there)`,
-        { details: { host: ranOn } },
-      );
+    const path = commands.logPath(job.id, attempt);
+    if (!commands.hasLog(job.id, attempt)) {
+      // On a shared ledger the attempt may have run in another host's (or home's) daemon: its
+      // logs are there, never in the ledger. An empty answer would read as "it printed nothing".
+      const record = attempts.find((a) => a.n === attempt);
+      const elsewhere = await ranElsewhere(ctx, job, record);
+      if (elsewhere !== undefined) {
+        throw new BatonError(
+          "WRONG_HOST",
+          `attempt ${attempt} of job ${job.id} ran on host '${elsewhere}': its logs are in that host's BATON_HOME, run baton logs ${job.id} there`,
+          { details: { host: elsewhere } },
+        );
+      }
+      if (record === undefined || record.endedAt !== null) {
+        throw new BatonError(
+          "NOT_FOUND",
+          `attempt ${attempt} of job ${job.id} has no logs in ${commands.home}${
+            record === undefined
+              ? ""
+              : ` (it ran under ${record.owner}; if that daemon served another BATON_HOME, its logs are there)`
+          }`,
+        );
+      }
     }
     return {
       id: job.id,

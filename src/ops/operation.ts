@@ -41,8 +41,14 @@ export interface CommandHost {
   signal(jobId: string, pause: boolean): Promise<boolean>;
   /** Resolve true when the job finished, false when `timeoutMs` passed first. */
   waitFor(jobId: string, timeoutMs: number): Promise<boolean>;
-  logPath(jobId: string, attempt: number, stream: LogStreamName): string;
-  readLog(jobId: string, attempt: number, stream: LogStreamName, lines: number): string;
+  /** The file an attempt's output is stored in: stdout and stderr merged by line (D56). */
+  logPath(jobId: string, attempt: number): string;
+  /** The last `lines` lines of one view of an attempt's log ("all": all of it). */
+  readLog(jobId: string, attempt: number, stream: LogStreamName, lines: number | "all"): string;
+  /** Whether this home has the attempt's run folder (on a shared ledger it may be another home's). */
+  hasLog(jobId: string, attempt: number): boolean;
+  /** Remove the jobs' run folders (logs, environment) from this home. */
+  removeJobFiles(jobIds: readonly string[]): void;
   /** At most `max` bytes of a log from `offset` (default, or past its end: its last `max` bytes). */
   readLogChunk(
     jobId: string,

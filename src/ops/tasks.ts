@@ -242,7 +242,7 @@ export const runTask = defineOperation({
       id: job.id,
       state: job.state,
       deduplicated: inserted!.deduplicated,
-      logPath: commands.logPath(job.id, Math.max(1, job.attempts), "output"),
+      logPath: commands.logPath(job.id, Math.max(1, job.attempts)),
       check: {
         status: `baton status ${job.id}`,
         logs: `baton logs ${job.id} -f`,

@@ -4,6 +4,8 @@
  * records the real exit code, and re-attaches to commands that outlived a previous daemon.
  */
 import type { ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { BatonError } from "../core/errors.js";
 import type { Job } from "../core/job.js";
 import { isTerminal } from "../core/states.js";
@@ -22,7 +24,9 @@ import {
   loadProcess,
   readExitCode,
   attemptDirs,
+  markLedger,
   saveProcess,
+  sweepJobFiles,
 } from "./run-dir.js";
 
 /** How a forced stop is recorded, so the daemon running the job on another host kills at once too. */
@@ -207,6 +211,7 @@ export class Supervisor {
     let dir: string;
     try {
       dir = ensureAttemptDir(this.o.home, job.id, attempt);
+      markLedger(this.o.home, job.id, this.o.engine.store.location);
     } catch (error) {
       await this.o.engine.fail(job.id, {
         token,
@@ -381,8 +386,10 @@ export class Supervisor {
       while (groupAlive(t.pid) && Date.now() < deadline) await sleep(20);
       signalGroup(t.pid, "SIGKILL");
     }
-    t.pump.stop();
+    // The group is gone: nothing writes the stream files any more. Followers read them first,
+    // then the pump moves what is left into output.log and removes them.
     await t.following?.close();
+    t.pump.stop(true);
     const code = readExitCode(t.dir);
     const engine = this.o.engine;
     const kind = this.kindOf(t.job);
@@ -490,6 +497,7 @@ export class Supervisor {
       } catch {
         continue; // recovered by someone else meanwhile
       }
+      markLedger(this.o.home, job.id, this.o.engine.store.location);
       const t = this.track(
         job,
         job.attempts,
@@ -504,6 +512,32 @@ export class Supervisor {
         await this.finish(t);
     }
     await this.endOrphans();
+    await this.tidyRunDirs();
+  }
+
+  /**
+   * After a crash: remove the run folders of jobs the ledger no longer has (deleted or cleaned
+   * while this home's files could not go with them), and finish storing the output of attempts
+   * that ended while no daemon watched them (their stream files moved into output.log).
+   */
+  private async tidyRunDirs(): Promise<void> {
+    try {
+      const removed = await sweepJobFiles(this.o.engine.store, this.o.home);
+      if (removed.length > 0) this.o.log?.(`removed the run folders of ${removed.length} deleted jobs`);
+    } catch (error) {
+      this.o.log?.(`could not sweep the run folders: ${(error as Error).message}`);
+    }
+    for (const { jobId, attempt, dir } of attemptDirs(this.o.home)) {
+      if (this.tracked.get(jobId)?.attempt === attempt) continue;
+      if (!existsSync(join(dir, "stdout.log")) && !existsSync(join(dir, "stderr.log"))) continue;
+      const record = loadProcess(dir);
+      const ended =
+        readExitCode(dir) !== undefined ||
+        record === undefined ||
+        pidReused(record.pid, record.startTime) ||
+        !groupAlive(record.pid);
+      if (ended) new LogPump(dir, this.o.logCapBytes).stop(true);
+    }
   }
 
   /**

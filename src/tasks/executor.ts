@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { Job } from "../core/job.js";
 import { isTerminal } from "../core/states.js";
 import type { Engine } from "../engine/engine.js";
+import { readStreamText } from "../supervisor/run-dir.js";
 import type { ProcessKind } from "../supervisor/supervisor.js";
 import type { HookData } from "./hooks.js";
 import { hooksFor, runHook } from "./hooks.js";
@@ -91,12 +92,9 @@ function tailLines(file: string, onLine: (line: string) => void): { close(): Pro
   };
 }
 
+/** The attempt's stdout, wherever it is stored now (D56). */
 function readStdout(dir: string): string {
-  try {
-    return readFileSync(join(dir, "stdout.log"), "utf8");
-  } catch {
-    return "";
-  }
+  return readStreamText(dir, "stdout", Number.POSITIVE_INFINITY);
 }
 
 function summaryOf(result: unknown): string | undefined {
