@@ -11,7 +11,6 @@ import type { CliBinding, CliContext } from "./bindings.js";
 import { io } from "./io.js";
 import type { OutputMode } from "./output.js";
 import { keyValues, paint, table } from "./output.js";
-import type { Timer } from "../core/timer.js";
 import { every } from "../core/timer.js";
 
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
