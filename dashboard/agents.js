@@ -1,7 +1,20 @@
 // The agents page: submit an agent job (agent_submit), the configured agents (baton.yaml and
 // presets), the live registry (register_agent), and agent jobs by agent.
 import { agentTable } from "./lists.js";
-import { announce, debounce, h, main, op, stateBadge, toast, ui, when } from "./lib.js";
+import {
+  announce,
+  debounce,
+  errorText,
+  h,
+  main,
+  op,
+  scroller,
+  shortId,
+  stateBadge,
+  toast,
+  ui,
+  when,
+} from "./lib.js";
 
 /** `key=value` lines (or `;`-separated pairs) into an object; throws on a line without `=`. */
 export function parseMeta(text) {
@@ -110,7 +123,7 @@ export async function agentsView(params) {
       announce(`agent job ${data.id} submitted`);
       loadJobs();
     } catch (error) {
-      status.replaceChildren(h("p", { role: "alert" }, `${error.code || "ERROR"}: ${error.message}`));
+      status.replaceChildren(h("p", { role: "alert" }, errorText(error)));
     } finally {
       button.disabled = ui.readOnly;
     }
@@ -123,7 +136,8 @@ export async function agentsView(params) {
     h("option", { value: "" }, "all agents"),
     configured.agents.map((a) => h("option", { value: a.name }, a.name)),
   );
-  if (only && !configured.agents.some((a) => a.name === only)) filter.append(h("option", { value: only }, only));
+  if (only && !configured.agents.some((a) => a.name === only))
+    filter.append(h("option", { value: only }, only));
   filter.value = only;
   filter.addEventListener("change", () => {
     location.hash = filter.value ? `#/agents?agent=${encodeURIComponent(filter.value)}` : "#/agents";
@@ -136,40 +150,43 @@ export async function agentsView(params) {
     try {
       data = await op("agent_list", { all: true, limit: 100, ...(only ? { agent: only } : {}) });
     } catch (error) {
-      jobs.replaceChildren(h("p", { role: "alert" }, `${error.code || "ERROR"}: ${error.message}`));
+      jobs.replaceChildren(h("p", { role: "alert" }, errorText(error)));
       return;
     }
     jobs.replaceChildren(
       data.jobs.length === 0
         ? h("p", { class: "muted", id: "no-agent-jobs" }, "No agent jobs.")
-        : h(
-            "table",
-            { id: "agent-jobs" },
+        : scroller(
+            "agent jobs",
             h(
-              "thead",
-              {},
+              "table",
+              { id: "agent-jobs" },
               h(
-                "tr",
+                "thead",
                 {},
-                ["id", "agent", "state", "attempts", "created", "finished", "error"].map((c) =>
-                  h("th", { scope: "col" }, c),
-                ),
-              ),
-            ),
-            h(
-              "tbody",
-              {},
-              data.jobs.map((j) =>
                 h(
                   "tr",
-                  { "data-id": j.id },
-                  h("td", { class: "id" }, h("a", { href: `#/jobs/${j.id}` }, j.id)),
-                  h("td", {}, h("a", { href: `#/agents?agent=${encodeURIComponent(j.agent)}` }, j.agent)),
-                  h("td", {}, stateBadge(j.state)),
-                  h("td", {}, String(j.attempts)),
-                  h("td", {}, when(j.createdAt)),
-                  h("td", {}, when(j.finishedAt)),
-                  h("td", {}, j.error || ""),
+                  {},
+                  ["id", "agent", "state", "attempts", "created", "finished", "error"].map((c) =>
+                    h("th", { scope: "col" }, c),
+                  ),
+                ),
+              ),
+              h(
+                "tbody",
+                {},
+                data.jobs.map((j) =>
+                  h(
+                    "tr",
+                    { "data-id": j.id },
+                    h("td", { class: "id" }, shortId(j.id)),
+                    h("td", {}, h("a", { href: `#/agents?agent=${encodeURIComponent(j.agent)}` }, j.agent)),
+                    h("td", {}, stateBadge(j.state)),
+                    h("td", {}, String(j.attempts)),
+                    h("td", {}, when(j.createdAt)),
+                    h("td", {}, when(j.finishedAt)),
+                    h("td", {}, j.error || ""),
+                  ),
                 ),
               ),
             ),
@@ -210,41 +227,54 @@ export async function agentsView(params) {
 }
 
 function configuredTable(agents) {
-  return h(
-    "table",
-    { id: "configured-agents" },
+  return scroller(
+    "configured agents",
     h(
-      "thead",
-      {},
+      "table",
+      { id: "configured-agents" },
       h(
-        "tr",
+        "thead",
         {},
-        ["name", "from", "command", "limits", "environment"].map((c) => h("th", { scope: "col" }, c)),
-      ),
-    ),
-    h(
-      "tbody",
-      {},
-      agents.map((a) =>
         h(
           "tr",
-          { "data-agent": a.name },
-          h("th", { scope: "row" }, a.name, a.description ? h("div", { class: "muted" }, a.description) : null),
-          h("td", {}, a.source),
-          h("td", {}, h("code", {}, a.command.join(" ")), a.stdin ? h("span", { class: "muted" }, " (stdin)") : null),
+          {},
+          ["name", "from", "command", "limits", "environment"].map((c) => h("th", { scope: "col" }, c)),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        agents.map((a) =>
           h(
-            "td",
-            {},
-            [
-              a.maxConcurrent !== undefined ? `${a.maxConcurrent} at once` : "",
-              a.maxPerHost !== undefined ? `${a.maxPerHost} per host` : "",
-              a.timeout !== undefined ? `timeout ${a.timeout}` : "",
-              a.retries !== undefined ? `${a.retries} retries` : "",
-            ]
-              .filter(Boolean)
-              .join(" · "),
+            "tr",
+            { "data-agent": a.name },
+            h(
+              "th",
+              { scope: "row" },
+              a.name,
+              a.description ? h("div", { class: "muted" }, a.description) : null,
+            ),
+            h("td", {}, a.source),
+            h(
+              "td",
+              {},
+              h("code", {}, a.command.join(" ")),
+              a.stdin ? h("span", { class: "muted" }, " (stdin)") : null,
+            ),
+            h(
+              "td",
+              {},
+              [
+                a.maxConcurrent !== undefined ? `${a.maxConcurrent} at once` : "",
+                a.maxPerHost !== undefined ? `${a.maxPerHost} per host` : "",
+                a.timeout !== undefined ? `timeout ${a.timeout}` : "",
+                a.retries !== undefined ? `${a.retries} retries` : "",
+              ]
+                .filter(Boolean)
+                .join(" · "),
+            ),
+            h("td", {}, a.env.join(", ")),
           ),
-          h("td", {}, a.env.join(", ")),
         ),
       ),
     ),

@@ -1,7 +1,7 @@
 // baton dashboard: plain JavaScript modules, no dependencies, no build step. It reads the JSON API
 // (/api/...), calls operations (POST /api/ops/<name>) for actions, and listens to /api/stream
 // (Server-Sent Events of the ledger) to refresh what is on screen without a reload.
-import { announce, api, h, main, ui } from "./lib.js";
+import { UNREACHABLE, act, announce, api, errorText, h, main, ui } from "./lib.js";
 import { agentsView } from "./agents.js";
 import { jobsView, overview } from "./lists.js";
 import { jobView } from "./job.js";
@@ -17,6 +17,7 @@ function connect() {
   source.onopen = () => {
     live.textContent = "live";
     live.className = "live on";
+    setReachable(true);
     // The stream starts at the newest event when it opens; what changed before is not in it, so
     // the view is read (again) now, after that point: nothing falls between the two.
     rendered = true;
@@ -25,6 +26,8 @@ function connect() {
   source.onerror = () => {
     live.textContent = "reconnecting…";
     live.className = "live off";
+    // The stream broke: ask once whether the server answers at all (the banner says so if not).
+    api("/api/stats").catch(() => {});
     // Show the page even when the stream cannot open.
     if (!rendered) ui.render();
     rendered = true;
@@ -37,6 +40,52 @@ function connect() {
 }
 
 ui.render = render;
+ui.setReachable = setReachable;
+
+let reachable = true;
+
+/**
+ * The banners above every page: the daemon not answering (what is on screen is then out of date,
+ * and the page is redrawn without its data), and a paused queue.
+ */
+function setReachable(ok) {
+  if (ok === reachable) return;
+  reachable = ok;
+  const banner = document.getElementById("banner-down");
+  banner.hidden = ok;
+  if (!ok) {
+    banner.replaceChildren(
+      h("strong", {}, "The daemon does not answer."),
+      ` What is on screen may be out of date (since ${new Date().toLocaleTimeString()}). `,
+      "Start it with ",
+      h("code", {}, "baton daemon start"),
+      "; this page reconnects by itself.",
+    );
+  }
+  void render();
+}
+
+function pausedBanner(stats) {
+  const banner = document.getElementById("banner-paused");
+  const all = stats.paused.includes("all");
+  const some = stats.paused.filter((p) => p !== "all");
+  banner.hidden = !all && some.length === 0;
+  if (banner.hidden) return;
+  const resume = h(
+    "button",
+    {
+      type: "button",
+      disabled: ui.readOnly,
+      onclick: (e) => act(e.currentTarget, "Resume queue", "unpause", {}, () => ui.render()),
+    },
+    "Resume",
+  );
+  banner.replaceChildren(
+    h("strong", {}, all ? "The queue is paused:" : `Paused: ${some.join(", ")}.`),
+    all ? " nothing new starts until it is resumed. " : " Jobs of these start again when resumed. ",
+    all ? resume : null,
+  );
+}
 
 let rendering;
 let renderAgain = false;
@@ -80,6 +129,21 @@ async function renderNow() {
     if (a.dataset.nav === section) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
+  api("/api/stats")
+    .then(pausedBanner)
+    .catch(() => {});
+  if (!reachable) {
+    main.replaceChildren(
+      h("h1", {}, "Not connected"),
+      h(
+        "p",
+        { id: "unreachable" },
+        "The daemon serving this dashboard does not answer, so nothing can be shown or changed. ",
+        "This page comes back by itself when it does.",
+      ),
+    );
+    return;
+  }
   try {
     const job = /^\/jobs\/([^/]+)$/.exec(path);
     if (job) await jobView(decodeURIComponent(job[1]));
@@ -90,10 +154,8 @@ async function renderNow() {
     else if (section === "agents") await agentsView(params);
     else await overview();
   } catch (error) {
-    main.replaceChildren(
-      h("h1", {}, "Something went wrong"),
-      h("p", { role: "alert" }, `${error.code || "ERROR"}: ${error.message}`),
-    );
+    if (error.code === UNREACHABLE) return; // setReachable redraws the page
+    main.replaceChildren(h("h1", {}, "Something went wrong"), h("p", { role: "alert" }, errorText(error)));
   }
 }
 

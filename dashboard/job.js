@@ -1,58 +1,103 @@
-// The job page: details, attempts, the event timeline, actions, and the live log tail.
-import { FINISHED, act, announce, api, debounce, h, json, main, op, stateBadge, toast, ui, when } from "./lib.js";
+// The job page: details, why it waits, attempts with their logs, the event timeline, actions.
+import {
+  FINISHED,
+  act,
+  announce,
+  api,
+  copyButton,
+  debounce,
+  duration,
+  errorText,
+  h,
+  jobName,
+  json,
+  main,
+  op,
+  scroller,
+  stateBadge,
+  toast,
+  ui,
+  when,
+} from "./lib.js";
+
+const WAITING = new Set(["queued", "waiting", "retrying"]);
 
 /** The live log panel of the job on screen: { jobId, panel }. */
 let logCache;
 
 export async function jobView(id) {
-  const [detail] = await Promise.all([api(`/api/jobs/${encodeURIComponent(id)}`)]);
+  const detail = await api(`/api/jobs/${encodeURIComponent(id)}`);
   const job = detail.job;
+  const isAgent = job.type.startsWith("agent:");
+  // Why it waits (the explanation `baton explain` prints) and, for an agent job, its instructions
+  // and answer: read beside the job; a failure of either leaves the rest of the page.
+  const [explained, agent] = await Promise.all([
+    WAITING.has(job.state) ? op("explain_task", { id: job.id }).catch(() => undefined) : undefined,
+    isAgent ? op("agent_show", { id: job.id, lines: 0 }).catch(() => undefined) : undefined,
+  ]);
   const refresh = () => ui.render();
-  const button = (label, name, input, enabled, danger) =>
+  const button = (label, name, input, enabled, confirmText) =>
     h(
       "button",
       {
         type: "button",
-        class: danger ? "danger" : undefined,
+        class: confirmText ? "danger" : undefined,
         disabled: ui.readOnly || !enabled,
-        onclick: (e) => act(e.currentTarget, label, name, input, refresh),
+        onclick: (e) => act(e.currentTarget, label, name, input, refresh, confirmText),
       },
       label,
     );
   const finished = FINISHED.has(job.state);
   const failedLike = ["failed", "timed_out", "cancelled"].includes(job.state);
+  const named = jobName(job);
   const fields = [
-    ["id", job.id],
+    ["id", [h("code", {}, job.id), " ", copyButton(job.id, "Copy the job id")]],
     ["type", job.type],
     ["name", job.name],
-    ["workflow", job.workflow],
+    ["workflow", job.workflow ? h("a", { href: workflowLink(job) }, job.workflow) : undefined],
     ["project", job.project],
     ["priority", job.priority],
     ["attempts", `${job.attempts} of ${job.maxAttempts}`],
     ["tags", (job.tags || []).join(", ")],
-    ["created", job.createdAt],
-    ["run at", job.runAt],
-    ["started", job.startedAt],
-    ["finished", job.finishedAt],
+    ["created", when(job.createdAt)],
+    ["run at", job.runAt && job.runAt !== job.createdAt ? when(job.runAt) : undefined],
+    ["started", when(job.startedAt)],
+    ["waited", job.startedAt ? duration(job.createdAt, job.startedAt) : undefined],
+    ["finished", when(job.finishedAt)],
+    [
+      "ran",
+      job.startedAt
+        ? `${duration(job.startedAt, job.finishedAt)}${job.finishedAt ? "" : " so far"}`
+        : undefined,
+    ],
     ["lease owner", job.leaseOwner],
-    ["depends on", (job.dependsOn || []).join(", ")],
+    [
+      "depends on",
+      (job.dependsOn || []).length > 0
+        ? job.dependsOn.map((d) => [h("a", { href: `#/jobs/${d}` }, d), " "])
+        : undefined,
+    ],
   ].filter(([, v]) => v !== undefined && v !== "" && v !== null);
 
   if (logCache === undefined || logCache.jobId !== job.id) logCache = { jobId: job.id, panel: logPanel(job) };
   const log = logCache.panel;
   log.update(job, detail.attempts);
-  main.replaceChildren(
+  const stopLabel = job.state === "running" ? "Stop" : "Cancel";
+  // replaceChildren would write a null as the text "null": leave the missing parts out.
+  const parts = [
     h("p", {}, h("a", { href: "#/jobs" }, "← Jobs")),
-    h("h1", {}, `Job ${job.name || job.id} `, stateBadge(job.state)),
+    h("h1", {}, `${named} `, stateBadge(job.state)),
+    explained ? whyWaiting(explained) : null,
     h(
       "div",
       { class: "toolbar", role: "group", "aria-label": "Actions" },
       button("Retry", "retry_job", { id: job.id }, finished),
       button("Redrive", "redrive_task", { id: job.id }, failedLike),
-      button(job.state === "running" ? "Stop" : "Cancel", "stop_job", { id: job.id }, !finished, true),
+      button(stopLabel, "stop_job", { id: job.id }, !finished, `${stopLabel} ${named}?`),
       button("Skip", "skip_task", { id: job.id }, !finished),
-      button("Archive", "archive", { id: job.id }, true, true),
+      button("Archive", "archive", { id: job.id }, true, `Archive ${named}? It leaves the lists.`),
     ),
+    agent ? agentPanel(agent) : null,
     h(
       "div",
       { class: "grid2" },
@@ -62,52 +107,74 @@ export async function jobView(id) {
         h("h2", { id: "h-fields" }, "Details"),
         h(
           "dl",
-          { class: "fields" },
-          fields.map(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]),
+          { class: "fields", id: "fields" },
+          fields.map(([k, v]) => [h("dt", {}, k), h("dd", {}, typeof v === "object" ? v : String(v))]),
         ),
       ),
       h(
         "section",
         { "aria-labelledby": "h-payload" },
         h("h2", { id: "h-payload" }, "Payload"),
-        h("pre", { id: "payload" }, json(job.payload)),
-        job.result !== undefined ? [h("h2", {}, "Result"), h("pre", {}, json(job.result))] : null,
-        job.evidence !== undefined ? [h("h2", {}, "Evidence"), h("pre", {}, json(job.evidence))] : null,
-        job.error !== undefined ? [h("h2", {}, "Error"), h("pre", { id: "error" }, job.error)] : null,
+        h("pre", { id: "payload", tabindex: "0" }, json(job.payload)),
+        job.result !== undefined
+          ? [h("h2", {}, "Result"), h("pre", { tabindex: "0" }, json(job.result))]
+          : null,
+        job.evidence !== undefined
+          ? [h("h2", {}, "Evidence"), h("pre", { tabindex: "0" }, json(job.evidence))]
+          : null,
+        job.error !== undefined
+          ? [h("h2", {}, "Error"), h("pre", { id: "error", tabindex: "0" }, job.error)]
+          : null,
       ),
     ),
     rerun(job),
     h("h2", {}, "Attempts"),
     detail.attempts.length === 0
       ? h("p", { class: "muted" }, "Not started yet.")
-      : h(
-          "table",
-          { id: "attempts" },
+      : scroller(
+          "attempts",
           h(
-            "thead",
-            {},
+            "table",
+            { id: "attempts" },
             h(
-              "tr",
+              "thead",
               {},
-              ["#", "owner", "started", "ended", "outcome", "exit", "error"].map((c) =>
-                h("th", { scope: "col" }, c),
-              ),
-            ),
-          ),
-          h(
-            "tbody",
-            {},
-            detail.attempts.map((a) =>
               h(
                 "tr",
                 {},
-                h("td", {}, String(a.n)),
-                h("td", {}, a.owner),
-                h("td", {}, when(a.startedAt)),
-                h("td", {}, when(a.endedAt)),
-                h("td", {}, a.outcome || ""),
-                h("td", {}, a.exitCode === undefined ? "" : String(a.exitCode)),
-                h("td", {}, a.error || ""),
+                ["#", "owner", "started", "took", "outcome", "exit", "error", "log"].map((c) =>
+                  h("th", { scope: "col" }, c),
+                ),
+              ),
+            ),
+            h(
+              "tbody",
+              {},
+              detail.attempts.map((a) =>
+                h(
+                  "tr",
+                  { "data-attempt": a.n },
+                  h("td", {}, String(a.n)),
+                  h("td", {}, a.owner),
+                  h("td", {}, when(a.startedAt)),
+                  h("td", {}, `${duration(a.startedAt, a.endedAt)}${a.endedAt ? "" : " so far"}`),
+                  h("td", {}, a.outcome || ""),
+                  h("td", {}, a.exitCode === undefined ? "" : String(a.exitCode)),
+                  h("td", { class: "error-cell" }, a.error || ""),
+                  h(
+                    "td",
+                    {},
+                    h(
+                      "button",
+                      {
+                        type: "button",
+                        "aria-label": `Show the log of attempt ${a.n}`,
+                        onclick: () => log.showAttempt(a.n),
+                      },
+                      "Log",
+                    ),
+                  ),
+                ),
               ),
             ),
           ),
@@ -130,7 +197,8 @@ export async function jobView(id) {
         ),
       ),
     ),
-  );
+  ];
+  main.replaceChildren(...parts.filter((p) => p !== null && p !== undefined));
   const again = debounce(refresh, 300);
   ui.onLedgerEvent = (event) => {
     if (event.jobId === job.id) again();
@@ -144,10 +212,69 @@ export async function jobView(id) {
   };
 }
 
-/** The log of the latest attempt with a live tail: polls from the last offset until paused or finished. */
+function workflowLink(job) {
+  const q = new URLSearchParams({ name: job.workflow });
+  if (job.project) q.set("project", job.project);
+  return `#/workflow?${q}`;
+}
+
+/** "Why is it waiting": the reasons `explain_task` (baton explain) gives, as a note above the job. */
+function whyWaiting(explained) {
+  return h(
+    "section",
+    { class: "note", id: "why-waiting", "aria-labelledby": "h-why" },
+    h("h2", { id: "h-why" }, "Why is it waiting?"),
+    explained.reasons.length === 0
+      ? h("p", {}, "Nothing holds it back: the next free worker takes it.")
+      : h(
+          "ul",
+          {},
+          explained.reasons.map((r) => h("li", {}, r)),
+        ),
+  );
+}
+
+/** An agent job: its instructions, metadata and answer (agent_show). */
+function agentPanel(agent) {
+  const meta = Object.entries(agent.meta || {});
+  return h(
+    "section",
+    { class: "panel", id: "agent-panel", "aria-labelledby": "h-agent" },
+    h("h2", { id: "h-agent" }, `Agent ${agent.agent}`),
+    h("h3", {}, "Instructions"),
+    h("pre", { id: "agent-instructions", tabindex: "0" }, agent.instructions),
+    meta.length > 0
+      ? [
+          h("h3", {}, "Metadata"),
+          h(
+            "dl",
+            { class: "fields", id: "agent-meta" },
+            meta.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]),
+          ),
+        ]
+      : null,
+    h("h3", {}, "Answer"),
+    agent.summary !== undefined
+      ? h("pre", { id: "agent-answer", tabindex: "0" }, agent.summary)
+      : agent.error !== undefined
+        ? h("pre", { id: "agent-answer", class: "bad", tabindex: "0" }, agent.error)
+        : h(
+            "p",
+            { class: "muted", id: "agent-answer" },
+            agent.waiting ? `No answer yet: ${agent.waiting}` : "No answer yet.",
+          ),
+  );
+}
+
+/**
+ * The log of an attempt (the latest unless one is chosen) with a live tail: polls from the last
+ * offset until paused or finished.
+ */
 function logPanel(job) {
   let offset;
   let attempt = 0;
+  /** The attempt picked in the list (undefined: follow the latest). */
+  let chosen;
   let ticking = false;
   let paused = false;
   let stopped = false;
@@ -156,6 +283,7 @@ function logPanel(job) {
   const pre = h("pre", {
     class: "log",
     id: "log",
+    role: "region",
     tabindex: "0",
     "aria-label": "log output",
     "aria-live": "off",
@@ -172,6 +300,11 @@ function logPanel(job) {
     placeholder: "filter lines",
     "aria-label": "filter log lines",
   });
+  const attemptSelect = h(
+    "select",
+    { id: "log-attempt", "aria-label": "attempt" },
+    h("option", { value: "" }, "latest attempt"),
+  );
   const pause = h("button", { type: "button", id: "log-pause", "aria-pressed": "false" }, "Pause");
   const download = h("button", { type: "button" }, "Download");
 
@@ -193,6 +326,7 @@ function logPanel(job) {
     let again = true;
     try {
       const q = new URLSearchParams({ stream: stream.value });
+      if (chosen !== undefined) q.set("attempt", String(chosen));
       if (offset !== undefined) q.set("offset", String(offset));
       const chunk = await api(`/api/jobs/${job.id}/log?${q}`);
       if (stopped) return;
@@ -215,7 +349,7 @@ function logPanel(job) {
             : `attempt ${chunk.attempt}, following…`;
       if (chunk.finished && chunk.attempt > 0) again = false;
     } catch (error) {
-      status.textContent = `${error.code}: ${error.message}`;
+      status.textContent = errorText(error);
     } finally {
       ticking = false;
     }
@@ -228,12 +362,18 @@ function logPanel(job) {
     status.textContent = paused ? "paused" : "following…";
     if (!paused) tick();
   });
-  stream.addEventListener("change", () => {
+  function restart() {
     offset = undefined;
     text = "";
+    pre.classList.toggle("stderr", stream.value === "stderr");
     show();
     clearTimeout(timer);
     tick();
+  }
+  stream.addEventListener("change", restart);
+  attemptSelect.addEventListener("change", () => {
+    chosen = attemptSelect.value === "" ? undefined : Number(attemptSelect.value);
+    restart();
   });
   search.addEventListener("input", show);
   download.addEventListener("click", () => {
@@ -245,7 +385,7 @@ function logPanel(job) {
     "section",
     { "aria-labelledby": "h-log" },
     h("h2", { id: "h-log" }, "Log"),
-    h("div", { class: "toolbar" }, stream, search, pause, download, status),
+    h("div", { class: "toolbar" }, attemptSelect, stream, search, pause, download, status),
     pre,
   );
   return {
@@ -254,8 +394,21 @@ function logPanel(job) {
       stopped = true;
       clearTimeout(timer);
     },
+    /** Show one attempt's log (from the attempts table). */
+    showAttempt: (n) => {
+      attemptSelect.value = String(n);
+      chosen = n;
+      restart();
+      pre.focus();
+    },
     /** Called on each render of the job: follow again when a new attempt started. */
     update: (current, attempts) => {
+      const shown = attemptSelect.value;
+      attemptSelect.replaceChildren(
+        h("option", { value: "" }, "latest attempt"),
+        attempts.map((a) => h("option", { value: String(a.n) }, `attempt ${a.n}`)),
+      );
+      attemptSelect.value = attempts.some((a) => String(a.n) === shown) ? shown : "";
       const latest = attempts.length === 0 ? 0 : attempts[attempts.length - 1].n;
       if (latest !== attempt && latest > 0) offset = undefined;
       if (latest === 0 && current.type !== "command") status.textContent = "no attempts yet";

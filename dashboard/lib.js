@@ -12,6 +12,8 @@ export const ui = {
   leaveView: () => {},
   /** Re-render the current route. */
   render: () => {},
+  /** Whether the server answered the last request (app.js shows a banner when not). */
+  setReachable: () => {},
 };
 
 export const main = document.getElementById("main");
@@ -35,19 +37,123 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+/**
+ * A table that scrolls sideways inside its own box on a narrow screen (the page itself never
+ * does); the box is focusable so a keyboard can scroll it too.
+ */
+export function scroller(label, table) {
+  return h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": label }, table);
+}
+
 /** select({name, id}, [[value, text], …]): a <select> with these options, in order. */
 export function select(attrs, options) {
-  return h("select", attrs, options.map(([value, text]) => h("option", { value }, text)));
+  return h(
+    "select",
+    attrs,
+    options.map(([value, text]) => h("option", { value }, text)),
+  );
 }
 
 export function stateBadge(state) {
   return h("span", { class: `state ${state}`, "data-state": state }, state.replace("_", " "));
 }
 
+const RELATIVE = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+const STEPS = [
+  [60, "second"],
+  [60, "minute"],
+  [24, "hour"],
+  [7, "day"],
+  [4.35, "week"],
+  [12, "month"],
+  [Infinity, "year"],
+];
+
+/** "3 minutes ago" / "in 2 hours" for a moment, against now. */
+export function relative(ms, now = Date.now()) {
+  let amount = (ms - now) / 1000;
+  for (const [size, unit] of STEPS) {
+    if (Math.abs(amount) < size) return RELATIVE.format(Math.round(amount), unit);
+    amount /= size;
+  }
+  return "";
+}
+
+/** A moment as a relative time; the exact local time (and UTC) on hover. */
 export function when(iso) {
   if (!iso) return "";
   const d = new Date(iso);
-  return h("time", { datetime: iso, title: iso }, d.toLocaleString());
+  return h(
+    "time",
+    { datetime: iso, title: `${d.toLocaleString()} (${iso.replace("T", " ").replace(/\.\d+Z$/, " UTC")})` },
+    relative(d.getTime()),
+  );
+}
+
+/** 1.2 s, 3 min 4 s, 2 h 5 min: how long from `startIso` to `endIso` (or now). */
+export function duration(startIso, endIso) {
+  if (!startIso) return "";
+  const ms = (endIso ? new Date(endIso) : new Date()).getTime() - new Date(startIso).getTime();
+  return formatMs(ms);
+}
+
+export function formatMs(ms) {
+  if (!(ms >= 0)) return "";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.round(s % 60)} s`;
+  const hours = Math.floor(m / 60);
+  if (hours < 48) return `${hours} h ${m % 60} min`;
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
+
+/**
+ * The id shown in tables: its last 8 characters (a ULID's random part, unique in practice within
+ * one ledger; every CLI command accepts a unique suffix), the whole id on hover and in the link,
+ * with a button that copies the whole id.
+ */
+export function shortId(id, href) {
+  const short = id.length > 10 ? id.slice(-8) : id;
+  return h(
+    "span",
+    { class: "short-id" },
+    h("a", { href: href ?? `#/jobs/${id}`, title: id }, h("code", {}, short)),
+    copyButton(id, `Copy id ${id}`),
+  );
+}
+
+export function copyButton(text, label) {
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "copy",
+      "aria-label": label,
+      title: "Copy",
+      onclick: async (e) => {
+        const button = e.currentTarget;
+        try {
+          await navigator.clipboard.writeText(text);
+          button.dataset.copied = "true";
+          announce("copied");
+          setTimeout(() => delete button.dataset.copied, 1500);
+        } catch {
+          toast(`Copy: ${text}`);
+        }
+      },
+    },
+    "copy",
+  );
+}
+
+/** What a person calls a job: its name, else its task, agent or type. */
+export function jobName(job) {
+  if (job.name) return job.name;
+  if (job.type.startsWith("task:")) return job.type.slice(5);
+  if (job.type.startsWith("agent:")) return `agent ${job.type.slice(6)}`;
+  return job.type;
 }
 
 export function json(value) {
@@ -70,30 +176,50 @@ export function toast(text, good) {
 
 // --- API --------------------------------------------------------------------------------------
 
-export async function api(path) {
-  const res = await fetch(path, { headers: { accept: "application/json" } });
-  const body = await res
-    .json()
-    .catch(() => ({ ok: false, error: { code: "INTERNAL", message: res.statusText } }));
-  if (!body.ok) throw Object.assign(new Error(body.error.message), { code: body.error.code });
+/** The error a page shows when the server does not answer at all (fetch itself failed). */
+export const UNREACHABLE = "UNREACHABLE";
+
+async function request(path, init) {
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch {
+    ui.setReachable(false);
+    throw Object.assign(new Error("the daemon does not answer (is it running?)"), { code: UNREACHABLE });
+  }
+  ui.setReachable(true);
+  const body = await res.json().catch(() => ({
+    ok: false,
+    error: { code: "INTERNAL", message: res.statusText || `HTTP ${res.status}` },
+  }));
+  if (!body.ok) throw Object.assign(new Error(body.error.message), { code: body.error.code || "ERROR" });
   return body.data;
 }
 
-export async function op(name, input) {
-  const res = await fetch(`/api/ops/${name}`, {
+export function api(path) {
+  return request(path, { headers: { accept: "application/json" } });
+}
+
+export function op(name, input) {
+  return request(`/api/ops/${name}`, {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/json" },
     body: JSON.stringify(input),
   });
-  const body = await res
-    .json()
-    .catch(() => ({ ok: false, error: { code: "INTERNAL", message: res.statusText } }));
-  if (!body.ok) throw Object.assign(new Error(body.error.message), { code: body.error.code });
-  return body.data;
 }
 
-/** Run an action from a button: disable it meanwhile, report the outcome, refresh the view. */
-export async function act(button, label, name, input, refresh) {
+/** "CODE: message" of an error for a page or a toast. */
+export function errorText(error) {
+  return `${error.code || "ERROR"}: ${error.message}`;
+}
+
+/**
+ * Run an action from a button: ask first when `confirmText` is given, disable the button
+ * meanwhile, report the outcome, refresh the view. Pass the button itself (an event's
+ * currentTarget is null once the handler awaited something).
+ */
+export async function act(button, label, name, input, refresh, confirmText) {
+  if (confirmText && !confirm(confirmText)) return;
   button.disabled = true;
   try {
     const data = await op(name, input);
@@ -103,9 +229,9 @@ export async function act(button, label, name, input, refresh) {
     else toast(`${label}: done`, true);
     announce(`${label} done`);
   } catch (error) {
-    toast(`${label}: ${error.code || "ERROR"}: ${error.message}`);
+    toast(`${label}: ${errorText(error)}`);
   } finally {
-    button.disabled = false;
+    button.disabled = ui.readOnly;
     refresh();
   }
 }

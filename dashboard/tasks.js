@@ -1,6 +1,36 @@
 // Tasks and schedules: the tasks of baton.yaml with their description, schedule and next fire
 // time, their last runs (live), and "Run now" / "Dry run" (run_task).
-import { debounce, h, main, op, stateBadge, toast, announce, ui, when } from "./lib.js";
+import { describeCron } from "./cron.js";
+import {
+  debounce,
+  duration,
+  errorText,
+  h,
+  main,
+  op,
+  shortId,
+  stateBadge,
+  toast,
+  announce,
+  ui,
+  when,
+} from "./lib.js";
+
+/** The time zone a schedule fires in: its own, else the daemon's (assumed to be this browser's). */
+function zoneOf(schedule) {
+  return schedule.timezone || `${Intl.DateTimeFormat().resolvedOptions().timeZone}, local`;
+}
+
+/** The schedule in words, with the expression beside it. */
+function scheduleText(s) {
+  const words = describeCron(s.cron);
+  return [
+    words ? h("span", { class: "cron-words" }, words) : null,
+    " ",
+    h("code", { class: "cron" }, s.cron),
+    ` (${zoneOf(s)})`,
+  ];
+}
 
 const RUNS_SHOWN = 5;
 
@@ -14,10 +44,7 @@ export async function tasksView() {
   try {
     listed = await op("list_configured_tasks", {});
   } catch (error) {
-    main.replaceChildren(
-      h("h1", {}, "Tasks and schedules"),
-      h("p", { role: "alert" }, `${error.code || "ERROR"}: ${error.message}`),
-    );
+    main.replaceChildren(h("h1", {}, "Tasks and schedules"), h("p", { role: "alert" }, errorText(error)));
     return;
   }
   // list_schedules records the schedules it reads, so a read-only server refuses it: the next
@@ -46,28 +73,30 @@ export async function tasksView() {
     const { runs } = await op("task_runs", { limit: 200 });
     for (const t of listed.tasks) {
       const mine = runs.filter((r) => r.type === `task:${t.name}`).slice(0, RUNS_SHOWN);
-      runsBy
-        .get(t.name)
-        .replaceChildren(
-          mine.length === 0
-            ? h("p", { class: "muted" }, "No runs yet.")
-            : h(
-                "ul",
-                { class: "run-list", "aria-label": `last runs of ${t.name}` },
-                mine.map((r) =>
-                  h(
-                    "li",
-                    { "data-id": r.id },
-                    stateBadge(r.state),
-                    " ",
-                    h("a", { href: `#/jobs/${r.id}` }, r.id),
-                    " ",
-                    when(r.createdAt),
-                    r.error ? h("span", { class: "muted" }, ` ${r.error}`) : null,
-                  ),
+      runsBy.get(t.name).replaceChildren(
+        mine.length === 0
+          ? h("p", { class: "muted" }, "No runs yet.")
+          : h(
+              "ul",
+              { class: "run-list", "aria-label": `last runs of ${t.name}` },
+              mine.map((r) =>
+                h(
+                  "li",
+                  { "data-id": r.id, class: r.dryRun ? "dry" : undefined },
+                  stateBadge(r.state),
+                  " ",
+                  r.dryRun ? [h("span", { class: "kind dry-run" }, "dry run"), " "] : null,
+                  shortId(r.id),
+                  " ",
+                  when(r.createdAt),
+                  r.finishedAt
+                    ? h("span", { class: "muted" }, ` took ${duration(r.createdAt, r.finishedAt)}`)
+                    : null,
+                  r.error ? h("span", { class: "muted" }, ` ${r.error}`) : null,
                 ),
               ),
-        );
+            ),
+      );
     }
   }
 
@@ -96,7 +125,7 @@ export async function tasksView() {
       toast(`${label}: done`, true);
       announce(`${label} done`);
     } catch (error) {
-      output.replaceChildren(h("p", { role: "alert" }, `${error.code || "ERROR"}: ${error.message}`));
+      output.replaceChildren(h("p", { role: "alert" }, errorText(error)));
       toast(`${label}: ${error.code || "ERROR"}: ${error.message}`);
     } finally {
       button.disabled = ui.readOnly;
@@ -128,11 +157,21 @@ export async function tasksView() {
                 "dl",
                 { class: "fields" },
                 h("dt", {}, "schedule"),
-                h("dd", {}, s ? `${s.cron}${s.timezone ? ` (${s.timezone})` : ""}` : "not scheduled"),
+                h("dd", { class: "schedule" }, s ? scheduleText(s) : "not scheduled"),
                 s
                   ? [
-                      h("dt", {}, "next fire"),
-                      h("dd", { class: "next-fire" }, s.next[0] ? when(s.next[0]) : "none"),
+                      h("dt", {}, "next run"),
+                      h(
+                        "dd",
+                        { class: "next-fire" },
+                        s.next[0]
+                          ? [
+                              when(s.next[0]),
+                              " ",
+                              h("span", { class: "muted" }, new Date(s.next[0]).toLocaleString()),
+                            ]
+                          : "none",
+                      ),
                       s.lastFiredAt ? [h("dt", {}, "last fired"), h("dd", {}, when(s.lastFiredAt))] : null,
                     ]
                   : null,
@@ -147,7 +186,7 @@ export async function tasksView() {
                   {
                     type: "button",
                     disabled: ui.readOnly,
-                    "aria-label": `Run ${t.name} now`,
+                    "aria-label": `Run now: ${t.name}`,
                     onclick: (e) => run(e.currentTarget, t.name, false),
                   },
                   "Run now",
@@ -157,7 +196,7 @@ export async function tasksView() {
                   {
                     type: "button",
                     disabled: ui.readOnly,
-                    "aria-label": `Dry run ${t.name}`,
+                    "aria-label": `Dry run: ${t.name}`,
                     onclick: (e) => run(e.currentTarget, t.name, true),
                   },
                   "Dry run",

@@ -1,6 +1,21 @@
 // The workflow views: every workflow with a progress bar, and one workflow's tasks in order with
 // its actions (skip a task, resume from a step = accept_before, archive the workflow).
-import { FINISHED, act, api, debounce, h, main, op, select, stateBadge, ui, when } from "./lib.js";
+import {
+  FINISHED,
+  act,
+  api,
+  debounce,
+  h,
+  jobName,
+  main,
+  op,
+  scroller,
+  select,
+  shortId,
+  stateBadge,
+  ui,
+  when,
+} from "./lib.js";
 
 /** The hash of one workflow's page. */
 export function workflowHref(w) {
@@ -63,11 +78,7 @@ export async function workflowsView(params) {
     location.hash = v ? `#/workflows?state=${v}` : "#/workflows";
   });
   const results = h("div", { id: "results" });
-  main.replaceChildren(
-    h("h1", {}, "Workflows"),
-    h("div", { class: "toolbar" }, filter),
-    results,
-  );
+  main.replaceChildren(h("h1", {}, "Workflows"), h("div", { class: "toolbar" }, filter), results);
 
   async function load() {
     const data = await op("list_workflows", { all: true, limit: 500, ...(state ? { state } : {}) });
@@ -82,49 +93,53 @@ export async function workflowsView(params) {
         `${data.total} workflow${data.total === 1 ? "" : "s"}`,
         data.total > data.workflows.length ? ` (the ${data.workflows.length} most recent shown)` : "",
       ),
-      h(
-        "table",
-        { id: "workflows" },
+      scroller(
+        "workflows",
         h(
-          "thead",
-          {},
+          "table",
+          { id: "workflows" },
           h(
-            "tr",
+            "thead",
             {},
-            ["workflow", "project", "progress", "left", "failed", "last change", ""].map((c) =>
-              h("th", { scope: "col" }, c || h("span", { class: "visually-hidden" }, "actions")),
-            ),
-          ),
-        ),
-        h(
-          "tbody",
-          {},
-          data.workflows.map((w) =>
             h(
               "tr",
-              { "data-workflow": w.workflow },
-              h("th", { scope: "row" }, h("a", { href: workflowHref(w) }, w.workflow)),
-              h("td", { title: w.project || "" }, shortProject(w.project)),
-              h("td", { class: "wide" }, progressBar(w, `progress of ${w.workflow}`)),
-              h("td", {}, String(w.remaining)),
-              h("td", {}, String(w.failed)),
-              h("td", {}, when(w.updatedAt)),
+              {},
+              ["workflow", "project", "progress", "left", "failed", "last change", ""].map((c) =>
+                h("th", { scope: "col" }, c || h("span", { class: "visually-hidden" }, "actions")),
+              ),
+            ),
+          ),
+          h(
+            "tbody",
+            {},
+            data.workflows.map((w) =>
               h(
-                "td",
-                {},
+                "tr",
+                { "data-workflow": w.workflow },
+                h("th", { scope: "row" }, h("a", { href: workflowHref(w) }, w.workflow)),
+                h("td", { title: w.project || "" }, shortProject(w.project)),
+                h("td", { class: "wide" }, progressBar(w, `progress of ${w.workflow}`)),
+                h("td", {}, String(w.remaining)),
+                h("td", {}, String(w.failed)),
+                h("td", {}, when(w.updatedAt)),
                 h(
-                  "button",
-                  {
-                    type: "button",
-                    class: "danger",
-                    disabled: ui.readOnly,
-                    "aria-label": `Archive workflow ${w.workflow}`,
-                    onclick: (e) => {
-                      if (!confirm(`Archive workflow ${w.workflow}? Unfinished tasks are cancelled.`)) return;
-                      act(e.currentTarget, "Archive workflow", "archive", archiveInput(w), load);
+                  "td",
+                  {},
+                  h(
+                    "button",
+                    {
+                      type: "button",
+                      class: "danger",
+                      disabled: ui.readOnly,
+                      "aria-label": `Archive workflow ${w.workflow}`,
+                      onclick: (e) => {
+                        if (!confirm(`Archive workflow ${w.workflow}? Unfinished tasks are cancelled.`))
+                          return;
+                        act(e.currentTarget, "Archive workflow", "archive", archiveInput(w), load);
+                      },
                     },
-                  },
-                  "Archive",
+                    "Archive",
+                  ),
                 ),
               ),
             ),
@@ -171,31 +186,40 @@ export async function workflowView(params) {
         type: "button",
         class: "danger",
         id: "archive-workflow",
-        disabled: ui.readOnly,
-        onclick: (e) => {
-          if (!confirm(`Archive workflow ${name}? Unfinished tasks are cancelled.`)) return;
-          act(e.currentTarget, "Archive workflow", "archive", archiveInput({ workflow: name, project }), () => {
-            location.hash = "#/workflows";
-          });
-        },
+        // Enabled once the workflow is known to have tasks (load()).
+        disabled: true,
+        onclick: (e) =>
+          act(
+            e.currentTarget,
+            "Archive workflow",
+            "archive",
+            archiveInput({ workflow: name, project }),
+            () => {
+              location.hash = "#/workflows";
+            },
+            `Archive workflow ${name}? Unfinished tasks are cancelled.`,
+          ),
       },
       "Archive workflow",
     ),
   );
   const list = h("div", { id: "steps-wrap" });
+  const archive = toolbar.querySelector("#archive-workflow");
   main.replaceChildren(
-    h("p", {}, h("a", { href: "#/workflows" }, "← Workflows")),
-    heading,
-    project ? h("p", { class: "muted" }, project) : null,
-    summary,
-    toolbar,
-    h("h2", { id: "h-steps" }, "Tasks in order"),
-    h(
-      "p",
-      { class: "muted" },
-      "Resume from a step marks every unfinished task before it as done (accepted); Skip marks one task as not needed.",
-    ),
-    list,
+    ...[
+      h("p", {}, h("a", { href: "#/workflows" }, "← Workflows")),
+      heading,
+      project ? h("p", { class: "muted" }, project) : null,
+      summary,
+      toolbar,
+      h("h2", { id: "h-steps" }, "Tasks in order"),
+      h(
+        "p",
+        { class: "muted" },
+        "Resume from a step marks every unfinished task before it as done (accepted); Skip marks one task as not needed.",
+      ),
+      list,
+    ].filter((part) => part !== null),
   );
 
   async function load() {
@@ -205,10 +229,14 @@ export async function workflowView(params) {
     ]);
     const w = listed.workflows.find((x) => x.workflow === name && (x.project || undefined) === project);
     if (w === undefined && jobs.length === 0) {
-      summary.replaceChildren(h("p", { role: "alert" }, "This workflow has no tasks (or it was archived)."));
+      summary.replaceChildren(
+        h("p", { role: "alert", id: "no-such-workflow" }, "This workflow has no tasks (or it was archived)."),
+      );
       list.replaceChildren();
+      archive.disabled = true;
       return;
     }
+    archive.disabled = ui.readOnly;
     const counts = w || {
       total: jobs.length,
       done: jobs.filter((j) => j.state === "succeeded" || j.state === "skipped").length,
@@ -217,74 +245,86 @@ export async function workflowView(params) {
     };
     summary.replaceChildren(
       progressBar(counts, `progress of ${name}`),
-      h("p", { class: "muted" }, `${counts.remaining} left · ${counts.failed} failed · ${counts.total} in all`),
+      h(
+        "p",
+        { class: "muted" },
+        `${counts.remaining} left · ${counts.failed} failed · ${counts.total} in all`,
+      ),
     );
     // The first unfinished step: resuming from a step after it accepts the ones in between.
     const firstOpen = jobs.findIndex((j) => !FINISHED.has(j.state));
     list.replaceChildren(
       ...(complete ? [] : [h("p", { class: "muted" }, "Only the newest 20,000 tasks are shown.")]),
-      h(
-        "table",
-        { id: "steps", "aria-labelledby": "h-steps" },
+      scroller(
+        "tasks of the workflow",
         h(
-          "thead",
-          {},
+          "table",
+          { id: "steps", "aria-labelledby": "h-steps" },
           h(
-            "tr",
+            "thead",
             {},
-            ["step", "id", "name", "state", "attempts", "error", ""].map((c) =>
-              h("th", { scope: "col" }, c || h("span", { class: "visually-hidden" }, "actions")),
+            h(
+              "tr",
+              {},
+              ["step", "id", "name", "state", "attempts", "error", ""].map((c) =>
+                h("th", { scope: "col" }, c || h("span", { class: "visually-hidden" }, "actions")),
+              ),
             ),
           ),
-        ),
-        h(
-          "tbody",
-          {},
-          jobs.map((job, i) => {
-            const label = job.name || job.id;
-            const open = !FINISHED.has(job.state);
-            const canResume = firstOpen >= 0 && i > firstOpen;
-            return h(
-              "tr",
-              { "data-id": job.id },
-              h("td", {}, String(i + 1)),
-              h("td", { class: "id" }, h("a", { href: `#/jobs/${job.id}` }, job.id)),
-              h("td", {}, job.name || ""),
-              h("td", {}, stateBadge(job.state)),
-              h("td", {}, String(job.attempts)),
-              h("td", {}, job.error || ""),
-              h(
-                "td",
-                { class: "actions" },
+          h(
+            "tbody",
+            {},
+            jobs.map((job, i) => {
+              const label = job.name || job.id;
+              const open = !FINISHED.has(job.state);
+              const canResume = firstOpen >= 0 && i > firstOpen;
+              return h(
+                "tr",
+                { "data-id": job.id },
+                h("td", {}, String(i + 1)),
+                h("td", { class: "id" }, shortId(job.id)),
+                h("td", {}, h("a", { href: `#/jobs/${job.id}` }, jobName(job))),
+                h("td", {}, stateBadge(job.state)),
+                h("td", {}, String(job.attempts)),
+                h("td", {}, job.error || ""),
                 h(
-                  "button",
-                  {
-                    type: "button",
-                    disabled: ui.readOnly || !open,
-                    "aria-label": `Skip ${label}`,
-                    onclick: (e) => act(e.currentTarget, `Skip ${label}`, "skip_task", { id: job.id }, load),
-                  },
-                  "Skip",
-                ),
-                h(
-                  "button",
-                  {
-                    type: "button",
-                    disabled: ui.readOnly || !canResume,
-                    "aria-label": `Resume from ${label}`,
-                    title: "Mark every unfinished task before this one as done",
-                    onclick: (e) => {
-                      const before = jobs.slice(0, i).filter((j) => !FINISHED.has(j.state)).length;
-                      if (!confirm(`Resume from step ${i + 1}? ${before} earlier unfinished task(s) are marked done.`))
-                        return;
-                      act(e.currentTarget, `Resume from ${label}`, "accept_before", { id: job.id }, load);
+                  "td",
+                  { class: "actions" },
+                  h(
+                    "button",
+                    {
+                      type: "button",
+                      disabled: ui.readOnly || !open,
+                      "aria-label": `Skip ${label}`,
+                      onclick: (e) =>
+                        act(e.currentTarget, `Skip ${label}`, "skip_task", { id: job.id }, load),
                     },
-                  },
-                  "Resume from here",
+                    "Skip",
+                  ),
+                  h(
+                    "button",
+                    {
+                      type: "button",
+                      disabled: ui.readOnly || !canResume,
+                      "aria-label": `Resume from here: ${label}`,
+                      title: "Mark every unfinished task before this one as done",
+                      onclick: (e) => {
+                        const before = jobs.slice(0, i).filter((j) => !FINISHED.has(j.state)).length;
+                        if (
+                          !confirm(
+                            `Resume from step ${i + 1}? ${before} earlier unfinished task(s) are marked done.`,
+                          )
+                        )
+                          return;
+                        act(e.currentTarget, `Resume from ${label}`, "accept_before", { id: job.id }, load);
+                      },
+                    },
+                    "Resume from here",
+                  ),
                 ),
-              ),
-            );
-          }),
+              );
+            }),
+          ),
         ),
       ),
     );

@@ -5,6 +5,8 @@
  * an edited payload; the overview lists a running command and the daemon's host; on the workflow,
  * task and agent pages it skips a workflow task, resumes from a step, archives a workflow, runs a
  * configured task now (a real daemon runs it) and submits an agent job to the fixture agent.
+ * The README's screenshots are written by test/http.dashboard.pages.test.ts (this file writes the
+ * overview with a running command only).
  */
 import { appendFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -90,7 +92,6 @@ describe("dashboard in headless Chromium", () => {
     );
     await p.locator('[data-count="queued"] .n', { hasText: "2" }).waitFor(WAIT);
     expect(await p.title()).toMatch(/^baton · /);
-    await p.screenshot({ path: join(IMAGES, "dashboard-overview.png") });
   });
 
   it("shows a job enqueued from the CLI live, follows it to succeeded, and filters by state", async () => {
@@ -120,7 +121,6 @@ describe("dashboard in headless Chromium", () => {
     await p.locator("#filter-q").press("Enter");
     await p.locator(`tr[data-id="${id}"]`).waitFor({ state: "detached", ...WAIT });
     await p.locator(`tr[data-id="${other}"]`).waitFor(WAIT);
-    await p.screenshot({ path: join(IMAGES, "dashboard-jobs.png") });
   });
 
   it("opens a job and tails its log live, with pause and resume", async () => {
@@ -131,7 +131,7 @@ describe("dashboard in headless Chromium", () => {
     const file = logPath(server!.home, id, claimed!.attempt);
     appendFileSync(file, "compiling 1/3\n");
 
-    await p.locator(`tr[data-id="${id}"] a`).click();
+    await p.locator(`tr[data-id="${id}"] td.name a`).click();
     await p.locator("#log", { hasText: "compiling 1/3" }).waitFor(WAIT);
     await p.locator("#timeline li", { hasText: "claimed" }).first().waitFor(WAIT);
     const details = await p.locator("dl.fields").textContent();
@@ -148,7 +148,6 @@ describe("dashboard in headless Chromium", () => {
     expect(await p.locator("#log").textContent()).not.toContain("compiling 3/3");
     await p.locator("#log-pause").click();
     await p.locator("#log", { hasText: "compiling 3/3" }).waitFor(WAIT);
-    await p.screenshot({ path: join(IMAGES, "dashboard-job.png") });
   });
 
   it("retries a failed job with a click, and the page follows its new state", async () => {
@@ -230,7 +229,6 @@ describe("dashboard in headless Chromium", () => {
     // Progress moves without a reload.
     cli(["complete", ids[0]!, "--evidence", "built"]);
     await row.locator('[role="progressbar"][aria-valuenow="1"]').waitFor(WAIT);
-    await p.screenshot({ path: join(IMAGES, "dashboard-workflows.png") });
 
     await row.getByRole("link", { name: "release" }).click();
     await p.waitForURL(/#\/workflow\?/, WAIT);
@@ -242,12 +240,11 @@ describe("dashboard in headless Chromium", () => {
     await p.getByRole("button", { name: "Skip test" }).click();
     await p.locator(`tr[data-id="${ids[1]}"] [data-state="skipped"]`).waitFor(WAIT);
     // Resume from the last step: the unfinished one before it (package) is accepted.
-    await p.getByRole("button", { name: "Resume from publish" }).click();
+    await p.getByRole("button", { name: "Resume from here: publish" }).click();
     await p.locator(`tr[data-id="${ids[2]}"] [data-state="succeeded"]`).waitFor(WAIT);
     await p.locator(`tr[data-id="${ids[3]}"] [data-state="queued"]`).waitFor(WAIT);
     await p.locator('#workflow-summary [role="progressbar"][aria-valuenow="3"]').waitFor(WAIT);
     expect(await p.getByRole("button", { name: "Skip build" }).isDisabled()).toBe(true);
-    await p.screenshot({ path: join(IMAGES, "dashboard-workflow.png") });
     const accepted = server!.opened.engine;
     expect((await accepted.get(ids[2]!)).result).toEqual({ accepted: true, before: ids[3] });
 
@@ -280,20 +277,20 @@ describe("dashboard in headless Chromium", () => {
     const nightly = p.locator('[data-task="nightly"]');
     await greet.getByText("Say hello to the dashboard").waitFor(WAIT);
     await nightly.locator(".next-fire time").waitFor(WAIT);
-    expect(await nightly.locator("dd").first().textContent()).toBe("0 3 * * *");
+    expect(await nightly.locator("dd code.cron").textContent()).toBe("0 3 * * *");
+    expect(await nightly.locator("dd .cron-words").textContent()).toBe("every day at 03:00");
     expect(await greet.locator("dd").first().textContent()).toBe("not scheduled");
 
-    await p.getByRole("button", { name: "Dry run nightly" }).click();
+    await p.getByRole("button", { name: "Dry run: nightly" }).click();
     await nightly.locator("pre.preview", { hasText: "echo cleaning" }).waitFor(WAIT);
     expect(await nightly.locator(".run-list").count()).toBe(0);
 
-    await p.getByRole("button", { name: "Run greet now" }).click();
+    await p.getByRole("button", { name: "Run now: greet" }).click();
     const link = greet.locator("a.run-link");
     await link.waitFor(WAIT);
     const id = (await link.textContent())!;
     // The daemon runs it; the run shows up under the task and reaches succeeded without a reload.
     await greet.locator(`.run-list li[data-id="${id}"] [data-state="succeeded"]`).waitFor(WAIT);
-    await p.screenshot({ path: join(IMAGES, "dashboard-tasks.png") });
     const job = await server!.opened.engine.get(id);
     expect(job.type).toBe("task:greet");
   });
@@ -327,7 +324,6 @@ describe("dashboard in headless Chromium", () => {
     await row.locator('[data-state="succeeded"]').waitFor(WAIT);
     expect(await row.locator("td").nth(1).textContent()).toBe("fake");
     expect(await p.getByLabel("Instructions").inputValue()).toBe("");
-    await p.screenshot({ path: join(IMAGES, "dashboard-agents.png") });
 
     const shown = await callOp(server!.base, "agent_show", { id }, { authorization: `Bearer ${TOKEN}` });
     expect(shown.body.data).toMatchObject({

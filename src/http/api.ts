@@ -6,10 +6,11 @@
 import { basename } from "node:path";
 import { z } from "zod";
 import { BatonError, InvalidInputError } from "../core/errors.js";
+import type { JobState } from "../core/states.js";
 import { JOB_STATES, TERMINAL_STATES } from "../core/states.js";
 import { boundWaits, checkArgumentShape } from "../mcp/tools.js";
 import { getOperation, operations } from "../ops/catalogue.js";
-import { invoke, describeIssue } from "../ops/invoke.js";
+import { inputError, invoke } from "../ops/invoke.js";
 import type { OpContext, Operation } from "../ops/operation.js";
 import { resolveJob } from "../ops/common.js";
 import { eventView } from "../ops/views.js";
@@ -21,7 +22,7 @@ export type Query = URLSearchParams;
 
 function parse<T extends z.ZodType>(schema: T, raw: unknown, what: string): z.output<T> {
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new InvalidInputError(`${what}: ${describeIssue(parsed.error.issues)}`);
+  if (!parsed.success) throw inputError(what, parsed.error.issues);
   return parsed.data;
 }
 
@@ -61,7 +62,9 @@ export async function callOperation(
 ): Promise<unknown> {
   const op = getOperation(name);
   if (op === undefined)
-    throw new BatonError("NOT_FOUND", `no operation '${name.slice(0, 100)}' (GET /api/ops lists them)`);
+    throw new BatonError("NOT_FOUND", `no operation '${name.slice(0, 100)}' (GET /api/ops lists them)`, {
+      details: { operation: name.slice(0, 100) },
+    });
   if (readOnly && !op.readOnly) {
     throw new BatonError("FORBIDDEN", `this server is read-only: '${op.name}' changes the ledger`);
   }
@@ -111,10 +114,18 @@ export async function listJobs(query: Query, ctx: OpContext): Promise<unknown> {
   if (q !== undefined) input.text = q;
   if (state !== undefined) {
     const states = state.split(",").filter((s) => s !== "");
+    const known: readonly string[] = [...JOB_STATES, "live", "finished"];
+    const bad = states.find((s) => !known.includes(s));
+    if (bad !== undefined) {
+      throw new InvalidInputError(
+        `GET /api/jobs: state: '${bad.slice(0, 50)}' is not a state (one of: ${known.join(", ")}; several with commas)`,
+        { issues: [{ path: "state", message: `'${bad.slice(0, 50)}' is not a state` }] },
+      );
+    }
     input.state = states.length === 1 ? states[0] : states;
   }
   if (project === undefined) input.all = true;
-  return invoke(getOperation("list_tasks")!, input, ctx);
+  return invoke(getOperation("list_tasks")!, input, ctx, "GET /api/jobs", { text: "q" });
 }
 
 /** `GET /api/jobs/<id>`: the job with its attempts and its whole event timeline (last 500). */
@@ -207,6 +218,51 @@ export async function listEvents(query: Query, ctx: OpContext): Promise<unknown>
 }
 
 const HOUR = 3_600_000;
+const DONE_STATES: readonly JobState[] = ["succeeded", "skipped"];
+
+/** Jobs (archived ones too) that finished in [from, to), by current state and type. */
+function finishedCounts(ctx: OpContext, from: number, to?: number) {
+  return ctx.engine.countByState({
+    states: TERMINAL_STATES,
+    finishedAfter: from,
+    ...(to === undefined ? {} : { finishedBefore: to }),
+    includeArchived: true,
+  });
+}
+
+interface Series {
+  done: number[];
+  failed: number[];
+}
+
+/**
+ * `GET /api/throughput`: jobs finished in each of the last 24 hours (the current one last), done
+ * (succeeded, skipped) and failed (failed, timed out, cancelled), in all and per type. One query
+ * per hour over the (state, finished_at) index.
+ */
+export async function throughput(query: Query, ctx: OpContext): Promise<unknown> {
+  queryObject(query, [], "GET /api/throughput");
+  const now = ctx.engine.clock.now();
+  const first = Math.floor(now / HOUR) * HOUR - 23 * HOUR;
+  const starts = Array.from({ length: 24 }, (_, i) => first + i * HOUR);
+  const buckets = await Promise.all(
+    starts.map((start, i) => finishedCounts(ctx, start, i === 23 ? undefined : start + HOUR)),
+  );
+  const empty = (): Series => ({
+    done: new Array<number>(24).fill(0),
+    failed: new Array<number>(24).fill(0),
+  });
+  const total = empty();
+  const byType: Record<string, Series> = {};
+  buckets.forEach((counts, i) => {
+    for (const c of counts) {
+      const key = DONE_STATES.includes(c.state) ? "done" : "failed";
+      total[key][i]! += c.count;
+      (byType[c.type] ??= empty())[key][i]! += c.count;
+    }
+  });
+  return { hours: starts.map((t) => new Date(t).toISOString()), total, byType };
+}
 
 /** `GET /api/stats`: counts by state and type, the last hour's throughput, pauses, the daemon. */
 export async function stats(query: Query, ctx: OpContext, project: string): Promise<Record<string, unknown>> {
@@ -214,7 +270,7 @@ export async function stats(query: Query, ctx: OpContext, project: string): Prom
   const now = ctx.engine.clock.now();
   const [counts, recent, pauses, daemon, newest] = await Promise.all([
     ctx.engine.countByState({}),
-    ctx.engine.transitionCounts(now - HOUR),
+    finishedCounts(ctx, now - HOUR),
     ctx.engine.pauses(),
     ctx.commands?.daemonStatus().catch(() => ({ running: false })) ?? Promise.resolve({ running: false }),
     ctx.engine.events({ limit: 1, order: "desc" }),
@@ -226,7 +282,9 @@ export async function stats(query: Query, ctx: OpContext, project: string): Prom
     (byType[c.type] ??= {})[c.state] = c.count;
   }
   const lastHour: Record<string, number> = {};
-  for (const t of recent) if (TERMINAL_STATES.includes(t.state)) lastHour[t.state] = t.count;
+  // Jobs, not state changes: archiving records succeeded→succeeded, and a job redriven and failed
+  // again changed state twice; each job counts once, in the state it ended in.
+  for (const c of recent) lastHour[c.state] = (lastHour[c.state] ?? 0) + c.count;
   return {
     project: { path: project, name: basename(project) || project },
     byState,

@@ -8,10 +8,13 @@
  * status of the error code (src/core/errors.ts), exactly like the CLI's `--json` envelope.
  */
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { BatonError, ERROR_CODES, InvalidInputError, toBatonError } from "../core/errors.js";
 import { errorBody } from "../mcp/tools.js";
+import { packageRoot } from "../store/sql-files.js";
 import type { OpContext } from "../ops/operation.js";
 import {
   callOperation,
@@ -21,8 +24,10 @@ import {
   readJobLog,
   showJob,
   stats,
+  throughput,
 } from "./api.js";
 import { EventHub } from "./events.js";
+import { openApiDocument } from "./openapi.js";
 import type { Check, GuardPolicy } from "./guard.js";
 import {
   bearerOf,
@@ -156,6 +161,17 @@ function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   });
 }
 
+let document: unknown;
+
+/** The OpenAPI document, built once per process (the catalogue does not change while it runs). */
+function apiDocument(): unknown {
+  if (document === undefined) {
+    const pkg = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as { version: string };
+    document = openApiDocument(pkg.version);
+  }
+  return document;
+}
+
 function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
@@ -282,11 +298,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       const q = url.searchParams;
       let data: unknown;
       if (parts.length === 1 && parts[0] === "ops") data = describeOperations(readOnly);
-      else if (parts.length === 1 && parts[0] === "jobs") data = await listJobs(q, ctx);
+      else if (parts.length === 1 && parts[0] === "openapi.json") {
+        // The document itself, not in the {ok, data} envelope: OpenAPI tools read it as it is.
+        send(res, 200, apiDocument());
+        return;
+      } else if (parts.length === 1 && parts[0] === "jobs") data = await listJobs(q, ctx);
       else if (parts.length === 2 && parts[0] === "jobs") data = await showJob(parts[1]!, ctx);
       else if (parts.length === 3 && parts[0] === "jobs" && parts[2] === "log")
         data = await readJobLog(parts[1]!, q, ctx);
       else if (parts.length === 1 && parts[0] === "events") data = await listEvents(q, ctx);
+      else if (parts.length === 1 && parts[0] === "throughput") data = await throughput(q, ctx);
       else if (parts.length === 1 && parts[0] === "stats")
         data = { ...(await stats(q, ctx, options.project)), readOnly };
       else throw new BatonError("NOT_FOUND", `no route ${path.slice(0, 100)} (see docs/http.md)`);

@@ -21,6 +21,8 @@ const FILES: Record<string, { file: string; type: string }> = {
   "/workflows.js": { file: "workflows.js", type: "text/javascript; charset=utf-8" },
   "/tasks.js": { file: "tasks.js", type: "text/javascript; charset=utf-8" },
   "/agents.js": { file: "agents.js", type: "text/javascript; charset=utf-8" },
+  "/charts.js": { file: "charts.js", type: "text/javascript; charset=utf-8" },
+  "/cron.js": { file: "cron.js", type: "text/javascript; charset=utf-8" },
 };
 
 /** Scripts, styles and requests only from this origin; no frames, no inline script. */

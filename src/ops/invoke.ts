@@ -10,13 +10,43 @@ export function describeIssue(issues: readonly { path: readonly PropertyKey[]; m
   return path === "" ? issue.message : `${path}: ${issue.message}`;
 }
 
+/** Most issues an INVALID_INPUT error lists in its details. */
+const MAX_ISSUES = 10;
+
+/**
+ * An INVALID_INPUT error for what zod found, its message naming the first field and its details
+ * listing each problem with its field path (`tasks.0.payload`; "" for the input as a whole), so a
+ * client can point at the field. `rename` maps field names back to what the caller wrote (an HTTP
+ * query's `q` is the operation's `text`).
+ */
+export function inputError(
+  what: string,
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+  rename: Readonly<Record<string, string>> = {},
+): InvalidInputError {
+  const named = issues.map((i) => ({
+    path: i.path.map((p, n) => (n === 0 ? (rename[String(p)] ?? String(p)) : String(p))),
+    message: i.message,
+  }));
+  return new InvalidInputError(`${what}: ${describeIssue(named)}`, {
+    issues: named.slice(0, MAX_ISSUES).map((i) => ({ path: i.path.join("."), message: i.message })),
+  });
+}
+
 /**
  * Validate raw input against an operation's schema and run it. Every front-end calls this, so
- * validation and error shapes are the same everywhere.
+ * validation and error shapes are the same everywhere. `what` names the call in error messages
+ * (default: the operation's name).
  */
-export async function invoke(op: Operation, raw: unknown, ctx: OpContext): Promise<unknown> {
+export async function invoke(
+  op: Operation,
+  raw: unknown,
+  ctx: OpContext,
+  what: string = op.name,
+  rename?: Readonly<Record<string, string>>,
+): Promise<unknown> {
   const parsed = op.input.safeParse(raw ?? {});
-  if (!parsed.success) throw new InvalidInputError(`${op.name}: ${describeIssue(parsed.error.issues)}`);
+  if (!parsed.success) throw inputError(what, parsed.error.issues, rename);
   if (ctx.requestId === undefined || op.readOnly) return op.run(parsed.data, ctx);
   const request = { id: checkRequestId(ctx.requestId), op: op.name, seq: 0, replayed: false };
   return op.run(parsed.data, { ...ctx, engine: ctx.engine.forRequest(request), request });

@@ -159,6 +159,8 @@ export interface JobFilter {
   createdAfter?: number;
   createdBefore?: number;
   finishedBefore?: number;
+  /** Finished at or after this moment (ms). */
+  finishedAfter?: number;
 }
 
 export interface Page {

@@ -85,6 +85,7 @@ export class PgReads {
     if (filter.createdAfter !== undefined) clauses.push(`created_at >= ${param(filter.createdAfter)}`);
     if (filter.createdBefore !== undefined) clauses.push(`created_at < ${param(filter.createdBefore)}`);
     if (filter.finishedBefore !== undefined) clauses.push(`finished_at < ${param(filter.finishedBefore)}`);
+    if (filter.finishedAfter !== undefined) clauses.push(`finished_at >= ${param(filter.finishedAfter)}`);
     return clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : "";
   }
 

@@ -612,6 +612,10 @@ export class SqliteStore extends LedgerStore {
       clauses.push("finished_at < ?");
       params.push(filter.finishedBefore);
     }
+    if (filter.finishedAfter !== undefined) {
+      clauses.push("finished_at >= ?");
+      params.push(filter.finishedAfter);
+    }
     return { sql: clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : "", params };
   }
 

@@ -1,0 +1,393 @@
+/**
+ * Every dashboard page in a real headless Chromium, at 1440×900 and 390×844, in light and dark:
+ * axe-core finds 0 violations, the page never scrolls sideways, and the page shows no literal
+ * "null"/"undefined". One browser and one server for the file; one page per theme and width,
+ * reused. The README's screenshots (docs/images) are written here.
+ *
+ * Also the defects of issue 20, each a test that failed before its fix: bulk Cancel stopped after
+ * the first job, "null" under Details and on an unknown workflow (with an active Archive button),
+ * "last hour" counted state changes instead of jobs, and a daemon that stopped answering left
+ * "Daemon: running" on screen and "undefined: Failed to fetch" on the jobs page.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureAttemptDir, logPath } from "../src/supervisor/run-dir.js";
+import { ROOT } from "./helpers/cli.js";
+import type { TestServer } from "./helpers/http.js";
+import { callOp, startTestServer } from "./helpers/http.js";
+
+const TOKEN = "dashboard-pages-token-5d2b8e41";
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+const IMAGES = join(ROOT, "docs", "images");
+const WAIT = { timeout: 30_000 };
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+type Theme = "light" | "dark";
+const SIZES = { desktop: { width: 1440, height: 900 }, mobile: { width: 390, height: 844 } } as const;
+type Size = keyof typeof SIZES;
+
+let browser: Browser;
+let server: TestServer;
+let home: string;
+const pages = new Map<string, { context: BrowserContext; page: Page; errors: string[] }>();
+
+/** The page for a theme and width, signed in once (the token is traded for a cookie). */
+async function pageFor(theme: Theme, size: Size): Promise<{ page: Page; errors: string[] }> {
+  const key = `${theme}/${size}`;
+  let entry = pages.get(key);
+  if (entry === undefined) {
+    const context = await browser.newContext({ viewport: SIZES[size], colorScheme: theme });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    page.on("dialog", (dialog) => void dialog.accept());
+    await page.goto(`${server.base}/?token=${TOKEN}`);
+    expect(page.url()).not.toContain(TOKEN);
+    await page.locator("#live.on").waitFor(WAIT);
+    entry = { context, page, errors };
+    pages.set(key, entry);
+  }
+  return entry;
+}
+
+async function go(page: Page, hash: string, ready: string): Promise<void> {
+  await page.goto(`${server.base}/${hash}`);
+  await page
+    .locator(ready)
+    .first()
+    .waitFor(WAIT)
+    .catch(async (error: Error) => {
+      const shown = await page.locator("main").innerText();
+      throw new Error(
+        `${hash}: ${ready} did not show (${error.message.split("\n")[0]}); the page says: ${shown.slice(0, 600)}`,
+      );
+    });
+}
+
+interface AxeViolation {
+  id: string;
+  impact: string;
+  help: string;
+  nodes: { target: string[]; failureSummary: string }[];
+}
+
+/** axe-core's violations on the page as it is now (its source is evaluated, not a <script>: the CSP allows none). */
+async function axe(page: Page): Promise<string[]> {
+  const loaded = await page.evaluate(() => "axe" in globalThis);
+  if (!loaded) await page.evaluate(AXE);
+  const violations = (await page.evaluate(() =>
+    (globalThis as unknown as { axe: { run(): Promise<{ violations: unknown[] }> } }).axe
+      .run()
+      .then((r) => r.violations),
+  )) as AxeViolation[];
+  return violations.map(
+    (v) =>
+      `${v.id} (${v.impact}): ${v.help} at ${v.nodes
+        .slice(0, 3)
+        .map((n) => `${n.target.join(" ")} [${n.failureSummary.replace(/\s+/g, " ").slice(0, 160)}]`)
+        .join("; ")}`,
+  );
+}
+
+const ids: Record<string, string> = {};
+
+beforeAll(async () => {
+  // Not tempDir(): that one is removed after each test, and this server serves the whole file.
+  home = mkdtempSync(join(tmpdir(), "baton-pages-"));
+  // The project root (findProject stops at a .git), so a stray .git above /tmp cannot move it.
+  mkdirSync(join(home, ".git"));
+  writeFileSync(
+    join(home, "baton.yaml"),
+    [
+      "tasks:",
+      "  nightly:",
+      "    description: Clean the caches every night",
+      "    command: [sh, -c, 'echo cleaning']",
+      '    schedule: "0 3 * * *"',
+      "  greet:",
+      "    description: Say hello",
+      '    command: [sh, -c, "echo hello"]',
+      "",
+    ].join("\n"),
+  );
+  server = await startTestServer({ token: TOKEN, home });
+  const engine = server.opened.engine;
+  const enqueue = async (spec: Record<string, unknown>) => (await engine.enqueue(spec))[0]!.job.id;
+
+  // A workflow of three steps, the first done.
+  const release = await callOp(
+    server.base,
+    "enqueue_task",
+    {
+      workflow: "release",
+      tasks: ["build", "test", "publish"].map((name) => ({ name, payload: { step: name } })),
+    },
+    AUTH,
+  );
+  const steps = (release.body.data.jobs as { id: string }[]).map((j) => j.id);
+  await engine.complete(steps[0]!, { evidence: "built" });
+  // A job that waits for another.
+  ids.first = await enqueue({ type: "lint", name: "lint a.ts", payload: { file: "a.ts" } });
+  ids.waiting = await enqueue({ type: "lint", name: "lint b.ts", dependsOn: [ids.first], payload: {} });
+  // A failed job.
+  ids.failed = await enqueue({
+    type: "deploy",
+    name: "deploy web",
+    maxAttempts: 1,
+    payload: { env: "prod" },
+  });
+  await engine.fail(ids.failed, { error: "connection refused" });
+  // A command with two attempts, each with its own log.
+  ids.command = await enqueue({ type: "command", name: "make", maxAttempts: 1, payload: { argv: ["make"] } });
+  for (const [n, line] of [
+    [1, "first attempt output"],
+    [2, "second attempt output"],
+  ] as const) {
+    const [claimed] = await engine.claim({ types: ["command"], owner: "test", limit: 1 });
+    expect(claimed!.attempt).toBe(n);
+    ensureAttemptDir(server.home, ids.command, n);
+    writeFileSync(logPath(server.home, ids.command, n, "output"), `${line}\n`);
+    await engine.fail(ids.command, { token: claimed!.token, error: `exit 2 (attempt ${n})`, exitCode: 2 });
+    if (n === 1) await engine.retry(ids.command);
+  }
+  // An agent job with its answer.
+  ids.agent = await enqueue({
+    type: "agent:fake",
+    payload: {
+      argv: ["fake-agent"],
+      cwd: home,
+      agent: "fake",
+      instructions: "Review the dashboard pages",
+      meta: { pr: "42" },
+    },
+  });
+  await engine.complete(ids.agent, { result: { summary: "All pages reviewed: two fixes." } });
+  // A task run.
+  ids.taskRun = await enqueue({ type: "task:greet", payload: { argv: ["sh", "-c", "echo hello"] } });
+  await engine.complete(ids.taskRun, {});
+
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  for (const { context } of pages.values()) await context.close();
+  await browser?.close();
+  await server?.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+/** Every page: its address, what shows it is ready, and its screenshot's name. */
+const PAGES: { name: string; hash: () => string; ready: string; image?: string }[] = [
+  { name: "overview", hash: () => "#/", ready: "#throughput svg", image: "dashboard-overview" },
+  { name: "jobs", hash: () => "#/jobs", ready: "#jobs tbody tr", image: "dashboard-jobs" },
+  {
+    name: "job (command)",
+    hash: () => `#/jobs/${ids.command}`,
+    ready: "#log-status",
+    image: "dashboard-job",
+  },
+  { name: "job (waiting)", hash: () => `#/jobs/${ids.waiting}`, ready: "#why-waiting" },
+  {
+    name: "job (agent)",
+    hash: () => `#/jobs/${ids.agent}`,
+    ready: "#agent-panel",
+    image: "dashboard-agent-job",
+  },
+  {
+    name: "workflows",
+    hash: () => "#/workflows",
+    ready: "#workflows tbody tr",
+    image: "dashboard-workflows",
+  },
+  {
+    name: "workflow",
+    hash: () => "#/workflow?name=release",
+    ready: "#steps tbody tr",
+    image: "dashboard-workflow",
+  },
+  { name: "unknown workflow", hash: () => "#/workflow?name=nope", ready: "#no-such-workflow" },
+  {
+    name: "tasks",
+    hash: () => "#/tasks",
+    ready: '[data-task="nightly"] .next-fire time',
+    image: "dashboard-tasks",
+  },
+  { name: "agents", hash: () => "#/agents", ready: "#agent-jobs tbody tr", image: "dashboard-agents" },
+];
+
+describe("dashboard pages: both widths, both themes, axe-core", () => {
+  for (const theme of ["light", "dark"] as const) {
+    for (const size of ["desktop", "mobile"] as const) {
+      it(`${theme} ${size}: 0 axe violations, no sideways scroll, no literal null on every page`, async () => {
+        const { page, errors } = await pageFor(theme, size);
+        const problems: string[] = [];
+        for (const p of PAGES) {
+          await go(page, p.hash(), p.ready);
+          for (const v of await axe(page)) problems.push(`${p.name}: ${v}`);
+          const width = await page.evaluate(
+            () =>
+              (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document
+                .documentElement.scrollWidth,
+          );
+          if (width > SIZES[size].width) problems.push(`${p.name}: the page is ${width}px wide`);
+          const text = (await page.locator("main").innerText()).split(/\s+/);
+          for (const word of ["null", "undefined", "NaN", "[object"]) {
+            if (text.some((w) => w.startsWith(word))) problems.push(`${p.name}: shows "${word}"`);
+          }
+          if (p.image !== undefined && theme === "dark" && size === "desktop")
+            await page.screenshot({ path: join(IMAGES, `${p.image}.png`) });
+          if (p.image !== undefined && theme === "light" && size === "desktop" && p.name === "overview")
+            await page.screenshot({ path: join(IMAGES, "dashboard-overview-light.png") });
+          if (size === "mobile" && theme === "dark" && (p.name === "jobs" || p.name === "job (command)"))
+            await page.screenshot({ path: join(IMAGES, `${p.image}-mobile.png`), fullPage: false });
+        }
+        expect(problems).toEqual([]);
+        expect(errors).toEqual([]);
+      }, 180_000);
+    }
+  }
+});
+
+describe("dashboard defects (issue 20)", () => {
+  it("bulk Cancel cancels every selected job, unticks them, and throws nothing", async () => {
+    const { page, errors } = await pageFor("dark", "desktop");
+    const engine = server.opened.engine;
+    const targets = [];
+    for (const name of ["bulk one", "bulk two", "bulk three"])
+      targets.push((await engine.enqueue({ type: "bulk", name }))[0]!.job.id);
+    await go(page, "#/jobs?type=bulk", `tr[data-id="${targets[2]}"]`);
+    // Nothing selected: the bulk buttons are off.
+    expect(await page.getByRole("button", { name: "Cancel selected" }).isDisabled()).toBe(true);
+    for (const id of targets.slice(0, 2))
+      await page.locator(`tr[data-id="${id}"] input[type=checkbox]`).check();
+    await page.getByRole("button", { name: "Cancel selected" }).click();
+    await page.locator(`tr[data-id="${targets[1]}"] [data-state="cancelled"]`).waitFor(WAIT);
+    await page.locator(`tr[data-id="${targets[0]}"] [data-state="cancelled"]`).waitFor(WAIT);
+    expect((await engine.get(targets[2]!)).state).toBe("queued");
+    expect(await page.locator("#results input[type=checkbox]:checked").count()).toBe(0);
+    expect(await page.locator("#toast").textContent()).toBe("Cancel selected: done (2)");
+    expect(errors).toEqual([]);
+  });
+
+  it("a command job's page has no literal null under Details", async () => {
+    const { page } = await pageFor("dark", "desktop");
+    await go(page, `#/jobs/${ids.command}`, "#fields");
+    const text = await page.locator("main").innerText();
+    expect(text).not.toMatch(/\bnull\b/);
+  });
+
+  it("an unknown workflow says so, without 'null' and with Archive disabled", async () => {
+    const { page } = await pageFor("dark", "desktop");
+    await go(page, "#/workflow?name=nope&x=1", "#no-such-workflow");
+    expect(await page.locator("main").innerText()).not.toMatch(/\bnull\b/);
+    expect(await page.locator("#archive-workflow").isDisabled()).toBe(true);
+  });
+
+  it("'last hour' counts jobs that finished, not state changes (archiving is no second success)", async () => {
+    const { page } = await pageFor("dark", "desktop");
+    const engine = server.opened.engine;
+    const before = (await engine.countByState({ states: ["succeeded"], includeArchived: true })).reduce(
+      (n, c) => n + c.count,
+      0,
+    );
+    const extra = [];
+    for (let i = 0; i < 2; i++) extra.push((await engine.enqueue({ type: "hour" }))[0]!.job.id);
+    for (const id of extra) await engine.complete(id, {});
+    await engine.archive(extra);
+    await go(page, "#/", "#last-hour");
+    await page.locator("#last-hour", { hasText: `${before + 2} succeeded` }).waitFor(WAIT);
+    // The chart agrees with the sentence.
+    const done = await page.locator("#throughput svg").getAttribute("data-done");
+    expect(Number(done)).toBe(before + 2);
+  });
+
+  it("why is it waiting: the dependency explain names, on the job page", async () => {
+    const { page } = await pageFor("dark", "desktop");
+    await go(page, `#/jobs/${ids.waiting}`, "#why-waiting");
+    const explained = await callOp(server.base, "explain_task", { id: ids.waiting }, AUTH);
+    const reasons = explained.body.data.reasons as string[];
+    expect(reasons.length).toBeGreaterThan(0);
+    for (const r of reasons) await page.locator("#why-waiting li", { hasText: r }).waitFor(WAIT);
+  });
+
+  it("per-attempt logs: the latest by default, an earlier one on request", async () => {
+    const { page } = await pageFor("dark", "desktop");
+    await go(page, `#/jobs/${ids.command}`, "#attempts");
+    await page
+      .locator("#log", { hasText: "second attempt output" })
+      .waitFor(WAIT)
+      .catch(async (error: Error) => {
+        throw new Error(
+          `${error.message.split("\n")[0]}: ${await page.locator("#log-status").textContent()}`,
+        );
+      });
+    await page.getByRole("button", { name: "Show the log of attempt 1" }).click();
+    await page.locator("#log", { hasText: "first attempt output" }).waitFor(WAIT);
+    expect(await page.locator("#log").textContent()).not.toContain("second");
+  });
+
+  it("an agent job shows its instructions, metadata and answer; lists name agent jobs and task runs", async () => {
+    const { page } = await pageFor("dark", "desktop");
+    await go(page, `#/jobs/${ids.agent}`, "#agent-panel");
+    expect(await page.locator("#agent-instructions").textContent()).toBe("Review the dashboard pages");
+    expect(await page.locator("#agent-meta").innerText()).toMatch(/pr\s+42/);
+    expect(await page.locator("#agent-answer").textContent()).toBe("All pages reviewed: two fixes.");
+    await go(page, "#/jobs", `tr[data-id="${ids.agent}"]`);
+    expect(await page.locator(`tr[data-id="${ids.agent}"] td.name`).textContent()).toBe("agent fake");
+    expect(await page.locator(`tr[data-id="${ids.taskRun}"] td.name`).textContent()).toBe("greet");
+    // Short ids with the whole id on hover, relative times with the exact time on hover.
+    const link = page.locator(`tr[data-id="${ids.agent}"] td.id a`);
+    expect(await link.textContent()).toBe(ids.agent!.slice(-8));
+    expect(await link.getAttribute("title")).toBe(ids.agent);
+    expect(await page.locator(`tr[data-id="${ids.agent}"] time`).getAttribute("title")).toMatch(/UTC\)$/);
+  });
+
+  it("jobs list: page size, select the page and select all matching", async () => {
+    const { page } = await pageFor("light", "desktop");
+    const engine = server.opened.engine;
+    await engine.enqueue(Array.from({ length: 30 }, (_, i) => ({ type: "many", name: `many ${i}` })));
+    await go(page, "#/jobs?type=many&limit=25", "#jobs tbody tr");
+    expect(await page.locator("#jobs tbody tr").count()).toBe(25);
+    await page.locator("#select-page").check();
+    await page.locator("#selected-count", { hasText: "25 selected" }).waitFor(WAIT);
+    await page.locator("#select-all", { hasText: "Select all 30 matching" }).click();
+    await page.locator("#selected-count", { hasText: "30 selected" }).waitFor(WAIT);
+    await page.getByRole("button", { name: "Archive selected" }).click();
+    await page.locator("#no-jobs").waitFor(WAIT);
+    expect(await engine.count({ types: ["many"] })).toBe(0);
+    // Archived jobs are one filter away.
+    await go(page, "#/jobs?type=many&archived=true", "#jobs tbody tr");
+    expect(await page.locator("#total").textContent()).toBe("30 jobs");
+  });
+
+  it("tasks: the schedule in words with its time zone and the next run", async () => {
+    const { page } = await pageFor("dark", "desktop");
+    await go(page, "#/tasks", '[data-task="nightly"] .next-fire time');
+    const schedule = await page.locator('[data-task="nightly"] dd.schedule').textContent();
+    expect(schedule).toMatch(/^every day at 03:00 0 3 \* \* \* \(.+\)$/);
+    expect(await page.locator('[data-task="greet"] dd.schedule').textContent()).toBe("not scheduled");
+  });
+
+  it("a daemon that stops answering: a banner, no stale daemon line, no 'undefined: Failed to fetch'", async () => {
+    const { page } = await pageFor("light", "mobile");
+    await go(page, "#/", "#daemon-status");
+    await server.serving.close();
+    await page.locator("#banner-down", { hasText: "The daemon does not answer" }).waitFor(WAIT);
+    // What the overview said about the daemon is gone with the rest of its stale data.
+    await page.locator("#daemon-status").waitFor({ state: "detached", ...WAIT });
+    await page.evaluate(() => {
+      (globalThis as unknown as { location: { hash: string } }).location.hash = "#/jobs";
+    });
+    await page.locator("#unreachable").waitFor(WAIT);
+    expect(await page.locator("body").innerText()).not.toMatch(/undefined|Failed to fetch/);
+  });
+});

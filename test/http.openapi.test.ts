@@ -1,0 +1,107 @@
+/**
+ * `GET /api/openapi.json`: an OpenAPI 3.1 document generated from the operation catalogue, checked
+ * by a real validator (@seriousme/openapi-schema-validator, which knows 3.1), with every operation
+ * in it; and the API's error bodies: field paths for invalid input, `?state=bogus` named as the
+ * route and the query parameter (not an internal operation).
+ */
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ERROR_CODES } from "../src/core/errors.js";
+import { operations } from "../src/ops/catalogue.js";
+import type { TestServer } from "./helpers/http.js";
+import { callOp, request, startTestServer } from "./helpers/http.js";
+
+const TOKEN = "openapi-test-token-8f3a2c91";
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ token: TOKEN });
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+async function documentOf(): Promise<any> {
+  const answer = await request(`${server.base}/api/openapi.json`, { headers: AUTH });
+  expect(answer.status, answer.text).toBe(200);
+  expect(answer.headers["content-type"]).toMatch(/^application\/json/);
+  return answer.body;
+}
+
+describe("OpenAPI document", () => {
+  it("validates as OpenAPI 3.1", async () => {
+    const doc = await documentOf();
+    expect(doc.openapi).toBe("3.1.0");
+    const validator = new Validator();
+    const result = await validator.validate(doc);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe("3.1");
+    // The validator does refuse a broken document (a response without its description).
+    const broken = structuredClone(doc);
+    delete broken.paths["/api/stats"].get.responses["200"].description;
+    expect((await new Validator().validate(broken)).valid).toBe(false);
+  });
+
+  it("has every operation of the catalogue, with its input and output schemas", async () => {
+    const doc = await documentOf();
+    const missing = operations.filter(
+      (op) => doc.paths[`/api/ops/${op.name}`]?.post?.operationId !== op.name,
+    );
+    expect(missing.map((op) => op.name)).toEqual([]);
+    const described = Object.keys(doc.paths).filter((p) => p.startsWith("/api/ops/"));
+    expect(described.length).toBe(operations.length);
+    for (const op of operations) {
+      const post = doc.paths[`/api/ops/${op.name}`].post;
+      expect(post.requestBody.content["application/json"].schema.type, op.name).toBe("object");
+      expect(post.responses["200"].content["application/json"].schema.properties.data, op.name).toBeDefined();
+      expect(post["x-baton-read-only"]).toBe(op.readOnly);
+      for (const status of ["400", "401", "403", "405", "413", "415"])
+        expect(post.responses[status], `${op.name} ${status}`).toBeDefined();
+    }
+    // 401 names WWW-Authenticate and 405 names Allow, as the server sends them.
+    expect(doc.components.responses.Unauthorized.headers["WWW-Authenticate"]).toBeDefined();
+    expect(doc.components.responses.MethodNotAllowed.headers.Allow).toBeDefined();
+    expect(doc.components.schemas.Error.properties.error.properties.code.enum).toEqual(
+      Object.keys(ERROR_CODES),
+    );
+  });
+
+  it("describes the read routes the server answers", async () => {
+    const doc = await documentOf();
+    for (const path of ["/api/jobs", "/api/stats", "/api/throughput", "/api/events", "/api/ops"]) {
+      expect(doc.paths[path]?.get, path).toBeDefined();
+      const answer = await request(`${server.base}${path}`, { headers: AUTH });
+      expect(answer.status, `${path}: ${answer.text}`).toBe(200);
+    }
+  });
+});
+
+describe("API error bodies", () => {
+  it("invalid input names the field path in the message and in details.issues", async () => {
+    const answer = await callOp(
+      server.base,
+      "enqueue_task",
+      { tasks: [{ payload: 1, priority: "high" }] },
+      AUTH,
+    );
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.code).toBe("INVALID_INPUT");
+    expect(answer.body.error.message).toMatch(/^enqueue_task: tasks\.0\.priority: /);
+    expect(answer.body.error.details.issues[0].path).toBe("tasks.0.priority");
+  });
+
+  it("?state=bogus is refused naming the route and the query parameter, not an operation", async () => {
+    const answer = await request(`${server.base}/api/jobs?state=queued,bogus`, { headers: AUTH });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.message).toMatch(/^GET \/api\/jobs: state: 'bogus' is not a state/);
+    expect(answer.body.error.message).not.toContain("list_tasks");
+    expect(answer.body.error.details.issues).toEqual([{ path: "state", message: "'bogus' is not a state" }]);
+    // A query parameter the operation calls otherwise keeps the caller's name.
+    const long = await request(`${server.base}/api/jobs?q=${"x".repeat(600)}`, { headers: AUTH });
+    expect(long.status).toBe(400);
+    expect(long.body.error.message).toMatch(/^GET \/api\/jobs: q: /);
+    expect(long.body.error.details.issues[0].path).toBe("q");
+  });
+});
