@@ -178,6 +178,7 @@ api("/api/stats")
   .then((stats) => {
     ui.readOnly = stats.readOnly;
     ui.states = stats.states;
+    ui.shortIdLength = stats.shortIdLength;
     document.getElementById("readonly").hidden = !ui.readOnly;
   })
   .catch(() => {})

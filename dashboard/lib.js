@@ -6,6 +6,8 @@ export const ui = {
   readOnly: false,
   /** Job states in order, from the server (core/states.ts is the one definition). */
   states: [],
+  /** How many last characters of an id make its short id (the server's SHORT_ID_LENGTH). */
+  shortIdLength: 6,
   /** Called with each ledger event while the current view is on screen. */
   onLedgerEvent: () => {},
   /** Called with the next route's path before another view renders. */
@@ -110,12 +112,12 @@ export function formatMs(ms) {
 }
 
 /**
- * The id shown in tables: its last 8 characters (a ULID's random part, unique in practice within
- * one ledger; every CLI command accepts a unique suffix), the whole id on hover and in the link,
+ * The id shown in tables: its short id, the same the CLI shows and accepts (its last
+ * `ui.shortIdLength` characters, from /api/stats; D59), the whole id on hover and in the link,
  * with a button that copies the whole id.
  */
 export function shortId(id, href) {
-  const short = id.length > 10 ? id.slice(-8) : id;
+  const short = id.length > ui.shortIdLength ? id.slice(-ui.shortIdLength) : id;
   return h(
     "span",
     { class: "short-id" },

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { shortId as shortIdOf } from "../src/core/ids.js";
 import { ensureAttemptDir, logPath } from "../src/supervisor/run-dir.js";
 import { ROOT } from "./helpers/cli.js";
 import type { TestServer } from "./helpers/http.js";
@@ -346,7 +347,8 @@ describe("dashboard defects (issue 20)", () => {
     expect(await page.locator(`tr[data-id="${ids.taskRun}"] td.name`).textContent()).toBe("greet");
     // Short ids with the whole id on hover, relative times with the exact time on hover.
     const link = page.locator(`tr[data-id="${ids.agent}"] td.id a`);
-    expect(await link.textContent()).toBe(ids.agent!.slice(-8));
+    // The CLI's short id (D59): the same characters `baton list` shows.
+    expect(await link.textContent()).toBe(shortIdOf(ids.agent!));
     expect(await link.getAttribute("title")).toBe(ids.agent);
     expect(await page.locator(`tr[data-id="${ids.agent}"] time`).getAttribute("title")).toMatch(/UTC\)$/);
   });

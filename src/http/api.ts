@@ -6,6 +6,7 @@
 import { basename } from "node:path";
 import { z } from "zod";
 import { BatonError, InvalidInputError } from "../core/errors.js";
+import { SHORT_ID_LENGTH } from "../core/ids.js";
 import type { JobState } from "../core/states.js";
 import { JOB_STATES, TERMINAL_STATES } from "../core/states.js";
 import { boundWaits, checkArgumentShape } from "../mcp/tools.js";
@@ -294,5 +295,7 @@ export async function stats(query: Query, ctx: OpContext, project: string): Prom
     daemon,
     lastEventId: newest[0]?.id ?? 0,
     states: JOB_STATES,
+    /** How many of an id's last characters make its short id (D59): the dashboard shows those. */
+    shortIdLength: SHORT_ID_LENGTH,
   };
 }
