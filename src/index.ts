@@ -38,6 +38,7 @@ export {
   JobNotFoundError,
   LeaseLostError,
   InvalidTransitionError,
+  HasDependentsError,
   InvalidInputError,
   SchemaTooNewError,
   DurationOutOfRangeError,

@@ -489,7 +489,17 @@ export const bindings: CliBinding[] = [
         workflow: str(o.workflow),
       }),
   },
-  { op: "delete_task", command: "delete <ids...>", input: ([ids]) => ({ ids }) },
+  {
+    op: "delete_task",
+    command: "delete <ids...>",
+    options: [
+      {
+        flags: "--dependents <what>",
+        description: "jobs waiting on a removed job: cancel them, or release the dependency",
+      },
+    ],
+    input: ([ids], o) => omitUndefined({ ids, dependents: str(o.dependents) }),
+  },
   { op: "redrive_task", command: "redrive <ids...>", input: ([ids]) => ({ ids }), render: renderChanged },
   {
     op: "rerun_task",
@@ -531,8 +541,13 @@ export const bindings: CliBinding[] = [
         description: "only this finished state (repeatable)",
         repeatable: true,
       },
+      {
+        flags: "--dependents <what>",
+        description: "jobs waiting on a removed job: cancel them, or release the dependency",
+      },
     ],
-    input: (_a, o) => omitUndefined({ olderThan: str(o.olderThan), state: o.state }),
+    input: (_a, o) =>
+      omitUndefined({ olderThan: str(o.olderThan), state: o.state, dependents: str(o.dependents) }),
   },
   {
     op: "doctor",

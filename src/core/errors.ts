@@ -18,6 +18,11 @@ export const ERROR_CODES = {
   AMBIGUOUS_ID: { exit: 4, http: 409, summary: "An id prefix or name matches more than one job." },
   NAME_TAKEN: { exit: 4, http: 409, summary: "The name is held by someone else who is still alive." },
   INVALID_TRANSITION: { exit: 4, http: 409, summary: "The job's state does not allow this action." },
+  HAS_DEPENDENTS: {
+    exit: 4,
+    http: 409,
+    summary: "Waiting jobs depend on the job: say whether to cancel them or release the dependency.",
+  },
   LEASE_LOST: {
     exit: 4,
     http: 409,
@@ -127,6 +132,22 @@ export class InvalidTransitionError extends BatonError {
     this.jobId = jobId;
     this.state = state;
     this.action = action;
+  }
+}
+
+/** A delete (or clean) of a job that waiting jobs depend on, without saying what happens to them. */
+export class HasDependentsError extends BatonError {
+  readonly jobId: string;
+  readonly dependents: readonly string[];
+  constructor(jobId: string, action: string, dependents: readonly string[]) {
+    const shown = dependents.slice(0, 10).join(", ");
+    super(
+      "HAS_DEPENDENTS",
+      `cannot ${action} job ${jobId}: ${dependents.length} waiting job(s) depend on it (${shown}${dependents.length > 10 ? ", …" : ""}); pass dependents: cancel (cancel them) or release (drop the dependency)`,
+      { details: { id: jobId, dependents: dependents.slice(0, 100) } },
+    );
+    this.jobId = jobId;
+    this.dependents = dependents;
   }
 }
 

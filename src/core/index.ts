@@ -17,6 +17,7 @@ export {
   JobNotFoundError,
   LeaseLostError,
   InvalidTransitionError,
+  HasDependentsError,
   InvalidInputError,
   SchemaTooNewError,
   isBatonError,

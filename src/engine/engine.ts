@@ -16,6 +16,7 @@ import type {
   BatchResult,
   BlockingFacts,
   ClaimRequest,
+  DependentsPolicy,
   EnqueueOutcome,
   EventFilter,
   FinishOutcome,
@@ -382,8 +383,9 @@ export class Engine {
     return this.store.archive(ids, actor ?? this.actor);
   }
 
-  delete(jobIds: readonly string[], actor?: string): Promise<number> {
-    return this.store.deleteJobs(jobIds, actor ?? this.actor);
+  /** Delete jobs; see {@link Store.deleteJobs} for `dependents` (refused with HAS_DEPENDENTS without it). */
+  delete(jobIds: readonly string[], actor?: string, dependents?: DependentsPolicy): Promise<number> {
+    return this.store.deleteJobs(jobIds, actor ?? this.actor, dependents);
   }
 
   pause(scope: PauseScope, target: string, actor?: string): Promise<boolean> {
@@ -406,12 +408,21 @@ export class Engine {
   }
 
   /** Delete finished jobs older than `olderThanMs` in the given terminal states (default all). */
-  clean(olderThanMs: number, states: readonly JobState[] = TERMINAL_STATES, actor?: string): Promise<number> {
+  clean(
+    olderThanMs: number,
+    states: readonly JobState[] = TERMINAL_STATES,
+    actor?: string,
+    dependents?: DependentsPolicy,
+  ): Promise<number> {
     const bad = states.filter((s) => !isTerminal(s));
     if (bad.length > 0) {
       return Promise.reject(new InvalidInputError(`clean only removes finished jobs, not ${bad.join(", ")}`));
     }
-    return this.store.clean({ finishedBefore: this.clock.now() - olderThanMs, states }, actor ?? this.actor);
+    return this.store.clean(
+      { finishedBefore: this.clock.now() - olderThanMs, states },
+      actor ?? this.actor,
+      dependents,
+    );
   }
 
   note(jobId: string, text: string, actor?: string): Promise<void> {
@@ -540,6 +551,13 @@ export class Engine {
     }
   }
 
+  /** Dependencies of `job` that are no longer in the ledger (deleted or cleaned before D53). */
+  async missingDependencies(job: Job): Promise<string[]> {
+    const missing: string[] = [];
+    for (const id of job.dependsOn) if ((await this.store.getJob(id)) === undefined) missing.push(id);
+    return missing;
+  }
+
   /** Why is this job not running? */
   async explain(jobId: string): Promise<Explanation> {
     const job = await this.get(jobId);
@@ -567,6 +585,11 @@ export class Engine {
         for (const dep of facts.unfinishedDependencies) {
           reasons.push(
             `waiting on dependency ${dep.id} (${dep.state})${dep.state === "failed" || dep.state === "timed_out" || dep.state === "cancelled" ? ": redrive or skip it to unblock" : ""}`,
+          );
+        }
+        for (const id of await this.missingDependencies(job)) {
+          reasons.push(
+            `waiting on dependency ${id}, which no longer exists (deleted or cleaned): it can never finish; skip or cancel this job, or enqueue it again without that dependency`,
           );
         }
         break;

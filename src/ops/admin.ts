@@ -118,12 +118,20 @@ export const archiveTasks = defineOperation({
   },
 });
 
+/** What happens to jobs waiting on a job that is deleted or cleaned (without it: refused / kept). */
+const dependentsField = z
+  .enum(["cancel", "release"])
+  .optional()
+  .describe(
+    "Jobs waiting on a removed job: cancel them, or release (drop) the dependency. Without it a delete is refused (HAS_DEPENDENTS) and clean keeps such a job.",
+  );
+
 export const deleteTasks = defineOperation({
   name: "delete_task",
   title: "Delete tasks",
   summary:
     "Remove tasks from the ledger for good (not running ones). The audit trail keeps a 'deleted' event.",
-  input: z.object({ ...idsFields }),
+  input: z.object({ ...idsFields, dependents: dependentsField }),
   output: z.object({ deleted: z.number() }),
   readOnly: false,
   destructive: true,
@@ -133,12 +141,22 @@ export const deleteTasks = defineOperation({
     const refs = idsOf(input);
     if (refs.length === 0) throw new InvalidInputError("name the task(s) to delete: id or ids");
     const jobs = await resolveAll(ctx, refs);
+<<<<<<< HEAD
     const ids = jobs.map((j) => j.id);
     const deleted = await ctx.engine.delete(ids, ctx.actor);
     // Their logs and saved environment go in the same step. A crash between the two leaves
     // folders the next sweep (daemon start, clean) removes.
     ctx.commands?.removeJobFiles(ids);
     return { deleted };
+=======
+    return {
+      deleted: await ctx.engine.delete(
+        jobs.map((j) => j.id),
+        ctx.actor,
+        input.dependents,
+      ),
+    };
+>>>>>>> 856d03c (A job with waiting dependents is not deleted (HAS_DEPENDENTS) or cleaned unless the caller says what happens to them: --dependents cancel|release; explain and doctor name a dependency that no longer exists (D53); store conformance states the kept-key rule of D52)
   },
 });
 
@@ -249,6 +267,7 @@ export const clean = defineOperation({
   input: z.object({
     olderThan: z.string().max(40).optional().describe("A duration: 7d, 12h, 30m. Default 7d."),
     state: z.array(jobStateSchema).optional().describe("Finished states to remove (default: all finished)."),
+    dependents: dependentsField,
   }),
   output: z.object({ deleted: z.number(), olderThan: z.string() }),
   readOnly: false,
@@ -258,10 +277,17 @@ export const clean = defineOperation({
   async run(input, ctx) {
     const olderThan = input.olderThan ?? "7d";
     const states = input.state ?? TERMINAL_STATES;
+<<<<<<< HEAD
     const deleted = await ctx.engine.clean(parseDuration(olderThan), states, ctx.actor);
     // The removed jobs' run folders go too, with any a crash or another home's delete left behind.
     if (ctx.commands !== undefined) await sweepJobFiles(ctx.engine.store, ctx.commands.home);
     return { deleted, olderThan };
+=======
+    return {
+      deleted: await ctx.engine.clean(parseDuration(olderThan), states, ctx.actor, input.dependents),
+      olderThan,
+    };
+>>>>>>> 856d03c (A job with waiting dependents is not deleted (HAS_DEPENDENTS) or cleaned unless the caller says what happens to them: --dependents cancel|release; explain and doctor name a dependency that no longer exists (D53); store conformance states the kept-key rule of D52)
   },
 });
 
@@ -305,9 +331,13 @@ export const doctor = defineOperation({
     );
     const waiting = await ctx.engine.list({ states: ["waiting"] }, { limit: 1000 });
     let stuck = 0;
+    const missing: string[] = [];
     for (const job of waiting) {
       const facts = await store.blockingFacts(job.id);
+      const gone = await ctx.engine.missingDependencies(job);
+      if (gone.length > 0) missing.push(`${job.id} (on ${gone.join(", ")})`);
       if (
+        gone.length > 0 ||
         facts.unfinishedDependencies.some(
           (d) => d.state === "failed" || d.state === "cancelled" || d.state === "timed_out",
         )
@@ -325,8 +355,14 @@ export const doctor = defineOperation({
         : {
             name: "dependencies",
             ok: false,
-            detail: `${stuck} job(s) wait on a dependency that failed or was cancelled`,
-            fix: "redrive or skip the failed dependency (`baton explain <id>` names it)",
+            detail:
+              missing.length === 0
+                ? `${stuck} job(s) wait on a dependency that failed or was cancelled`
+                : `${stuck} job(s) wait on a dependency that failed, was cancelled or no longer exists; missing: ${missing.slice(0, 5).join("; ")}${missing.length > 5 ? "; …" : ""}`,
+            fix:
+              missing.length === 0
+                ? "redrive or skip the failed dependency (`baton explain <id>` names it)"
+                : "redrive or skip a failed dependency; skip or cancel a job whose dependency no longer exists (`baton explain <id>` names it)",
           },
     );
     checks.push(await configCheck(ctx));

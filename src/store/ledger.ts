@@ -9,6 +9,7 @@
 import type { Clock } from "../core/clock.js";
 import {
   BatonError,
+  HasDependentsError,
   InvalidInputError,
   InvalidTransitionError,
   JobNotFoundError,
@@ -26,6 +27,7 @@ import type {
   BatchResult,
   BlockingFacts,
   ClaimRequest,
+  DependentsPolicy,
   EnqueueOutcome,
   EventFilter,
   FinishOutcome,
@@ -93,6 +95,10 @@ export interface LedgerTx {
   jobStates(ids: readonly string[]): Awaitable<{ id: string; state: JobState }[]>;
   /** Waiting jobs that list `jobId` among their dependencies. */
   waitingDependents(jobId: string): Awaitable<JobRecord[]>;
+  /** Drop `dependsOn` from the job's dependencies (its `depends_on` list is updated by the caller). */
+  dropDependency(jobId: string, dependsOn: string): Awaitable<void>;
+  /** Ids of finished jobs `cleanFinished` would delete that waiting jobs still depend on. */
+  finishedWithWaitingDependents(finishedBefore: number, states: readonly JobState[]): Awaitable<string[]>;
   /** Claimable, due, unpaused jobs whose resource is free, in claim order, locked for update. */
   candidates(request: ClaimRequest, now: number, limit: number): Awaitable<JobRecord[]>;
   /** Running jobs whose lease expired before `now`. */
@@ -110,6 +116,7 @@ export interface LedgerTx {
   putSchedule(schedule: ScheduleRecord): Awaitable<void>;
   deleteSchedule(key: string): Awaitable<boolean>;
   listSchedules(): Awaitable<ScheduleRecord[]>;
+  /** Delete finished jobs, except those that waiting jobs depend on. */
   cleanFinished(finishedBefore: number, states: readonly JobState[]): Awaitable<number>;
   /**
    * The recorded write `seq` of a request, if it committed. PostgreSQL first takes a transaction
@@ -705,14 +712,25 @@ export abstract class LedgerStore implements Store {
     });
   }
 
-  deleteJobs(jobIds: readonly string[], actor: string): Promise<number> {
+  deleteJobs(jobIds: readonly string[], actor: string, dependents?: DependentsPolicy): Promise<number> {
     return this.write(async (tx) => {
       const now = this.clock.now();
       let count = 0;
+      const deleting = new Set(jobIds);
       for (const id of jobIds) {
         const job = await tx.getJob(id);
         if (job === undefined) throw new JobNotFoundError(id);
         if (job.state === "running") throw new InvalidTransitionError(id, job.state, "delete");
+        const waiting = (await tx.waitingDependents(id)).filter((d) => !deleting.has(d.id));
+        if (waiting.length > 0) {
+          if (dependents === undefined)
+            throw new HasDependentsError(
+              id,
+              "delete",
+              waiting.map((d) => d.id),
+            );
+          await this.settleDependents(tx, id, waiting, dependents, now, actor);
+        }
         await tx.deleteJob(id);
         await tx.insertEvent(this.event(job, now, actor, "deleted", job.state, null, { type: job.type }));
         count++;
@@ -752,9 +770,18 @@ export abstract class LedgerStore implements Store {
     });
   }
 
-  clean(filter: { finishedBefore: number; states: readonly JobState[] }, actor: string): Promise<number> {
+  clean(
+    filter: { finishedBefore: number; states: readonly JobState[] },
+    actor: string,
+    dependents?: DependentsPolicy,
+  ): Promise<number> {
     const states = filter.states.filter(isTerminal);
     return this.write(async (tx) => {
+      if (dependents !== undefined) {
+        const now = this.clock.now();
+        for (const id of await tx.finishedWithWaitingDependents(filter.finishedBefore, states))
+          await this.settleDependents(tx, id, await tx.waitingDependents(id), dependents, now, actor);
+      }
       const count = await tx.cleanFinished(filter.finishedBefore, states);
       if (count > 0) {
         await tx.insertEvent({
@@ -859,6 +886,39 @@ export abstract class LedgerStore implements Store {
     );
     if (isSatisfied(to)) await this.releaseDependents(tx, job.id, now, actor);
     return { ...job, ...patch };
+  }
+
+  /**
+   * The waiting dependents of `jobId`, which is about to go: cancel them, or drop the dependency
+   * and unblock those whose other dependencies are all done.
+   */
+  private async settleDependents(
+    tx: LedgerTx,
+    jobId: string,
+    waiting: readonly JobRecord[],
+    policy: DependentsPolicy,
+    now: number,
+    actor: string,
+  ): Promise<void> {
+    for (const dependent of waiting) {
+      if (policy === "cancel") {
+        await this.transitionInTx(tx, dependent, "cancel", now, actor, {
+          error: `its dependency ${jobId} was removed`,
+        });
+        continue;
+      }
+      const rest = dependent.dependsOn.filter((d) => d !== jobId);
+      await tx.dropDependency(dependent.id, jobId);
+      await tx.updateJob(dependent.id, { dependsOn: rest, updatedAt: now });
+      await tx.insertEvent(
+        this.event(dependent, now, actor, "dependency_released", dependent.state, dependent.state, {
+          dependency: jobId,
+        }),
+      );
+      const states = await tx.jobStates(rest);
+      if (states.length === rest.length && states.every((d) => isSatisfied(d.state)))
+        await this.transitionInTx(tx, { ...dependent, dependsOn: rest }, "unblock", now, actor, {});
+    }
   }
 
   private async releaseDependents(tx: LedgerTx, jobId: string, now: number, actor: string): Promise<void> {

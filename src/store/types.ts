@@ -216,6 +216,9 @@ export interface WorkflowCount {
 }
 
 /** Why a job is not running right now, as the store sees it. */
+/** What happens to the waiting dependents of a job that is deleted or cleaned. */
+export type DependentsPolicy = "cancel" | "release";
+
 export interface BlockingFacts {
   unfinishedDependencies: { id: string; state: JobState }[];
   resourceHolder: { id: string; state: JobState } | null;
@@ -273,7 +276,12 @@ export interface Store {
   acceptBefore(jobId: string, actor: string): Promise<Job[]>;
   /** Archive jobs (live ones are cancelled first). */
   archive(jobIds: readonly string[], actor: string): Promise<number>;
-  deleteJobs(jobIds: readonly string[], actor: string): Promise<number>;
+  /**
+   * Delete jobs (not running ones). A job that waiting jobs depend on is refused with
+   * `HAS_DEPENDENTS` unless `dependents` says what happens to them: `cancel` them, or `release`
+   * the dependency (drop it from their `depends_on`, unblocking them when the rest is done).
+   */
+  deleteJobs(jobIds: readonly string[], actor: string, dependents?: DependentsPolicy): Promise<number>;
   /** Running jobs whose lease expired become failed attempts (retried or dead-lettered). */
   recoverExpired(limit: number): Promise<Job[]>;
   /** Append a note or a piece of evidence to a job's trail. */
@@ -350,5 +358,13 @@ export interface Store {
   ): Promise<EnqueueOutcome | undefined>;
 
   /** Delete terminal jobs (and their events and attempts) finished before `finishedBefore`. */
-  clean(filter: { finishedBefore: number; states: readonly JobState[] }, actor: string): Promise<number>;
+  /**
+   * Delete finished jobs. One that waiting jobs depend on is kept, unless `dependents` says what
+   * happens to them (as {@link deleteJobs}).
+   */
+  clean(
+    filter: { finishedBefore: number; states: readonly JobState[] },
+    actor: string,
+    dependents?: DependentsPolicy,
+  ): Promise<number>;
 }

@@ -282,7 +282,7 @@ export function describeStoreConformance(
 
     // ---------------------------------------------------------------------------------------------
     describe("idempotency keys", () => {
-      it("a live key returns the existing job; after it finishes the key makes a new job", async () => {
+      it("a key returns its job, live or finished (D52); 'while-live' makes a new job once it finished", async () => {
         const first = await add({ idempotencyKey: "build-42" });
         const [dup] = await engine.enqueue({
           type: "t",
@@ -296,7 +296,13 @@ export function describeStoreConformance(
         expect(whileRunning).toMatchObject({ deduplicated: true, job: { id: first.id, state: "running" } });
 
         await engine.complete(first.id, { token: claimed.token });
-        const [fresh] = await engine.enqueue({ type: "t", idempotencyKey: "build-42" });
+        const [kept] = await engine.enqueue({ type: "t", idempotencyKey: "build-42" });
+        expect(kept).toMatchObject({ deduplicated: true, job: { id: first.id, state: "succeeded" } });
+        const [fresh] = await engine.enqueue({
+          type: "t",
+          idempotencyKey: "build-42",
+          idempotencyScope: "while-live",
+        });
         expect(fresh!.deduplicated).toBe(false);
         expect(fresh!.job.id).not.toBe(first.id);
         expect(await engine.count({})).toBe(2);
@@ -308,7 +314,7 @@ export function describeStoreConformance(
         ]);
       });
 
-      it("waiting and retrying jobs hold their key; failed and cancelled ones free it", async () => {
+      it("waiting and retrying jobs hold their key; failed and cancelled ones keep it unless 'while-live'", async () => {
         const dep = await add({ type: "other" });
         const waiting = await add({ idempotencyKey: "kw", dependsOn: [dep.id] });
         expect(waiting.state).toBe("waiting");
@@ -324,10 +330,20 @@ export function describeStoreConformance(
         expect((await engine.enqueue({ type: "r", idempotencyKey: "kr" }))[0]!.job.id).toBe(retrying.id);
 
         await engine.cancel(retrying.id);
-        expect((await engine.enqueue({ type: "r", idempotencyKey: "kr" }))[0]!.deduplicated).toBe(false);
+        expect((await engine.enqueue({ type: "r", idempotencyKey: "kr" }))[0]).toMatchObject({
+          deduplicated: true,
+          job: { id: retrying.id, state: "cancelled" },
+        });
+        const live = { idempotencyScope: "while-live" } as const;
+        expect((await engine.enqueue({ type: "r", idempotencyKey: "kr", ...live }))[0]!.deduplicated).toBe(
+          false,
+        );
         const failing = await add({ type: "f", idempotencyKey: "kf" });
         await engine.fail(failing.id, { error: "no" });
-        expect((await engine.enqueue({ type: "f", idempotencyKey: "kf" }))[0]!.deduplicated).toBe(false);
+        expect((await engine.enqueue({ type: "f", idempotencyKey: "kf" }))[0]!.job.id).toBe(failing.id);
+        expect((await engine.enqueue({ type: "f", idempotencyKey: "kf", ...live }))[0]!.deduplicated).toBe(
+          false,
+        );
       });
 
       it("the same key twice in one batch yields one job", async () => {

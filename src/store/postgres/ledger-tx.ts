@@ -15,6 +15,10 @@ import type { ClaimRequest } from "../types.js";
 import { run } from "./connection.js";
 import { isConnectionError } from "./errors.js";
 
+/** SQL: the job `j` has waiting dependents (a finished job they need must not be cleaned). */
+const HAS_WAITING_DEPENDENTS =
+  "EXISTS (SELECT 1 FROM job_deps d JOIN jobs w ON w.id = d.job_id WHERE d.depends_on = j.id AND w.state = 'waiting')";
+
 export const LIVE_STATES = "('waiting','queued','running','retrying')";
 
 /** What one write transaction remembers between primitives. */
@@ -137,6 +141,17 @@ export function ledgerTx(client: PoolClient, state: TxState, schema: string): Le
         [jobId],
       );
     },
+    dropDependency: async (jobId, dependsOn) => {
+      await run(client, "DELETE FROM job_deps WHERE job_id = $1 AND depends_on = $2", [jobId, dependsOn]);
+    },
+    finishedWithWaitingDependents: async (finishedBefore, states) =>
+      (
+        await run<{ id: string }>(
+          client,
+          `SELECT j.id FROM jobs j WHERE j.state = ANY ($1::text[]) AND j.finished_at < $2 AND ${HAS_WAITING_DEPENDENTS} ORDER BY j.id FOR UPDATE OF j`,
+          [states, finishedBefore],
+        )
+      ).rows.map((r) => r.id),
     candidates: (request, now, limit) => candidates(client, request, now, limit),
     expiredLeases: (now, limit) => rows(sqlFile("postgres", "expired_leases"), [now, limit]),
     liveWorkflowJobsBefore: (project, workflow, beforeId) =>
@@ -233,7 +248,7 @@ export function ledgerTx(client: PoolClient, state: TxState, schema: string): Le
     cleanFinished: async (finishedBefore, states) => {
       const result = await run(
         client,
-        "DELETE FROM jobs WHERE state = ANY ($1::text[]) AND finished_at < $2",
+        `DELETE FROM jobs AS j WHERE state = ANY ($1::text[]) AND finished_at < $2 AND NOT ${HAS_WAITING_DEPENDENTS}`,
         [states, finishedBefore],
       );
       await run(

@@ -63,6 +63,10 @@ export interface SqliteStoreOptions {
 
 const RETRY_LIMITS = { busy: 50, io: 2, full: 2 } as const;
 /** Pauses (ms) between the tries for the write lock before SQLite's busy handler takes over. */
+/** SQL: the job `j` has waiting dependents (a finished job they need must not be cleaned). */
+const HAS_WAITING_DEPENDENTS =
+  "EXISTS (SELECT 1 FROM job_deps d JOIN jobs w ON w.id = d.job_id WHERE d.depends_on = j.id AND w.state = 'waiting')";
+
 const QUICK_RETRIES = [0.05, 0.1, 0.2, 0.4, 0.8];
 
 const INSERT_JOB = `INSERT INTO jobs (id, type, name, payload, state, priority, run_at, attempts, max_attempts, backoff,
@@ -379,6 +383,15 @@ export class SqliteStore extends LedgerStore {
         ),
         jobId,
       ),
+    dropDependency: (jobId, dependsOn) => {
+      this.exec("DELETE FROM job_deps WHERE job_id = ? AND depends_on = ?").run(jobId, dependsOn);
+    },
+    finishedWithWaitingDependents: (finishedBefore, states) =>
+      (
+        this.exec(
+          `SELECT j.id FROM jobs j WHERE j.state IN (SELECT value FROM json_each(?)) AND j.finished_at < ? AND ${HAS_WAITING_DEPENDENTS}`,
+        ).all(JSON.stringify(states), finishedBefore) as { id: string }[]
+      ).map((r) => r.id),
     candidates: (request, now, limit) => this.candidates(request, now, limit),
     expiredLeases: (now, limit) =>
       this.jobRecords(this.exec(sqlFile("sqlite", "expired_leases")), { now, limit }),
@@ -460,7 +473,7 @@ export class SqliteStore extends LedgerStore {
       (this.exec("SELECT * FROM schedules ORDER BY key").all() as ScheduleRow[]).map(toSchedule),
     cleanFinished: (finishedBefore, states) => {
       const info = this.exec(
-        "DELETE FROM jobs WHERE state IN (SELECT value FROM json_each(?)) AND finished_at < ?",
+        `DELETE FROM jobs AS j WHERE state IN (SELECT value FROM json_each(?)) AND finished_at < ? AND NOT ${HAS_WAITING_DEPENDENTS}`,
       ).run(JSON.stringify(states), finishedBefore);
       // The newest event is never deleted: event ids are max(id) + 1 (no AUTOINCREMENT since
       // migration 000005, D35), so keeping the newest row is what keeps ids from repeating.
