@@ -9,6 +9,7 @@ import {
   ProtocolErrorCode,
   ResourceNotFoundError,
   ResourceTemplate,
+  completable,
 } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { toBatonError } from "../core/errors.js";
@@ -19,6 +20,7 @@ import type { OpContext } from "../ops/operation.js";
 import type { ContextSource } from "./tools.js";
 import type { ResumeOutput } from "../ops/resume.js";
 import { resumeText } from "../integrations/resume-text.js";
+import { completeJobId, completeProject, completeWorkflow } from "./follow.js";
 
 function run(name: string, input: unknown, ctx: OpContext): Promise<unknown> {
   const op = getOperation(name);
@@ -51,7 +53,10 @@ function readError(uri: URL, error: unknown): never {
 export function registerResources(server: McpServer, ctx: ContextSource): void {
   server.registerResource(
     "job",
-    new ResourceTemplate("baton://jobs/{id}", { list: undefined }),
+    new ResourceTemplate("baton://jobs/{id}", {
+      list: undefined,
+      complete: { id: (value) => completeJobId(ctx, value) },
+    }),
     {
       title: "A baton job",
       description: "One job in full (as check_task): payload, state, evidence, attempts, recent events.",
@@ -69,6 +74,7 @@ export function registerResources(server: McpServer, ctx: ContextSource): void {
   server.registerResource(
     "workflow",
     new ResourceTemplate("baton://workflows/{name}", {
+      complete: { name: (value) => completeWorkflow(ctx, value) },
       list: async () => {
         const live = await (await ctx()).engine.list({ states: LIVE_STATES }, { limit: 1000 });
         const names = [...new Set(live.map((j) => j.workflow).filter((w): w is string => w !== null))];
@@ -110,8 +116,11 @@ export function registerResources(server: McpServer, ctx: ContextSource): void {
       title: "Resume unfinished work",
       description: "Start a chat from what baton says is left in this project (or one workflow).",
       argsSchema: z.object({
-        cwd: z.string().optional().describe("The project directory (default: the server's)."),
-        workflow: z.string().optional(),
+        // Completable inside optional: the SDK unwraps the optional to find the completer.
+        cwd: completable(z.string(), (v) => completeProject(ctx, v))
+          .optional()
+          .describe("The project directory (default: the server's)."),
+        workflow: completable(z.string(), (v) => completeWorkflow(ctx, v)).optional(),
       }),
     },
     async (args): Promise<GetPromptResult> => {

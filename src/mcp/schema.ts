@@ -7,6 +7,11 @@
  *   `minItems: 1`) are left out. They still hold: `invoke()` validates the full zod schema and answers
  *   a violation with `INVALID_INPUT` naming the field. Types, enums, required fields, ranges that
  *   carry meaning (priority -1000..1000) and descriptions stay.
+ * - Input values that may be any JSON (`payload`, `evidence`, `result`) are described as `anyOf` the
+ *   six JSON types rather than by an empty schema, which strict validators (the Inspector) flag.
+ * - A batch argument whose items take a single call's fields (`tasks`, `items`) says so in one line.
+ * - A description repeated inside one schema (a batch item's fields mirror the single call's) is
+ *   kept at its first place only.
  * - Output: the top-level fields are described (name, type, enum, description, required); nested
  *   objects and arrays by their JSON type only. The agent reads the result itself, and results are
  *   still validated against the full zod schema before they leave the server.
@@ -48,9 +53,98 @@ function transform(value: unknown, node: (n: Json) => Json): unknown {
   return node(value);
 }
 
+/** Any JSON value, spelled out so that every input property names its types. */
+export const ANY_JSON: Json = {
+  anyOf: ["object", "array", "string", "number", "boolean", "null"].map((type) => ({ type })),
+};
+
+/** A schema that says nothing about its value's type: `{}` or one with only a description. */
+function isUntyped(node: Json): boolean {
+  return Object.keys(node).every((key) => key === "description");
+}
+
+/**
+ * Give untyped property schemas the JSON types, drop descriptions already given once, flatten an
+ * `anyOf` nested directly in another.
+ */
+function typeAndDedupe(node: Json, seen: Set<string>): Json {
+  const out: Json = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (key === "anyOf" && Array.isArray(value)) {
+      out[key] = value
+        .flatMap((v) =>
+          isObject(v) && Object.keys(v).length === 1 && Array.isArray(v.anyOf) ? (v.anyOf as unknown[]) : [v],
+        )
+        .map((v) => (isObject(v) ? typeAndDedupe(v, seen) : v));
+    } else if (key === "description" && typeof value === "string") {
+      if (seen.has(value)) continue;
+      seen.add(value);
+      out[key] = value;
+    } else if (key === "properties" && isObject(value)) {
+      out[key] = Object.fromEntries(
+        Object.entries(value).map(([name, sub]) => [
+          name,
+          isObject(sub) ? typeAndDedupe(isUntyped(sub) ? { ...sub, ...ANY_JSON } : sub, seen) : sub,
+        ]),
+      );
+    } else if (Array.isArray(value)) {
+      out[key] = value.map((v) => (isObject(v) ? typeAndDedupe(v, seen) : v));
+    } else {
+      out[key] = isObject(value) ? typeAndDedupe(value, seen) : value;
+    }
+  }
+  return out;
+}
+
+function withoutDescriptions(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutDescriptions);
+  if (!isObject(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([k]) => k !== "description")
+      .map(([k, v]) => [k, withoutDescriptions(v)]),
+  );
+}
+
+/**
+ * A batch argument whose items take exactly the fields of a single call (`enqueue_task`'s `tasks`,
+ * `complete_task`'s `items`) says so in a line instead of repeating every field's schema.
+ */
+function batchItemsAsAbove(schema: Json): Json {
+  const top = schema.properties;
+  if (!isObject(top)) return schema;
+  const properties: Json = {};
+  for (const [name, sub] of Object.entries(top)) {
+    const items = isObject(sub) ? sub.items : undefined;
+    const fields = isObject(items) ? items.properties : undefined;
+    const same =
+      isObject(fields) &&
+      Object.entries(fields).every(
+        ([field, fieldSchema]) =>
+          field in top &&
+          JSON.stringify(withoutDescriptions(fieldSchema)) ===
+            JSON.stringify(withoutDescriptions(top[field])),
+      );
+    if (!same || !isObject(items)) {
+      properties[name] = sub;
+      continue;
+    }
+    const others = Object.keys(top).filter((f) => f !== name && !(f in fields));
+    properties[name] = {
+      ...(sub as Json),
+      items: {
+        type: "object",
+        description: `Each item takes the fields of a single call${others.length > 0 ? ` but ${others.join(", ")}` : ""}.`,
+        ...(items.required === undefined ? {} : { required: items.required }),
+      },
+    };
+  }
+  return { ...schema, properties };
+}
+
 /** The compact form of an input schema (see the module comment). */
 export function compactInputSchema(schema: Json): Json {
-  return compactInputNode(schema);
+  return typeAndDedupe(batchItemsAsAbove(compactInputNode(schema)), new Set());
 }
 
 function typeOnly(node: Json): Json {

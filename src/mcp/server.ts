@@ -12,6 +12,7 @@ import { operations } from "../ops/catalogue.js";
 import type { OpContext } from "../ops/operation.js";
 import { LocalCommandHost } from "../daemon/host.js";
 import { openEngine } from "../open.js";
+import { Warnings } from "./follow.js";
 import { serveHttp } from "./http.js";
 import { registerResources } from "./resources.js";
 import { LineTransport } from "./stdio.js";
@@ -33,14 +34,17 @@ export interface McpServerOptions {
   version: string;
   /** Only the operations that do not change the ledger (the read-only dashboard token's `/mcp`). */
   readOnly?: boolean;
+  /** The process's warnings, sent to clients as MCP log messages. */
+  warnings?: Warnings;
 }
 
 /** One MCP server instance over the catalogue. `ctx` supplies the shared engine context. */
 export function createMcpServer(ctx: ContextSource, options: McpServerOptions): McpServer {
   const server = new McpServer(
     { name: SERVER_NAME, title: "baton", version: options.version },
-    { instructions: SERVER_INSTRUCTIONS },
+    { instructions: SERVER_INSTRUCTIONS, capabilities: { logging: {}, completions: {} } },
   );
+  options.warnings?.attach(server);
   const exposed = options.readOnly === true ? operations.filter((op) => op.readOnly) : operations;
   registerOperationTools(server, exposed, options.tools, ctx);
   registerResources(server, ctx);
@@ -52,8 +56,13 @@ export interface RunMcpOptions extends McpServerOptions {
   port: number;
 }
 
+const warnings = new Warnings();
+
+/** A warning: on stderr, and to every client as an MCP log message (level warning). */
 function log(message: string): void {
-  process.stderr.write(`baton mcp: ${message.split("\n")[0]}\n`);
+  const line = message.split("\n")[0] ?? "";
+  process.stderr.write(`baton mcp: ${line}\n`);
+  warnings.warn(line);
 }
 
 /**
@@ -104,14 +113,14 @@ export async function runMcp(options: RunMcpOptions): Promise<number> {
     opened.commands.close();
     await opened.store.close();
   };
-  const factory = () => createMcpServer(contextSource, options);
+  const factory = () => createMcpServer(contextSource, { ...options, warnings });
   const onError = (error: Error) => {
     if (process.env.BATON_DEBUG === "1") log(error.message);
   };
 
   if (options.http) {
     const serving = await serveHttp(factory, { port: options.port, onError: (e) => log(e.message) });
-    log(`serving MCP (${options.tools} tools) at ${serving.url}`);
+    process.stderr.write(`baton mcp: serving MCP (${options.tools} tools) at ${serving.url}\n`);
     await untilSignal();
     await serving.close();
     await shutdown();

@@ -6,6 +6,7 @@
 import type {
   CallToolResult,
   McpServer,
+  ServerContext,
   StandardSchemaWithJSON,
   ToolAnnotations,
 } from "@modelcontextprotocol/server";
@@ -13,6 +14,7 @@ import type { z } from "zod";
 import type { ErrorCode } from "../core/errors.js";
 import { InvalidInputError, toBatonError } from "../core/errors.js";
 import { invoke } from "../ops/invoke.js";
+import { withProgress } from "./follow.js";
 import { compactInputSchema, compactOutputSchema } from "./schema.js";
 import type { AgentExposure, Operation, OpContext } from "../ops/operation.js";
 
@@ -188,14 +190,14 @@ export function registerOperationTools(
         outputSchema: advertisedOutput(op.output),
         annotations: annotationsOf(op),
       },
-      async (args: unknown) => {
+      async (args: unknown, request: ServerContext) => {
         let context: OpContext;
         try {
           context = await ctx();
         } catch (error) {
           return errorResult(error);
         }
-        return callOperation(op, args, context);
+        return withProgress(op, args, context, request, () => callOperation(op, args, context));
       },
     );
   }

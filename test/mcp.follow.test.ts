@@ -1,0 +1,151 @@
+/**
+ * Following long work from the chat, as the SDK's own client sees `baton mcp` over stdio: progress
+ * notifications while `wait_job` waits (state and the last log line), completion of job references,
+ * workflows and projects from the ledger, the `logging` capability carrying the server's warnings,
+ * and typed schemas for free-form inputs.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { call, connectStdio } from "./helpers/mcp.js";
+import { newHome } from "./helpers/supervisor.js";
+import { tempDir } from "./helpers/tmp.js";
+import type { Connected } from "./helpers/mcp.js";
+
+const open: Connected[] = [];
+afterEach(async () => {
+  while (open.length > 0) await open.pop()!.close();
+});
+
+describe("baton mcp: following long work", () => {
+  it("wait_job with a progressToken sends progress: the job's state and its last log line, rising", async () => {
+    const home = newHome();
+    const project = tempDir("baton-project-");
+    const server = await connectStdio(home.dir, ["--tools", "full"], project);
+    open.push(server);
+    const started = await call(server.client, "run_command", {
+      argv: ["sh", "-c", "for i in 1 2 3 4; do echo line$i; sleep 1; done"],
+      cwd: project,
+    });
+    expect(started.isError, JSON.stringify(started.content)).toBeFalsy();
+    const updates: { progress: number; total?: number; message?: string }[] = [];
+    const result = (await server.client.callTool(
+      { name: "wait_job", arguments: { id: started.data.id, timeoutSeconds: 30 } },
+      { onprogress: (p) => updates.push(p) },
+    )) as { structuredContent: { finished: boolean; state: string } };
+    expect(result.structuredContent.finished).toBe(true);
+    expect(result.structuredContent.state).toBe("succeeded");
+    expect(updates.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < updates.length; i++)
+      expect(updates[i]!.progress).toBeGreaterThan(updates[i - 1]!.progress);
+    expect(updates[0]!.total).toBe(30);
+    expect(updates.some((u) => /^running for \d+ s: line\d$/.test(u.message ?? ""))).toBe(true);
+    // Without a token nothing is sent, and the answer is the same.
+    const again = await call(server.client, "wait_job", { id: started.data.id, timeoutSeconds: 5 });
+    expect(again.data.finished).toBe(true);
+  }, 60_000);
+
+  it("completes job references, workflow names and projects from the ledger", async () => {
+    const home = tempDir();
+    const project = tempDir("baton-project-");
+    const server = await connectStdio(home, [], project);
+    open.push(server);
+    const enqueued = await call(server.client, "enqueue_task", {
+      cwd: project,
+      workflow: "esm-migration",
+      tasks: [{ name: "a" }, { name: "b" }],
+    });
+    await call(server.client, "enqueue_task", { cwd: project, workflow: "docs", name: "c" });
+    const ids: string[] = enqueued.data.jobs.map((j: { id: string }) => j.id);
+    expect(server.client.getServerCapabilities()?.completions).toBeDefined();
+
+    const byPrefix = await server.client.complete({
+      ref: { type: "ref/resource", uri: "baton://jobs/{id}" },
+      argument: { name: "id", value: ids[0]!.slice(0, 8).toLowerCase() },
+    });
+    expect(byPrefix.completion.values).toEqual(expect.arrayContaining(ids));
+    const none = await server.client.complete({
+      ref: { type: "ref/resource", uri: "baton://jobs/{id}" },
+      argument: { name: "id", value: "ZZZZ" },
+    });
+    expect(none.completion.values).toEqual([]);
+
+    const workflows = await server.client.complete({
+      ref: { type: "ref/resource", uri: "baton://workflows/{name}" },
+      argument: { name: "name", value: "esm" },
+    });
+    expect(workflows.completion.values).toEqual(["esm-migration"]);
+    const promptWorkflow = await server.client.complete({
+      ref: { type: "ref/prompt", name: "resume" },
+      argument: { name: "workflow", value: "" },
+    });
+    expect(promptWorkflow.completion.values.sort()).toEqual(["docs", "esm-migration"]);
+    const promptCwd = await server.client.complete({
+      ref: { type: "ref/prompt", name: "resume" },
+      argument: { name: "cwd", value: project.slice(0, 5) },
+    });
+    expect(promptCwd.completion.values).toEqual([project]);
+  });
+
+  it("declares logging and sends the server's warnings (a store that cannot open) as log messages", async () => {
+    const home = tempDir();
+    // A BATON_HOME that is a file: the store cannot open, and the server says why.
+    const blocker = join(home, "not-a-dir");
+    writeFileSync(blocker, "");
+    const messages: unknown[] = [];
+    const server = await connectStdio(blocker, [], home);
+    open.push(server);
+    server.client.setNotificationHandler("notifications/message", (n) => {
+      messages.push(n.params);
+    });
+    expect(server.client.getServerCapabilities()?.logging).toBeDefined();
+    const failed = await call(server.client, "health", {});
+    expect(failed.isError).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          level: "warning",
+          logger: "baton",
+          data: expect.stringMatching(/cannot open the store/),
+        }),
+      ]),
+    );
+  });
+
+  it("free-form inputs (payload, evidence, result) name the JSON types; batch items point at the single call's fields", async () => {
+    const home = tempDir();
+    const server = await connectStdio(home);
+    open.push(server);
+    const { tools } = await server.client.listTools();
+    const anyJson = {
+      anyOf: ["object", "array", "string", "number", "boolean", "null"].map((type) => ({ type })),
+    };
+    const enqueue = tools.find((t) => t.name === "enqueue_task")!.inputSchema as any;
+    expect(enqueue.properties.payload).toEqual(anyJson);
+    expect(enqueue.properties.tasks.items).toEqual({
+      type: "object",
+      description: "Each item takes the fields of a single call but cwd.",
+    });
+    const complete = tools.find((t) => t.name === "complete_task")!.inputSchema as any;
+    expect(complete.properties.evidence).toEqual({
+      description: "What was done: files changed, test output, a summary.",
+      ...anyJson,
+    });
+    expect(complete.properties.result).toEqual(anyJson);
+    // Every property of every default tool says what type it takes.
+    const untyped: string[] = [];
+    const walk = (node: any, path: string) => {
+      for (const [name, sub] of Object.entries<any>(node.properties ?? {})) {
+        if (sub.type === undefined && sub.anyOf === undefined) untyped.push(`${path}.${name}`);
+        walk(sub, `${path}.${name}`);
+        if (sub.items !== undefined) walk(sub.items, `${path}.${name}[]`);
+      }
+    };
+    for (const tool of tools) walk(tool.inputSchema, tool.name);
+    expect(untyped).toEqual([]);
+    // The batch argument is still checked in full.
+    const bad = await call(server.client, "enqueue_task", { tasks: [{ name: "x", bogus: 1 }] });
+    expect(bad.isError).toBe(true);
+  });
+});
