@@ -141,22 +141,12 @@ export const deleteTasks = defineOperation({
     const refs = idsOf(input);
     if (refs.length === 0) throw new InvalidInputError("name the task(s) to delete: id or ids");
     const jobs = await resolveAll(ctx, refs);
-<<<<<<< HEAD
     const ids = jobs.map((j) => j.id);
-    const deleted = await ctx.engine.delete(ids, ctx.actor);
+    const deleted = await ctx.engine.delete(ids, ctx.actor, input.dependents);
     // Their logs and saved environment go in the same step. A crash between the two leaves
     // folders the next sweep (daemon start, clean) removes.
     ctx.commands?.removeJobFiles(ids);
     return { deleted };
-=======
-    return {
-      deleted: await ctx.engine.delete(
-        jobs.map((j) => j.id),
-        ctx.actor,
-        input.dependents,
-      ),
-    };
->>>>>>> 856d03c (A job with waiting dependents is not deleted (HAS_DEPENDENTS) or cleaned unless the caller says what happens to them: --dependents cancel|release; explain and doctor name a dependency that no longer exists (D53); store conformance states the kept-key rule of D52)
   },
 });
 
@@ -277,17 +267,10 @@ export const clean = defineOperation({
   async run(input, ctx) {
     const olderThan = input.olderThan ?? "7d";
     const states = input.state ?? TERMINAL_STATES;
-<<<<<<< HEAD
-    const deleted = await ctx.engine.clean(parseDuration(olderThan), states, ctx.actor);
+    const deleted = await ctx.engine.clean(parseDuration(olderThan), states, ctx.actor, input.dependents);
     // The removed jobs' run folders go too, with any a crash or another home's delete left behind.
     if (ctx.commands !== undefined) await sweepJobFiles(ctx.engine.store, ctx.commands.home);
     return { deleted, olderThan };
-=======
-    return {
-      deleted: await ctx.engine.clean(parseDuration(olderThan), states, ctx.actor, input.dependents),
-      olderThan,
-    };
->>>>>>> 856d03c (A job with waiting dependents is not deleted (HAS_DEPENDENTS) or cleaned unless the caller says what happens to them: --dependents cancel|release; explain and doctor name a dependency that no longer exists (D53); store conformance states the kept-key rule of D52)
   },
 });
 
