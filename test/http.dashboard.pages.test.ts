@@ -152,7 +152,7 @@ beforeAll(async () => {
     const [claimed] = await engine.claim({ types: ["command"], owner: "test", limit: 1 });
     expect(claimed!.attempt).toBe(n);
     ensureAttemptDir(server.home, ids.command, n);
-    writeFileSync(logPath(server.home, ids.command, n, "output"), `${line}\n`);
+    writeFileSync(logPath(server.home, ids.command, n), `${line}\n`);
     await engine.fail(ids.command, { token: claimed!.token, error: `exit 2 (attempt ${n})`, exitCode: 2 });
     if (n === 1) await engine.retry(ids.command);
   }
