@@ -100,7 +100,11 @@ describe("HTTP API routes", () => {
 
   it("GET /api/jobs/<id>/log returns bytes from an offset, for a live tail", async () => {
     server = await startTestServer();
-    const [id] = await enqueue(server, [{ type: "command", payload: { command: "echo" } }]);
+    // A command job as run_command makes it (the checkpoint operations refuse the type, R-37).
+    const [enqueued] = await server.opened.engine.enqueue([
+      { type: "command", payload: { command: "echo" } },
+    ]);
+    const id = enqueued?.job.id;
     const empty = await request(`${server.base}/api/jobs/${id}/log`);
     expect(empty.body.data).toMatchObject({ attempt: 0, text: "" });
     const [claimed] = await server.opened.engine.claim({ types: ["command"], owner: "test", limit: 1 });
@@ -181,8 +185,8 @@ describe("HTTP API bad input", () => {
           headers: { "content-type": "text/plain" },
           body: "{}",
         }),
-        400,
-        "INVALID_INPUT",
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
       ],
       [
         request(`${server.base}/api/ops/enqueue_task`, {

@@ -74,13 +74,20 @@ describe("baton dashboard (the daemon-hosted HTTP server)", () => {
     expect(text.code).toBe(0);
     expect(text.stdout.split("\n")[0]).toBe(first.url);
 
-    // Remembered in BATON_HOME, private.
+    // Remembered in BATON_HOME, private: the port in dashboard.json, the tokens apart (D42).
     const info = JSON.parse(readFileSync(join(home.dir, "dashboard.json"), "utf8")) as Record<
       string,
       unknown
     >;
-    expect(info).toMatchObject({ port: first.port, token });
+    expect(info).toMatchObject({ port: first.port });
+    expect(JSON.stringify(info)).not.toContain(token);
     expect(statSync(join(home.dir, "dashboard.json")).mode & 0o777).toBe(0o600);
+    const tokens = JSON.parse(readFileSync(join(home.dir, "http-tokens.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
+    expect(tokens).toMatchObject({ full: token });
+    expect(statSync(join(home.dir, "http-tokens.json")).mode & 0o777).toBe(0o600);
 
     // The link: 303 to the page without the token, with an HttpOnly cookie that then opens the API.
     const page = await request(first.url);
@@ -184,7 +191,7 @@ describe("baton dashboard (the daemon-hosted HTTP server)", () => {
     expect(await mcpTools(full, { ...rw, host: "evil.example" })).toBe(403);
   });
 
-  it("dies with the daemon; the next daemon serves the same port with new tokens", async () => {
+  it("dies with the daemon; the next daemon serves the same port and the same tokens until rotated (D42)", async () => {
     const home = newHome();
     const first = cliJson(home, ["dashboard", "--no-open"]) as Link;
     const token = tokenOf(first);
@@ -192,17 +199,28 @@ describe("baton dashboard (the daemon-hosted HTTP server)", () => {
     await expect(
       request(`${first.base}api/jobs`, { headers: { authorization: `Bearer ${token}` } }),
     ).rejects.toThrow(/ECONNREFUSED/);
-    // The tokens are gone from BATON_HOME; the port is kept for the next daemon.
+    // The port is kept for the next daemon.
     expect(JSON.parse(readFileSync(join(home.dir, "dashboard.json"), "utf8"))).toEqual({ port: first.port });
     expect(cliJson(home, ["daemon", "status"]).dashboard).toBeUndefined();
 
     const next = cliJson(home, ["dashboard", "--no-open"]) as Link;
     expect(next.started).toBe(true);
-    expect(tokenOf(next)).not.toBe(token);
+    // A host configured once with URL + token keeps connecting: the same token.
+    expect(tokenOf(next)).toBe(token);
     // The same port, unless someone else took it in between (then any free one).
     if (next.port !== first.port) expect(await portTaken(first.port)).toBe(true);
+    const again = await request(`${next.base}api/jobs`, { headers: { authorization: `Bearer ${token}` } });
+    expect(again.status).toBe(200);
+    // Rotation reaches the running server at its next request: the old token is refused.
+    const rotated = cliJson(home, ["token", "rotate"]) as { token: string };
+    expect(rotated.token).not.toBe(token);
     const stale = await request(`${next.base}api/jobs`, { headers: { authorization: `Bearer ${token}` } });
     expect(stale.status).toBe(401);
+    const fresh = await request(`${next.base}api/jobs`, {
+      headers: { authorization: `Bearer ${rotated.token}` },
+    });
+    expect(fresh.status).toBe(200);
+    expect((cliJson(home, ["dashboard", "--no-open"]) as Link).url).toContain(rotated.token);
   });
 
   it("a port in use is refused with USAGE; nothing is left half-started", async () => {

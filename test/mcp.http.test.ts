@@ -3,7 +3,7 @@
  * rebinding and CSRF) checked with raw requests whose Host and Origin headers we control.
  */
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
@@ -53,7 +53,9 @@ const enqueue = JSON.stringify({
   method: "tools/call",
   params: { name: "enqueue_task", arguments: { payload: { from: "attacker" }, project: "/tmp/r25" } },
 });
-const jsonHeaders = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+/** Every raw request below carries the token: Host and Origin are checked on their own (R-25). */
+let auth: { authorization: string };
+let jsonHeaders: Record<string, string>;
 
 const answers: Answer[] = [];
 async function send(method: string, headers: Record<string, string>, body?: string): Promise<Answer> {
@@ -82,7 +84,22 @@ beforeAll(async () => {
       }
     });
   });
+  const shown = spawnSync(process.execPath, [BIN, "token", "show", "--json"], {
+    env: { ...process.env, BATON_HOME: home },
+    encoding: "utf8",
+  });
+  auth = { authorization: `Bearer ${(JSON.parse(shown.stdout) as { data: { token: string } }).data.token}` };
+  jsonHeaders = {
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+    ...auth,
+  };
 });
+
+/** The SDK's client with the token header, as a host configured with URL + token sends it. */
+function transport(): StreamableHTTPClientTransport {
+  return new StreamableHTTPClientTransport(url, { requestInit: { headers: auth } });
+}
 
 afterAll(async () => {
   if (child.exitCode === null) {
@@ -97,7 +114,7 @@ describe("baton mcp --http", () => {
   it("serves the SDK client on 127.0.0.1", async () => {
     expect(url.hostname).toBe("127.0.0.1");
     const client = new Client({ name: "baton-test", version: "1.0.0" });
-    await client.connect(new StreamableHTTPClientTransport(url));
+    await client.connect(transport());
     try {
       const tools = (await client.listTools()).tools.map((t) => t.name);
       expect(tools).toContain("enqueue_task");
@@ -126,7 +143,7 @@ describe("baton mcp --http", () => {
       expect(answer.status, host).toBe(403);
       expect(answer.body).not.toContain("protocolVersion");
     }
-    const get = await send("GET", { host: `evil.example:${port}`, accept: "text/event-stream" });
+    const get = await send("GET", { ...auth, host: `evil.example:${port}`, accept: "text/event-stream" });
     expect(get.status).toBe(403);
     // The loopback names are accepted.
     for (const host of [`127.0.0.1:${port}`, `localhost:${port}`]) {
@@ -148,9 +165,10 @@ describe("baton mcp --http", () => {
         const answer = await send("POST", { ...jsonHeaders, host, origin }, body);
         expect(answer.status, origin).toBe(403);
       }
-      const del = await send("DELETE", { host, origin });
+      const del = await send("DELETE", { ...auth, host, origin });
       expect(del.status, origin).toBe(403);
       const options = await send("OPTIONS", {
+        ...auth,
         host,
         origin,
         "access-control-request-method": "POST",
@@ -158,16 +176,20 @@ describe("baton mcp --http", () => {
       });
       expect(options.status, origin).toBe(403);
     }
-    // A same-machine browser origin is allowed; no Origin at all (non-browser clients) is allowed.
+    // The server's own origin is allowed; no Origin at all (non-browser clients) is allowed.
+    expect((await send("POST", { ...jsonHeaders, host, origin: `http://${host}` }, initialize)).status).toBe(
+      200,
+    );
+    // Another loopback origin is another site (another port of this machine): refused.
     expect(
       (await send("POST", { ...jsonHeaders, host, origin: `http://localhost:${url.port}` }, initialize))
         .status,
-    ).toBe(200);
+    ).toBe(403);
     expect((await send("POST", { ...jsonHeaders, host }, initialize)).status).toBe(200);
 
     // The forged enqueues never reached the ledger.
     const client = new Client({ name: "baton-test", version: "1.0.0" });
-    await client.connect(new StreamableHTTPClientTransport(url));
+    await client.connect(transport());
     try {
       const listed = await client.callTool({
         name: "list_tasks",
@@ -187,15 +209,50 @@ describe("baton mcp --http", () => {
     for (const answer of answers) expect(answer.headers["access-control-allow-origin"]).not.toBe("*");
   });
 
-  it("serves only /mcp", async () => {
-    const answer = await new Promise<number>((resolve, reject) => {
-      const req = request({ host: "127.0.0.1", port: Number(url.port), path: "/", method: "GET" }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
+  it("serves only /mcp (with its token; without it, nothing at all)", async () => {
+    const get = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(
+          { host: "127.0.0.1", port: Number(url.port), path: "/", method: "GET", headers },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on("error", reject);
+        req.end();
       });
-      req.on("error", reject);
-      req.end();
-    });
-    expect(answer).toBe(404);
+    expect(await get(auth)).toBe(404);
+    expect(await get({})).toBe(401);
+  });
+
+  it("the SDK client without the token gets 401 with WWW-Authenticate: Bearer and starts no OAuth flow", async () => {
+    const seen: string[] = [];
+    const recording: typeof fetch = (input, init) => {
+      seen.push(String(input instanceof Request ? input.url : input));
+      return fetch(input, init);
+    };
+    const client = new Client({ name: "baton-test", version: "1.0.0" });
+    await expect(
+      client.connect(new StreamableHTTPClientTransport(url, { fetch: recording })),
+    ).rejects.toThrow(/401|unauthori[sz]ed/i);
+    // Only /mcp was asked: no /.well-known/oauth-* discovery, no authorization server.
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((u) => new URL(u).pathname === "/mcp")).toBe(true);
+    const host = `127.0.0.1:${url.port}`;
+    const answer = await send(
+      "POST",
+      { host, "content-type": "application/json", accept: jsonHeaders.accept! },
+      initialize,
+    );
+    expect(answer.status).toBe(401);
+    expect(answer.headers["www-authenticate"]).toBe('Bearer realm="baton"');
+    // A wrong token is the same 401.
+    const wrong = await send(
+      "POST",
+      { ...jsonHeaders, host, authorization: "Bearer wrong-wrong-wrong-wrong" },
+      initialize,
+    );
+    expect(wrong.status).toBe(401);
   });
 });

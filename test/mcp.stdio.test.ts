@@ -3,7 +3,7 @@
  * stdio and drives it.
  */
 import { describe, expect, it } from "vitest";
-import { MAX_WAIT_SECONDS, boundWaits } from "../src/mcp/tools.js";
+import { MAX_WAIT_SECONDS, boundWaits } from "../src/ops/wire.js";
 import { operations } from "../src/ops/catalogue.js";
 import { call, connectStdio, toolError } from "./helpers/mcp.js";
 import { tempDir } from "./helpers/tmp.js";

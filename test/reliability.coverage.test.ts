@@ -61,6 +61,9 @@ const REQUIRED: readonly string[] = [
   "R-33",
   // issue 17, finding 8: a lock: true task started many times at once runs once at a time
   "R-40",
+  // issue 16: trust boundaries (another local user on every surface; executor types)
+  "R-36",
+  "R-37",
 ];
 
 /** Every requirement of RELIABILITY.md: R-01 … R-40. */

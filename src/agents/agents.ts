@@ -16,7 +16,8 @@ import type { Engine } from "../engine/engine.js";
 import { readStreamText } from "../supervisor/run-dir.js";
 import type { CommandPayload, ProcessKind } from "../supervisor/supervisor.js";
 
-export const AGENT_TYPE_PREFIX = "agent:";
+export { AGENT_TYPE_PREFIX } from "../core/executors.js";
+import { AGENT_TYPE_PREFIX } from "../core/executors.js";
 export const SESSION_PLACEHOLDER = "{session}";
 export { AGENT_PRESETS, INSTRUCTIONS_PLACEHOLDER };
 

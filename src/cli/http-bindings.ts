@@ -59,8 +59,11 @@ export function registerHttpCommands(program: Command, onExit: (code: number) =>
     .description("Serve the HTTP API and the live web dashboard (127.0.0.1 by default, with a token)")
     .option("--port <n>", `port (default ${DEFAULT_DASHBOARD_PORT}; 0 = any free port)`)
     .option("--host <address>", "address to bind (default 127.0.0.1; anything else needs a token)")
-    .option("--token-file <path>", "read the token from this file (else BATON_HTTP_TOKEN, else a random one)")
-    .option("--no-token", "no token at all (loopback binds only)")
+    .option(
+      "--token-file <path>",
+      "read the token from this file (else BATON_HTTP_TOKEN, else the home's: `baton token show`)",
+    )
+    .option("--no-token", "refused: every baton server wants its token (kept for a clear error)")
     .option("--read-only", "refuse every operation that changes the ledger (for viewers)")
     .option("--allow-host <name>", "another Host name to accept (repeatable)", collect)
     .action(async (flags: ServeFlags) => {
@@ -79,5 +82,27 @@ export function registerHttpCommands(program: Command, onExit: (code: number) =>
           err: (text) => io().err(text),
         }),
       );
+    });
+  const token = program
+    .command("token")
+    .description(
+      "The bearer token of every baton server of this home (daemon dashboard/API/MCP, serve, mcp --http)",
+    );
+  token
+    .command("show")
+    .description("Print the token (made on first use; the same until rotated)")
+    .option("--read-only", "the read-only token: reads only, on every surface")
+    .option("--json", "print one JSON envelope")
+    .action(async (flags: { readOnly?: boolean; json?: boolean }) => {
+      const { runToken } = await import("./token.js");
+      onExit(await runToken("show", flags.readOnly === true, flags.json === true));
+    });
+  token
+    .command("rotate")
+    .description("Replace both tokens now: running servers refuse the old ones from their next request")
+    .option("--json", "print one JSON envelope")
+    .action(async (flags: { json?: boolean }) => {
+      const { runToken } = await import("./token.js");
+      onExit(await runToken("rotate", false, flags.json === true));
     });
 }

@@ -70,6 +70,17 @@ export const ERROR_CODES = {
     summary: "The HTTP request was refused: a foreign Host or Origin, or a change on a read-only server.",
   },
   METHOD_NOT_ALLOWED: { exit: 2, http: 405, summary: "The HTTP route exists but not with this method." },
+  UNSUPPORTED_MEDIA_TYPE: {
+    exit: 2,
+    http: 415,
+    summary: "The HTTP request body is not sent as content-type: application/json.",
+  },
+  RESERVED_TYPE: {
+    exit: 2,
+    http: 400,
+    summary:
+      "A checkpoint operation was asked to create, claim or finish a job an executor runs (command, task:, agent:).",
+  },
   INTERNAL: { exit: 1, http: 500, summary: "A bug in baton: please report it with the command you ran." },
 } as const satisfies Record<string, { exit: number; http: number; summary: string }>;
 

@@ -5,9 +5,9 @@
  * - 127.0.0.1 only, on the port asked for (`--port`, `BATON_DASHBOARD_PORT`), else the port of the
  *   previous run (kept in `<home>/dashboard.json`, so bookmarks survive a daemon restart), else
  *   any free port.
- * - Two random tokens per daemon: the full one and a read-only one (`baton dashboard --read-only`),
- *   both held in memory and in `<home>/dashboard.json` (0600) while the server is up; on shutdown
- *   the file keeps the port only.
+ * - The home's two tokens (src/http/tokens.ts): the full one and a read-only one
+ *   (`baton dashboard --read-only`), kept 0600 in `<home>/http-tokens.json` across restarts, the
+ *   same for `baton serve` and `baton mcp --http` (D42); `<home>/dashboard.json` keeps the port.
  * - The HTTP and MCP modules are loaded on first use: a daemon nobody opens a dashboard on stays lean.
  */
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { BatonError } from "../core/errors.js";
 import { findProject } from "../core/project.js";
 import type { HttpServing } from "../http/server.js";
+import type { TokenSource } from "../http/tokens.js";
 import type { OpContext } from "../ops/operation.js";
 import type { Opened } from "../open.js";
 import { LocalCommandHost } from "./host.js";
@@ -47,8 +48,7 @@ export function dashboardInfoPath(home: string): string {
 
 interface Running {
   serving: HttpServing;
-  token: string;
-  readOnlyToken: string;
+  tokens: TokenSource;
   close(): Promise<void>;
 }
 
@@ -115,19 +115,20 @@ export class DaemonDashboard {
     return {
       base: running.serving.url,
       port: running.serving.port,
-      token: request.readOnly ? running.readOnlyToken : running.token,
+      token: request.readOnly ? running.tokens.current().readOnly! : running.tokens.current().full,
       readOnly: request.readOnly,
       started,
     };
   }
 
   private async start(request: DashboardRequest): Promise<Running> {
-    const [{ startHttpServer }, { newToken }, { createMcpServer }, { mcpHttpHandler }] = await Promise.all([
-      import("../http/server.js"),
-      import("../http/guard.js"),
-      import("../mcp/server.js"),
-      import("../mcp/http.js"),
-    ]);
+    const [{ startHttpServer }, { homeTokenSource }, { createMcpServer }, { mcpHttpHandler }] =
+      await Promise.all([
+        import("../http/server.js"),
+        import("../http/tokens.js"),
+        import("../mcp/server.js"),
+        import("../mcp/http.js"),
+      ]);
     const { engine, store, home } = this.opened;
     const commands = new LocalCommandHost(home);
     const context = (actor: string): OpContext => ({
@@ -154,8 +155,9 @@ export class DaemonDashboard {
       }
       return handler;
     };
-    const token = newToken();
-    const readOnlyToken = newToken();
+    // The home's tokens (D42): the same across daemon restarts, rotated by `baton token rotate`.
+    const tokens = homeTokenSource(home);
+    tokens.current();
     const explicit = request.port ?? configuredPort(process.env);
     const remembered = explicit === undefined ? rememberedPort(home) : undefined;
     const listen = (port: number) =>
@@ -164,8 +166,7 @@ export class DaemonDashboard {
         project: findProject(request.cwd),
         host: "127.0.0.1",
         port,
-        token,
-        readOnlyToken,
+        tokens,
         mcp: {
           handle: (req, res, { readOnly, url }) =>
             mcpFor(readOnly, url.searchParams.get("tools") === "full" ? "full" : "default").handle(req, res),
@@ -190,24 +191,22 @@ export class DaemonDashboard {
       }
     }
     this.url = serving.url;
+    // No tokens here: they are in http-tokens.json, which outlives this daemon.
     writePrivate(dashboardInfoPath(home), {
       pid: process.pid,
       port: serving.port,
       url: serving.url,
-      token,
-      readOnlyToken,
       startedAt: new Date().toISOString(),
     });
     this.options.log(`dashboard, API and MCP listening on ${serving.url} (${serving.url}/mcp)`);
     return {
       serving,
-      token,
-      readOnlyToken,
+      tokens,
       close: async () => {
         await serving.close();
         await Promise.all([...handlers.values()].map((h) => h.close().catch(() => undefined)));
         commands.close();
-        // Keep the port for the next daemon; the tokens die with this one.
+        // Keep the port for the next daemon (the tokens are kept apart, for every surface).
         writePrivate(dashboardInfoPath(home), { port: serving.port });
       },
     };

@@ -9,7 +9,7 @@ import { BatonError, InvalidInputError } from "../core/errors.js";
 import { SHORT_ID_LENGTH } from "../core/ids.js";
 import type { JobState } from "../core/states.js";
 import { JOB_STATES, TERMINAL_STATES } from "../core/states.js";
-import { boundWaits, checkArgumentShape } from "../mcp/tools.js";
+import { boundWaits, checkArgumentShape } from "../ops/wire.js";
 import { getOperation, operations } from "../ops/catalogue.js";
 import { inputError, invoke } from "../ops/invoke.js";
 import type { OpContext, Operation } from "../ops/operation.js";

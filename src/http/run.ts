@@ -7,7 +7,8 @@ import { findProject } from "../core/project.js";
 import { LocalCommandHost } from "../daemon/host.js";
 import type { OpContext } from "../ops/operation.js";
 import { openEngine } from "../open.js";
-import { isLoopback, newToken } from "./guard.js";
+import type { TokenSource } from "./tokens.js";
+import { fixedTokenSource, homeTokenSource } from "./tokens.js";
 import { startHttpServer } from "./server.js";
 
 export interface ServeOptions {
@@ -24,11 +25,20 @@ export interface ServeOptions {
   err(text: string): void;
 }
 
-/** The token to require: `--token-file`, else `BATON_HTTP_TOKEN`, else a fresh one on loopback. */
-export function chooseToken(options: Pick<ServeOptions, "host" | "tokenFile" | "noToken" | "env">): {
-  token: string | undefined;
-  generated: boolean;
-} {
+/**
+ * The tokens to require: `--token-file`, else `BATON_HTTP_TOKEN` (one full token), else the home's
+ * tokens (full and read-only, the same as the daemon's and `baton mcp --http`'s). Never none (D42).
+ */
+export function chooseTokens(
+  options: Pick<ServeOptions, "host" | "tokenFile" | "noToken" | "env">,
+  home: string,
+): { tokens: TokenSource; fromHome: boolean } {
+  if (options.noToken) {
+    throw new BatonError(
+      "USAGE",
+      "--no-token is gone: every baton server wants its token, on loopback too (other local users are not trusted); scripts send Authorization: Bearer $(baton token show)",
+    );
+  }
   if (options.tokenFile !== undefined) {
     let text: string;
     try {
@@ -36,21 +46,12 @@ export function chooseToken(options: Pick<ServeOptions, "host" | "tokenFile" | "
     } catch (error) {
       throw new BatonError("NOT_FOUND", `cannot read the token file: ${(error as Error).message}`);
     }
-    return { token: text.trim(), generated: false };
+    return { tokens: fixedTokenSource(text.trim()), fromHome: false };
   }
   const fromEnv = options.env.BATON_HTTP_TOKEN;
-  if (fromEnv !== undefined && fromEnv !== "") return { token: fromEnv.trim(), generated: false };
-  if (options.noToken) {
-    if (!isLoopback(options.host)) {
-      throw new BatonError(
-        "USAGE",
-        `--no-token is refused on ${options.host}: only a loopback bind may run without a token`,
-      );
-    }
-    return { token: undefined, generated: false };
-  }
-  if (!isLoopback(options.host)) return { token: undefined, generated: false };
-  return { token: newToken(), generated: true };
+  if (fromEnv !== undefined && fromEnv !== "")
+    return { tokens: fixedTokenSource(fromEnv.trim()), fromHome: false };
+  return { tokens: homeTokenSource(home), fromHome: true };
 }
 
 function untilSignal(): Promise<void> {
@@ -66,8 +67,15 @@ function untilSignal(): Promise<void> {
 }
 
 export async function runServe(options: ServeOptions): Promise<number> {
-  const { token, generated } = chooseToken(options);
   const { engine, store, home } = await openEngine({ actor: "http" });
+  let chosen: ReturnType<typeof chooseTokens>;
+  try {
+    chosen = chooseTokens(options, home);
+    chosen.tokens.current(); // made (or read) now: a broken token file stops the start
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const commands = new LocalCommandHost(home);
   const project = findProject(options.cwd);
   const context: OpContext = {
@@ -84,13 +92,15 @@ export async function runServe(options: ServeOptions): Promise<number> {
       project,
       host: options.host,
       port: options.port,
-      ...(token === undefined ? {} : { token }),
+      tokens: chosen.tokens,
       readOnly: options.readOnly,
       allowedHosts: options.allowedHosts,
       log: (line) => options.err(`baton serve: ${line}\n`),
     });
-    // The only place a generated token is ever shown: the operator's own terminal, once.
-    const open = generated ? `${serving.url}/?token=${token}` : `${serving.url}/`;
+    // The operator's own terminal: the link with the home's token (an explicit token is theirs).
+    const open = chosen.fromHome
+      ? `${serving.url}/?token=${chosen.tokens.current().full}`
+      : `${serving.url}/`;
     options.out(`baton: dashboard and API at ${open}${options.readOnly ? " (read-only)" : ""}\n`);
     await untilSignal();
     await serving.close();

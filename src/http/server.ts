@@ -13,7 +13,7 @@ import { createServer } from "node:http";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { BatonError, ERROR_CODES, InvalidInputError, toBatonError } from "../core/errors.js";
-import { errorBody } from "../mcp/tools.js";
+import { errorBody } from "../ops/wire.js";
 import { packageRoot } from "../store/sql-files.js";
 import type { OpContext } from "../ops/operation.js";
 import {
@@ -40,6 +40,13 @@ import {
   tokenMatches,
 } from "./guard.js";
 import { serveStatic } from "./static.js";
+import type { TokenSource } from "./tokens.js";
+import { fixedTokenSource } from "./tokens.js";
+
+/** A request's headers must arrive within this, ms. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+/** A request's headers and body must arrive within this, ms (16 MiB on loopback takes well under). */
+export const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Request bodies larger than this are refused with 413 (a 10,000-task enqueue fits easily). */
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -53,7 +60,12 @@ export interface HttpServerOptions {
   host?: string;
   /** 0: any free port. */
   port: number;
-  /** Required on every route when set; required to exist for a non-loopback bind. */
+  /**
+   * Where the tokens come from, read at every request (so `baton token rotate` reaches a running
+   * server): the home's token file (homeTokenSource) for every product surface (D42).
+   */
+  tokens?: TokenSource;
+  /** A fixed full token (tests, BATON_HTTP_TOKEN); `tokens` wins when both are given. */
   token?: string;
   /**
    * A second token (needs `token`) whose bearer is served read-only: the same routes, but every
@@ -63,6 +75,10 @@ export interface HttpServerOptions {
   readOnlyToken?: string;
   /** Serve MCP (Streamable HTTP) at `/mcp` behind the same Host, Origin and token checks. */
   mcp?: McpRoute;
+  /** `mcp`: only `/mcp` (the stand-alone `baton mcp --http`); default: API, dashboard and `/mcp`. */
+  routes?: "all" | "mcp";
+  /** Open connections at most; more are closed at once (default 256). */
+  maxConnections?: number;
   /** More Host names to accept (for a non-loopback bind reached by name). */
   allowedHosts?: readonly string[];
   /** Refuse every operation that changes the ledger (viewers). */
@@ -109,11 +125,61 @@ function send(res: ServerResponse, status: number, body: unknown, extra: Record<
 
 export function sendError(res: ServerResponse, error: unknown, extra: Record<string, string> = {}): void {
   const body = errorBody(error);
-  send(res, ERROR_CODES[body.code].http, { ok: false, error: body }, extra);
+  const allow: Record<string, string> = error instanceof MethodNotAllowed ? { allow: error.allow } : {};
+  send(res, ERROR_CODES[body.code].http, { ok: false, error: body }, { ...allow, ...extra });
 }
 
-function refuse(res: ServerResponse, check: Exclude<Check, { ok: true }>): void {
-  sendError(res, new BatonError(check.code, check.message));
+/** 405 with the methods the route takes (the `Allow` header). */
+export class MethodNotAllowed extends BatonError {
+  constructor(
+    message: string,
+    readonly allow: string,
+  ) {
+    super("METHOD_NOT_ALLOWED", message, { details: { allow } });
+  }
+}
+
+/** How long a refused request's body may keep arriving before the answer is sent and the connection cut, ms. */
+export const LINGER_MS = 1000;
+
+/**
+ * Answer a request that failed a guard (Host, Origin, token) and close its connection. The body is
+ * drained, not used: a client that sent it whole gets the answer at once; one that trickles it gets
+ * the answer after {@link LINGER_MS} and is disconnected (answering before the body is in would
+ * reset the connection under a well-behaved client, and waiting longer would hold it open).
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, check: Exclude<Check, { ok: true }>): void {
+  const extra: Record<string, string> = { connection: "close" };
+  // MCP clients read this as "a token is required" (not as an OAuth discovery: there is no
+  // resource_metadata parameter to follow).
+  if (check.status === 401) extra["www-authenticate"] = 'Bearer realm="baton"';
+  answerThenClose(req, res, () => sendError(res, new BatonError(check.code, check.message), extra));
+}
+
+/** Drain the request, answer once it is in (or after {@link LINGER_MS}), then close the connection. */
+function answerThenClose(req: IncomingMessage, res: ServerResponse, answer: () => void): void {
+  let answered = false;
+  const once = () => {
+    if (answered) return;
+    answered = true;
+    clearTimeout(timer);
+    answer();
+    // `connection: close` ends the socket once the answer is written; a client that still sends
+    // is cut for good shortly after.
+    setTimeout(() => req.socket.destroy(), LINGER_MS).unref();
+  };
+  const timer = setTimeout(once, req.complete ? 0 : LINGER_MS);
+  timer.unref();
+  req.once("end", once);
+  req.once("error", once);
+  req.resume();
+  if (req.complete) once();
+}
+
+class UnsupportedMediaType extends BatonError {
+  constructor() {
+    super("UNSUPPORTED_MEDIA_TYPE", "send the input as JSON with content-type: application/json");
+  }
 }
 
 class BodyTooLarge extends BatonError {
@@ -127,6 +193,7 @@ function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
   const declared = Number(req.headers["content-length"] ?? "0");
   if (declared > limit) return Promise.reject(new BodyTooLarge(limit));
+  if (type !== "" && type !== "application/json") return Promise.reject(new UnsupportedMediaType());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -149,9 +216,7 @@ function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
       if (failed) return;
       const text = Buffer.concat(chunks).toString("utf8");
       if (text.trim() === "") return resolve({});
-      if (type !== "application/json") {
-        return reject(new InvalidInputError("send the input as JSON with content-type: application/json"));
-      }
+      if (type !== "application/json") return reject(new UnsupportedMediaType());
       try {
         resolve(JSON.parse(text));
       } catch (error) {
@@ -183,22 +248,27 @@ function decodeSegment(segment: string): string {
 /** Start the server; resolves once it listens. */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServing> {
   const host = options.host ?? "127.0.0.1";
-  const token = options.token;
-  if (token === undefined && !isLoopback(host)) {
+  const source: TokenSource | undefined =
+    options.tokens ??
+    (options.token === undefined ? undefined : fixedTokenSource(options.token, options.readOnlyToken));
+  if (source === undefined && !isLoopback(host)) {
     throw new BatonError(
       "USAGE",
       `refusing to listen on ${host} without a token: set BATON_HTTP_TOKEN or pass --token-file (or bind 127.0.0.1)`,
     );
   }
-  for (const t of [token, options.readOnlyToken]) {
+  for (const t of source === undefined ? [] : Object.values(source.current())) {
     if (t !== undefined && (t.length < 16 || /\s/.test(t))) {
       throw new InvalidInputError("the HTTP token must be at least 16 characters without whitespace");
     }
   }
-  if (options.readOnlyToken !== undefined && (token === undefined || options.readOnlyToken === token)) {
+  if (
+    options.readOnlyToken !== undefined &&
+    (options.token === undefined || options.readOnlyToken === options.token)
+  ) {
     throw new InvalidInputError("a read-only token needs a (different) full token next to it");
   }
-  const readOnlyToken = options.readOnlyToken;
+  const mcpOnly = options.routes === "mcp";
   const policy: GuardPolicy = guardPolicy(host, options.allowedHosts);
   const limit = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const serverReadOnly = options.readOnly === true;
@@ -217,7 +287,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
    * read-only token) and, with `?token=` on a page URL, the cookie to set.
    */
   function authorize(req: IncomingMessage, url: URL): Auth {
-    if (token === undefined) return { ok: true, readOnly: serverReadOnly };
+    if (source === undefined) return { ok: true, readOnly: serverReadOnly };
+    const current = source.current();
+    const token = current.full;
+    const readOnlyToken = current.readOnly;
     // A token in the URL is accepted on dashboard pages only (then traded for a cookie), never on
     // API or MCP routes, where it would end up in proxy and shell histories.
     const fromQuery =
@@ -258,8 +331,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       await options.mcp.handle(req, res, { readOnly, url });
       return;
     }
+    if (mcpOnly) throw new BatonError("NOT_FOUND", `MCP is served at ${MCP_ROUTE}`);
     if (path === "/api/stream") {
-      if (method !== "GET") throw new BatonError("METHOD_NOT_ALLOWED", "the event stream is GET /api/stream");
+      if (method !== "GET") throw new MethodNotAllowed("the event stream is GET /api/stream", "GET");
       if (hub.size >= hub.maxClients) throw new BatonError("STORE_BUSY", "too many event streams are open");
       const header = req.headers["last-event-id"] ?? url.searchParams.get("after") ?? undefined;
       const last = header === undefined || header === "" ? undefined : Number(header);
@@ -278,7 +352,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return;
     }
     if (path.startsWith("/api/ops/")) {
-      if (method !== "POST") throw new BatonError("METHOD_NOT_ALLOWED", "operations are called with POST");
+      if (method !== "POST") throw new MethodNotAllowed("operations are called with POST", "POST");
       const name = decodeSegment(path.slice("/api/ops/".length));
       const body = await readJson(req, limit);
       if (body === null || typeof body !== "object" || Array.isArray(body)) {
@@ -292,7 +366,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     if (path.startsWith("/api/")) {
       if (method !== "GET" && method !== "HEAD") {
-        throw new BatonError("METHOD_NOT_ALLOWED", `${path.slice(0, 100)} is read with GET`);
+        throw new MethodNotAllowed(`${path.slice(0, 100)} is read with GET`, "GET, HEAD");
       }
       const parts = path.slice("/api/".length).split("/").map(decodeSegment);
       const q = url.searchParams;
@@ -315,7 +389,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return;
     }
     if (method !== "GET" && method !== "HEAD")
-      throw new BatonError("METHOD_NOT_ALLOWED", "the dashboard is read with GET");
+      throw new MethodNotAllowed("the dashboard is read with GET", "GET, HEAD");
     serveStatic(res, path, options.project, COMMON_HEADERS);
   }
 
@@ -323,8 +397,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const hostCheck = checkHost(req.headers.host, policy);
     const originCheck = hostCheck.ok ? checkOrigin(req.headers.origin, req.headers.host) : hostCheck;
     if (!originCheck.ok) {
-      req.resume();
-      refuse(res, originCheck);
+      refuse(req, res, originCheck);
       return;
     }
     let url: URL;
@@ -335,10 +408,21 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       sendError(res, new InvalidInputError("malformed request URL"));
       return;
     }
-    const auth = authorize(req, url);
+    let auth: Auth;
+    try {
+      auth = authorize(req, url);
+    } catch (error) {
+      // The token file cannot be read: refuse (never serve without the token), and say why in the log.
+      log(`tokens: ${toBatonError(error).message}`);
+      auth = { ok: false };
+    }
     if (!auth.ok) {
-      req.resume();
-      refuse(res, { ok: false, status: 401, code: "UNAUTHORIZED", message: "this server wants its token" });
+      refuse(req, res, {
+        ok: false,
+        status: 401,
+        code: "UNAUTHORIZED",
+        message: "this server wants its token: Authorization: Bearer <token> (`baton token show`)",
+      });
       return;
     }
     if (auth.setCookie !== undefined && req.method === "GET" && !url.pathname.startsWith("/api/")) {
@@ -362,6 +446,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       }
       // Do not read the rest of an oversize body: answer and close the connection.
       if (error instanceof BodyTooLarge) sendError(res, e, { connection: "close" });
+      else if (error instanceof UnsupportedMediaType)
+        answerThenClose(req, res, () => sendError(res, e, { connection: "close" }));
       else sendError(res, e);
     });
   });
@@ -370,8 +456,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
     else socket.destroy();
   });
-  server.headersTimeout = 30_000;
-  server.requestTimeout = 0; // SSE responses are long by design; headersTimeout bounds slow clients.
+  // Slow and idle clients (a request's headers, then its whole body, must arrive in time; the
+  // timers bound receiving the request, not a long answer such as the event stream).
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.keepAliveTimeout = 5_000;
+  server.maxConnections = options.maxConnections ?? 256;
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -1,52 +1,16 @@
 /**
- * MCP over Streamable HTTP on 127.0.0.1, guarded against DNS rebinding and cross-site requests
- * (R-25): a Host header naming anything but this machine gets 403, so does a request carrying a
- * foreign or opaque (`null`) Origin, and no response ever says `Access-Control-Allow-Origin: *`.
- *
- * The SDK's web-standard handler (`createMcpHandler`) serves both protocol eras; this file only
- * adapts `node:http` to it and puts the checks in front.
+ * MCP over Streamable HTTP: the SDK's web-standard handler (`createMcpHandler`, both protocol eras)
+ * adapted to `node:http`. It sits behind the HTTP server of src/http/server.ts, which checks Host,
+ * Origin and the token first and bounds slow clients, for the daemon's `/mcp` and for
+ * `baton mcp --http` alike (D42); no answer ever says `Access-Control-Allow-Origin`.
  */
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import type { McpServerFactory } from "@modelcontextprotocol/server";
-import {
-  createMcpHandler,
-  localhostAllowedHostnames,
-  localhostAllowedOrigins,
-  validateHostHeader,
-  validateOriginHeader,
-} from "@modelcontextprotocol/server";
+import { createMcpHandler } from "@modelcontextprotocol/server";
 
-export const MCP_PATH = "/mcp";
 /** Requests larger than this are refused (a 10,000-task batch fits easily). */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
-
-export interface HttpServing {
-  url: string;
-  port: number;
-  close(): Promise<void>;
-}
-
-export type GuardResult = { ok: true } | { ok: false; status: number; message: string };
-
-/**
- * The checks every request passes before MCP sees it. An expected failure, returned as a value.
- * Every method is checked for Origin, not only mutating ones: nothing here is meant for browsers.
- */
-export function guardRequest(headers: {
-  host?: string | undefined;
-  origin?: string | undefined;
-}): GuardResult {
-  const host = validateHostHeader(headers.host, localhostAllowedHostnames());
-  if (!host.ok) return { ok: false, status: 403, message: `Forbidden: ${host.message}` };
-  if (headers.origin !== undefined) {
-    const origin = validateOriginHeader(headers.origin, localhostAllowedOrigins());
-    if (!origin.ok) return { ok: false, status: 403, message: `Forbidden: ${origin.message}` };
-  }
-  return { ok: true };
-}
 
 function refuse(res: ServerResponse, status: number, message: string): void {
   const body = JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32000, message } });
@@ -106,7 +70,7 @@ export interface McpHttpHandler {
 
 /**
  * The SDK's handler adapted to `node:http`. The caller has checked Host, Origin (and a token);
- * used by `baton mcp --http` below and by the daemon-hosted dashboard server (`/mcp`).
+ * used by `baton mcp --http` (src/mcp/server.ts) and by the daemon-hosted server (`/mcp`).
  */
 export function mcpHttpHandler(
   factory: McpServerFactory,
@@ -128,45 +92,5 @@ export function mcpHttpHandler(
       }
     },
     close: () => handler.close(),
-  };
-}
-
-/** Serve MCP at `http://127.0.0.1:<port>/mcp` (port 0: any free port). Never binds another interface. */
-export async function serveHttp(
-  factory: McpServerFactory,
-  options: { port: number; onError?: (error: Error) => void },
-): Promise<HttpServing> {
-  const handler = mcpHttpHandler(factory, options);
-  const server: Server = createServer((req, res) => {
-    const guard = guardRequest({ host: req.headers.host, origin: req.headers.origin });
-    if (!guard.ok) {
-      req.resume();
-      refuse(res, guard.status, guard.message);
-      return;
-    }
-    const path = (req.url ?? "/").split("?")[0];
-    if (path !== MCP_PATH) {
-      req.resume();
-      refuse(res, 404, `Not found: MCP is served at ${MCP_PATH}`);
-      return;
-    }
-    void handler.handle(req, res);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}${MCP_PATH}`,
-    port,
-    async close() {
-      await handler.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
   };
 }

@@ -13,7 +13,7 @@ import type { OpContext } from "../ops/operation.js";
 import { LocalCommandHost } from "../daemon/host.js";
 import { openEngine } from "../open.js";
 import { Warnings } from "./follow.js";
-import { serveHttp } from "./http.js";
+import { mcpHttpHandler } from "./http.js";
 import { registerResources } from "./resources.js";
 import { LineTransport } from "./stdio.js";
 import type { ContextSource, ToolSet } from "./tools.js";
@@ -119,10 +119,38 @@ export async function runMcp(options: RunMcpOptions): Promise<number> {
   };
 
   if (options.http) {
-    const serving = await serveHttp(factory, { port: options.port, onError: (e) => log(e.message) });
-    process.stderr.write(`baton mcp: serving MCP (${options.tools} tools) at ${serving.url}\n`);
+    // The same server, guards and tokens as the daemon's and `baton serve` (D42): only `/mcp`.
+    const [{ startHttpServer }, { homeTokenSource }, { batonHome }] = await Promise.all([
+      import("../http/server.js"),
+      import("../http/tokens.js"),
+      import("../core/paths.js"),
+    ]);
+    const tokens = homeTokenSource(batonHome());
+    tokens.current(); // made (or read) now: a broken token file stops the start
+    const handlers = {
+      full: mcpHttpHandler(factory, { onError: (e) => log(e.message) }),
+      readOnly: mcpHttpHandler(() => createMcpServer(contextSource, { ...options, readOnly: true }), {
+        onError: (e) => log(e.message),
+      }),
+    };
+    const { context } = await opening;
+    const serving = await startHttpServer({
+      context,
+      project: context.cwd,
+      port: options.port,
+      tokens,
+      routes: "mcp",
+      mcp: {
+        handle: (req, res, { readOnly }) => (readOnly ? handlers.readOnly : handlers.full).handle(req, res),
+      },
+      log: (line) => log(line),
+    });
+    process.stderr.write(
+      `baton mcp: serving MCP (${options.tools} tools) at ${serving.url}/mcp (Authorization: Bearer <token>: \`baton token show\`)\n`,
+    );
     await untilSignal();
     await serving.close();
+    await Promise.all([handlers.full.close(), handlers.readOnly.close()]);
     await shutdown();
     return 0;
   }

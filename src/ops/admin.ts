@@ -21,7 +21,7 @@ import {
 import type { OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
 import { sweepJobFiles } from "../supervisor/run-dir.js";
-import { runsProcess } from "./commands.js";
+import { refuseReserved, runsProcess } from "../core/executors.js";
 import { configCheck } from "./task-config.js";
 import { jobView, jobViewSchema } from "./views.js";
 
@@ -166,10 +166,7 @@ export const rerunTask = defineOperation({
   agent: "full",
   async run(input, ctx) {
     const job = await resolveJob(ctx, input.id);
-    if (runsProcess(job.type))
-      throw new InvalidInputError(
-        `${job.id} is a ${job.type} job, whose payload the supervisor built: re-run it with retry_job`,
-      );
+    refuseReserved(job.type, "rerun_task", "requeue");
     const [outcome] = await ctx.engine.enqueue(
       {
         type: job.type,
@@ -198,7 +195,11 @@ export const redriveTask = defineOperation({
   destructive: false,
   idempotent: false,
   agent: "full",
-  run: (input, ctx) => eachJob(ctx, idsOf(input), (id) => ctx.engine.redrive(id, ctx.actor)),
+  run: (input, ctx) =>
+    eachJob(ctx, idsOf(input), async (id) => {
+      refuseReserved((await ctx.engine.get(id)).type, "redrive_task", "requeue");
+      return ctx.engine.redrive(id, ctx.actor);
+    }),
 });
 
 const pauseInput = z.object({
@@ -393,9 +394,17 @@ export const claimTask = defineOperation({
   idempotent: false,
   agent: "full",
   async run(input, ctx) {
+    for (const type of input.types ?? []) refuseReserved(type, "claim_task", "claim");
+    // Without types: every agent-managed type that has work, never one an executor runs.
+    const types =
+      input.types ??
+      [
+        ...new Set((await ctx.engine.countByState({ states: ["queued", "retrying"] })).map((c) => c.type)),
+      ].filter((t) => !runsProcess(t));
+    if (types.length === 0) return { claimed: [] };
     const claimed = await ctx.engine.claim({
       owner: input.owner,
-      ...(input.types === undefined ? {} : { types: input.types }),
+      types,
       ...(input.leaseSeconds === undefined ? {} : { leaseMs: input.leaseSeconds * 1000 }),
       limit: input.limit ?? 1,
       ...(input.workflow === undefined ? {} : { workflow: input.workflow, project: projectOf(input, ctx) }),

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { BatonError, InvalidInputError, toBatonError } from "../core/errors.js";
+import { refuseReserved } from "../core/executors.js";
 import { backoffSchema, enqueueSpecSchema, jobStateSchema, nameSchema } from "../core/job.js";
 import { parseTimeRef } from "../core/duration.js";
 import type { JobState } from "../core/states.js";
@@ -67,6 +68,8 @@ export const enqueueTask = defineOperation({
       }
       specs = [{ type: "task", ...single }];
     }
+    // Before anything is written: one reserved item refuses the whole (atomic) batch.
+    for (const spec of specs) refuseReserved(String(spec.type), "enqueue_task", "create");
     for (const spec of specs) {
       if (Array.isArray(spec.dependsOn)) spec.dependsOn = await dependencyIds(ctx, spec.dependsOn, project);
     }
@@ -147,6 +150,7 @@ export const completeTask = defineOperation({
     for (const item of items) {
       try {
         const job = await resolveJob(ctx, item.id);
+        refuseReserved(job.type, "complete_task", "finish");
         const done = await ctx.engine.complete(job.id, {
           actor: ctx.actor,
           ...(item.evidence === undefined ? {} : { evidence: item.evidence }),
@@ -184,6 +188,7 @@ export const failTask = defineOperation({
   agent: "default",
   async run(input, ctx) {
     const job = await resolveJob(ctx, input.id);
+    refuseReserved(job.type, "fail_task", "finish");
     const failed = await ctx.engine.fail(job.id, {
       error: input.error,
       actor: ctx.actor,

@@ -2,7 +2,8 @@
  * Background commands: start a command now, check on it later from any chat or terminal.
  */
 import { z } from "zod";
-import { AGENT_TYPE_PREFIX, agentLimitReason } from "../agents/agents.js";
+import { agentLimitReason } from "../agents/agents.js";
+import { COMMAND_TYPE, runsProcess } from "../core/executors.js";
 import { parseTimerDuration } from "../core/duration.js";
 import { BatonError } from "../core/errors.js";
 import type { Attempt, Job } from "../core/job.js";
@@ -17,11 +18,8 @@ import { defineOperation } from "./operation.js";
 import { waitSettled } from "./settled.js";
 import { jobSummary, jobSummarySchema, jobView, jobViewSchema } from "./views.js";
 
-/** Jobs whose attempts are processes of the supervisor: commands and configured-task runs. */
-/** Jobs the supervisor runs as a process: commands, configured tasks, agent jobs. */
-export function runsProcess(type: string): boolean {
-  return type === "command" || type.startsWith("task:") || type.startsWith(AGENT_TYPE_PREFIX);
-}
+/** Jobs the supervisor runs as a process: commands, configured tasks, agent jobs (core/executors). */
+export { runsProcess };
 
 function host(ctx: OpContext): CommandHost {
   if (ctx.commands === undefined) {
@@ -90,7 +88,7 @@ export const runCommand = defineOperation({
       input.idleTimeout === undefined ? undefined : parseTimerDuration(input.idleTimeout, "idle timeout");
     const [outcome] = await ctx.engine.enqueue(
       {
-        type: "command",
+        type: COMMAND_TYPE,
         payload: {
           argv,
           cwd,

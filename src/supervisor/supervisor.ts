@@ -3,6 +3,7 @@
  * own process group with the caller's cwd and environment, follows its output, enforces timeouts,
  * records the real exit code, and re-attaches to commands that outlived a previous daemon.
  */
+import { COMMAND_TYPE, isReservedPrefix } from "../core/executors.js";
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -131,6 +132,14 @@ export class Supervisor {
       ...options,
     };
     this.kinds = options.kinds ?? [];
+    // The checkpoint operations refuse exactly the reserved types (core/executors.ts): a kind
+    // claiming anything else would run processes for jobs an agent may create freely.
+    for (const kind of this.kinds) {
+      if (!isReservedPrefix(kind.typePrefix))
+        throw new Error(
+          `supervisor kind '${kind.typePrefix}' is not a reserved type prefix (core/executors.ts)`,
+        );
+    }
   }
 
   private kindOf(job: Job): ProcessKind | undefined {
@@ -183,7 +192,7 @@ export class Supervisor {
       const excludeTypes: string[] = [];
       for (const kind of this.kinds) excludeTypes.push(...((await kind.excludeTypes?.(running)) ?? []));
       const [claimed] = await this.o.engine.claim({
-        types: ["command"],
+        types: [COMMAND_TYPE],
         ...(this.kinds.length === 0 ? {} : { typePrefixes: this.kinds.map((k) => k.typePrefix) }),
         ...(excludeTypes.length === 0 ? {} : { excludeTypes }),
         owner: this.o.owner,
@@ -471,7 +480,7 @@ export class Supervisor {
       { limit: 100_000 },
     );
     for (const job of running) {
-      if (job.type !== "command" && this.kindOf(job) === undefined) continue;
+      if (job.type !== COMMAND_TYPE && this.kindOf(job) === undefined) continue;
       if (this.tracked.has(job.id)) continue;
       const open = (await this.o.engine.attempts(job.id)).filter((a) => a.endedAt === null).pop();
       if (open === undefined) continue;

@@ -16,8 +16,9 @@ import type { CommandPayload } from "../supervisor/supervisor.js";
 import type { TaskDef } from "./config.js";
 import type { HookSpec, InputSpec, OutputMode, TaskSpec } from "./schema.js";
 
-/** The job type of a task's runs. */
-export const TASK_TYPE_PREFIX = "task:";
+/** The job type of a task's runs (declared with the other reserved types). */
+export { TASK_TYPE_PREFIX } from "../core/executors.js";
+import { TASK_TYPE_PREFIX } from "../core/executors.js";
 
 /** The kind of the last event of a task run: written once its hooks and notifications are done. */
 export const SETTLED_EVENT = "settled";

@@ -1,0 +1,200 @@
+/**
+ * R-37: checkpoint operations never create or finish jobs that an executor runs. `enqueue_task`
+ * (one task or a batch), `complete_task`, `fail_task` and `claim_task` refuse `command`,
+ * `task:<name>` and `agent:<name>` jobs on every front-end — the library's `baton.call`, the CLI,
+ * MCP over stdio, MCP over HTTP and the HTTP API — with `RESERVED_TYPE`, whose message names the
+ * operation made for them. The daemon runs throughout, and every refused job would write a canary
+ * file if it ever ran: the canary never appears, while a command started the proper way does run.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { afterEach, describe, expect, it } from "vitest";
+import { openBaton } from "../src/index.js";
+import { RESERVED_TYPES, reservedTypeOwner } from "../src/core/executors.js";
+import { call, connectStdio, toolError } from "./helpers/mcp.js";
+import { callOp } from "./helpers/http.js";
+import type { Home } from "./helpers/supervisor.js";
+import { cli, cliJson, jobRows, newHome, sleep, withDb } from "./helpers/supervisor.js";
+
+function payloads(home: Home): { type: string; payload: string }[] {
+  return withDb(
+    home,
+    (db) => db.prepare("SELECT type, payload FROM jobs").all() as { type: string; payload: string }[],
+  );
+}
+
+const closers: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (closers.length > 0) await closers.pop()!().catch(() => undefined);
+});
+
+/** Payloads that would touch the canary if any executor ran them. */
+function attackPayload(canary: string, cwd: string) {
+  return { argv: ["sh", "-c", `echo pwned > '${canary}'`], cwd };
+}
+
+const EXECUTOR_TYPES = ["command", "task:backup", "agent:claude"];
+
+/** The daemon has had its chance: a proper `baton run --wait` goes through the same supervisor. */
+function proveDaemonRuns(home: Home): void {
+  const ran = cliJson(home, ["run", "--wait", "--", "sh", "-c", "echo fine"]);
+  expect(ran).toBeDefined();
+  expect(readFileSync(join(home.dir, "runs", ran.id, "1", "output.log"), "utf8")).toContain("fine");
+}
+
+async function expectNothingRan(home: Home, canary: string): Promise<void> {
+  proveDaemonRuns(home);
+  await sleep(300);
+  expect(existsSync(canary)).toBe(false);
+  // Nothing of an executor type but the proper `run` exists.
+  const executorJobs = payloads(home).filter((j) => reservedTypeOwner(j.type) !== undefined);
+  expect(executorJobs.map((j) => (JSON.parse(j.payload) as { argv: string[] }).argv)).toEqual([
+    ["sh", "-c", "echo fine"],
+  ]);
+}
+
+describe("R-37 executor types belong to their own operations", () => {
+  it("R-37 the reserved set is derived from one place and names the owning operation", () => {
+    expect(reservedTypeOwner("command")).toBe("run_command");
+    expect(reservedTypeOwner("task:backup")).toBe("run_task");
+    expect(reservedTypeOwner("agent:claude")).toBe("agent_submit");
+    // Byte for byte, as the claim compares (SQLite's claim uses a BINARY range, PostgreSQL =).
+    expect(reservedTypeOwner("TASK:backup")).toBeUndefined();
+    expect(reservedTypeOwner("send_email")).toBeUndefined();
+    expect(reservedTypeOwner("task")).toBeUndefined();
+    expect(RESERVED_TYPES.length).toBeGreaterThan(0);
+  });
+
+  it("R-37 library baton.call refuses; library users' own handler types are unaffected", async () => {
+    const home = newHome();
+    const canary = join(home.dir, "canary-lib");
+    cliJson(home, ["daemon", "start"]);
+    const baton = await openBaton({ home: home.dir, durability: "normal" });
+    closers.push(() => baton.close());
+    for (const type of EXECUTOR_TYPES) {
+      await expect(
+        baton.call("enqueue_task", { type, payload: attackPayload(canary, home.dir) }),
+      ).rejects.toMatchObject({ code: "RESERVED_TYPE" });
+      await expect(
+        baton.call("enqueue_task", {
+          tasks: [{ payload: { fine: 1 } }, { type, payload: attackPayload(canary, home.dir) }],
+        }),
+      ).rejects.toMatchObject({
+        code: "RESERVED_TYPE",
+        message: expect.stringContaining(reservedTypeOwner(type)!),
+      });
+      await expect(baton.call("claim_task", { types: [type], owner: "agent" })).rejects.toMatchObject({
+        code: "RESERVED_TYPE",
+      });
+    }
+    // A batch with one reserved item wrote nothing at all.
+    expect(jobRows(home)).toEqual([]);
+    // Their own handler types still go through the catalogue.
+    const ok = (await baton.call("enqueue_task", { type: "send_email", payload: { to: "a@b.c" } })) as {
+      jobs: { id: string }[];
+    };
+    expect(ok.jobs).toHaveLength(1);
+    await baton.close();
+    await expectNothingRan(home, canary);
+  });
+
+  it("R-37 complete_task and fail_task refuse executor-run jobs (CLI)", async () => {
+    const home = newHome();
+    // A command job that cannot run yet: every project's commands are paused.
+    cliJson(home, ["pause", "command", "--scope", "type"]);
+    const job = cliJson(home, ["run", "--", "sh", "-c", "sleep 30"]);
+    for (const args of [
+      ["complete", job.id, "--evidence", "done"],
+      ["fail", job.id, "gave up", "--no-retry"],
+    ]) {
+      const result = cli(home, [...args, "--json"]);
+      const env = JSON.parse(result.stdout);
+      expect(env.ok).toBe(false);
+      expect(env.error.code).toBe("RESERVED_TYPE");
+      expect(env.error.message).toContain("stop_job");
+      expect(result.code).toBe(2);
+    }
+    expect(jobRows(home).find((j) => j.id === job.id)?.state).toBe("queued");
+    cliJson(home, ["stop", job.id]);
+  });
+
+  it("R-37 CLI enqueue refuses (one, and a batch file), exit 2, nothing written", async () => {
+    const home = newHome();
+    const canary = join(home.dir, "canary-cli");
+    cliJson(home, ["daemon", "start"]);
+    for (const type of EXECUTOR_TYPES) {
+      const one = cli(home, [
+        "enqueue",
+        "-t",
+        type,
+        JSON.stringify(attackPayload(canary, home.dir)),
+        "--json",
+      ]);
+      expect(JSON.parse(one.stdout).error.code).toBe("RESERVED_TYPE");
+      expect(one.code).toBe(2);
+    }
+    const file = join(home.dir, "jobs.json");
+    writeFileSync(
+      file,
+      JSON.stringify([{ payload: { a: 1 } }, { type: "command", payload: attackPayload(canary, home.dir) }]),
+    );
+    const batch = cli(home, ["enqueue", "--file", file, "--json"]);
+    expect(JSON.parse(batch.stdout).error.code).toBe("RESERVED_TYPE");
+    expect(jobRows(home)).toEqual([]);
+    await expectNothingRan(home, canary);
+  });
+
+  it("R-37 MCP over stdio refuses enqueue_task (default tool set)", async () => {
+    const home = newHome();
+    const canary = join(home.dir, "canary-stdio");
+    cliJson(home, ["daemon", "start"]);
+    const mcp = await connectStdio(home.dir);
+    closers.push(() => mcp.close());
+    for (const type of EXECUTOR_TYPES) {
+      const one = await call(mcp.client, "enqueue_task", { type, payload: attackPayload(canary, home.dir) });
+      expect(one.isError).toBe(true);
+      expect(toolError(one)).toMatchObject({ code: "RESERVED_TYPE" });
+      expect(toolError(one).message).toContain(reservedTypeOwner(type)!);
+      const batch = await call(mcp.client, "enqueue_task", {
+        tasks: [{ type, payload: attackPayload(canary, home.dir) }],
+      });
+      expect(toolError(batch).code).toBe("RESERVED_TYPE");
+    }
+    await mcp.close();
+    await expectNothingRan(home, canary);
+  });
+
+  it("R-37 MCP over HTTP and the HTTP API refuse (the daemon's server, with its token)", async () => {
+    const home = newHome();
+    const canary = join(home.dir, "canary-http");
+    const dash = cliJson(home, ["dashboard", "--no-open"]);
+    const base = dash.base.replace(/\/$/, "");
+    const token = new URL(dash.url).searchParams.get("token")!;
+    const auth = { authorization: `Bearer ${token}` };
+    for (const type of EXECUTOR_TYPES) {
+      const one = await callOp(
+        base,
+        "enqueue_task",
+        { type, payload: attackPayload(canary, home.dir) },
+        auth,
+      );
+      expect(one.status).toBe(400);
+      expect(one.body.error.code).toBe("RESERVED_TYPE");
+      const batch = await callOp(base, "enqueue_task", { tasks: [{ type, payload: {} }] }, auth);
+      expect(batch.body.error.code).toBe("RESERVED_TYPE");
+    }
+    const client = new Client({ name: "r37", version: "1" });
+    const transport = new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
+      requestInit: { headers: auth },
+    });
+    await client.connect(transport);
+    closers.push(() => client.close());
+    for (const type of EXECUTOR_TYPES) {
+      const one = await call(client, "enqueue_task", { type, payload: attackPayload(canary, home.dir) });
+      expect(toolError(one).code).toBe("RESERVED_TYPE");
+    }
+    await client.close();
+    await expectNothingRan(home, canary);
+  });
+});
