@@ -97,6 +97,34 @@ function readStdout(dir: string): string {
   return readStreamText(dir, "stdout", Number.POSITIVE_INFINITY);
 }
 
+/** Lines of stderr a failure's reason quotes, and its longest length. */
+const REASON_LINES = 3;
+const REASON_MAX = 500;
+
+/**
+ * Why a run failed, in words: `command not found: X` for an argv command that does not exist (exit
+ * 127), else the exit code with the last lines of stderr (a thrown error's message, a tool's
+ * complaint), else with the summary its stdout gave.
+ */
+export function failureReason(
+  argv: readonly string[],
+  exitCode: number,
+  dir: string,
+  summary: string | undefined,
+): string {
+  if (exitCode === 127 && argv[0] !== "/bin/sh" && argv[0] !== process.execPath)
+    return `command not found: ${argv[0] ?? ""}`;
+  const stderr = readStreamText(dir, "stderr", 64 * 1024)
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "")
+    .slice(-REASON_LINES)
+    .join(" | ")
+    .slice(-REASON_MAX);
+  const why = stderr !== "" ? stderr : summary;
+  return `exit code ${exitCode}${why === undefined ? "" : `: ${why}`}`;
+}
+
 function summaryOf(result: unknown): string | undefined {
   const r = result as { summary?: unknown; message?: unknown } | null;
   if (r === null || typeof r !== "object") return undefined;
@@ -162,10 +190,8 @@ export function taskProcessKind(options: TaskExecutorOptions): ProcessKind {
       const info = payload.task;
       const parsed = parseOutput(info.output, readStdout(dir), exitCode);
       const result = { ...parsed.result, ...(info.dryRun ? { dryRun: true } : {}) };
-      if (!info.successExitCodes.includes(exitCode)) {
-        const summary = summaryOf(result);
-        return { ok: false, error: `exit code ${exitCode}${summary === undefined ? "" : `: ${summary}`}` };
-      }
+      if (!info.successExitCodes.includes(exitCode))
+        return { ok: false, error: failureReason(payload.argv, exitCode, dir, summaryOf(result)) };
       if (parsed.error !== undefined) return { ok: false, error: parsed.error };
       return { ok: true, result };
     },
