@@ -15,6 +15,7 @@ import { DEFAULT_BACKOFF } from "../core/job.js";
 import type { CommandPayload } from "../supervisor/supervisor.js";
 import type { TaskDef } from "./config.js";
 import type { HookSpec, InputSpec, OutputMode, TaskSpec } from "./schema.js";
+import { inputEnvVar, PLACEHOLDER } from "./schema.js";
 
 /** The job type of a task's runs (declared with the other reserved types). */
 export { TASK_TYPE_PREFIX } from "../core/executors.js";
@@ -118,15 +119,11 @@ export function parseInputPairs(pairs: readonly string[]): Record<string, string
   return out;
 }
 
-/** The environment variable an input reaches the command through: `BATON_INPUT_<NAME>`. */
-export function inputEnvName(name: string): string {
-  return `BATON_INPUT_${name.toUpperCase()}`;
-}
-
 /**
  * An argv list, or `/bin/sh -c <line> <task>` for a shell string (extra args become "$@").
- * In an argv list an element that is exactly `{{name}}` becomes the input's value: a whole
- * argument, never parsed by a shell. Shell strings see inputs only as `$BATON_INPUT_<NAME>`.
+ * In an argv list each `{{name}}` becomes the input's value, inside the one argument it is in
+ * (`--name={{who}}`), never parsed by a shell. Shell strings see inputs only as
+ * `$BATON_INPUT_<NAME>` (a `{{name}}` in one is a config error).
  */
 export function commandArgv(
   command: NonNullable<TaskSpec["command"]>,
@@ -135,12 +132,12 @@ export function commandArgv(
   taskName: string,
 ): string[] {
   if (typeof command === "string") return ["/bin/sh", "-c", command, taskName, ...args];
-  return [...command, ...args].map((part) => {
-    const match = /^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/.exec(part);
-    if (match === null) return part;
-    const value = inputs[match[1]!];
-    return value === undefined ? "" : String(value);
-  });
+  return [...command, ...args].map((part) =>
+    part.replace(PLACEHOLDER, (_all, name: string) => {
+      const value = inputs[name];
+      return value === undefined ? "" : String(value);
+    }),
+  );
 }
 
 /** Names of the caller's variables a task reads: `required_env` and the `*_env` references. */
@@ -178,7 +175,7 @@ export function runEnv(
       { task: task.name, missing: [...new Set(missing)] },
     );
   }
-  for (const [name, value] of Object.entries(inputs)) env[inputEnvName(name)] = String(value);
+  for (const [name, value] of Object.entries(inputs)) env[inputEnvVar(name)] = String(value);
   env.BATON_INPUTS_JSON = JSON.stringify(inputs);
   if (task.kind === "plugin") env.BATON_TASK_WITH = JSON.stringify(task.spec.with ?? {});
   env.BATON_RUN_ID = runId;

@@ -9,6 +9,14 @@ import { z } from "zod";
 import { AGENT_PRESETS } from "../core/agent-presets.js";
 import { parseTimerDuration } from "../core/duration.js";
 
+/** `{{name}}` in an argv element: replaced by the input's value (runner.ts). */
+export const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+
+/** The variable an input reaches a command through: `BATON_INPUT_<NAME>`. */
+export function inputEnvVar(name: string): string {
+  return `BATON_INPUT_${name.toUpperCase()}`;
+}
+
 /** Task names become job types (`task:<name>`), unit file names and environment values. */
 export const TASK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -323,6 +331,31 @@ export const taskSchema = z
           path: ["env", key],
         });
       }
+    }
+    const inputNames = Object.keys(task.inputs ?? {});
+    for (const key of ["command", "dry_run_command", "args"] as const) {
+      const value = task[key];
+      if (value === undefined) continue;
+      const parts = typeof value === "string" ? [value] : value;
+      parts.forEach((part, index) => {
+        for (const match of part.matchAll(PLACEHOLDER)) {
+          const name = match[1]!;
+          const path = typeof value === "string" ? [key] : [key, index];
+          if (typeof value === "string") {
+            ctx.addIssue({
+              code: "custom",
+              message: `a shell command line gets inputs as "$${inputEnvVar(name)}", not {{${name}}} (use an argv list for {{…}})`,
+              path,
+            });
+          } else if (!inputNames.includes(name)) {
+            ctx.addIssue({
+              code: "custom",
+              message: `unknown placeholder {{${name}}} (inputs: ${inputNames.length === 0 ? "none" : inputNames.join(", ")})`,
+              path,
+            });
+          }
+        }
+      });
     }
     for (const [name, spec] of Object.entries(task.inputs ?? {})) {
       if (typeof spec === "string" || spec.default === undefined || spec.type === undefined) continue;
