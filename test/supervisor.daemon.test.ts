@@ -32,7 +32,7 @@ describe("baton ps, logs -f, wait and the daemon verbs", () => {
     await until("it to print", () => cliJson(home, ["logs", id]).text === "before\n");
     const ps = cli(home, ["ps"]);
     expect(ps.code).toBe(0);
-    expect(ps.stdout).toContain(id);
+    expect(ps.stdout).toContain(id.slice(-6)); // the short id (D59)
     expect(ps.stdout).toContain("talky");
     expect(ps.stdout).toContain("running");
 

@@ -5,6 +5,8 @@
 import { readFileSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { InvalidInputError } from "../core/errors.js";
+import { JOB_STATES } from "../core/states.js";
+import { notOneOf } from "./suggest.js";
 import { parseDuration, parseTimerDuration } from "../core/duration.js";
 import { shortId } from "../core/ids.js";
 import type { OutputMode } from "./output.js";
@@ -98,6 +100,15 @@ export function parseJobsFile(text: string): unknown[] {
   }
   const lines = trimmed.split(/\r?\n/).filter((l) => l.trim() !== "");
   return lines.map((l, i) => json(`line ${i + 1} of the jobs file`, l));
+}
+
+/** `--state` values, each a state (or one of `extra`); a misspelt one lists them and guesses. */
+function checkStates(values: string[] | undefined, extra: string[]): string[] | undefined {
+  const valid = [...JOB_STATES, ...extra];
+  for (const v of values ?? []) {
+    if (!valid.includes(v)) throw new InvalidInputError(`--state ${notOneOf("a state", v, valid)}`);
+  }
+  return values;
 }
 
 function omitUndefined(o: Record<string, unknown>): Record<string, unknown> {
@@ -195,6 +206,10 @@ export const bindings: CliBinding[] = [
           ),
         };
       }
+      if (payload?.[0] === undefined && o.name === undefined && o.type === undefined)
+        throw new InvalidInputError(
+          `enqueue needs a payload ('{"path":"src/a.ts"}'), a name (-n) or a type (-t); many at once with --file`,
+        );
       const delay = str(o.delay);
       return omitUndefined({
         ...common,
@@ -335,7 +350,7 @@ export const bindings: CliBinding[] = [
       ...scopeOptions,
     ],
     input(_args, o) {
-      const states = o.state as string[] | undefined;
+      const states = checkStates(o.state as string[] | undefined, ["live", "finished"]);
       return omitUndefined({
         ...scope(o),
         all: o.all === true ? true : undefined,
@@ -547,12 +562,18 @@ export const bindings: CliBinding[] = [
       },
     ],
     input: (_a, o) =>
-      omitUndefined({ olderThan: str(o.olderThan), state: o.state, dependents: str(o.dependents) }),
+      omitUndefined({
+        olderThan: str(o.olderThan),
+        state: checkStates(o.state as string[] | undefined, []),
+        dependents: str(o.dependents),
+      }),
   },
   {
     op: "doctor",
     command: "doctor",
     input: () => ({}),
+    // A check that FAILs is a failure of the command (exit 1), so scripts and CI can rely on it.
+    after: async (data) => ((data as { ok: boolean }).ok ? undefined : 1),
     render(data, mode) {
       const d = data as {
         ok: boolean;

@@ -19,6 +19,12 @@ function omitUndefined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
+/**
+ * `wait`'s exit code when it gave up before the job finished (docs/cli.md): EX_TEMPFAIL, "try
+ * again later". Distinct from 124, which is the job's own timeout.
+ */
+export const WAIT_GAVE_UP = 75;
+
 /** The exit code `wait` reports for a finished job: the command's own, else by outcome. */
 export function jobExitCode(state: string, exitCode: number | undefined): number {
   if (exitCode !== undefined) return exitCode;
@@ -351,7 +357,12 @@ export const commandBindings: CliBinding[] = [
   {
     op: "wait_job",
     command: "wait <id>",
-    options: [{ flags: "--timeout <duration>", description: "give up after this long (exit 124)" }],
+    options: [
+      {
+        flags: "--timeout <duration>",
+        description: `give up after this long (exit ${WAIT_GAVE_UP}; 124 means the job itself timed out)`,
+      },
+    ],
     input([[id]], o) {
       const timeout = str(o.timeout);
       if (timeout !== undefined) parseDuration(timeout);
@@ -365,8 +376,11 @@ export const commandBindings: CliBinding[] = [
         ? (data as { finished: boolean; state: string; exitCode?: number })
         : await waitLoop(ctx, d.id, timeout === undefined ? undefined : parseDuration(timeout));
       if (ctx.mode.json) io().out(`${JSON.stringify({ ok: true, data: { id: d.id, ...r } })}\n`);
-      else if (!r.finished) io().err(`baton: ${d.id} is still ${r.state} (wait timed out)\n`);
-      return r.finished ? jobExitCode(r.state, r.exitCode) : 124;
+      else if (!r.finished)
+        io().err(
+          `baton: ${d.id} is still ${r.state}: gave up waiting (exit ${WAIT_GAVE_UP}); wait again to go on\n`,
+        );
+      return r.finished ? jobExitCode(r.state, r.exitCode) : WAIT_GAVE_UP;
     },
   },
   {

@@ -102,7 +102,8 @@ export async function daemonCommand(
             }`
           : `daemon not running${Array.isArray(s.stale) ? `; stale: ${(s.stale as string[]).join("; ")}` : ""}`,
       );
-      return 0;
+      // Like an init script's status (LSB): 3 when no daemon runs, so `baton daemon status && …` is honest.
+      return s.running === true ? 0 : 3;
     }
     default: {
       const never: never = verb;

@@ -6,9 +6,10 @@
  * wrong state, ambiguous id), 5 store unavailable (busy, full, I/O, schema too new).
  */
 import { Command, CommanderError, Option } from "commander";
-import { BatonError, ERROR_CODES, toBatonError } from "../core/errors.js";
+import { BatonError, ERROR_CODES, InvalidInputError, toBatonError } from "../core/errors.js";
 import { getOperation } from "../ops/catalogue.js";
-import { invoke } from "../ops/invoke.js";
+import { describeIssue, invoke } from "../ops/invoke.js";
+import { flagFor } from "./suggest.js";
 import { openEngine } from "../open.js";
 import type { CliBinding, Positional } from "./bindings.js";
 import { bindings, defaultRender } from "./bindings.js";
@@ -60,8 +61,14 @@ async function runBinding(
     commands,
   };
   try {
+    const parsed = op.input.safeParse(input ?? {});
+    if (!parsed.success) throw cliInputError(binding, parsed.error.issues);
     const requestId = io().requestId;
-    const data = await invoke(op, input, requestId === undefined ? context : { ...context, requestId });
+    const data = await invoke(op, input, requestId === undefined ? context : { ...context, requestId }).catch(
+      (error: unknown) => {
+        throw inFlagWords(binding, error);
+      },
+    );
     if (binding.quiet?.(opts) !== true)
       printOk(mode, data, () => (binding.render ?? defaultRender)(data, mode));
     const errors = (data as { errors?: unknown[] }).errors;
@@ -78,6 +85,73 @@ async function runBinding(
     commands.close();
     if (shared === undefined) await store.close();
   }
+}
+
+/** A number of seconds or milliseconds as a duration a flag takes (`5s`, `250ms`). */
+function asDuration(value: number, field: string): string {
+  const ms = field.endsWith("Ms") ? value : value * 1000;
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/**
+ * A schema's complaint in the command line's words: the flag as typed (`--ttl`, not `ttlSeconds`),
+ * a bound as a duration where the flag takes one, and the valid values where there is a list.
+ */
+function cliInputError(
+  binding: CliBinding,
+  issues: readonly {
+    path: readonly PropertyKey[];
+    message: string;
+    code?: string;
+    minimum?: unknown;
+    maximum?: unknown;
+    values?: unknown;
+  }[],
+): BatonError {
+  const issue = issues[0];
+  const field = String(issue?.path[0] ?? "");
+  const flag = issue === undefined ? undefined : flagFor(binding, field);
+  if (issue === undefined || flag === undefined)
+    return new InvalidInputError(`${binding.op}: ${describeIssue(issues)}`);
+  const timed = /(Seconds|Ms)$/.test(field);
+  const bound = (value: unknown) =>
+    timed && typeof value === "number" ? asDuration(value, field) : String(value);
+  let text = issue.message;
+  if (issue.code === "too_small" && issue.minimum !== undefined)
+    text = `must be at least ${bound(issue.minimum)}`;
+  if (issue.code === "too_big" && issue.maximum !== undefined)
+    text = `must be at most ${bound(issue.maximum)}`;
+  if (Array.isArray(issue.values)) text = `must be one of ${issue.values.map(String).join(", ")}`;
+  return new InvalidInputError(`${flag} ${text}`);
+}
+
+/**
+ * An INVALID_INPUT raised below the operation's schema (the engine's own check of a job) names
+ * catalogue fields too: `invalid job: timeoutMs: Too small…` becomes `invalid job: --timeout …`.
+ */
+const BOUND_WORDS: Record<string, string> = {
+  ">": "more than",
+  ">=": "at least",
+  "<": "less than",
+  "<=": "at most",
+};
+
+function inFlagWords(binding: CliBinding, error: unknown): unknown {
+  if (!(error instanceof BatonError) || error.code !== "INVALID_INPUT") return error;
+  const message = error.message.replace(/\b([a-z][A-Za-z]+): /g, (whole, field: string) => {
+    const flag = flagFor(binding, field);
+    return flag === undefined ? whole : `${flag} `;
+  });
+  if (message === error.message) return error;
+  return new InvalidInputError(
+    message
+      .replace(/(--[a-z-]+) Too (small|big): /, "$1 ")
+      .replace(
+        /expected number to be ([<>]=?)(\d+)/,
+        (_, op: string, n: string) => `must be ${BOUND_WORDS[op] ?? op} ${n}`,
+      ),
+    error.details === undefined ? undefined : { ...error.details },
+  );
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -297,7 +371,14 @@ async function parseAndRun(argv: string[], json: boolean): Promise<number> {
       // No command (`baton`) or `baton help <unknown>`: commander printed the help to stderr.
       if (error.code === "commander.help") return ERROR_CODES.USAGE.exit;
       if (error.code === "commander.executeSubCommandAsync") return error.exitCode;
-      const message = error.message.replace(/^error: /, "").split("\n")[0] ?? "invalid command line";
+      // Commander puts its "(Did you mean status?)" on a second line: keep it on the one line.
+      const message =
+        error.message
+          .replace(/^error: /, "")
+          .split("\n")
+          .map((l) => l.trim())
+          .filter((l) => l !== "")
+          .join(" ") || "invalid command line";
       printError(modeFor(json), new BatonError("USAGE", `${message} (see baton --help)`));
       return ERROR_CODES.USAGE.exit;
     }

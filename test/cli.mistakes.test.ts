@@ -1,0 +1,268 @@
+/**
+ * Issue 19: the command line answers a mistake in the words the user typed. A table walks the
+ * commands with their common mistakes (a typo, a bad value, a missing argument, an ambiguous
+ * reference, the wrong project) and checks the message (what it must say), the exit code
+ * (docs/cli.md) and the `--json` envelope, through the real binary on a real SQLite file. Then
+ * the exit codes that mean one thing each: `doctor` with a FAIL, `daemon status` with no daemon,
+ * `wait` giving up (75) apart from a job's own timeout (124).
+ */
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { baton, envelope } from "./helpers/cli.js";
+
+/** A directory kept for the whole describe block (tempDir's are removed after each test). */
+const kept: string[] = [];
+function keptDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  kept.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of kept) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Mistake {
+  kind: "typo" | "bad value" | "missing argument" | "ambiguous reference" | "wrong project";
+  args: string[];
+  exit: number;
+  code: string;
+  /** Every one of these must be in the message (text and JSON alike). */
+  says: string[];
+  /** Run from this project (default: alpha). */
+  cwd?: "alpha" | "beta" | "gamma";
+}
+
+const STATES = "waiting, queued, running, retrying, succeeded, failed, timed_out, cancelled, skipped";
+
+const table: Mistake[] = [
+  // typos: commands, flags and values get a "did you mean"
+  { kind: "typo", args: ["stauts"], exit: 2, code: "USAGE", says: ["'stauts'", "Did you mean status?"] },
+  { kind: "typo", args: ["lsit"], exit: 2, code: "USAGE", says: ["Did you mean list?"] },
+  { kind: "typo", args: ["complet", "x"], exit: 2, code: "USAGE", says: ["Did you mean complete?"] },
+  {
+    kind: "typo",
+    args: ["list", "--stat", "queued"],
+    exit: 2,
+    code: "USAGE",
+    says: ["Did you mean --state?"],
+  },
+  { kind: "typo", args: ["enqueue", "{}", "--workflw", "w"], exit: 2, code: "USAGE", says: ["--workflow"] },
+  {
+    kind: "typo",
+    args: ["list", "-s", "queud"],
+    exit: 2,
+    code: "INVALID_INPUT",
+    says: [STATES, "did you mean queued?"],
+  },
+  {
+    kind: "typo",
+    args: ["clean", "-s", "faild"],
+    exit: 2,
+    code: "INVALID_INPUT",
+    says: ["did you mean failed?"],
+  },
+  // bad values: the flag as typed, its bound in its own unit, the valid values
+  {
+    kind: "bad value",
+    args: ["list", "-s", "bogus"],
+    exit: 2,
+    code: "INVALID_INPUT",
+    says: ["--state 'bogus'", STATES, "live, finished"],
+  },
+  {
+    kind: "bad value",
+    args: ["register-agent", "a1", "--ttl", "2s"],
+    exit: 2,
+    code: "INVALID_INPUT",
+    says: ["--ttl must be at least 5s"],
+  },
+  {
+    kind: "bad value",
+    args: ["run", "--timeout", "0", "--", "true"],
+    exit: 2,
+    code: "INVALID_INPUT",
+    says: ["--timeout must be more than 0"],
+  },
+  {
+    kind: "bad value",
+    args: ["enqueue", "{}", "-p", "5000"],
+    exit: 2,
+    code: "INVALID_INPUT",
+    says: ["--priority must be at most 1000"],
+  },
+  {
+    kind: "bad value",
+    args: ["enqueue", "{}", "-p", "high"],
+    exit: 2,
+    code: "INVALID_INPUT",
+    says: ["--priority must be an integer"],
+  },
+  {
+    kind: "bad value",
+    args: ["list", "--limit", "0"],
+    exit: 2,
+    code: "INVALID_INPUT",
+    says: ["--limit must be at least 1"],
+  },
+  // missing arguments
+  {
+    kind: "missing argument",
+    args: ["enqueue"],
+    exit: 2,
+    code: "INVALID_INPUT",
+    says: ["payload", "-n", "-t", "--file"],
+  },
+  {
+    kind: "missing argument",
+    args: ["show"],
+    exit: 2,
+    code: "USAGE",
+    says: ["missing required argument 'id'"],
+  },
+  { kind: "missing argument", args: ["fail", "x"], exit: 2, code: "USAGE", says: ["'error'"] },
+  { kind: "missing argument", args: ["wait"], exit: 2, code: "USAGE", says: ["'id'"] },
+  // ambiguous references name every candidate; nothing is done
+  {
+    kind: "ambiguous reference",
+    args: ["complete", "twin"],
+    exit: 4,
+    code: "AMBIGUOUS_ID",
+    says: ["'twin' matches 2 jobs"],
+  },
+  {
+    kind: "ambiguous reference",
+    args: ["show", "twin"],
+    exit: 4,
+    code: "AMBIGUOUS_ID",
+    says: ["use a full id"],
+  },
+  { kind: "ambiguous reference", args: ["explain", "twin"], exit: 4, code: "AMBIGUOUS_ID", says: ["'twin'"] },
+  {
+    kind: "ambiguous reference",
+    args: ["enqueue", "{}", "--depends-on", "twin"],
+    exit: 4,
+    code: "AMBIGUOUS_ID",
+    says: ["'twin'"],
+  },
+  // the wrong project: a name only in other projects, in two of them
+  {
+    kind: "wrong project",
+    args: ["show", "build"],
+    cwd: "gamma",
+    exit: 4,
+    code: "AMBIGUOUS_ID",
+    says: ["project", "alpha", "beta"],
+  },
+  {
+    kind: "wrong project",
+    args: ["complete", "build"],
+    cwd: "gamma",
+    exit: 4,
+    code: "AMBIGUOUS_ID",
+    says: ["alpha", "beta"],
+  },
+  {
+    kind: "wrong project",
+    args: ["show", "nothing-here"],
+    cwd: "gamma",
+    exit: 3,
+    code: "JOB_NOT_FOUND",
+    says: ["'nothing-here'"],
+  },
+];
+
+let home = "";
+const projects: Record<string, string> = {};
+
+function call(args: string[], cwd: string, json: boolean) {
+  const first = args[0]!;
+  const withJson = json ? [first, "--json", ...args.slice(1)] : args;
+  return baton(withJson, { home, cwd });
+}
+
+describe("issue 19: every command's common mistakes", () => {
+  beforeAll(() => {
+    home = keptDir("baton-mistakes-home-");
+    const root = keptDir("baton-mistakes-projects-");
+    for (const p of ["alpha", "beta", "gamma"]) {
+      projects[p] = join(root, p);
+      mkdirSync(join(projects[p], ".git"), { recursive: true });
+    }
+    const seed = (args: string[], cwd: string) =>
+      expect(baton([...args, "--json"], { home, cwd }).code).toBe(0);
+    seed(["enqueue", "{}", "-n", "twin"], projects.alpha!);
+    seed(["enqueue", "{}", "-n", "twin"], projects.alpha!);
+    seed(["enqueue", "{}", "-n", "build"], projects.alpha!);
+    seed(["enqueue", "{}", "-n", "build"], projects.beta!);
+  });
+
+  for (const m of table) {
+    it(`${m.kind}: baton ${m.args.join(" ")} → exit ${m.exit} ${m.code}`, () => {
+      const cwd = projects[m.cwd ?? "alpha"]!;
+      const text = call(m.args, cwd, false);
+      expect({ exit: text.code, stdout: text.stdout }).toEqual({ exit: m.exit, stdout: "" });
+      const lines = text.stderr.trim().split("\n");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^baton: error: .+ \\(${m.code}\\)$`));
+      for (const words of m.says) expect(lines[0]).toContain(words);
+
+      const json = call(m.args, cwd, true);
+      expect({ exit: json.code, stderr: json.stderr }).toEqual({ exit: m.exit, stderr: "" });
+      const env = envelope(json);
+      expect(env.ok).toBe(false);
+      expect(env.error?.code).toBe(m.code);
+      for (const words of m.says) expect(env.error?.message).toContain(words);
+    });
+  }
+
+  it("nothing the mistakes said changed a job", () => {
+    const listed = envelope(baton(["list", "--all", "--json"], { home, cwd: projects.alpha! })).data;
+    expect(listed.total).toBe(4);
+    for (const job of listed.jobs as { state: string }[]) expect(job.state).toBe("queued");
+  });
+});
+
+describe("exit codes that mean one thing each (docs/cli.md)", () => {
+  let where = "";
+  beforeAll(() => {
+    where = keptDir("baton-exit-home-");
+  });
+  afterAll(() => {
+    baton(["daemon", "stop"], { home: where });
+  });
+
+  it("doctor exits 1 when a check FAILs, 0 when all pass", async () => {
+    expect(baton(["doctor"], { home: where }).code).toBe(0);
+    expect(baton(["enqueue", "{}", "--json"], { home: where }).code).toBe(0);
+    expect(baton(["claim", "--lease", "1s", "--json"], { home: where }).code).toBe(0);
+    await sleep(1500);
+    const failing = baton(["doctor"], { home: where });
+    expect(failing.code).toBe(1);
+    expect(failing.stdout).toMatch(/^FAIL leases:/m);
+    const json = baton(["doctor", "--json"], { home: where });
+    expect(json.code).toBe(1);
+    expect(envelope(json).data.ok).toBe(false);
+  });
+
+  it("daemon status exits 3 when no daemon runs, 0 when one does", () => {
+    const none = baton(["daemon", "status", "--json"], { home: where });
+    expect(none.code).toBe(3);
+    expect(envelope(none).data.running).toBe(false);
+    expect(baton(["daemon", "start"], { home: where }).code).toBe(0);
+    expect(baton(["daemon", "status"], { home: where }).code).toBe(0);
+  });
+
+  it("wait exits 75 when it gives up, 124 when the job itself timed out", () => {
+    const long = envelope(baton(["run", "--json", "--", "sleep", "30"], { home: where })).data.id as string;
+    const gaveUp = baton(["wait", long, "--timeout", "1s"], { home: where });
+    expect(gaveUp.code).toBe(75);
+    expect(gaveUp.stderr).toContain("gave up waiting");
+    const timed = envelope(baton(["run", "--json", "--timeout", "1s", "--", "sleep", "30"], { home: where }))
+      .data.id as string;
+    expect(baton(["wait", timed, "--timeout", "30s"], { home: where }).code).toBe(124);
+    expect(baton(["stop", long], { home: where }).code).toBe(0);
+  });
+});
