@@ -2,7 +2,15 @@
  * Command logs (issue 17 finding 10, issue 19 "logs"): stdout and stderr stored once and merged by
  * line, a job's files removed with its rows, orphaned run folders swept.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { LocalCommandHost } from "../src/daemon/host.js";
@@ -127,9 +135,26 @@ describe("a job's files go with it (finding 10)", () => {
     const orphan = join(home.dir, "runs", "01JZZZZZZZZZZZZZZZZZZZZZZZ", "1");
     mkdirSync(orphan, { recursive: true });
     writeFileSync(join(orphan, "output.log"), "left behind\n");
+    // Another ledger's folder (this home used with BATON_DATABASE_URL too): never judged here.
+    const foreign = join(home.dir, "runs", "01JXXXXXXXXXXXXXXXXXXXXXXX");
+    mkdirSync(join(foreign, "1"), { recursive: true });
+    writeFileSync(join(foreign, "ledger"), "0123456789abcdef");
+    // An environment saved a moment ago, its row perhaps not inserted yet (a task run): kept;
+    // one saved minutes ago whose job never came: removed.
+    const fresh = join(home.dir, "runs", "01JWWWWWWWWWWWWWWWWWWWWWWW");
+    const stale = join(home.dir, "runs", "01JVVVVVVVVVVVVVVVVVVVVVVV");
+    for (const dir of [fresh, stale]) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "env"), "{}");
+    }
+    const old = new Date(Date.now() - 120_000);
+    utimesSync(stale, old, old);
     expect(cliJson(home, ["clean", "--older-than", "0s"]).deleted).toBe(1);
     expect(existsSync(join(home.dir, "runs", id))).toBe(false);
     expect(existsSync(join(home.dir, "runs", "01JZZZZZZZZZZZZZZZZZZZZZZZ"))).toBe(false);
+    expect(existsSync(foreign)).toBe(true);
+    expect(existsSync(fresh)).toBe(true);
+    expect(existsSync(stale)).toBe(false);
     stopDaemon(home);
   });
 

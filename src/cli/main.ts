@@ -51,7 +51,7 @@ async function runBinding(
   const input = binding.input(args, opts);
   const shared = io().opened;
   const { engine, store, home } = shared ?? (await openEngine({ actor: "cli" }));
-  const commands = new LocalCommandHost(home);
+  const commands = new LocalCommandHost(home, store.location);
   const context = {
     engine,
     cwd: io().cwd,

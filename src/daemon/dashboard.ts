@@ -130,7 +130,7 @@ export class DaemonDashboard {
         import("../mcp/http.js"),
       ]);
     const { engine, store, home } = this.opened;
-    const commands = new LocalCommandHost(home);
+    const commands = new LocalCommandHost(home, store.location);
     const context = (actor: string): OpContext => ({
       engine,
       cwd: request.cwd,

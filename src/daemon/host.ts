@@ -22,7 +22,11 @@ export class LocalCommandHost implements CommandHost {
   readonly home: string;
   private client: DaemonClient | undefined;
 
-  constructor(home: string) {
+  /** `ledger`: the location of the store the jobs are in, marked beside their run folders. */
+  constructor(
+    home: string,
+    private readonly ledger?: string,
+  ) {
     this.home = home;
   }
 
@@ -32,7 +36,7 @@ export class LocalCommandHost implements CommandHost {
   }
 
   saveEnv(jobId: string, env: NodeJS.ProcessEnv): void {
-    saveEnv(this.home, jobId, env);
+    saveEnv(this.home, jobId, env, this.ledger);
   }
 
   /** A daemon that dies under the call is replaced (ensureDaemon starts another) and woken. */

@@ -76,7 +76,7 @@ export async function runServe(options: ServeOptions): Promise<number> {
     await store.close();
     throw error;
   }
-  const commands = new LocalCommandHost(home);
+  const commands = new LocalCommandHost(home, store.location);
   const project = findProject(options.cwd);
   const context: OpContext = {
     engine,

@@ -94,7 +94,7 @@ export async function runMcp(options: RunMcpOptions): Promise<number> {
     .then(() => openEngine({ actor: "mcp" }))
     .then(({ engine, store, home }) => {
       // Command operations start processes through the daemon (started on demand) with this environment.
-      const commands = new LocalCommandHost(home);
+      const commands = new LocalCommandHost(home, store.location);
       const context: OpContext = {
         engine,
         cwd: process.cwd(),

@@ -85,11 +85,15 @@ function writePrivate(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
-/** Keep the caller's environment for this job's attempts; never stored in the database. */
-export function saveEnv(home: string, jobId: string, env: NodeJS.ProcessEnv): void {
+/**
+ * Keep the caller's environment for this job's attempts; never stored in the database. `ledger`
+ * (the store's location) marks the folder as that ledger's, for {@link sweepJobFiles}.
+ */
+export function saveEnv(home: string, jobId: string, env: NodeJS.ProcessEnv, ledger?: string): void {
   const dir = jobDir(home, jobId);
   ensurePrivateDir(runsRoot(home));
   ensurePrivateDir(dir);
+  if (ledger !== undefined) markLedger(home, jobId, ledger);
   writePrivate(join(dir, "env"), JSON.stringify(env));
 }
 
@@ -155,6 +159,17 @@ export function removeJobFiles(home: string, jobId: string): void {
   rmSync(jobDir(home, jobId), { recursive: true, force: true });
 }
 
+/** How long a run folder is left alone after it last changed before a sweep may judge it. */
+const SWEEP_AFTER_MS = 60_000;
+
+function hasAttempt(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((name) => /^[1-9]\d*$/.test(name));
+  } catch {
+    return false;
+  }
+}
+
 /** A short stable name of a ledger (its location), written beside a job's run folders. */
 export function ledgerMark(location: string): string {
   return createHash("sha256").update(location).digest("hex").slice(0, 16);
@@ -171,8 +186,9 @@ export function markLedger(home: string, jobId: string, location: string): void 
  * commit and its file removal, a delete typed in another home, an older baton that never removed
  * them). Only folders marked with this ledger are judged; unmarked ones (written before marks)
  * only when this ledger is the home's own SQLite file, so a home used with two ledgers never
- * loses the other one's files. Returns the job ids removed. A job is enqueued before its folder is
- * made, so a folder is never judged before its job exists.
+ * loses the other one's files. Returns the job ids removed. A folder with no attempt yet that
+ * changed in the last minute is left alone: a configured task's run saves its environment just
+ * before its row is inserted (an attempt folder is made only after a claim, so its job existed).
  */
 export async function sweepJobFiles(
   store: { readonly location: string; getJob(id: string): Promise<unknown> },
@@ -201,7 +217,13 @@ export async function sweepJobFiles(
     } catch {
       found = undefined;
     }
-    if (found === mark || (found === undefined && ownLedger)) candidates.push(name);
+    if (found !== mark && !(found === undefined && ownLedger)) continue;
+    if (
+      !hasAttempt(dir) &&
+      Date.now() - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? 0) < SWEEP_AFTER_MS
+    )
+      continue; // perhaps a task run's environment, saved just before its row is inserted
+    candidates.push(name);
   }
   const removed: string[] = [];
   for (const id of candidates) {

@@ -133,7 +133,7 @@ export async function insertTaskRun(
   const claim = lock === null ? undefined : await taskLockClaim(engine, home, lock, def.name, row.id);
   let inserted: { job: Job; deduplicated: boolean } | undefined;
   try {
-    saveEnv(home, row.id, env);
+    saveEnv(home, row.id, env, engine.store.location);
     inserted = await insert(row, claim);
   } finally {
     // Not this row: refused, deduplicated, or a repeated request answered with its first run.
@@ -197,7 +197,7 @@ export async function prepareTaskRetry(
   const def = taskDefOfRun(payload, callerEnv);
   const env = runEnv(def, callerEnv, info.inputs, job.id, info.dryRun);
   if (info.lock !== null) await acquireTaskLock(engine, home, info.lock, def.name, job.id);
-  saveEnv(home, job.id, env);
+  saveEnv(home, job.id, env, engine.store.location);
   return async () => {
     deleteEnv(home, job.id);
     if (info.lock !== null) await releaseTaskLock(engine, info.lock, job.id);
