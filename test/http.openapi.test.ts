@@ -79,6 +79,35 @@ describe("OpenAPI document", () => {
 });
 
 describe("API error bodies", () => {
+  it("401, 405 and 415 come as the document describes them: status, header and a listed code", async () => {
+    const doc = await documentOf();
+    const codes: string[] = doc.components.schemas.Error.properties.error.properties.code.enum;
+    const post = doc.paths["/api/ops/health"].post;
+    const cases = [
+      { answer: await callOp(server.base, "health", {}), status: 401, header: "www-authenticate" },
+      {
+        answer: await request(`${server.base}/api/ops/health`, { method: "GET", headers: AUTH }),
+        status: 405,
+        header: "allow",
+      },
+      {
+        answer: await request(`${server.base}/api/ops/health`, {
+          method: "POST",
+          headers: { ...AUTH, "content-type": "text/plain" },
+          body: "{}",
+        }),
+        status: 415,
+        header: undefined,
+      },
+    ];
+    for (const { answer, status, header } of cases) {
+      expect(answer.status, answer.text).toBe(status);
+      expect(post.responses[String(status)], String(status)).toBeDefined();
+      expect(codes).toContain(answer.body.error.code);
+      if (header !== undefined) expect(answer.headers[header], `${status} ${header}`).toBeTruthy();
+    }
+  });
+
   it("invalid input names the field path in the message and in details.issues", async () => {
     const answer = await callOp(
       server.base,

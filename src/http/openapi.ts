@@ -297,7 +297,9 @@ export function openApiDocument(version: string): Json {
           "The job's state does not allow this (INVALID_TRANSITION…), or an id is ambiguous.",
         ),
         TooLarge: errorResponse("PAYLOAD_TOO_LARGE: the request body (or a payload in it) is too large."),
-        UnsupportedMediaType: errorResponse("A request body that is not application/json."),
+        UnsupportedMediaType: errorResponse(
+          "UNSUPPORTED_MEDIA_TYPE: a request body that is not application/json.",
+        ),
         Internal: errorResponse("INTERNAL or STORE_CORRUPT."),
         Unavailable: errorResponse(
           "The store is busy or cannot be reached (STORE_BUSY, STORE_UNAVAILABLE…).",
