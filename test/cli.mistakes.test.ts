@@ -147,6 +147,8 @@ const table: Mistake[] = [
     code: "AMBIGUOUS_ID",
     says: ["'twin'"],
   },
+  // a leased task without its token says how to present it (`complete` has no --force)
+  { kind: "missing argument", args: ["complete", "leased"], exit: 4, code: "LEASE_LOST", says: ["--token"] },
   // the wrong project: a name only in other projects, in two of them
   {
     kind: "wrong project",
@@ -197,6 +199,8 @@ describe("issue 19: every command's common mistakes", () => {
     seed(["enqueue", "{}", "-n", "twin"], projects.alpha!);
     seed(["enqueue", "{}", "-n", "build"], projects.alpha!);
     seed(["enqueue", "{}", "-n", "build"], projects.beta!);
+    seed(["enqueue", "{}", "-n", "leased", "-t", "leasework"], projects.alpha!);
+    seed(["claim", "-t", "leasework"], projects.alpha!);
   });
 
   for (const m of table) {
@@ -220,8 +224,9 @@ describe("issue 19: every command's common mistakes", () => {
 
   it("nothing the mistakes said changed a job", () => {
     const listed = envelope(baton(["list", "--all", "--json"], { home, cwd: projects.alpha! })).data;
-    expect(listed.total).toBe(4);
-    for (const job of listed.jobs as { state: string }[]) expect(job.state).toBe("queued");
+    expect(listed.total).toBe(5);
+    for (const job of listed.jobs as { name: string; state: string }[])
+      expect(job.state).toBe(job.name === "leased" ? "running" : "queued");
   });
 });
 

@@ -499,7 +499,10 @@ export abstract class LedgerStore implements Store {
     if (request.force !== true) {
       if (job.state === "running") {
         if (request.token === undefined) {
-          throw new LeaseLostError(job.id, "the job is running under a lease: present its token (or force)");
+          throw new LeaseLostError(
+            job.id,
+            "the job is running under a lease: present the token its claim returned (--token on the command line)",
+          );
         }
         if (request.token !== job.leaseToken)
           throw new LeaseLostError(job.id, "another attempt owns the job");
