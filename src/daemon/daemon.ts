@@ -182,10 +182,17 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     });
     readLines(socket, (message) => void handle(socket, message as IpcRequest));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(path, () => resolve());
-  });
+  // The socket is created 0600 (umask 077 while it is bound), not chmodded after: a long home's
+  // socket lives in the shared temp dir, where another user could connect in between.
+  const umask = process.umask(0o077);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(path, () => resolve());
+    });
+  } finally {
+    process.umask(umask);
+  }
   chmodSync(path, 0o600);
   writeFileSync(
     daemonInfoPath(home),
