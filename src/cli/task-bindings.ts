@@ -97,11 +97,21 @@ export const taskBindings: CliBinding[] = [
     command: "list",
     input: () => scope(),
     render(data) {
-      const d = data as { tasks: { name: string; description?: string; kind: string; schedule?: string }[] };
+      const d = data as {
+        tasks: {
+          name: string;
+          description?: string;
+          kind: string;
+          schedule?: string;
+          lastRun?: { state: string; createdAt: string; dryRun: boolean };
+        }[];
+      };
       if (d.tasks.length === 0) return "no tasks (add one with `baton task new <name>`)";
+      const last = (r: { state: string; createdAt: string; dryRun: boolean } | undefined) =>
+        r === undefined ? "" : `${r.state}${r.dryRun ? " (dry run)" : ""} ${r.createdAt.slice(0, 16)}`;
       return table(
-        ["TASK", "KIND", "SCHEDULE", "DESCRIPTION"],
-        d.tasks.map((t) => [t.name, t.kind, t.schedule ?? "", t.description ?? ""]),
+        ["TASK", "KIND", "SCHEDULE", "LAST RUN", "DESCRIPTION"],
+        d.tasks.map((t) => [t.name, t.kind, t.schedule ?? "", last(t.lastRun), t.description ?? ""]),
       );
     },
   },
@@ -249,17 +259,30 @@ export const taskBindings: CliBinding[] = [
     },
     render(data) {
       const d = data as {
-        runs: { id: string; type: string; state: string; createdAt: string; error?: string }[];
+        runs: {
+          id: string;
+          task: string;
+          state: string;
+          createdAt: string;
+          error?: string;
+          summary?: string;
+          exitCode?: number;
+          durationMs?: number;
+          dryRun: boolean;
+          forced: boolean;
+        }[];
       };
       if (d.runs.length === 0) return "no runs";
       return table(
-        ["ID", "TASK", "STATE", "CREATED", "ERROR"],
+        ["ID", "TASK", "STATE", "EXIT", "TOOK", "CREATED", "SUMMARY"],
         d.runs.map((r) => [
           r.id,
-          r.type.replace(/^task:/, ""),
-          r.state,
+          r.task,
+          `${r.state}${r.dryRun ? " (dry run)" : ""}${r.forced ? " (forced)" : ""}`,
+          r.exitCode === undefined ? "" : String(r.exitCode),
+          r.durationMs === undefined ? "" : `${(r.durationMs / 1000).toFixed(1)}s`,
           r.createdAt.slice(0, 19),
-          r.error ?? "",
+          r.summary ?? r.error ?? "",
         ]),
       );
     },

@@ -131,7 +131,8 @@ async function latestAttempt(ctx: OpContext, job: Job): Promise<Attempt | undefi
   return attempts[attempts.length - 1];
 }
 
-async function lastExitCode(ctx: OpContext, job: Job): Promise<number | undefined> {
+/** The exit code of a job's latest attempt, if it has one. */
+export async function lastExitCode(ctx: OpContext, job: Job): Promise<number | undefined> {
   return (await latestAttempt(ctx, job))?.exitCode ?? undefined;
 }
 

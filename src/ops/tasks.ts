@@ -5,14 +5,16 @@
  */
 import { z } from "zod";
 import { BatonError } from "../core/errors.js";
+import type { Job } from "../core/job.js";
 import { jobStateSchema } from "../core/job.js";
 import type { TaskDef } from "../tasks/config.js";
 import { displayPath, findTask, requireTaskConfig } from "../tasks/config.js";
 import { loadPlugin, pluginModulePath, schemaJson } from "../tasks/plugins.js";
 import { notifyView } from "../tasks/redact.js";
-import { requiredEnv, taskType } from "../tasks/runner.js";
-import { insertRunRow, insertTaskRun, prepareTaskRun } from "../tasks/start.js";
+import { requiredEnv, TASK_TYPE_PREFIX, taskType } from "../tasks/runner.js";
+import { DRY_RUN_TAG, FORCED_TAG, insertRunRow, insertTaskRun, prepareTaskRun } from "../tasks/start.js";
 import { nextFires } from "../tasks/schedules.js";
+import { lastExitCode } from "./commands.js";
 import { commandHome, idRef, projectOf, resolveJob, scopeFields } from "./common.js";
 import { ledgerChange, runFinished } from "./settled.js";
 import type { OpContext, Operation } from "./operation.js";
@@ -134,6 +136,10 @@ export const listConfiguredTasks = defineOperation({
         kind: z.string(),
         scope: z.string(),
         schedule: z.string().optional(),
+        lastRun: z
+          .object({ id: z.string(), state: jobStateSchema, createdAt: z.string(), dryRun: z.boolean() })
+          .optional()
+          .describe("The task's newest run (of this project's ledger)."),
       }),
     ),
   }),
@@ -143,16 +149,32 @@ export const listConfiguredTasks = defineOperation({
   agent: "full",
   async run(input, ctx) {
     const config = configOf(ctx, input);
-    return {
-      files: config.files,
-      tasks: config.tasks.map((t) => ({
-        name: t.name,
-        kind: t.kind,
-        scope: t.scope,
-        ...(t.spec.description === undefined ? {} : { description: t.spec.description }),
-        ...(t.spec.schedule === undefined ? {} : { schedule: t.spec.schedule }),
-      })),
-    };
+    const tasks = await Promise.all(
+      config.tasks.map(async (t) => {
+        const [last] = await ctx.engine.list(
+          { types: [taskType(t.name)], includeArchived: true },
+          { limit: 1 },
+        );
+        return {
+          name: t.name,
+          kind: t.kind,
+          scope: t.scope,
+          ...(t.spec.description === undefined ? {} : { description: t.spec.description }),
+          ...(t.spec.schedule === undefined ? {} : { schedule: t.spec.schedule }),
+          ...(last === undefined
+            ? {}
+            : {
+                lastRun: {
+                  id: last.id,
+                  state: last.state,
+                  createdAt: new Date(last.createdAt).toISOString(),
+                  dryRun: last.tags.includes(DRY_RUN_TAG),
+                },
+              }),
+        };
+      }),
+    );
+    return { files: config.files, tasks };
   },
 });
 
@@ -253,6 +275,34 @@ export const runTask = defineOperation({
   },
 });
 
+/** One run of a task as `runs` lists it: the job's summary plus what the run said and how it was started. */
+const taskRunSchema = jobSummarySchema.extend({
+  task: z.string(),
+  summary: z.string().optional().describe("The run's summary (its result's, else its error's)."),
+  exitCode: z.number().optional(),
+  durationMs: z.number().optional().describe("From the process start to the outcome."),
+  dryRun: z.boolean(),
+  forced: z.boolean().describe("Started with --force: its task's lock was neither checked nor taken."),
+  scheduled: z.boolean(),
+});
+
+function taskRun(job: Job, exitCode: number | undefined): z.infer<typeof taskRunSchema> {
+  const result = (job.result ?? {}) as { summary?: unknown };
+  const summary = typeof result.summary === "string" ? result.summary : undefined;
+  return {
+    ...jobSummary(job),
+    task: job.type.slice(TASK_TYPE_PREFIX.length),
+    ...(summary === undefined ? {} : { summary: summary.slice(0, 200) }),
+    ...(exitCode === undefined ? {} : { exitCode }),
+    ...(job.startedAt !== null && job.finishedAt !== null
+      ? { durationMs: Math.max(0, job.finishedAt - job.startedAt) }
+      : {}),
+    dryRun: job.tags.includes(DRY_RUN_TAG),
+    forced: job.tags.includes(FORCED_TAG),
+    scheduled: job.tags.includes("scheduled"),
+  };
+}
+
 export const taskRuns = defineOperation({
   name: "task_runs",
   title: "Task runs",
@@ -262,7 +312,7 @@ export const taskRuns = defineOperation({
     limit: z.number().int().min(1).max(1000).optional().describe("Default 20."),
     ...scopeFields,
   }),
-  output: z.object({ runs: z.array(jobSummarySchema) }),
+  output: z.object({ runs: z.array(taskRunSchema) }),
   readOnly: true,
   destructive: false,
   idempotent: true,
@@ -273,7 +323,7 @@ export const taskRuns = defineOperation({
     else types = configOf(ctx, input).tasks.map((t) => taskType(t.name));
     if (types.length === 0) return { runs: [] };
     const jobs = await ctx.engine.list({ types, includeArchived: true }, { limit: input.limit ?? 20 });
-    return { runs: jobs.map(jobSummary) };
+    return { runs: await Promise.all(jobs.map(async (j) => taskRun(j, await lastExitCode(ctx, j)))) };
   },
 });
 

@@ -18,6 +18,10 @@ import { checkPluginInputs, loadPlugin, looseInputs, pluginHostArgv, pluginModul
 import type { InputValue, TaskPayload } from "./runner.js";
 import { isTaskPayload, planRun, resolveInputs, runEnv, taskType } from "./runner.js";
 
+/** The tags that mark a dry run and a run started with --force (`baton runs` shows them). */
+export const DRY_RUN_TAG = "dry-run";
+export const FORCED_TAG = "forced";
+
 export interface StartRequest {
   /** `--input k=v` values, before checking. */
   inputs: Record<string, string>;
@@ -104,7 +108,12 @@ export async function prepareTaskRun(engine: Engine, def: TaskDef, request: Star
       maxAttempts: plan.maxAttempts,
       backoff: plan.backoff,
       project: request.project,
-      tags: [...(request.tags ?? []), ...(def.spec.tags ?? []), ...(request.dryRun ? ["dry-run"] : [])],
+      tags: [
+        ...(request.tags ?? []),
+        ...(def.spec.tags ?? []),
+        ...(request.dryRun ? [DRY_RUN_TAG] : []),
+        ...(request.force ? [FORCED_TAG] : []),
+      ],
       ...(request.key === undefined ? {} : { idempotencyKey: request.key }),
       ...(plan.timeoutMs === undefined ? {} : { timeoutMs: plan.timeoutMs }),
     },
