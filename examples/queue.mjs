@@ -1,10 +1,10 @@
 // A queue in your own app with baton's library: typed handlers, a worker, retries, a schedule.
-// Run it (after `npm run build`; "baton" resolves to this package): node examples/queue.mjs [data dir]
+// Run it (after `npm run build`; "baton-ledger" resolves to this package): node examples/queue.mjs [data dir]
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { openBaton, defineHandler, UnrecoverableError } from "baton";
+import { openBaton, defineHandler, UnrecoverableError } from "baton-ledger";
 
 const home = process.argv[2] ?? mkdtempSync(join(tmpdir(), "baton-example-"));
 const baton = await openBaton({ home });

@@ -25,7 +25,7 @@ it("examples/queue.mjs runs: sends two emails (one after a retry), dead-letters 
   expect(readFileSync(join(ROOT, "docs", "library.md"), "utf8")).toContain(source.trim());
   // Beside the bundle, inside the repository, so `zod` resolves from node_modules.
   const copy = join(dirname(fileURLToPath(library!.url)), "queue-example.mjs");
-  writeFileSync(copy, source.replace(/from "baton";/, `from ${JSON.stringify(library!.url)};`));
+  writeFileSync(copy, source.replace(/from "baton-ledger";/, `from ${JSON.stringify(library!.url)};`));
   const out = execFileSync(process.execPath, [copy, tempDir("bex-")], { encoding: "utf8", timeout: 60_000 });
   expect(out).toContain("sent a@b.example: <1@example>");
   expect(out).toContain("c@d.example: SMTP timeout (retrying)");

@@ -32,7 +32,7 @@ const loaded = (name) => Object.keys(require.cache).some((k) => k.includes("/nod
 describe("library entry points", () => {
   it("importing baton and running a worker loads neither pg nor yaml; baton.call loads the catalogue when used", () => {
     const out = run(`${PRELUDE}
-const { openBaton, defineHandler } = await import("baton");
+const { openBaton, defineHandler } = await import("baton-ledger");
 const { z } = await import("zod");
 const baton = await openBaton();
 let ran = 0;
@@ -58,11 +58,11 @@ console.log(JSON.stringify({ ran, before, yamlAfterCall: loaded("yaml"), health:
     });
   });
 
-  it("baton/postgres exports the PostgreSQL store and baton/ops the catalogue", () => {
+  it("baton-ledger/postgres exports the PostgreSQL store and baton-ledger/ops the catalogue", () => {
     const out = run(`${PRELUDE}
-const root = await import("baton");
-const pgEntry = await import("baton/postgres");
-const ops = await import("baton/ops");
+const root = await import("baton-ledger");
+const pgEntry = await import("baton-ledger/postgres");
+const ops = await import("baton-ledger/ops");
 console.log(JSON.stringify({
   rootHasPostgres: "PostgresStore" in root,
   store: typeof pgEntry.PostgresStore,
