@@ -56,6 +56,7 @@ const REQUIRED: readonly string[] = [
   "R-12",
   // issue 17 (ledger-model): long timers
   "R-34",
+  "R-35",
   // issue 17 (ledger-truth): request ids across daemon kills, a daemon serves only its own ledger
   "R-32",
   "R-33",

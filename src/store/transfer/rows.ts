@@ -141,6 +141,14 @@ export interface LedgerRows {
   /** Up to `limit` rows after `after` (a key tuple; undefined: from the start), in key order. */
   page(spec: TableSpec, after: Row | undefined, limit: number): Promise<Row[]>;
   count(spec: TableSpec): Promise<number>;
+  /**
+   * Read everything after this from one consistent snapshot (SQLite: one read transaction;
+   * PostgreSQL: REPEATABLE READ, READ ONLY) until {@link endSnapshot}.
+   */
+  beginSnapshot(): Promise<void>;
+  endSnapshot(): Promise<void>;
+  /** Jobs whose rows contradict each other (checked inside the import's transaction). */
+  inconsistentJobs(): Promise<{ id: string; problem: string }[]>;
   begin(): Promise<void>;
   /** Insert rows; with `skipExisting`, rows whose key exists are left alone. Returns rows inserted. */
   insert(spec: TableSpec, rows: readonly Row[], skipExisting: boolean): Promise<number>;
@@ -150,6 +158,19 @@ export interface LedgerRows {
   rollback(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * Jobs whose state and attempts disagree: what an export read across transactions produced (a job
+ * `running` whose attempt had ended, or finished with an attempt still open). Importing one and
+ * recovering would run finished work again. Same SQL on both dialects.
+ */
+const INCONSISTENT_JOBS = `
+SELECT j.id, 'it is running but has no open attempt' AS problem FROM jobs j
+ WHERE j.state = 'running' AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.job_id = j.id AND a.ended_at IS NULL)
+UNION ALL
+SELECT j.id, 'it is ' || j.state || ' but an attempt of it is still open' AS problem FROM jobs j
+ WHERE j.state <> 'running' AND EXISTS (SELECT 1 FROM attempts a WHERE a.job_id = j.id AND a.ended_at IS NULL)
+ORDER BY 1 LIMIT 10`;
 
 function keyedQuery(spec: TableSpec, after: Row | undefined, limit: number, param: (n: number) => string) {
   const cols = spec.columns.map(([c]) => c).join(", ");
@@ -192,6 +213,11 @@ export function sqliteRows(path: string): LedgerRows {
       }),
     count: (spec) =>
       guard(() => (db.prepare(`SELECT count(*) AS n FROM ${spec.name}`).get() as { n: number }).n),
+    // A deferred BEGIN takes its WAL snapshot at the first read and keeps it until COMMIT.
+    beginSnapshot: () => guard(() => void db.exec("BEGIN")),
+    endSnapshot: () => guard(() => void (db.inTransaction ? db.exec("COMMIT") : undefined)),
+    inconsistentJobs: () =>
+      guard(() => db.prepare(INCONSISTENT_JOBS).all() as { id: string; problem: string }[]),
     begin: () => guard(() => void db.exec("BEGIN IMMEDIATE")),
     insert: (spec, rows, skipExisting) =>
       guard(() => {
@@ -248,6 +274,11 @@ export async function postgresRows(url: string, schema: string): Promise<LedgerR
         const { rows } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${spec.name}`);
         return Number(rows[0]!.n);
       }),
+    beginSnapshot: () =>
+      guard(async () => void (await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))),
+    endSnapshot: () => guard(async () => void (await client.query("COMMIT"))),
+    inconsistentJobs: () =>
+      guard(async () => (await client.query<{ id: string; problem: string }>(INCONSISTENT_JOBS)).rows),
     begin: () => guard(async () => void (await client.query("BEGIN"))),
     insert: (spec, rows, skipExisting) =>
       guard(async () => {

@@ -31,6 +31,23 @@ export async function exportLedger(
   now: () => number = Date.now,
 ): Promise<Counts> {
   const counts = zeroCounts();
+  // One snapshot for the whole file: tables read at different moments under claim/complete
+  // traffic disagreed (a job running whose attempt had succeeded), and an import re-ran it.
+  await source.beginSnapshot();
+  try {
+    await writeAll(source, write, now, counts);
+  } finally {
+    await source.endSnapshot();
+  }
+  return counts;
+}
+
+async function writeAll(
+  source: LedgerRows,
+  write: (line: string) => void | Promise<void>,
+  now: () => number,
+  counts: Counts,
+): Promise<void> {
   await write(
     `${JSON.stringify({
       format: EXPORT_FORMAT,
@@ -51,7 +68,6 @@ export async function exportLedger(
     }
   }
   await write(`${JSON.stringify({ end: true, counts })}\n`);
-  return counts;
 }
 
 export interface ImportResult {
@@ -148,6 +164,13 @@ export async function importLedger(
           `the end line counts ${ended[spec.name]} ${spec.name}, read ${read[spec.name]}`,
         );
     }
+    const [bad, ...more] = await target.inconsistentJobs();
+    if (bad !== undefined)
+      throw new BatonError(
+        "INVALID_INPUT",
+        `the export is not one consistent snapshot: job ${bad.id}: ${bad.problem}${more.length > 0 ? ` (and ${more.length} more)` : ""}; nothing was imported (take a new export with this baton, which reads one snapshot)`,
+        { details: { id: bad.id, jobs: [bad, ...more].map((j) => j.id) } },
+      );
     await target.afterEvents();
     await target.commit();
   } catch (error) {
