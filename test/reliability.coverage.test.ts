@@ -57,9 +57,10 @@ const REQUIRED: readonly string[] = [
   // issue 17 (ledger-model): long timers
   "R-34",
   "R-35",
-  // issue 17 (ledger-truth): request ids across daemon kills, a daemon serves only its own ledger
+  // issue 17 (ledger-truth): request ids across daemon kills, a daemon serves only its own ledger, a full disk under the daemon
   "R-32",
   "R-33",
+  "R-39",
   // issue 17, finding 8: a lock: true task started many times at once runs once at a time
   "R-40",
   // issue 16: trust boundaries (another local user on every surface; executor types)

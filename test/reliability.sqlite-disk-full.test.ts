@@ -16,36 +16,19 @@
  * Mounting needs root (CAP_SYS_ADMIN). Where that is missing the suite is skipped and says why.
  */
 import type { ChildProcess } from "node:child_process";
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FixtureLibrary } from "./fixtures/library.js";
 import { buildFixtureLibrary } from "./fixtures/library.js";
-import { tempDir } from "./helpers/tmp.js";
+import { cannotMount, fill, mountTmpfs } from "./helpers/tmpfs.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const CLIENT = join(ROOT, "test", "fixtures", "disk-full-client.mjs");
 const BIN = join(ROOT, "bin", "baton.js");
-
-function mountTmpfs(dir: string, size: string): void {
-  execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size},mode=0700`, "tmpfs", dir], { stdio: "pipe" });
-}
-
-/** Why a tmpfs cannot be mounted here, or undefined when it can. */
-function cannotMount(): string | undefined {
-  if (process.platform !== "linux") return "tmpfs mounts are Linux only";
-  const probe = tempDir("baton-mount-probe-");
-  try {
-    mountTmpfs(probe, "1m");
-    execFileSync("umount", [probe], { stdio: "pipe" });
-    return undefined;
-  } catch (error) {
-    return `cannot mount a tmpfs (needs root): ${String((error as Error).message).split("\n")[0]}`;
-  }
-}
 
 const skipReason = cannotMount();
 if (skipReason !== undefined) console.warn(`R-12 disk-full suite skipped: ${skipReason}`);
@@ -57,28 +40,6 @@ interface Fact {
   done?: string;
   werror?: string;
   runs?: Record<string, number>;
-}
-
-/** Fill the file system holding `path` until the kernel answers ENOSPC. */
-function fill(path: string): number {
-  const fd = openSync(path, "w");
-  let written = 0;
-  try {
-    for (const size of [1 << 20, 64 << 10, 4 << 10, 512]) {
-      const chunk = Buffer.alloc(size, 7);
-      for (;;) {
-        try {
-          written += writeSync(fd, chunk);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
-          break;
-        }
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return written;
 }
 
 describe.skipIf(skipReason !== undefined)("R-12 disk full (SQLite on a small tmpfs)", () => {

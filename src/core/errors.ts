@@ -188,3 +188,17 @@ export function toBatonError(error: unknown): BatonError {
   const message = error instanceof Error ? error.message : String(error);
   return new BatonError("INTERNAL", message, { cause: error });
 }
+
+/** Store errors that clear by themselves: a lock held too long, a full disk, a lost connection, an I/O hiccup. */
+const PASSING: ReadonlySet<string> = new Set(["STORE_BUSY", "STORAGE_FULL", "STORE_IO", "STORE_UNAVAILABLE"]);
+
+/**
+ * True when `error` is a store error that passes by itself, so a write that met it is worth trying
+ * again later rather than given up (the worker's and the daemon's outcome writes).
+ *
+ * @example
+ * passesByItself(new BatonError("STORAGE_FULL", "disk full")); // true
+ */
+export function passesByItself(error: unknown): boolean {
+  return error instanceof BatonError && PASSING.has(error.code);
+}

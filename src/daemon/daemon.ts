@@ -331,6 +331,9 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   }
 
   // Jobs finished by other processes (agents completing checkpoints) are noticed within a second.
+  // No timer, event or request of the daemon may leave a promise rejecting unhandled: Node would end
+  // the daemon (R-39). Each is caught and logged where it starts.
+  const logged = (what: string) => (error: unknown) => log(`${what}: ${(error as Error).message}`);
   const waiterSweep = every(1000, () => {
     void (async () => {
       for (const w of [...waiters]) {
@@ -338,21 +341,23 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
         if (job === undefined || isTerminal(job.state))
           notifyFinished(job ?? ({ id: w.jobId, state: "cancelled" } as Job));
       }
-    })();
+    })().catch(logged("waiters"));
   });
 
   // The lock renewal is the daemon's heartbeat in the host registry too.
   const renew = every(LOCK_TTL_MS / 3, () => {
-    void store.renewLock(lockName, lockToken, LOCK_TTL_MS).then((held) => {
-      if (!held && !stopping) {
-        log("lost the daemon lock to another process; exiting");
-        void shutdown("lock lost");
-      }
-    });
-    if (!stopping)
-      void registration
-        .heartbeat(supervisor.runningCount)
-        .catch((error: unknown) => log(`host registry: ${(error as Error).message}`));
+    // A renewal that fails (a full disk, the database away) is tried again at the next beat; the
+    // lock is lost only when another process took it.
+    void store
+      .renewLock(lockName, lockToken, LOCK_TTL_MS)
+      .then((held) => {
+        if (!held && !stopping) {
+          log("lost the daemon lock to another process; exiting");
+          void shutdown("lock lost");
+        }
+      })
+      .catch(logged("daemon lock"));
+    if (!stopping) void registration.heartbeat(supervisor.runningCount).catch(logged("host registry"));
   });
 
   // Cron schedules of configured tasks: fired on the scheduler's tick (R-18: once per slot).
@@ -400,7 +405,15 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     });
   };
 
-  async function shutdown(reason: string): Promise<void> {
+  /** Stop; never rejects (it runs from signals and requests): a failing step is logged. */
+  function shutdown(reason: string): Promise<void> {
+    return stopAll(reason).catch((error: unknown) => {
+      log(`shutdown: ${(error as Error).message}`);
+      resolveDone(1);
+    });
+  }
+
+  async function stopAll(reason: string): Promise<void> {
     if (stopping) return;
     stopping = true;
     supervisor.stopClaiming();

@@ -128,8 +128,8 @@ export class LogPump {
   stop(ended = false): void {
     for (const w of this.watchers) w.close();
     this.watchers = [];
-    this.pump(ended);
-    if (ended) for (const s of this.sources) rmSync(s.file, { force: true });
+    const moved = this.pump(ended);
+    if (ended && moved) for (const s of this.sources) rmSync(s.file, { force: true });
   }
 
   private size(file: string): number {
@@ -176,8 +176,20 @@ export class LogPump {
   /**
    * Copy whatever is new, whole lines only (a line longer than LONGEST_LINE in pieces; with
    * `flush`, a last line without a newline too); enforce the caps. Cheap when nothing changed.
+   * Never throws: it runs from file watchers and timers, where an exception would end the daemon
+   * (R-39). False when output.log could not be written (a full disk): the stream files keep what
+   * was not moved, for the next pump.
    */
-  pump(flush = false): void {
+  pump(flush = false): boolean {
+    try {
+      this.copy(flush);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private copy(flush: boolean): void {
     let grew = false;
     for (const source of this.sources) {
       let size = this.size(source.file);

@@ -13,13 +13,19 @@ import { hostname } from "node:os";
  * files it opens itself (output survives the daemon), then writes the exit code next to the logs
  * atomically. Arguments reach the command through "$@": nothing is interpolated into a shell string.
  * Its stdin is /dev/null unless a file is given (an agent's instructions).
+ *
+ * The exit code's file is made, with room for any code, before the command runs, and overwritten
+ * in place (`1<>`, no truncation) afterwards: a command that fills the disk still leaves its exit
+ * code behind (R-39), because overwriting bytes a file already has and renaming it need no new
+ * space. Reading trims the padding.
  */
 const WRAPPER = [
   "dir=$1; input=$2; shift 2",
+  '(umask 077; printf "    " > "$dir/exit.tmp") 2>/dev/null',
   '"$@" >>"$dir/stdout.log" 2>>"$dir/stderr.log" <"$input"',
   "code=$?",
   "umask 077",
-  'printf "%s" "$code" > "$dir/exit.tmp" && mv "$dir/exit.tmp" "$dir/exit"',
+  'printf "%s" "$code" 1<>"$dir/exit.tmp" && mv "$dir/exit.tmp" "$dir/exit"',
   'exit "$code"',
 ].join("\n");
 

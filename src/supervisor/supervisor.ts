@@ -7,7 +7,7 @@ import { COMMAND_TYPE, isReservedPrefix } from "../core/executors.js";
 import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { BatonError } from "../core/errors.js";
+import { BatonError, passesByItself } from "../core/errors.js";
 import type { Job } from "../core/job.js";
 import { isTerminal } from "../core/states.js";
 import type { Timer, TimerOptions } from "../core/timer.js";
@@ -106,6 +106,8 @@ interface Tracked {
   timers: Timer[];
   finishing: boolean;
   following: { close(): Promise<void> } | undefined;
+  /** The exit code the daemon saw its own child end with (a second source beside the `exit` file). */
+  exitedWith: number | undefined;
   timeoutMs: number | undefined;
   idleTimeoutMs: number | undefined;
   killGraceMs: number;
@@ -117,6 +119,8 @@ export class Supervisor {
   private readonly kinds: readonly ProcessKind[];
   private readonly tracked = new Map<string, Tracked>();
   private claiming = true;
+  /** Set once {@link shutdown} is done: outcomes still waiting for the store stop trying. */
+  private shutDown = false;
   private ticking: Promise<void> | undefined;
   private again = false;
   private heartbeatTimer: Timer | undefined;
@@ -173,7 +177,14 @@ export class Supervisor {
     this.ticking = (async () => {
       do {
         this.again = false;
-        await this.fill();
+        try {
+          await this.fill();
+        } catch (error) {
+          // A full disk, a lost connection: the next tick (a finishing command, a wake, the
+          // scheduler) tries again. Never a rejection nobody handles: it would end the daemon.
+          this.o.log?.(`could not start queued commands: ${(error as Error).message}`);
+          return;
+        }
       } while (this.again && this.claiming);
     })().finally(() => {
       this.ticking = undefined;
@@ -265,7 +276,10 @@ export class Supervisor {
       startedAt: Date.now(),
     });
     const t = this.track(job, attempt, token, started.pid, started.startTime, dir, started.child, payload);
-    started.child.once("exit", () => void this.finish(t));
+    started.child.once("exit", (code) => {
+      if (code !== null) t.exitedWith = code;
+      void this.finish(t);
+    });
     await this.o.engine.store.addEvent({
       jobId: job.id,
       workflow: job.workflow,
@@ -303,6 +317,7 @@ export class Supervisor {
       timers: [],
       finishing: false,
       following: undefined,
+      exitedWith: undefined,
       timeoutMs: payload.timeoutMs ?? job.timeoutMs ?? undefined,
       idleTimeoutMs: payload.idleTimeoutMs,
       killGraceMs: payload.killGraceMs ?? this.o.killGraceMs,
@@ -381,8 +396,14 @@ export class Supervisor {
     }
   }
 
-  /** Record the outcome once the group leader is gone. */
-  private async finish(t: Tracked): Promise<void> {
+  /** Record the outcome once the group leader is gone. Never rejects: it runs from timers and events. */
+  private finish(t: Tracked): Promise<void> {
+    return this.settle(t).catch((error: unknown) => {
+      this.o.log?.(`after ${t.job.id} ended: ${(error as Error).message}`);
+    });
+  }
+
+  private async settle(t: Tracked): Promise<void> {
     if (t.finishing) return;
     t.finishing = true;
     for (const timer of t.timers) timer.cancel();
@@ -399,41 +420,11 @@ export class Supervisor {
     // then the pump moves what is left into output.log and removes them.
     await t.following?.close();
     t.pump.stop(true);
-    const code = readExitCode(t.dir);
-    const engine = this.o.engine;
-    const kind = this.kindOf(t.job);
-    const base = { token: t.token, actor: this.o.owner, ...(code === undefined ? {} : { exitCode: code }) };
-    let job: Job;
-    try {
-      if (t.ending === "stopped-elsewhere") {
-        job = await engine.get(t.job.id); // its outcome is already recorded
-      } else if (t.ending === "timeout" || t.ending === "idle") {
-        job = await engine.timeout(t.job.id, { ...base, error: t.endingDetail ?? "timed out" });
-      } else if (t.ending === "stop") {
-        job = await engine.cancel(t.job.id, { ...base, error: t.endingDetail ?? "stopped" });
-      } else if (kind?.outcome !== undefined && code !== undefined && code <= 128) {
-        const decided = await kind.outcome(t.job, t.attempt, t.dir, code);
-        job = decided.ok
-          ? await engine.complete(t.job.id, { ...base, result: decided.result })
-          : await engine.fail(t.job.id, { ...base, error: decided.error });
-      } else if (code === 0) {
-        job = await engine.complete(t.job.id, { ...base, result: { exitCode: 0 } });
-      } else if (code === undefined) {
-        job = await engine.finish(t.job.id, "crashed", {
-          ...base,
-          error: "the process ended without an exit code (killed?)",
-        });
-      } else if (code > 128) {
-        job = await engine.finish(t.job.id, "crashed", { ...base, error: `killed by signal ${code - 128}` });
-      } else {
-        job = await engine.fail(t.job.id, { ...base, error: `exit code ${code}` });
-      }
-    } catch (error) {
-      this.o.log?.(`could not record the end of ${t.job.id}: ${(error as Error).message}`);
-      this.tracked.delete(t.job.id);
-      return;
-    }
+    const code = readExitCode(t.dir) ?? t.exitedWith;
+    const job = await this.recordEnd(t, code);
     this.tracked.delete(t.job.id);
+    if (job === undefined) return;
+    const kind = this.kindOf(t.job);
     if (kind?.finished !== undefined) {
       try {
         await kind.finished(job, t.attempt, t.dir, loadEnv(this.o.home, job.id));
@@ -444,6 +435,54 @@ export class Supervisor {
     if (isTerminal(job.state)) deleteEnv(this.o.home, job.id);
     this.o.onFinished?.(job);
     if (this.claiming) void this.tick();
+  }
+
+  /**
+   * Write how the attempt ended. While the store answers an error that passes by itself (a full
+   * disk, a lock held too long, a lost connection) try again, backing off to 2 s, as the library
+   * worker does: the job stays tracked and heartbeated meanwhile, and its exit code (kept in the
+   * run folder) is recorded once the store is writable again (R-39). Undefined when it cannot be
+   * recorded (the lease was lost, another error, the supervisor shut down).
+   */
+  private async recordEnd(t: Tracked, code: number | undefined): Promise<Job | undefined> {
+    for (let delay = 50; ; delay = Math.min(delay * 2, 2000)) {
+      try {
+        return await this.writeEnd(t, code);
+      } catch (error) {
+        this.o.log?.(`could not record the end of ${t.job.id}: ${(error as Error).message}`);
+        if (!passesByItself(error) || this.shutDown) return undefined;
+      }
+      await sleep(delay);
+    }
+  }
+
+  private async writeEnd(t: Tracked, code: number | undefined): Promise<Job> {
+    const engine = this.o.engine;
+    const kind = this.kindOf(t.job);
+    const base = { token: t.token, actor: this.o.owner, ...(code === undefined ? {} : { exitCode: code }) };
+    if (t.ending === "stopped-elsewhere") {
+      return engine.get(t.job.id); // its outcome is already recorded
+    } else if (t.ending === "timeout" || t.ending === "idle") {
+      return engine.timeout(t.job.id, { ...base, error: t.endingDetail ?? "timed out" });
+    } else if (t.ending === "stop") {
+      return engine.cancel(t.job.id, { ...base, error: t.endingDetail ?? "stopped" });
+    } else if (kind?.outcome !== undefined && code !== undefined && code <= 128) {
+      const decided = await kind.outcome(t.job, t.attempt, t.dir, code);
+      return decided.ok
+        ? await engine.complete(t.job.id, { ...base, result: decided.result })
+        : await engine.fail(t.job.id, { ...base, error: decided.error });
+    } else if (code === 0) {
+      return engine.complete(t.job.id, { ...base, result: { exitCode: 0 } });
+    } else if (code === undefined) {
+      return engine.finish(t.job.id, "crashed", {
+        ...base,
+        error: "the process ended without an exit code (killed?)",
+      });
+    } else if (code > 128) {
+      return engine.finish(t.job.id, "crashed", { ...base, error: `killed by signal ${code - 128}` });
+    } else {
+      return engine.fail(t.job.id, { ...base, error: `exit code ${code}` });
+    }
   }
 
   private checkLiveness(): void {
@@ -466,7 +505,7 @@ export class Supervisor {
           for (const timer of t.timers) timer.cancel();
           signalGroup(t.pid, "SIGKILL");
           t.pump.stop();
-          void t.following?.close();
+          void t.following?.close().catch(() => undefined);
           this.tracked.delete(t.job.id);
         }
       }
@@ -596,6 +635,7 @@ export class Supervisor {
       await t.following?.close();
     }
     if (this.ticking !== undefined) await this.ticking;
+    this.shutDown = true;
   }
 
   /** Stop claiming (used the moment a shutdown begins). */

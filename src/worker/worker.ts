@@ -12,7 +12,7 @@ import { EventEmitter } from "node:events";
 import { watch } from "node:fs";
 import type { FSWatcher } from "node:fs";
 import { hostname } from "node:os";
-import { BatonError } from "../core/errors.js";
+import { BatonError, passesByItself } from "../core/errors.js";
 import { newToken } from "../core/ids.js";
 import type { Timer } from "../core/timer.js";
 import { after, checkDuration, every, MAX_DURATION_MS, sleep } from "../core/timer.js";
@@ -86,12 +86,6 @@ function isLost(error: unknown): boolean {
     error instanceof BatonError &&
     (error.code === "LEASE_LOST" || error.code === "JOB_NOT_FOUND" || error.code === "INVALID_TRANSITION")
   );
-}
-
-/** Store errors that clear by themselves: a lock held too long, a full disk, a lost connection. */
-const PASSING = new Set(["STORE_BUSY", "STORAGE_FULL", "STORE_IO", "STORE_UNAVAILABLE"]);
-function isPassing(error: unknown): boolean {
-  return error instanceof BatonError && PASSING.has(error.code);
 }
 
 /**
@@ -443,7 +437,7 @@ export class Worker {
           return undefined;
         }
         this.reportError(error);
-        if (!isPassing(error) || this.hasStopped()) return undefined;
+        if (!passesByItself(error) || this.hasStopped()) return undefined;
       }
       await sleep(delay, { signal: this.stopped.signal });
       if (this.hasStopped()) return undefined;
