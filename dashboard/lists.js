@@ -194,7 +194,12 @@ export function jobTable(jobs, select, label = "jobs") {
             select ? h("td", {}, rowBox(job)) : null,
             h("td", { class: "name" }, h("a", { href: `#/jobs/${job.id}` }, jobName(job))),
             h("td", { class: "id" }, shortId(job.id)),
-            h("td", {}, stateBadge(job.state)),
+            h(
+              "td",
+              {},
+              stateBadge(job.state),
+              job.archived ? h("span", { class: "muted archived-mark" }, " archived") : null,
+            ),
             h("td", {}, job.type),
             h("td", {}, job.workflow || ""),
             h("td", {}, String(job.attempts)),
@@ -484,6 +489,8 @@ export async function jobsView(params) {
       bulk("Redrive selected", "redrive_task", "Redrive"),
       bulk("Cancel selected", "stop_job", "Cancel (stop) ", true),
       bulk("Archive selected", "archive", "Archive", true),
+      // With archived jobs in the list, they can be brought back (the archived filter's way out).
+      params.get("archived") === "true" ? bulk("Unarchive selected", "unarchive", "Unarchive") : null,
       count,
       selectAll,
     ),

@@ -86,6 +86,8 @@ export async function tasksView() {
                   stateBadge(r.state),
                   " ",
                   r.dryRun ? [h("span", { class: "kind dry-run" }, "dry run"), " "] : null,
+                  r.forced ? [h("span", { class: "kind forced" }, "forced"), " "] : null,
+                  r.scheduled ? [h("span", { class: "kind scheduled" }, "scheduled"), " "] : null,
                   shortId(r.id),
                   " ",
                   when(r.createdAt),
@@ -98,6 +100,21 @@ export async function tasksView() {
             ),
       );
     }
+  }
+
+  /** Switch a task's schedule off or on (disable_schedule / enable_schedule), then redraw. */
+  async function switchSchedule(button, task, on) {
+    const label = `${on ? "Switch on" : "Switch off"} the schedule of ${task}`;
+    if (!on && !confirm(`Switch off the schedule of ${task}? It will not fire until switched on.`)) return;
+    button.disabled = true;
+    try {
+      await op(on ? "enable_schedule" : "disable_schedule", { task });
+      toast(`${label}: done`, true);
+      announce(`${label} done`);
+    } catch (error) {
+      toast(`${label}: ${errorText(error)}`);
+    }
+    await tasksView();
   }
 
   async function run(button, task, dryRun) {
@@ -164,15 +181,23 @@ export async function tasksView() {
                       h(
                         "dd",
                         { class: "next-fire" },
-                        s.next[0]
-                          ? [
-                              when(s.next[0]),
-                              " ",
-                              h("span", { class: "muted" }, new Date(s.next[0]).toLocaleString()),
-                            ]
-                          : "none",
+                        s.enabled === false
+                          ? "none while switched off"
+                          : s.next[0]
+                            ? [
+                                when(s.next[0]),
+                                " ",
+                                h("span", { class: "muted" }, new Date(s.next[0]).toLocaleString()),
+                              ]
+                            : "none",
                       ),
                       s.lastFiredAt ? [h("dt", {}, "last fired"), h("dd", {}, when(s.lastFiredAt))] : null,
+                      s.enabled === undefined
+                        ? null
+                        : [
+                            h("dt", {}, "switched"),
+                            h("dd", { class: "schedule-switch" }, s.enabled ? "on" : "off: does not fire"),
+                          ],
                     ]
                   : null,
                 h("dt", {}, "scope"),
@@ -201,6 +226,19 @@ export async function tasksView() {
                   },
                   "Dry run",
                 ),
+                s && s.enabled !== undefined
+                  ? h(
+                      "button",
+                      {
+                        type: "button",
+                        class: s.enabled ? "danger schedule-toggle" : "schedule-toggle",
+                        disabled: ui.readOnly,
+                        "aria-label": `${s.enabled ? "Switch schedule off" : "Switch schedule on"}: ${t.name}`,
+                        onclick: (e) => switchSchedule(e.currentTarget, t.name, !s.enabled),
+                      },
+                      s.enabled ? "Switch schedule off" : "Switch schedule on",
+                    )
+                  : null,
               ),
               outputs.get(t.name),
               h("h3", {}, "Last runs"),

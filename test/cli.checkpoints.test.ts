@@ -500,6 +500,13 @@ describe("baton CLI: checkpoints end to end", () => {
     expect(w.ok(["list", "-w", "steps"]).total).toBe(0);
     expect(w.ok(["show", "s4"]).job).toMatchObject({ state: "cancelled", archived: true });
     w.err(["archive"], 2, "INVALID_INPUT");
+    // Unarchive brings jobs back as they were; one not archived is left alone.
+    expect(w.ok(["unarchive", steps[0]!, "s4"])).toEqual({ unarchived: 2 });
+    expect(w.ok(["unarchive", "s4"])).toEqual({ unarchived: 0 });
+    expect(w.ok(["list", "-w", "steps"]).total).toBe(2);
+    expect(w.ok(["show", "s4"]).job).toMatchObject({ state: "cancelled" });
+    expect(w.ok(["show", "s4"]).job.archived).toBeUndefined();
+    w.err(["unarchive", "NOSUCHJOB"], 3, "JOB_NOT_FOUND");
 
     // Delete: gone for good, but the audit trail remembers.
     const y = w.add("y");

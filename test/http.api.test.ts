@@ -163,6 +163,47 @@ describe("HTTP API routes", () => {
   });
 });
 
+describe("one id or many (D76)", () => {
+  it("`id` fails with the job's error; `ids` answers per item, with one element as with two", async () => {
+    server = await startTestServer();
+    const [done, live, other] = await enqueue(server, [{ payload: {} }, { payload: {} }, { payload: {} }]);
+    await callOp(server.base, "complete_task", { id: done });
+    // One job named with `id`: its error is the answer (409 INVALID_TRANSITION).
+    const single = await callOp(server.base, "skip_task", { id: done });
+    expect([single.status, single.body.error.code]).toEqual([409, "INVALID_TRANSITION"]);
+    const missing = await callOp(server.base, "redrive_task", { id: "NOSUCHJOB" });
+    expect([missing.status, missing.body.error.code]).toEqual([404, "JOB_NOT_FOUND"]);
+    // The same job in `ids`, alone or beside one that works: 200 with it among the errors.
+    const one = await callOp(server.base, "skip_task", { ids: [done] });
+    expect(one.status, one.text).toBe(200);
+    expect(one.body.data).toEqual({
+      changed: [],
+      errors: [{ id: done, code: "INVALID_TRANSITION", message: expect.any(String) }],
+    });
+    const two = await callOp(server.base, "skip_task", { ids: [done, live] });
+    expect(two.status, two.text).toBe(200);
+    expect(two.body.data.changed).toEqual([{ id: live, state: "skipped" }]);
+    expect(two.body.data.errors.map((e: { id: string; code: string }) => [e.id, e.code])).toEqual([
+      [done, "INVALID_TRANSITION"],
+    ]);
+    // complete_task follows the same rule.
+    const completeOne = await callOp(server.base, "complete_task", { ids: [done] });
+    expect([completeOne.status, completeOne.body.data.errors[0].code]).toEqual([200, "INVALID_TRANSITION"]);
+    const completeSingle = await callOp(server.base, "complete_task", { id: done });
+    expect([completeSingle.status, completeSingle.body.error.code]).toEqual([409, "INVALID_TRANSITION"]);
+    // Operations that apply in one transaction (archive, unarchive, delete) fail whole, one id or many.
+    for (const ids of [["NOSUCHJOB"], [other, "NOSUCHJOB"]]) {
+      const failed = await callOp(server.base, "unarchive", { ids });
+      expect([failed.status, failed.body.error.code]).toEqual([404, "JOB_NOT_FOUND"]);
+    }
+    expect((await callOp(server.base, "archive", { ids: [other, live] })).body.data).toEqual({ archived: 2 });
+    expect((await callOp(server.base, "unarchive", { ids: [other] })).body.data).toEqual({ unarchived: 1 });
+    expect((await callOp(server.base, "unarchive", { ids: [other, live] })).body.data).toEqual({
+      unarchived: 1,
+    });
+  });
+});
+
 describe("HTTP API bad input", () => {
   it("answers each bad request with its typed 4xx error", async () => {
     server = await startTestServer({ maxBodyBytes: 64 * 1024 });

@@ -113,6 +113,8 @@ beforeAll(async () => {
       "  greet:",
       "    description: Say hello",
       '    command: [sh, -c, "echo hello"]',
+      '    dry_run_command: [sh, -c, "echo would say hello"]',
+      "    lock: true",
       "",
     ].join("\n"),
   );
@@ -371,12 +373,92 @@ describe("dashboard defects (issue 20)", () => {
     expect(await page.locator("#total").textContent()).toBe("30 jobs");
   });
 
+  it("the archived filter offers Unarchive, which brings the jobs back to the list (axe-clean)", async () => {
+    const { page, errors } = await pageFor("dark", "mobile");
+    const engine = server.opened.engine;
+    const back = [];
+    for (const name of ["back one", "back two", "stays archived"])
+      back.push((await engine.enqueue({ type: "back", name }))[0]!.job.id);
+    await engine.archive(back);
+    // Without archived jobs in the list there is nothing to unarchive.
+    await go(page, "#/jobs?type=lint", "#jobs tbody tr");
+    expect(await page.getByRole("button", { name: "Unarchive selected" }).count()).toBe(0);
+    await go(page, "#/jobs?type=back&archived=true", `tr[data-id="${back[2]}"]`);
+    expect(await page.locator(`tr[data-id="${back[0]}"] .archived-mark`).count()).toBe(1);
+    expect(await axe(page)).toEqual([]);
+    const unarchive = page.getByRole("button", { name: "Unarchive selected" });
+    expect(await unarchive.isDisabled()).toBe(true);
+    for (const id of back.slice(0, 2)) await page.locator(`tr[data-id="${id}"] input[type=checkbox]`).check();
+    await unarchive.click();
+    await page.locator("#toast", { hasText: "Unarchive selected: done (2)" }).waitFor(WAIT);
+    await page.locator(`tr[data-id="${back[0]}"] .archived-mark`).waitFor({ state: "detached", ...WAIT });
+    expect(await page.locator(`tr[data-id="${back[2]}"] .archived-mark`).count()).toBe(1);
+    expect((await engine.list({ types: ["back"] }, { limit: 10 })).map((j) => j.id).sort()).toEqual(
+      back.slice(0, 2).sort(),
+    );
+    // The audit trail says who brought them back.
+    const trail = await engine.events({ jobId: back[0]!, limit: 100 });
+    expect(trail.at(-1)).toMatchObject({ kind: "unarchived", actor: "http" });
+    expect(errors).toEqual([]);
+  });
+
   it("tasks: the schedule in words with its time zone and the next run", async () => {
     const { page } = await pageFor("dark", "desktop");
     await go(page, "#/tasks", '[data-task="nightly"] .next-fire time');
     const schedule = await page.locator('[data-task="nightly"] dd.schedule').textContent();
     expect(schedule).toMatch(/^every day at 03:00 0 3 \* \* \* \(.+\)$/);
     expect(await page.locator('[data-task="greet"] dd.schedule').textContent()).toBe("not scheduled");
+  });
+
+  it("tasks: a schedule switches off and on (kept in the ledger); dry and forced runs are marked", async () => {
+    const { page, errors } = await pageFor("light", "mobile");
+    const started: Record<string, string> = {};
+    for (const [kind, input] of [
+      ["dry", { dryRun: true }],
+      ["forced", { force: true }],
+    ] as const) {
+      const answer = await callOp(server.base, "run_task", { task: "greet", ...input }, AUTH);
+      expect(answer.status, answer.text).toBe(200);
+      started[kind] = answer.body.data.id as string;
+    }
+    const runs = (await callOp(server.base, "task_runs", { task: "greet" }, AUTH)).body.data.runs as {
+      id: string;
+      dryRun?: boolean;
+      forced?: boolean;
+    }[];
+    expect(runs.find((r) => r.id === started.dry)).toMatchObject({ dryRun: true });
+    expect(runs.find((r) => r.id === started.dry)!.forced).toBe(false);
+    expect(runs.find((r) => r.id === started.forced)).toMatchObject({ forced: true });
+    expect(runs.find((r) => r.id === started.forced)!.dryRun).toBe(false);
+    await go(page, "#/tasks", `[data-task="greet"] li[data-id="${started.forced}"]`);
+    expect(await page.locator(`li[data-id="${started.dry}"] .dry-run`).textContent()).toBe("dry run");
+    expect(await page.locator(`li[data-id="${started.forced}"] .forced`).textContent()).toBe("forced");
+    expect(await page.locator(`li[data-id="${started.forced}"] .dry-run`).count()).toBe(0);
+    expect(await page.locator(`li[data-id="${ids.taskRun}"] .kind`).count()).toBe(0);
+
+    const enabled = async () =>
+      (
+        (await callOp(server.base, "list_schedules", {}, AUTH)).body.data.schedules as {
+          task: string;
+          enabled: boolean;
+        }[]
+      ).find((s) => s.task === "nightly")!.enabled;
+    expect(await page.locator('[data-task="nightly"] .schedule-switch').textContent()).toBe("on");
+    await page.getByRole("button", { name: "Switch schedule off: nightly" }).click();
+    await page
+      .locator('[data-task="nightly"] .schedule-switch', { hasText: "off: does not fire" })
+      .waitFor(WAIT);
+    expect(await page.locator('[data-task="nightly"] .next-fire').textContent()).toBe(
+      "none while switched off",
+    );
+    expect(await enabled()).toBe(false);
+    expect(await axe(page)).toEqual([]);
+    await page.getByRole("button", { name: "Switch schedule on: nightly" }).click();
+    await page.locator('[data-task="nightly"] .schedule-switch', { hasText: /^on$/ }).waitFor(WAIT);
+    expect(await enabled()).toBe(true);
+    // The greet task has no schedule: nothing to switch.
+    expect(await page.locator('[data-task="greet"] .schedule-toggle').count()).toBe(0);
+    expect(errors).toEqual([]);
   });
 
   it("a daemon that stops answering: a banner, no stale daemon line, no 'undefined: Failed to fetch'", async () => {

@@ -117,6 +117,49 @@ describe("R-18 schedules fire once per slot", () => {
   });
 });
 
+describe("schedules switched off and on (disable_schedule / enable_schedule, D77)", () => {
+  it("a switched-off schedule fires no slot, across a restart; switched on, it resumes at the next slot", async () => {
+    const { dir, home } = setup("all"); // catch_up: all, so a slot passed while off would show
+    const clock = new ManualClock(T0);
+    const a = await open(home, clock);
+    const config = requireTaskConfig(dir, { ...process.env, BATON_HOME: home });
+    await syncSchedules(a.engine, config, here(home));
+    const [row] = await a.store.schedules();
+    const off = await a.store.setScheduleDisabled(row!.key, true, "tester");
+    expect(off).toMatchObject({ changed: true, schedule: { disabledAt: T0 } });
+    // Again: already off, nothing recorded.
+    expect((await a.store.setScheduleDisabled(row!.key, true, "tester"))!.changed).toBe(false);
+    const scheduler = new TaskScheduler({ engine: a.engine, home, actor: "scheduler" });
+    clock.set(T0 + 10 * MIN + 4_000); // the 00:10 slot is due
+    expect(await scheduler.tick()).toBe(0);
+    // A config read (every command does one) keeps the switch; so does a new daemon.
+    await syncSchedules(a.engine, config, here(home));
+    const b = await open(home, clock);
+    const restarted = new TaskScheduler({ engine: b.engine, home, actor: "scheduler" });
+    clock.set(T0 + 30 * MIN + 4_000);
+    expect(await restarted.tick()).toBe(0);
+    expect(await runs(a)).toEqual([]);
+    expect(await restarted.nextWake(3_600_000)).toBe(3_600_000);
+    // Switched on at 00:30:05: the 00:10, 00:20 and 00:30 slots are not caught up; 00:40 fires.
+    expect(await b.store.setScheduleDisabled(row!.key, false, "tester")).toMatchObject({
+      changed: true,
+      schedule: { disabledAt: null },
+    });
+    expect(await restarted.tick()).toBe(0);
+    clock.set(T0 + 40 * MIN + 4_000);
+    expect(await restarted.tick()).toBe(1);
+    const fired = await runs(a);
+    expect(fired).toHaveLength(1);
+    expect(fired[0]!.key).toMatch(slotKey(T0 - 1000 + 40 * MIN));
+    // Each switch is in the audit trail, with who did it.
+    const events = await a.engine.events({ limit: 100 });
+    expect(events.filter((e) => e.kind.startsWith("schedule_")).map((e) => [e.kind, e.actor])).toEqual([
+      ["schedule_disabled", "tester"],
+      ["schedule_enabled", "tester"],
+    ]);
+  });
+});
+
 describe("schedules on a ledger shared by several hosts or homes", () => {
   it("each place fires and tidies only its own schedules; rows written before places are replaced", async () => {
     const { dir } = setup();

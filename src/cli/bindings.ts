@@ -111,6 +111,15 @@ function checkStates(values: string[] | undefined, extra: string[]): string[] | 
   return values;
 }
 
+/**
+ * Job references as typed (D76): one is `id`, so its failure is the command's error and exit
+ * code; several are `ids`, answered per item (exit 1 when any failed).
+ */
+function oneOrMany(ids: readonly string[] | undefined): { id?: string; ids?: string[] } {
+  if (ids === undefined || ids.length === 0) return {};
+  return ids.length === 1 ? { id: ids[0]! } : { ids: [...ids] };
+}
+
 function omitUndefined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
@@ -248,7 +257,9 @@ export const bindings: CliBinding[] = [
     input([ids], o) {
       const items = o.file === undefined ? undefined : parseJobsFile(readInput(str(o.file) ?? ""));
       return omitUndefined({
-        ids: ids !== undefined && ids.length > 0 ? ids : undefined,
+        ...(items === undefined
+          ? oneOrMany(ids)
+          : { ids: ids !== undefined && ids.length > 0 ? ids : undefined }),
         items,
         evidence: o.evidence === undefined ? undefined : looseJson(str(o.evidence) ?? ""),
         result: o.result === undefined ? undefined : json("--result", str(o.result) ?? ""),
@@ -479,7 +490,7 @@ export const bindings: CliBinding[] = [
     op: "skip_task",
     command: "skip <ids...>",
     options: [{ flags: "--reason <text>", description: "why it is not needed" }],
-    input: ([ids], o) => omitUndefined({ ids, reason: str(o.reason) }),
+    input: ([ids], o) => omitUndefined({ ...oneOrMany(ids), reason: str(o.reason) }),
     render: renderChanged,
   },
   {
@@ -504,6 +515,7 @@ export const bindings: CliBinding[] = [
         workflow: str(o.workflow),
       }),
   },
+  { op: "unarchive", command: "unarchive <ids...>", input: ([ids]) => ({ ids }) },
   {
     op: "delete_task",
     command: "delete <ids...>",
@@ -515,7 +527,12 @@ export const bindings: CliBinding[] = [
     ],
     input: ([ids], o) => omitUndefined({ ids, dependents: str(o.dependents) }),
   },
-  { op: "redrive_task", command: "redrive <ids...>", input: ([ids]) => ({ ids }), render: renderChanged },
+  {
+    op: "redrive_task",
+    command: "redrive <ids...>",
+    input: ([ids]) => omitUndefined(oneOrMany(ids)),
+    render: renderChanged,
+  },
   {
     op: "rerun_task",
     command: "rerun <id> [payload]",

@@ -368,15 +368,39 @@ export const taskBindings: CliBinding[] = [
     }),
     render(data) {
       const d = data as {
-        schedules: { task: string; cron: string; scheduler: string; catchUp: string; next: string[] }[];
+        schedules: {
+          task: string;
+          cron: string;
+          scheduler: string;
+          catchUp: string;
+          next: string[];
+          enabled: boolean;
+        }[];
       };
       if (d.schedules.length === 0) return "no scheduled tasks";
       return table(
-        ["TASK", "CRON", "BY", "CATCH-UP", "NEXT"],
-        d.schedules.map((s) => [s.task, s.cron, s.scheduler, s.catchUp, s.next.join(" ")]),
+        ["TASK", "CRON", "BY", "CATCH-UP", "ON", "NEXT"],
+        d.schedules.map((s) => [
+          s.task,
+          s.cron,
+          s.scheduler,
+          s.catchUp,
+          s.enabled ? "yes" : "no",
+          s.enabled ? s.next.join(" ") : "(switched off)",
+        ]),
       );
     },
   },
+  ...(["disable", "enable"] as const).map((verb): CliBinding => ({
+    op: `${verb}_schedule`,
+    group: "schedule",
+    command: `${verb} <task>`,
+    input: ([[task]]) => ({ task, ...scope() }),
+    render(data) {
+      const d = data as { task: string; enabled: boolean; changed: boolean };
+      return `schedule of ${d.task}: ${d.enabled ? "on" : "off"}${d.changed ? "" : " (already)"}`;
+    },
+  })),
   {
     op: "install_schedule_units",
     group: "schedule",

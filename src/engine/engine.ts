@@ -376,6 +376,11 @@ export class Engine {
     return this.store.archive(jobIds, actor ?? this.actor);
   }
 
+  /** Show archived jobs in lists again; the count of jobs that were archived. */
+  unarchive(jobIds: readonly string[], actor?: string): Promise<number> {
+    return this.store.unarchive(jobIds, actor ?? this.actor);
+  }
+
   /** Archive every job of a workflow. */
   async archiveWorkflow(workflow: string, project: string | undefined, actor?: string): Promise<number> {
     const ids = await this.allIds({ workflow, ...(project === undefined ? {} : { project }) });

@@ -17,6 +17,7 @@ import {
   resolveAll,
   resolveJob,
   scopeFields,
+  singleId,
 } from "./common.js";
 import type { OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
@@ -33,9 +34,11 @@ const changedSchema = z.object({
 /** Apply `action` to each referenced job, collecting per-item errors for batches. */
 async function eachJob(
   ctx: OpContext,
-  refs: string[],
+  input: { id?: string | undefined; ids?: string[] | undefined },
   action: (id: string) => Promise<{ id: string; state: JobState }>,
 ): Promise<z.infer<typeof changedSchema>> {
+  const refs = idsOf(input);
+  const single = singleId(input);
   if (refs.length === 0) throw new InvalidInputError("name the task(s): id or ids");
   const changed: { id: string; state: JobState }[] = [];
   const errors: z.infer<typeof itemErrorSchema>[] = [];
@@ -46,7 +49,7 @@ async function eachJob(
       changed.push({ id: after.id, state: after.state });
     } catch (error) {
       const e = toBatonError(error);
-      if (refs.length === 1) throw e;
+      if (single) throw e;
       errors.push({ id: ref, code: e.code, message: e.message });
     }
   }
@@ -64,7 +67,7 @@ export const skipTask = defineOperation({
   idempotent: true,
   agent: "full",
   run: (input, ctx) =>
-    eachJob(ctx, idsOf(input), (id) =>
+    eachJob(ctx, input, (id) =>
       ctx.engine.skip(id, {
         actor: ctx.actor,
         ...(input.reason === undefined ? {} : { result: { reason: input.reason } }),
@@ -111,6 +114,30 @@ export const archiveTasks = defineOperation({
     const jobs = await resolveAll(ctx, refs);
     return {
       archived: await ctx.engine.archive(
+        jobs.map((j) => j.id),
+        ctx.actor,
+      ),
+    };
+  },
+});
+
+export const unarchiveTasks = defineOperation({
+  name: "unarchive",
+  title: "Unarchive tasks",
+  summary:
+    "Show archived tasks in lists again, in the state they were archived in (nothing is re-run). Jobs not archived are left as they are.",
+  input: z.object({ ...idsFields }),
+  output: z.object({ unarchived: z.number() }),
+  readOnly: false,
+  destructive: false,
+  idempotent: true,
+  agent: "full",
+  async run(input, ctx) {
+    const refs = idsOf(input);
+    if (refs.length === 0) throw new InvalidInputError("name the task(s) to unarchive: id or ids");
+    const jobs = await resolveAll(ctx, refs);
+    return {
+      unarchived: await ctx.engine.unarchive(
         jobs.map((j) => j.id),
         ctx.actor,
       ),
@@ -196,7 +223,7 @@ export const redriveTask = defineOperation({
   idempotent: false,
   agent: "full",
   run: (input, ctx) =>
-    eachJob(ctx, idsOf(input), async (id) => {
+    eachJob(ctx, input, async (id) => {
       refuseReserved((await ctx.engine.get(id)).type, "redrive_task", "requeue");
       return ctx.engine.redrive(id, ctx.actor);
     }),

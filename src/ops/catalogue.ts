@@ -5,6 +5,7 @@
 import {
   acceptBefore,
   archiveTasks,
+  unarchiveTasks,
   claimTask,
   clean,
   deleteTasks,
@@ -41,6 +42,8 @@ import {
   importTasks,
   installScheduleUnits,
   listSchedules,
+  disableSchedule,
+  enableSchedule,
   newTask,
   validateConfig,
 } from "./task-config.js";
@@ -69,6 +72,7 @@ export const operations: readonly Operation[] = [
   skipTask,
   acceptBefore,
   archiveTasks,
+  unarchiveTasks,
   deleteTasks,
   redriveTask,
   rerunTask,
@@ -109,6 +113,8 @@ export const operations: readonly Operation[] = [
   validateConfig,
   configSchemaOp,
   listSchedules,
+  disableSchedule,
+  enableSchedule,
   importTasks,
   installScheduleUnits,
   newTask,

@@ -18,6 +18,7 @@ import {
   projectOf,
   resolveJob,
   scopeFields,
+  singleId,
 } from "./common.js";
 import type { OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
@@ -160,7 +161,7 @@ export const completeTask = defineOperation({
         completed.push({ id: done.id, state: done.state });
       } catch (error) {
         const e = toBatonError(error);
-        if (items.length === 1) throw e;
+        if (singleId(input)) throw e;
         errors.push({ id: item.id, code: e.code, message: e.message });
       }
     }

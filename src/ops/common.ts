@@ -41,6 +41,19 @@ export function idsOf(input: { id?: string | undefined; ids?: string[] | undefin
   return ids;
 }
 
+/**
+ * One rule for one id or many (D76): a request naming a single job with `id` (and nothing else)
+ * fails with that job's error; a request with `ids` (or `items`) answers per item, with one
+ * element as with two, so an already-done job is an entry in `errors` either way.
+ */
+export function singleId(input: {
+  id?: string | undefined;
+  ids?: unknown[] | undefined;
+  items?: unknown[] | undefined;
+}): boolean {
+  return input.id !== undefined && input.ids === undefined && input.items === undefined;
+}
+
 export function projectOf(
   input: { cwd?: string | undefined; project?: string | undefined },
   ctx: OpContext,

@@ -140,6 +140,7 @@ export const listSchedules = defineOperation({
         catchUp: z.string(),
         next: z.array(z.string()),
         lastFiredAt: z.string().optional(),
+        enabled: z.boolean().describe("False while switched off (disable_schedule): no slot fires."),
       }),
     ),
   }),
@@ -168,11 +169,72 @@ export const listSchedules = defineOperation({
               new Date(ms).toISOString(),
             ),
             ...(row?.lastFiredAt == null ? {} : { lastFiredAt: new Date(row.lastFiredAt).toISOString() }),
+            enabled: row?.disabledAt == null,
           };
         }),
     };
   },
 });
+
+const scheduleSwitchInput = z.object({
+  task: z
+    .string()
+    .regex(TASK_NAME, "a task name (letters, digits, _ . -)")
+    .describe("The scheduled task's name."),
+  ...scopeFields,
+});
+const scheduleSwitchOutput = z.object({ task: z.string(), enabled: z.boolean(), changed: z.boolean() });
+
+/** Switch a configured task's daemon schedule off or on, in the ledger (D77). */
+async function switchSchedule(
+  input: z.infer<typeof scheduleSwitchInput>,
+  ctx: OpContext,
+  disabled: boolean,
+): Promise<z.infer<typeof scheduleSwitchOutput>> {
+  const config = requireTaskConfig(input.project ?? input.cwd ?? ctx.cwd, ctx.env ?? process.env);
+  const def = findTask(config, input.task);
+  if (def.spec.schedule === undefined)
+    throw new InvalidInputError(`task '${def.name}' has no schedule`, { task: def.name });
+  if (def.spec.scheduler === "os")
+    throw new InvalidInputError(
+      `task '${def.name}' is scheduled by the OS (scheduler: os): switch its timer or plist off there`,
+      { task: def.name },
+    );
+  const place = schedulesPlace(ctx);
+  await syncSchedules(ctx.engine, config, place);
+  const switched = await ctx.engine.store.setScheduleDisabled(scheduleKey(def, place), disabled, ctx.actor);
+  if (switched === undefined)
+    throw new BatonError("NOT_FOUND", `task '${def.name}' has no registered schedule`);
+  return { task: def.name, enabled: switched.schedule.disabledAt === null, changed: switched.changed };
+}
+
+/** `disable_schedule` or `enable_schedule`: the same switch, one each way. */
+function scheduleSwitch(disabled: boolean, title: string, summary: string) {
+  return defineOperation({
+    name: disabled ? "disable_schedule" : "enable_schedule",
+    title,
+    summary,
+    input: scheduleSwitchInput,
+    output: scheduleSwitchOutput,
+    readOnly: false,
+    destructive: false,
+    idempotent: true,
+    agent: "full",
+    run: (input, ctx) => switchSchedule(input, ctx, disabled),
+  });
+}
+
+export const disableSchedule = scheduleSwitch(
+  true,
+  "Switch a schedule off",
+  "Stop a configured task's cron schedule from firing (kept across daemon restarts) without editing baton.yaml; the task can still be run by hand.",
+);
+
+export const enableSchedule = scheduleSwitch(
+  false,
+  "Switch a schedule on",
+  "Let a switched-off schedule fire again from its next slot (the slots it was off for are not caught up).",
+);
 
 export const installScheduleUnits = defineOperation({
   name: "install_schedule_units",

@@ -73,6 +73,7 @@ export const jobSummarySchema = z.object({
   createdAt: z.string(),
   finishedAt: z.string().optional(),
   error: z.string().optional(),
+  archived: z.boolean().optional(),
 });
 export type JobSummary = z.infer<typeof jobSummarySchema>;
 
@@ -89,6 +90,7 @@ export function jobSummary(job: Job): JobSummary {
   if (job.workflow !== null) out.workflow = job.workflow;
   if (job.finishedAt !== null) out.finishedAt = iso(job.finishedAt)!;
   if (job.error !== null) out.error = job.error.length > 200 ? `${job.error.slice(0, 200)}…` : job.error;
+  if (job.archivedAt !== null) out.archived = true;
   return out;
 }
 

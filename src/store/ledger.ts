@@ -607,6 +607,7 @@ export abstract class LedgerStore implements Store {
           ...spec,
           lastSlot: now,
           lastFiredAt: null,
+          disabledAt: null,
           createdAt: now,
           updatedAt: now,
         };
@@ -634,6 +635,39 @@ export abstract class LedgerStore implements Store {
 
   unregisterSchedule(key: string): Promise<boolean> {
     return this.write(async (tx) => tx.deleteSchedule(key));
+  }
+
+  setScheduleDisabled(
+    key: string,
+    disabled: boolean,
+    actor: string,
+  ): Promise<{ schedule: ScheduleRecord; changed: boolean } | undefined> {
+    return this.write(async (tx) => {
+      const current = await tx.getSchedule(key);
+      if (current === undefined) return undefined;
+      if ((current.disabledAt !== null) === disabled) return { schedule: current, changed: false };
+      const now = this.clock.now();
+      // Switched on, it counts from now: the slots that passed while it was off are not "missed".
+      const schedule = {
+        ...current,
+        disabledAt: disabled ? now : null,
+        lastSlot: disabled ? current.lastSlot : Math.max(current.lastSlot, now),
+        updatedAt: now,
+      };
+      await tx.putSchedule(schedule);
+      await tx.insertEvent({
+        jobId: null,
+        workflow: null,
+        project: null,
+        at: now,
+        actor,
+        kind: disabled ? "schedule_disabled" : "schedule_enabled",
+        fromState: null,
+        toState: null,
+        details: { task: current.task, config: current.configPath, key },
+      });
+      return { schedule, changed: true };
+    });
   }
 
   schedules(): Promise<ScheduleRecord[]> {
@@ -709,6 +743,22 @@ export abstract class LedgerStore implements Store {
         if (!isTerminal(job.state)) job = await this.transitionInTx(tx, job, "cancel", now, actor, {});
         await tx.updateJob(id, { archivedAt: now, updatedAt: now });
         await tx.insertEvent(this.event(job, now, actor, "archived", job.state, job.state, null));
+        count++;
+      }
+      return count;
+    });
+  }
+
+  unarchive(jobIds: readonly string[], actor: string): Promise<number> {
+    return this.write(async (tx) => {
+      const now = this.clock.now();
+      let count = 0;
+      for (const id of jobIds) {
+        const job = await tx.getJob(id);
+        if (job === undefined) throw new JobNotFoundError(id);
+        if (job.archivedAt === null) continue;
+        await tx.updateJob(id, { archivedAt: null, updatedAt: now });
+        await tx.insertEvent(this.event(job, now, actor, "unarchived", job.state, job.state, null));
         count++;
       }
       return count;

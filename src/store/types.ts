@@ -110,6 +110,8 @@ export interface ScheduleRecord {
   cron: string;
   lastSlot: number;
   lastFiredAt: number | null;
+  /** When the schedule was switched off (its slots pass unfired); null while it is on. */
+  disabledAt: number | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -276,6 +278,8 @@ export interface Store {
   acceptBefore(jobId: string, actor: string): Promise<Job[]>;
   /** Archive jobs (live ones are cancelled first). */
   archive(jobIds: readonly string[], actor: string): Promise<number>;
+  /** Bring archived jobs back into lists, in the state they were archived in (others: unchanged). */
+  unarchive(jobIds: readonly string[], actor: string): Promise<number>;
   /**
    * Delete jobs (not running ones). A job that waiting jobs depend on is refused with
    * `HAS_DEPENDENTS` unless `dependents` says what happens to them: `cancel` them, or `release`
@@ -338,6 +342,16 @@ export interface Store {
     cron: string;
   }): Promise<ScheduleRecord>;
   unregisterSchedule(key: string): Promise<boolean>;
+  /**
+   * Switch a schedule off (`disabled`) or on, recording a `schedule_disabled`/`schedule_enabled`
+   * event when it changes. Switched on, it counts slots from now (the time it was off is never
+   * caught up). Undefined when there is no such schedule.
+   */
+  setScheduleDisabled(
+    key: string,
+    disabled: boolean,
+    actor: string,
+  ): Promise<{ schedule: ScheduleRecord; changed: boolean } | undefined>;
   schedules(): Promise<ScheduleRecord[]>;
   /**
    * Move a schedule's last slot from `expectedLastSlot` to `slot` (later), noting a fire when

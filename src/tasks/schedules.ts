@@ -173,6 +173,8 @@ export class TaskScheduler {
     for (const row of await engine.store.schedules()) {
       // Another host's (or home's) schedule: its config file is on that host.
       if (!ownedBy(row, this.place)) continue;
+      // Switched off: no slot fires; switching it on counts from then (store.setScheduleDisabled).
+      if (row.disabledAt !== null) continue;
       const found = this.taskOf(row);
       if (found === "broken") continue; // `doctor` and `config validate` report it; nothing runs
       if (found === undefined) {
@@ -254,6 +256,7 @@ export class TaskScheduler {
     const now = this.o.engine.clock.now();
     let next = now + maxMs;
     for (const row of await this.o.engine.store.schedules()) {
+      if (row.disabledAt !== null) continue;
       const found = this.taskOf(row);
       if (found === undefined || found === "broken") continue;
       const at = nextFires(row.cron, found.def.spec.timezone, 1, Math.max(now, row.lastSlot))[0];

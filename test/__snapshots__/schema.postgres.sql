@@ -1,4 +1,4 @@
--- baton PostgreSQL schema, version 8. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.postgres.test.ts
+-- baton PostgreSQL schema, version 9. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.postgres.test.ts
 
 -- table attempts
 CREATE TABLE attempts (
@@ -112,6 +112,7 @@ CREATE TABLE schedules (
   last_fired_at bigint,
   created_at bigint NOT NULL,
   updated_at bigint NOT NULL,
+  disabled_at bigint,
   CONSTRAINT schedules_pkey PRIMARY KEY (key)
 );
 

@@ -1,4 +1,4 @@
--- baton SQLite schema, user_version 8. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
+-- baton SQLite schema, user_version 9. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
 
 -- index events_at on events
 CREATE INDEX events_at ON events (at);
@@ -150,4 +150,4 @@ CREATE TABLE schedules (
   last_fired_at INTEGER,
   created_at    INTEGER NOT NULL,
   updated_at    INTEGER NOT NULL
-) STRICT;
+, disabled_at INTEGER) STRICT;

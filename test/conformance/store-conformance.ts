@@ -1034,6 +1034,31 @@ export function describeStoreConformance(
         expect(await engine.count({})).toBe(0);
       });
 
+      it("unarchive brings archived jobs back in their state, records it, and leaves others alone", async () => {
+        const done = await add();
+        await engine.complete(done.id);
+        const live = await add();
+        const kept = await add();
+        expect(await engine.archive([done.id, live.id, kept.id])).toBe(3);
+        clock.advance(5);
+        expect(await engine.unarchive([done.id, live.id])).toBe(2);
+        expect(await job(done.id)).toMatchObject({ state: "succeeded", archivedAt: null });
+        expect(await job(live.id)).toMatchObject({ state: "cancelled", archivedAt: null });
+        expect((await trail(done.id)).slice(-2)).toEqual([
+          "archived:succeeded>succeeded",
+          "unarchived:succeeded>succeeded",
+        ]);
+        expect((await engine.list({}, { limit: 10 })).map((j) => j.id).sort()).toEqual(
+          [done.id, live.id].sort(),
+        );
+        // Not archived (any more): nothing to do, nothing recorded.
+        expect(await engine.unarchive([done.id])).toBe(0);
+        expect(await trail(done.id)).toHaveLength(4);
+        // An unknown id changes nothing, in one transaction.
+        await rejectsWith(engine.unarchive([kept.id, "01ZZZZZZZZZZZZZZZZZZZZZZZZ"]), "JOB_NOT_FOUND");
+        expect(await job(kept.id)).toMatchObject({ archivedAt: expect.any(Number) });
+      });
+
       it("archive and delete of an unknown id change nothing", async () => {
         const j = await add();
         await rejectsWith(engine.archive([j.id, "01ZZZZZZZZZZZZZZZZZZZZZZZZ"]), "JOB_NOT_FOUND");

@@ -10,7 +10,14 @@ import type { AttemptRow, LedgerTx } from "../ledger.js";
 import { EVENT_COLUMNS, eventValues } from "../records.js";
 import { sqlFile } from "../sql-files.js";
 import type { JobRow, LockRow, ScheduleRow } from "../sqlite/rows.js";
-import { encodeJobPatch, toJobRecord, toLock, toSchedule } from "../sqlite/rows.js";
+import {
+  encodeJobPatch,
+  SCHEDULE_COLUMNS,
+  scheduleValues,
+  toJobRecord,
+  toLock,
+  toSchedule,
+} from "../sqlite/rows.js";
 import type { ClaimRequest } from "../types.js";
 import { run } from "./connection.js";
 import { isConnectionError } from "./errors.js";
@@ -237,8 +244,8 @@ export function ledgerTx(client: PoolClient, state: TxState, schema: string): Le
     putSchedule: async (s) => {
       await run(
         client,
-        "INSERT INTO schedules (key, config_path, task, cron, last_slot, last_fired_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key) DO UPDATE SET config_path = excluded.config_path, task = excluded.task, cron = excluded.cron, last_slot = excluded.last_slot, last_fired_at = excluded.last_fired_at, updated_at = excluded.updated_at",
-        [s.key, s.configPath, s.task, s.cron, s.lastSlot, s.lastFiredAt, s.createdAt, s.updatedAt],
+        `INSERT INTO schedules (${SCHEDULE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (key) DO UPDATE SET config_path = excluded.config_path, task = excluded.task, cron = excluded.cron, last_slot = excluded.last_slot, last_fired_at = excluded.last_fired_at, disabled_at = excluded.disabled_at, updated_at = excluded.updated_at`,
+        scheduleValues(s),
       );
     },
     deleteSchedule: async (key) =>

@@ -274,8 +274,28 @@ export interface ScheduleRow {
   cron: string;
   last_slot: number;
   last_fired_at: number | null;
+  disabled_at: number | null;
   created_at: number;
   updated_at: number;
+}
+
+/** The columns `putSchedule` writes, in its statement's order (both dialects). */
+export const SCHEDULE_COLUMNS =
+  "key, config_path, task, cron, last_slot, last_fired_at, disabled_at, created_at, updated_at";
+
+/** A schedule's values in {@link SCHEDULE_COLUMNS} order. */
+export function scheduleValues(s: ScheduleRecord): (string | number | null)[] {
+  return [
+    s.key,
+    s.configPath,
+    s.task,
+    s.cron,
+    s.lastSlot,
+    s.lastFiredAt,
+    s.disabledAt,
+    s.createdAt,
+    s.updatedAt,
+  ];
 }
 
 export function toSchedule(row: ScheduleRow): ScheduleRecord {
@@ -286,6 +306,7 @@ export function toSchedule(row: ScheduleRow): ScheduleRecord {
     cron: row.cron,
     lastSlot: row.last_slot,
     lastFiredAt: row.last_fired_at,
+    disabledAt: row.disabled_at ?? null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -35,6 +35,8 @@ import {
   toEvent,
   toJobRecord,
   toLock,
+  scheduleValues,
+  SCHEDULE_COLUMNS,
   toPause,
   toSchedule,
 } from "./rows.js";
@@ -465,8 +467,8 @@ export class SqliteStore extends LedgerStore {
     },
     putSchedule: (s) => {
       this.exec(
-        "INSERT INTO schedules (key, config_path, task, cron, last_slot, last_fired_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET config_path = excluded.config_path, task = excluded.task, cron = excluded.cron, last_slot = excluded.last_slot, last_fired_at = excluded.last_fired_at, updated_at = excluded.updated_at",
-      ).run(s.key, s.configPath, s.task, s.cron, s.lastSlot, s.lastFiredAt, s.createdAt, s.updatedAt);
+        `INSERT INTO schedules (${SCHEDULE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET config_path = excluded.config_path, task = excluded.task, cron = excluded.cron, last_slot = excluded.last_slot, last_fired_at = excluded.last_fired_at, disabled_at = excluded.disabled_at, updated_at = excluded.updated_at`,
+      ).run(...scheduleValues(s));
     },
     deleteSchedule: (key) => this.exec("DELETE FROM schedules WHERE key = ?").run(key).changes > 0,
     listSchedules: () =>

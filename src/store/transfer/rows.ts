@@ -107,6 +107,7 @@ export const TABLES: readonly TableSpec[] = [
       t("cron"),
       i("last_slot"),
       i("last_fired_at"),
+      i("disabled_at"),
       i("created_at"),
       i("updated_at"),
     ],
