@@ -137,6 +137,43 @@ describe("baton schedule install-units", () => {
   });
 });
 
+describe("baton schedule disable|enable", () => {
+  it("switches a schedule off and on in the ledger; no schedule is INVALID_INPUT, no task NOT_FOUND", () => {
+    const home = newHome();
+    const dir = project(
+      "tasks:\n  nightly:\n    command: [echo, night]\n    schedule: '0 2 * * *'\n  plain:\n    command: [echo]\n",
+    );
+    const off = cli(home, ["schedule", "disable", "nightly"], { cwd: dir });
+    expect([off.code, off.stdout]).toEqual([0, "schedule of nightly: off\n"]);
+    expect(cliJson(home, ["schedule", "disable", "nightly"], { cwd: dir })).toEqual({
+      task: "nightly",
+      enabled: false,
+      changed: false,
+    });
+    // A later command (a new process) reads the switch from the ledger.
+    expect(cliJson(home, ["schedule", "list"], { cwd: dir }).schedules).toMatchObject([
+      { task: "nightly", enabled: false },
+    ]);
+    expect(cli(home, ["schedule", "list"], { cwd: dir }).stdout).toMatch(/nightly .* no +\(switched off\)/);
+    for (const [task, exit, code] of [
+      ["plain", 2, "INVALID_INPUT"],
+      ["nope", 3, "NOT_FOUND"],
+    ] as const) {
+      const refused = cli(home, ["schedule", "disable", task, "--json"], { cwd: dir });
+      expect([refused.code, JSON.parse(refused.stdout).error.code]).toEqual([exit, code]);
+    }
+    expect(cli(home, ["schedule", "enable", "nightly"], { cwd: dir }).stdout).toBe(
+      "schedule of nightly: on\n",
+    );
+    expect(cliJson(home, ["schedule", "list"], { cwd: dir }).schedules[0].enabled).toBe(true);
+    expect(
+      eventRows(home)
+        .map((e) => e.kind)
+        .filter((k) => k.startsWith("schedule_")),
+    ).toEqual(["schedule_disabled", "schedule_enabled"]);
+  });
+});
+
 describe("the daemon fires schedules", () => {
   it("runs a task whose cron slot comes due (a seconds-field cron), once per slot", async () => {
     const home = newHome();
