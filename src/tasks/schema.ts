@@ -37,10 +37,14 @@ export function cronProblem(expression: string, timezone?: string): string | und
   }
   try {
     new Cron(expression, { paused: true, ...(timezone === undefined ? {} : { timezone }) });
-    return undefined;
   } catch (error) {
     return (error as Error).message.replace(/^CronPattern: /, "");
   }
+  // croner lets a stepped range run past its field (hour 21-25/8); the JSON Schema's pattern does not.
+  if (!CRON_REGEXP.test(expression)) {
+    return "a value outside its field (minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-7) or a step larger than the field";
+  }
+  return undefined;
 }
 
 function isTimezone(zone: string): boolean {
@@ -52,10 +56,59 @@ function isTimezone(zone: string): boolean {
   }
 }
 
+/**
+ * What the JSON Schema can say of a duration: parseDuration's syntax, not zero. It cannot say
+ * "at most 10 years" or "not below a millisecond" (docs/tasks.md, "The JSON Schema").
+ */
+const DURATION_PATTERN = String.raw`^(?=[^1-9]*[1-9])\s*(?:\d+(?:\.\d+)?|(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+)\s*$`;
+
 const duration = z
   .string()
   .refine(isDuration, { message: "expected a duration such as 30s, 10m, 2h or 1h30m, at most 10 years" })
+  .meta({ pattern: DURATION_PATTERN })
   .describe("A duration: 30s, 10m, 2h, 1h30m.");
+
+/** `0*(?:lo|…|hi)`: the numbers croner reads in a range (leading zeros allowed), and names. */
+function cronValue(lo: number, hi: number, names: readonly string[] = []): string {
+  const numbers = Array.from({ length: hi - lo + 1 }, (_, i) => String(hi - i));
+  const spelled = names.map((name) => [...name].map((c) => `[${c}${c.toLowerCase()}]`).join(""));
+  return `(?:0*(?:${numbers.join("|")})${spelled.map((n) => `|${n}`).join("")})`;
+}
+
+/** One cron field: a list of `*`, `?`, values, ranges, steps (after `*` or a range, 1..max). */
+function cronField(
+  lo: number,
+  hi: number,
+  stepMax: number,
+  names: readonly string[] = [],
+  extra = "",
+): string {
+  const value = cronValue(lo, hi, names);
+  const step = `/${cronValue(1, stepMax)}`;
+  const item = `(?:[*?](?:${step})?|${value}(?:-${value}(?:${step})?)?${extra})`;
+  return `${item}(?:,${item})*`;
+}
+
+const MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+const WEEKDAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+/**
+ * What the JSON Schema can say of a cron expression: 5 or 6 fields, each value within its field's
+ * range (minute 0-59, hour 0-23, day 1-31, month 1-12 or JAN-DEC, weekday 0-7 or SUN-SAT), steps
+ * 1..the field's size. It is looser than croner on backwards ranges (5-1) and on combinations of
+ * croner's L, W and # forms; docs/tasks.md lists these.
+ */
+export const CRON_PATTERN = (() => {
+  const second = cronField(0, 59, 60);
+  const minute = cronField(0, 59, 60);
+  const hour = cronField(0, 23, 24);
+  const day = `(?:[Ll][Ww]?|${cronValue(1, 31)}[Ww]|${cronField(1, 31, 31)})`;
+  const dayList = `(?:${day}(?:,${day})*)`;
+  const month = cronField(1, 12, 12, MONTHS);
+  const weekday = cronField(0, 7, 7, WEEKDAYS, `(?:[Ll]|#(?:0*[1-5]|[Ll]))?`);
+  return `^\\s*(?:${second}\\s+)?${minute}\\s+${hour}\\s+${dayList}\\s+${month}\\s+${weekday}\\s*$`;
+})();
+const CRON_REGEXP = new RegExp(CRON_PATTERN, "u");
 
 /** One command: a shell string (`/bin/sh -c`) or an argv list run without a shell. */
 const commandLine = z
@@ -82,6 +135,16 @@ function secretPair<K extends string>(key: K, what: string) {
   } as Record<K | `${K}_env`, z.ZodOptional<z.ZodString>>;
 }
 
+/** A JSON Schema that requires `key` (declared beside it, as ajv's strict mode wants). */
+function requires(key: string): Record<string, unknown> {
+  return { properties: { [key]: true }, required: [key] };
+}
+
+/** The JSON Schema side of {@link exactlyOne}: one of `key`, `key_env`. */
+function oneOfPair(key: string): Record<string, unknown> {
+  return { oneOf: [requires(key), requires(`${key}_env`)] };
+}
+
 function exactlyOne(obj: Record<string, unknown>, key: string, ctx: z.RefinementCtx): void {
   const plain = obj[key] !== undefined;
   const fromEnv = obj[`${key}_env`] !== undefined;
@@ -105,23 +168,30 @@ const webhookChannel = z
       .optional()
       .describe("Headers whose values come from environment variables (secrets such as tokens)."),
   })
-  .superRefine((v, ctx) => exactlyOne(v, "url", ctx));
+  .superRefine((v, ctx) => exactlyOne(v, "url", ctx))
+  .meta(oneOfPair("url"));
 
 const chatWebhook = (service: string) =>
   z
     .strictObject({ ...secretPair("webhook_url", `The ${service} incoming-webhook URL`) })
-    .superRefine((v, ctx) => exactlyOne(v, "webhook_url", ctx));
+    .superRefine((v, ctx) => exactlyOne(v, "webhook_url", ctx))
+    .meta(oneOfPair("webhook_url"));
 
 const telegramChannel = z
   .strictObject({
     ...secretPair("bot_token", "The bot token"),
     ...secretPair("chat_id", "The chat id"),
-    base_url: z.string().url().optional().describe("API base URL (default https://api.telegram.org)."),
+    base_url: z
+      .string()
+      .regex(/^https?:\/\/[^\s/?#]+\S*$/, "expected an http:// or https:// URL")
+      .optional()
+      .describe("API base URL (default https://api.telegram.org)."),
   })
   .superRefine((v, ctx) => {
     exactlyOne(v, "bot_token", ctx);
     exactlyOne(v, "chat_id", ctx);
-  });
+  })
+  .meta({ allOf: [oneOfPair("bot_token"), oneOfPair("chat_id")] });
 
 export const NOTIFY_WHEN = ["success", "failure", "complete"] as const;
 
@@ -152,6 +222,10 @@ const template = z
       }
     }
   })
+  .meta({
+    // No {{…}} that is not a known variable (the same scan as above, as a pattern).
+    not: { pattern: `\\{\\{(?!\\s*(?:${TEMPLATE_VARS.join("|")})\\s*\\}\\})[^}]*\\}\\}` },
+  })
   .describe(`Message template; variables: ${TEMPLATE_VARS.map((v) => `{{${v}}}`).join(" ")}.`);
 
 const notify = z
@@ -173,32 +247,44 @@ const notify = z
   })
   .describe("Notifications sent when a run ends.");
 
+const INPUT_TYPES = ["string", "number", "integer", "boolean"] as const;
+
+/** The JSON Schema side of the default-matches-type check in taskSchema. */
+const inputDefaultMatchesType = {
+  allOf: INPUT_TYPES.map((type) => ({
+    if: { properties: { type: { const: type } }, required: ["type"] },
+    then: { properties: { default: { type } } },
+  })),
+};
+
 const inputSpec = z.union([
   z.string().describe("The input's description (an optional string input)."),
-  z.strictObject({
-    description: z.string().optional(),
-    type: z.enum(["string", "number", "integer", "boolean"]).optional().describe("Default: string."),
-    required: z.boolean().optional(),
-    default: z.union([z.string(), z.number(), z.boolean()]).optional(),
-    enum: z
-      .array(z.union([z.string(), z.number()]))
-      .min(1)
-      .optional(),
-    pattern: z
-      .string()
-      .refine(
-        (p) => {
-          try {
-            new RegExp(p);
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        { message: "expected a valid regular expression" },
-      )
-      .optional(),
-  }),
+  z
+    .strictObject({
+      description: z.string().optional(),
+      type: z.enum(INPUT_TYPES).optional().describe("Default: string."),
+      required: z.boolean().optional(),
+      default: z.union([z.string(), z.number(), z.boolean()]).optional(),
+      enum: z
+        .array(z.union([z.string(), z.number()]))
+        .min(1)
+        .optional(),
+      pattern: z
+        .string()
+        .refine(
+          (p) => {
+            try {
+              new RegExp(p);
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          { message: "expected a valid regular expression" },
+        )
+        .optional(),
+    })
+    .meta(inputDefaultMatchesType),
 ]);
 
 const retry = z.strictObject({
@@ -238,6 +324,7 @@ export const taskSchema = z
       .describe("Free-form settings handed to a plugin task."),
     env: z
       .record(z.string().regex(ENV_NAME, "expected an environment variable name"), z.string())
+      .meta({ patternProperties: { _env$: { type: "string", pattern: ENV_NAME.source } } })
       .optional()
       .describe(
         "Environment for the command. A key ending in _env names a variable of the caller's environment, resolved at run time: `TOKEN_env: DEPLOY_TOKEN` sets TOKEN.",
@@ -269,6 +356,7 @@ export const taskSchema = z
           ctx.addIssue({ code: "custom", message: `invalid cron expression '${expression}': ${problem}` });
         }
       })
+      .meta({ pattern: CRON_PATTERN })
       .optional()
       .describe("A cron expression (5 fields, or 6 with seconds first); the daemon runs the task on it."),
     timezone: z
@@ -301,6 +389,15 @@ export const taskSchema = z
     destructive: z.boolean().optional().describe("It deletes or overwrites things."),
     network: z.boolean().optional().describe("It talks to the network."),
     tags: z.array(z.string().min(1).max(100)).max(50).optional(),
+  })
+  .meta({
+    // The checks below that JSON Schema can state. It cannot check that a {{name}} in an argv list
+    // names one of the task's inputs (docs/tasks.md, "The JSON Schema").
+    oneOf: [requires("command"), requires("plugin")],
+    dependentSchemas: { plugin: { properties: { dry_run_command: false } }, with: requires("plugin") },
+    allOf: (["command", "dry_run_command"] as const).map((key) => ({
+      properties: { [key]: { not: { type: "string", pattern: PLACEHOLDER.source } } },
+    })),
   })
   .superRefine((task, ctx) => {
     if ((task.command === undefined) === (task.plugin === undefined)) {
@@ -461,5 +558,20 @@ export function configJsonSchema(): Record<string, unknown> {
     string,
     unknown
   >;
-  return { ...schema, title: "baton.yaml" };
+  return { ...(splitUnionTypes(schema) as Record<string, unknown>), title: "baton.yaml" };
+}
+
+/** `type: [a, b]` as `anyOf: [{type: a}, {type: b}]`: ajv's strict mode refuses union types. */
+function splitUnionTypes(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(splitUnionTypes);
+  if (node === null || typeof node !== "object") return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) out[key] = splitUnionTypes(value);
+  if (Array.isArray(out.type)) {
+    const types = out.type as string[];
+    delete out.type;
+    if (out.anyOf !== undefined) throw new Error("splitUnionTypes: type list beside anyOf");
+    out.anyOf = types.map((type) => ({ type }));
+  }
+  return out;
 }
