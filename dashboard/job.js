@@ -272,6 +272,8 @@ function agentPanel(agent) {
  */
 function logPanel(job) {
   let offset;
+  /** The log's first byte on screen: the bytes before it are not shown (the note says how many). */
+  let start = 0;
   let attempt = 0;
   /** The attempt picked in the list (undefined: follow the latest). */
   let chosen;
@@ -306,7 +308,30 @@ function logPanel(job) {
     h("option", { value: "" }, "latest attempt"),
   );
   const pause = h("button", { type: "button", id: "log-pause", "aria-pressed": "false" }, "Pause");
-  const download = h("button", { type: "button" }, "Download");
+  // The whole log from the server (streamed), not the part on screen.
+  const download = h("a", { class: "button", id: "log-download" }, "Download");
+  const earlier = h("button", { type: "button", id: "log-earlier" }, "Load earlier");
+  const hiddenText = h("span", {});
+  const hidden = h("p", { class: "muted", id: "log-hidden", hidden: true }, hiddenText, " ", earlier);
+  const encoder = new TextEncoder();
+
+  function showHidden() {
+    hidden.hidden = start === 0;
+    hiddenText.textContent = `${start.toLocaleString("en-US")} earlier bytes not shown.`;
+  }
+  function setDownload() {
+    const q = new URLSearchParams({ stream: stream.value });
+    if (chosen !== undefined) q.set("attempt", String(chosen));
+    download.href = `/api/jobs/${encodeURIComponent(job.id)}/log/download?${q}`;
+    download.download = `${job.id}-${stream.value}.log`;
+  }
+  /** Keep at most ~1M characters on screen; what is dropped from the top counts as not shown. */
+  function cap() {
+    if (text.length <= 2_000_000) return;
+    const dropped = text.length - 1_000_000;
+    start += encoder.encode(text.slice(0, dropped)).length;
+    text = text.slice(dropped);
+  }
 
   function show() {
     const needle = search.value;
@@ -335,11 +360,13 @@ function logPanel(job) {
         attempt = chunk.attempt;
         text = "";
       }
+      if (text === "") start = chunk.start ?? 0;
       offset = chunk.offset;
       if (chunk.text) {
         text += chunk.text;
-        if (text.length > 2_000_000) text = text.slice(-1_000_000);
+        cap();
       }
+      showHidden();
       show();
       status.textContent =
         chunk.attempt === 0
@@ -362,9 +389,35 @@ function logPanel(job) {
     status.textContent = paused ? "paused" : "following…";
     if (!paused) tick();
   });
+  earlier.addEventListener("click", async () => {
+    if (start === 0) return;
+    earlier.disabled = true;
+    try {
+      const from = Math.max(0, start - 256 * 1024);
+      const q = new URLSearchParams({
+        stream: stream.value,
+        offset: String(from),
+        max: String(start - from),
+      });
+      q.set("attempt", String(attempt));
+      const chunk = await api(`/api/jobs/${job.id}/log?${q}`);
+      if (chunk.attempt === attempt && chunk.offset <= start) {
+        text = chunk.text + text;
+        start = chunk.start;
+        show();
+      }
+      showHidden();
+    } catch (error) {
+      status.textContent = errorText(error);
+    } finally {
+      earlier.disabled = false;
+    }
+  });
   function restart() {
     offset = undefined;
+    start = 0;
     text = "";
+    setDownload();
     pre.classList.toggle("stderr", stream.value === "stderr");
     show();
     clearTimeout(timer);
@@ -376,16 +429,13 @@ function logPanel(job) {
     restart();
   });
   search.addEventListener("input", show);
-  download.addEventListener("click", () => {
-    const url = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
-    h("a", { href: url, download: `${job.id}-${stream.value}.log` }).click();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
-  });
+  setDownload();
   const element = h(
     "section",
     { "aria-labelledby": "h-log" },
     h("h2", { id: "h-log" }, "Log"),
     h("div", { class: "toolbar" }, attemptSelect, stream, search, pause, download, status),
+    hidden,
     pre,
   );
   return {

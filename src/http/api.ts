@@ -144,25 +144,38 @@ const logSchema = z
   .strict();
 
 /**
+ * The job and attempt a log route asks for (default: the latest attempt; undefined when it has
+ * none); an attempt the job does not have is NOT_FOUND, not an empty log.
+ */
+async function logTarget<T extends { attempt?: number | undefined }>(id: string, input: T, ctx: OpContext) {
+  const commands = ctx.commands;
+  if (commands === undefined) throw new BatonError("NOT_FOUND", "logs are not available from this server");
+  const job = await resolveJob(ctx, id);
+  const attempts = await ctx.engine.attempts(job.id);
+  const attempt = input.attempt ?? attempts[attempts.length - 1]?.n;
+  if (attempt !== undefined && !attempts.some((a) => a.n === attempt))
+    throw new BatonError("NOT_FOUND", `job ${job.id} has no attempt ${attempt}`, {
+      details: { id: job.id, attempt },
+    });
+  return { input, commands, job, attempts, attempt };
+}
+
+/**
  * `GET /api/jobs/<id>/log`: bytes of an attempt's log from `offset` (default: the last 64 KiB),
  * with the offset to ask from next time: a live tail is this call repeated.
  */
 export async function readJobLog(id: string, query: Query, ctx: OpContext): Promise<unknown> {
-  const input = parse(
-    logSchema,
-    queryObject(query, ["attempt", "stream", "offset", "max"], "GET log"),
-    "GET log",
+  const { input, commands, job, attempts, attempt } = await logTarget(
+    id,
+    parse(logSchema, queryObject(query, ["attempt", "stream", "offset", "max"], "GET log"), "GET log"),
+    ctx,
   );
-  if (ctx.commands === undefined)
-    throw new BatonError("NOT_FOUND", "logs are not available from this server");
-  const job = await resolveJob(ctx, id);
-  const attempts = await ctx.engine.attempts(job.id);
-  const attempt = input.attempt ?? attempts[attempts.length - 1]?.n;
   if (attempt === undefined) {
     return {
       id: job.id,
       attempt: 0,
       stream: input.stream ?? "output",
+      start: 0,
       offset: 0,
       size: 0,
       text: "",
@@ -170,7 +183,7 @@ export async function readJobLog(id: string, query: Query, ctx: OpContext): Prom
     };
   }
   const stream = input.stream ?? "output";
-  const { offset, size, text } = ctx.commands.readLogChunk(
+  const { start, offset, size, text } = commands.readLogChunk(
     job.id,
     attempt,
     stream,
@@ -182,11 +195,47 @@ export async function readJobLog(id: string, query: Query, ctx: OpContext): Prom
     id: job.id,
     attempt,
     stream,
+    start,
     offset,
     size,
     text,
     finished: TERMINAL_STATES.includes(current.state) || attempt < (attempts[attempts.length - 1]?.n ?? 0),
   };
+}
+
+const downloadSchema = logSchema.pick({ attempt: true, stream: true }).strict();
+
+/**
+ * `GET /api/jobs/<id>/log/download`: the whole of an attempt's log (as big as it was when the
+ * download began), read in chunks through readLogChunk and handed to `write` one at a time, so a
+ * 50 MB log never sits in memory. `begin` gets the file name before the first chunk; `write`
+ * answers false when the client went away.
+ */
+export async function downloadJobLog(
+  id: string,
+  query: Query,
+  ctx: OpContext,
+  begin: (filename: string) => void,
+  write: (text: string) => Promise<boolean>,
+): Promise<void> {
+  const { input, commands, job, attempt } = await logTarget(
+    id,
+    parse(downloadSchema, queryObject(query, ["attempt", "stream"], "GET log download"), "GET log download"),
+    ctx,
+  );
+  const stream = input.stream ?? "output";
+  begin(`${job.id}-${stream}.log`);
+  if (attempt === undefined) return;
+  let offset = 0;
+  let end: number | undefined;
+  for (;;) {
+    const chunk = commands.readLogChunk(job.id, attempt, stream, offset, MAX_LOG_CHUNK);
+    end ??= chunk.size;
+    if (chunk.offset <= offset) break;
+    if (!(await write(chunk.text))) return;
+    offset = chunk.offset;
+    if (offset >= end) break;
+  }
 }
 
 const eventsSchema = z

@@ -83,6 +83,15 @@ const queryParam = (name: string, description: string, schema: Json = { type: "s
   description,
   schema,
 });
+/** Which attempt's log, and which view of it. */
+const logParams = [
+  queryParam("attempt", "The attempt (default: the latest).", { type: "integer", minimum: 1 }),
+  queryParam("stream", "output (both, in order), stdout or stderr.", {
+    type: "string",
+    enum: ["output", "stdout", "stderr"],
+  }),
+];
+
 const idParam = {
   name: "id",
   in: "path",
@@ -145,17 +154,19 @@ export function openApiDocument(version: string): Json {
       anyObject,
       [
         idParam,
-        queryParam("attempt", "The attempt (default: the latest).", { type: "integer", minimum: 1 }),
-        queryParam("stream", "output (both, in order), stdout or stderr.", {
-          type: "string",
-          enum: ["output", "stdout", "stderr"],
-        }),
+        ...logParams,
         queryParam("offset", "Byte offset to read from (default: the last 64 KiB).", {
           type: "integer",
           minimum: 0,
         }),
         queryParam("max", "Most bytes to return.", { type: "integer", minimum: 1 }),
       ],
+    ),
+    "/api/jobs/{id}/log/download": read(
+      "download_job_log",
+      "The whole log of an attempt as a text/plain attachment (streamed; Content-Disposition names the file).",
+      anyObject,
+      [idParam, ...logParams],
     ),
     "/api/events": read("get_events", "Ledger events, oldest first, after an event id.", anyObject, [
       queryParam("after", "Only events after this id.", { type: "integer", minimum: 0 }),

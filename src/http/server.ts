@@ -22,6 +22,7 @@ import {
   listEvents,
   listJobs,
   readJobLog,
+  downloadJobLog,
   showJob,
   stats,
   throughput,
@@ -370,6 +371,36 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       }
       const parts = path.slice("/api/".length).split("/").map(decodeSegment);
       const q = url.searchParams;
+      if (parts.length === 4 && parts[0] === "jobs" && parts[2] === "log" && parts[3] === "download") {
+        await downloadJobLog(
+          parts[1]!,
+          q,
+          ctx,
+          (filename) =>
+            res.writeHead(200, {
+              ...COMMON_HEADERS,
+              "content-type": "text/plain; charset=utf-8",
+              "content-disposition": `attachment; filename="${filename}"`,
+            }),
+          (text) =>
+            // False once the client went away: the download stops reading the log.
+            new Promise<boolean>((resolve) => {
+              if (res.destroyed) return resolve(false);
+              if (res.write(text)) return resolve(true);
+              const done = (more: boolean) => () => {
+                res.off("drain", onDrain);
+                res.off("close", onClose);
+                resolve(more);
+              };
+              const onDrain = done(true);
+              const onClose = done(false);
+              res.once("drain", onDrain);
+              res.once("close", onClose);
+            }),
+        );
+        res.end();
+        return;
+      }
       let data: unknown;
       if (parts.length === 1 && parts[0] === "ops") data = describeOperations(readOnly);
       else if (parts.length === 1 && parts[0] === "openapi.json") {

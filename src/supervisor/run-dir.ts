@@ -371,6 +371,8 @@ function cutCharacter(bytes: Buffer): number {
 
 /** A piece of a log, read from a byte offset (the dashboard's live tail and `logs -f` repeat this). */
 export interface LogChunk {
+  /** Where this read started (bytes before it are not in `text`). */
+  start: number;
   /** Where the next read should start. */
   offset: number;
   /** The log's size when read. */
@@ -411,7 +413,7 @@ export function readLogChunk(
     read += p.bytes.length;
     if (p.bytes.length > 0) out.push({ stream: p.stream, text: p.bytes.toString("utf8") });
   }
-  return { offset: from + read, size, text: out.map((p) => p.text).join(""), pieces: out };
+  return { start: from, offset: from + read, size, text: out.map((p) => p.text).join(""), pieces: out };
 }
 
 /**

@@ -1,0 +1,107 @@
+/**
+ * Dashboard defects found by a demanding user (issue dash3), each a test that failed before its
+ * fix, in one headless Chromium and one server for the file.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureAttemptDir, logPath } from "../src/supervisor/run-dir.js";
+import type { TestServer } from "./helpers/http.js";
+import { request, startTestServer } from "./helpers/http.js";
+
+const TOKEN = "dashboard-fixes-token-7c1e9a03";
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+const WAIT = { timeout: 30_000 };
+
+let browser: Browser;
+let server: TestServer;
+let home: string;
+let page: Page;
+const errors: string[] = [];
+
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), "baton-fixes-"));
+  mkdirSync(join(home, ".git"));
+  server = await startTestServer({ token: TOKEN, home });
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  page = await context.newPage();
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${server.base}/?token=${TOKEN}`);
+  await page.locator("#live.on").waitFor(WAIT);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+/** A finished command job whose only attempt wrote `log`. */
+async function commandWithLog(log: string): Promise<string> {
+  const engine = server.opened.engine;
+  const id = (
+    await engine.enqueue({ type: "command", name: "big", maxAttempts: 1, payload: { argv: ["x"] } })
+  )[0]!.job.id;
+  const [claimed] = await engine.claim({ types: ["command"], owner: "test", limit: 1 });
+  ensureAttemptDir(server.home, id, 1);
+  writeFileSync(logPath(server.home, id, 1), log);
+  await engine.complete(id, { token: claimed!.token });
+  return id;
+}
+
+describe("dashboard: what it shows is the whole story", () => {
+  it("a 5 MB log: Download streams every byte; the page says how much is not shown and loads earlier", async () => {
+    // Numbered lines, so a byte missing anywhere shows.
+    const lines: string[] = [];
+    for (let i = 0; lines.length === 0 || lines.join("").length < 5 * 1024 * 1024; i++) {
+      const batch = Array.from(
+        { length: 1000 },
+        (_, k) => `line ${String(i * 1000 + k).padStart(8, "0")} ${"x".repeat(40)}\n`,
+      );
+      lines.push(batch.join(""));
+    }
+    const log = lines.join("");
+    const id = await commandWithLog(log);
+
+    const got = await request(`${server.base}/api/jobs/${id}/log/download`, { headers: AUTH });
+    expect(got.status).toBe(200);
+    expect(got.headers["content-disposition"]).toBe(`attachment; filename="${id}-output.log"`);
+    expect(got.text.length).toBe(log.length);
+    expect(got.text === log).toBe(true);
+    // An attempt the job does not have is NOT_FOUND, for the log and its download alike.
+    for (const route of ["log", "log/download"]) {
+      const missing = await request(`${server.base}/api/jobs/${id}/${route}?attempt=99`, { headers: AUTH });
+      expect(missing.status).toBe(404);
+      expect(missing.body.error.details).toEqual({ id, attempt: 99 });
+    }
+    // Token-authenticated like the rest of the API.
+    expect((await request(`${server.base}/api/jobs/${id}/log/download`)).status).toBe(401);
+
+    await page.goto(`${server.base}/#/jobs/${id}`);
+    const note = page.locator("#log-hidden");
+    await note.waitFor(WAIT);
+    const hidden = log.length - 64 * 1024;
+    expect(await note.textContent()).toContain(`${hidden.toLocaleString("en-US")} earlier bytes not shown`);
+    await page.getByRole("button", { name: "Load earlier" }).click();
+    await note
+      .filter({ hasText: `${(hidden - 256 * 1024).toLocaleString("en-US")} earlier bytes` })
+      .waitFor(WAIT);
+    // The page's Download is the server's whole file, not the text on screen.
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("link", { name: "Download" }).click(),
+    ]);
+    const saved = await download.path();
+    const { statSync } = await import("node:fs");
+    expect(statSync(saved).size).toBe(log.length);
+    expect(errors).toEqual([]);
+  }, 120_000);
+});
