@@ -13,7 +13,7 @@ import { AGENT_PRESETS, INSTRUCTIONS_PLACEHOLDER } from "../core/agent-presets.j
 import { InvalidInputError } from "../core/errors.js";
 import type { Job } from "../core/job.js";
 import type { Engine } from "../engine/engine.js";
-import { readStreamText } from "../supervisor/run-dir.js";
+import { readStreamText, streamTail } from "../supervisor/run-dir.js";
 import type { CommandPayload, ProcessKind } from "../supervisor/supervisor.js";
 
 export { AGENT_TYPE_PREFIX } from "../core/executors.js";
@@ -179,7 +179,9 @@ export function agentProcessKind(options: { engine: Engine }): ProcessKind {
     async outcome(job: Job, _attempt: number, dir: string, exitCode: number) {
       const answer = agentResult(readStdout(dir));
       if (exitCode !== 0) {
-        const tail = answer.summary.split("\n").slice(-3).join(" ").slice(0, 300);
+        // Why it failed is on stderr (its complaint, a thrown message); stdout only as a fallback.
+        const stderr = streamTail(dir, "stderr");
+        const tail = stderr !== "" ? stderr : answer.summary.split("\n").slice(-3).join(" ").slice(0, 300);
         return { ok: false, error: `agent exited with code ${exitCode}${tail === "" ? "" : `: ${tail}`}` };
       }
       return { ok: true, result: { exitCode, ...answer } };

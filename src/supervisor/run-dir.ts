@@ -443,6 +443,20 @@ export function readStreamText(dir: string, stream: "stdout" | "stderr", maxByte
 }
 
 /**
+ * The last non-empty lines of a stream, trimmed and joined by ` | ` (at most `max` characters):
+ * why a command failed, in its own words (a thrown error's message, a tool's complaint).
+ */
+export function streamTail(dir: string, stream: "stdout" | "stderr", lines = 3, max = 500): string {
+  return readStreamText(dir, stream, 64 * 1024)
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "")
+    .slice(-lines)
+    .join(" | ")
+    .slice(-max);
+}
+
+/**
  * Reads a slice of a log: `length` bytes from `position` of an open file, or fewer. The log may be
  * cut to its cap while this reads (LogPump): only the bytes the read returned count, never the
  * zeros of a buffer it did not fill.

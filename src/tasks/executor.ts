@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Job } from "../core/job.js";
 import { isTerminal } from "../core/states.js";
 import type { Engine } from "../engine/engine.js";
-import { readStreamText } from "../supervisor/run-dir.js";
+import { readStreamText, streamTail } from "../supervisor/run-dir.js";
 import type { ProcessKind } from "../supervisor/supervisor.js";
 import type { HookData } from "./hooks.js";
 import { hooksFor, runHook } from "./hooks.js";
@@ -97,10 +97,6 @@ function readStdout(dir: string): string {
   return readStreamText(dir, "stdout", Number.POSITIVE_INFINITY);
 }
 
-/** Lines of stderr a failure's reason quotes, and its longest length. */
-const REASON_LINES = 3;
-const REASON_MAX = 500;
-
 /**
  * Why a run failed, in words: `command not found: X` for an argv command that does not exist (exit
  * 127), else the exit code with the last lines of stderr (a thrown error's message, a tool's
@@ -114,13 +110,7 @@ export function failureReason(
 ): string {
   if (exitCode === 127 && argv[0] !== "/bin/sh" && argv[0] !== process.execPath)
     return `command not found: ${argv[0] ?? ""}`;
-  const stderr = readStreamText(dir, "stderr", 64 * 1024)
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l !== "")
-    .slice(-REASON_LINES)
-    .join(" | ")
-    .slice(-REASON_MAX);
+  const stderr = streamTail(dir, "stderr");
   const why = stderr !== "" ? stderr : summary;
   return `exit code ${exitCode}${why === undefined ? "" : `: ${why}`}`;
 }
