@@ -96,7 +96,7 @@ export const validateConfig = defineOperation({
         messages: loaded.problems.map((p) => formatProblem(p, root)),
       };
     }
-    await syncSchedules(ctx.engine, loaded.value, schedulesPlace(ctx));
+    // Read-only: checking a file registers none of its schedules (D79); `schedule list` does.
     return {
       ok: true,
       files: loaded.value.files,
