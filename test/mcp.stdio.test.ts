@@ -3,6 +3,7 @@
  * stdio and drives it.
  */
 import { describe, expect, it } from "vitest";
+import { annotationsOf } from "../src/mcp/tools.js";
 import { MAX_WAIT_SECONDS, boundWaits } from "../src/ops/wire.js";
 import { operations } from "../src/ops/catalogue.js";
 import { call, connectStdio, toolError } from "./helpers/mcp.js";
@@ -204,6 +205,9 @@ describe("baton mcp over stdio", () => {
         expect(tool.annotations?.readOnlyHint).toBe(op.readOnly);
         expect(tool.annotations?.destructiveHint).toBe(op.destructive);
         expect(tool.annotations?.idempotentHint).toBe(op.idempotent);
+        // Derived from the operation's effects (test/security.annotations.test.ts): a tool that
+        // starts a process says so to the host.
+        expect(tool.annotations?.openWorldHint).toBe(annotationsOf(op).openWorldHint);
       }
     } finally {
       await close();

@@ -22,8 +22,10 @@ export interface ReservedType {
   match: "exact" | "prefix";
   /** What these jobs are, for messages. */
   what: string;
-  /** The operation that creates them. */
+  /** The operation that creates them (named in refusals). */
   create: string;
+  /** Other operations that create them too. */
+  alsoCreatedBy?: readonly string[];
   /** The operation that ends one early. */
   stop: string;
 }
@@ -42,8 +44,21 @@ export const RESERVED_TYPES: readonly ReservedType[] = [
     match: "prefix",
     what: "agent job",
     create: "agent_submit",
+    alsoCreatedBy: ["agent_continue", "delegate"],
     stop: "agent_cancel",
   },
+];
+
+/** The operation that runs an executor job again (with the caller's environment brought back). */
+export const RERUN_OPERATION = "retry_job";
+
+/**
+ * Every operation that makes the daemon start a process: the creators of each reserved type and
+ * {@link RERUN_OPERATION}. Their annotations are derived from this (destructive, open-world), and
+ * no host is told to run them without asking.
+ */
+export const PROCESS_STARTING_OPERATIONS: readonly string[] = [
+  ...new Set([...RESERVED_TYPES.flatMap((r) => [r.create, ...(r.alsoCreatedBy ?? [])]), RERUN_OPERATION]),
 ];
 
 /** The reservation a job type falls under, if an executor runs it. */
@@ -83,7 +98,10 @@ export function refuseReserved(
       : action === "claim"
         ? [`the daemon runs them; start one with ${r.create}`, r.create]
         : action === "requeue"
-          ? ["run it again with retry_job (it brings back the caller's environment)", "retry_job"]
+          ? [
+              `run it again with ${RERUN_OPERATION} (it brings back the caller's environment)`,
+              RERUN_OPERATION,
+            ]
           : [`the daemon records its outcome; end it early with ${r.stop}`, r.stop];
   throw new BatonError(
     "RESERVED_TYPE",

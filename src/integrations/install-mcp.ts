@@ -6,7 +6,10 @@
 import { join, resolve } from "node:path";
 import type { ParseError } from "jsonc-parser";
 import * as parser from "jsonc-parser";
+import { BatonError } from "../core/errors.js";
 import { findProject } from "../core/project.js";
+import { operations } from "../ops/catalogue.js";
+import { needsConsent } from "../ops/operation.js";
 import type { FileChange } from "./files.js";
 import { home, readText } from "./files.js";
 import type { HostName, HostSpec, Scope } from "./hosts.js";
@@ -126,8 +129,26 @@ export function serverCommand(
   };
 }
 
+/** The tools of a set that a host must never run without asking (they start processes or delete data). */
+export function consentTools(tools: "default" | "full"): string[] {
+  return operations
+    .filter((op) => op.agent === "default" || (tools === "full" && op.agent === "full"))
+    .filter(needsConsent)
+    .map((op) => op.name);
+}
+
 /** Compute (but do not write) the change each host's config needs. */
 export function planInstallMcp(options: InstallMcpOptions): InstallPlan {
+  if (options.trust === true) {
+    // A host's trust switch approves every tool of the server: only for a set with none to ask about.
+    const ask = consentTools(options.tools);
+    if (ask.length > 0)
+      throw new BatonError(
+        "USAGE",
+        `--trust would let the host run ${ask.join(", ")} without asking (they start or stop processes, or delete data): use --trust with the default tools only`,
+        { details: { tools: options.tools, needConsent: ask } },
+      );
+  }
   const project = findProject(options.cwd);
   const { command, args } = serverCommand(options.command, options.tools);
   const plan: InstallPlan = { changes: [], skipped: [], warnings: [], nextSteps: [] };

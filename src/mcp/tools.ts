@@ -15,6 +15,7 @@ import { invoke } from "../ops/invoke.js";
 import { withProgress } from "./follow.js";
 import { boundWaits, checkArgumentShape, errorBody } from "../ops/wire.js";
 import { compactInputSchema, compactOutputSchema } from "./schema.js";
+import { hintsOf } from "../ops/operation.js";
 import type { AgentExposure, Operation, OpContext } from "../ops/operation.js";
 
 /** Which tools a server offers: the small default set, or every operation meant for agents. */
@@ -36,13 +37,14 @@ export function toolOperations(operations: readonly Operation[], set: ToolSet): 
   return operations.filter((op) => wanted.includes(op.agent));
 }
 
-/** Tool annotations straight from the operation's flags (the spec's hints, stated honestly). */
+/** Tool annotations derived from the operation's effects (see `hintsOf`), stated honestly. */
 export function annotationsOf(op: Operation): ToolAnnotations {
+  const h = hintsOf(op);
   return {
-    readOnlyHint: op.readOnly,
-    destructiveHint: op.destructive,
-    idempotentHint: op.idempotent,
-    openWorldHint: false,
+    readOnlyHint: h.readOnly,
+    destructiveHint: h.destructive,
+    idempotentHint: h.idempotent,
+    openWorldHint: h.openWorld,
   };
 }
 

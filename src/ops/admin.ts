@@ -102,6 +102,7 @@ export const archiveTasks = defineOperation({
   output: z.object({ archived: z.number() }),
   readOnly: false,
   destructive: true,
+  effects: { deletesData: true },
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
@@ -162,6 +163,7 @@ export const deleteTasks = defineOperation({
   output: z.object({ deleted: z.number() }),
   readOnly: false,
   destructive: true,
+  effects: { deletesData: true },
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
@@ -290,6 +292,7 @@ export const clean = defineOperation({
   output: z.object({ deleted: z.number(), olderThan: z.string() }),
   readOnly: false,
   destructive: true,
+  effects: { deletesData: true },
   idempotent: true,
   agent: "full",
   async run(input, ctx) {

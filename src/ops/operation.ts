@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { RequestScope } from "../core/request.js";
 import type { Engine } from "../engine/engine.js";
+import { PROCESS_STARTING_OPERATIONS } from "../core/executors.js";
 import type { LogChunk } from "../supervisor/run-dir.js";
 
 /** What every operation handler may use. Front-ends build one per call. */
@@ -76,6 +77,29 @@ export interface DaemonStatus {
 export type AgentExposure = "default" | "full" | "none";
 
 /**
+ * What an operation can do beyond reading and writing ledger rows, declared once: the MCP
+ * annotations (and the HTTP API's `destructive`) are derived from it, and `install-mcp` never lets
+ * a host run such an operation without asking. An operation that creates a job an executor of the
+ * daemon runs is known to start a process from `src/core/executors.ts` without declaring it.
+ */
+export interface OperationEffects {
+  /** Starts a process, now or later (a job the daemon runs, a unit the OS scheduler starts). */
+  startsProcess?: boolean;
+  /** Deletes or hides data that cannot be had back (jobs, their events, run folders). */
+  deletesData?: boolean;
+  /** Reaches beyond this machine's ledger: the network, other systems. */
+  network?: boolean;
+}
+
+/** The hints a host reads to decide whether to ask before a call (the MCP spec's annotations). */
+export interface OperationHints {
+  readOnly: boolean;
+  destructive: boolean;
+  idempotent: boolean;
+  openWorld: boolean;
+}
+
+/**
  * One user-facing operation, defined once. The CLI, MCP server and HTTP API register over these;
  * a parity test checks that every operation is reachable from each front-end that should have it.
  */
@@ -88,17 +112,62 @@ export interface Operation<I extends z.ZodType = z.ZodType, O extends z.ZodType 
   input: I;
   output: O;
   readOnly: boolean;
+  /**
+   * Changes something that cannot be had back beyond what {@link effects} say (ends a process,
+   * cancels work). {@link defineOperation} ORs in the effects: the defined operation's value is
+   * the derived one.
+   */
   destructive: boolean;
   idempotent: boolean;
+  /** What it can do beyond the ledger's rows; absent: nothing. */
+  effects?: OperationEffects;
   agent: AgentExposure;
   run(input: z.output<I>, ctx: OpContext): Promise<z.output<O>>;
+}
+
+/** An operation's effects: its declaration, plus a process start when it creates executor jobs. */
+export function effectsOf(op: Pick<Operation, "name" | "effects">): Required<OperationEffects> {
+  return {
+    startsProcess: op.effects?.startsProcess === true || PROCESS_STARTING_OPERATIONS.includes(op.name),
+    deletesData: op.effects?.deletesData === true,
+    network: op.effects?.network === true,
+  };
+}
+
+/**
+ * The hints derived from the effects: starting a process or deleting data is destructive, starting
+ * a process or reaching the network is open-world, and an operation with any effect is not read-only.
+ */
+export function hintsOf(
+  op: Pick<Operation, "name" | "effects" | "readOnly" | "destructive" | "idempotent">,
+): OperationHints {
+  const e = effectsOf(op);
+  const any = e.startsProcess || e.deletesData || e.network;
+  return {
+    readOnly: op.readOnly && !any,
+    destructive: op.destructive || e.startsProcess || e.deletesData,
+    idempotent: op.idempotent,
+    openWorld: e.startsProcess || e.network,
+  };
+}
+
+/** True when a host must ask its user before each call (never on an auto-approve list). */
+export function needsConsent(op: Operation): boolean {
+  const h = hintsOf(op);
+  return h.destructive || h.openWorld;
 }
 
 /** Declare an operation with its types inferred from the schemas. */
 export function defineOperation<I extends z.ZodType, O extends z.ZodType>(
   op: Operation<I, O>,
 ): Operation<I, O> {
+  const hints = hintsOf(op);
+  if (op.readOnly && !hints.readOnly)
+    throw new Error(
+      `operation ${op.name} is declared readOnly but has effects ${JSON.stringify(effectsOf(op))}`,
+    );
+  const derived = { ...op, destructive: hints.destructive };
   // Unknown keys are errors, not silently dropped: a misspelt `evidnce` must not lose the evidence.
-  if (op.input instanceof z.ZodObject) return { ...op, input: op.input.strict() as unknown as I };
-  return op;
+  if (op.input instanceof z.ZodObject) return { ...derived, input: op.input.strict() as unknown as I };
+  return derived;
 }

@@ -269,6 +269,8 @@ export const installScheduleUnits = defineOperation({
   }),
   readOnly: false,
   destructive: false,
+  // The units it writes start `baton task run` when their timers fire.
+  effects: { startsProcess: true },
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
