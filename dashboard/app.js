@@ -65,25 +65,45 @@ function setReachable(ok) {
   void render();
 }
 
+/**
+ * Every pause (the whole queue, a type, a workflow), each with its own Resume: resuming one leaves
+ * the others as they are.
+ */
 function pausedBanner(stats) {
   const banner = document.getElementById("banner-paused");
-  const all = stats.paused.includes("all");
-  const some = stats.paused.filter((p) => p !== "all");
-  banner.hidden = !all && some.length === 0;
+  banner.hidden = stats.paused.length === 0;
   if (banner.hidden) return;
-  const resume = h(
-    "button",
-    {
-      type: "button",
-      disabled: ui.readOnly,
-      onclick: (e) => act(e.currentTarget, "Resume queue", "unpause", {}, () => ui.render()),
-    },
-    "Resume",
-  );
+  const all = stats.paused.includes("all");
+  const items = stats.paused.map((pause) => {
+    // "all", or "type:<name>" / "workflow:<name>" (a name may hold colons itself).
+    const colon = pause.indexOf(":");
+    const scope = pause === "all" ? "all" : pause.slice(0, colon);
+    const target = pause === "all" ? undefined : pause.slice(colon + 1);
+    const label = pause === "all" ? "the whole queue" : `${scope} ${target}`;
+    return h(
+      "li",
+      {},
+      h("span", {}, pause === "all" ? "the whole queue" : h("span", {}, `${scope} `, h("code", {}, target))),
+      " ",
+      h(
+        "button",
+        {
+          type: "button",
+          disabled: ui.readOnly,
+          "aria-label": `Resume ${label}`,
+          onclick: (e) =>
+            act(e.currentTarget, `Resume ${label}`, "unpause", { scope, target }, () => ui.render()),
+        },
+        "Resume",
+      ),
+    );
+  });
   banner.replaceChildren(
-    h("strong", {}, all ? "The queue is paused:" : `Paused: ${some.join(", ")}.`),
-    all ? " nothing new starts until it is resumed. " : " Jobs of these start again when resumed. ",
-    all ? resume : null,
+    h("strong", {}, all ? "The queue is paused:" : "Paused:"),
+    all
+      ? " nothing new starts until the whole queue is resumed."
+      : " jobs of these start again when resumed.",
+    h("ul", { class: "pauses" }, items),
   );
 }
 

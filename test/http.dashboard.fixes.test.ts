@@ -104,4 +104,33 @@ describe("dashboard: what it shows is the whole story", () => {
     expect(statSync(saved).size).toBe(log.length);
     expect(errors).toEqual([]);
   }, 120_000);
+
+  it("the paused banner lists every pause, each with its own Resume, and never says null", async () => {
+    const engine = server.opened.engine;
+    await engine.pause("all", "*", "test");
+    await engine.pause("type", "deploy", "test");
+    await engine.pause("workflow", "release:v2", "test");
+    await page.goto(`${server.base}/#/`);
+    const banner = page.locator("#banner-paused");
+    await banner.locator("li").nth(2).waitFor(WAIT);
+    const text = await banner.innerText();
+    expect(text).not.toMatch(/\bnull\b/);
+    expect(text).toContain("The queue is paused");
+    for (const name of ["Resume the whole queue", "Resume type deploy", "Resume workflow release:v2"])
+      expect(await banner.getByRole("button", { name }).count()).toBe(1);
+    await banner.getByRole("button", { name: "Resume workflow release:v2" }).click();
+    await banner.locator("li").nth(1).waitFor(WAIT);
+    await expect.poll(async () => banner.locator("li").count(), WAIT).toBe(2);
+    expect((await engine.pauses()).map((p) => `${p.scope}:${p.target}`).sort()).toEqual([
+      "all:*",
+      "type:deploy",
+    ]);
+    await banner.getByRole("button", { name: "Resume the whole queue" }).click();
+    await expect.poll(async () => banner.locator("li").count(), WAIT).toBe(1);
+    expect(await banner.innerText()).not.toMatch(/\bnull\b/);
+    await banner.getByRole("button", { name: "Resume type deploy" }).click();
+    await banner.waitFor({ state: "hidden", ...WAIT });
+    expect(await engine.pauses()).toEqual([]);
+    expect(errors).toEqual([]);
+  });
 });
