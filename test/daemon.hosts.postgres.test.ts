@@ -231,10 +231,10 @@ describe.skipIf(!PG_ENABLED)("daemons of two hosts on one PostgreSQL ledger", ()
     expect(events.filter((e) => e.to === "cancelled").map((e) => e.actor)).toEqual(["user"]);
     // Its logs are on alpha: beta says where instead of printing nothing.
     const logs = cli(beta, ["logs", id, "--json"]);
-    expect(logs.code).toBe(3);
+    expect(logs.code, logs.stdout).toBe(4);
     expect(JSON.parse(logs.stdout).error).toMatchObject({
-      code: "NOT_FOUND",
-      message: expect.stringContaining("ran on host 'alpha'"),
+      code: "WRONG_HOST",
+      message: expect.stringContaining("alpha"),
     });
     expect(cli(alpha, ["logs", id]).code).toBe(0);
     // alpha's daemon carries on: the next command runs there.
