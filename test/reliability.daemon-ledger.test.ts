@@ -65,4 +65,42 @@ describe.skipIf(!PG_ENABLED)("R-33 a daemon serves only its own ledger", () => {
     expect(await pgNames(other)).toEqual(["other-schema"]);
     expect(jobRows(home).map((r) => r.name)).toEqual(["mine"]);
   });
+
+  it("R-33 a command run for another ledger than the home daemon's runs to completion there (its own daemon)", async () => {
+    const home = newHome();
+    const schema = db.freshSchema();
+    expect(cliJson(home, ["daemon", "start"]).running).toBe(true);
+    const env = { BATON_DATABASE_URL: db.url, BATON_DATABASE_SCHEMA: schema };
+    try {
+      const byEnv = cliJson(home, ["run", "--wait", "--name", "pg-run", "--", "sh", "-c", "echo ran-in-pg"], {
+        env,
+      });
+      expect(byEnv.state).toBe("succeeded");
+      // Named by the project's baton.yaml only: the daemon it starts must open that ledger too.
+      const project = join(home.dir, "project");
+      mkdirSync(join(project, ".git"), { recursive: true });
+      writeFileSync(join(project, "baton.yaml"), `database_url: ${db.url}\n`);
+      const byConfig = cliJson(home, ["run", "--wait", "--name", "cfg-run", "--", "true"], {
+        cwd: project,
+        env: { BATON_DATABASE_SCHEMA: schema },
+      });
+      expect(byConfig.state).toBe("succeeded");
+      const { store } = await openEngine({ databaseUrl: db.url, databaseSchema: schema });
+      try {
+        const jobs = await store.listJobs({}, { limit: 10 });
+        expect(jobs.map((j) => [j.name, j.state]).sort()).toEqual([
+          ["cfg-run", "succeeded"],
+          ["pg-run", "succeeded"],
+        ]);
+      } finally {
+        await store.close();
+      }
+      expect(cliJson(home, ["logs", byEnv.id], { env }).text).toContain("ran-in-pg");
+      // The home's own daemon still serves the home's SQLite ledger.
+      expect(cliJson(home, ["run", "--wait", "--name", "local", "--", "true"]).state).toBe("succeeded");
+      expect(jobRows(home).map((r) => [r.name, r.state])).toEqual([["local", "succeeded"]]);
+    } finally {
+      cliJson(home, ["daemon", "stop"], { env });
+    }
+  });
 });

@@ -7,6 +7,7 @@
 import type { Opened } from "../open.js";
 import { resolveDatabaseUrl, takeDatabaseUrlFlag } from "./database-url.js";
 import { withIo } from "./io.js";
+import { ledgerKey } from "../daemon/ipc.js";
 
 /** The CLI's entry point (passed in, so this module does not import the whole CLI). */
 export type CliMain = (argv: string[]) => Promise<number>;
@@ -27,16 +28,6 @@ export interface CliAnswer {
 }
 
 /**
- * The ledger a caller's settings name: the PostgreSQL URL and schema, or `sqlite` (the SQLite file
- * of the BATON_HOME whose socket the call came to, which is the daemon's own home).
- */
-function ledgerOf(url: string | undefined, env: NodeJS.ProcessEnv): string {
-  if (url === undefined || url.trim() === "") return "sqlite";
-  const schema = env.BATON_DATABASE_SCHEMA;
-  return `${url.trim()}#${schema === undefined || schema === "" ? "baton" : schema}`;
-}
-
-/**
  * True when the call names the ledger this daemon serves (R-33): by `--database-url`,
  * `BATON_DATABASE_URL`, the project's or the personal config, or none of them (SQLite). A call for
  * another ledger is answered "run it yourself", never served from this daemon's ledger.
@@ -49,7 +40,7 @@ export function sameLedger(call: CliCall, daemonEnv: NodeJS.ProcessEnv = process
     return false; // a malformed flag: the caller's own CLI says so
   }
   const { url } = resolveDatabaseUrl(flag, call.env, call.cwd);
-  return ledgerOf(url, call.env) === ledgerOf(daemonEnv.BATON_DATABASE_URL, daemonEnv);
+  return ledgerKey({ ...call.env, BATON_DATABASE_URL: url ?? "" }) === ledgerKey(daemonEnv);
 }
 
 export async function serveCliCall(

@@ -12,6 +12,8 @@ import type {
 } from "@modelcontextprotocol/server";
 import type { z } from "zod";
 import { invoke } from "../ops/invoke.js";
+import { InvalidInputError } from "../core/errors.js";
+import { checkRequestId } from "../core/request.js";
 import { withProgress } from "./follow.js";
 import { boundWaits, checkArgumentShape, errorBody } from "../ops/wire.js";
 import { compactInputSchema, compactOutputSchema } from "./schema.js";
@@ -116,6 +118,47 @@ export async function callOperation(op: Operation, args: unknown, ctx: OpContext
   }
 }
 
+/** The optional argument of every tool that is not read-only (D50). */
+export const REQUEST_ID_ARGUMENT = "request_id";
+/** The same id given by a host in the request's `_meta` instead (costs no schema characters). */
+export const REQUEST_ID_META = "baton/request_id";
+
+/** A mutating tool's input schema with the optional `request_id` the catalogue's ops do not name. */
+function withRequestIdArgument(json: Json): Json {
+  const properties = (json.properties ?? {}) as Json;
+  return {
+    ...json,
+    properties: {
+      ...properties,
+      [REQUEST_ID_ARGUMENT]: {
+        type: "string",
+        description: "Your id for this call: a repeat returns the first answer",
+      },
+    },
+  };
+}
+
+/**
+ * The caller's request id (R-32) from `request_id` or `_meta["baton/request_id"]`, and the
+ * arguments without it (the operation's own input does not know it). A non-string is refused.
+ */
+export function takeRequestId(
+  op: Operation,
+  args: unknown,
+  meta: Record<string, unknown> | undefined,
+): { args: unknown; requestId?: string } {
+  let given: unknown = meta?.[REQUEST_ID_META];
+  let rest = args;
+  if (!op.readOnly && args !== null && typeof args === "object" && REQUEST_ID_ARGUMENT in args) {
+    const { [REQUEST_ID_ARGUMENT]: fromArgs, ...others } = args as Json;
+    given = fromArgs;
+    rest = others;
+  }
+  if (given === undefined) return { args: rest };
+  if (typeof given !== "string") throw new InvalidInputError(`${REQUEST_ID_ARGUMENT} must be a string`);
+  return { args: rest, requestId: checkRequestId(given) };
+}
+
 /** Register one tool per exposed operation. */
 export function registerOperationTools(
   server: McpServer,
@@ -129,18 +172,24 @@ export function registerOperationTools(
       {
         title: op.title,
         description: op.summary,
-        inputSchema: advertisedInput(op.input),
+        inputSchema: op.readOnly
+          ? advertisedInput(op.input)
+          : advertisedInput(op.input, (json) => withRequestIdArgument(compactInputSchema(json))),
         outputSchema: advertisedOutput(op.output),
         annotations: annotationsOf(op),
       },
       async (args: unknown, request: ServerContext) => {
         let context: OpContext;
+        let input: unknown;
         try {
-          context = await ctx();
+          const taken = takeRequestId(op, args, request.mcpReq._meta);
+          input = taken.args;
+          const shared = await ctx();
+          context = taken.requestId === undefined ? shared : { ...shared, requestId: taken.requestId };
         } catch (error) {
           return errorResult(error);
         }
-        return withProgress(op, args, context, request, () => callOperation(op, args, context));
+        return withProgress(op, input, context, request, () => callOperation(op, input, context));
       },
     );
   }

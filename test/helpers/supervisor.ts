@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach } from "vitest";
+import { daemonInfoPath, ledgerKey, socketPath } from "../../src/daemon/ipc.js";
 import { baton, batonAsync, envelope } from "./cli.js";
 import type { CliResult } from "./cli.js";
 
@@ -283,7 +284,9 @@ export function processRecords(
 
 export function daemonPid(home: Home): number | undefined {
   try {
-    return (JSON.parse(readFileSync(join(home.dir, "daemon.json"), "utf8")) as { pid: number }).pid;
+    return (
+      JSON.parse(readFileSync(daemonInfoPath(home.dir, ledgerKey(home.env)), "utf8")) as { pid: number }
+    ).pid;
   } catch {
     return undefined;
   }
@@ -338,7 +341,8 @@ export function killEverything(home: Home): void {
 
 /** Stop the home's daemon (politely, then by force). Commands it left running are not touched. */
 export function stopDaemon(home: Home): void {
-  if (existsSync(join(home.dir, "daemon.json")) || existsSync(join(home.dir, "daemon.sock"))) {
+  const ledger = ledgerKey(home.env); // a PostgreSQL home's daemon has its ledger in its names (D49)
+  if (existsSync(daemonInfoPath(home.dir, ledger)) || existsSync(socketPath(home.dir, ledger))) {
     spawnSync(
       process.execPath,
       [join(import.meta.dirname, "..", "..", "bin", "baton.js"), "daemon", "stop"],
