@@ -39,7 +39,7 @@ describe("R-32 MCP request ids", () => {
       expect(toolError(bad).code).toBe("INVALID_INPUT");
       const tools = (await client.listTools()).tools;
       const props = (name: string) =>
-        Object.keys((tools.find((t) => t.name === name)!.inputSchema.properties ?? {}));
+        Object.keys(tools.find((t) => t.name === name)!.inputSchema.properties ?? {});
       expect(props("enqueue_task")).toContain("request_id");
       expect(props("complete_task")).toContain("request_id");
       expect(props("list_tasks")).not.toContain("request_id");
