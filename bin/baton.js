@@ -16,35 +16,9 @@ const CLI = join(__dirname, "..", "dist", "cli.mjs");
 
 const argv = process.argv.slice(2);
 const SERVED = new Set([
-  "enqueue",
-  "complete",
-  "fail",
-  "resume",
-  "show",
-  "list",
-  "ls",
-  "ps",
-  "explain",
-  "audit",
-  "receipt",
-  "health",
-  "skip",
-  "accept-before",
-  "archive",
-  "delete",
-  "redrive",
-  "pause",
-  "unpause",
-  "clean",
-  "claim",
-  "heartbeat",
-  "release",
-  "recover",
-  "status",
-  "run",
-  "stop",
-  "retry",
-  "wait",
+  "enqueue", "complete", "fail", "resume", "show", "list", "ls", "ps", "explain", "audit", "receipt",
+  "health", "skip", "accept-before", "archive", "delete", "redrive", "pause", "unpause", "clean",
+  "claim", "heartbeat", "release", "recover", "status", "run", "stop", "retry", "wait",
 ]);
 /**
  * Every call the daemon serves carries a request id (R-32). When the daemon goes away mid-call, the
@@ -57,10 +31,7 @@ const LOCAL_ONLY = new Set(["-", "-h", "--help", "-V", "--version", "--wait", "-
 function servable() {
   if (process.env.BATON_DIRECT === "1" || !SERVED.has(argv[0])) return false;
   if (argv.some((a) => LOCAL_ONLY.has(a) || a.startsWith("--database-url"))) return false;
-  return !(
-    argv[0] === "run" &&
-    argv.slice(1, argv.indexOf("--") >= 0 ? argv.indexOf("--") : undefined).includes("-f")
-  );
+  return !(argv[0] === "run" && argv.slice(1, argv.indexOf("--") >= 0 ? argv.indexOf("--") : undefined).includes("-f"));
 }
 
 function viaDaemon() {
@@ -70,10 +41,7 @@ function viaDaemon() {
   // config naming another ledger is answered "fallback" by this one and runs here.
   const url = (process.env.BATON_DATABASE_URL ?? "").trim();
   const schema = process.env.BATON_DATABASE_SCHEMA || "baton";
-  const key =
-    url === ""
-      ? ""
-      : `-${require("node:crypto").createHash("sha256").update(`${url}#${schema}`).digest("hex").slice(0, 12)}`;
+  const key = url === "" ? "" : `-${require("node:crypto").createHash("sha256").update(`${url}#${schema}`).digest("hex").slice(0, 12)}`;
   const socketPath = join(home, `daemon${key}.sock`);
   if (Buffer.byteLength(socketPath) >= 100) return Promise.resolve(undefined);
   let build;
@@ -88,14 +56,7 @@ function viaDaemon() {
     let pending = "";
     socket.setEncoding("utf8");
     socket.on("connect", () => {
-      const params = {
-        argv,
-        cwd: process.cwd(),
-        env: process.env,
-        isTTY: process.stdout.isTTY === true,
-        build,
-        requestId,
-      };
+      const params = { argv, cwd: process.cwd(), env: process.env, isTTY: process.stdout.isTTY === true, build, requestId };
       socket.write(`${JSON.stringify({ id: 1, method: "cli", params })}\n`);
       sent = true;
     });
@@ -129,9 +90,7 @@ async function main() {
     } catch (error) {
       if (!existsSync(CLI)) {
         if (argv.includes("--json"))
-          process.stdout.write(
-            `${JSON.stringify({ ok: false, error: { code: "INTERNAL", message: "baton is not built" } })}\n`,
-          );
+          process.stdout.write(`${JSON.stringify({ ok: false, error: { code: "INTERNAL", message: "baton is not built" } })}\n`);
         process.stderr.write("baton is not built: run npm install (or npm run build)\n");
         process.exit(1);
       }
