@@ -4,7 +4,7 @@
  * the file, the line and column, the key, and what was expected (R-31), so `baton config validate`
  * can list them all and every other command can refuse to run anything.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
 import { isMap, isScalar, LineCounter, parseDocument } from "yaml";
@@ -104,6 +104,15 @@ export function configError(problems: readonly ConfigProblem[], base?: string): 
 }
 
 // --- YAML → problems with positions ----------------------------------------------------------------
+
+/**
+ * A key as problems quote it: printable ASCII only, at most 40 characters. A config file's keys
+ * are the caller's, but a file that is not one (a symlink, a stray text) must not be echoed.
+ */
+export function shownKey(key: string): string {
+  const printable = key.replace(/[^\x20-\x7e]/g, "?");
+  return printable.length > 40 ? `${printable.slice(0, 40)}…` : printable;
+}
 
 function describeValue(value: unknown): string {
   if (value === null || value === undefined) return "nothing";
@@ -247,8 +256,8 @@ function issueProblems(
         return {
           file,
           ...(pos === undefined ? {} : { line: pos.line, column: pos.col }),
-          key: dotted([...path, key]),
-          message: `unknown key '${key}'${hint}${expected}`,
+          key: shownKey(dotted([...path, key])),
+          message: `unknown key '${shownKey(key)}'${hint}${expected}`,
         };
       });
     }
@@ -348,7 +357,8 @@ export function parseConfig(text: string, file: string): Checked<ConfigSpec> {
           line: 1,
           column: 1,
           key: "",
-          message: `expected a map with a tasks: key, got ${describeValue(data)}`,
+          // The text is not shown: a file that is not a config may hold anything.
+          message: `not a YAML map (expected a map with a tasks: key), got ${Array.isArray(data) ? "a list" : typeof data === "string" ? "text" : "a scalar"}`,
         },
       ],
     };
@@ -383,8 +393,40 @@ function taskLines(text: string): Map<string, number> {
   return out;
 }
 
+/**
+ * Why a config file is not the caller's own to read (undefined when it is, or is missing): a
+ * symlink that leads out of its folder, or a file owned by another user than the caller and root.
+ * Either way the daemon would run what it says as the caller (D80).
+ */
+function notOwnFile(file: string): string | undefined {
+  let link;
+  try {
+    link = lstatSync(file);
+  } catch {
+    return undefined;
+  }
+  if (link.isSymbolicLink()) {
+    let target: string;
+    try {
+      target = realpathSync(file);
+    } catch {
+      return undefined;
+    }
+    const folder = realpathSync(dirname(file));
+    if (!target.startsWith(`${folder}/`))
+      return "not read: it is a symlink to a file outside its folder (replace it with the file itself)";
+  }
+  const euid = process.geteuid?.();
+  const owner = statSync(file).uid;
+  if (euid !== undefined && owner !== euid && owner !== 0)
+    return `not read: it is owned by uid ${owner}, not by you (uid ${euid}) or root; its commands would run as you`;
+  return undefined;
+}
+
 /** Read and validate one config file; a missing file is an empty config. */
 export function readConfigFile(file: string): Checked<{ spec: ConfigSpec; text: string } | undefined> {
+  const refused = notOwnFile(file);
+  if (refused !== undefined) return { ok: false, problems: [{ file, key: "", message: refused }] };
   let text: string;
   try {
     text = readFileSync(file, "utf8");
