@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
-import { InvalidInputError } from "../core/errors.js";
+import { BatonError, InvalidInputError } from "../core/errors.js";
 import { JOB_STATES } from "../core/states.js";
 import { notOneOf } from "./suggest.js";
 import { parseDuration, parseTimerDuration } from "../core/duration.js";
@@ -129,13 +129,35 @@ const scopeOptions: CliOption[] = [
 ];
 const scope = (o: Record<string, unknown>) => ({ cwd: io().cwd, project: str(o.project) });
 
+const pauseOptions: CliOption[] = [
+  { flags: "-t, --type <type>", description: "pause one type" },
+  { flags: "-w, --workflow <workflow>", description: "pause one workflow" },
+  { flags: "--all", description: "everything (the default with no target)" },
+  { flags: "--scope <scope>", description: "all | type | workflow, for the bare target" },
+];
+
+/** `pause` / `unpause`: one target, named by its flag or bare (the ledger says which it is). */
+function pauseInputOf([[bare]]: Positional, o: Record<string, unknown>): Record<string, unknown> {
+  const named = [
+    ...(bare === undefined ? [] : [{ target: bare, scope: str(o.scope) }]),
+    ...(o.type === undefined ? [] : [{ target: str(o.type), scope: "type" }]),
+    ...(o.workflow === undefined ? [] : [{ target: str(o.workflow), scope: "workflow" }]),
+    ...(o.all === true ? [{ target: undefined, scope: "all" }] : []),
+  ];
+  if (named.length > 1)
+    throw new BatonError("USAGE", "name one thing to pause: a target, --type, --workflow or --all");
+  return omitUndefined(named[0] ?? { scope: str(o.scope) });
+}
+
 function renderChanged(data: unknown): string {
   const d = data as {
     changed?: { id: string; state: string }[];
-    completed?: { id: string; state: string }[];
+    completed?: { id: string; state: string; alreadyDone?: boolean }[];
     errors: { id: string; code: string; message: string }[];
   };
-  const rows = (d.changed ?? d.completed ?? []).map((c) => `${c.id}  ${c.state}`);
+  const rows = (d.changed ?? d.completed ?? []).map(
+    (c) => `${c.id}  ${c.state}${"alreadyDone" in c && c.alreadyDone === true ? "  (already done)" : ""}`,
+  );
   const errors = d.errors.map((e) => `${e.id}  error: ${e.message} (${e.code})`);
   return [...rows, ...errors].join("\n");
 }
@@ -549,19 +571,14 @@ export const bindings: CliBinding[] = [
   {
     op: "pause",
     command: "pause [target]",
-    options: [
-      {
-        flags: "--scope <scope>",
-        description: "all | type | workflow (default: type when a target is given)",
-      },
-    ],
-    input: ([[target]], o) => omitUndefined({ target, scope: str(o.scope) }),
+    options: pauseOptions,
+    input: pauseInputOf,
   },
   {
     op: "unpause",
     command: "unpause [target]",
-    options: [{ flags: "--scope <scope>", description: "all | type | workflow" }],
-    input: ([[target]], o) => omitUndefined({ target, scope: str(o.scope) }),
+    options: pauseOptions,
+    input: pauseInputOf,
   },
   {
     op: "clean",

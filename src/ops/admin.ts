@@ -232,20 +232,47 @@ export const redriveTask = defineOperation({
 });
 
 const pauseInput = z.object({
-  scope: z.enum(["all", "type", "workflow"]).optional().describe("Default: all"),
+  scope: z
+    .enum(["all", "type", "workflow"])
+    .optional()
+    .describe("Default: all without a target; with one, the type or workflow of that name in the ledger."),
   target: nameSchema("target", 500).optional().describe("The type or workflow name."),
 });
 
-function pauseArgs(input: z.infer<typeof pauseInput>): {
-  scope: "all" | "type" | "workflow";
-  target: string;
-} {
-  const scope = input.scope ?? (input.target === undefined ? "all" : "type");
-  if (scope !== "all" && input.target === undefined)
-    throw new InvalidInputError(`pausing a ${scope} needs its name`);
-  return { scope, target: input.target ?? "*" };
+/**
+ * What a pause names. A bare target used to mean a type, so `pause docs` silently paused a type
+ * nobody has while workflow `docs` ran on; now it is the type or the workflow the ledger knows by
+ * that name, and when it knows both or neither the caller must say which (`--type`, `-w`).
+ */
+async function pauseArgs(
+  input: z.infer<typeof pauseInput>,
+  ctx: OpContext,
+): Promise<{ scope: "all" | "type" | "workflow"; target: string }> {
+  if (input.scope === "all" || (input.scope === undefined && input.target === undefined)) {
+    if (input.target !== undefined)
+      throw new InvalidInputError(`pausing everything takes no name (got '${input.target}')`);
+    return { scope: "all", target: "*" };
+  }
+  if (input.target === undefined) throw new InvalidInputError(`pausing a ${input.scope} needs its name`);
+  if (input.scope !== undefined) return { scope: input.scope, target: input.target };
+  const target = input.target;
+  // A name is known when jobs carry it or a pause already names it (so `unpause X` finds it).
+  const [types, workflows, pauses] = await Promise.all([
+    ctx.engine.count({ types: [target] }),
+    ctx.engine.count({ workflow: target }),
+    ctx.engine.pauses(),
+  ]);
+  const isType = types > 0 || pauses.some((p) => p.scope === "type" && p.target === target);
+  const isWorkflow = workflows > 0 || pauses.some((p) => p.scope === "workflow" && p.target === target);
+  if (isType && !isWorkflow) return { scope: "type", target };
+  if (isWorkflow && !isType) return { scope: "workflow", target };
+  throw new InvalidInputError(
+    isType
+      ? `'${target}' names both a type and a workflow; say --type ${target} or --workflow ${target}`
+      : `no job has the type or workflow '${target}'; say --type ${target} or --workflow ${target} to name one before any job has it`,
+    { target },
+  );
 }
-
 export const pause = defineOperation({
   name: "pause",
   title: "Pause",
@@ -257,7 +284,7 @@ export const pause = defineOperation({
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
-    const { scope, target } = pauseArgs(input);
+    const { scope, target } = await pauseArgs(input, ctx);
     const changed = await ctx.engine.pause(scope, target, ctx.actor);
     return { paused: scope === "all" ? "all" : `${scope}:${target}`, changed };
   },
@@ -274,7 +301,7 @@ export const unpause = defineOperation({
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
-    const { scope, target } = pauseArgs(input);
+    const { scope, target } = await pauseArgs(input, ctx);
     const changed = await ctx.engine.unpause(scope, target, ctx.actor);
     return { unpaused: scope === "all" ? "all" : `${scope}:${target}`, changed };
   },

@@ -23,6 +23,7 @@ import {
 import type { OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
 import { buildResume, resumeOutputSchema } from "./resume.js";
+import { whyWaiting } from "./waiting.js";
 import {
   attemptView,
   attemptViewSchema,
@@ -128,12 +129,18 @@ export const completeTask = defineOperation({
     token: z.string().optional().describe("The fencing token from claim_task, if the task was claimed."),
   }),
   output: z.object({
-    completed: z.array(z.object({ id: z.string(), state: jobStateSchema })),
+    completed: z.array(
+      z.object({
+        id: z.string(),
+        state: jobStateSchema,
+        alreadyDone: z.boolean().optional().describe("It had already succeeded; nothing changed."),
+      }),
+    ),
     errors: z.array(itemErrorSchema),
   }),
   readOnly: false,
   destructive: false,
-  idempotent: false,
+  idempotent: true,
   agent: "default",
   async run(input, ctx) {
     const items = [
@@ -146,19 +153,38 @@ export const completeTask = defineOperation({
       ...(input.items ?? []),
     ];
     if (items.length === 0) throw new InvalidInputError("name the task(s) to complete: id, ids or items");
-    const completed: { id: string; state: JobState }[] = [];
+    const completed: { id: string; state: JobState; alreadyDone?: true }[] = [];
     const errors: { id: string; code: string; message: string }[] = [];
     for (const item of items) {
       try {
         const job = await resolveJob(ctx, item.id);
         refuseReserved(job.type, "complete_task", "finish");
-        const done = await ctx.engine.complete(job.id, {
-          actor: ctx.actor,
-          ...(item.evidence === undefined ? {} : { evidence: item.evidence }),
-          ...(item.result === undefined ? {} : { result: item.result }),
-          ...(item.token === undefined ? {} : { token: item.token }),
-        });
-        completed.push({ id: done.id, state: done.state });
+        // An agent repeating its own call (a lost answer, a retry) gets "already done", not a
+        // conflict: completing a succeeded task again asks for what is already true. Another
+        // outcome after success (fail, skip) stays INVALID_TRANSITION.
+        if (job.state === "succeeded") {
+          completed.push({ id: job.id, state: job.state, alreadyDone: true });
+          continue;
+        }
+        const done = await ctx.engine
+          .complete(job.id, {
+            actor: ctx.actor,
+            ...(item.evidence === undefined ? {} : { evidence: item.evidence }),
+            ...(item.result === undefined ? {} : { result: item.result }),
+            ...(item.token === undefined ? {} : { token: item.token }),
+          })
+          .catch(async (error: unknown) => {
+            // Two calls at once: the other one finished it between our read and our write.
+            const now = await ctx.engine.get(job.id).catch(() => undefined);
+            if (now?.state === "succeeded" && toBatonError(error).code === "INVALID_TRANSITION")
+              return undefined;
+            throw error;
+          });
+        completed.push(
+          done === undefined
+            ? { id: job.id, state: "succeeded", alreadyDone: true }
+            : { id: done.id, state: done.state },
+        );
       } catch (error) {
         const e = toBatonError(error);
         if (singleId(input)) throw e;
@@ -349,7 +375,7 @@ export const listTasks = defineOperation({
 export const explainTask = defineOperation({
   name: "explain_task",
   title: "Explain a task",
-  summary: "Why a task is not running: dependency, resource, run_at, pause or lease.",
+  summary: "Why a task is not running: dependency, resource, run_at, pause, lease, or a run or agent limit.",
   input: z.object({ id: idRef }),
   output: z.object({ id: z.string(), state: jobStateSchema, reasons: z.array(z.string()) }),
   readOnly: true,
@@ -358,8 +384,7 @@ export const explainTask = defineOperation({
   agent: "full",
   async run(input, ctx) {
     const job = await resolveJob(ctx, input.id);
-    const { id, state, reasons } = await ctx.engine.explain(job.id);
-    return { id, state, reasons };
+    return { id: job.id, state: job.state, reasons: await whyWaiting(ctx, job) };
   },
 });
 

@@ -2,7 +2,6 @@
  * Background commands: start a command now, check on it later from any chat or terminal.
  */
 import { z } from "zod";
-import { agentLimitReason } from "../agents/agents.js";
 import { COMMAND_TYPE, runsProcess } from "../core/executors.js";
 import { parseTimerDuration } from "../core/duration.js";
 import { BatonError } from "../core/errors.js";
@@ -16,6 +15,7 @@ import { countsSchema, idRef, projectOf, resolveJob, scopeFields } from "./commo
 import type { CommandHost, OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
 import { waitSettled } from "./settled.js";
+import { whyWaiting } from "./waiting.js";
 import { jobSummary, jobSummarySchema, jobView, jobViewSchema } from "./views.js";
 
 /** Jobs the supervisor runs as a process: commands, configured tasks, agent jobs (core/executors). */
@@ -136,43 +136,6 @@ export async function lastExitCode(ctx: OpContext, job: Job): Promise<number | u
   return (await latestAttempt(ctx, job))?.exitCode ?? undefined;
 }
 
-/**
- * Why a job that is not running is waiting: the engine's reasons, and for a due command job the
- * daemon's side of it (not running, or every run slot taken) instead of "nothing claimed it".
- */
-async function waitingReason(ctx: OpContext, job: Job): Promise<string[]> {
-  const explained = await ctx.engine.explain(job.id);
-  const blocked = explained.reasons.filter((r) => !r.startsWith("it is ready;"));
-  const agentLimit = blocked.length === 0 ? await agentLimitReason(ctx.engine, job) : undefined;
-  if (agentLimit !== undefined) return [agentLimit];
-  if (job.type !== "command" || ctx.commands === undefined || blocked.length > 0 || job.state !== "queued") {
-    return explained.reasons;
-  }
-  const daemon = await ctx.commands.daemonStatus();
-  if (!daemon.running) {
-    return [
-      "it is ready, but the daemon is not running: `baton daemon start` (or any `baton run`) starts it",
-    ];
-  }
-  const running = daemon.running_jobs?.length ?? 0;
-  const limits = daemon.limits;
-  if (limits !== undefined && running >= limits.maxRunning) {
-    return [
-      `waiting for a run slot: ${running} of at most ${limits.maxRunning} commands are running (BATON_MAX_RUNNING)`,
-    ];
-  }
-  if (limits !== undefined && job.project !== null) {
-    const sameProject = await ctx.engine.list({ project: job.project, states: ["running"] }, { limit: 1000 });
-    const inProject = sameProject.filter((j) => j.type === "command").length;
-    if (inProject >= limits.maxPerProject) {
-      return [
-        `waiting for a run slot: ${inProject} of at most ${limits.maxPerProject} commands of this project are running (BATON_MAX_RUNNING_PER_PROJECT)`,
-      ];
-    }
-  }
-  return ["it is ready; the daemon will start it within a moment"];
-}
-
 export const jobStatus = defineOperation({
   name: "job_status",
   title: "Status",
@@ -217,8 +180,7 @@ export const jobStatus = defineOperation({
         const proc = ctx.commands.processOf(job.id, latest.n);
         if (proc !== undefined && job.state === "running") out.pid = proc.pid;
       }
-      if (!isTerminal(job.state) && job.state !== "running")
-        out.waitingReason = await waitingReason(ctx, job);
+      if (!isTerminal(job.state) && job.state !== "running") out.waitingReason = await whyWaiting(ctx, job);
       return out;
     }
     const filter = input.all === true ? {} : { project: projectOf(input, ctx) };
