@@ -225,19 +225,23 @@ describe("baton CLI: checkpoints end to end", () => {
     expect(partial.code).toBe(1);
     const env = envelope(partial);
     expect(env.ok).toBe(true);
-    expect(env.data.completed).toEqual([{ id: g, state: "succeeded" }]);
+    // `a` succeeded above: completing it again is "already done" (D60), not an error.
+    expect(env.data.completed).toEqual([
+      { id: g, state: "succeeded" },
+      { id: a, state: "succeeded", alreadyDone: true },
+    ]);
     expect(env.data.errors.map((x: { id: string; code: string }) => [x.id, x.code])).toEqual([
-      [a, "INVALID_TRANSITION"],
       ["NOSUCHJOB", "JOB_NOT_FOUND"],
     ]);
     const partialHuman = w.run(["complete", a, "NOSUCHJOB2"]);
     expect(partialHuman.code).toBe(1);
     expect(partialHuman.stdout).toContain("NOSUCHJOB2  error:");
 
-    // Completing a finished task is a conflict (4); an unknown one is not found (3).
-    w.err(["complete", a], 4, "INVALID_TRANSITION");
+    // Failing a succeeded task is a conflict (4; completing it again is "already done", D60);
+    // an unknown one is not found (3).
+    w.err(["fail", a, "late"], 4, "INVALID_TRANSITION");
     w.err(["complete", "NOSUCHJOB"], 3, "JOB_NOT_FOUND");
-    expectOneLineError(w.run(["complete", a]), 4, "INVALID_TRANSITION");
+    expectOneLineError(w.run(["fail", a, "late"]), 4, "INVALID_TRANSITION");
 
     // Fail records the error.
     const failed = w.ok(["fail", f, "tests broke: 3 failures", "--no-retry"]);

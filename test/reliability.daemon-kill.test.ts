@@ -146,11 +146,16 @@ describe("R-32 the daemon killed during CLI calls", () => {
 
     const id = first.jobs[0].id as string;
     const done = cliJson(home, ["complete", id, "--request-id", "req-b"], direct);
-    expect(cliJson(home, ["complete", id, "--request-id", "req-b"], direct)).toEqual(done);
-    // Without the request id, the same call is a new one: the job is finished already.
+    // The repeat writes nothing: the job is already done (D60), so no write of it is replayed.
+    expect(cliJson(home, ["complete", id, "--request-id", "req-b"], direct)).toEqual({
+      completed: [{ ...done.completed[0], alreadyDone: true }],
+      errors: [],
+    });
+    // Without the request id, the same call is a new one: the job is finished already, which a
+    // repeated complete is told (D60) rather than replayed.
     const other = cli(home, ["complete", id, "--json"], direct);
-    expect(other.code).toBe(4);
-    expect(envelope(other).error!.code).toBe("INVALID_TRANSITION");
+    expect(other.code).toBe(0);
+    expect(envelope(other).data.completed).toEqual([{ id, state: "succeeded", alreadyDone: true }]);
     // The same request id for another operation is refused.
     const reused = cli(home, ["enqueue", "--request-id", "req-b", "{}", "--json"], direct);
     expect(reused.code).toBe(2);
