@@ -339,7 +339,7 @@ const table: { group: string; expect: readonly [number, string]; variants: strin
     expect: [2, "PAYLOAD_TOO_LARGE"],
     variants: [
       ["enqueue", "--file", "@big.json"],
-      ["complete", "--file", "@items-big.json"],
+      ["enqueue", "--file", "@big.json", "--workflow", "w"],
     ],
   },
   // --- unknown ids --------------------------------------------------------------------------------
@@ -359,7 +359,7 @@ const table: { group: string; expect: readonly [number, string]; variants: strin
       ["show", "01ARZ3NDEKTSV4RRFFQ69G5FAV"],
       ["show", "q"],
       ["delete", "queued1", "NOSUCHJOB"],
-      ["complete", "--file", "@items-unknown.json"],
+      ["complete", "NOSUCHJOB", "--evidence", "x"],
       ["status", "NOSUCHJOB"],
     ],
   },
@@ -387,6 +387,7 @@ const table: { group: string; expect: readonly [number, string]; variants: strin
     // A repeated complete of a succeeded task is "already done" (D60, test/cli.answers.test.ts).
     variants: [
       ["fail", "done1", "err"],
+      ["fail", "done1", "another reason"],
       ["skip", "done1"],
       ["redrive", "queued1"],
     ],
@@ -493,6 +494,23 @@ describe("R-21 invalid CLI invocations", () => {
   });
   afterAll(() => {
     if (dir !== "") rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("R-21 a --file batch answers per item (D76): a bad item is its own error line, exit 1, --json parses", () => {
+    for (const [file, code] of [
+      ["@items-big.json", "PAYLOAD_TOO_LARGE"],
+      ["@items-unknown.json", "JOB_NOT_FOUND"],
+    ] as const) {
+      const path = join(dir, file.slice(1));
+      const text = baton(["complete", "--file", path], { home, cwd: project });
+      expect(text.code, text.stderr).toBe(1);
+      expect(text.stdout).toContain(`(${code})`);
+      expect(text.stderr).not.toMatch(/^\s+at /m);
+      const json = baton(["complete", "--file", path, "--json"], { home, cwd: project });
+      expect(json.code).toBe(1);
+      expect(JSON.stringify(envelope(json))).toContain(code);
+    }
+    expect(ledgerSize()).toEqual(before);
   });
 
   it("R-21 the table holds 200 distinct invalid invocations", () => {
