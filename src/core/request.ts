@@ -10,12 +10,16 @@
  * itself (a daemon's supervisor reacting to the new job) is never counted as the request's.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import { createHash } from "node:crypto";
 import { InvalidInputError } from "./errors.js";
 
 export interface RequestScope {
   /** The caller's request id. */
   readonly id: string;
-  /** The operation it was given to (a repeat under another operation is refused). */
+  /**
+   * The call it was given to: the operation's name and a fingerprint of its validated input
+   * ({@link callOf}). A repeat under another operation, or with other arguments, is refused.
+   */
   readonly op: string;
   /** Write transactions this request has begun so far (the next one is `seq + 1`). */
   seq: number;
@@ -40,6 +44,27 @@ export function checkRequestId(id: string): string {
       `a request id is 1 to 200 letters, digits, '.', '_', ':' or '-' (starting with a letter or digit), not ${JSON.stringify(id.slice(0, 40))}`,
     );
   return id;
+}
+
+/**
+ * What a request id is bound to: the operation and a hash of its validated input, so that reusing
+ * an id for a call with other arguments is refused instead of silently answered with the first
+ * call's result (the caller would believe work was done that never was).
+ *
+ * @example
+ * callOf("enqueue_task", { payload: { r: 1 } }); // "enqueue_task#3b1f…" (16 hex digits)
+ */
+export function callOf(op: string, input: unknown): string {
+  const hash = createHash("sha256")
+    .update(JSON.stringify(input) ?? "")
+    .digest("hex");
+  return `${op}#${hash.slice(0, 16)}`;
+}
+
+/** The operation's name in a recorded call (`enqueue_task#…` → `enqueue_task`). */
+export function opOfCall(call: string): string {
+  const at = call.indexOf("#");
+  return at === -1 ? call : call.slice(0, at);
 }
 
 const storage = new AsyncLocalStorage<RequestScope>();

@@ -1,5 +1,5 @@
 import { InvalidInputError } from "../core/errors.js";
-import { checkRequestId } from "../core/request.js";
+import { callOf, checkRequestId } from "../core/request.js";
 import type { Operation, OpContext } from "./operation.js";
 
 /** Describe the first problem zod found, naming the field. */
@@ -48,6 +48,11 @@ export async function invoke(
   const parsed = op.input.safeParse(raw ?? {});
   if (!parsed.success) throw inputError(what, parsed.error.issues, rename);
   if (ctx.requestId === undefined || op.readOnly) return op.run(parsed.data, ctx);
-  const request = { id: checkRequestId(ctx.requestId), op: op.name, seq: 0, replayed: false };
+  const request = {
+    id: checkRequestId(ctx.requestId),
+    op: callOf(op.name, parsed.data),
+    seq: 0,
+    replayed: false,
+  };
   return op.run(parsed.data, { ...ctx, engine: ctx.engine.forRequest(request), request });
 }

@@ -15,7 +15,13 @@ import {
   JobNotFoundError,
   LeaseLostError,
 } from "../core/errors.js";
-import { currentRequest, decodeRecorded, encodeRecorded, REQUEST_RETENTION_MS } from "../core/request.js";
+import {
+  currentRequest,
+  decodeRecorded,
+  encodeRecorded,
+  opOfCall,
+  REQUEST_RETENTION_MS,
+} from "../core/request.js";
 import { newToken } from "../core/ids.js";
 import type { Attempt, AttemptOutcome, ClaimedJob, Job, JobEvent } from "../core/job.js";
 import { backoffDelay } from "../core/job.js";
@@ -243,10 +249,17 @@ export abstract class LedgerStore implements Store {
     return async (tx) => {
       const done = await tx.getRequestWrite(request.id, seq);
       if (done !== undefined) {
-        if (done.op !== request.op)
-          throw new InvalidInputError(
-            `request id '${request.id}' was used for ${done.op}: a repeat must be the same call (use a new id for a new call)`,
-          );
+        if (done.op !== request.op) {
+          const first = opOfCall(done.op);
+          // A row written before calls carried a fingerprint names the operation alone.
+          const sameOp = first === opOfCall(request.op);
+          if (!(sameOp && first === done.op))
+            throw new InvalidInputError(
+              sameOp
+                ? `request id '${request.id}' was used for ${first} with other arguments: a repeat must be the same call (use a new id for a new call)`
+                : `request id '${request.id}' was used for ${first}: a repeat must be the same call (use a new id for a new call)`,
+            );
+        }
         request.replayed = true;
         return decodeRecorded<T>(done.result);
       }
