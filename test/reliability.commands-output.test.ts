@@ -50,11 +50,11 @@ describe("R-29 logs after a cap", () => {
       const { pieces: _pieces, ...chunk } = readLogChunk(dir, "output", offset, max);
       return chunk;
     };
-    expect(read(0, 3)).toEqual({ offset: 2, size: 6, text: "ab" });
-    expect(read(2, 3)).toEqual({ offset: 5, size: 6, text: "\u00e9c" });
-    expect(read(5, 3)).toEqual({ offset: 6, size: 6, text: "d" });
+    expect(read(0, 3)).toEqual({ start: 0, offset: 2, size: 6, text: "ab" });
+    expect(read(2, 3)).toEqual({ start: 2, offset: 5, size: 6, text: "\u00e9c" });
+    expect(read(5, 3)).toEqual({ start: 5, offset: 6, size: 6, text: "d" });
     // The log was cut below the reader's offset: its newest bytes, not nothing.
-    expect(read(100, 2)).toEqual({ offset: 6, size: 6, text: "cd" });
+    expect(read(100, 2)).toEqual({ start: 4, offset: 6, size: 6, text: "cd" });
     expect(readLogChunk(join(dir, "missing"), "output", 0, 10)).toMatchObject({
       offset: 0,
       size: 0,
