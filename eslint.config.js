@@ -11,7 +11,8 @@
  *               core, engine, store/types; never a store implementation, ops or an adapter
  *   worker      core, engine, store/types only
  *   cli, mcp, http (adapters)
- *               anything but a store implementation (they open a store through src/open.ts)
+ *               anything but a store implementation (they open a store through src/open.ts);
+ *               mcp and http never import daemon/ or cli/ (D88)
  *   index.ts, baton.ts, open.ts, daemon/
  *               composition: may import store implementations
  *
@@ -245,9 +246,36 @@ export default defineConfig([
     },
   },
   {
-    files: ["src/cli/**/*.ts", "src/mcp/**/*.ts", "src/http/**/*.ts"],
+    files: ["src/cli/**/*.ts"],
     rules: {
       "no-restricted-imports": restrict([noStoreImpl]),
+    },
+  },
+  {
+    // MCP and HTTP are adapters side by side under the daemon, which composes them: neither
+    // reaches up into daemon/ (the daemon client and the local command host live in ops/, D88)
+    // nor into the CLI; HTTP does not borrow from MCP (shared argument checks are in ops/wire).
+    files: ["src/mcp/**/*.ts"],
+    rules: {
+      "no-restricted-imports": restrict([
+        noStoreImpl,
+        [
+          [...layer("daemon"), ...layer("cli")],
+          "src/mcp is an adapter below the daemon: import ops (daemon-client, local-host) instead of daemon/ or cli/.",
+        ],
+      ]),
+    },
+  },
+  {
+    files: ["src/http/**/*.ts"],
+    rules: {
+      "no-restricted-imports": restrict([
+        noStoreImpl,
+        [
+          [...layer("daemon"), ...layer("cli"), ...layer("mcp")],
+          "src/http is an adapter below the daemon: import ops (daemon-client, local-host, wire) instead of daemon/, cli/ or mcp/.",
+        ],
+      ]),
     },
   },
   {

@@ -15,10 +15,11 @@
  * prior library build; part 2 runs bin/baton.js, so build the CLI first (`npm run build`).
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
+import { loadSources as loadBundle } from "./sources.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const JOBS = 10_000;
@@ -31,34 +32,13 @@ function percentile(sorted, p) {
 }
 const ms = (n) => `${n.toFixed(3)} ms`;
 
-async function loadSources() {
-  const esbuild = await import("esbuild");
-  const outdir = join(root, "bench", "results");
-  mkdirSync(outdir, { recursive: true });
-  const outfile = join(outdir, ".mcp-bench-bundle.mjs");
-  await esbuild.build({
-    stdin: {
-      contents: [
-        'export { createMcpServer } from "./src/mcp/server.ts";',
-        'export { openEngine } from "./src/open.ts";',
-        'export { getOperation } from "./src/ops/catalogue.ts";',
-        'export { invoke } from "./src/ops/invoke.ts";',
-      ].join("\n"),
-      resolveDir: root,
-      loader: "ts",
-    },
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    external: ["better-sqlite3", "@modelcontextprotocol/*", "jsonc-parser", "pg", "pg-native"],
-    banner: {
-      js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);',
-    },
-    logLevel: "warning",
-  });
-  return import(pathToFileURL(outfile).href);
+function loadSources() {
+  return loadBundle("mcp", [
+    'export { createMcpServer } from "./src/mcp/server.ts";',
+    'export { openEngine } from "./src/open.ts";',
+    'export { getOperation } from "./src/ops/catalogue.ts";',
+    'export { invoke } from "./src/ops/invoke.ts";',
+  ]);
 }
 
 async function inProcess() {

@@ -1,7 +1,7 @@
 // baton dashboard: plain JavaScript modules, no dependencies, no build step. It reads the JSON API
 // (/api/...), calls operations (POST /api/ops/<name>) for actions, and listens to /api/stream
 // (Server-Sent Events of the ledger) to refresh what is on screen without a reload.
-import { UNREACHABLE, act, announce, api, errorText, h, main, ui } from "./lib.js";
+import { SESSION_ENDED, UNREACHABLE, act, announce, api, errorText, h, main, ui } from "./lib.js";
 import { agentsView } from "./agents.js";
 import { jobsView, overview } from "./lists.js";
 import { jobView } from "./job.js";
@@ -10,11 +10,23 @@ import { workflowView, workflowsView } from "./workflows.js";
 
 document.documentElement.style.setProperty("--hue", document.body.dataset.hue || "210");
 
+/** How long after the browser gave up on the event stream a new one is opened, ms. */
+const RECONNECT_MS = 2000;
+
+let source;
+let ended = false;
+
+/**
+ * Listen to the ledger. A dropped stream (the daemon restarting) is reopened by the browser; one
+ * the server refused (the browser then gives up) is opened anew here, until the session ends.
+ */
 function connect() {
+  if (ended) return;
   const live = document.getElementById("live");
-  const source = new EventSource("/api/stream");
+  const stream = new EventSource("/api/stream");
+  source = stream;
   let rendered = false;
-  source.onopen = () => {
+  stream.onopen = () => {
     live.textContent = "live";
     live.className = "live on";
     setReachable(true);
@@ -23,29 +35,73 @@ function connect() {
     rendered = true;
     ui.render();
   };
-  source.onerror = () => {
+  stream.onerror = () => {
+    if (ended) return;
     live.textContent = "reconnecting…";
     live.className = "live off";
-    // The stream broke: ask once whether the server answers at all (the banner says so if not).
+    // The stream broke: ask once whether the server answers at all (the banner says so if not)
+    // and still takes this session (the page says it ended if not).
     api("/api/stats").catch(() => {});
     // Show the page even when the stream cannot open.
     if (!rendered) ui.render();
     rendered = true;
+    if (stream.readyState === EventSource.CLOSED) setTimeout(connect, RECONNECT_MS);
   };
-  source.addEventListener("ledger", (message) => {
+  stream.addEventListener("ledger", (message) => {
     const event = JSON.parse(message.data);
     if (event.to && event.jobId) announce(`job ${event.jobId.slice(-6)} is ${event.to}`);
     ui.onLedgerEvent(event);
   });
 }
 
+/**
+ * The session ended (a call answered 401: the token it came from was rotated). Nothing more will
+ * be answered, so stop listening and say so, with the way back, instead of stale data.
+ */
+function endSession() {
+  if (ended) return;
+  ended = true;
+  source?.close();
+  const live = document.getElementById("live");
+  live.textContent = "session ended";
+  live.className = "live off";
+  document.getElementById("banner-down").hidden = true;
+  document.getElementById("banner-paused").hidden = true;
+  void render();
+}
+
+/** What the page says once the session ended: what happened and how to get a new link. */
+function sessionEndedPage() {
+  main.replaceChildren(
+    h("h1", { id: "session-ended" }, "Dashboard session ended"),
+    h(
+      "p",
+      {},
+      "This dashboard session has ended: the token it was opened with was replaced (",
+      h("code", {}, "baton token rotate"),
+      "), or no page of it was open for 12 hours, so the server no longer answers this page. What was on screen is gone rather than shown out of date.",
+    ),
+    h(
+      "p",
+      {},
+      "Run ",
+      h("code", {}, "baton dashboard"),
+      " in the project for a new link and open it (",
+      h("code", {}, "baton dashboard --read-only"),
+      " for a viewer's link). A restart of the daemon does not end a session: a new token does, and 12 hours without an open page.",
+    ),
+  );
+}
+
+ui.endSession = endSession;
 ui.render = render;
 ui.setReachable = setReachable;
 
 let reachable = true;
 
 /**
- * The banners above every page: the daemon not answering (what is on screen is then out of date,
+ * The banners above every page: the dashboard server not answering, or something that is not it
+ * answering at its address (what is on screen is then out of date,
  * and the page is redrawn without its data), and a paused queue.
  */
 function setReachable(ok) {
@@ -55,11 +111,12 @@ function setReachable(ok) {
   banner.hidden = ok;
   if (!ok) {
     banner.replaceChildren(
-      h("strong", {}, "The daemon does not answer."),
+      h("strong", {}, "The dashboard server stopped or cannot be reached at this address."),
       ` What is on screen may be out of date (since ${new Date().toLocaleTimeString()}). `,
-      "Start it with ",
+      h("code", {}, "baton dashboard"),
+      " starts it (or ",
       h("code", {}, "baton daemon start"),
-      "; this page reconnects by itself.",
+      " if the daemon is down); this page reconnects by itself when it answers here again.",
     );
   }
   void render();
@@ -71,7 +128,7 @@ function setReachable(ok) {
  */
 function pausedBanner(stats) {
   const banner = document.getElementById("banner-paused");
-  banner.hidden = stats.paused.length === 0;
+  banner.hidden = ended || stats.paused.length === 0;
   if (banner.hidden) return;
   const all = stats.paused.includes("all");
   const items = stats.paused.map((pause) => {
@@ -129,25 +186,61 @@ function render() {
   return rendering;
 }
 
+/**
+ * While a route renders, <main> is aria-busy; once its data is on screen it carries
+ * data-loaded="<the route>" (what the browser tests wait for before they look).
+ */
 async function renderNow() {
+  const route = location.hash || "#/";
+  main.setAttribute("aria-busy", "true");
+  delete main.dataset.loaded;
+  try {
+    await renderRoute();
+  } finally {
+    main.removeAttribute("aria-busy");
+    main.dataset.loaded = route;
+    // The tab says which page (and which job) this is: the heading's title, else its text.
+    const heading = main.querySelector("h1");
+    const name = heading?.dataset.title ?? heading?.textContent.trim();
+    document.title = name ? `${name} · baton · ${PROJECT}` : `baton · ${PROJECT}`;
+  }
+}
+
+const PROJECT = document.body.dataset.project || "";
+
+/** The routes there are; anything else is "not found", not the overview. */
+function known(path) {
+  return (
+    ["/", "/jobs", "/workflows", "/workflow", "/tasks", "/agents"].includes(path) ||
+    /^\/jobs\/[^/]+$/.test(path)
+  );
+}
+
+async function renderRoute() {
   const hash = location.hash.replace(/^#/, "") || "/";
   const [path, query] = hash.split("?");
   ui.leaveView(path);
   ui.leaveView = () => {};
   ui.onLedgerEvent = () => {};
   const params = new URLSearchParams(query || "");
-  const section = path.startsWith("/jobs")
-    ? "jobs"
-    : path.startsWith("/workflow")
-      ? "workflows"
-      : path.startsWith("/tasks")
-        ? "tasks"
-        : path.startsWith("/agents")
-          ? "agents"
-          : "overview";
+  const section = !known(path)
+    ? "none"
+    : path.startsWith("/jobs")
+      ? "jobs"
+      : path.startsWith("/workflow")
+        ? "workflows"
+        : path.startsWith("/tasks")
+          ? "tasks"
+          : path.startsWith("/agents")
+            ? "agents"
+            : "overview";
   for (const a of document.querySelectorAll("nav a")) {
     if (a.dataset.nav === section) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
+  }
+  if (ended) {
+    sessionEndedPage();
+    return;
   }
   api("/api/stats")
     .then(pausedBanner)
@@ -158,8 +251,23 @@ async function renderNow() {
       h(
         "p",
         { id: "unreachable" },
-        "The daemon serving this dashboard does not answer, so nothing can be shown or changed. ",
+        "The dashboard server does not answer at this address, so nothing can be shown or changed. ",
         "This page comes back by itself when it does.",
+      ),
+    );
+    return;
+  }
+  if (!known(path)) {
+    main.replaceChildren(
+      h("h1", { id: "not-found" }, "Page not found"),
+      h(
+        "p",
+        {},
+        "There is no page at ",
+        h("code", {}, `#${path}`),
+        ". ",
+        h("a", { href: "#/" }, "Go to the overview"),
+        ".",
       ),
     );
     return;
@@ -174,7 +282,25 @@ async function renderNow() {
     else if (section === "agents") await agentsView(params);
     else await overview();
   } catch (error) {
-    if (error.code === UNREACHABLE) return; // setReachable redraws the page
+    // setReachable and endSession redraw the page
+    if (error.code === UNREACHABLE || error.code === SESSION_ENDED) return;
+    const job = /^\/jobs\/([^/]+)$/.exec(path);
+    if (job && (error.code === "JOB_NOT_FOUND" || error.code === "NOT_FOUND")) {
+      // An id no job has (mistyped, or cleaned away): say so, not "Something went wrong".
+      main.replaceChildren(
+        h("h1", { id: "job-not-found" }, "Job not found"),
+        h(
+          "p",
+          {},
+          "No job has the id ",
+          h("code", {}, decodeURIComponent(job[1])),
+          " (it may have been cleaned away). ",
+          h("a", { href: "#/jobs" }, "Go to the jobs list"),
+          ".",
+        ),
+      );
+      return;
+    }
     main.replaceChildren(h("h1", {}, "Something went wrong"), h("p", { role: "alert" }, errorText(error)));
   }
 }
@@ -200,6 +326,12 @@ api("/api/stats")
     ui.states = stats.states;
     ui.shortIdLength = stats.shortIdLength;
     document.getElementById("readonly").hidden = !ui.readOnly;
+    // A session its page stops renewing ends (12 h); only a call with the page's key renews it, so
+    // an open page calls now and then even when nothing happens (the server says how often).
+    if (stats.sessionRenewMs > 0)
+      setInterval(() => {
+        if (!ended) api("/api/stats").catch(() => {});
+      }, stats.sessionRenewMs);
   })
   .catch(() => {})
   .finally(connect);

@@ -11,38 +11,51 @@ function s(tag, attrs, ...children) {
 
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 
+/** The stacked series, bottom up: class (colour in app.css) and the word in texts and the legend. */
+const SERIES = [
+  ["done", "done"],
+  ["failed", "failed"],
+  ["cancelled", "cancelled"],
+];
+
 /**
- * Jobs finished per hour over the last 24 hours, as stacked bars: done (succeeded, skipped) and
- * failed (failed, timed out, cancelled). `hours` are the ISO starts of the buckets, oldest first;
- * `series` is {done: number[], failed: number[]}. Each bar says its numbers on hover; the whole
- * chart has one text alternative.
+ * Jobs finished per hour over the last 24 hours, as stacked bars: done (succeeded, skipped),
+ * failed (failed, timed out) and cancelled (nobody's failure: its own colour). `hours` are the ISO
+ * starts of the buckets, oldest first; `series` is {done, failed, cancelled}: number[] each. Each
+ * bar says its numbers on hover; the whole chart has one text alternative.
  */
 export function throughputChart(hours, series, label, small = false) {
   const width = small ? 120 : 720;
   const height = small ? 24 : 120;
   const axis = small ? 0 : 16;
-  const max = Math.max(1, ...series.done.map((d, i) => d + series.failed[i]));
+  const at = (key, i) => series[key]?.[i] ?? 0;
+  const inHour = (i) => SERIES.reduce((n, [key]) => n + at(key, i), 0);
+  const max = Math.max(1, ...hours.map((_, i) => inHour(i)));
   const bar = width / hours.length;
   const scale = (height - axis - 2) / max;
-  const done = sum(series.done);
-  const failed = sum(series.failed);
-  const summary = `${label}, last 24 hours: ${done} done, ${failed} failed${small ? "" : `, at most ${max} in an hour`}`;
+  const totals = Object.fromEntries(SERIES.map(([key]) => [key, sum(series[key] ?? [])]));
+  const words = (n) => SERIES.map(([key, word]) => `${n(key)} ${word}`).join(", ");
+  const summary = `${label}, last 24 hours: ${words((k) => totals[k])}${small ? "" : `, at most ${max} in an hour`}`;
   const bars = hours.map((start, i) => {
-    const d = series.done[i];
-    const f = series.failed[i];
     const hour = new Date(start);
-    const text = `${hour.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}: ${d} done, ${f} failed`;
+    const text = `${hour.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}: ${words((k) => at(k, i))}`;
     const x = i * bar + 1;
     const w = Math.max(1, bar - 2);
-    const base = height - axis;
+    let top = height - axis;
+    const rects = [];
+    for (const [key] of SERIES) {
+      const n = at(key, i);
+      if (n === 0) continue;
+      top -= n * scale;
+      rects.push(s("rect", { x, y: top, width: w, height: n * scale, class: key }));
+    }
     return s(
       "g",
       { class: "bar" },
       s("title", {}, text),
       // A transparent full-height hit area, so hovering an empty hour shows its numbers too.
-      s("rect", { x: i * bar, y: 0, width: bar, height: base, class: "hit" }),
-      d > 0 ? s("rect", { x, y: base - d * scale, width: w, height: d * scale, class: "done" }) : "",
-      f > 0 ? s("rect", { x, y: base - (d + f) * scale, width: w, height: f * scale, class: "failed" }) : "",
+      s("rect", { x: i * bar, y: 0, width: bar, height: height - axis, class: "hit" }),
+      ...rects,
     );
   });
   const ticks = small
@@ -64,12 +77,29 @@ export function throughputChart(hours, series, label, small = false) {
       viewBox: `0 0 ${width} ${height}`,
       role: "img",
       "aria-label": summary,
-      "data-done": done,
-      "data-failed": failed,
+      "data-done": totals.done,
+      "data-failed": totals.failed,
+      "data-cancelled": totals.cancelled,
     },
     s("title", {}, summary),
     s("line", { x1: 0, x2: width, y1: height - axis, y2: height - axis, class: "axis" }),
     ...bars,
     ...ticks,
   );
+}
+
+/** What the colours of the charts mean (beside the big chart; the sparklines use the same). */
+export function chartLegend() {
+  const ul = document.createElement("ul");
+  ul.className = "legend";
+  ul.id = "chart-legend";
+  for (const [key, word] of SERIES) {
+    const li = document.createElement("li");
+    const swatch = document.createElement("span");
+    swatch.className = `swatch ${key}`;
+    swatch.setAttribute("aria-hidden", "true");
+    li.append(swatch, word);
+    ul.append(li);
+  }
+  return ul;
 }

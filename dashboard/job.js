@@ -1,5 +1,6 @@
 // The job page: details, why it waits, attempts with their logs, the event timeline, actions.
 import {
+  DURATION_HELP,
   FINISHED,
   act,
   announce,
@@ -13,14 +14,25 @@ import {
   json,
   main,
   op,
+  ranTime,
   scroller,
   stateBadge,
   toast,
+  totalTime,
   ui,
   when,
 } from "./lib.js";
 
 const WAITING = new Set(["queued", "waiting", "retrying"]);
+
+/** How long one attempt ran (to its end, or so far). */
+function attemptTime(a) {
+  return `${duration(a.startedAt, a.endedAt)}${a.endedAt ? "" : " so far"}`;
+}
+
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
 
 /** The live log panel of the job on screen: { jobId, panel }. */
 let logCache;
@@ -36,6 +48,9 @@ export async function jobView(id) {
     isAgent ? op("agent_show", { id: job.id, lines: 0 }).catch(() => undefined) : undefined,
   ]);
   const refresh = () => ui.render();
+  const first = detail.attempts[0];
+  const running = detail.attempts.some((a) => !a.endedAt);
+  const total = totalTime(job, true);
   const button = (label, name, input, enabled, confirmText) =>
     h(
       "button",
@@ -57,17 +72,31 @@ export async function jobView(id) {
     ["workflow", job.workflow ? h("a", { href: workflowLink(job) }, job.workflow) : undefined],
     ["project", job.project],
     ["priority", job.priority],
-    ["attempts", `${job.attempts} of ${job.maxAttempts}`],
+    [
+      "attempts",
+      job.attempts > job.maxAttempts
+        ? `${job.attempts} (${job.maxAttempts} allowed; retried by hand)`
+        : `${job.attempts} of ${job.maxAttempts}`,
+    ],
     ["tags", (job.tags || []).join(", ")],
     ["created", when(job.createdAt)],
     ["run at", job.runAt && job.runAt !== job.createdAt ? when(job.runAt) : undefined],
     ["started", when(job.startedAt)],
-    ["waited", job.startedAt ? duration(job.createdAt, job.startedAt) : undefined],
     ["finished", when(job.finishedAt)],
+    // The durations, as DURATION_HELP defines them (the jobs list's "total" is the same number).
+    ["total", total ? h("span", { title: DURATION_HELP.total }, total, ", enqueued to finished") : undefined],
+    ["waited", first ? `${duration(job.createdAt, first.startedAt)} before attempt 1 started` : undefined],
     [
       "ran",
-      job.startedAt
-        ? `${duration(job.startedAt, job.finishedAt)}${job.finishedAt ? "" : " so far"}`
+      first
+        ? h(
+            "span",
+            { title: DURATION_HELP.ran },
+            ranTime(detail.attempts),
+            ` in ${plural(detail.attempts.length, "attempt")}`,
+            detail.attempts.length > 1 ? ` (the last: ${attemptTime(detail.attempts.at(-1))})` : "",
+            running ? " so far" : "",
+          )
         : undefined,
     ],
     ["lease owner", job.leaseOwner],
@@ -86,16 +115,37 @@ export async function jobView(id) {
   // replaceChildren would write a null as the text "null": leave the missing parts out.
   const parts = [
     h("p", {}, h("a", { href: "#/jobs" }, "← Jobs")),
-    h("h1", {}, `${named} `, stateBadge(job.state)),
+    h(
+      "h1",
+      { "data-title": `${named} (${job.id.slice(-ui.shortIdLength)})` },
+      `${named} `,
+      stateBadge(job.state),
+      // Archived: out of the lists, still here (Unarchive brings it back).
+      job.archived
+        ? [" ", h("span", { class: "badge archived-mark", id: "archived-mark" }, "archived")]
+        : null,
+    ),
     explained ? whyWaiting(explained) : null,
     h(
       "div",
       { class: "toolbar", role: "group", "aria-label": "Actions" },
       button("Retry", "retry_job", { id: job.id }, finished),
-      button("Redrive", "redrive_task", { id: job.id }, failedLike),
+      // Redrive re-queues a checkpoint with a fresh budget; a command, task run or agent job is run
+      // again with Retry (redrive_task refuses those: RESERVED_TYPE), so it is not offered there.
+      runsProcess(job.type) ? null : button("Redrive", "redrive_task", { id: job.id }, failedLike),
       button(stopLabel, "stop_job", { id: job.id }, !finished, `${stopLabel} ${named}?`),
       button("Skip", "skip_task", { id: job.id }, !finished),
-      button("Archive", "archive", { id: job.id }, true, `Archive ${named}? It leaves the lists.`),
+      job.archived
+        ? button("Unarchive", "unarchive", { id: job.id }, true)
+        : button(
+            "Archive",
+            "archive",
+            { id: job.id },
+            true,
+            finished
+              ? `Archive ${named}? It leaves the lists.`
+              : `Archive ${named}? It is ${job.state}: it is cancelled first (a running process is stopped), then leaves the lists.`,
+          ),
     ),
     agent ? agentPanel(agent) : null,
     h(
@@ -142,7 +192,7 @@ export async function jobView(id) {
               h(
                 "tr",
                 {},
-                ["#", "owner", "started", "took", "outcome", "exit", "error", "log"].map((c) =>
+                ["#", "owner", "started", "ran", "outcome", "exit", "error", "log"].map((c) =>
                   h("th", { scope: "col" }, c),
                 ),
               ),
@@ -157,7 +207,7 @@ export async function jobView(id) {
                   h("td", {}, String(a.n)),
                   h("td", {}, a.owner),
                   h("td", {}, when(a.startedAt)),
-                  h("td", {}, `${duration(a.startedAt, a.endedAt)}${a.endedAt ? "" : " so far"}`),
+                  h("td", {}, attemptTime(a)),
                   h("td", {}, a.outcome || ""),
                   h("td", {}, a.exitCode === undefined ? "" : String(a.exitCode)),
                   h("td", { class: "error-cell" }, a.error || ""),

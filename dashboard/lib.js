@@ -16,6 +16,8 @@ export const ui = {
   render: () => {},
   /** Whether the server answered the last request (app.js shows a banner when not). */
   setReachable: () => {},
+  /** The session ended (a call answered 401): app.js stops listening and says so. */
+  endSession: () => {},
 };
 
 export const main = document.getElementById("main");
@@ -99,6 +101,29 @@ export function duration(startIso, endIso) {
   return formatMs(ms);
 }
 
+/**
+ * The two durations of a job, one definition each, used by the jobs list and the job page alike
+ * so the two never disagree: `total` is the whole job, from enqueued to finished (waiting, every
+ * attempt and the pauses between included); `ran` is the time spent inside attempts, summed.
+ */
+export const DURATION_HELP = {
+  total: "from enqueued to finished: waiting and every attempt included",
+  ran: "time inside attempts (a process or a worker holding the job), summed over attempts",
+};
+
+/** The job's total time (enqueued → finished, or so far), "" when there is nothing to say. */
+export function totalTime(job, soFar = false) {
+  if (job.finishedAt) return duration(job.createdAt, job.finishedAt);
+  return soFar && job.startedAt ? `${duration(job.createdAt)} so far` : "";
+}
+
+/** Time inside `attempts` (each from its start to its end, or now), summed. */
+export function ranTime(attempts) {
+  let ms = 0;
+  for (const a of attempts) ms += (a.endedAt ? Date.parse(a.endedAt) : Date.now()) - Date.parse(a.startedAt);
+  return formatMs(ms);
+}
+
 export function formatMs(ms) {
   if (!(ms >= 0)) return "";
   if (ms < 1000) return `${Math.round(ms)} ms`;
@@ -178,23 +203,70 @@ export function toast(text, good) {
 
 // --- API --------------------------------------------------------------------------------------
 
+// The session's key (D109). The cookie alone opens pages, the event stream and log downloads only
+// (another local server can receive a 127.0.0.1 cookie); every other API call also sends this key,
+// which only the answer to the link with the token carried, in the address's fragment. It is kept
+// in localStorage: per origin, so per port (no other server's page reads it), and shared by this
+// dashboard's reloads and tabs.
+const SESSION_KEY = "baton-session";
+let keptKey; // when localStorage is not available (a private window may refuse it)
+{
+  const match = /^#baton-session=([\w-]+)$/.exec(location.hash);
+  if (match) {
+    try {
+      localStorage.setItem(SESSION_KEY, match[1]);
+    } catch {
+      keptKey = match[1];
+    }
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+}
+
+/** The key of this dashboard's session (read each time: another tab may have opened a new one). */
+function sessionKey() {
+  try {
+    return localStorage.getItem(SESSION_KEY) ?? keptKey;
+  } catch {
+    return keptKey;
+  }
+}
+
 /** The error a page shows when the server does not answer at all (fetch itself failed). */
 export const UNREACHABLE = "UNREACHABLE";
+/** The error of a call refused because the session ended (401: its token was rotated). */
+export const SESSION_ENDED = "SESSION_ENDED";
+
+/** The error of a call the dashboard server did not answer (or something else answered at its address). */
+function unreachable() {
+  ui.setReachable(false);
+  return Object.assign(new Error("the dashboard server cannot be reached at this address"), {
+    code: UNREACHABLE,
+  });
+}
 
 async function request(path, init) {
   let res;
+  const key = sessionKey();
+  if (key) init = { ...init, headers: { ...init.headers, "x-baton-session": key } };
   try {
     res = await fetch(path, init);
   } catch {
-    ui.setReachable(false);
-    throw Object.assign(new Error("the daemon does not answer (is it running?)"), { code: UNREACHABLE });
+    throw unreachable();
   }
+  // Every baton answer is a JSON envelope: anything else (another program holding the port after
+  // a restart on a new one, a proxy's error page) is not this dashboard's server.
+  const json = /^application\/json\b/i.test(res.headers.get("content-type") ?? "");
+  const body = json ? await res.json().catch(() => undefined) : undefined;
+  if (body === null || typeof body !== "object" || typeof body.ok !== "boolean") throw unreachable();
   ui.setReachable(true);
-  const body = await res.json().catch(() => ({
-    ok: false,
-    error: { code: "INTERNAL", message: res.statusText || `HTTP ${res.status}` },
-  }));
-  if (!body.ok) throw Object.assign(new Error(body.error.message), { code: body.error.code || "ERROR" });
+  if (res.status === 401) {
+    // The session ended (its token was replaced): nothing this page asks will be answered again.
+    ui.endSession();
+    throw Object.assign(new Error("this dashboard session has ended: run `baton dashboard` for a new link"), {
+      code: SESSION_ENDED,
+    });
+  }
+  if (!body.ok) throw Object.assign(new Error(body.error?.message), { code: body.error?.code || "ERROR" });
   return body.data;
 }
 
@@ -221,21 +293,42 @@ export function errorText(error) {
  * currentTarget is null once the handler awaited something).
  */
 export async function act(button, label, name, input, refresh, confirmText) {
-  if (confirmText && !confirm(confirmText)) return;
+  // One action at a time per button: a second click (a double-click, a click while the first
+  // call is on its way) does nothing. The button stays off until the refreshed page replaces it.
+  if (button.dataset.pending === "true" || button.disabled) return;
+  button.dataset.pending = "true";
+  if (confirmText && !confirm(confirmText)) {
+    delete button.dataset.pending;
+    return;
+  }
   button.disabled = true;
+  let ok = false;
   try {
     const data = await op(name, input);
     const errors = Array.isArray(data.errors) ? data.errors : [];
     if (errors.length > 0)
       toast(`${label}: ${errors.length} failed (${errors[0].code}: ${errors[0].message})`);
-    else toast(`${label}: done`, true);
+    else toast(`${label}: ${doneText(name, data)}`, true);
     announce(`${label} done`);
+    ok = true;
   } catch (error) {
     toast(`${label}: ${errorText(error)}`);
   } finally {
-    button.disabled = ui.readOnly;
-    refresh();
+    delete button.dataset.pending;
+    if (!ok) button.disabled = ui.readOnly;
+    await refresh();
+    // A view that keeps this button (no re-render) gets it back.
+    if (button.isConnected) button.disabled = ui.readOnly;
   }
+}
+
+/** What an action did, in words, where its answer says more than "done". */
+function doneText(name, data) {
+  if (name === "archive" && data.archived === 0) return "it was archived already";
+  if (name === "unarchive" && data.unarchived === 0) return "it was not archived";
+  if (name === "stop_job" && data.outcome === "already_finished")
+    return `it had already finished (${data.state})`;
+  return "done";
 }
 
 /** Coalesce bursts of events into one refresh. */

@@ -1,5 +1,7 @@
 // The list views: overview and jobs (filters, search, pages, bulk actions); tables others share.
 import {
+  DURATION_HELP,
+  FINISHED,
   act,
   announce,
   api,
@@ -7,7 +9,6 @@ import {
   errorText,
   h,
   jobName,
-  duration,
   main,
   op,
   scroller,
@@ -15,10 +16,11 @@ import {
   shortId,
   stateBadge,
   toast,
+  totalTime,
   ui,
   when,
 } from "./lib.js";
-import { throughputChart } from "./charts.js";
+import { chartLegend, throughputChart } from "./charts.js";
 
 export async function overview() {
   const [stats, failures, agents, system, throughput] = await Promise.all([
@@ -73,6 +75,7 @@ export async function overview() {
       { "aria-labelledby": "h-throughput", id: "throughput" },
       h("h2", { id: "h-throughput" }, "Last 24 hours"),
       throughputChart(throughput.hours, throughput.total, "all types"),
+      chartLegend(),
     ),
     h("h2", {}, "Queue"),
     h(
@@ -179,8 +182,8 @@ export function jobTable(jobs, select, label = "jobs") {
           "tr",
           {},
           select ? h("th", { scope: "col" }, all) : null,
-          ["name", "id", "state", "type", "workflow", "attempts", "created", "took", "error"].map((c) =>
-            h("th", { scope: "col" }, c),
+          ["name", "id", "state", "type", "workflow", "attempts", "created", "total", "error"].map((c) =>
+            h("th", c === "total" ? { scope: "col", title: DURATION_HELP.total } : { scope: "col" }, c),
           ),
         ),
       ),
@@ -204,7 +207,7 @@ export function jobTable(jobs, select, label = "jobs") {
             h("td", {}, job.workflow || ""),
             h("td", {}, String(job.attempts)),
             h("td", {}, when(job.createdAt)),
-            h("td", {}, job.finishedAt ? duration(job.createdAt, job.finishedAt) : ""),
+            h("td", { class: "total" }, totalTime(job)),
             h("td", { class: "error-cell" }, job.error || ""),
           ),
         ),
@@ -232,8 +235,9 @@ export function jobTable(jobs, select, label = "jobs") {
 /** Daemons that heartbeat on this ledger (`job_status` → hosts). */
 function hostTable(hosts) {
   if (hosts.length === 0) return h("p", { class: "muted" }, "No daemon is heartbeating on this ledger.");
+  // Not "hosts": the section around it is the Hosts region, and landmarks need distinct names.
   return scroller(
-    "hosts",
+    "daemons heartbeating on this ledger",
     h(
       "table",
       {},
@@ -308,6 +312,54 @@ export function agentTable(agents) {
   );
 }
 
+/** What each batch operation did to a job, in words ("2 redriven"). */
+const DONE_WORDS = { redrive_task: "redriven", cancel: "cancelled", retry_job: "retried" };
+
+/** "N archived" / "2 redriven, 3 run a process (use Retry), 1 is queued": a batch's answer, in words. */
+function bulkReport(data, asked, name) {
+  const errors = Array.isArray(data.errors) ? data.errors : [];
+  const word = DONE_WORDS[name] ?? "done";
+  const done =
+    name === "archive"
+      ? `${data.archived} archived`
+      : name === "unarchive"
+        ? `${data.unarchived} unarchived`
+        : Array.isArray(data.changed)
+          ? `${data.changed.length} ${word}`
+          : `${asked - errors.length} ${word}`;
+  // A job that was archived (or unarchived) already is counted apart, not as done.
+  const count = name === "archive" ? data.archived : name === "unarchive" ? data.unarchived : undefined;
+  const parts = [done];
+  if (count !== undefined && count < asked) parts.push(`${asked - count} already ${name}d`);
+  return withFailures(parts, errors);
+}
+
+/**
+ * Words for what happened, then each kind of refusal counted apart (one error never stands for
+ * all): "1 not found", "3 run a process (use Retry)", "1 is queued" (a job in the wrong state, by
+ * state), and any other code as "N refused (CODE: first message)". Never "failed": that reads
+ * as the jobs' state.
+ */
+function withFailures(parts, failed) {
+  const groups = new Map();
+  for (const f of failed) {
+    const state =
+      f.code === "INVALID_TRANSITION" ? /\bit is ([a-z_]+)/.exec(f.message ?? "")?.[1] : undefined;
+    const key = state !== undefined ? `state:${state}` : f.code;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(f);
+  }
+  for (const [key, list] of groups) {
+    const n = list.length;
+    if (key === "JOB_NOT_FOUND") parts.push(`${n} not found`);
+    else if (key === "RESERVED_TYPE") parts.push(`${n} run${n === 1 ? "s" : ""} a process (use Retry)`);
+    else if (key.startsWith("state:"))
+      parts.push(`${n} ${n === 1 ? "is" : "are"} ${key.slice("state:".length).replace("_", " ")}`);
+    else parts.push(`${n} refused (${list[0].code}: ${list[0].message})`);
+  }
+  return { text: parts.length > 0 ? parts.join(", ") : "nothing changed", good: failed.length === 0 };
+}
+
 const FILTERS = ["state", "q", "type", "workflow", "tag", "project", "since", "archived"];
 const PAGE_SIZES = ["25", "50", "100", "250"];
 /** Columns the page can be sorted by (the ledger pages newest first; a sort orders one page). */
@@ -317,7 +369,7 @@ const SORTS = {
   state: (j) => j.state,
   type: (j) => j.type,
   attempts: (j) => j.attempts,
-  took: (j) => (j.finishedAt ? Date.parse(j.finishedAt) - Date.parse(j.createdAt) : -1),
+  total: (j) => (j.finishedAt ? Date.parse(j.finishedAt) - Date.parse(j.createdAt) : -1),
 };
 /** The most jobs "select all matching" takes (in pages of 1,000). */
 const SELECT_ALL_MAX = 10_000;
@@ -406,34 +458,56 @@ export async function jobsView(params) {
   const results = h("div", { id: "results" });
   const count = h("span", { id: "selected-count", class: "muted", "aria-live": "polite" });
   const bulkButtons = [];
+  /** The jobs on this page (a selection can hold others: kept across pages, or "select all matching"). */
+  let onScreen = new Set();
+  const offScreen = () => [...selected].filter((id) => !onScreen.has(id)).length;
+  const clearSelection = h(
+    "button",
+    {
+      type: "button",
+      id: "clear-selection",
+      hidden: true,
+      onclick: () => {
+        selected.clear();
+        for (const box of results.querySelectorAll("input[type=checkbox]")) box.checked = false;
+        onChange();
+      },
+    },
+    "Clear selection",
+  );
   const onChange = () => {
-    count.textContent = selected.size === 0 ? "nothing selected" : `${selected.size} selected`;
+    const off = offScreen();
+    count.textContent =
+      selected.size === 0
+        ? "nothing selected"
+        : `${selected.size} selected${off === 0 ? "" : `, ${off} of them not on this page`}`;
+    clearSelection.hidden = selected.size === 0;
     for (const b of bulkButtons) b.disabled = ui.readOnly || selected.size === 0;
   };
+
+  /** The state each selected job was last seen in (rows on screen, "select all matching"). */
+  const seen = new Map();
+
+  /** What the confirmation says before `verb` on `ids`: archiving cancels live jobs first (D98). */
+  function confirmText(name, verb, ids) {
+    const off = ids.filter((id) => !onScreen.has(id)).length;
+    const what = `${verb} ${ids.length} job${ids.length === 1 ? "" : "s"}?${off === 0 ? "" : ` ${off} of them ${off === 1 ? "is" : "are"} not on this page.`}`;
+    if (name !== "archive") return what;
+    const live = ids.filter((id) => seen.has(id) && !FINISHED.has(seen.get(id))).length;
+    if (live === 0) return what;
+    return `${what} ${live} of them ${live === 1 ? "is" : "are"} not finished (queued, waiting or running) and will be cancelled first: a running process is stopped.`;
+  }
 
   async function runBulk(button, label, name, verb) {
     const ids = [...selected];
     if (ids.length === 0) return;
-    if (!confirm(`${verb} ${ids.length} job${ids.length === 1 ? "" : "s"}?`)) return;
+    if (!confirm(confirmText(name, verb, ids))) return;
     button.disabled = true;
-    const failed = [];
     try {
-      if (name === "stop_job") {
-        // stop_job takes one job (it waits for the process to end): one call per job.
-        for (const id of ids) {
-          try {
-            await op(name, { id });
-          } catch (error) {
-            failed.push({ id, code: error.code, message: error.message });
-          }
-        }
-      } else {
-        failed.push(...((await op(name, { ids })).errors ?? []));
-      }
-      if (failed.length > 0)
-        toast(`${label}: ${failed.length} of ${ids.length} failed (${failed[0].code}: ${failed[0].message})`);
-      else toast(`${label}: done (${ids.length})`, true);
-      announce(`${label} done`);
+      const report =
+        name === "stop_job" ? await stopEach(ids) : bulkReport(await op(name, { ids }), ids.length, name);
+      toast(`${label}: ${report.text}`, report.good);
+      announce(`${label}: ${report.text}`);
     } catch (error) {
       toast(`${label}: ${errorText(error)}`);
     } finally {
@@ -442,6 +516,34 @@ export async function jobsView(params) {
       await load();
     }
   }
+
+  /**
+   * stop_job takes one job (it waits for the process to end): one call per job, each answering
+   * what happened to it (cancelled, already finished, still running) or its error (not found…).
+   */
+  async function stopEach(ids) {
+    const counts = new Map();
+    const failed = [];
+    for (const id of ids) {
+      try {
+        const answer = await op("stop_job", { id });
+        counts.set(answer.outcome, (counts.get(answer.outcome) ?? 0) + 1);
+      } catch (error) {
+        if (error.code === "UNREACHABLE") throw error;
+        failed.push({ id, code: error.code, message: error.message });
+      }
+    }
+    const words = {
+      cancelled: "cancelled",
+      already_finished: "already finished",
+      still_running: "still running",
+    };
+    const parts = Object.keys(words)
+      .filter((k) => counts.has(k))
+      .map((k) => `${counts.get(k)} ${words[k]}`);
+    return withFailures(parts, failed);
+  }
+
   const bulk = (label, name, verb, danger) => {
     const button = h(
       "button",
@@ -487,11 +589,12 @@ export async function jobsView(params) {
       "div",
       { class: "toolbar", role: "group", "aria-label": "Bulk actions on selected jobs" },
       bulk("Redrive selected", "redrive_task", "Redrive"),
-      bulk("Cancel selected", "stop_job", "Cancel (stop) ", true),
+      bulk("Cancel selected", "stop_job", "Cancel (stop)", true),
       bulk("Archive selected", "archive", "Archive", true),
       // With archived jobs in the list, they can be brought back (the archived filter's way out).
       params.get("archived") === "true" ? bulk("Unarchive selected", "unarchive", "Unarchive") : null,
       count,
+      clearSelection,
       selectAll,
     ),
     h(
@@ -520,7 +623,10 @@ export async function jobsView(params) {
         q.set("limit", "1000");
         if (next) q.set("cursor", next);
         const data = await api(`/api/jobs?${q}`);
-        for (const j of data.jobs) selected.add(j.id);
+        for (const j of data.jobs) {
+          selected.add(j.id);
+          seen.set(j.id, j.state);
+        }
         next = data.nextCursor;
       } while (next !== undefined && selected.size < SELECT_ALL_MAX);
     } catch (error) {
@@ -543,6 +649,9 @@ export async function jobsView(params) {
       results.replaceChildren(h("p", { role: "alert" }, errorText(error)));
       return;
     }
+    for (const j of data.jobs) seen.set(j.id, j.state);
+    onScreen = new Set(data.jobs.map((j) => j.id));
+    onChange();
     const key = SORTS[sort];
     const jobs = [...data.jobs].sort((a, b) => {
       const x = key(a);

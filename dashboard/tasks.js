@@ -1,5 +1,5 @@
 // Tasks and schedules: the tasks of baton.yaml with their description, schedule and next fire
-// time, their last runs (live), and "Run now" / "Dry run" (run_task).
+// time, their last runs and schedule times (live), and "Run now" / "Dry run" (run_task).
 import { describeCron } from "./cron.js";
 import {
   debounce,
@@ -47,21 +47,27 @@ export async function tasksView() {
     main.replaceChildren(h("h1", {}, "Tasks and schedules"), h("p", { role: "alert" }, errorText(error)));
     return;
   }
-  // list_schedules records the schedules it reads, so a read-only server refuses it: the next
-  // fire times then come from each task's contract (describe_task).
+  // list_schedules only reads (D108); should it fail all the same, the next fire times come from
+  // each task's contract (describe_task). Read again when the ledger moves: a schedule that fired
+  // has a new next run and last fire time.
   const schedules = new Map();
-  try {
-    for (const s of (await op("list_schedules", { count: 1 })).schedules) schedules.set(s.task, s);
-  } catch {
-    const scheduled = listed.tasks.filter((t) => t.schedule !== undefined);
-    const described = await Promise.all(
-      scheduled.map((t) => op("describe_task", { task: t.name }).catch(() => undefined)),
-    );
-    for (const d of described) {
-      if (d !== undefined && d.schedule !== undefined)
-        schedules.set(d.name, { task: d.name, cron: d.schedule, next: d.nextRun ? [d.nextRun] : [] });
+  async function loadSchedules() {
+    try {
+      const listedNow = (await op("list_schedules", { count: 1 })).schedules;
+      schedules.clear();
+      for (const s of listedNow) schedules.set(s.task, s);
+    } catch {
+      const scheduled = listed.tasks.filter((t) => t.schedule !== undefined);
+      const described = await Promise.all(
+        scheduled.map((t) => op("describe_task", { task: t.name }).catch(() => undefined)),
+      );
+      for (const d of described) {
+        if (d !== undefined && d.schedule !== undefined)
+          schedules.set(d.name, { task: d.name, cron: d.schedule, next: d.nextRun ? [d.nextRun] : [] });
+      }
     }
   }
+  await loadSchedules();
 
   const runsBy = new Map(listed.tasks.map((t) => [t.name, h("div", { class: "runs" })]));
   const outputs = new Map(
@@ -99,6 +105,82 @@ export async function tasksView() {
               ),
             ),
       );
+    }
+  }
+
+  /** A task's fields: its schedule, next run, last fire and switch (redrawn as schedules fire). */
+  function fields(t) {
+    const s = schedules.get(t.name);
+    return [
+      h("dt", {}, "schedule"),
+      h("dd", { class: "schedule" }, s ? scheduleText(s) : "not scheduled"),
+      s
+        ? [
+            h("dt", {}, "next run"),
+            h(
+              "dd",
+              { class: "next-fire" },
+              s.enabled === false
+                ? "none while switched off"
+                : s.next[0]
+                  ? [
+                      when(s.next[0]),
+                      " ",
+                      h("span", { class: "muted" }, new Date(s.next[0]).toLocaleString()),
+                    ]
+                  : "none",
+            ),
+            s.lastFiredAt
+              ? [h("dt", {}, "last fired"), h("dd", { class: "last-fired" }, when(s.lastFiredAt))]
+              : null,
+            s.enabled === undefined
+              ? null
+              : [
+                  h("dt", {}, "switched"),
+                  h("dd", { class: "schedule-switch" }, s.enabled ? "on" : "off: does not fire"),
+                ],
+          ]
+        : null,
+      h("dt", {}, "scope"),
+      h("dd", {}, t.scope),
+    ];
+  }
+  const fieldsBy = new Map(listed.tasks.map((t) => [t.name, h("dl", { class: "fields" }, fields(t))]));
+
+  /**
+   * A task's schedule switch: the opposite of its state, none without a schedule (an empty text
+   * node holds its place). Redrawn with the fields: the CLI or another page may switch it.
+   */
+  function switchOf(t) {
+    const s = schedules.get(t.name);
+    if (s === undefined || s.enabled === undefined) return document.createTextNode("");
+    return h(
+      "button",
+      {
+        type: "button",
+        class: s.enabled ? "danger schedule-toggle" : "schedule-toggle",
+        disabled: ui.readOnly,
+        "aria-label": `${s.enabled ? "Switch schedule off" : "Switch schedule on"}: ${t.name}`,
+        onclick: (e) => switchSchedule(e.currentTarget, t.name, !s.enabled),
+      },
+      s.enabled ? "Switch schedule off" : "Switch schedule on",
+    );
+  }
+  const switchesBy = new Map(listed.tasks.map((t) => [t.name, switchOf(t)]));
+
+  /** What the ledger's events change on this page: the runs, and the schedules' times. */
+  async function refresh() {
+    await Promise.all([loadRuns(), loadSchedules()]);
+    for (const t of listed.tasks) {
+      const fresh = h("dl", { class: "fields" }, fields(t));
+      fieldsBy.get(t.name).replaceWith(fresh);
+      fieldsBy.set(t.name, fresh);
+      const button = switchOf(t);
+      const shown = switchesBy.get(t.name);
+      const focused = shown === document.activeElement;
+      shown.replaceWith(button);
+      switchesBy.set(t.name, button);
+      if (focused && button instanceof HTMLElement) button.focus();
     }
   }
 
@@ -163,46 +245,13 @@ export async function tasksView() {
           "div",
           { class: "task-grid", id: "tasks" },
           listed.tasks.map((t) => {
-            const s = schedules.get(t.name);
             const headingId = `task-${t.name.replace(/[^A-Za-z0-9_-]/g, "_")}`;
             return h(
               "section",
               { class: "task-card", "data-task": t.name, "aria-labelledby": headingId },
               h("h2", { id: headingId }, t.name, " ", h("span", { class: "kind" }, t.kind)),
               h("p", {}, t.description || h("span", { class: "muted" }, "No description.")),
-              h(
-                "dl",
-                { class: "fields" },
-                h("dt", {}, "schedule"),
-                h("dd", { class: "schedule" }, s ? scheduleText(s) : "not scheduled"),
-                s
-                  ? [
-                      h("dt", {}, "next run"),
-                      h(
-                        "dd",
-                        { class: "next-fire" },
-                        s.enabled === false
-                          ? "none while switched off"
-                          : s.next[0]
-                            ? [
-                                when(s.next[0]),
-                                " ",
-                                h("span", { class: "muted" }, new Date(s.next[0]).toLocaleString()),
-                              ]
-                            : "none",
-                      ),
-                      s.lastFiredAt ? [h("dt", {}, "last fired"), h("dd", {}, when(s.lastFiredAt))] : null,
-                      s.enabled === undefined
-                        ? null
-                        : [
-                            h("dt", {}, "switched"),
-                            h("dd", { class: "schedule-switch" }, s.enabled ? "on" : "off: does not fire"),
-                          ],
-                    ]
-                  : null,
-                h("dt", {}, "scope"),
-                h("dd", {}, t.scope),
-              ),
+              fieldsBy.get(t.name),
               h(
                 "div",
                 { class: "toolbar", role: "group", "aria-label": `Run ${t.name}` },
@@ -226,19 +275,7 @@ export async function tasksView() {
                   },
                   "Dry run",
                 ),
-                s && s.enabled !== undefined
-                  ? h(
-                      "button",
-                      {
-                        type: "button",
-                        class: s.enabled ? "danger schedule-toggle" : "schedule-toggle",
-                        disabled: ui.readOnly,
-                        "aria-label": `${s.enabled ? "Switch schedule off" : "Switch schedule on"}: ${t.name}`,
-                        onclick: (e) => switchSchedule(e.currentTarget, t.name, !s.enabled),
-                      },
-                      s.enabled ? "Switch schedule off" : "Switch schedule on",
-                    )
-                  : null,
+                switchesBy.get(t.name),
               ),
               outputs.get(t.name),
               h("h3", {}, "Last runs"),
@@ -248,5 +285,5 @@ export async function tasksView() {
         ),
   );
   await loadRuns();
-  ui.onLedgerEvent = debounce(loadRuns, 300);
+  ui.onLedgerEvent = debounce(refresh, 300);
 }

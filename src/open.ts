@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { Clock } from "./core/clock.js";
 import { batonHome, ensurePrivateDir } from "./core/paths.js";
 import { InvalidInputError } from "./core/errors.js";
+import { durabilitySetting, NUMERIC_SETTINGS, numericSetting } from "./core/settings.js";
 import { Engine } from "./engine/engine.js";
 import type { PostgresStore } from "./store/postgres/postgres-store.js";
 import type { Durability, FaultHook } from "./store/sqlite/sqlite-store.js";
@@ -57,27 +58,34 @@ export function databaseUrlFrom(options: OpenOptions): string | undefined {
   return url === undefined || url.trim() === "" ? undefined : url.trim();
 }
 
-function positiveInteger(value: string | number | undefined, name: string): number | undefined {
-  if (value === undefined || value === "") return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 1000)
-    throw new InvalidInputError(`${name} must be an integer from 1 to 1000, not '${value}'`);
-  return n;
+/** The `poolSize` option: a whole number from 1 to 1000, like `BATON_DATABASE_POOL_SIZE`. */
+function poolSizeOption(value: number): number {
+  const { min, max } = NUMERIC_SETTINGS.BATON_DATABASE_POOL_SIZE;
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new InvalidInputError(`poolSize must be a whole number from ${min} to ${max}, not ${value}`, {
+      field: "poolSize",
+      value,
+    });
+  return value;
 }
 
 /** Loaded only when a PostgreSQL ledger is asked for: the driver costs every SQLite process memory. */
 async function openPostgres(url: string, options: OpenOptions): Promise<PostgresStore> {
-  const { PostgresStore, redactDatabaseUrl } = await import("./store/postgres/postgres-store.js");
+  const { PostgresStore, redactDatabaseUrl, validateSchemaName } =
+    await import("./store/postgres/postgres-store.js");
   if (!/^postgres(ql)?:\/\//i.test(url) || !URL.canParse(url)) {
     throw new InvalidInputError(
       `BATON_DATABASE_URL must be a valid postgres:// or postgresql:// URL, not '${redactDatabaseUrl(url)}'`,
+      { field: "BATON_DATABASE_URL", value: redactDatabaseUrl(url) },
     );
   }
-  const poolSize = positiveInteger(
-    options.poolSize ?? process.env.BATON_DATABASE_POOL_SIZE,
-    "BATON_DATABASE_POOL_SIZE",
-  );
+  const poolSize =
+    options.poolSize === undefined
+      ? numericSetting("BATON_DATABASE_POOL_SIZE")
+      : poolSizeOption(options.poolSize);
   const schema = options.databaseSchema ?? process.env.BATON_DATABASE_SCHEMA;
+  if (options.databaseSchema === undefined && schema !== undefined && schema !== "")
+    validateSchemaName(schema, "BATON_DATABASE_SCHEMA");
   return new PostgresStore({
     connectionString: url,
     ...(schema === undefined || schema === "" ? {} : { schema }),
@@ -113,7 +121,7 @@ function openSqlite(home: string, options: OpenOptions): SqliteStore {
   // baton's own data directory is kept 0700 (R-26); the folder of an explicit databasePath is not
   // baton's, and SqliteStore only creates it when missing.
   if (options.databasePath === undefined) ensurePrivateDir(home);
-  const durability = options.durability ?? (process.env.BATON_DURABILITY === "normal" ? "normal" : "full");
+  const durability = options.durability ?? durabilitySetting() ?? "full";
   return new SqliteStore({
     path: options.databasePath ?? join(home, "baton.db"),
     durability,

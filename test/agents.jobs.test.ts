@@ -110,35 +110,29 @@ describe("agents configured in baton.yaml", () => {
       for (const file of readdirSync(home.dir).filter((f) => f.startsWith("baton.db")))
         expect(readFileSync(join(home.dir, file)).includes("s3cr3t-canary"), file).toBe(false);
 
-      // max_concurrent: 1 — three slow jobs run one at a time.
-      const ids = [1, 2, 3].map(
-        (n) => run(["agent", "submit", "-a", "reviewer", `SLEEP 1500 job ${n}`]).id as string,
+      // max_concurrent: 1 — three jobs run one at a time. The first holds its slot until the gate
+      // file exists, so the queued ones are seen waiting with their reason however slow the
+      // machine (with sleeps alone, a loaded run could miss every window).
+      const gateFile = join(dir, "gate");
+      const ids = [`GATE ${gateFile} job 1`, "SLEEP 300 job 2", "SLEEP 300 job 3"].map(
+        (text) => run(["agent", "submit", "-a", "reviewer", text]).id as string,
       );
       let maxRunning = 0;
-      let sawReason = false;
-      await until(
-        "the three to finish",
-        () => {
-          const states = ids.map((id) => jobRow(home, id).state);
-          maxRunning = Math.max(maxRunning, states.filter((s) => s === "running").length);
-          if (!sawReason && states.includes("running")) {
-            const queued = ids.find((id) => jobRow(home, id).state === "queued");
-            if (queued !== undefined) {
-              const status = run(["status", queued]);
-              const show = run(["agent", "show", queued]);
-              if (jobRow(home, queued).state === "queued" && show.state === "queued") {
-                expect(status.waitingReason.join(" ")).toMatch(/agent 'reviewer'.*max_concurrent 1/);
-                expect(show.waiting).toMatch(/max_concurrent 1/);
-                sawReason = true;
-              }
-            }
-          }
-          return states.every((s) => TERMINAL.includes(s));
-        },
-        90_000,
-      );
+      const sample = () => {
+        const states = ids.map((id) => jobRow(home, id).state);
+        maxRunning = Math.max(maxRunning, states.filter((s) => s === "running").length);
+        return states;
+      };
+      await until("the first to run", () => sample()[0] === "running", 90_000);
+      for (const queued of ids.slice(1)) {
+        expect(jobRow(home, queued).state).toBe("queued");
+        expect(run(["status", queued]).waitingReason.join(" ")).toMatch(/agent 'reviewer'.*max_concurrent 1/);
+        expect(run(["agent", "show", queued]).waiting).toMatch(/max_concurrent 1/);
+      }
+      expect(sample().filter((s) => s === "running")).toHaveLength(1);
+      writeFileSync(gateFile, "");
+      await until("the three to finish", () => sample().every((s) => TERMINAL.includes(s)), 90_000);
       expect(maxRunning).toBe(1);
-      expect(sawReason).toBe(true);
       expect(ids.map((id) => jobRow(home, id).state)).toEqual(["succeeded", "succeeded", "succeeded"]);
     } finally {
       cli(home, ["daemon", "stop"]);

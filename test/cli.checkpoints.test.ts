@@ -126,10 +126,10 @@ describe("baton CLI: checkpoints end to end", () => {
       project: w.projA,
     });
 
-    // Human output: one `<id>  <state>` line per job.
+    // Human output: one `<id> (<short id>)  <state>` line per job.
     const human = w.run(["enqueue", '"plain string payload"', "-n", "plain"]);
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/^[0-9A-Z]{26} {2}queued\n$/);
+    expect(human.stdout).toMatch(/^[0-9A-Z]{20}([0-9A-Z]{6}) \(\1\) {2}queued\n$/);
 
     // An idempotency key returns the live job instead of a second one.
     const k1 = w.ok(["enqueue", "{}", "-n", "keyed", "-k", "build:1"]);
@@ -278,9 +278,9 @@ describe("baton CLI: checkpoints end to end", () => {
     const human = w.run(["resume"]);
     expect(human.code).toBe(0);
     expect(human.stdout).toContain("docs: 3 left, 2 done");
-    // One indented line per remaining task, starting with its id, in order.
-    const taskLines = human.stdout.split("\n").filter((l) => /^ {2}[0-9A-Z]{26} /.test(l));
-    expect(taskLines.map((l) => l.trim().split(" ")[0])).toEqual(ids.slice(2));
+    // One indented line per remaining task, starting with its short id, in order.
+    const taskLines = human.stdout.split("\n").filter((l) => /^ {2}[0-9A-Z]{6} /.test(l));
+    expect(taskLines.map((l) => l.trim().split(" ")[0])).toEqual(ids.slice(2).map((id) => id.slice(-6)));
     expect(taskLines.every((l, i) => l.includes(`f${i + 3}`))).toBe(true);
     expect(human.stdout).toContain(`cursor: ${r.cursor}`);
 
@@ -289,7 +289,9 @@ describe("baton CLI: checkpoints end to end", () => {
     expect(small.remaining).toBe(3);
     expect(small.workflows[0].tasks.length).toBeLessThan(3);
     expect(small.workflows[0].tasks.length + small.workflows[0].more).toBe(3);
-    expect(w.run(["resume", "--budget", "50"]).stdout).toMatch(/… and \d more/);
+    expect(w.run(["resume", "--budget", "50"]).stdout).toMatch(
+      /… \d more left, not shown — baton list -w docs -s live/,
+    );
 
     // --since: only what changed after the cursor is listed; `remaining` still counts all that is left.
     const unchanged = w.ok(["resume", "--since", r.cursor]);
@@ -303,14 +305,16 @@ describe("baton CLI: checkpoints end to end", () => {
     expect(since.workflows[0].tasks.map((t: string) => t.split(" ")[0])).toEqual([added]);
     expect(since.finishedSince.map((t: string) => t.split(" ")[0])).toEqual([ids[2]]);
     expect(since.cursor).not.toBe(r.cursor);
-    expect(w.run(["resume", "--since", r.cursor]).stdout).toMatch(new RegExp(`^finished: ${ids[2]} `, "m"));
+    expect(w.run(["resume", "--since", r.cursor]).stdout).toMatch(
+      new RegExp(`^finished: ${ids[2]!.slice(-6)} `, "m"),
+    );
 
     // Per workflow, and from another project: nothing there.
     expect(w.ok(["resume", "-w", "nope"]).remaining).toBe(0);
     const elsewhere = w.run(["resume"], { cwd: w.projB });
     expect(elsewhere.code).toBe(0);
     expect(elsewhere.stdout).toContain(`Nothing left to do in ${w.projB}.`);
-    w.err(["resume", "--since", "yesterday"], 2, "INVALID_INPUT");
+    w.err(["resume", "--since", "tomorrow"], 2, "INVALID_INPUT");
   });
 
   it("list: filters, pagination with --limit/--cursor, and a plain readable table", () => {

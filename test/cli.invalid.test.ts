@@ -187,7 +187,7 @@ const table: { group: string; expect: readonly [number, string]; variants: strin
     variants: [
       ["audit", "--since", "5x"],
       ["audit", "--since", "2024-13-45"],
-      ["audit", "--since", "yesterday"],
+      ["audit", "--since", "tomorrow"],
       ["audit", "--until", "later"],
       ["audit", "--since", ""],
     ],
@@ -195,7 +195,7 @@ const table: { group: string; expect: readonly [number, string]; variants: strin
   {
     group: "bad resume cursor",
     expect: INVALID,
-    variants: [["bogus"], ["e"], ["e-1"], ["123"], ["x".repeat(41)]].map((v) => ["resume", "--since", ...v]),
+    variants: [["bogus"], ["e"], ["e-1"], ["123x"], ["x".repeat(41)]].map((v) => ["resume", "--since", ...v]),
   },
   {
     group: "bad states and scopes",
@@ -203,7 +203,7 @@ const table: { group: string; expect: readonly [number, string]; variants: strin
     variants: [
       ["list", "-s", "bogus"],
       ["list", "-s", "RUNNING"],
-      ["list", "-s", "queued,running"],
+      ["list", "-s", "queued,bogus"],
       ["list", "--state", ""],
       ["clean", "-s", "bogus"],
       ["clean", "-s", "live"],

@@ -83,6 +83,22 @@ describe.skipIf(!PG_ENABLED)("the ledger's database on PostgreSQL from the CLI",
     expect(missing.stderr).toMatch(/--database-url needs a value/);
   });
 
+  it("red team L2: an sslmode no client knows is INVALID_INPUT naming sslmode, the password masked (it was INTERNAL from the server)", () => {
+    const where = newHome();
+    const url = `${withPassword(db.url)}${db.url.includes("?") ? "&" : "?"}sslmode=bogus`;
+    for (const env of [{ BATON_DATABASE_URL: url }, {}]) {
+      const args =
+        Object.keys(env).length === 0 ? ["--database-url", url, "list", "--json"] : ["list", "--json"];
+      const result = run(args, where, env);
+      expect(result.code).not.toBe(0);
+      const error = envelope(result).error!;
+      expect(error.code).toBe("INVALID_INPUT");
+      expect(error.message).toContain('sslmode="bogus"');
+      expect(error.message).toContain("verify-full");
+      expect(error.message).toContain(":***@");
+    }
+  });
+
   it("precedence: flag > BATON_DATABASE_URL > baton.yaml > config.yaml > SQLite", () => {
     const where = newHome();
     const url = withPassword(db.url);

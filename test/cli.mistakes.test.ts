@@ -10,8 +10,11 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import type { Command } from "commander";
+import { buildProgram } from "../src/cli/main.js";
 import { baton, envelope } from "./helpers/cli.js";
+import { stopDaemonsIn } from "./helpers/tmp.js";
 
 /** A directory kept for the whole describe block (tempDir's are removed after each test). */
 const kept: string[] = [];
@@ -21,7 +24,11 @@ function keptDir(prefix: string): string {
   return dir;
 }
 afterAll(() => {
-  for (const dir of kept) rmSync(dir, { recursive: true, force: true });
+  for (const dir of kept) {
+    // Some cases start the home's daemon: stop it before its folder goes (it was left running).
+    stopDaemonsIn(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 interface Mistake {
@@ -36,6 +43,67 @@ interface Mistake {
 }
 
 const STATES = "waiting, queued, running, retrying, succeeded, failed, timed_out, cancelled, skipped";
+
+/**
+ * Every flag of the command line that takes a duration (`<duration>`) or a time (`<when>`), with
+ * the arguments its command needs: `abc` given to each must be refused naming the flag.
+ */
+const DURATION_FLAGS: [command: string, flag: string, args: string[], argv?: string[]][] = [
+  ["enqueue", "--delay", ["{}"]],
+  ["list", "--since", []],
+  ["list", "--until", []],
+  ["audit", "--since", []],
+  ["audit", "--until", []],
+  ["resume", "--since", []],
+  ["clean", "--older-than", []],
+  ["claim", "--lease", []],
+  ["heartbeat", "--lease", ["x", "tok"]],
+  ["register-agent", "--ttl", ["a1"]],
+  ["run", "--timeout", [], ["--", "true"]],
+  ["run", "--idle-timeout", [], ["--", "true"]],
+  ["wait", "--timeout", ["x"]],
+  ["agent submit", "--timeout", ["-a", "claude", "hi"]],
+  ["agent delegate", "--timeout", ["-a", "claude", "hi"]],
+  ["agent list", "--after", []],
+  ["agent list", "--before", []],
+  ["search", "--after", []],
+  ["search", "--before", []],
+];
+
+/** Every command that takes `--project`, with the arguments it needs besides. */
+const PROJECT_COMMANDS: [command: string, args: string[]][] = [
+  ["enqueue", ["{}"]],
+  ["resume", []],
+  ["list", []],
+  ["audit", []],
+  ["receipt", ["w"]],
+  ["workflows", []],
+  ["archive", ["x"]],
+  ["claim", []],
+  ["status", []],
+  ["complete", ["x"]],
+  ["fail", ["x", "err"]],
+  ["show", ["x"]],
+  ["explain", ["x"]],
+  ["skip", ["x"]],
+  ["accept-before", ["x"]],
+  ["unarchive", ["x"]],
+  ["delete", ["x"]],
+  ["redrive", ["x"]],
+  ["rerun", ["x"]],
+  ["heartbeat", ["x", "tok"]],
+  ["release", ["x", "tok"]],
+  ["logs", ["x"]],
+  ["wait", ["x"]],
+  ["stop", ["x"]],
+  ["retry", ["x"]],
+  ["events", ["x"]],
+  ["agent continue", ["x"]],
+  ["agent show", ["x"]],
+  ["agent cancel", ["x"]],
+  ["agent pause", ["x"]],
+  ["agent resume", ["x"]],
+];
 
 const table: Mistake[] = [
   // typos: commands, flags and values get a "did you mean"
@@ -94,6 +162,21 @@ const table: Mistake[] = [
     says: ["--priority must be at most 1000"],
   },
   {
+    // Past the safe-integer range, the field's own bound is named, not JavaScript's (issue 17).
+    kind: "bad value",
+    args: ["enqueue", "{}", "-p", "99999999999999999999"],
+    exit: 2,
+    code: "INVALID_INPUT",
+    says: ["--priority must be at most 1000"],
+  },
+  {
+    kind: "bad value",
+    args: ["enqueue", "{}", "-p", "-99999999999999999999"],
+    exit: 2,
+    code: "INVALID_INPUT",
+    says: ["--priority must be at least -1000"],
+  },
+  {
     kind: "bad value",
     args: ["enqueue", "{}", "-p", "high"],
     exit: 2,
@@ -107,6 +190,42 @@ const table: Mistake[] = [
     code: "INVALID_INPUT",
     says: ["--limit must be at least 1"],
   },
+  // Every flag that takes a duration or a time names itself when the value is not one.
+  ...DURATION_FLAGS.map(([command, flag, args, argv = []]): Mistake => ({
+    kind: "bad value",
+    args: [...command.split(" "), ...args, flag, "abc", ...argv],
+    exit: 2,
+    code: "INVALID_INPUT",
+    says: [flag, "'abc'"],
+  })),
+  // A --project that does not exist is refused, not a project with no jobs.
+  ...PROJECT_COMMANDS.map(([command, args]): Mistake => ({
+    kind: "wrong project",
+    args: [...command.split(" "), ...args, "--project", "/nonexistent/baton-project"],
+    exit: 2,
+    code: "INVALID_INPUT",
+    says: ["--project '/nonexistent/baton-project' does not exist"],
+  })),
+  // An empty filter (an unset shell variable, `-w "$WF"`) is refused, not a filter that matches nothing.
+  ...(
+    [
+      ["list", "-w", "--workflow"],
+      ["list", "-t", "--type"],
+      ["list", "--tag", "--tag"],
+      ["list", "-q", "--search"],
+      ["list", "--project", "--project"],
+      ["audit", "-w", "--workflow"],
+      ["audit", "-t", "--type"],
+      ["claim", "-w", "--workflow"],
+      ["run", "-n", "--name"],
+    ] as const
+  ).map(([command, flag, named]): Mistake => ({
+    kind: "bad value",
+    args: command === "run" ? [command, flag, "", "--", "true"] : [command, flag, ""],
+    exit: 2,
+    code: "INVALID_INPUT",
+    says: [`${named} must not be empty`],
+  })),
   // missing arguments
   {
     kind: "missing argument",
@@ -180,8 +299,9 @@ let home = "";
 const projects: Record<string, string> = {};
 
 function call(args: string[], cwd: string, json: boolean) {
-  const first = args[0]!;
-  const withJson = json ? [first, "--json", ...args.slice(1)] : args;
+  // --json after the command's words and before a `--` (subcommands: `agent list --json`).
+  const at = args.includes("--") ? args.indexOf("--") : args.length;
+  const withJson = json ? [...args.slice(0, at), "--json", ...args.slice(at)] : args;
   return baton(withJson, { home, cwd });
 }
 
@@ -200,7 +320,9 @@ describe("issue 19: every command's common mistakes", () => {
     seed(["enqueue", "{}", "-n", "build"], projects.alpha!);
     seed(["enqueue", "{}", "-n", "build"], projects.beta!);
     seed(["enqueue", "{}", "-n", "leased", "-t", "leasework"], projects.alpha!);
-    seed(["claim", "-t", "leasework"], projects.alpha!);
+    // A lease longer than the whole file takes: a 30 s default expired on a loaded machine before
+    // the `complete leased` case ran, and complete without a token then (rightly) succeeded.
+    seed(["claim", "-t", "leasework", "--lease", "1h"], projects.alpha!);
   });
 
   for (const m of table) {
@@ -227,6 +349,80 @@ describe("issue 19: every command's common mistakes", () => {
     expect(listed.total).toBe(5);
     for (const job of listed.jobs as { name: string; state: string }[])
       expect(job.state).toBe(job.name === "leased" ? "running" : "queued");
+  });
+});
+
+describe("the duration table covers every command", () => {
+  it("lists each flag that takes a <duration>, <when> or <cursor> of time", () => {
+    const found: string[] = [];
+    const walk = (cmd: Command, path: string[]): void => {
+      for (const o of cmd.options)
+        if (/<(duration|when|cursor)>/.test(o.flags) && !(path[0] === "list" && o.long === "--cursor"))
+          found.push(`${path.join(" ")} ${o.long ?? ""}`);
+      for (const sub of cmd.commands) walk(sub, [...path, sub.name()]);
+    };
+    walk(
+      buildProgram(() => undefined),
+      [],
+    );
+    const listed = DURATION_FLAGS.map(([command, flag]) => `${command} ${flag}`);
+    expect(found.sort()).toEqual(listed.sort());
+  });
+});
+
+describe("--project on every command that takes it", () => {
+  it("the project table lists each command with --project, and every command taking a job has it", () => {
+    const found: string[] = [];
+    const referenced: string[] = [];
+    const walk = (cmd: Command, path: string[]): void => {
+      if (cmd.options.some((o) => o.long === "--project")) found.push(path.join(" "));
+      if (cmd.registeredArguments.some((a) => /^ids?$/.test(a.name()))) referenced.push(path.join(" "));
+      for (const sub of cmd.commands) walk(sub, [...path, sub.name()]);
+    };
+    walk(
+      buildProgram(() => undefined),
+      [],
+    );
+    expect(found.sort()).toEqual(PROJECT_COMMANDS.map(([command]) => command).sort());
+    expect(referenced.filter((c) => !found.includes(c))).toEqual([]);
+  });
+
+  it("a name in two projects is looked up in --project's, by every command that takes a job", () => {
+    const where = keptDir("baton-project-flag-home-");
+    const root = keptDir("baton-project-flag-");
+    const [p1, p2, other] = ["p1", "p2", "other"].map((p) => {
+      mkdirSync(join(root, p, ".git"), { recursive: true });
+      return join(root, p);
+    }) as [string, string, string];
+    const ok = (args: string[], cwd: string) => {
+      const at = args.includes("--") ? args.indexOf("--") : args.length;
+      const r = baton([...args.slice(0, at), "--json", ...args.slice(at)], { home: where, cwd });
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 0, stderr: "" });
+      return envelope(r).data;
+    };
+    onTestFinished(() => {
+      baton(["daemon", "stop"], { home: where });
+    });
+    const built = [p1, p2].map((p) => ok(["run", "-n", "build", "--", "true"], p).id as string);
+    const steps = [p1, p2].map((p) => ok(["enqueue", "{}", "-n", "step"], p).jobs[0].id as string);
+    expect(baton(["show", "build", "--json"], { home: where, cwd: other }).code).toBe(4);
+    for (const [i, project] of [p1, p2].entries()) {
+      const id = built[i]!;
+      expect(ok(["wait", "build", "--timeout", "30s", "--project", project], other).id).toBe(id);
+      expect(ok(["show", "build", "--project", project], other).job.id).toBe(id);
+      expect(ok(["status", "build", "--project", project], other).job.id).toBe(id);
+      expect(ok(["explain", "build", "--project", project], other).id).toBe(id);
+      expect(ok(["logs", "build", "--project", project], other).id).toBe(id);
+      expect(ok(["stop", "build", "--project", project], other)).toMatchObject({
+        id,
+        outcome: "already_finished",
+      });
+      expect(ok(["retry", "build", "--project", project], other).id).toBe(id);
+    }
+    ok(["complete", "step", "--project", p1], other);
+    ok(["fail", "step", "boom", "--no-retry", "--project", p2], other);
+    expect(ok(["show", steps[0]!], other).job.state).toBe("succeeded");
+    expect(ok(["show", steps[1]!], other).job.state).toBe("failed");
   });
 });
 

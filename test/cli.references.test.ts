@@ -7,6 +7,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { baton, envelope } from "./helpers/cli.js";
+import { call, connectStdio, toolError } from "./helpers/mcp.js";
 import { tempDir } from "./helpers/tmp.js";
 
 function world() {
@@ -46,6 +47,24 @@ describe("job references (D59)", () => {
     const text = baton(["complete", prefix], { home: w.home, cwd: w.projA });
     expect(text.code).toBe(4);
     expect(text.stderr).toContain(impostor);
+  });
+
+  it("a reference matching more than 10 jobs says how many, shows 10 and how to narrow (D114)", () => {
+    const w = world();
+    const ids = Array.from({ length: 23 }, (_, i) => w.add(`many${i}`));
+    const prefix = ids[0]!.slice(0, 4);
+    expect(ids.every((id) => id.startsWith(prefix))).toBe(true);
+    const r = w.json(["show", prefix]);
+    expect(r.code).toBe(4);
+    expect(r.env.error?.code).toBe("AMBIGUOUS_ID");
+    expect(r.env.error?.message).toContain(`'${prefix}' matches 23 jobs, among them `);
+    expect(r.env.error?.message).toContain("narrow it: more characters of the id, its short id");
+    expect(
+      (r.env.error as { details?: { candidates?: string[] } } | undefined)?.details?.candidates,
+    ).toHaveLength(10);
+    const text = baton(["show", prefix], { home: w.home, cwd: w.projA });
+    expect(text.code).toBe(4);
+    expect(text.stderr).toContain("matches 23 jobs");
   });
 
   it("a short id (last 6 characters, any case) is printed by list and works wherever a job is taken", () => {
@@ -92,5 +111,136 @@ describe("job references (D59)", () => {
     expect(w.state(a)).toBe("queued");
     const lone = w.add("lint", w.projB);
     expect(w.json(["show", "lint"], w.projC).env.data.job.id).toBe(lone);
+  });
+});
+
+describe("job references over MCP take project as the CLI takes --project (D130)", () => {
+  it("a command named 'build' in two projects: the job tools resolve it in the project given; without one it is AMBIGUOUS_ID", async () => {
+    const w = world();
+    // The server stands in a third project, as a host's server does: its cwd says nothing.
+    const server = await connectStdio(w.home, ["--tools", "full"], w.projC);
+    try {
+      const tools = (await server.client.listTools()).tools;
+      for (const name of ["job_status", "job_logs", "wait_job", "stop_job", "retry_job", "job_events"]) {
+        const properties = tools.find((t) => t.name === name)!.inputSchema.properties as Record<
+          string,
+          unknown
+        >;
+        expect(Object.keys(properties), name).toContain("project");
+      }
+      const started = async (project: string, word: string) =>
+        (await call(server.client, "run_command", { argv: ["echo", word], name: "build", cwd: project })).data
+          .id as string;
+      const a = await started(w.projA, "alpha");
+      const b = await started(w.projB, "beta");
+      const inA = { id: "build", project: w.projA };
+      const inB = { id: "build", project: w.projB };
+      expect((await call(server.client, "wait_job", { ...inA, timeoutSeconds: 30 })).data).toMatchObject({
+        id: a,
+        state: "succeeded",
+      });
+      expect((await call(server.client, "wait_job", { ...inB, timeoutSeconds: 30 })).data.id).toBe(b);
+      expect((await call(server.client, "job_status", inA)).data.job.id).toBe(a);
+      expect((await call(server.client, "job_logs", inB)).data.text).toBe("beta\n");
+      expect((await call(server.client, "job_events", inA)).data.id).toBe(a);
+      expect((await call(server.client, "stop_job", inB)).data).toMatchObject({
+        id: b,
+        outcome: "already_finished",
+      });
+      expect((await call(server.client, "retry_job", inA)).data.id).toBe(a);
+      await call(server.client, "wait_job", { ...inA, timeoutSeconds: 30 });
+
+      // Without a project the name is looked up from the server's cwd: two elsewhere, as the CLI says.
+      const ambiguous = await call(server.client, "job_status", { id: "build" });
+      expect(ambiguous.isError).toBe(true);
+      expect(toolError(ambiguous).code).toBe("AMBIGUOUS_ID");
+      const cli = w.json(["status", "build"], w.projC);
+      expect(cli.env.error?.code).toBe("AMBIGUOUS_ID");
+      expect(w.json(["status", "build", "--project", w.projB], w.projC).env.data.job.id).toBe(b);
+    } finally {
+      await server.close();
+      baton(["daemon", "stop"], { home: w.home });
+    }
+  }, 90_000);
+});
+
+describe("a refusal names what to pass in the words of the front-end that is talking", () => {
+  it("HAS_DEPENDENTS and retry's refusal say --dependents / --force on the CLI, dependents / force over MCP", async () => {
+    // Issue 17 (tester finding): the CLI said `pass dependents: cancel` and `pass force`, the
+    // operation's field names, where its user must type `--dependents cancel` and `--force`.
+    const w = world();
+    const first = w.add("first");
+    const second = w.add("second", w.projA, ["--depends-on", first]);
+    const refused = w.json(["delete", first]);
+    expect(refused.env.error?.code).toBe("HAS_DEPENDENTS");
+    expect(refused.env.error?.message).toContain(second);
+    expect(refused.env.error?.message).toContain(
+      "pass --dependents cancel (cancel them) or release (drop the dependency)",
+    );
+    expect(refused.env.error?.message).not.toContain("dependents:");
+
+    const done = w.add("done");
+    expect(w.json(["complete", done, "-e", "ok"]).code).toBe(0);
+    const retry = w.json(["retry", done]);
+    expect(retry.env.error).toMatchObject({
+      code: "INVALID_TRANSITION",
+      message: `job ${done} is succeeded: its work is done, so retry leaves it (pass --force to reopen it)`,
+    });
+    const text = baton(["retry", done], { home: w.home, cwd: w.projA });
+    expect(text.stderr).toContain("(pass --force to reopen it)");
+
+    const { client, close } = await connectStdio(w.home, ["--tools", "full"], w.projA);
+    try {
+      const mcpDelete = toolError(await call(client, "delete_task", { ids: [first] }));
+      expect(mcpDelete.code).toBe("HAS_DEPENDENTS");
+      expect(mcpDelete.message).toContain("pass dependents: cancel (cancel them) or release");
+      const mcpRetry = toolError(await call(client, "retry_job", { id: done }));
+      expect(mcpRetry.message).toContain("(pass force to reopen it)");
+    } finally {
+      await close();
+    }
+  });
+
+  it("a missing dependency names --depends-on on the CLI and dependsOn over MCP, never the column depends_on", async () => {
+    // Issue 17: the CLI said `depends_on names unknown job(s)`, the table's column.
+    const w = world();
+    const missing = w.json(["enqueue", "{}", "--depends-on", "no-such-job"]);
+    expect(missing.env.error).toMatchObject({
+      code: "DEPENDENCY_NOT_FOUND",
+      message: "--depends-on names unknown job(s): no-such-job",
+    });
+    const { client, close } = await connectStdio(w.home, ["--tools", "full"], w.projA);
+    try {
+      const mcp = toolError(await call(client, "enqueue_task", { payload: {}, dependsOn: ["no-such-job"] }));
+      expect(mcp).toMatchObject({
+        code: "DEPENDENCY_NOT_FOUND",
+        message: "dependsOn names unknown job(s): no-such-job",
+      });
+    } finally {
+      await close();
+    }
+  });
+
+  it("a reference longer than 200 characters names the argument, like the other reference errors", () => {
+    // Issue 17: `baton complete <201 characters>` said `complete_task: id: Too big: expected string…`.
+    const w = world();
+    const long = "a".repeat(201);
+    for (const args of [
+      ["complete", long],
+      ["fail", long, "broke"],
+      ["show", long],
+    ]) {
+      const r = w.json(args);
+      expect(r.code).toBe(2);
+      expect(r.env.error?.message, args[0]).toMatch(/^<ids?> must be at most 200 characters$/);
+    }
+    const text = baton(["complete", long], { home: w.home, cwd: w.projA });
+    expect(text.stderr).toContain("baton: error: <ids> must be at most 200 characters (INVALID_INPUT)");
+  });
+
+  it("a job the engine refuses reads like the other input errors, without the internal 'invalid job:'", () => {
+    const w = world();
+    const zero = w.json(["run", "--timeout", "0", "--", "true"]);
+    expect(zero.env.error).toEqual({ code: "INVALID_INPUT", message: "--timeout must be more than 0" });
   });
 });

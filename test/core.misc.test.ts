@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseDuration, parseTimeRef } from "../src/core/duration.js";
+import { parseDuration, parseTimeRef, parseTimerDuration } from "../src/core/duration.js";
 import { BatonError } from "../src/core/errors.js";
 import { ULID_PATTERN, isUlid, newToken, ulid } from "../src/core/ids.js";
 import type { BackoffPolicy } from "../src/core/job.js";
@@ -79,6 +79,10 @@ describe("parseDuration", () => {
     ["2h", 7_200_000],
     ["7d", 604_800_000],
     ["1w", 604_800_000],
+    ["2w3d", 17 * 86_400_000],
+    ["1y", 365 * 86_400_000],
+    ["10y", 3650 * 86_400_000],
+    ["1y2w", 379 * 86_400_000],
     ["1h30m", 5_400_000],
     ["1d2h3m4s5ms", 86_400_000 + 7_200_000 + 180_000 + 4000 + 5],
     ["1.5s", 1500],
@@ -109,11 +113,51 @@ describe("parseDuration", () => {
     "+5s",
     "1,5s",
     "∞",
+    "1yr",
+    "y",
+    "1Y",
+    "0.5ms",
+    "1.5ms",
+    "0.0001s",
+    "0.0005",
+    "1s0.5ms",
   ];
   for (const text of invalid) {
     it(`'${text}' is INVALID_INPUT`, () =>
       expect(thrownCode(() => parseDuration(text))).toBe("INVALID_INPUT"));
   }
+
+  it("is exact to the millisecond and names the flag of a fraction of one", () => {
+    // Issue 17: 0.5ms was rounded to 1 ms (a timeout firing at once), 0.4ms to 0.
+    expect(parseDuration("1.1s")).toBe(1100);
+    expect(parseDuration("0.001")).toBe(1);
+    expect(parseDuration("2.345s")).toBe(2345);
+    expect(() => parseTimerDuration("0.5ms", "--timeout")).toThrow(
+      "--timeout '0.5ms' is not a whole number of milliseconds: the shortest duration is 1ms",
+    );
+  });
+});
+
+describe("parseTimerDuration", () => {
+  it("refuses more than 10 years in the caller's own words, not in ms", () => {
+    for (const [text, shown] of [
+      ["11y", "11y"],
+      ["3653d", "3653d"],
+      [" 600w ", "600w"],
+    ] as const) {
+      let error: unknown;
+      try {
+        parseTimerDuration(text, "--timeout");
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toMatchObject({ code: "DURATION_OUT_OF_RANGE", details: { given: shown } });
+      expect((error as Error).message).toBe(
+        `--timeout ${shown} is more than the 10-year limit (3652.5 days); for no limit, leave it out`,
+      );
+    }
+    expect(parseTimerDuration("10y", "--timeout")).toBe(3650 * 86_400_000);
+  });
 });
 
 describe("parseTimeRef", () => {
@@ -128,7 +172,16 @@ describe("parseTimeRef", () => {
     expect(parseTimeRef("7d", now)).toBe(now - 604_800_000);
     expect(parseTimeRef("0s", now)).toBe(now);
   });
-  for (const text of ["2026-13-45", "2026-02-30T99:00:00Z", "yesterday", "", "now", "2026/01/02"]) {
+  it("reads now, today and yesterday (local midnights)", () => {
+    const today = new Date(now);
+    today.setHours(0, 0, 0, 0);
+    const yesterday = new Date(today);
+    yesterday.setDate(yesterday.getDate() - 1);
+    expect(parseTimeRef("now", now)).toBe(now);
+    expect(parseTimeRef("today", now)).toBe(today.getTime());
+    expect(parseTimeRef("Yesterday", now)).toBe(yesterday.getTime());
+  });
+  for (const text of ["2026-13-45", "2026-02-30T99:00:00Z", "yesterdays", "", "tomorrow", "2026/01/02"]) {
     it(`'${text}' is INVALID_INPUT`, () =>
       expect(thrownCode(() => parseTimeRef(text, now))).toBe("INVALID_INPUT"));
   }

@@ -224,7 +224,7 @@ describe.skipIf(!PG_ENABLED)("daemons of two hosts on one PostgreSQL ledger", ()
       processRecords(alpha).find((r) => r.jobId === id),
     );
     const stopped = cliJson(beta, ["stop", id]) as { id: string; state: string };
-    expect(stopped).toEqual({ id, state: "cancelled" });
+    expect(stopped).toMatchObject({ id, state: "cancelled", outcome: "cancelled" });
     await until("alpha to end the process group", () => !alive(record.pid), 10_000, 100);
     expect(await ledgerJob(id)).toEqual({ state: "cancelled", ranOn: ["alpha"] });
     const events = (cliJson(beta, ["events", id]) as { events: { actor: string; to?: string }[] }).events;
@@ -254,12 +254,20 @@ describe.skipIf(!PG_ENABLED)("daemons of two hosts on one PostgreSQL ledger", ()
       const pair = [started(stubborn), started(later)];
       return pair.every((r) => r !== undefined) ? pair : undefined;
     });
-    expect(cliJson(beta, ["stop", stubborn, "--force"])).toEqual({ id: stubborn, state: "cancelled" });
+    expect(cliJson(beta, ["stop", stubborn, "--force"])).toMatchObject({
+      id: stubborn,
+      state: "cancelled",
+      outcome: "cancelled",
+    });
     await until("alpha to kill the stubborn group", () => groupMembers(a!.pid).length === 0, 15_000, 100);
 
     // alpha's daemon dies; its command does not. beta records a stop nobody on alpha sees.
     process.kill(daemonPid(alpha)!, "SIGKILL");
-    expect(cliJson(beta, ["stop", later])).toEqual({ id: later, state: "cancelled" });
+    expect(cliJson(beta, ["stop", later])).toMatchObject({
+      id: later,
+      state: "cancelled",
+      outcome: "cancelled",
+    });
     await sleep(1500);
     expect(alive(b!.pid)).toBe(true);
     // The next daemon on alpha finds the process its ledger no longer runs, and ends it.

@@ -29,9 +29,9 @@ describe.skipIf(!PG_ENABLED)("baton logs of a command another home ran", () => {
     const alpha = place("alpha", { BATON_POOLS: "shared" });
     const sibling = place("alpha"); // a second BATON_HOME on the same machine
     const beta = place("beta");
-    const hostBound = cliJson(alpha, ["run", "--", "sh", "-c", "echo printing; sleep 30"]).id as string;
+    const hostBound = cliJson(alpha, ["run", "--", "sh", "-c", "echo printing; sleep 300"]).id as string;
     // A pool job: only the registry of live daemons can tell which home ran it.
-    const pooled = cliJson(alpha, ["run", "--pool", "shared", "--", "sh", "-c", "echo pooled; sleep 30"])
+    const pooled = cliJson(alpha, ["run", "--pool", "shared", "--", "sh", "-c", "echo pooled; sleep 300"])
       .id as string;
     for (const id of [hostBound, pooled])
       await until(`${id} printing`, () => cliJson(alpha, ["logs", id]).text !== "" || undefined, 30_000);

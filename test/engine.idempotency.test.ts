@@ -37,6 +37,24 @@ describe.each(ledgers.kinds)("idempotency keys and retry (%s)", (kind) => {
   const enqueueTask = async (input: Record<string, unknown>) =>
     ((await op("enqueue_task", { project: PROJECT, type: "task", ...input })) as { jobs: any[] }).jobs[0];
 
+  it("D137 a key held by another kind of job is refused, a finished one too; same-kind keys dedupe", async () => {
+    const held = await enqueueTask({ idempotencyKey: "kind-a", payload: {} });
+    await op("complete_task", { id: held.id, result: { exitCode: 0 } });
+    for (const type of ["command", "task:backup", "agent:claude"])
+      await expect(
+        engine.enqueue({ type, payload: {}, idempotencyKey: "kind-a", project: PROJECT }),
+      ).rejects.toMatchObject({ code: "KEY_CONFLICT", details: { heldByType: "task" } });
+    const [cmd] = await engine.enqueue({ type: "command", payload: {}, idempotencyKey: "kind-b" });
+    const [again] = await engine.enqueue({ type: "command", payload: {}, idempotencyKey: "kind-b" });
+    expect(again).toMatchObject({ deduplicated: true, job: { id: cmd!.job.id } });
+    await expect(enqueueTask({ idempotencyKey: "kind-b", payload: {} })).rejects.toMatchObject({
+      code: "KEY_CONFLICT",
+    });
+    const [agent] = await engine.enqueue({ type: "agent:claude", payload: {}, idempotencyKey: "kind-c" });
+    const [other] = await engine.enqueue({ type: "agent:codex", payload: {}, idempotencyKey: "kind-c" });
+    expect(other).toMatchObject({ deduplicated: true, job: { id: agent!.job.id } });
+  });
+
   it("a key stays bound to its finished job: deduplicated, with its state, and resume does not list it", async () => {
     const first = await enqueueTask({ idempotencyKey: "key-c", payload: { file: "c.ts" } });
     expect(first).toMatchObject({ deduplicated: false, state: "queued" });

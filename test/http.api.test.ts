@@ -15,6 +15,17 @@ afterEach(async () => {
   server = undefined;
 });
 
+/** The error a GET of `path` answers: status, code, message and the issues' field paths. */
+async function errorOf(s: TestServer, path: string) {
+  const answer = await request(`${s.base}${path}`);
+  return {
+    status: answer.status,
+    code: answer.body?.error?.code,
+    message: answer.body?.error?.message ?? "",
+    issues: answer.body?.error?.details?.issues,
+  };
+}
+
 async function enqueue(s: TestServer, tasks: Record<string, unknown>[]): Promise<string[]> {
   const answer = await callOp(s.base, "enqueue_task", { tasks });
   expect(answer.status, answer.text).toBe(200);
@@ -262,6 +273,92 @@ describe("HTTP API bad input", () => {
       expect({ status: answer.status, code: answer.body?.error?.code }).toEqual({ status, code });
     }
   });
+
+  it("errors name what the caller sent: an unknown query parameter in details.issues, ?after= as after", async () => {
+    server = await startTestServer();
+    const bogus = await request(`${server.base}/api/jobs?bogus=1`);
+    expect(bogus.status).toBe(400);
+    expect(bogus.body.error.details.issues).toEqual([{ path: "bogus", message: "unknown query parameter" }]);
+    expect(bogus.body.error.message).toContain("unknown query parameter 'bogus'");
+    const after = await request(`${server.base}/api/stream?after=abc`);
+    expect(after.status).toBe(400);
+    expect(after.body.error.message).toBe("GET /api/stream: after: must be a whole number ≥ 0 (got 'abc')");
+    expect(after.body.error.details.issues).toEqual([
+      { path: "after", message: "must be a whole number ≥ 0" },
+    ]);
+    const header = await request(`${server.base}/api/stream`, { headers: { "last-event-id": "abc" } });
+    expect(header.status).toBe(400);
+    expect(header.body.error.message).toContain("Last-Event-ID");
+  });
+
+  it("query errors say what is wrong in words, with details.issues and the route (dashboard review)", async () => {
+    server = await startTestServer();
+    const id = (await enqueue(server, [{ payload: 1 }]))[0]!;
+    const show = (path: string) => errorOf(server!, path);
+    const limit = await show("/api/jobs?limit=-1");
+    expect(limit.status).toBe(400);
+    expect(limit.message).toContain("GET /api/jobs: limit: must be a whole number ≥ 1");
+    expect(limit.message).not.toContain("received string");
+    const offset = await show(`/api/jobs/${id}/log?offset=-5`);
+    expect(offset.status).toBe(400);
+    expect(offset.message).toContain("offset: must be a whole number ≥ 0");
+    // live,finished is a list like any other: every job.
+    const both = await request(`${server.base}/api/jobs?state=live,finished`);
+    expect(both.status, both.text).toBe(200);
+    expect(both.body.data.total).toBe(1);
+    for (const route of ["/api/stats", "/api/throughput"]) {
+      const extra = await show(`${route}?x=1`);
+      expect(extra.status).toBe(400);
+      expect(extra.message).toBe(`GET ${route}: takes no query parameters (got 'x')`);
+      expect(extra.issues).toEqual([{ path: "x", message: "unknown query parameter" }]);
+    }
+    for (const key of ["since", "until"]) {
+      const when = await show(`/api/jobs?${key}=garbage`);
+      expect(when.status).toBe(400);
+      expect(when.code).toBe("INVALID_INPUT");
+      expect(when.message.startsWith(`GET /api/jobs: ${key}`)).toBe(true);
+      expect(when.issues?.[0]?.path).toBe(key);
+    }
+    const cursor = await show("/api/jobs?cursor=zzz");
+    expect(cursor.status).toBe(400);
+    expect(cursor.code).toBe("INVALID_INPUT");
+    expect(cursor.message.startsWith("GET /api/jobs: cursor")).toBe(true);
+    expect(cursor.issues?.[0]?.path).toBe("cursor");
+  });
+
+  it("a list of states is taken the same way everywhere: commas, arrays, live/finished among them", async () => {
+    server = await startTestServer();
+    const ids = await enqueue(server, [{ payload: 1 }, { payload: 2 }, { payload: 3 }]);
+    await callOp(server.base, "complete_task", { id: ids[0] });
+    await callOp(server.base, "fail_task", { id: ids[1], error: "no" });
+    const total = async (input: unknown) => {
+      const answer = await callOp(server!.base, "list_tasks", { all: true, ...(input as object) });
+      expect(answer.status, answer.text).toBe(200);
+      return answer.body.data.total as number;
+    };
+    expect(await total({ state: "queued,succeeded" })).toBe(2);
+    expect(await total({ state: ["queued", "succeeded"] })).toBe(2);
+    expect(await total({ state: ["live", "failed"] })).toBe(2);
+    expect(await total({ state: "finished" })).toBe(2);
+    const bad = await callOp(server.base, "list_tasks", { state: "queued,exploded" });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.issues[0].path).toBe("state");
+    expect(bad.body.error.message).toContain("'exploded' is not a state");
+    expect((await request(`${server.base}/api/jobs?state=live,failed`)).body.data.total).toBe(2);
+    // The CLI: -s with commas, as repeated -s.
+    const cli = baton(["list", "--all", "--json", "-s", "queued,succeeded"], {
+      home: server.home,
+      env: { BATON_DIRECT: "1" },
+    });
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(envelope(cli).data.total).toBe(2);
+    const mixed = baton(["list", "--all", "--json", "-s", "live", "-s", "failed"], {
+      home: server.home,
+      env: { BATON_DIRECT: "1" },
+    });
+    expect(mixed.code, mixed.stderr).toBe(0);
+    expect(envelope(mixed).data.total).toBe(2);
+  });
 });
 
 describe("HTTP event stream", () => {
@@ -294,5 +391,112 @@ describe("HTTP event stream", () => {
     expect(frames.map((f) => f.id)).toEqual([3, 4, 5, 6]);
     const fromQuery = await readStream(`${server.base}/api/stream?after=5`, {}, (f) => f.length >= 1);
     expect(fromQuery.map((f) => f.id)).toEqual([6]);
+  });
+
+  it("every query parameter is one value: empty or repeated is 400 naming it; booleans say their spellings (issue 20)", async () => {
+    server = await startTestServer();
+    const id = (await enqueue(server, [{ payload: 1 }]))[0]!;
+    const show = (path: string) => errorOf(server!, path);
+    for (const key of ["limit", "state", "type", "archived", "q"]) {
+      const empty = await show(`/api/jobs?${key}=`);
+      expect(empty, key).toMatchObject({
+        status: 400,
+        code: "INVALID_INPUT",
+        message: `GET /api/jobs: ${key}: is empty: give a value, or leave the parameter out`,
+        issues: [{ path: key }],
+      });
+    }
+    const twice = await show("/api/jobs?limit=5&limit=7");
+    expect(twice).toMatchObject({
+      status: 400,
+      message: "GET /api/jobs: limit: given 2 times: give it once",
+      issues: [{ path: "limit", message: "given 2 times: give it once" }],
+    });
+    expect((await show("/api/events?after=1&after=2")).issues).toEqual([
+      { path: "after", message: "given 2 times: give it once" },
+    ]);
+    for (const value of ["1", "yes", "TRUE"]) {
+      const archived = await show(`/api/jobs?archived=${value}`);
+      expect(archived).toMatchObject({
+        status: 400,
+        message: `GET /api/jobs: archived: must be true or false (got '${value}')`,
+        issues: [{ path: "archived", message: "must be true or false" }],
+      });
+    }
+    expect((await request(`${server.base}/api/jobs?archived=true`)).status).toBe(200);
+    expect((await request(`${server.base}/api/jobs?archived=false`)).status).toBe(200);
+    // The log routes are named by their address, not an internal name.
+    const log = await show(`/api/jobs/${id}/log?max=0`);
+    expect(log.status).toBe(400);
+    expect(log.message).toBe("GET /api/jobs/<id>/log: max: must be a whole number ≥ 1 (got '0')");
+    const big = await show(`/api/jobs/${id}/log?max=999999`);
+    expect(big.status).toBe(400);
+    expect(big.message.startsWith("GET /api/jobs/<id>/log: max: ")).toBe(true);
+    expect(big.issues?.[0]?.path).toBe("max");
+    const download = await show(`/api/jobs/${id}/log/download?stream=`);
+    expect(download.message).toBe(
+      "GET /api/jobs/<id>/log/download: stream: is empty: give a value, or leave the parameter out",
+    );
+    for (const path of [`/api/jobs/${id}/log?stream=x`, `/api/jobs/${id}/log/download?stream=x`])
+      expect((await show(path)).message).not.toMatch(/GET log/);
+    // Text stays text, even when it looks like a number: `q=007` is not `q=7`.
+    await enqueue(server, [
+      { payload: 2, name: "build-007" },
+      { payload: 3, name: "build-7" },
+    ]);
+    const found = await request(`${server.base}/api/jobs?q=007`);
+    expect(found.status, found.text).toBe(200);
+    expect((found.body.data.jobs as { name?: string }[]).map((j) => j.name)).toEqual(["build-007"]);
+  });
+
+  it("every route of the OpenAPI document, and the pages, go through one query check: unknown, empty, repeated are 400 (issue 20)", async () => {
+    server = await startTestServer();
+    const id = (await enqueue(server, [{ payload: 1 }]))[0]!;
+    const doc = (await request(`${server.base}/api/openapi.json`)).body;
+    const routes: { method: string; path: string; params: string[] }[] = [];
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+      for (const [method, spec] of Object.entries(item)) {
+        const params = ((spec.parameters ?? []) as { in: string; name: string }[])
+          .filter((p) => p.in === "query")
+          .map((p) => p.name);
+        routes.push({ method: method.toUpperCase(), path: path.replace("{id}", id), params });
+      }
+    }
+    // The pages take ?token= alone (once), like the routes their parameters.
+    routes.push({ method: "GET", path: "/", params: ["token"] });
+    expect(routes.find((r) => r.path === "/api/stream")?.params).toEqual(["after"]);
+    const ask = (r: { method: string; path: string }, query: string) =>
+      request(`${server!.base}${r.path}?${query}`, {
+        method: r.method,
+        headers: { "content-type": "application/json" },
+        ...(r.method === "POST" ? { body: "{}" } : {}),
+      });
+    const wrong: string[] = [];
+    const check = async (r: { method: string; path: string }, query: string, path: string, rule: RegExp) => {
+      const answer = await ask(r, query);
+      const error = answer.body?.error;
+      if (
+        answer.status !== 400 ||
+        error?.code !== "INVALID_INPUT" ||
+        error.details?.issues?.[0]?.path !== path ||
+        !rule.test(error.message)
+      )
+        wrong.push(`${r.method} ${r.path}?${query}: ${answer.status} ${answer.text.slice(0, 200)}`);
+    };
+    for (const r of routes) {
+      await check(r, "x=1", "x", /unknown query parameter|takes no query parameters/);
+      for (const p of r.params) {
+        await check(r, `${p}=`, p, /is empty/);
+        await check(r, `${p}=1&${p}=2`, p, /given 2 times/);
+      }
+    }
+    expect(wrong).toEqual([]);
+    // Whole numbers only: 1e3 is not 1000.
+    await check({ method: "GET", path: "/api/stream" }, "after=1e3", "after", /whole number/);
+    expect(wrong).toEqual([]);
+    // Two tokens on a page: refused before either is looked at, not a redirect with the first.
+    const page = await request(`${server.base}/?token=A&token=B`);
+    expect(page.status).toBe(400);
+    expect(page.headers.location).toBeUndefined();
   });
 });

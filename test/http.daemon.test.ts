@@ -89,21 +89,25 @@ describe("baton dashboard (the daemon-hosted HTTP server)", () => {
     expect(tokens).toMatchObject({ full: token });
     expect(statSync(join(home.dir, "http-tokens.json")).mode & 0o777).toBe(0o600);
 
-    // The link: 303 to the page without the token, with an HttpOnly cookie that then opens the API.
+    // The link: 303 to the page without the token, with an HttpOnly cookie and, in the fragment,
+    // the session's key (D109): together they open the API.
     const page = await request(first.url);
     expect(page.status).toBe(303);
-    expect(page.headers.location).toBe("/");
+    const key = /^\/#baton-session=([\w-]{43})$/.exec(String(page.headers.location))?.[1];
+    expect(key).toBeDefined();
     const setCookie = String(page.headers["set-cookie"]);
     expect(setCookie).toContain("HttpOnly");
     const cookie = setCookie.split(";")[0]!;
     expect((await request(`${first.base}`, { headers: { cookie } })).status).toBe(200);
     const enqueued = await request(`${first.base}api/ops/enqueue_task`, {
       method: "POST",
-      headers: { ...JSON_HEADERS, cookie },
+      headers: { ...JSON_HEADERS, cookie, "x-baton-session": key! },
       body: JSON.stringify({ payload: { file: "a.ts" }, workflow: "web", cwd: home.dir }),
     });
     expect(enqueued.status).toBe(200);
-    const listed = await request(`${first.base}api/jobs?workflow=web`, { headers: { cookie } });
+    const listed = await request(`${first.base}api/jobs?workflow=web`, {
+      headers: { cookie, "x-baton-session": key! },
+    });
     expect(listed.status).toBe(200);
     expect(listed.body.data.total).toBe(1);
     expect(cliJson(home, ["list", "--workflow", "web", "--all"]).jobs).toHaveLength(1);
@@ -171,12 +175,14 @@ describe("baton dashboard (the daemon-hosted HTTP server)", () => {
     // The same link in a browser: the cookie it gets is the read-only token.
     const page = await request(viewer.url);
     const cookie = String(page.headers["set-cookie"]).split(";")[0]!;
+    const key = /#baton-session=([\w-]+)$/.exec(String(page.headers.location))![1]!;
     const viaCookie = await request(`${viewer.base}api/ops/pause`, {
       method: "POST",
-      headers: { ...JSON_HEADERS, cookie },
+      headers: { ...JSON_HEADERS, cookie, "x-baton-session": key },
       body: "{}",
     });
     expect(viaCookie.status).toBe(403);
+    expect(viaCookie.body.error.message).toContain("read-only");
 
     // MCP at /mcp: the same token; the read-only token sees read-only tools only.
     const tools = await mcpTools(full, rw);
@@ -199,12 +205,17 @@ describe("baton dashboard (the daemon-hosted HTTP server)", () => {
     await expect(
       request(`${first.base}api/jobs`, { headers: { authorization: `Bearer ${token}` } }),
     ).rejects.toThrow(/ECONNREFUSED/);
-    // The port is kept for the next daemon.
-    expect(JSON.parse(readFileSync(join(home.dir, "dashboard.json"), "utf8"))).toEqual({ port: first.port });
+    // The port is kept for the next daemon, which serves again (D85; no token in the file).
+    expect(JSON.parse(readFileSync(join(home.dir, "dashboard.json"), "utf8"))).toEqual({
+      port: first.port,
+      serve: true,
+      cwd: home.dir,
+    });
     expect(cliJson(home, ["daemon", "status"]).dashboard).toBeUndefined();
 
+    // The daemon this call starts is serving already (D85), so this call did not start the server.
     const next = cliJson(home, ["dashboard", "--no-open"]) as Link;
-    expect(next.started).toBe(true);
+    expect(next.started).toBe(false);
     // A host configured once with URL + token keeps connecting: the same token.
     expect(tokenOf(next)).toBe(token);
     // The same port, unless someone else took it in between (then any free one).
@@ -223,15 +234,15 @@ describe("baton dashboard (the daemon-hosted HTTP server)", () => {
     expect((cliJson(home, ["dashboard", "--no-open"]) as Link).url).toContain(rotated.token);
   });
 
-  it("a port in use is refused with USAGE; nothing is left half-started", async () => {
+  it("a port in use is refused with PORT_IN_USE; nothing is left half-started", async () => {
     const home = newHome();
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
     const port = (blocker.address() as { port: number }).port;
     try {
       const refused = cli(home, ["dashboard", "--no-open", "--port", String(port), "--json"]);
-      expect(refused.code).toBe(2);
-      expect(JSON.parse(refused.stdout).error).toMatchObject({ code: "USAGE" });
+      expect(refused.code).toBe(4);
+      expect(JSON.parse(refused.stdout).error).toMatchObject({ code: "PORT_IN_USE" });
       expect(JSON.parse(refused.stdout).error.message).toContain("in use");
       expect(cliJson(home, ["daemon", "status"]).dashboard).toBeUndefined();
       const link = cliJson(home, ["dashboard", "--no-open"]) as Link;

@@ -9,24 +9,25 @@
  * "last hour" counted state changes instead of jobs, and a daemon that stopped answering left
  * "Daemon: running" on screen and "undefined: Failed to fetch" on the jobs page.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shortId as shortIdOf } from "../src/core/ids.js";
+import { HostRegistration } from "../src/supervisor/hosts.js";
 import { ensureAttemptDir, logPath } from "../src/supervisor/run-dir.js";
+import { axe } from "./helpers/axe.js";
 import { ROOT } from "./helpers/cli.js";
 import type { TestServer } from "./helpers/http.js";
 import { callOp, startTestServer } from "./helpers/http.js";
+import { stopDaemonsIn } from "./helpers/tmp.js";
 
 const TOKEN = "dashboard-pages-token-5d2b8e41";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 const IMAGES = join(ROOT, "docs", "images");
 const WAIT = { timeout: 30_000 };
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 type Theme = "light" | "dark";
 const SIZES = { desktop: { width: 1440, height: 900 }, mobile: { width: 390, height: 844 } } as const;
@@ -35,29 +36,52 @@ type Size = keyof typeof SIZES;
 let browser: Browser;
 let server: TestServer;
 let home: string;
-const pages = new Map<string, { context: BrowserContext; page: Page; errors: string[] }>();
+const pages = new Map<string, { context: BrowserContext; page: Page; errors: string[]; dialogs: string[] }>();
 
 /** The page for a theme and width, signed in once (the token is traded for a cookie). */
-async function pageFor(theme: Theme, size: Size): Promise<{ page: Page; errors: string[] }> {
+async function pageFor(
+  theme: Theme,
+  size: Size,
+): Promise<{ page: Page; errors: string[]; dialogs: string[] }> {
   const key = `${theme}/${size}`;
   let entry = pages.get(key);
   if (entry === undefined) {
     const context = await browser.newContext({ viewport: SIZES[size], colorScheme: theme });
     const page = await context.newPage();
     const errors: string[] = [];
+    const dialogs: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
-    page.on("dialog", (dialog) => void dialog.accept());
+    page.on("dialog", (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.accept();
+    });
     await page.goto(`${server.base}/?token=${TOKEN}`);
     expect(page.url()).not.toContain(TOKEN);
     await page.locator("#live.on").waitFor(WAIT);
-    entry = { context, page, errors };
+    entry = { context, page, errors, dialogs };
     pages.set(key, entry);
   }
   return entry;
 }
 
+/**
+ * Open a route and wait until its data is on screen: <main> says which route it finished rendering
+ * (data-loaded, after every request of the view answered), then `ready` shows.
+ */
 async function go(page: Page, hash: string, ready: string): Promise<void> {
-  await page.goto(`${server.base}/${hash}`);
+  // The same address again is no navigation at all (a fragment does not reload): reload it, or
+  // the page from before would pass for the fresh one.
+  if (page.url() === `${server.base}/${hash}`) await page.reload();
+  else await page.goto(`${server.base}/${hash}`);
+  await page
+    .locator(`main[data-loaded="${hash}"]:not([aria-busy])`)
+    .waitFor(WAIT)
+    .catch(async (error: Error) => {
+      const loaded = await page.locator("main").getAttribute("data-loaded");
+      throw new Error(
+        `${hash}: the page did not finish loading (data-loaded=${loaded}): ${error.message.split("\n")[0]}`,
+      );
+    });
   await page
     .locator(ready)
     .first()
@@ -68,31 +92,6 @@ async function go(page: Page, hash: string, ready: string): Promise<void> {
         `${hash}: ${ready} did not show (${error.message.split("\n")[0]}); the page says: ${shown.slice(0, 600)}`,
       );
     });
-}
-
-interface AxeViolation {
-  id: string;
-  impact: string;
-  help: string;
-  nodes: { target: string[]; failureSummary: string }[];
-}
-
-/** axe-core's violations on the page as it is now (its source is evaluated, not a <script>: the CSP allows none). */
-async function axe(page: Page): Promise<string[]> {
-  const loaded = await page.evaluate(() => "axe" in globalThis);
-  if (!loaded) await page.evaluate(AXE);
-  const violations = (await page.evaluate(() =>
-    (globalThis as unknown as { axe: { run(): Promise<{ violations: unknown[] }> } }).axe
-      .run()
-      .then((r) => r.violations),
-  )) as AxeViolation[];
-  return violations.map(
-    (v) =>
-      `${v.id} (${v.impact}): ${v.help} at ${v.nodes
-        .slice(0, 3)
-        .map((n) => `${n.target.join(" ")} [${n.failureSummary.replace(/\s+/g, " ").slice(0, 160)}]`)
-        .join("; ")}`,
-  );
 }
 
 const ids: Record<string, string> = {};
@@ -119,6 +118,8 @@ beforeAll(async () => {
     ].join("\n"),
   );
   server = await startTestServer({ token: TOKEN, home });
+  // Listing registers nothing since D108: the schedule is switched on as a user would.
+  expect((await callOp(server.base, "enable_schedule", { task: "nightly" }, AUTH)).body.ok).toBe(true);
   const engine = server.opened.engine;
   const enqueue = async (spec: Record<string, unknown>) => (await engine.enqueue(spec))[0]!.job.id;
 
@@ -174,6 +175,21 @@ beforeAll(async () => {
   ids.taskRun = await enqueue({ type: "task:greet", payload: { argv: ["sh", "-c", "echo hello"] } });
   await engine.complete(ids.taskRun, {});
 
+  // A daemon heartbeating on the ledger, so the overview's Hosts section has its table (an hour's
+  // registration: no daemon runs in this file).
+  await new HostRegistration(
+    server.opened.store,
+    {
+      host: "build-1",
+      home: "h0",
+      pid: 4242,
+      owner: "test",
+      started: new Date().toISOString(),
+      pools: ["gpu"],
+    },
+    3_600_000,
+  ).heartbeat(0);
+
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     headless: true,
@@ -185,12 +201,18 @@ afterAll(async () => {
   for (const { context } of pages.values()) await context.close();
   await browser?.close();
   await server?.close();
+  stopDaemonsIn(home); // Run now on the Tasks page starts one
   rmSync(home, { recursive: true, force: true });
 });
 
 /** Every page: its address, what shows it is ready, and its screenshot's name. */
 const PAGES: { name: string; hash: () => string; ready: string; image?: string }[] = [
-  { name: "overview", hash: () => "#/", ready: "#throughput svg", image: "dashboard-overview" },
+  {
+    name: "overview",
+    hash: () => "#/",
+    ready: '#hosts tr[data-host="build-1"]',
+    image: "dashboard-overview",
+  },
   { name: "jobs", hash: () => "#/jobs", ready: "#jobs tbody tr", image: "dashboard-jobs" },
   {
     name: "job (command)",
@@ -277,7 +299,119 @@ describe("dashboard defects (issue 20)", () => {
     await page.locator(`tr[data-id="${targets[0]}"] [data-state="cancelled"]`).waitFor(WAIT);
     expect((await engine.get(targets[2]!)).state).toBe("queued");
     expect(await page.locator("#results input[type=checkbox]:checked").count()).toBe(0);
-    expect(await page.locator("#toast").textContent()).toBe("Cancel selected: done (2)");
+    expect(await page.locator("#toast").textContent()).toBe("Cancel selected: 2 cancelled");
+    expect(errors).toEqual([]);
+  });
+
+  it("bulk Cancel says what happened to each job: cancelled, already finished, not found", async () => {
+    const { page, errors, dialogs } = await pageFor("dark", "desktop");
+    const engine = server.opened.engine;
+    const live = [];
+    for (const name of ["truth one", "truth two"])
+      live.push((await engine.enqueue({ type: "truth", name }))[0]!.job.id);
+    const done = [];
+    for (const name of ["truth done", "truth failed"]) {
+      const id = (await engine.enqueue({ type: "truth", name, maxAttempts: 1 }))[0]!.job.id;
+      if (name === "truth done") await engine.complete(id, {});
+      else await engine.fail(id, { error: "no" });
+      done.push(id);
+    }
+    const gone = (await engine.enqueue({ type: "truth", name: "truth gone" }))[0]!.job.id;
+    await go(page, "#/jobs?type=truth", `tr[data-id="${gone}"]`);
+    for (const id of [...live, ...done, gone])
+      await page.locator(`tr[data-id="${id}"] input[type=checkbox]`).check();
+    // Removed after the page showed it: the stop finds no such job.
+    await engine.delete([gone]);
+    dialogs.length = 0;
+    await page.getByRole("button", { name: "Cancel selected" }).click();
+    await page
+      .locator("#toast", { hasText: "Cancel selected: 2 cancelled, 2 already finished, 1 not found" })
+      .waitFor(WAIT);
+    expect(dialogs).toEqual(["Cancel (stop) 5 jobs?"]);
+    expect((await engine.get(done[0]!)).state).toBe("succeeded");
+    expect((await engine.get(done[1]!)).state).toBe("failed");
+    // The API says so per job too: a finished job is left as it is and answered as such.
+    const answer = await callOp(server.base, "stop_job", { id: done[0] }, AUTH);
+    expect(answer.status).toBe(200);
+    expect(answer.body.data).toMatchObject({ id: done[0], state: "succeeded", outcome: "already_finished" });
+    const cancelled = await callOp(server.base, "stop_job", { id: live[0] }, AUTH);
+    expect(cancelled.body.data).toMatchObject({ state: "cancelled", outcome: "already_finished" });
+    const missing = await callOp(server.base, "stop_job", { id: gone }, AUTH);
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe("JOB_NOT_FOUND");
+    expect(errors).toEqual([]);
+  });
+
+  it("bulk Archive says first how many live jobs it will cancel, and reports what it did", async () => {
+    const { page, errors, dialogs } = await pageFor("dark", "desktop");
+    const engine = server.opened.engine;
+    const queued = (await engine.enqueue({ type: "shelve", name: "shelve queued" }))[0]!.job.id;
+    const finished = (await engine.enqueue({ type: "shelve", name: "shelve done" }))[0]!.job.id;
+    await engine.complete(finished, {});
+    await go(page, "#/jobs?type=shelve", `tr[data-id="${finished}"]`);
+    for (const id of [queued, finished])
+      await page.locator(`tr[data-id="${id}"] input[type=checkbox]`).check();
+    dialogs.length = 0;
+    await page.getByRole("button", { name: "Archive selected" }).click();
+    await page.locator("#toast", { hasText: "Archive selected: 2 archived" }).waitFor(WAIT);
+    expect(dialogs).toEqual([
+      "Archive 2 jobs? 1 of them is not finished (queued, waiting or running) and will be cancelled first: a running process is stopped.",
+    ]);
+    expect((await engine.get(queued)).state).toBe("cancelled");
+    expect(errors).toEqual([]);
+  });
+
+  it("bulk Redrive counts each outcome apart: redriven, process jobs (use Retry), queued", async () => {
+    const { page, errors } = await pageFor("dark", "desktop");
+    const engine = server.opened.engine;
+    const tags = ["mixbulk"];
+    const failedTasks = [];
+    for (const name of ["mix a", "mix b"]) {
+      const id = (await engine.enqueue({ type: "mixtask", name, tags, maxAttempts: 1 }))[0]!.job.id;
+      await engine.fail(id, { error: "no" });
+      failedTasks.push(id);
+    }
+    const queued = (await engine.enqueue({ type: "mixtask", name: "mix queued", tags }))[0]!.job.id;
+    const commands = [];
+    for (const name of ["mix cmd 1", "mix cmd 2", "mix cmd 3"]) {
+      const id = (
+        await engine.enqueue({ type: "command", name, tags, maxAttempts: 1, payload: { argv: ["false"] } })
+      )[0]!.job.id;
+      const [claimed] = await engine.claim({ types: ["command"], owner: "test", limit: 1 });
+      await engine.fail(claimed!.job.id, { token: claimed!.token, error: "exit 1", exitCode: 1 });
+      commands.push(id);
+    }
+    const all = [...failedTasks, queued, ...commands];
+    await go(page, "#/jobs?tag=mixbulk", `tr[data-id="${commands[2]}"]`);
+    for (const id of all) await page.locator(`tr[data-id="${id}"] input[type=checkbox]`).check();
+    await page.getByRole("button", { name: "Redrive selected" }).click();
+    const toast = page.locator("#toast", { hasText: "Redrive selected:" });
+    await toast.waitFor(WAIT);
+    const text = await toast.textContent();
+    expect(text).toBe("Redrive selected: 2 redriven, 1 is queued, 3 run a process (use Retry)");
+    expect(text).not.toContain("failed");
+    for (const id of failedTasks) expect((await engine.get(id)).state).toBe("queued");
+    expect(errors).toEqual([]);
+  });
+
+  it("an unknown job says 'Job not found' (page and tab), and an unknown address is an HTML 404 for a browser", async () => {
+    const { page, errors } = await pageFor("dark", "desktop");
+    await go(page, "#/jobs/ZZZZZZ", "#job-not-found");
+    expect(await page.locator("main h1").textContent()).toBe("Job not found");
+    expect(await page.title()).toMatch(/^Job not found · baton/);
+    expect(await page.locator("main").innerText()).not.toContain("Something went wrong");
+    // A browser at an address the server has no page for gets a page, not raw JSON.
+    const answer = await page.goto(`${server.base}/nosuchpage`);
+    expect(answer!.status()).toBe(404);
+    expect(answer!.headers()["content-type"]).toContain("text/html");
+    expect(await page.title()).toMatch(/^Page not found/);
+    expect(await page.locator("html").getAttribute("lang")).toBe("en");
+    // A program (no text/html in Accept) and the API keep the JSON error.
+    const json = await fetch(`${server.base}/nosuchpage`, { headers: AUTH });
+    expect(json.status).toBe(404);
+    expect(((await json.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
+    const api = await fetch(`${server.base}/api/nosuch`, { headers: { ...AUTH, accept: "text/html" } });
+    expect(api.headers.get("content-type")).toContain("application/json");
     expect(errors).toEqual([]);
   });
 
@@ -286,6 +420,21 @@ describe("dashboard defects (issue 20)", () => {
     await go(page, `#/jobs/${ids.command}`, "#fields");
     const text = await page.locator("main").innerText();
     expect(text).not.toMatch(/\bnull\b/);
+  });
+
+  it("a job retried by hand says so under Details: no 'attempts 2 of 1', no wait counted up to the retry", async () => {
+    const { page } = await pageFor("light", "desktop");
+    await go(page, `#/jobs/${ids.command}`, "#fields");
+    const fields = await page.locator("#fields").evaluate((dl) => {
+      const out: Record<string, string> = {};
+      for (const dt of dl.querySelectorAll("dt"))
+        out[dt.textContent ?? ""] = dt.nextElementSibling?.textContent ?? "";
+      return out;
+    });
+    expect(fields.attempts).toBe("2 (1 allowed; retried by hand)");
+    // The wait is the first attempt's (never counted up to the retry), and says so.
+    expect(fields.waited).toMatch(/ before attempt 1 started$/);
+    expect(fields.ran).toMatch(/ in 2 attempts \(the last: .+\)$/);
   });
 
   it("an unknown workflow says so, without 'null' and with Archive disabled", async () => {
@@ -311,6 +460,40 @@ describe("dashboard defects (issue 20)", () => {
     // The chart agrees with the sentence.
     const done = await page.locator("#throughput svg").getAttribute("data-done");
     expect(Number(done)).toBe(before + 2);
+  });
+
+  it("the chart counts cancelled jobs apart from failed ones, in their own colour, with a legend", async () => {
+    const { page } = await pageFor("dark", "desktop");
+    const engine = server.opened.engine;
+    const count = async (state: "failed" | "timed_out" | "cancelled") =>
+      (await engine.countByState({ states: [state], includeArchived: true })).reduce(
+        (n, c) => n + c.count,
+        0,
+      );
+    const give = [];
+    for (let i = 0; i < 3; i++) give.push((await engine.enqueue({ type: "chart-cancel" }))[0]!.job.id);
+    for (const id of give) await engine.cancel(id);
+    const failed = (await count("failed")) + (await count("timed_out"));
+    const cancelled = await count("cancelled");
+    expect(cancelled).toBeGreaterThanOrEqual(3);
+    await go(page, "#/", "#throughput svg");
+    const chart = page.locator("#throughput svg");
+    expect(Number(await chart.getAttribute("data-failed"))).toBe(failed);
+    expect(Number(await chart.getAttribute("data-cancelled"))).toBe(cancelled);
+    expect(await chart.getAttribute("aria-label")).toContain(`${failed} failed, ${cancelled} cancelled`);
+    // Its own colour: the cancelled bars are not painted as failures.
+    const fills = await page.evaluate(() => {
+      const doc = (globalThis as unknown as { document: any }).document;
+      const fill = (sel: string) =>
+        (globalThis as any).getComputedStyle(doc.querySelector(sel)).fill as string;
+      return { failed: fill("#throughput rect.failed"), cancelled: fill("#throughput rect.cancelled") };
+    });
+    expect(fills.cancelled).not.toBe(fills.failed);
+    expect(await page.locator("#chart-legend li").allInnerTexts()).toEqual(["done", "failed", "cancelled"]);
+    // The per-type sparkline too.
+    const spark = page.locator('#by-type tr:has(a:text-is("chart-cancel")) svg');
+    expect(await spark.getAttribute("data-cancelled")).toBe("3");
+    expect(await spark.getAttribute("data-failed")).toBe("0");
   });
 
   it("why is it waiting: the dependency explain names, on the job page", async () => {
@@ -390,7 +573,7 @@ describe("dashboard defects (issue 20)", () => {
     expect(await unarchive.isDisabled()).toBe(true);
     for (const id of back.slice(0, 2)) await page.locator(`tr[data-id="${id}"] input[type=checkbox]`).check();
     await unarchive.click();
-    await page.locator("#toast", { hasText: "Unarchive selected: done (2)" }).waitFor(WAIT);
+    await page.locator("#toast", { hasText: "Unarchive selected: 2 unarchived" }).waitFor(WAIT);
     await page.locator(`tr[data-id="${back[0]}"] .archived-mark`).waitFor({ state: "detached", ...WAIT });
     expect(await page.locator(`tr[data-id="${back[2]}"] .archived-mark`).count()).toBe(1);
     expect((await engine.list({ types: ["back"] }, { limit: 10 })).map((j) => j.id).sort()).toEqual(
@@ -399,6 +582,56 @@ describe("dashboard defects (issue 20)", () => {
     // The audit trail says who brought them back.
     const trail = await engine.events({ jobId: back[0]!, limit: 100 });
     expect(trail.at(-1)).toMatchObject({ kind: "unarchived", actor: "http" });
+    expect(errors).toEqual([]);
+  });
+
+  it("job page: Archive once on a double-click, then an archived marker and Unarchive; no Redrive for a command", async () => {
+    const { page, errors } = await pageFor("light", "desktop");
+    const engine = server.opened.engine;
+    const id = (await engine.enqueue({ type: "shelf", name: "shelf me", maxAttempts: 1 }))[0]!.job.id;
+    await engine.fail(id, { error: "broken" });
+    await go(page, `#/jobs/${id}`, "#fields");
+    // A failed checkpoint can be redriven; a command is run again with Retry instead.
+    expect(await page.getByRole("button", { name: "Redrive" }).count()).toBe(1);
+    expect(await page.locator("#archived-mark").count()).toBe(0);
+    const calls: string[] = [];
+    const count = (r: { url(): string }) => {
+      if (r.url().includes("/api/ops/archive")) calls.push(r.url());
+    };
+    page.on("request", count);
+    await page.getByRole("button", { name: "Archive", exact: true }).dblclick();
+    await page.locator("#archived-mark").waitFor(WAIT);
+    await page.getByRole("button", { name: "Unarchive" }).waitFor(WAIT);
+    page.off("request", count);
+    expect(calls).toHaveLength(1);
+    const trail = await engine.events({ jobId: id, limit: 100 });
+    expect(trail.filter((e) => e.kind === "archived")).toHaveLength(1);
+    expect(await page.getByRole("button", { name: "Archive", exact: true }).count()).toBe(0);
+    await page.getByRole("button", { name: "Unarchive" }).click();
+    await page.locator("#archived-mark").waitFor({ state: "detached", ...WAIT });
+    expect((await engine.get(id)).archivedAt).toBeNull();
+
+    await go(page, `#/jobs/${ids.command}`, "#fields");
+    expect(await page.getByRole("button", { name: "Retry" }).count()).toBe(1);
+    expect(await page.getByRole("button", { name: "Redrive" }).count()).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
+  it("an unknown route says so (not the overview); each page and job has its own title", async () => {
+    const { page, errors } = await pageFor("dark", "mobile");
+    await go(page, "#/nope/deeper", "#not-found");
+    expect(await page.locator("main").innerText()).toContain("#/nope/deeper");
+    expect(await page.locator("#counts").count()).toBe(0);
+    expect(await page.locator('nav a[aria-current="page"]').count()).toBe(0);
+    expect(await axe(page)).toEqual([]);
+    const project = await page.locator("body").getAttribute("data-project");
+    expect(await page.title()).toBe(`Page not found · baton · ${project}`);
+    await go(page, "#/jobs", "#jobs tbody tr");
+    expect(await page.title()).toBe(`Jobs · baton · ${project}`);
+    await go(page, "#/tasks", "[data-task]");
+    expect(await page.title()).toBe(`Tasks and schedules · baton · ${project}`);
+    await go(page, `#/jobs/${ids.failed}`, "#fields");
+    expect(await page.title()).toBe(`deploy web (${shortIdOf(ids.failed!)}) · baton · ${project}`);
     expect(errors).toEqual([]);
   });
 
@@ -461,11 +694,13 @@ describe("dashboard defects (issue 20)", () => {
     expect(errors).toEqual([]);
   });
 
-  it("a daemon that stops answering: a banner, no stale daemon line, no 'undefined: Failed to fetch'", async () => {
+  it("a dashboard server that stops answering: a banner, no stale daemon line, no 'undefined: Failed to fetch'", async () => {
     const { page } = await pageFor("light", "mobile");
     await go(page, "#/", "#daemon-status");
     await server.serving.close();
-    await page.locator("#banner-down", { hasText: "The daemon does not answer" }).waitFor(WAIT);
+    await page
+      .locator("#banner-down", { hasText: "The dashboard server stopped or cannot be reached" })
+      .waitFor(WAIT);
     // What the overview said about the daemon is gone with the rest of its stale data.
     await page.locator("#daemon-status").waitFor({ state: "detached", ...WAIT });
     await page.evaluate(() => {

@@ -9,6 +9,7 @@
  * overview with a running command only).
  */
 import { appendFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { chromium } from "playwright-core";
@@ -91,7 +92,8 @@ describe("dashboard in headless Chromium", () => {
       },
     );
     await p.locator('[data-count="queued"] .n', { hasText: "2" }).waitFor(WAIT);
-    expect(await p.title()).toMatch(/^baton · /);
+    // Each page has its own title, after the project: "Overview · baton · <project>".
+    expect(await p.title()).toMatch(/^Overview · baton · ./);
   });
 
   it("shows a job enqueued from the CLI live, follows it to succeeded, and filters by state", async () => {
@@ -278,7 +280,12 @@ describe("dashboard in headless Chromium", () => {
     const greet = p.locator('[data-task="greet"]');
     const nightly = p.locator('[data-task="nightly"]');
     await greet.getByText("Say hello to the dashboard").waitFor(WAIT);
+    // A schedule fires only once switched on (D108): the page says so and offers the switch.
+    expect(await nightly.locator("dd.schedule-switch").textContent()).toBe("off: does not fire");
+    expect(await nightly.locator("dd.next-fire").textContent()).toBe("none while switched off");
+    await p.getByRole("button", { name: "Switch schedule on: nightly" }).click();
     await nightly.locator(".next-fire time").waitFor(WAIT);
+    expect(await nightly.locator("dd.schedule-switch").textContent()).toBe("on");
     expect(await nightly.locator("dd code.cron").textContent()).toBe("0 3 * * *");
     expect(await nightly.locator("dd .cron-words").textContent()).toBe("every day at 03:00");
     expect(await greet.locator("dd").first().textContent()).toBe("not scheduled");
@@ -296,6 +303,147 @@ describe("dashboard in headless Chromium", () => {
     const job = await server!.opened.engine.get(id);
     expect(job.type).toBe("task:greet");
   });
+
+  it("a schedule that fires redraws its next run and last fire time without a reload (issue 20, tester M2)", async () => {
+    const home = newHome().dir;
+    writeFileSync(
+      join(home, "baton.yaml"),
+      ["tasks:", "  tick:", "    command: [sh, -c, 'echo tick']", '    schedule: "* * * * * *"', ""].join(
+        "\n",
+      ),
+    );
+    const p = await open("#/tasks", home);
+    const tick = p.locator('[data-task="tick"]');
+    await p.getByRole("button", { name: "Switch schedule on: tick" }).click();
+    await tick.locator(".next-fire time").waitFor(WAIT);
+    await p.evaluate(() => ((globalThis as unknown as { notReloaded: boolean }).notReloaded = true));
+    const firstNext = await tick.locator(".next-fire time").getAttribute("datetime");
+    const started = baton(["daemon", "start"], { home });
+    expect(started.code, started.stderr).toBe(0);
+    // A scheduled run appears under the task; the card's times moved with it, page not reloaded.
+    const run = tick.locator(".run-list li", { has: p.locator(".kind.scheduled") }).first();
+    await run.waitFor(WAIT);
+    await tick.locator('dt:text-is("last fired") + dd time').waitFor(WAIT);
+    await expect
+      .poll(() => tick.locator(".next-fire time").getAttribute("datetime"), WAIT)
+      .not.toBe(firstNext);
+    const fired = Date.parse(
+      (await tick.locator('dt:text-is("last fired") + dd time').getAttribute("datetime"))!,
+    );
+    const next = Date.parse((await tick.locator(".next-fire time").getAttribute("datetime"))!);
+    expect(next).toBeGreaterThan(fired);
+    expect(await p.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded)).toBe(
+      true,
+    );
+  });
+
+  it("a schedule switched off or on by the CLI redraws the page's switch button without a reload", async () => {
+    const home = newHome().dir;
+    writeFileSync(
+      join(home, "baton.yaml"),
+      [
+        "tasks:",
+        "  nightly:",
+        "    command: [sh, -c, 'echo cleaning']",
+        '    schedule: "0 3 * * *"',
+        "",
+      ].join("\n"),
+    );
+    const p = await open("#/tasks", home);
+    const nightly = p.locator('[data-task="nightly"]');
+    await p.getByRole("button", { name: "Switch schedule on: nightly" }).waitFor(WAIT);
+    await p.evaluate(() => ((globalThis as unknown as { notReloaded: boolean }).notReloaded = true));
+    // Another process switches it: the button offers the opposite, with the line above it.
+    const on = baton(["schedule", "enable", "nightly"], { home });
+    expect(on.code, on.stderr).toBe(0);
+    await p.getByRole("button", { name: "Switch schedule off: nightly" }).waitFor(WAIT);
+    expect(await nightly.locator("dd.schedule-switch").textContent()).toBe("on");
+    const off = baton(["schedule", "disable", "nightly"], { home });
+    expect(off.code, off.stderr).toBe(0);
+    await p.getByRole("button", { name: "Switch schedule on: nightly" }).waitFor(WAIT);
+    expect(await nightly.locator("dd.schedule-switch").textContent()).toBe("off: does not fire");
+    expect(await nightly.locator(".schedule-toggle").count()).toBe(1);
+    expect(await p.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded)).toBe(
+      true,
+    );
+    // The redrawn button switches what the ledger holds now.
+    await p.getByRole("button", { name: "Switch schedule on: nightly" }).click();
+    await nightly.locator("dd.schedule-switch", { hasText: /^on$/ }).waitFor(WAIT);
+    const listed = (await callOp(server!.base, "list_schedules", {}, { authorization: `Bearer ${TOKEN}` }))
+      .body.data.schedules as { task: string; enabled: boolean }[];
+    expect(listed.find((s) => s.task === "nightly")!.enabled).toBe(true);
+  });
+
+  it("a stopped dashboard server, then another program at its port: a banner saying so, never INTERNAL (issue 20, tester L2/L3)", async () => {
+    const p = await open("#/jobs");
+    const port = Number(new URL(server!.base).port);
+    // `baton dashboard --stop` stops the HTTP server, not the daemon: the banner says how to get it back.
+    await server!.serving.close();
+    const banner = p.locator("#banner-down");
+    await banner
+      .locator("strong", { hasText: "The dashboard server stopped or cannot be reached" })
+      .waitFor(WAIT);
+    expect(await banner.innerText()).toMatch(
+      /baton dashboard starts it \(or baton daemon start if the daemon is down\)/,
+    );
+    // Another program takes the port (the dashboard moved to a new one): it answers, but not as baton.
+    const other = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end("OK");
+    });
+    await new Promise<void>((resolve) => other.listen(port, "127.0.0.1", resolve));
+    try {
+      await p.evaluate(() => {
+        (globalThis as unknown as { location: { hash: string } }).location.hash = "#/tasks";
+      });
+      await p.locator("#unreachable").waitFor(WAIT);
+      await p.waitForTimeout(1500); // the page's retries reach the other program meanwhile
+      expect(await banner.isVisible()).toBe(true);
+      expect(await p.locator("body").innerText()).not.toMatch(/INTERNAL|Something went wrong/);
+    } finally {
+      other.closeAllConnections();
+      await new Promise<void>((resolve) => other.close(() => resolve()));
+    }
+  });
+
+  it(
+    "a selection kept across pages says how much of it is off this page, and clears (issue 20, tester L5)",
+    { timeout: 120_000 },
+    async () => {
+      const p = await open("#/jobs");
+      const tasks = Array.from({ length: 30 }, (_, i) => ({ type: "paged", payload: i }));
+      const made = await callOp(
+        server!.base,
+        "enqueue_task",
+        { tasks },
+        { authorization: `Bearer ${TOKEN}` },
+      );
+      expect(made.status, made.text).toBe(200);
+      await p.goto(`${server!.base}/#/jobs?type=paged&limit=25`);
+      await p.locator("#jobs tbody tr").nth(24).waitFor(WAIT);
+      await p.locator("#select-page").check();
+      const count = p.locator("#selected-count");
+      expect(await count.textContent()).toBe("25 selected");
+      await p.getByRole("button", { name: "Next page" }).click();
+      await p.locator("#jobs tbody tr").nth(4).waitFor(WAIT);
+      await count.filter({ hasText: "25 selected, 25 of them not on this page" }).waitFor(WAIT);
+      expect(await p.locator("#jobs tbody input[type=checkbox]:checked").count()).toBe(0);
+      // The confirmation says so too.
+      const asked = new Promise<string>((resolve) => p.once("dialog", (d) => resolve(d.message())));
+      await p.getByRole("button", { name: "Cancel selected" }).click();
+      expect(await asked).toBe("Cancel (stop) 25 jobs? 25 of them are not on this page.");
+      // The bulk action ends by clearing the selection (25 stop_job calls, one after another).
+      await count.filter({ hasText: "nothing selected" }).waitFor(WAIT);
+      await p.getByRole("button", { name: "Previous page" }).click();
+      await p.locator("#jobs tbody tr").nth(24).waitFor(WAIT);
+      await p.locator("#select-page").check();
+      await p.getByRole("button", { name: "Next page" }).click();
+      await count.filter({ hasText: "not on this page" }).waitFor(WAIT);
+      await p.getByRole("button", { name: "Clear selection" }).click();
+      expect(await count.textContent()).toBe("nothing selected");
+      expect(await p.getByRole("button", { name: "Cancel selected" }).isDisabled()).toBe(true);
+    },
+  );
 
   it("submits an agent job with metadata to a configured agent and follows it to succeeded", async () => {
     const home = newHome().dir;

@@ -5,9 +5,11 @@
  * route and the query parameter (not an internal operation).
  */
 import { Validator } from "@seriousme/openapi-schema-validator";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERROR_CODES } from "../src/core/errors.js";
 import { operations } from "../src/ops/catalogue.js";
+import { MAX_LOG_CHUNK } from "../src/http/api.js";
 import type { TestServer } from "./helpers/http.js";
 import { callOp, request, startTestServer } from "./helpers/http.js";
 
@@ -68,13 +70,41 @@ describe("OpenAPI document", () => {
     );
   });
 
-  it("describes the read routes the server answers", async () => {
+  it("describes the read routes the server answers, each answer valid against its typed schema", async () => {
     const doc = await documentOf();
-    for (const path of ["/api/jobs", "/api/stats", "/api/throughput", "/api/events", "/api/ops"]) {
+    const enqueued = await callOp(
+      server.base,
+      "enqueue_task",
+      { name: "described", payload: { a: 1 } },
+      AUTH,
+    );
+    const id = enqueued.body.data.jobs[0].id as string;
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    const routes: [string, string][] = [
+      ["/api/jobs", "/api/jobs?limit=5"],
+      ["/api/jobs/{id}", `/api/jobs/${id}`],
+      ["/api/jobs/{id}/log", `/api/jobs/${id}/log`],
+      ["/api/stats", "/api/stats"],
+      ["/api/throughput", "/api/throughput"],
+      ["/api/events", "/api/events"],
+      ["/api/ops", "/api/ops"],
+    ];
+    for (const [path, url] of routes) {
       expect(doc.paths[path]?.get, path).toBeDefined();
-      const answer = await request(`${server.base}${path}`, { headers: AUTH });
+      const answer = await request(`${server.base}${url}`, { headers: AUTH });
       expect(answer.status, `${path}: ${answer.text}`).toBe(200);
+      const schema = doc.paths[path].get.responses["200"].content["application/json"].schema;
+      // Typed: the data's fields are named, not "any object".
+      expect(Object.keys(schema.properties.data.properties ?? {}).length, path).toBeGreaterThan(0);
+      const validate = ajv.compile(schema);
+      expect(validate(answer.body) ? [] : validate.errors, path).toEqual([]);
     }
+    // The download is text, not JSON; the document itself is served bare.
+    const download = doc.paths["/api/jobs/{id}/log/download"].get.responses["200"].content;
+    expect(Object.keys(download)).toEqual(["text/plain"]);
+    expect(
+      doc.paths["/api/openapi.json"].get.responses["200"].content["application/json"].schema.required,
+    ).toEqual(["openapi", "paths"]);
   });
 });
 
@@ -108,6 +138,22 @@ describe("API error bodies", () => {
     }
   });
 
+  it("a foreign Host is 403 on every route, and every route lists 403 (issue 20, tester L4)", async () => {
+    const doc = await documentOf();
+    const unlisted: string[] = [];
+    for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+      for (const [method, spec] of Object.entries(item)) {
+        const answer = await request(`${server.base}${path.replace("{id}", "x")}`, {
+          method: method.toUpperCase(),
+          headers: { ...AUTH, host: "evil.example" },
+        });
+        expect(answer.status, `${method} ${path}`).toBe(403);
+        if (spec.responses["403"] === undefined) unlisted.push(`${method} ${path}`);
+      }
+    }
+    expect(unlisted).toEqual([]);
+  });
+
   it("invalid input names the field path in the message and in details.issues", async () => {
     const answer = await callOp(
       server.base,
@@ -132,5 +178,40 @@ describe("API error bodies", () => {
     expect(long.status).toBe(400);
     expect(long.body.error.message).toMatch(/^GET \/api\/jobs: q: /);
     expect(long.body.error.details.issues[0].path).toBe("q");
+  });
+
+  it("the log route's bounds in the document are the server's own: at a bound accepted, one past it refused (issue 20)", async () => {
+    const doc = await documentOf();
+    const params: { name: string; schema: { type?: string; minimum?: number; maximum?: number } }[] =
+      doc.paths["/api/jobs/{id}/log"].get.parameters.filter((p: { in: string }) => p.in === "query");
+    const max = params.find((p) => p.name === "max");
+    expect(max?.schema).toMatchObject({ type: "integer", minimum: 1, maximum: MAX_LOG_CHUNK });
+    const enqueued = await callOp(server.base, "enqueue_task", { payload: 1 }, AUTH);
+    const id = enqueued.body.data.id as string;
+    const ask = async (name: string, value: number) => {
+      const answer = await request(`${server.base}/api/jobs/${id}/log?${name}=${value}`, { headers: AUTH });
+      return {
+        name,
+        value,
+        status: answer.status,
+        path: answer.body?.error?.details?.issues?.[0]?.path,
+        text: answer.text,
+      };
+    };
+    let bounds = 0;
+    for (const { name, schema } of params) {
+      if (schema.type !== "integer") continue;
+      if (schema.maximum !== undefined) {
+        bounds += 1;
+        // At the bound: not a query error (the job has no attempt yet, so an attempt number is 404).
+        const at = await ask(name, schema.maximum);
+        expect(at.status, at.text).not.toBe(400);
+        expect(await ask(name, schema.maximum + 1)).toMatchObject({ status: 400, path: name });
+      }
+      if (schema.minimum !== undefined && schema.minimum > 0) {
+        expect(await ask(name, schema.minimum - 1)).toMatchObject({ status: 400, path: name });
+      }
+    }
+    expect(bounds).toBeGreaterThanOrEqual(2); // attempt and max
   });
 });

@@ -2,6 +2,7 @@
  * The HTTP API's security rules over a real server: bind policy and token (R-24), DNS rebinding and
  * CSRF (R-25), malformed requests (R-23), and the token never echoed (the HTTP part of R-28).
  */
+import { basename } from "node:path";
 import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { openEngine } from "../src/open.js";
@@ -77,7 +78,7 @@ describe("R-24 bind policy and token", () => {
       const variants: Record<string, string>[] = [
         {},
         { authorization: "Bearer wrong-token-0000000000" },
-        { cookie: "baton_token_1=x" },
+        { cookie: "baton_session_1=x" },
       ];
       for (const headers of variants) {
         const answer = await request(`${base}${path}`, { method, headers });
@@ -98,14 +99,38 @@ describe("R-24 bind policy and token", () => {
     server = await startTestServer({ token: TOKEN });
     const first = await request(`${server.base}/?token=${TOKEN}`);
     expect(first.status).toBe(303);
-    expect(first.headers.location).toBe("/");
+    // The page without the token; the session's key only in the fragment, which the page keeps (D109).
+    const key = /^\/#baton-session=([\w-]{43})$/.exec(String(first.headers.location))?.[1];
+    expect(key).toBeDefined();
     const cookie = String(first.headers["set-cookie"]).split(";")[0]!;
     expect(String(first.headers["set-cookie"])).toMatch(/HttpOnly; SameSite=Strict/);
     const page = await request(`${server.base}/`, { headers: { cookie } });
     expect(page.status).toBe(200);
-    const api = await request(`${server.base}/api/stats`, { headers: { cookie } });
+    const api = await request(`${server.base}/api/stats`, { headers: { cookie, "x-baton-session": key! } });
     expect(api.status).toBe(200);
+    expect((await request(`${server.base}/api/stats`, { headers: { cookie } })).status).toBe(403);
     expect((await request(`${server.base}/?token=wrong-${TOKEN}`)).status).toBe(401);
+  });
+});
+
+describe("pages without a valid token or session", () => {
+  it("reveal nothing about the ledger: no project name in the 401 page (issue 20, tester L1)", async () => {
+    server = await startTestServer({ token: TOKEN });
+    const project = basename(server.home);
+    const html = { accept: "text/html" };
+    const cookie = { ...html, cookie: `baton_session_${new URL(server.base).port}=stale` };
+    for (const [path, headers] of [
+      ["/", html],
+      ["/no-such-page", html],
+      [`/?token=wrong-${TOKEN}`, html],
+      ["/", cookie],
+    ] as const) {
+      const answer = await request(`${server.base}${path}`, { headers });
+      expect(answer.status, path).toBe(401);
+      expect(answer.headers["content-type"]).toMatch(/^text\/html/);
+      expect(answer.text, path).not.toContain(project);
+      expect(/<title>([^<]*)<\/title>/.exec(answer.text)?.[1], path).toMatch(/ · baton$/);
+    }
   });
 });
 

@@ -130,7 +130,9 @@ describe.runIf(process.platform === "linux")("install-mcp: host formats", () => 
     const b = box();
     writeFileSync(join(b.bin, "codex"), "#!/bin/sh\nexit 0\n");
     chmodSync(join(b.bin, "codex"), 0o755);
-    const result = b.install(["--all", "--json"]);
+    // Only the box's bin on the PATH: a host CLI installed on the machine (/usr/bin/gemini) is
+    // found too, rightly, and would make this test depend on the machine.
+    const result = b.install(["--all", "--json"], { PATH: b.bin });
     expect(result.code, result.stderr).toBe(0);
     expect(envelope(result).data.changes.map((c: { label: string }) => c.label)).toEqual(["codex"]);
   });
@@ -161,6 +163,54 @@ describe.runIf(process.platform === "linux")("install-mcp: host formats", () => 
     expect(parseJsonc(clean.read(".gemini/settings.json")).mcpServers.baton.trust).toBeUndefined();
     clean.install(["--host", "gemini", "--trust"]);
     expect(parseJsonc(clean.read(".gemini/settings.json")).mcpServers.baton.trust).toBe(true);
+  });
+
+  it("security (D108, red team finding 3): rewriting an entry grants exactly this call's approval: an earlier --trust does not carry over to --tools full", () => {
+    const b = box();
+    expect(b.install(["--host", "gemini", "--trust"]).code).toBe(0);
+    expect(parseJsonc(b.read(".gemini/settings.json")).mcpServers.baton.trust).toBe(true);
+    expect(b.install(["--host", "gemini", "--tools", "full"]).code).toBe(0);
+    const gemini = parseJsonc(b.read(".gemini/settings.json")).mcpServers.baton;
+    expect(gemini.args).toContain("full");
+    expect(gemini.trust).toBeUndefined();
+    b.install(["--host", "gemini", "--trust"]);
+    b.install(["--host", "gemini"]); // no --trust: no trust, even for the default tools
+    expect(parseJsonc(b.read(".gemini/settings.json")).mcpServers.baton.trust).toBeUndefined();
+
+    // Claude Code: the project approval --trust wrote is withdrawn by a call without it.
+    b.install(["--host", "claude-code", "--scope", "project", "--trust"]);
+    b.write("work/app/.claude/settings.local.json", '{ "enabledMcpjsonServers": ["other", "baton"] }\n');
+    expect(b.install(["--host", "claude-code", "--scope", "project", "--tools", "full"]).code).toBe(0);
+    expect(JSON.parse(b.read("work/app/.claude/settings.local.json"))).toEqual({
+      enabledMcpjsonServers: ["other"],
+    });
+
+    // opencode (and any JSON host): approve keys on baton's entry are not kept either.
+    b.write(
+      "work/app/opencode.json",
+      JSON.stringify({
+        mcp: {
+          baton: {
+            type: "local",
+            command: ["baton", "mcp"],
+            enabled: true,
+            trust: true,
+            autoApprove: ["run_command"],
+            alwaysAllow: ["run_command"],
+          },
+        },
+      }),
+    );
+    expect(b.install(["--host", "opencode", "--scope", "project", "--tools", "full"]).code).toBe(0);
+    const opencode = JSON.parse(b.read("work/app/opencode.json")).mcp.baton;
+    expect(opencode.command).toContain("full");
+    expect(opencode).not.toHaveProperty("trust");
+    expect(opencode).not.toHaveProperty("autoApprove");
+    expect(opencode).not.toHaveProperty("alwaysAllow");
+
+    // Codex: baton writes no approve key (Codex asks by its global approval policy); the entry stays free of one.
+    b.install(["--host", "codex", "--tools", "full"]);
+    expect(b.read(".codex/config.toml")).not.toMatch(/trust|approve/i);
   });
 });
 
@@ -231,6 +281,30 @@ describe.runIf(process.platform === "linux")("install-mcp: the hosts' own parser
     bad.write(".gemini/trustedFolders.json", JSON.stringify({ [bad.project]: "TRUST_FOLDER" }));
     expect(bad.install(["--host", "gemini"]).stderr).toMatch(/warning: gemini/);
     expect(host(bad, "gemini", ["mcp", "list"]).out).toMatch(/Please fix the configuration file/);
+  }, 120_000);
+
+  it("Gemini CLI: the steps install-mcp says are left are the ones Gemini needs, and --trust is not one of them once given", () => {
+    const b = box();
+    const steps = (args: string[]) =>
+      (envelope(b.install([...args, "--json"])).data.nextSteps as { host: string; message: string }[])
+        .filter((n) => n.host === "gemini")
+        .map((n) => n.message);
+    const trusted = steps(["--host", "gemini", "--trust"]);
+    expect(trusted).toEqual([
+      "Gemini CLI: MCP servers (user-level ones too) are disabled in an untrusted folder: trust the folder when Gemini asks (or `/permissions`); headless, run `gemini --skip-trust -p …` or set GEMINI_CLI_TRUST_WORKSPACE=true",
+    ]);
+    expect(steps(["--host", "gemini"])).toEqual([
+      trusted[0],
+      "Gemini CLI: headless `gemini -p` offers only a trusted server's tools: run `baton install-mcp --host gemini --trust` for that (default tool set only)",
+    ]);
+    // What the first step says is what Gemini does: disabled in this (untrusted) folder, connected
+    // once the workspace is trusted by the variable.
+    expect(host(b, "gemini", ["mcp", "list"]).out).toMatch(/baton: baton mcp \(stdio\) - Disabled/);
+    const viaEnv = runHost(clis, "gemini", ["mcp", "list"], {
+      cwd: b.project,
+      env: { ...b.env, GEMINI_CLI_TRUST_WORKSPACE: "true" },
+    });
+    expect(viaEnv.out).toMatch(/baton: baton mcp \(stdio\) - Connected/);
   }, 120_000);
 
   it("opencode: `opencode mcp list` validates the entry against its schema and connects", () => {

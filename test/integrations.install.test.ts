@@ -298,13 +298,13 @@ model = "gpt-5-mini"
   }
 }
 `,
+    // Without --trust, baton's entry keeps the user's other keys but not a host approve key (D108).
     after: `{
   "mcpServers": {
     "baton": {
       "command": "baton",
       "args": ["mcp"],
-      "disabled": false,
-      "autoApprove": ["health", "check_task"]
+      "disabled": false
     }
   }
 }

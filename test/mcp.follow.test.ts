@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { call, connectStdio } from "./helpers/mcp.js";
 import { newHome } from "./helpers/supervisor.js";
+import { project } from "./helpers/tasks.js";
 import { tempDir } from "./helpers/tmp.js";
 import type { Connected } from "./helpers/mcp.js";
 
@@ -85,6 +86,65 @@ describe("baton mcp: following long work", () => {
       argument: { name: "cwd", value: project.slice(0, 5) },
     });
     expect(promptCwd.completion.values).toEqual([project]);
+  });
+
+  it("completes configured task names from baton.yaml: the baton://tasks/{name} template and the run_task prompt", async () => {
+    const home = tempDir();
+    const dir = project(
+      [
+        "tasks:",
+        "  build:",
+        "    description: Build it",
+        "    command: ['true']",
+        "  bench:",
+        "    command: ['true']",
+        "  test:",
+        "    command: ['true']",
+      ].join("\n"),
+    );
+    const elsewhere = tempDir("baton-elsewhere-");
+    const server = await connectStdio(home, ["--tools", "full"], dir);
+    open.push(server);
+    const template = await server.client.complete({
+      ref: { type: "ref/resource", uri: "baton://tasks/{name}" },
+      argument: { name: "name", value: "b" },
+    });
+    expect(template.completion.values).toEqual(["build", "bench"]);
+    const described = await server.client.readResource({ uri: "baton://tasks/build" });
+    expect(JSON.parse((described.contents[0] as { text: string }).text)).toMatchObject({
+      name: "build",
+      description: "Build it",
+    });
+    await expect(server.client.readResource({ uri: "baton://tasks/nope" })).rejects.toThrow(/nope/);
+
+    // The prompt's task completes from the baton.yaml of the cwd given before it, else the server's.
+    const fromServer = await server.client.complete({
+      ref: { type: "ref/prompt", name: "run_task" },
+      argument: { name: "task", value: "te" },
+    });
+    expect(fromServer.completion.values).toEqual(["test"]);
+    const fromNowhere = await server.client.complete({
+      ref: { type: "ref/prompt", name: "run_task" },
+      argument: { name: "task", value: "" },
+      context: { arguments: { cwd: elsewhere } },
+    });
+    expect(fromNowhere.completion.values).toEqual([]);
+    const prompt = await server.client.getPrompt({ name: "run_task", arguments: { task: "build" } });
+    expect((prompt.messages[0]!.content as { text: string }).text).toMatch(/"build".*describe_task.*dryRun/);
+
+    // From another folder, the cwd argument points completion at the project.
+    const other = await connectStdio(home, ["--tools", "full"], elsewhere);
+    open.push(other);
+    const viaCwd = await other.client.complete({
+      ref: { type: "ref/prompt", name: "run_task" },
+      argument: { name: "task", value: "" },
+      context: { arguments: { cwd: dir } },
+    });
+    expect(viaCwd.completion.values).toEqual(["build", "bench", "test"]);
+    // The default tool set has no run_task, so no prompt that asks for it.
+    const plain = await connectStdio(home, [], dir);
+    open.push(plain);
+    expect((await plain.client.listPrompts()).prompts.map((p) => p.name)).toEqual(["resume"]);
   });
 
   it("declares logging and sends the server's warnings (a store that cannot open) as log messages", async () => {

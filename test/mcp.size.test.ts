@@ -4,7 +4,10 @@
  * result (text content plus structuredContent) for a 100-task workflow at most 6,000 characters at
  * the default budget.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ROOT } from "./helpers/cli.js";
 import { connectStdio } from "./helpers/mcp.js";
 import { tempDir } from "./helpers/tmp.js";
 
@@ -33,6 +36,27 @@ describe("baton mcp: context cost", () => {
       );
       expect(listed).toBeLessThanOrEqual(10_000);
       expect(resumed).toBeLessThanOrEqual(6_000);
+    } finally {
+      await close();
+    }
+  });
+
+  it("docs/mcp.md's table of the default tools says what tools/list advertises (readOnly, destructive, idempotent)", async () => {
+    const home = tempDir();
+    const { client, close } = await connectStdio(home);
+    try {
+      const { tools } = await client.listTools();
+      const real = tools.map((t) => [
+        t.name,
+        String(t.annotations?.readOnlyHint ?? false),
+        String(t.annotations?.destructiveHint ?? false),
+        String(t.annotations?.idempotentHint ?? false),
+      ]);
+      const doc = readFileSync(join(ROOT, "docs", "mcp.md"), "utf8");
+      const rows = [
+        ...doc.matchAll(/^\| `([a-z_]+)` \| (true|false) \| (true|false) \| (true|false) \|/gm),
+      ].map((m) => m.slice(1, 5));
+      expect(rows).toEqual(real);
     } finally {
       await close();
     }

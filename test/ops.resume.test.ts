@@ -139,7 +139,7 @@ describe.each(ledgers.kinds)("resume_session (%s)", (kind) => {
     expect(third.finishedSince).toBeUndefined();
     expect(third.remaining).toBe(19);
 
-    const error = await resume({ since: "yesterday" }).then(
+    const error = await resume({ since: "not-a-time" }).then(
       () => undefined,
       (e: unknown) => e,
     );

@@ -208,7 +208,9 @@ describe("R-08 nothing is left running forever", () => {
     process.kill(-byJob.get(unseen!)!.pid, "SIGKILL");
     // As if the daemon had died between claiming the job and starting its process.
     process.kill(-byJob.get(unstarted!)!.pid, "SIGKILL");
-    rmSync(join(home.dir, "runs", unstarted!, "1", "process.json"));
+    // What such a daemon leaves: no process.json, and no mark of the wrapper (pid, exit.tmp, exit).
+    for (const name of ["process.json", "pid", "exit.tmp", "exit"])
+      rmSync(join(home.dir, "runs", unstarted!, "1", name), { force: true });
     await until("both groups to go", () =>
       [unseen!, unstarted!].every((id) => groupMembers(byJob.get(id)!.pid).length === 0),
     );

@@ -5,6 +5,8 @@
  * fake clock below reproduces Node's overflow, so it proves the chaining), and the worker, the
  * supervisor and the CLI are checked for real over a temp SQLite file.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import type { Baton } from "../src/baton.js";
@@ -18,6 +20,7 @@ import {
   MAX_NODE_TIMER_MS,
   sleep,
 } from "../src/core/timer.js";
+import { parseTimerDuration } from "../src/core/duration.js";
 import type { BatchOp } from "../src/store/types.js";
 import { defineHandler } from "../src/worker/handler.js";
 import type { Worker } from "../src/worker/worker.js";
@@ -107,6 +110,19 @@ describe("R-34 the timer helper (a fake clock with Node's 2^31−1 ms overflow)"
     }
     // Exactly 10 years is allowed.
     after(MAX_DURATION_MS, () => undefined).cancel();
+  });
+
+  it("docs/commands.md states the limit the code keeps: 3652d12h passes, a millisecond more does not", () => {
+    // The page said `3650d`/`10y` were the limit; the code's is 10 years of 365.25 days.
+    const docs = readFileSync(join(import.meta.dirname, "..", "docs", "commands.md"), "utf8").replace(
+      /\s+/g,
+      " ",
+    );
+    expect(docs).toContain("up to 10 years of 365.25 days: 3,652.5 days (`3652d12h`");
+    expect(docs).toContain(`${MAX_DURATION_MS.toLocaleString("en-US")} ms`);
+    expect(parseTimerDuration("3652d12h", "--timeout")).toBe(MAX_DURATION_MS);
+    expect(parseTimerDuration("10y2d12h", "--timeout")).toBe(MAX_DURATION_MS);
+    expect(() => parseTimerDuration("3652d12h1ms", "--timeout")).toThrow(DurationOutOfRangeError);
   });
 });
 
@@ -245,9 +261,56 @@ describe("R-34 baton run --timeout (real daemon)", () => {
     const refused = cli(home, ["run", "--json", "--timeout", "4000d", "--", "true"]);
     expect(refused.code).toBe(2);
     expect(JSON.parse(refused.stdout).error.code).toBe("DURATION_OUT_OF_RANGE");
+    // Said in the unit typed, and years are a unit: 1y runs, 11y is refused in years.
+    const year = cliJson(home, ["run", "--timeout", "1y", "--", "true"]);
+    expect(cli(home, ["wait", year.id]).code).toBe(0);
+    const elevenYears = cli(home, ["run", "--timeout", "11y", "--", "true"]);
+    expect(elevenYears.code).toBe(2);
+    expect(elevenYears.stderr).toContain("--timeout 11y is more than the 10-year limit");
+    expect(elevenYears.stderr).not.toMatch(/\d{9,}/);
     const idle = cli(home, ["run", "--json", "--idle-timeout", "4000d", "--", "true"]);
     expect(idle.code).toBe(2);
     expect(JSON.parse(idle.stdout).error.code).toBe("DURATION_OUT_OF_RANGE");
-    expect(jobRows(home)).toHaveLength(2);
+    expect(jobRows(home)).toHaveLength(3);
+  });
+});
+
+describe("durations shorter than a millisecond, and a timed-out job's exit code (real daemon)", () => {
+  it("--timeout 0.5ms (and other fractions of a ms) is refused naming --timeout; wait --timeout 11y too", () => {
+    // Issue 17 (tester finding): 0.5ms was rounded to 1 ms and the run ended timed_out with exit 0;
+    // `wait --timeout 11y` was accepted where every other duration stops at 10 years.
+    const home = newHome();
+    for (const given of ["0.5ms", "1.5ms", "0.0001s", "0.0005"]) {
+      const refused = cli(home, ["run", "--json", "--timeout", given, "--", "true"]);
+      expect(refused.code, refused.stdout).toBe(2);
+      expect(JSON.parse(refused.stdout).error).toMatchObject({
+        code: "INVALID_INPUT",
+        message: `--timeout '${given}' is not a whole number of milliseconds: the shortest duration is 1ms`,
+      });
+    }
+    const job = cliJson(home, ["run", "--", "true"]);
+    expect(cli(home, ["wait", job.id, "--timeout", "30s"]).code).toBe(0);
+    const years = cli(home, ["wait", job.id, "--timeout", "11y", "--json"]);
+    expect(years.code, years.stdout).toBe(2);
+    expect(JSON.parse(years.stdout).error).toMatchObject({
+      code: "DURATION_OUT_OF_RANGE",
+      message: "--timeout 11y is more than the 10-year limit (3652.5 days); for no limit, leave it out",
+    });
+    const fraction = cli(home, ["wait", job.id, "--timeout", "0.5ms", "--json"]);
+    expect(JSON.parse(fraction.stdout).error.message).toContain("--timeout '0.5ms' is not a whole number");
+    expect(jobRows(home)).toHaveLength(1);
+  });
+
+  it("a 1 ms timeout racing `true`: every run's state and exit code agree (timed_out never exits 0)", () => {
+    const home = newHome();
+    for (let i = 0; i < 8; i++) {
+      const r = cli(home, ["run", "--timeout", "1ms", "--wait", "--json", "--", "true"]);
+      const data = JSON.parse(r.stdout).data as { id: string; state: string; exitCode: number };
+      expect([data.state, data.exitCode, r.code], r.stdout).toEqual(
+        data.state === "succeeded" ? ["succeeded", 0, 0] : ["timed_out", 124, 124],
+      );
+      const status = cliJson(home, ["status", data.id]);
+      if (status.state === "timed_out") expect(status.exitCode).toBeUndefined();
+    }
   });
 });

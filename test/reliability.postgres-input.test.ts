@@ -6,7 +6,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { baton, envelope } from "./helpers/cli.js";
 import { PG_ENABLED, pgTestDatabase, warnIfPgSkipped } from "./helpers/pg.js";
-import { enqueueArgsWith, METACHARACTERS } from "./helpers/hostile.js";
+import { enqueueArgsWith, METACHARACTERS, typeFor } from "./helpers/hostile.js";
 import { tempDir } from "./helpers/tmp.js";
 
 warnIfPgSkipped("PostgreSQL input");
@@ -50,7 +50,15 @@ describe.skipIf(!PG_ENABLED)("R-30 SQL metacharacters on PostgreSQL", () => {
         const id = enq.jobs[0].id as string;
         made.set(m, id);
         expect(await q("SELECT type, workflow, tags, name, payload FROM S.jobs WHERE id = $1", [id])).toEqual(
-          [{ type: m, workflow: m, tags: JSON.stringify([m]), name: m, payload: JSON.stringify({ m }) }],
+          [
+            {
+              type: typeFor(m),
+              workflow: m,
+              tags: JSON.stringify([m]),
+              name: m,
+              payload: JSON.stringify({ m }),
+            },
+          ],
         );
         const ids = (data: { jobs: { id: string }[] }) => data.jobs.map((j) => j.id).sort();
         expect(ids(run(["list", "--json", "--limit=200", `--workflow=${m}`]))).toEqual([id]);
@@ -68,12 +76,19 @@ describe.skipIf(!PG_ENABLED)("R-30 SQL metacharacters on PostgreSQL", () => {
         expect(ids(run(["list", "--json", "--limit=200", `--search=${m}`]))).toEqual(expected);
       }
 
-      const claim = run(["claim", "--json", "--limit=100", ...METACHARACTERS.map((m) => `--type=${m}`)]);
+      const claim = run([
+        "claim",
+        "--json",
+        "--limit=100",
+        ...METACHARACTERS.flatMap((m) => [`--type=${m}`, `--type=${typeFor(m)}`]),
+      ]);
       const claimed = (claim.claimed as { job: { id: string; type: string } }[]).map((c) => [
         c.job.type,
         c.job.id,
       ]);
-      expect(new Map(claimed as [string, string][])).toEqual(made);
+      expect(new Map(claimed as [string, string][])).toEqual(
+        new Map([...made].map(([m, id]) => [typeFor(m), id])),
+      );
       for (const m of METACHARACTERS) {
         expect(run(["archive", "--json", `--workflow=${m}`])).toEqual({ archived: 1 });
       }

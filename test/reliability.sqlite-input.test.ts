@@ -4,7 +4,7 @@
  * R-22 and R-26 run the sources in process on a temp file; R-30 drives the built `baton` binary.
  * Random input is seeded and the seed is printed: replay a failure with `BATON_TEST_SEED=<seed>`.
  */
-import { chmodSync, mkdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, relative } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
@@ -14,7 +14,7 @@ import { Engine } from "../src/engine/engine.js";
 import { openEngine } from "../src/open.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
 import { baton, batonAsync, envelope } from "./helpers/cli.js";
-import { enqueueArgsWith, METACHARACTERS } from "./helpers/hostile.js";
+import { enqueueArgsWith, METACHARACTERS, typeFor } from "./helpers/hostile.js";
 import { tempDir } from "./helpers/tmp.js";
 
 /** mulberry32: a small seeded generator so that random input reproduces. */
@@ -470,18 +470,13 @@ describe("R-26 database paths stay private and inside the data directory", () =>
     expect(mode(missing)).toBe("700");
   });
 
-  it("R-26 a shared BATON_HOME (sticky, as /tmp) is used as it is, not tightened", async () => {
+  it("R-26 a shared BATON_HOME (sticky, as /tmp) is refused, not used: others could plant its database (D86)", async () => {
     const home = join(tempDir(), "shared-home");
     mkdirSync(home);
     chmodSync(home, 0o1777);
-    const { store, engine } = await openEngine({ home });
-    try {
-      await engine.enqueue({ type: "t" });
-      expect((statSync(home).mode & 0o7777).toString(8)).toBe("1777");
-      expect(mode(join(home, "baton.db"))).toBe("600");
-    } finally {
-      await store.close();
-    }
+    await expect(openEngine({ home })).rejects.toMatchObject({ code: "UNSAFE_HOME" });
+    expect((statSync(home).mode & 0o7777).toString(8)).toBe("1777"); // refused, not changed
+    expect(existsSync(join(home, "baton.db"))).toBe(false);
   });
 
   it("R-26 200 crafted ids and log names never resolve outside the data directory", () => {
@@ -615,7 +610,7 @@ describe("R-30 SQL metacharacters through the CLI", () => {
           .prepare("SELECT type, workflow, tags, name, payload FROM jobs WHERE id = ?")
           .get(id);
         expect(stored).toEqual({
-          type: m,
+          type: typeFor(m),
           workflow: m,
           tags: JSON.stringify([m]),
           name: m,
@@ -646,15 +641,25 @@ describe("R-30 SQL metacharacters through the CLI", () => {
       }
 
       // Claiming by these types (one repeatable flag each) takes exactly their jobs, no bystander.
-      const claim = baton(["claim", "--json", "--limit=100", ...METACHARACTERS.map((m) => `--type=${m}`)], {
-        home,
-      });
+      const claim = baton(
+        [
+          "claim",
+          "--json",
+          "--limit=100",
+          ...METACHARACTERS.flatMap((m) => [`--type=${m}`, `--type=${typeFor(m)}`]),
+        ],
+        {
+          home,
+        },
+      );
       expect(claim.code, claim.stderr).toBe(0);
       const claimed = (envelope(claim).data.claimed as { job: { id: string; type: string } }[]).map((c) => [
         c.job.type,
         c.job.id,
       ]);
-      expect(new Map(claimed as [string, string][])).toEqual(made);
+      expect(new Map(claimed as [string, string][])).toEqual(
+        new Map([...made].map(([m, id]) => [typeFor(m), id])),
+      );
 
       // Archiving a workflow archives (and so cancels) only its own job.
       for (const m of METACHARACTERS) {

@@ -96,6 +96,13 @@ describe("operation effects drive the annotations", () => {
       expect.arrayContaining([...PROCESS_STARTING_OPERATIONS, "delete_task"]),
     );
   });
+
+  it("D108 red team finding 4: enable_schedule (it leads to processes starting) needs consent; listing schedules is read-only", () => {
+    const enable = operations.find((o) => o.name === "enable_schedule")!;
+    expect(annotationsOf(enable)).toMatchObject({ destructiveHint: true, openWorldHint: true });
+    expect(consentTools("full")).toContain("enable_schedule");
+    expect(operations.find((o) => o.name === "list_schedules")!.readOnly).toBe(true);
+  });
 });
 
 /**

@@ -11,7 +11,13 @@ import { join } from "node:path";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { afterEach, describe, expect, it } from "vitest";
 import { openBaton } from "../src/index.js";
-import { RESERVED_TYPES, reservedTypeOwner } from "../src/core/executors.js";
+import {
+  checkCheckpointType,
+  foldType,
+  RESERVED_TYPES,
+  reservationOrLookalikeOf,
+  reservedTypeOwner,
+} from "../src/core/executors.js";
 import { call, connectStdio, toolError } from "./helpers/mcp.js";
 import { callOp } from "./helpers/http.js";
 import type { Home } from "./helpers/supervisor.js";
@@ -35,6 +41,28 @@ function attackPayload(canary: string, cwd: string) {
 }
 
 const EXECUTOR_TYPES = ["command", "task:backup", "agent:claude"];
+
+/**
+ * Stranger finding 8 (D87): types that read as an executor type. Each is refused by every
+ * checkpoint front-end, as RESERVED_TYPE (naming the operation) or, for a character outside the
+ * job type charset, INVALID_INPUT.
+ */
+const LOOKALIKES: [label: string, type: string, code: "RESERVED_TYPE" | "INVALID_INPUT"][] = [
+  ["capitalised", "Command", "RESERVED_TYPE"],
+  ["upper-case prefix", "TASK:backup", "RESERVED_TYPE"],
+  ["capitalised agent", "Agent:claude", "RESERVED_TYPE"],
+  ["full-width", "\uff43\uff4f\uff4d\uff4d\uff41\uff4e\uff44", "RESERVED_TYPE"],
+  ["full-width colon", "agent\uff1aclaude", "RESERVED_TYPE"],
+  ["zero-width joiner", "com\u200dmand", "RESERVED_TYPE"],
+  ["zero-width space in the prefix", "task\u200b:backup", "RESERVED_TYPE"],
+  ["soft hyphen", "com\u00admand", "RESERVED_TYPE"],
+  ["variation selector", "command\ufe0f", "RESERVED_TYPE"],
+  ["Cyrillic es", "\u0441ommand", "INVALID_INPUT"],
+  ["Cyrillic a in the agent prefix", "\u0430gent:claude", "INVALID_INPUT"],
+  ["Greek omicron after task:", "task:backup\u03bf", "RESERVED_TYPE"],
+  ["Cyrillic in task:", "t\u0430sk:backup", "INVALID_INPUT"],
+  ["trailing space", "command ", "INVALID_INPUT"],
+];
 
 /** The daemon has had its chance: a proper `baton run --wait` goes through the same supervisor. */
 function proveDaemonRuns(home: Home): void {
@@ -66,6 +94,41 @@ describe("R-37 executor types belong to their own operations", () => {
     expect(RESERVED_TYPES.length).toBeGreaterThan(0);
   });
 
+  it("D87 look-alikes read as the executor type they imitate; handler types keep working", () => {
+    for (const [label, type, code] of LOOKALIKES) {
+      let thrown: { code?: string; message?: string } | undefined;
+      try {
+        checkCheckpointType(type, "enqueue_task");
+      } catch (error) {
+        thrown = error as { code: string; message: string };
+      }
+      expect(thrown?.code, label).toBe(code);
+      // The message shows what was sent, escaped, so the look-alike is visible.
+      if (!/^[\x20-\x7e]*$/.test(type)) expect(thrown?.message, label).toMatch(/\\u\{[0-9a-f]+\}/);
+    }
+    expect(reservationOrLookalikeOf("Command")?.create).toBe("run_command");
+    // Stranger finding 10: the article fits the noun ("an agent job", not "a agent job").
+    expect(() => checkCheckpointType("agent:claude", "enqueue_task")).toThrow(
+      /: an agent job runs a process/,
+    );
+    expect(() => checkCheckpointType("command", "enqueue_task")).toThrow(/: a background command runs/);
+    expect(foldType("\uff34\uff21\uff33\uff2b\uff1ax")).toBe("task:x");
+    // What library users name their handlers stays accepted.
+    for (const type of [
+      "task",
+      "send_email",
+      "emails.send",
+      "image/resize",
+      "review:file",
+      "user@host",
+      "c++",
+      "Report-2",
+    ])
+      expect(() => checkCheckpointType(type, "enqueue_task"), type).not.toThrow();
+    // The claim itself stays byte for byte: a look-alike never was an executor type.
+    expect(reservedTypeOwner("Command")).toBeUndefined();
+  });
+
   it("R-37 library baton.call refuses; library users' own handler types are unaffected", async () => {
     const home = newHome();
     const canary = join(home.dir, "canary-lib");
@@ -87,6 +150,16 @@ describe("R-37 executor types belong to their own operations", () => {
       await expect(baton.call("claim_task", { types: [type], owner: "agent" })).rejects.toMatchObject({
         code: "RESERVED_TYPE",
       });
+    }
+    for (const [label, type, code] of LOOKALIKES) {
+      await expect(
+        baton.call("enqueue_task", { type, payload: attackPayload(canary, home.dir) }),
+        label,
+      ).rejects.toMatchObject({ code });
+      await expect(
+        baton.call("enqueue_task", { tasks: [{ payload: { fine: 1 } }, { type, payload: {} }] }),
+        label,
+      ).rejects.toMatchObject({ code });
     }
     // A batch with one reserved item wrote nothing at all.
     expect(jobRows(home)).toEqual([]);
@@ -134,6 +207,17 @@ describe("R-37 executor types belong to their own operations", () => {
       expect(JSON.parse(one.stdout).error.code).toBe("RESERVED_TYPE");
       expect(one.code).toBe(2);
     }
+    for (const [label, type, code] of LOOKALIKES) {
+      const one = cli(home, [
+        "enqueue",
+        "-t",
+        type,
+        JSON.stringify(attackPayload(canary, home.dir)),
+        "--json",
+      ]);
+      expect(JSON.parse(one.stdout).error.code, label).toBe(code);
+      expect(one.code, label).toBe(2);
+    }
     const file = join(home.dir, "jobs.json");
     writeFileSync(
       file,
@@ -161,6 +245,11 @@ describe("R-37 executor types belong to their own operations", () => {
       });
       expect(toolError(batch).code).toBe("RESERVED_TYPE");
     }
+    for (const [label, type, code] of LOOKALIKES) {
+      const one = await call(mcp.client, "enqueue_task", { type, payload: attackPayload(canary, home.dir) });
+      expect(one.isError, label).toBe(true);
+      expect(toolError(one).code, label).toBe(code);
+    }
     await mcp.close();
     await expectNothingRan(home, canary);
   });
@@ -184,6 +273,16 @@ describe("R-37 executor types belong to their own operations", () => {
       const batch = await callOp(base, "enqueue_task", { tasks: [{ type, payload: {} }] }, auth);
       expect(batch.body.error.code).toBe("RESERVED_TYPE");
     }
+    for (const [label, type, code] of LOOKALIKES) {
+      const one = await callOp(
+        base,
+        "enqueue_task",
+        { type, payload: attackPayload(canary, home.dir) },
+        auth,
+      );
+      expect(one.status, label).toBe(400);
+      expect(one.body.error.code, label).toBe(code);
+    }
     const client = new Client({ name: "r37", version: "1" });
     const transport = new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
       requestInit: { headers: auth },
@@ -193,6 +292,10 @@ describe("R-37 executor types belong to their own operations", () => {
     for (const type of EXECUTOR_TYPES) {
       const one = await call(client, "enqueue_task", { type, payload: attackPayload(canary, home.dir) });
       expect(toolError(one).code).toBe("RESERVED_TYPE");
+    }
+    for (const [label, type, code] of LOOKALIKES) {
+      const one = await call(client, "enqueue_task", { type, payload: attackPayload(canary, home.dir) });
+      expect(toolError(one).code, label).toBe(code);
     }
     await client.close();
     await expectNothingRan(home, canary);

@@ -7,6 +7,7 @@
  * then validate_config through the HTTP API with the read-only token, MCP over HTTP and the CLI.
  */
 import { existsSync } from "node:fs";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openBaton } from "../src/index.js";
@@ -68,6 +69,7 @@ describe("R-36 read-only operations change nothing", () => {
       }
     }
     expect(called).toContain("validate_config");
+    expect(called).toContain("list_schedules"); // D108: it registered the project's schedules
     expect(ledger(home)).toEqual(before);
     expect(before.schedules).toEqual([]);
     expect(existsSync(canary)).toBe(false);
@@ -101,6 +103,38 @@ describe("R-36 read-only operations change nothing", () => {
 
     expect(ledger(home)).toEqual(before);
     expect(before.schedules).toEqual([]);
+    expect(existsSync(canary)).toBe(false);
+  });
+
+  it("red team L3: the read-only token calling run_command over MCP is told why (still -32602), and nothing runs", async () => {
+    const home = newHome();
+    const canary = join(home.dir, "canary");
+    const dash = cliJson(home, ["dashboard", "--no-open"]) as { mcp: string };
+    const readOnly = cliJson(home, ["token", "show", "--read-only"]).token as string;
+    const client = new Client({ name: "read-only-host", version: "1.0.0" });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(dash.mcp), {
+        requestInit: { headers: { authorization: `Bearer ${readOnly}` } },
+      }),
+    );
+    closers.push(() => client.close());
+    const before = ledger(home);
+    const refused = await client
+      .callTool({ name: "run_command", arguments: { argv: ["touch", canary] } })
+      .then(
+        () => undefined,
+        (e: unknown) => e as { code: number; message: string },
+      );
+    expect(refused?.code).toBe(-32602);
+    expect(refused?.message).toContain("not available with this token");
+    expect(refused?.message).toContain("read-only");
+    // A tool no token has keeps the SDK's answer.
+    const unknown = await client.callTool({ name: "no_such_tool", arguments: {} }).then(
+      () => undefined,
+      (e: unknown) => e as { message: string },
+    );
+    expect(unknown?.message).toContain("not found");
+    expect(ledger(home)).toEqual(before);
     expect(existsSync(canary)).toBe(false);
   });
 });

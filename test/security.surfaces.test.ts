@@ -12,7 +12,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { socketPath } from "../src/daemon/ipc.js";
+import { socketPath } from "../src/ops/ipc.js";
 import { BIN } from "./helpers/cli.js";
 import type { Home } from "./helpers/supervisor.js";
 import { cliJson, eventRows, jobRows, newHome, withDb } from "./helpers/supervisor.js";
@@ -357,7 +357,7 @@ describe.skipIf(!isRoot || !hasRunuser)("R-36 a second local user against every 
           port,
           "GET",
           "/",
-          { cookie: `baton_token_${port}=wrong-token-0123456789abcdef` },
+          { cookie: `baton_session_${port}=wrong-token-0123456789abcdef` },
           undefined,
           401,
         );
@@ -370,6 +370,7 @@ describe.skipIf(!isRoot || !hasRunuser)("R-36 a second local user against every 
       for (const [name, port, path] of [
         ["mcp --http", s.mcpPort, "/mcp"],
         ["daemon /mcp", s.daemonPort, "/mcp?tools=full"],
+        ["serve /mcp", s.servePort, "/mcp?tools=full"],
       ] as const) {
         for (const body of [INIT, call, enqueue]) {
           add(`${name} no token`, port, "POST", path, MCP_HEADERS, body, 401);

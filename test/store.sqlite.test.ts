@@ -238,6 +238,64 @@ describe("SqliteStore specifics", () => {
     }
   });
 
+  it("migration 10 drops jobs_claim_any; a claim naming no type takes the same jobs in the same order", async () => {
+    const { path } = freshPath();
+    mkdirSync(dirname(path), { recursive: true });
+    // A version-9 ledger with claimable jobs of three types, a finished one and a future one.
+    const raw = new Database(path);
+    let before: string[];
+    try {
+      raw.pragma("journal_mode = WAL");
+      for (const m of migrationFiles("sqlite").filter((f) => f.version <= 9)) raw.exec(m.sql);
+      raw.pragma("user_version = 9");
+      const insert =
+        raw.prepare(`INSERT INTO jobs (id, type, payload, state, priority, run_at, attempts, max_attempts, backoff, created_at, updated_at)
+        VALUES (?, ?, '{}', ?, ?, ?, 0, 3, '{"kind":"fixed","delayMs":0}', 0, 0)`);
+      const rows: [string, string, string, number, number][] = [
+        ["01JOB0000000000000000000A1", "b", "queued", 0, 30],
+        ["01JOB0000000000000000000A2", "a", "retrying", 5, 20],
+        ["01JOB0000000000000000000A3", "c", "queued", 5, 10],
+        ["01JOB0000000000000000000A4", "a", "queued", 0, 30],
+        ["01JOB0000000000000000000A5", "c", "succeeded", 9, 0],
+        ["01JOB0000000000000000000A6", "b", "queued", 9, Date.UTC(2100, 0, 1)],
+        ["01JOB0000000000000000000A7", "b", "queued", -1, 0],
+      ];
+      for (const row of rows) insert.run(...row);
+      // What version 9 answered, through the index this migration drops.
+      before = raw
+        .prepare(
+          `SELECT id FROM jobs INDEXED BY jobs_claim_any WHERE state IN ('queued','retrying') AND run_at <= ${Date.UTC(2026, 0, 1)} ORDER BY priority DESC, run_at, id`,
+        )
+        .pluck()
+        .all() as string[];
+    } finally {
+      raw.close();
+    }
+    expect(before).toEqual([
+      "01JOB0000000000000000000A3",
+      "01JOB0000000000000000000A2",
+      "01JOB0000000000000000000A1",
+      "01JOB0000000000000000000A4",
+      "01JOB0000000000000000000A7",
+    ]);
+
+    const store = open(path);
+    expect((await store.migrate()).applied).toContain(10);
+    const check = new Database(path, { readonly: true });
+    try {
+      const indexes = check.prepare("SELECT name FROM sqlite_schema WHERE type = 'index'").pluck().all();
+      expect(indexes).not.toContain("jobs_claim_any");
+      expect(indexes).toContain("jobs_claim_type");
+    } finally {
+      check.close();
+    }
+    const engine = new Engine(store, { clock: new ManualClock(Date.UTC(2026, 0, 1)) });
+    const got: string[] = [];
+    for (let i = 0; i < 4; i++)
+      got.push(...(await engine.claim({ owner: "w", limit: 2 })).map((c) => c.job.id));
+    expect(got).toEqual(before);
+  });
+
   describe("query plans", () => {
     /** Bind every named parameter a hot query uses (values do not matter for the plan). */
     function params(sql: string): Record<string, unknown> {
@@ -282,10 +340,11 @@ describe("SqliteStore specifics", () => {
       expect(text).not.toContain("USE TEMP B-TREE FOR ORDER BY");
     });
 
-    it("claim_any is served by jobs_claim_any without sorting", async () => {
-      const text = await plan("claim_any");
-      expect(text).toContain("jobs_claim_any");
-      expect(text).not.toContain("USE TEMP B-TREE FOR ORDER BY");
+    it("claimable_types (a claim naming no type) seeks jobs_claim_type once per type, never scans", async () => {
+      const text = await plan("claimable_types");
+      expect(text).toMatch(/SEARCH jobs USING (COVERING )?INDEX jobs_claim_type \(type>\?\)/);
+      expect(text).not.toMatch(/SCAN jobs\b/);
+      expect(text).not.toContain("USE TEMP B-TREE");
     });
 
     it("expired_leases is served by jobs_lease", async () => {

@@ -82,15 +82,19 @@ describe("baton ps, logs -f, wait and the daemon verbs", () => {
 });
 
 describe("baton completion", () => {
-  it("bash, zsh and fish scripts name the commands and parse in their shell; another shell is a usage error", () => {
+  it("bash, zsh and fish scripts ask baton for the commands and parse in their shell; another shell is a usage error", () => {
     const home = newHome();
     const dir = mkdtempSync(join(tmpdir(), "bsv-completion-"));
     try {
+      // The scripts name no command themselves (D97): they ask `baton __complete`, which does.
+      const words = cli(home, ["__complete", "--", ""]);
+      expect(words.code, words.stderr).toBe(0);
+      const offered = words.stdout.split("\n");
+      for (const word of ["run", "logs", "wait", "stop", "daemon", "ps"]) expect(offered).toContain(word);
       for (const shell of ["bash", "zsh", "fish"]) {
         const result = cli(home, ["completion", shell]);
         expect(result.code, result.stderr).toBe(0);
-        for (const word of ["run", "logs", "wait", "stop", "daemon", "ps"])
-          expect(result.stdout).toContain(word);
+        expect(result.stdout).toContain("baton __complete");
         const file = join(dir, `baton.${shell}`);
         writeFileSync(file, result.stdout);
         const check = spawnSync(shell, shell === "fish" ? ["--no-execute", file] : ["-n", file]);

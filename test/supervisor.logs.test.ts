@@ -6,14 +6,16 @@ import {
   appendFileSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   statSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { LocalCommandHost } from "../src/daemon/host.js";
+import { LocalCommandHost } from "../src/ops/local-host.js";
 import { LogPump } from "../src/supervisor/log-pump.js";
 import { ensureAttemptDir } from "../src/supervisor/run-dir.js";
 import { cli, cliAsync, cliJson, newHome, stopDaemon, until } from "./helpers/supervisor.js";
@@ -169,6 +171,25 @@ describe("a job's files go with it (finding 10)", () => {
     expect(cli(home, ["daemon", "start"]).code).toBe(0);
     await until("the sweep", () => !existsSync(orphan), 10_000);
     expect(cliJson(home, ["logs", id]).text).toBe("kept\n");
+    stopDaemon(home);
+  });
+
+  it("logs of an attempt whose command never started is NOT_FOUND saying so, not an empty ok", () => {
+    const home = newHome();
+    // Attempt 1 removes its own working directory and fails: the retry cannot start.
+    const cwd = mkdtempSync(join(tmpdir(), "bsv-gone-"));
+    const { id } = cliJson(home, ["run", "--retries", "1", "--", "sh", "-c", `cd /; rm -rf ${cwd}; exit 1`], {
+      cwd,
+    });
+    expect(cli(home, ["wait", id]).code).not.toBe(0);
+    const answer = cli(home, ["logs", id, "--json"]);
+    expect(answer.code, answer.stdout).toBe(3);
+    const error = (JSON.parse(answer.stdout) as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe("NOT_FOUND");
+    expect(error.message).toContain("never started");
+    expect(error.message).toContain("does not exist");
+    // Attempt 1 ran and printed nothing: that stays an empty log, exit 0 (D57).
+    expect(cliJson(home, ["logs", id, "--attempt", "1"]).text).toBe("");
     stopDaemon(home);
   });
 });

@@ -98,10 +98,12 @@ describe("baton run", () => {
     const home = newHome();
     const failed = cli(home, ["run", "--wait", "--", "sh", "-c", "echo out; echo err >&2; exit 7"]);
     expect(failed).toMatchObject({ code: 7, stderr: "" });
-    expect(failed.stdout).toMatch(new RegExp(`^${ULID.source.slice(1, -1)}  failed  exit 7\n$`));
+    expect(failed.stdout).toMatch(
+      new RegExp(`^${ULID.source.slice(1, -1)} \\([0-9A-Z]{6}\\)  failed  exit 7\n$`),
+    );
     const ok = cli(home, ["run", "--wait", "--", "sh", "-c", "echo fine"]);
     expect(ok).toMatchObject({ code: 0, stderr: "" });
-    expect(ok.stdout).toMatch(/^\S+  succeeded  exit 0\n$/);
+    expect(ok.stdout).toMatch(/^\S+ \(\S+\) {2}succeeded {2}exit 0\n$/);
     const crash = cli(home, ["run", "--wait", "--", "sh", join(FIXTURES, "crash.sh"), "42"]);
     expect(crash.code).toBe(42);
     expect(crash.stdout).toMatch(/  exit 42\n$/);
@@ -199,6 +201,10 @@ describe("baton run", () => {
     const third = cliJson(home, ["run", "--key", "build-123", "--", "true"]);
     expect(third).toMatchObject({ id: first.id, deduplicated: true, state: "cancelled" });
     expect(jobRows(home)).toHaveLength(1);
+    // In words too: the finished run is not said to be "already running" (stranger s17f).
+    const text = cli(home, ["run", "--key", "build-123", "--", "true"]).stdout;
+    expect(text).toContain("cancelled  (deduplicated: the key's existing run, not started again)");
+    expect(text).not.toContain("already running");
     // Deleted, the key is free again.
     cliJson(home, ["delete", first.id]);
     const fourth = cliJson(home, ["run", "--key", "build-123", "--", "true"]);
@@ -240,7 +246,12 @@ describe("baton run", () => {
 
     const stopped = cli(home, ["stop", id, "--json"]);
     expect(stopped.code).toBe(0);
-    expect(JSON.parse(stopped.stdout).data).toEqual({ id, state: "cancelled" });
+    expect(JSON.parse(stopped.stdout).data).toEqual({
+      id,
+      state: "cancelled",
+      outcome: "cancelled",
+      message: `job ${id} cancelled`,
+    });
     expect(groupMembers(record!.pid)).toEqual([]);
     const [attempt] = attemptRows(home, id);
     expect(attempt!.outcome).toBe("cancelled");
@@ -284,8 +295,8 @@ describe("baton run", () => {
     const text = cli(home, ["status"]).stdout;
     expect(text).toContain("2 running");
     expect(text).toContain("3 queued");
-    expect(text).toContain("waiting for a slot");
-    for (const id of ids.slice(2)) expect(text).toContain(id);
+    expect(text).toContain("waiting for the daemon to start them (a free run slot)");
+    for (const id of ids.slice(2)) expect(text).toContain(id.slice(-6));
     const one = cliJson(home, ["status", ids[4]!]);
     expect(one.job.state).toBe("queued");
     expect(one.waitingReason.join(" ")).toMatch(/limit|slot/);

@@ -32,6 +32,21 @@ describe("baton task new", () => {
     expect(JSON.parse(again.stdout).error.code).toBe("NAME_TAKEN");
   });
 
+  it("a name taken says which file defines it: baton.yaml and its line, or the plugin module", () => {
+    const home = newHome();
+    const dir = project("tasks:\n  build:\n    command: [echo, hi]\n");
+    const yaml = cli(home, ["task", "new", "build", "--json"], { cwd: dir });
+    expect(JSON.parse(yaml.stdout).error).toMatchObject({
+      code: "NAME_TAKEN",
+      message: "a task 'build' exists already (baton.yaml:2)",
+    });
+    cliJson(home, ["task", "new", "greet", "--plugin"], { cwd: dir });
+    const plugin = cli(home, ["task", "new", "greet", "--plugin"], { cwd: dir });
+    expect(plugin.stderr).toContain(
+      `a task 'greet' exists already (${join(".baton", "tasks", "greet.mjs")})`,
+    );
+  });
+
   it("scaffolds into an empty tasks: {} map and after the last task of a 4-space file", () => {
     const home = newHome();
     const dir = project("tasks: {}\n");
@@ -48,10 +63,10 @@ describe("baton task new", () => {
     expect(text).toContain("# end");
   });
 
-  it("scaffolds a TypeScript plugin task that validates, describes, dry-runs and runs", () => {
+  it("--plugin --typescript scaffolds a TypeScript plugin task that validates, describes, dry-runs and runs", () => {
     const home = newHome();
     const dir = project("tasks: {}\n");
-    const made = cliJson(home, ["task", "new", "greet", "--plugin"], { cwd: dir });
+    const made = cliJson(home, ["task", "new", "greet", "--plugin", "--typescript"], { cwd: dir });
     expect(made.file).toBe(join(dir, ".baton", "tasks", "greet.ts"));
     expect(cliJson(home, ["config", "validate"], { cwd: dir }).tasks).toEqual(["greet"]);
     const described = cliJson(home, ["task", "describe", "greet"], { cwd: dir });
@@ -172,6 +187,45 @@ describe("baton schedule disable|enable", () => {
         .filter((k) => k.startsWith("schedule_")),
     ).toEqual(["schedule_disabled", "schedule_enabled"]);
   });
+
+  it("the first enable in a project is a change: it answers 'on', changed, and is audited", () => {
+    const home = newHome();
+    const dir = project("tasks:\n  rep:\n    command: [echo, rep]\n    schedule: '0 3 * * *'\n");
+    expect(cliJson(home, ["schedule", "list"], { cwd: dir }).schedules).toMatchObject([{ enabled: false }]);
+    expect(cliJson(home, ["schedule", "enable", "rep"], { cwd: dir })).toEqual({
+      task: "rep",
+      enabled: true,
+      changed: true,
+    });
+    expect(cliJson(home, ["schedule", "list"], { cwd: dir }).schedules).toMatchObject([{ enabled: true }]);
+    expect(eventRows(home).map((e) => e.kind)).toContain("schedule_enabled");
+    expect(cli(home, ["schedule", "enable", "rep"], { cwd: dir }).stdout).toBe(
+      "schedule of rep: on (already)\n",
+    );
+  });
+});
+
+describe("a schedule that never fires", () => {
+  it("is a CONFIG_INVALID naming the task and the schedule, at load, in config validate and in schedule enable", () => {
+    const home = newHome();
+    const dir = project(
+      "tasks:\n  ok:\n    command: [echo, ok]\n    schedule: '0 0 29 2 *'\n  feb30:\n    command: [echo, never]\n    schedule: '0 0 30 2 *'\n",
+    );
+    const expected =
+      "baton.yaml:7:5: tasks.feb30.schedule: invalid cron expression '0 0 30 2 *': it never fires: no date has that day in that month (such as 30 February)";
+    const validate = cli(home, ["config", "validate"], { cwd: dir });
+    expect(validate.code).toBe(2);
+    expect(validate.stdout).toContain(expected);
+    for (const task of ["feb30", "ok"]) {
+      const enable = cli(home, ["schedule", "enable", task, "--json"], { cwd: dir });
+      expect(enable.code).toBe(2);
+      const error = JSON.parse(enable.stdout).error;
+      expect(error.code).toBe("CONFIG_INVALID");
+      expect(error.message).toContain(expected);
+    }
+    // Nothing was registered, so the daemon has no slot to wait for.
+    expect(eventRows(home).filter((e) => e.kind.startsWith("schedule_"))).toEqual([]);
+  });
 });
 
 describe("the daemon fires schedules", () => {
@@ -180,8 +234,9 @@ describe("the daemon fires schedules", () => {
     const dir = project(
       "tasks:\n  tick:\n    command: ['sh', '-c', 'echo \"$BATON_RUN_ID\" >> fired.log']\n    schedule: '*/2 * * * * *'\n",
     );
-    // `schedule list` registers the project's schedules (validating does not, D79); the daemon fires them.
-    expect(cliJson(home, ["schedule", "list"], { cwd: dir }).schedules).toHaveLength(1);
+    // `schedule enable` registers the task's schedule (listing and validating do not, D79, D108); the daemon fires it.
+    expect(cliJson(home, ["schedule", "list"], { cwd: dir }).schedules).toMatchObject([{ enabled: false }]);
+    expect(cliJson(home, ["schedule", "enable", "tick"], { cwd: dir })).toMatchObject({ enabled: true });
     expect(cli(home, ["daemon", "start"]).code).toBe(0);
     await until(
       "two scheduled runs to finish",

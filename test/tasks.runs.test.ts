@@ -49,4 +49,48 @@ describe("baton runs", () => {
     expect(text).toContain("succeeded (dry run)");
     expect(text).toContain("succeeded (forced)");
   });
+
+  it("a retried run took from its first attempt's start, waits between attempts included", () => {
+    const home = newHome();
+    const dir = project(
+      [
+        "tasks:",
+        "  flaky:",
+        "    command: [sh, -c, 'exit 3']",
+        "    retry: { attempts: 3, backoff: fixed, base: 1s }",
+      ].join("\n"),
+    );
+    expect(cli(home, ["task", "run", "flaky"], { cwd: dir }).code).toBe(1);
+    const [run] = cliJson(home, ["runs", "flaky"], { cwd: dir }).runs as { durationMs: number }[];
+    // Two waits of about 1 s (jitter 10%): the last attempt alone took a few milliseconds.
+    expect(run!.durationMs).toBeGreaterThanOrEqual(1800);
+  });
+
+  it("lists only this project's runs when another project has a task of the same name", () => {
+    const home = newHome();
+    const yaml = [
+      "tasks:",
+      "  backup:",
+      "    command: [echo, saved]",
+      "    dry_run_command: [sh, -c, 'exit 3']",
+    ].join("\n");
+    const a = project(yaml);
+    const b = project(yaml);
+    const ran = cliJson(home, ["task", "run", "backup"], { cwd: a });
+    // Before b's first run, b's task list shows no last run (a's run is a's).
+    const before = cliJson(home, ["task", "list"], { cwd: b }).tasks as { lastRun?: unknown }[];
+    expect(before[0]!.lastRun).toBeUndefined();
+    expect(cliJson(home, ["runs", "backup"], { cwd: b }).runs).toEqual([]);
+    expect(cliJson(home, ["runs"], { cwd: b }).runs).toEqual([]);
+    expect(cli(home, ["task", "run", "backup", "--dry-run"], { cwd: b }).code).not.toBe(0);
+    const inB = cliJson(home, ["runs", "backup"], { cwd: b }).runs as { id: string; dryRun: boolean }[];
+    expect(inB).toHaveLength(1);
+    expect(inB[0]!.dryRun).toBe(true);
+    const inA = cliJson(home, ["runs", "backup"], { cwd: a }).runs as { id: string }[];
+    expect(inA.map((r) => r.id)).toEqual([ran.id]);
+    const listedA = cliJson(home, ["task", "list"], { cwd: a }).tasks as {
+      lastRun?: { id: string; state: string };
+    }[];
+    expect(listedA[0]!.lastRun).toMatchObject({ id: ran.id, state: "succeeded" });
+  });
 });

@@ -3,12 +3,14 @@
  * and accepts and rejects the same configs as the zod validator, over the known cases and a corpus
  * built by a seeded generator. Classes the schema cannot express (docs/tasks.md, "The JSON
  * Schema") are left out of the generator on purpose: backwards cron ranges (5-1), croner's L/W/#
- * forms, time-zone names, durations below a millisecond or above 10 years, the validity of an
+ * forms, schedules no date matches (30 February), time-zone names, durations below a millisecond or above 10 years (a retry's base above a day, its max above a week), the validity of an
  * input's `pattern`, and whether a {{name}} in an argv list names an input.
  */
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
-import { configJsonSchema, configSchema } from "../src/tasks/schema.js";
+import { NEVER_FIRES, configJsonSchema, configSchema, cronProblem } from "../src/tasks/schema.js";
+import { parseDuration } from "../src/core/duration.js";
+import { BACKOFF_LIMITS } from "../src/core/job.js";
 import { seededRandom as rng } from "./helpers/random.js";
 
 function compile() {
@@ -57,7 +59,15 @@ const FIELDS: [number, number, string[]][] = [
   [0, 7, ["MON", "fri", "Sun"]],
 ];
 
+/** A generated expression, never one whose fields are in range but match no date (left out: see above). */
 function cron(r: Rand): string {
+  for (;;) {
+    const expression = anyCron(r);
+    if (cronProblem(expression) !== NEVER_FIRES) return expression;
+  }
+}
+
+function anyCron(r: Rand): string {
   const fields = FIELDS.map(([lo, hi, names]) =>
     Array.from({ length: r() < 0.8 ? 1 : int(r, 2, 3) }, () => cronItem(r, lo, hi, names)).join(","),
   );
@@ -67,10 +77,12 @@ function cron(r: Rand): string {
   return fields.join(r() < 0.9 ? " " : "  ");
 }
 
-function duration(r: Rand): string {
+function duration(r: Rand): string | number {
+  if (r() < 0.1) return pick(r, [int(r, 1, 600), 0, -5, 2.5]); // a YAML number: seconds
   if (r() < 0.6) return `${int(r, 1, 90)}${pick(r, ["s", "m", "h"])}`;
   return pick(r, [
     `${int(r, 1, 90)}${pick(r, ["ms", "s", "m", "h", "d", "w"])}`,
+    `${int(r, 1, 10)}y`, // years up to the limit: past 10 the schema is looser by design (above)
     `${int(r, 1, 3)}h${int(r, 1, 59)}m`,
     `${int(r, 1, 9)}.5s`,
     String(int(r, 1, 600)),
@@ -83,6 +95,20 @@ function duration(r: Rand): string {
     "-5s",
     `${int(r, 1, 9)}y`,
   ]);
+}
+
+/** A retry's `base` (`max`): a duration, never a valid one above a day (a week), left out above. */
+function retryDuration(r: Rand, atMostMs: number): string | number {
+  for (;;) {
+    const value = duration(r);
+    let ms: number | undefined;
+    try {
+      ms = parseDuration(String(value));
+    } catch {
+      ms = undefined;
+    }
+    if (ms === undefined || ms <= atMostMs) return value;
+  }
 }
 
 function command(r: Rand): unknown {
@@ -153,8 +179,10 @@ function task(r: Rand): Record<string, unknown> {
   if (r() < 0.2) {
     out.retry = pick(r, [
       { attempts: int(r, 0, 4) },
-      { attempts: 3, base: duration(r), backoff: "fixed" },
+      { attempts: 3, base: retryDuration(r, BACKOFF_LIMITS.baseMs), backoff: "fixed" },
+      { attempts: 3, max: retryDuration(r, BACKOFF_LIMITS.maxMs) },
       { attempts: 2, factor: 0.5 },
+      { attempts: 2, factor: pick(r, [10, 11, 100]) },
     ]);
   }
   if (r() < 0.2) out.notify = notify(r);

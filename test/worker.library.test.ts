@@ -2,6 +2,7 @@
  * The library's worker, in one process over a temp SQLite file: typed enqueue, concurrency,
  * priorities, retries, UnrecoverableError, timeouts, lease loss, graceful stop, events, cron.
  */
+import { Session } from "node:inspector/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { Baton } from "../src/baton.js";
@@ -57,6 +58,29 @@ function abortReason(signal: AbortSignal): Promise<string> {
   return new Promise((resolve) =>
     signal.addEventListener("abort", () => resolve((signal.reason as Error).message)),
   );
+}
+
+/** AbortSignals alive in this process now (V8's queryObjects, after a full collection). */
+async function liveAbortSignals(): Promise<number> {
+  const session = new Session();
+  session.connect();
+  try {
+    const { result: proto } = await session.post("Runtime.evaluate", { expression: "AbortSignal.prototype" });
+    // @types/node types these two answers as void.
+    const { objects } = (await session.post("Runtime.queryObjects", {
+      prototypeObjectId: proto.objectId!,
+      objectGroup: "signals",
+    })) as unknown as { objects: { objectId?: string } };
+    const { result } = (await session.post("Runtime.callFunctionOn", {
+      objectId: objects.objectId!,
+      functionDeclaration: "function () { return this.length; }",
+      returnByValue: true,
+    })) as unknown as { result: { value: unknown } };
+    await session.post("Runtime.releaseObjectGroup", { objectGroup: "signals" });
+    return result.value as number;
+  } finally {
+    session.disconnect();
+  }
 }
 
 const email = z.object({ to: z.string().email() });
@@ -236,6 +260,41 @@ describe("worker", () => {
     expect(done.state).toBe("timed_out");
     await until(() => (reason === "" ? undefined : true));
     expect(reason).toMatch(/timed out/);
+  });
+
+  it("makes no AbortSignal for a handler that never reads its signal; one read after an abort is aborted", async () => {
+    const baton = await ledger();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let running = 0;
+    const quiet = defineHandler("quiet", z.object({}), async () => {
+      running++;
+      await gate;
+    });
+    let late: { aborted: boolean; reason: string } | undefined;
+    const slow = defineHandler(
+      "late_reader",
+      z.object({}),
+      async (_p, context) => {
+        // The signal is read only once the timeout has been recorded.
+        await until(async () => ((await baton.get(timedOut)).state === "timed_out" ? true : undefined));
+        late = { aborted: context.signal.aborted, reason: (context.signal.reason as Error).message };
+      },
+      { timeoutMs: 100, maxAttempts: 1 },
+    );
+    for (let i = 0; i < 20; i++) await baton.enqueue(quiet, {});
+    const worker = track(baton.worker({ handlers: [quiet], concurrency: 20 }));
+    const before = await liveAbortSignals();
+    await worker.start();
+    await until(() => (running === 20 ? true : undefined));
+    // 20 handlers hold their slots: none of them read `signal`, so none has one.
+    expect((await liveAbortSignals()) - before).toBeLessThan(5);
+    release();
+    await until(() => (worker.activeCount === 0 ? true : undefined));
+    const timedOut = (await baton.enqueue(slow, {})).job.id;
+    await track(baton.worker({ handlers: [slow] })).start();
+    await until(() => late);
+    expect(late).toEqual({ aborted: true, reason: "timed out after 100 ms" });
   });
 
   it("aborts the signal when the lease is lost (job cancelled by someone else) and records nothing more", async () => {

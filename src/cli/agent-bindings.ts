@@ -6,11 +6,12 @@
 import { readFileSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { csvJobs } from "../agents/bulk.js";
+import { parseTimerDuration } from "../core/duration.js";
 import { InvalidInputError } from "../core/errors.js";
 import type { CliBinding, CliContext, CliOption } from "./bindings.js";
 import { parseJobsFile } from "./bindings.js";
 import { io } from "./io.js";
-import { keyValues, table } from "./output.js";
+import { commandHint, keyValues, table } from "./output.js";
 
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
@@ -129,13 +130,16 @@ const jobOptions: CliOption[] = [
 ];
 
 function jobInput(o: Record<string, unknown>): Record<string, unknown> {
+  const timeout = str(o.timeout);
+  // Checked here so the refusal names the flag as typed (the operation names its field `timeout`).
+  if (timeout !== undefined) parseTimerDuration(timeout, "--timeout");
   return omitUndefined({
     agent: str(o.agent),
     command: commandOf(str(o.command)),
     type: str(o.type),
     meta: metaOf(o.meta),
     user: str(o.user),
-    timeout: str(o.timeout),
+    timeout,
     key: str(o.key),
     retries: count("retries", o.retries),
   });
@@ -218,7 +222,10 @@ export const agentBindings: CliBinding[] = [
         (j) => `${j.id}  ${j.agent}  ${j.state}${j.deduplicated ? "  (deduplicated)" : ""}`,
       );
       const first = d.jobs[0]!.id;
-      return [...rows, `answer: baton agent show ${first}   cancel: baton agent cancel ${first}`].join("\n");
+      return [
+        ...rows,
+        `answer: ${commandHint(`baton agent show ${first}`)}   cancel: ${commandHint(`baton agent cancel ${first}`)}`,
+      ].join("\n");
     },
     quiet: (o) => o.wait === true,
     after: (data, o, ctx) =>
@@ -251,7 +258,7 @@ export const agentBindings: CliBinding[] = [
       const d = data as { id: string; state: string; finished: boolean; summary?: string; error?: string };
       return d.finished
         ? `${d.id}  ${d.state}: ${d.summary ?? d.error ?? ""}`
-        : `${d.id}  still ${d.state}: baton wait ${d.id}, then baton agent show ${d.id}`;
+        : `${d.id}  still ${d.state}: ${commandHint(`baton wait ${d.id}`)}, then ${commandHint(`baton agent show ${d.id}`)}`;
     },
   },
   {
@@ -262,7 +269,7 @@ export const agentBindings: CliBinding[] = [
     input: ([[id], [instructions]]) => ({ id, instructions: instructionsOf(instructions) }),
     render: (data) => {
       const d = data as { id: string; state: string; continues: string };
-      return `${d.id}  ${d.state}  (continues ${d.continues})\nanswer: baton agent show ${d.id}`;
+      return `${d.id}  ${d.state}  (continues ${d.continues})\nanswer: ${commandHint(`baton agent show ${d.id}`)}`;
     },
     quiet: (o) => o.wait === true,
     after: (data, o, ctx) =>

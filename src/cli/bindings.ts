@@ -41,6 +41,11 @@ export interface CliBinding {
   passThrough?: boolean;
   /** Print nothing for the operation's own result (the `after` step speaks instead). */
   quiet?(opts: Record<string, unknown>): boolean;
+  /**
+   * A result that is a failure in the command line's terms (exit code ≠ 0): the error to print
+   * instead of the result, so `--json` gives an error envelope (docs/cli.md: exit 2 ⇒ `ok: false`).
+   */
+  refuse?(data: unknown, mode: OutputMode): BatonError | undefined;
   /** Work after the result was printed (follow, wait); may decide the exit code. */
   after?(data: unknown, opts: Record<string, unknown>, ctx: CliContext): Promise<number | undefined>;
 }
@@ -103,12 +108,15 @@ export function parseJobsFile(text: string): unknown[] {
 }
 
 /** `--state` values, each a state (or one of `extra`); a misspelt one lists them and guesses. */
+/** `-s` values, repeated or with commas (`-s queued,running` = `-s queued -s running`), each checked. */
 function checkStates(values: string[] | undefined, extra: string[]): string[] | undefined {
+  if (values === undefined) return undefined;
   const valid = [...JOB_STATES, ...extra];
-  for (const v of values ?? []) {
+  const words = values.flatMap((v) => v.split(",")).map((v) => v.trim());
+  for (const v of words) {
     if (!valid.includes(v)) throw new InvalidInputError(`--state ${notOneOf("a state", v, valid)}`);
   }
-  return values;
+  return words;
 }
 
 /**
@@ -124,7 +132,12 @@ function omitUndefined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
-const scopeOptions: CliOption[] = [
+/**
+ * `--project`: where the command works, and where a job's name or short id is looked up first
+ * (runBinding refuses a path that is not a directory and makes it the call's cwd). Every command
+ * that takes a job reference gets it (buildProgram).
+ */
+export const scopeOptions: CliOption[] = [
   { flags: "--project <path>", description: "project path (default: git root of cwd)" },
 ];
 const scope = (o: Record<string, unknown>) => ({ cwd: io().cwd, project: str(o.project) });
@@ -173,28 +186,146 @@ function renderJobs(data: unknown, mode: OutputMode): string {
       attempts: number;
       createdAt: string;
       error?: string;
+      command?: string;
+      exitCode?: number;
     }[];
     total: number;
     nextCursor?: string;
   };
   if (d.jobs.length === 0) return "no jobs";
+  // A background command is shown by what it runs and how it ended: EXIT and COMMAND appear when
+  // the page has one, COMMAND last, cut to the terminal's width.
+  const commands = d.jobs.some((j) => j.command !== undefined);
+  const exits = commands || d.jobs.some((j) => j.exitCode !== undefined);
   const body = table(
-    ["ID", "STATE", "TYPE", "NAME", "WORKFLOW", "TRIES", "CREATED"],
+    [
+      "ID",
+      "STATE",
+      ...(exits ? ["EXIT"] : []),
+      "TYPE",
+      "NAME",
+      "WORKFLOW",
+      "TRIES",
+      "CREATED",
+      ...(commands ? ["COMMAND"] : []),
+    ],
     d.jobs.map((j) => [
       shortId(j.id),
       j.state,
+      ...(exits ? [j.exitCode === undefined ? "" : String(j.exitCode)] : []),
       j.type,
       j.name ?? "",
       j.workflow ?? "",
       String(j.attempts),
       j.createdAt.slice(0, 19),
+      ...(commands ? [j.command ?? ""] : []),
     ]),
+    { fit: true },
   );
   const more =
     d.nextCursor === undefined
       ? ""
       : `\n${paint(mode, "dim", `${d.total} in all; next page: --cursor ${d.nextCursor}`)}`;
   return body + more;
+}
+
+/** A resume line (`<id> …`) as a person reads it: the job by its short id. */
+function shortLine(text: string): string {
+  return text.replace(/^[0-9A-HJKMNP-TV-Z]{26}\b/, (id) => shortId(id));
+}
+
+/** `-w <workflow>` for a command that narrows to it; nothing for tasks outside any workflow. */
+function workflowFlag(workflow: string): string {
+  if (workflow === "(none)") return "";
+  return ` -w ${/^[A-Za-z0-9_.:@/-]+$/.test(workflow) ? workflow : `'${workflow.replace(/'/g, "'\\''")}'`}`;
+}
+
+/**
+ * `baton resume` as text: each workflow's counts, what was done last, the tasks left, its failed
+ * tasks, and what the budget left out with the command that shows it; then how to carry on.
+ */
+function renderResume(data: unknown, mode: OutputMode): string {
+  const d = data as import("../ops/resume.js").ResumeOutput;
+  const out: string[] = [];
+  if (d.unknownWorkflow !== undefined)
+    out.push(
+      `No task of ${d.project} is in a workflow named ${JSON.stringify(d.unknownWorkflow)} — baton workflows names them; -w '' is the tasks in no workflow.`,
+    );
+  else if (d.remaining === 0) out.push(`Nothing left to do in ${d.project}.`);
+  for (const w of d.workflows) {
+    out.push(
+      paint(
+        mode,
+        "bold",
+        `${w.workflow}: ${w.remaining} left, ${w.done} done${w.failed > 0 ? `, ${w.failed} failed` : ""}`,
+      ),
+    );
+    if (w.lastDone !== undefined) out.push(paint(mode, "dim", `  last done: ${shortLine(w.lastDone)}`));
+    for (const t of w.tasks) out.push(`  ${shortLine(t)}`);
+    if (w.more > 0)
+      out.push(
+        paint(
+          mode,
+          "dim",
+          `  … ${w.more} more left, not shown — baton list${workflowFlag(w.workflow)} -s live`,
+        ),
+      );
+    for (const f of w.failedTasks ?? []) out.push(paint(mode, "red", `  ✗ ${shortLine(f)}`));
+    const unlisted = w.failed - (w.failedTasks ?? []).length;
+    if (unlisted > 0)
+      out.push(
+        paint(
+          mode,
+          "dim",
+          `  … ${unlisted} ${(w.failedTasks ?? []).length > 0 ? "more " : ""}failed, not shown — baton list${workflowFlag(w.workflow)} -s failed -s timed_out -s cancelled`,
+        ),
+      );
+  }
+  const hidden = d.notShown?.workflows ?? 0;
+  if (d.notShown !== undefined && hidden > 0) {
+    const names = d.notShown.first.map((n) => `${n.workflow} (${n.remaining} left)`).join(", ");
+    const none = d.notShown.first.some((n) => n.workflow === "(none)")
+      ? " (-w '' for the tasks in no workflow)"
+      : "";
+    const listed = names === "" ? "" : `: ${names}${hidden > d.notShown.first.length ? ", …" : ""}`;
+    out.push(
+      `${hidden} more workflow(s) not shown${listed} — baton resume -w <workflow>${none}, or a larger --budget`,
+    );
+  }
+  for (const f of d.finishedSince ?? []) out.push(paint(mode, "dim", `finished: ${shortLine(f)}`));
+  out.push(paint(mode, "dim", `cursor: ${d.cursor}`));
+  if (d.remaining > 0) {
+    out.push(
+      d.workflows.length === 0 && hidden === 0
+        ? `Nothing changed since the cursor; ${d.remaining} task(s) still left — baton resume`
+        : 'Next: do the first task above, then baton complete <id> --evidence "what you did"',
+    );
+  }
+  return out.join("\n");
+}
+
+/** enqueue's one-task flags and their field in a --file item; only -w is shared by the file's jobs. */
+const ONE_TASK_FLAGS: readonly [option: string, flag: string, field: string][] = [
+  ["type", "-t/--type", "type"],
+  ["name", "-n/--name", "name"],
+  ["tag", "--tag", "tags"],
+  ["priority", "-p/--priority", "priority"],
+  ["delay", "--delay", "delayMs"],
+  ["maxAttempts", "--max-attempts", "maxAttempts"],
+  ["key", "-k/--key", "idempotencyKey"],
+  ["dependsOn", "--depends-on", "dependsOn"],
+  ["resource", "--resource", "resourceKey"],
+];
+
+/** Refuse a one-task flag beside --file rather than enqueue the file's jobs without it. */
+function refuseFileDefaults(o: Record<string, unknown>): void {
+  const given = ONE_TASK_FLAGS.find(([option]) => o[option] !== undefined);
+  if (given === undefined) return;
+  const [, flag, field] = given;
+  throw new InvalidInputError(
+    `${flag} applies to one task and is not used with --file: put "${field}" on each job in the file (only -w/--workflow is shared)`,
+    { issues: [{ path: flag, message: "not allowed with --file" }] },
+  );
 }
 
 export const bindings: CliBinding[] = [
@@ -227,6 +358,7 @@ export const bindings: CliBinding[] = [
       if (o.file !== undefined) {
         if (payload !== undefined && payload.length > 0)
           throw new InvalidInputError("give a payload or --file, not both");
+        refuseFileDefaults(o);
         const tasks = parseJobsFile(readInput(str(o.file) ?? ""));
         return {
           ...common,
@@ -260,7 +392,10 @@ export const bindings: CliBinding[] = [
     render(data) {
       const d = data as { jobs: { id: string; state: string; deduplicated: boolean }[] };
       return d.jobs
-        .map((j) => `${j.id}  ${j.state}${j.deduplicated ? "  (deduplicated: existing job)" : ""}`)
+        .map(
+          (j) =>
+            `${j.id} (${shortId(j.id)})  ${j.state}${j.deduplicated ? "  (deduplicated: existing job)" : ""}`,
+        )
         .join("\n");
     },
   },
@@ -305,9 +440,15 @@ export const bindings: CliBinding[] = [
     op: "resume_session",
     command: "resume",
     options: [
-      { flags: "-w, --workflow <name>", description: "only this workflow" },
+      {
+        flags: "-w, --workflow <name>",
+        description: "only this workflow ('' for the tasks in no workflow)",
+      },
       { flags: "--budget <tokens>", description: "token budget of the answer (default 600)" },
-      { flags: "--since <cursor>", description: "only what changed since this cursor" },
+      {
+        flags: "--since <cursor>",
+        description: "only what changed since this cursor (e12) or time (yesterday, 2h)",
+      },
       {
         flags: "--hook",
         description:
@@ -331,26 +472,7 @@ export const bindings: CliBinding[] = [
       if (text !== "") io().out(`${text}\n`);
       return undefined;
     },
-    render(data, mode) {
-      const d = data as import("../ops/resume.js").ResumeOutput;
-      const out: string[] = [];
-      if (d.remaining === 0) out.push(`Nothing left to do in ${d.project}.`);
-      for (const w of d.workflows) {
-        out.push(
-          paint(
-            mode,
-            "bold",
-            `${w.workflow}: ${w.remaining} left, ${w.done} done${w.failed > 0 ? `, ${w.failed} failed` : ""}`,
-          ),
-        );
-        if (w.lastDone !== undefined) out.push(paint(mode, "dim", `  last done: ${w.lastDone}`));
-        for (const t of w.tasks) out.push(`  ${t}`);
-        if (w.more > 0) out.push(paint(mode, "dim", `  … and ${w.more} more`));
-      }
-      for (const f of d.finishedSince ?? []) out.push(paint(mode, "dim", `finished: ${f}`));
-      out.push(paint(mode, "dim", `cursor: ${d.cursor}`));
-      return out.join("\n");
-    },
+    render: renderResume,
   },
   {
     op: "check_task",
@@ -376,8 +498,11 @@ export const bindings: CliBinding[] = [
       { flags: "--tag <tag>", description: "only jobs with this tag" },
       { flags: "-q, --search <text>", description: "text in id, name, payload, evidence, error" },
       { flags: "--archived", description: "include archived jobs" },
-      { flags: "--since <when>", description: "created at or after (ISO date, or 2h / 7d ago)" },
-      { flags: "--until <when>", description: "created before (ISO date, or 2h / 7d ago)" },
+      {
+        flags: "--since <when>",
+        description: "created at or after (ISO date, 2h / 7d ago, today, yesterday)",
+      },
+      { flags: "--until <when>", description: "created before (ISO date, 2h / 7d ago, today, yesterday)" },
       { flags: "-l, --limit <n>", description: "page size (default 50)" },
       { flags: "--cursor <id>", description: "next page after this id" },
       ...scopeOptions,
@@ -414,8 +539,8 @@ export const bindings: CliBinding[] = [
     op: "audit_log",
     command: "audit",
     options: [
-      { flags: "--since <when>", description: "ISO date or duration ago (2h, 7d)" },
-      { flags: "--until <when>", description: "ISO date or duration ago" },
+      { flags: "--since <when>", description: "ISO date, duration ago (2h, 7d), today, yesterday" },
+      { flags: "--until <when>", description: "ISO date, duration ago, today, yesterday" },
       { flags: "-w, --workflow <name>", description: "only this workflow" },
       { flags: "-t, --type <type>", description: "only jobs of this type" },
       { flags: "-a, --all", description: "every project" },
@@ -595,12 +720,15 @@ export const bindings: CliBinding[] = [
         description: "jobs waiting on a removed job: cancel them, or release the dependency",
       },
     ],
-    input: (_a, o) =>
-      omitUndefined({
-        olderThan: str(o.olderThan),
+    input: (_a, o) => {
+      const olderThan = str(o.olderThan);
+      if (olderThan !== undefined) parseDuration(olderThan, "--older-than");
+      return omitUndefined({
+        olderThan,
         state: checkStates(o.state as string[] | undefined, []),
         dependents: str(o.dependents),
-      }),
+      });
+    },
   },
   {
     op: "doctor",
@@ -683,7 +811,7 @@ export const bindings: CliBinding[] = [
       return omitUndefined({
         name,
         meta: Object.keys(meta).length > 0 ? meta : undefined,
-        ttlSeconds: ttl === undefined ? undefined : Math.round(parseDuration(ttl) / 1000),
+        ttlSeconds: ttl === undefined ? undefined : Math.round(parseDuration(ttl, "--ttl") / 1000),
       });
     },
   },

@@ -3,15 +3,18 @@
  */
 import { watch } from "node:fs";
 import { dirname, join } from "node:path";
-import { parseDuration, parseTimerDuration } from "../core/duration.js";
+import { parseTimerDuration } from "../core/duration.js";
 import { InvalidInputError } from "../core/errors.js";
+import type { JobState } from "../core/states.js";
+import { isTerminal } from "../core/states.js";
 import type { LogStream } from "../supervisor/run-dir.js";
 import { readLogChunk, tailOffset } from "../supervisor/run-dir.js";
 import type { CliBinding, CliContext } from "./bindings.js";
 import { io } from "./io.js";
 import type { OutputMode } from "./output.js";
-import { keyValues, paint, table } from "./output.js";
+import { commandHint, keyValues, paint, table } from "./output.js";
 import { every } from "../core/timer.js";
+import { shortId } from "../core/ids.js";
 
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
@@ -25,9 +28,14 @@ function omitUndefined(o: Record<string, unknown>): Record<string, unknown> {
  */
 export const WAIT_GAVE_UP = 75;
 
-/** The exit code `wait` reports for a finished job: the command's own, else by outcome. */
+/**
+ * The exit code `wait` reports for a finished job: the command's own, else by outcome. A job that
+ * did not succeed never exits 0, whatever its command returned (a task whose success_exit_codes
+ * leave 0 out; a row recorded before timed-out attempts dropped a 0): state and code agree.
+ */
 export function jobExitCode(state: string, exitCode: number | undefined): number {
-  if (exitCode !== undefined) return exitCode;
+  const succeeded = state === "succeeded" || state === "skipped";
+  if (exitCode !== undefined && (exitCode !== 0 || succeeded)) return exitCode;
   switch (state) {
     case "succeeded":
     case "skipped":
@@ -138,9 +146,14 @@ function printOutcome(ctx: CliContext, id: string, r: { state: string; exitCode?
 
 function renderRun(data: unknown, mode: OutputMode): string {
   const d = data as { id: string; name?: string; state: string; deduplicated: boolean; logPath: string };
+  const short = shortId(d.id);
   return [
-    `${d.id}${d.name === undefined ? "" : ` (${d.name})`}  ${d.state}${d.deduplicated ? "  (deduplicated: already running)" : ""}`,
-    paint(mode, "dim", `logs: baton logs ${d.id} -f   wait: baton wait ${d.id}   stop: baton stop ${d.id}`),
+    `${d.id} (${short}${d.name === undefined ? "" : `, ${d.name}`})  ${d.state}${d.deduplicated ? "  (deduplicated: the key's existing run, not started again)" : ""}`,
+    paint(
+      mode,
+      "dim",
+      `logs: ${commandHint(`baton logs ${short} -f`)}   wait: ${commandHint(`baton wait ${short}`)}   stop: ${commandHint(`baton stop ${short}`)}`,
+    ),
   ].join("\n");
 }
 
@@ -209,7 +222,7 @@ export const commandBindings: CliBinding[] = [
         const r = await waitLoop(ctx, d.id, undefined);
         const exitCode = jobExitCode(r.state, r.exitCode);
         if (ctx.mode.json) io().out(`${JSON.stringify({ ok: true, data: { ...d, ...r, exitCode } })}\n`);
-        else io().out(`${d.id}  ${r.state}  exit ${exitCode}\n`);
+        else io().out(`${d.id} (${shortId(d.id)})  ${r.state}  exit ${exitCode}\n`);
         return exitCode;
       }
       return undefined;
@@ -236,7 +249,13 @@ export const commandBindings: CliBinding[] = [
         exitCode?: number;
         logPath?: string;
         waitingReason?: string[];
-        daemon?: { running: boolean; pid?: number; dashboard?: string };
+        daemon?: {
+          running: boolean;
+          pid?: number;
+          dashboard?: string;
+          responding?: boolean;
+          problem?: string;
+        };
         hosts?: {
           host: string;
           home: string;
@@ -244,26 +263,30 @@ export const commandBindings: CliBinding[] = [
           pools: string[];
           running: number;
           lastSeen: string;
+          expiresAt: string;
+          gone?: boolean;
         }[];
         counts?: Record<string, number>;
         running?: { id: string; name?: string; type: string; createdAt: string }[];
-        queued?: { id: string; name?: string; type: string; state: string }[];
+        queued?: { id: string; name?: string; type: string; state: string; waitingFor?: string }[];
         recentFailures?: { id: string; name?: string; state: string; error?: string }[];
       };
       if (d.job !== undefined) return keyValues(d);
       const out: string[] = [];
       out.push(
-        d.daemon?.running === true
-          ? `daemon: running (pid ${d.daemon.pid ?? "?"})${
-              d.daemon.dashboard === undefined ? "" : `, dashboard at ${d.daemon.dashboard}`
-            }`
-          : paint(mode, "yellow", "daemon: not running (it starts on demand with `baton run`)"),
+        d.daemon?.responding === false
+          ? paint(mode, "red", `daemon: NOT ANSWERING: ${d.daemon.problem ?? `pid ${d.daemon.pid ?? "?"}`}`)
+          : d.daemon?.running === true
+            ? `daemon: running (pid ${d.daemon.pid ?? "?"})${
+                d.daemon.dashboard === undefined ? "" : `, dashboard at ${d.daemon.dashboard}`
+              }`
+            : paint(mode, "yellow", "daemon: not running (it starts on demand with `baton run`)"),
       );
       if ((d.hosts ?? []).length > 0) {
         out.push(
           "hosts:",
           table(
-            ["HOST", "HOME", "PID", "POOLS", "RUNNING", "LAST SEEN"],
+            ["HOST", "HOME", "PID", "POOLS", "RUNNING", "LAST SEEN", "DAEMON"],
             d.hosts!.map((h) => [
               h.host,
               h.home,
@@ -271,6 +294,13 @@ export const commandBindings: CliBinding[] = [
               h.pools.join(",") || "-",
               String(h.running),
               h.lastSeen.slice(0, 19),
+              h.gone === true
+                ? paint(
+                    mode,
+                    "yellow",
+                    `gone (pid ${h.pid} is not running; row expires ${h.expiresAt.slice(11, 19)})`,
+                  )
+                : "up",
             ]),
           ),
         );
@@ -284,19 +314,35 @@ export const commandBindings: CliBinding[] = [
       );
       if ((d.running ?? []).length > 0) {
         out.push(
-          "running:",
+          "running (commands, or tasks an agent has claimed):",
           table(
             ["ID", "NAME", "TYPE", "SINCE"],
-            d.running!.map((j) => [j.id, j.name ?? "", j.type, j.createdAt.slice(0, 19)]),
+            d.running!.map((j) => [shortId(j.id), j.name ?? "", j.type, j.createdAt.slice(0, 19)]),
           ),
         );
       }
-      if ((d.queued ?? []).length > 0) {
+      // Each waiting job under what it really waits for (D96): an agent's checkpoint task is not
+      // waiting for a run slot, and a command is not waiting for an agent.
+      const groups: [string, string][] = [
+        [
+          "run slot",
+          d.daemon?.running === true
+            ? "waiting for the daemon to start them (a free run slot):"
+            : "waiting for the daemon, which is not running (baton daemon start):",
+        ],
+        ["agent", "waiting for an agent to claim them (baton claim, or complete):"],
+        ["dependencies", "waiting for the jobs they depend on:"],
+        ["due time", "due later (--delay or a schedule):"],
+        ["retry", "retrying later (backoff after a failed attempt):"],
+      ];
+      for (const [key, title] of groups) {
+        const jobs = (d.queued ?? []).filter((j) => (j.waitingFor ?? "run slot") === key);
+        if (jobs.length === 0) continue;
         out.push(
-          "waiting for a slot or a due time:",
+          title,
           table(
             ["ID", "NAME", "TYPE", "STATE"],
-            d.queued!.map((j) => [j.id, j.name ?? "", j.type, j.state]),
+            jobs.map((j) => [shortId(j.id), j.name ?? "", j.type, j.state]),
           ),
         );
       }
@@ -305,7 +351,8 @@ export const commandBindings: CliBinding[] = [
           "recent failures:",
           table(
             ["ID", "NAME", "STATE", "ERROR"],
-            d.recentFailures!.map((j) => [j.id, j.name ?? "", j.state, j.error ?? ""]),
+            d.recentFailures!.map((j) => [shortId(j.id), j.name ?? "", j.state, j.error ?? ""]),
+            { fit: true },
           ),
         );
       }
@@ -365,7 +412,7 @@ export const commandBindings: CliBinding[] = [
     ],
     input([[id]], o) {
       const timeout = str(o.timeout);
-      if (timeout !== undefined) parseDuration(timeout);
+      if (timeout !== undefined) parseTimerDuration(timeout, "--timeout");
       return { id, timeoutSeconds: 0 };
     },
     quiet: () => true,
@@ -374,11 +421,18 @@ export const commandBindings: CliBinding[] = [
       const timeout = str(o.timeout);
       const r = d.finished
         ? (data as { finished: boolean; state: string; exitCode?: number })
-        : await waitLoop(ctx, d.id, timeout === undefined ? undefined : parseDuration(timeout));
+        : await waitLoop(
+            ctx,
+            d.id,
+            timeout === undefined ? undefined : parseTimerDuration(timeout, "--timeout"),
+          );
       if (ctx.mode.json) io().out(`${JSON.stringify({ ok: true, data: { id: d.id, ...r } })}\n`);
-      else if (!r.finished)
+      // As `run --wait` says it: which job, how it ended, the code this exits with (D113).
+      else if (r.finished)
+        io().out(`${d.id} (${shortId(d.id)})  ${r.state}  exit ${jobExitCode(r.state, r.exitCode)}\n`);
+      else
         io().err(
-          `baton: ${d.id} is still ${r.state}: gave up waiting (exit ${WAIT_GAVE_UP}); wait again to go on\n`,
+          `baton: ${d.id} ${isTerminal(r.state as JobState) ? `is ${r.state}; its hooks and notifications have not finished` : `is still ${r.state}`}: gave up waiting (exit ${WAIT_GAVE_UP}); wait again to go on\n`,
         );
       return r.finished ? jobExitCode(r.state, r.exitCode) : WAIT_GAVE_UP;
     },
@@ -389,8 +443,8 @@ export const commandBindings: CliBinding[] = [
     options: [{ flags: "--force", description: "SIGKILL at once instead of SIGTERM first" }],
     input: ([[id]], o) => omitUndefined({ id, force: o.force === true ? true : undefined }),
     render: (data) => {
-      const d = data as { id: string; state: string };
-      return `${d.id}  ${d.state}`;
+      const d = data as { id: string; state: string; outcome: string };
+      return `${d.id}  ${d.state}${d.outcome === "already_finished" ? "  (already finished: nothing to stop)" : d.outcome === "still_running" ? "  (signalled; still running)" : ""}`;
     },
   },
   {

@@ -4,11 +4,12 @@
  * it was, the problems are printed, and the edited copy is kept so nothing typed is lost.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BatonError } from "../core/errors.js";
 import { configError, configPaths, formatProblem, parseConfig } from "../tasks/config.js";
+import { replaceFile } from "../core/paths.js";
 import { io } from "./io.js";
 import { printError, printOk } from "./output.js";
 
@@ -67,9 +68,7 @@ export async function editConfig(personal: boolean, json: boolean): Promise<numb
     if (!json) for (const p of checked.problems.slice(1)) io().err(`  ${formatProblem(p, root)}\n`);
     return 2;
   }
-  const tmp = `${file}.baton-edit.tmp`;
-  writeFileSync(tmp, after);
-  renameSync(tmp, file);
+  replaceFile(file, after, 0o644);
   rmSync(dir, { recursive: true, force: true });
   printOk(mode, { file, changed: true }, () => `saved ${file}`);
   return 0;

@@ -4,8 +4,14 @@
  */
 import { existsSync } from "node:fs";
 import { batonHome } from "../core/paths.js";
-import { DaemonClient, ensureDaemon, readDaemonInfo } from "../daemon/client.js";
-import { socketPath } from "../daemon/ipc.js";
+import {
+  DaemonClient,
+  daemonAnswerMs,
+  daemonUnresponsive,
+  ensureDaemon,
+  readDaemonInfo,
+} from "../ops/daemon-client.js";
+import { socketPath } from "../ops/ipc.js";
 import type { OutputMode } from "./output.js";
 import { printOk } from "./output.js";
 import type { CliMain } from "./serve.js";
@@ -22,13 +28,19 @@ async function status(home: string): Promise<Record<string, unknown>> {
     return { running: false, ...(stale.length > 0 ? { stale } : {}) };
   }
   try {
-    const s = await client.request<{
+    const s = await client.ask<{
       pid: number;
       owner: string;
       running: string[];
       limits: unknown;
       dashboard?: string;
+      dashboardWarning?: string;
     }>("status");
+    // It holds the socket (and its lock) but does not answer: stopped or hung (D135).
+    if (s === undefined) {
+      const e = daemonUnresponsive(home);
+      return { running: true, responding: false, ...(e.details ?? {}), problem: e.message };
+    }
     return {
       running: true,
       pid: s.pid,
@@ -36,6 +48,7 @@ async function status(home: string): Promise<Record<string, unknown>> {
       limits: s.limits,
       socket: socketPath(home),
       ...(s.dashboard === undefined ? {} : { dashboard: s.dashboard }),
+      ...(s.dashboardWarning === undefined ? {} : { dashboardWarning: s.dashboardWarning }),
     };
   } finally {
     client.close();
@@ -45,7 +58,19 @@ async function status(home: string): Promise<Record<string, unknown>> {
 async function stop(home: string): Promise<boolean> {
   const client = await DaemonClient.connect(home);
   if (client === undefined) return false;
-  await client.request("shutdown").catch(() => undefined);
+  // A daemon that does not answer (stopped, hung) is not waited for forever (D135); the request
+  // carries its deadline, so one resumed after it does not stop behind the refusal printed here.
+  // (An answer "ignored" is that same refusal, when it beat this side's own timer.)
+  const answered = await client
+    .ask<{ ignored?: boolean }>("shutdown", { answerBy: Date.now() + daemonAnswerMs() })
+    .then(
+      (answer) => answer !== undefined && answer?.ignored !== true,
+      () => true,
+    );
+  if (!answered) {
+    client.close();
+    throw daemonUnresponsive(home);
+  }
   client.close();
   // Gone when its socket no longer answers.
   for (let i = 0; i < 600; i++) {
@@ -75,6 +100,8 @@ export async function daemonCommand(
       const client = await ensureDaemon(home);
       client.close();
       const s = await status(home);
+      // A daemon that holds the socket but does not answer is not "running" for the caller (D135).
+      if (s.responding === false) throw daemonUnresponsive(home);
       printOk(mode, s, () => `daemon running (pid ${String(s.pid)})`);
       return 0;
     }
@@ -94,16 +121,19 @@ export async function daemonCommand(
     case "status": {
       const s = await status(home);
       printOk(mode, s, () =>
-        s.running === true
-          ? `daemon running (pid ${String(s.pid)}), ${String(s.runningJobs)} command(s) running${
-              typeof s.dashboard === "string"
-                ? `; dashboard at ${s.dashboard} (\`baton dashboard\` prints its link)`
-                : ""
-            }`
-          : `daemon not running${Array.isArray(s.stale) ? `; stale: ${(s.stale as string[]).join("; ")}` : ""}`,
+        s.responding === false
+          ? `daemon NOT ANSWERING: ${String(s.problem)}`
+          : s.running === true
+            ? `daemon running (pid ${String(s.pid)}), ${String(s.runningJobs)} command(s) running${
+                typeof s.dashboard === "string"
+                  ? `; dashboard at ${s.dashboard} (\`baton dashboard\` prints its link)`
+                  : ""
+              }${typeof s.dashboardWarning === "string" ? `\nWARNING: ${s.dashboardWarning}` : ""}`
+            : `daemon not running${Array.isArray(s.stale) ? `; stale: ${(s.stale as string[]).join("; ")}` : ""}`,
       );
-      // Like an init script's status (LSB): 3 when no daemon runs, so `baton daemon status && …` is honest.
-      return s.running === true ? 0 : 3;
+      // Like an init script's status (LSB): 3 when no daemon runs, so `baton daemon status && …` is
+      // honest; 1 when one holds the socket but does not answer (D135).
+      return s.responding === false ? 1 : s.running === true ? 0 : 3;
     }
     default: {
       const never: never = verb;

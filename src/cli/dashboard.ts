@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BatonError, toBatonError } from "../core/errors.js";
 import { batonHome } from "../core/paths.js";
-import { ensureDaemon } from "../daemon/client.js";
+import { ensureDaemon } from "../ops/daemon-client.js";
 import type { DashboardAnswer } from "../daemon/dashboard.js";
 import { io } from "./io.js";
 import type { OutputMode } from "./output.js";
@@ -17,6 +17,8 @@ import { paint, printOk } from "./output.js";
 export interface DashboardOptions {
   readOnly: boolean;
   noOpen: boolean;
+  /** Stop serving HTTP and forget it (the next daemon does not serve it again). */
+  stop?: boolean;
   port?: number;
   mode: OutputMode;
 }
@@ -88,6 +90,23 @@ function openInBrowser(home: string, url: string, env: NodeJS.ProcessEnv): Promi
 export async function runDashboard(options: DashboardOptions): Promise<number> {
   const home = batonHome();
   const { cwd, env, stdoutIsTTY } = io();
+  if (options.stop === true) {
+    if (options.readOnly || options.port !== undefined)
+      throw new BatonError("USAGE", "--stop takes no --read-only or --port");
+    const client = await ensureDaemon(home);
+    let answer: { stopped: boolean };
+    try {
+      answer = await client.request<{ stopped: boolean }>("dashboard", { stop: true });
+    } finally {
+      client.close();
+    }
+    printOk(options.mode, answer, () =>
+      answer.stopped
+        ? "stopped serving HTTP; `baton dashboard` serves it again"
+        : "HTTP was not served; the next daemon will not serve it either",
+    );
+    return 0;
+  }
   const answer = await requestDashboard(home, {
     readOnly: options.readOnly,
     cwd,
@@ -106,14 +125,16 @@ export async function runDashboard(options: DashboardOptions): Promise<number> {
       readOnly: answer.readOnly,
       started: answer.started,
       opened,
+      ...(answer.warning === undefined ? {} : { warning: answer.warning }),
     },
     () =>
       [
+        ...(answer.warning === undefined ? [] : [paint(options.mode, "red", `WARNING: ${answer.warning}`)]),
         `${url}${answer.readOnly ? "  (read-only)" : ""}`,
         paint(
           options.mode,
           "dim",
-          `served by the daemon until \`baton daemon stop\`${opened ? "; opened in your browser" : ""}; MCP at ${answer.base}/mcp (Authorization: Bearer <the token>)`,
+          `served by the daemon (and the next one after a restart) until \`baton dashboard --stop\`${opened ? "; opened in your browser" : ""}; MCP at ${answer.base}/mcp (Authorization: Bearer <the token>)`,
         ),
       ].join("\n"),
   );

@@ -46,7 +46,12 @@ export function takeGlobalFlag(
 
 /** Remove `--database-url <url>` / `--database-url=<url>` from `argv`; the value, if given. */
 export function takeDatabaseUrlFlag(argv: readonly string[]): { argv: string[]; url: string | undefined } {
-  const taken = takeGlobalFlag(argv, DATABASE_URL_FLAG, "postgres://user@host:5432/db");
+  const example = "postgres://user@host:5432/db";
+  const taken = takeGlobalFlag(argv, DATABASE_URL_FLAG, example);
+  // An empty value is an unset variable (`--database-url "$BATON_DATABASE_URL"`, as hints print
+  // for a URL with a password): refused, not read as "no flag", which would pick another ledger.
+  if (taken.value !== undefined && taken.value.trim() === "")
+    throw new BatonError("USAGE", `${DATABASE_URL_FLAG} is empty (an unset variable?): give ${example}`);
   return { argv: taken.argv, url: taken.value };
 }
 

@@ -38,22 +38,32 @@ export function registerHttpCommands(program: Command, onExit: (code: number) =>
     .option("--read-only", "a link for viewers: every operation that changes the ledger is refused")
     .option("--no-open", "print the link only (also when stdout is not a terminal)")
     .option("--port <n>", "port when the server starts (default: the last one, else any free port)")
+    .option("--stop", "stop serving HTTP; later daemons do not serve it again until `baton dashboard`")
     .option("--json", "print one JSON envelope")
-    .action(async (flags: { readOnly?: boolean; open?: boolean; port?: string; json?: boolean }) => {
-      const [{ runDashboard }, { detectColor }] = await Promise.all([
-        import("./dashboard.js"),
-        import("./output.js"),
-      ]);
-      const json = flags.json === true;
-      onExit(
-        await runDashboard({
-          readOnly: flags.readOnly === true,
-          noOpen: flags.open === false,
-          ...(flags.port === undefined ? {} : { port: portNumber(flags.port) }),
-          mode: { json, color: !json && detectColor() },
-        }),
-      );
-    });
+    .action(
+      async (flags: {
+        readOnly?: boolean;
+        open?: boolean;
+        port?: string;
+        stop?: boolean;
+        json?: boolean;
+      }) => {
+        const [{ runDashboard }, { detectColor }] = await Promise.all([
+          import("./dashboard.js"),
+          import("./output.js"),
+        ]);
+        const json = flags.json === true;
+        onExit(
+          await runDashboard({
+            readOnly: flags.readOnly === true,
+            noOpen: flags.open === false,
+            stop: flags.stop === true,
+            ...(flags.port === undefined ? {} : { port: portNumber(flags.port) }),
+            mode: { json, color: !json && detectColor() },
+          }),
+        );
+      },
+    );
   program
     .command("serve")
     .description("Serve the HTTP API and the live web dashboard (127.0.0.1 by default, with a token)")

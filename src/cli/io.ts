@@ -10,12 +10,21 @@ export interface CliIo {
   cwd: string;
   env: NodeJS.ProcessEnv;
   stdoutIsTTY: boolean;
+  /** The terminal's width in columns, when stdout is a terminal. */
+  columns?: number;
   out(text: string | Uint8Array): void;
   err(text: string): void;
   /** A ledger already open (the daemon's), used instead of opening one per call. */
   opened?: Opened;
   /** The request id of this call (R-32): the thin client's, or `--request-id`. */
   requestId?: string;
+  /**
+   * The thin client's daemon did not take this call in time (D135): its command line, so a change
+   * is refused (`DAEMON_UNRESPONSIVE`) with the retry to learn its outcome; reads run here.
+   */
+  daemonUnresponsive?: { argv: readonly string[] };
+  /** The `--database-url` this call named its ledger by: the hints it prints name it too. */
+  databaseUrlFlag?: string;
 }
 
 const processIo: CliIo = {
@@ -25,6 +34,9 @@ const processIo: CliIo = {
   env: process.env,
   get stdoutIsTTY() {
     return process.stdout.isTTY === true;
+  },
+  get columns() {
+    return process.stdout.isTTY === true ? process.stdout.columns : undefined;
   },
   out: (text) => void process.stdout.write(text),
   err: (text) => void process.stderr.write(text),

@@ -8,7 +8,6 @@ import { once } from "node:events";
 import type { Writable } from "node:stream";
 import type { Command } from "commander";
 import { BatonError } from "../core/errors.js";
-import { databaseUrlFrom, openEngine } from "../open.js";
 import type { LedgerRows } from "../store/transfer/rows.js";
 import type { Counts } from "../store/transfer/transfer.js";
 import type { Store } from "../store/types.js";
@@ -24,6 +23,7 @@ async function withLedgerRows<T>(fn: (rows: LedgerRows, store: Store) => Promise
   // Loaded here, not at start-up: rows.js brings the PostgreSQL driver, which every CLI process
   // (and the daemon, which serves thin clients) would otherwise parse and keep (D19).
   const { postgresRows, sqliteRows } = await import("../store/transfer/rows.js");
+  const { databaseUrlFrom, openEngine } = await import("../open.js");
   const { store } = await openEngine({ actor: "cli" });
   try {
     const url = databaseUrlFrom({});
@@ -62,6 +62,7 @@ export function registerLedgerCommands(program: Command, onExit: (code: number) 
     .description("Create or upgrade the ledger's schema (under a lock; also done on first use)")
     .option("--json", "print one JSON envelope")
     .action(async (opts: { json?: boolean }) => {
+      const { openEngine } = await import("../open.js");
       const { store } = await openEngine({ actor: "cli", migrate: false });
       try {
         const result = await store.migrate();

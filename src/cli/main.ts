@@ -8,32 +8,54 @@
 import { Command, CommanderError, Option } from "commander";
 import { BatonError, ERROR_CODES, InvalidInputError, toBatonError } from "../core/errors.js";
 import { getOperation } from "../ops/catalogue.js";
-import { describeIssue, invoke } from "../ops/invoke.js";
+import { projectDirectory } from "../ops/common.js";
+import { boundsFirst, describeIssue, invoke } from "../ops/invoke.js";
 import { flagFor } from "./suggest.js";
-import { openEngine } from "../open.js";
 import type { CliBinding, Positional } from "./bindings.js";
-import { bindings, defaultRender } from "./bindings.js";
+import { bindings, defaultRender, scopeOptions } from "./bindings.js";
 import { commandBindings } from "./command-bindings.js";
 import { agentBindings } from "./agent-bindings.js";
 import { groupDescriptions, registerTaskCommands, taskBindings } from "./task-bindings.js";
-import { LocalCommandHost } from "../daemon/host.js";
 
 /** Every command bound to an operation of the catalogue. */
 export const allBindings: CliBinding[] = [...bindings, ...commandBindings, ...taskBindings, ...agentBindings];
 import type { OutputMode } from "./output.js";
-import { detectColor, printError, printOk } from "./output.js";
+import type { Opened } from "../open.js";
+import { checkHints, commandHint, detectColor, printError, printOk } from "./output.js";
 import { io, withIo } from "./io.js";
+import { daemonUnresponsive } from "../ops/daemon-client.js";
+import { batonHome } from "../core/paths.js";
 import { registerMcpCommand } from "../mcp/command.js";
 import { registerIntegrationCommands } from "../integrations/commands.js";
 import { registerHttpCommands } from "./http-bindings.js";
 import { registerLedgerCommands } from "./ledger-commands.js";
 import { resolveDatabaseUrl, takeDatabaseUrlFlag, takeGlobalFlag } from "./database-url.js";
 import { checkRequestId } from "../core/request.js";
+import { checkSettings } from "../core/settings.js";
 
 const REQUEST_ID_FLAG = "--request-id";
 
 declare const BATON_VERSION: string | undefined;
 const version = typeof BATON_VERSION === "string" ? BATON_VERSION : "0.1.0";
+
+/**
+ * The ledger a call works on: the daemon's, when it serves the call, else one opened here; and the
+ * host of background commands. Loaded on first use, not at start-up: `--help`, `--version` and a
+ * mistyped command never load the store, its native driver or the daemon's code.
+ */
+async function openLedger(shared: Opened | undefined) {
+  const [{ openEngine }, { LocalCommandHost }] = await Promise.all([
+    import("../open.js"),
+    import("../ops/local-host.js"),
+  ]);
+  const opened = shared ?? (await openEngine({ actor: "cli" }));
+  return { ...opened, commands: new LocalCommandHost(opened.home, opened.store.ledger) };
+}
+
+/** True when `binding` takes a job reference (`<id>`, `[id]`, `<ids...>`, `[ids...]`). */
+function takesReference(binding: CliBinding): boolean {
+  return /[<[]ids?(\.\.\.)?[>\]]/.test(binding.command);
+}
 
 function modeFor(json: boolean): OutputMode {
   return { json, color: !json && detectColor() };
@@ -48,13 +70,23 @@ async function runBinding(
   const op = getOperation(binding.op);
   if (op === undefined)
     throw new BatonError("INTERNAL", `the CLI names an unknown operation '${binding.op}'`);
-  const input = binding.input(args, opts);
+  // The daemon took the socket but not the call (D135): it may still commit it when it resumes, so
+  // a change made here could be made twice. Reads are answered from the ledger here.
+  const unresponsive = io().daemonUnresponsive;
+  if (unresponsive !== undefined && !op.readOnly)
+    throw daemonUnresponsive(batonHome(), io().requestId, unresponsive.argv);
+  // A --project that is no directory is refused (it found "no jobs" before); the one given is where
+  // the call works, so a job's name or short id is looked up there first too.
+  const project =
+    typeof opts.project === "string" && opts.project !== ""
+      ? projectDirectory(opts.project, io().cwd, "--project")
+      : undefined;
+  const input = binding.input(args, project === undefined ? opts : { ...opts, project });
   const shared = io().opened;
-  const { engine, store, home } = shared ?? (await openEngine({ actor: "cli" }));
-  const commands = new LocalCommandHost(home, store.location);
+  const { engine, store, commands } = await openLedger(shared);
   const context = {
     engine,
-    cwd: io().cwd,
+    cwd: project ?? io().cwd,
     actor: "cli",
     location: store.location,
     env: io().env,
@@ -69,8 +101,12 @@ async function runBinding(
         throw inFlagWords(binding, error);
       },
     );
-    if (binding.quiet?.(opts) !== true)
-      printOk(mode, data, () => (binding.render ?? defaultRender)(data, mode));
+    const refused = binding.refuse?.(data, mode);
+    if (refused !== undefined) throw refused;
+    if (binding.quiet?.(opts) !== true) {
+      const shown = checkHints(data);
+      printOk(mode, shown, () => (binding.render ?? defaultRender)(shown, mode));
+    }
     const errors = (data as { errors?: unknown[] }).errors;
     let code = Array.isArray(errors) && errors.length > 0 ? 1 : 0;
     if (binding.after !== undefined) {
@@ -106,9 +142,11 @@ function cliInputError(
     minimum?: unknown;
     maximum?: unknown;
     values?: unknown;
+    /** What was measured: "string" (its length), "number", "array"… */
+    origin?: string;
   }[],
 ): BatonError {
-  const issue = issues[0];
+  const issue = boundsFirst(issues)[0];
   const field = String(issue?.path[0] ?? "");
   const flag = issue === undefined ? undefined : flagFor(binding, field);
   if (issue === undefined || flag === undefined)
@@ -118,16 +156,21 @@ function cliInputError(
     timed && typeof value === "number" ? asDuration(value, field) : String(value);
   let text = issue.message;
   if (issue.code === "too_small" && issue.minimum !== undefined)
-    text = `must be at least ${bound(issue.minimum)}`;
+    text =
+      issue.origin !== "string"
+        ? `must be at least ${bound(issue.minimum)}`
+        : issue.minimum === 1
+          ? "must not be empty"
+          : `must be at least ${bound(issue.minimum)} characters`;
   if (issue.code === "too_big" && issue.maximum !== undefined)
-    text = `must be at most ${bound(issue.maximum)}`;
+    text = `must be at most ${bound(issue.maximum)}${issue.origin === "string" ? " characters" : ""}`;
   if (Array.isArray(issue.values)) text = `must be one of ${issue.values.map(String).join(", ")}`;
   return new InvalidInputError(`${flag} ${text}`);
 }
 
 /**
  * An INVALID_INPUT raised below the operation's schema (the engine's own check of a job) names
- * catalogue fields too: `invalid job: timeoutMs: Too small…` becomes `invalid job: --timeout …`.
+ * catalogue fields too: `timeoutMs: Too small…` becomes `--timeout must be more than 0`.
  */
 const BOUND_WORDS: Record<string, string> = {
   ">": "more than",
@@ -136,22 +179,44 @@ const BOUND_WORDS: Record<string, string> = {
   "<=": "at most",
 };
 
+/**
+ * An operation's error in the command line's words. Operations name the fields a caller may
+ * pass to get past a refusal (`pass dependents: cancel`, `pass force to reopen it`, as MCP and
+ * HTTP callers write them); on the CLI they are the flags (`pass --dependents cancel`,
+ * `pass --force`), and so is a field a message starts with (`dependsOn names…`). Field names an
+ * INVALID_INPUT starts a complaint with (`timeoutMs: `) too. A `(baton …)` hint gets the call's
+ * `--database-url` (D117).
+ */
 function inFlagWords(binding: CliBinding, error: unknown): unknown {
-  if (!(error instanceof BatonError) || error.code !== "INVALID_INPUT") return error;
-  const message = error.message.replace(/\b([a-z][A-Za-z]+): /g, (whole, field: string) => {
-    const flag = flagFor(binding, field);
-    return flag === undefined ? whole : `${flag} `;
-  });
-  if (message === error.message) return error;
-  return new InvalidInputError(
-    message
+  if (!(error instanceof BatonError)) return error;
+  let message = error.message
+    .replace(/\bpass ([a-z][A-Za-z]+):? /g, (whole, field: string) => {
+      const flag = flagFor(binding, field);
+      return flag === undefined ? whole : `pass ${flag} `;
+    })
+    // A message about one field starts with its name: `dependsOn names unknown job(s)`.
+    .replace(/^([a-z]+[A-Z][A-Za-z]*) /, (whole, field: string) => {
+      const flag = flagFor(binding, field);
+      return flag === undefined ? whole : `${flag} `;
+    })
+    // A command to run next, in parentheses, carries the call's ledger like every hint (D117).
+    .replace(/\((baton [a-z][^()]*)\)/g, (_, line: string) => `(${commandHint(line)})`);
+  if (error.code === "INVALID_INPUT")
+    message = message
+      .replace(/\b([a-z][A-Za-z]+): /g, (whole, field: string) => {
+        const flag = flagFor(binding, field);
+        return flag === undefined ? whole : `${flag} `;
+      })
       .replace(/(--[a-z-]+) Too (small|big): /, "$1 ")
       .replace(
         /expected number to be ([<>]=?)(\d+)/,
         (_, op: string, n: string) => `must be ${BOUND_WORDS[op] ?? op} ${n}`,
-      ),
-    error.details === undefined ? undefined : { ...error.details },
-  );
+      );
+  if (message === error.message) return error;
+  return new BatonError(error.code, message, {
+    cause: error,
+    ...(error.details === undefined ? {} : { details: { ...error.details } }),
+  });
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -233,6 +298,10 @@ export function buildProgram(onExit: (code: number) => void, only?: string): Com
       if (option.repeatable === true) o.argParser(collect);
       command.addOption(o);
     }
+    // A job reference's name is looked up in the current project first (docs/cli.md "Job
+    // references"), so every command that takes one can be told which project that is.
+    if (takesReference(binding) && !(binding.options ?? []).some((o) => o.flags.startsWith("--project ")))
+      for (const option of scopeOptions) command.addOption(new Option(option.flags, option.description));
     command.option("--json", "print one JSON envelope: {ok, data} or {ok:false, error}");
     command.configureOutput({ outputError: () => undefined });
     command.action(async (...received: unknown[]) => {
@@ -287,9 +356,11 @@ export function buildProgram(onExit: (code: number) => void, only?: string): Com
     .command("completion")
     .description("print a shell completion script: bash, zsh or fish")
     .argument("<shell>")
-    .action(async (shell: string) => {
+    .option("--json", "print {shell, script} as a JSON envelope")
+    .action(async (shell: string, opts: { json?: boolean }) => {
       const { completionScript } = await import("./completion.js");
-      io().out(completionScript(shell, program));
+      const script = completionScript(shell);
+      printOk(modeFor(opts.json === true), { shell, script }, () => script);
       onExit(0);
     });
   registerMcpCommand(program, version, onExit);
@@ -313,19 +384,26 @@ export function buildProgram(onExit: (code: number) => void, only?: string): Com
  * with its open ledger), point this process (and the daemon it may start) at the ledger chosen by
  * flag > BATON_DATABASE_URL > baton.yaml > config.yaml (see database-url.ts).
  */
-function selectDatabase(argv: string[]): string[] {
+const HELP_WORDS = new Set(["--help", "-h", "help", "--version", "-V"]);
+
+function selectDatabase(argv: string[]): { argv: string[]; url: string | undefined } {
   const taken = takeDatabaseUrlFlag(argv);
+  // The daemon reads these; a bad one in the caller's environment is named here, not in daemon.log
+  // or ignored (help and the version are still given).
+  if (!argv.some((a) => HELP_WORDS.has(a)) && argv.length > 0) checkSettings(io().env);
   if (io().opened === undefined) {
     const { url } = resolveDatabaseUrl(taken.url, process.env, io().cwd);
     if (url !== undefined) process.env.BATON_DATABASE_URL = url;
   }
-  return taken.argv;
+  return taken;
 }
 
 /** Options of one CLI invocation that are not on its command line. */
 export interface MainOptions {
   /** The request id the thin client gave the call (bin/baton.js), when `--request-id` is absent. */
   requestId?: string;
+  /** The thin client's daemon did not take the call in time (bin/baton.js; D135). */
+  daemonUnresponsive?: boolean;
 }
 
 /**
@@ -334,30 +412,59 @@ export interface MainOptions {
  * the first call's outcome instead of doing the work again (R-32).
  */
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
+  if (argv[0] === COMPLETE_WORD) return complete(argv.slice(argv[1] === "--" ? 2 : 1));
   const json = argv.includes("--json");
   try {
     const taken = takeGlobalFlag(argv, REQUEST_ID_FLAG, "any id of yours, e.g. deploy-2026-01-01-1");
     const requestId = taken.value ?? options.requestId ?? io().requestId;
+    const unresponsive =
+      options.daemonUnresponsive === true ? { daemonUnresponsive: { argv: taken.argv } } : {};
     if (requestId === undefined) return await parseAndRun(taken.argv, json);
     checkRequestId(requestId);
-    return await withIo({ ...io(), requestId }, () => parseAndRun(taken.argv, json));
+    return await withIo({ ...io(), requestId, ...unresponsive }, () => parseAndRun(taken.argv, json));
   } catch (error) {
     return failed(error, json);
   }
 }
 
+/**
+ * `baton <command…> --help` for the deepest command the words of `args` name: a usage error in
+ * `baton task run` points at its own help, not the top level's.
+ */
+function helpFor(program: Command | undefined, args: readonly string[]): string {
+  const path: string[] = [];
+  let command = program;
+  for (const arg of args) {
+    if (command === undefined || arg === "--") break;
+    if (arg.startsWith("-")) continue;
+    const sub: Command | undefined = command.commands.find(
+      (c) => c.name() === arg || c.aliases().includes(arg),
+    );
+    if (sub === undefined) break;
+    path.push(sub.name());
+    command = sub;
+  }
+  return ["baton", ...path, "--help"].join(" ");
+}
+
 async function parseAndRun(argv: string[], json: boolean): Promise<number> {
   let code = 0;
+  let program: Command | undefined;
+  let args: string[] = argv;
   try {
-    const args = selectDatabase(argv);
+    const selected = selectDatabase(argv);
+    args = selected.argv;
     const first = args[0];
-    const program = buildProgram(
+    program = buildProgram(
       (c) => {
         code = c;
       },
       first === undefined || first.startsWith("-") ? undefined : first,
     );
-    await program.parseAsync(args, { from: "user" });
+    const parse = () => program!.parseAsync(args, { from: "user" });
+    const url = selected.url?.trim();
+    // The hints this call prints name the ledger it was told to use (see output.ts' commandHint).
+    await (url === undefined || url === "" ? parse() : withIo({ ...io(), databaseUrlFlag: url }, parse));
     return code;
   } catch (error) {
     if (error instanceof CommanderError) {
@@ -379,10 +486,89 @@ async function parseAndRun(argv: string[], json: boolean): Promise<number> {
           .map((l) => l.trim())
           .filter((l) => l !== "")
           .join(" ") || "invalid command line";
-      printError(modeFor(json), new BatonError("USAGE", `${message} (see baton --help)`));
+      printError(modeFor(json), new BatonError("USAGE", `${message} (see ${helpFor(program, args)})`));
       return ERROR_CODES.USAGE.exit;
     }
     return failed(error, json);
+  }
+}
+
+/** The hidden command the completion scripts call (completion.ts). */
+const COMPLETE_WORD = "__complete";
+
+/**
+ * `baton __complete -- <words…> <current>`: the candidates for the word under the cursor, one a
+ * line. Never an error on the terminal: a ledger that cannot be read offers what the program knows.
+ */
+async function complete(typed: string[]): Promise<number> {
+  try {
+    const { completionFor, filterCandidates } = await import("./completion.js");
+    const answer = completionFor(
+      buildProgram(() => undefined),
+      typed,
+    );
+    let candidates = answer.fixed;
+    if (answer.ledger !== undefined) {
+      const kind = answer.ledger;
+      candidates = [
+        ...candidates,
+        ...(await withOperations((call) => ledgerCandidates(kind, call)).catch(() => [])),
+      ];
+    }
+    const shown = filterCandidates(candidates, answer.current);
+    if (shown.length > 0) io().out(`${shown.join("\n")}\n`);
+  } catch {
+    // Completion prints candidates or nothing.
+  }
+  return 0;
+}
+
+type Call = (name: string, input: Record<string, unknown>) => Promise<unknown>;
+
+/** Values of one kind from the ledger and the project's config, for completion. */
+async function ledgerCandidates(kind: import("./completion.js").LedgerKind, call: Call): Promise<string[]> {
+  const cwd = io().cwd;
+  type Jobs = { jobs: { id: string; name?: string; type: string }[] };
+  switch (kind) {
+    case "jobs": {
+      // What is live first (what a command usually means), then the newest of the rest.
+      const live = (await call("list_tasks", { cwd, state: "live", limit: 200 })) as Jobs;
+      const recent = (await call("list_tasks", { cwd, limit: 50 })) as Jobs;
+      return [...live.jobs, ...recent.jobs].flatMap((j) => [
+        j.id.slice(-6),
+        ...(j.name === undefined ? [] : [j.name]),
+      ]);
+    }
+    case "types":
+      return ((await call("list_tasks", { cwd, limit: 200 })) as Jobs).jobs.map((j) => j.type);
+    case "workflows":
+      return (
+        (await call("list_workflows", { cwd, limit: 200 })) as { workflows: { workflow: string }[] }
+      ).workflows.map((w) => w.workflow);
+    case "tasks":
+    case "scheduled":
+      return (
+        (await call("list_configured_tasks", { cwd })) as { tasks: { name: string; schedule?: string }[] }
+      ).tasks
+        .filter((t) => kind === "tasks" || t.schedule !== undefined)
+        .map((t) => t.name);
+    case "agents":
+      return ((await call("list_configured_agents", { cwd })) as { agents: { name: string }[] }).agents.map(
+        (a) => a.name,
+      );
+  }
+}
+
+/** Run `fn` with the catalogue's operations on this call's ledger (the daemon's, when it serves). */
+async function withOperations<T>(fn: (call: Call) => Promise<T>): Promise<T> {
+  const shared = io().opened;
+  const { engine, store, commands } = await openLedger(shared);
+  const context = { engine, cwd: io().cwd, actor: "cli", location: store.location, env: io().env, commands };
+  try {
+    return await fn((name, input) => invoke(getOperation(name)!, input, context));
+  } finally {
+    commands.close();
+    if (shared === undefined) await store.close();
   }
 }
 

@@ -7,7 +7,7 @@
 import type { Opened } from "../open.js";
 import { resolveDatabaseUrl, takeDatabaseUrlFlag } from "./database-url.js";
 import { withIo } from "./io.js";
-import { ledgerKey } from "../daemon/ipc.js";
+import { ledgerKey } from "../ops/ipc.js";
 
 /** The CLI's entry point (passed in, so this module does not import the whole CLI). */
 export type CliMain = (argv: string[]) => Promise<number>;
@@ -17,6 +17,8 @@ export interface CliCall {
   cwd: string;
   env: NodeJS.ProcessEnv;
   isTTY: boolean;
+  /** The client terminal's width, when its stdout is one. */
+  columns?: number;
   /** The thin client's request id for the call. */
   requestId?: string;
 }
@@ -56,6 +58,7 @@ export async function serveCliCall(
       cwd: call.cwd,
       env: call.env,
       stdoutIsTTY: call.isTTY,
+      ...(typeof call.columns === "number" ? { columns: call.columns } : {}),
       out: (text) => void out.push(typeof text === "string" ? Buffer.from(text) : Buffer.from(text)),
       err: (text) => void err.push(text),
       opened,

@@ -50,7 +50,7 @@ const RENAMED: Record<string, string> = { idempotencyKey: "key", text: "search",
 
 /**
  * The flag (or argument) of `binding` that fills the catalogue field `field`, as the user typed
- * it: `ttlSeconds` → `--ttl`, `timeoutMs` → `--timeout`, `ids` → `<ids>`.
+ * it: `ttlSeconds` → `--ttl`, `timeoutMs` → `--timeout`, `ids` (or one `id` of them) → `<ids>`.
  */
 export function flagFor(binding: CliBinding, field: string): string | undefined {
   const longs = (binding.options ?? [])
@@ -63,7 +63,8 @@ export function flagFor(binding: CliBinding, field: string): string | undefined 
     if (field === name || ["Seconds", "Ms", "Key", "s"].some((unit) => field === name + unit))
       return `--${flag}`;
   }
-  const argument = new RegExp(`[<\\[](${field})(\\.\\.\\.)?[>\\]]`).exec(binding.command);
+  // `id` of one job is the first of `[ids...]` (complete, fail, skip… take one or many).
+  const argument = new RegExp(`[<\\[](${field}s?)(\\.\\.\\.)?[>\\]]`).exec(binding.command);
   if (argument !== null) return `<${argument[1]!}>`;
   return undefined;
 }

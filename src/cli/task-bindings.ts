@@ -6,17 +6,19 @@
  * for a completed dry run (docket's codes); `--async` returns the run id at once.
  */
 import type { Command } from "commander";
-import { InvalidInputError } from "../core/errors.js";
+import { BatonError, InvalidInputError } from "../core/errors.js";
+import { shortId } from "../core/ids.js";
+import { interruptedOutcomes, SETTLE_INTERRUPTED_EVENT } from "../tasks/stranded.js";
 import type { CliBinding, CliContext } from "./bindings.js";
 import { io } from "./io.js";
 import type { OutputMode } from "./output.js";
-import { keyValues, paint, table } from "./output.js";
+import { commandHint, keyValues, paint, table } from "./output.js";
 
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
 /** Descriptions of the parent commands bindings are grouped under. */
 export const groupDescriptions: Record<string, string> = {
-  task: "Configured tasks of baton.yaml: list, describe, run, scaffold",
+  task: "Configured tasks of baton.yaml: list, describe, run, new (add one), import (from docket)",
   config: "baton.yaml: validate, print its JSON Schema, edit safely",
   schedule: "Cron schedules of configured tasks",
   agent:
@@ -49,13 +51,20 @@ async function waitFinished(ctx: CliContext, id: string): Promise<{ state: strin
 
 type AfterWork = { hooks: Record<string, unknown>[]; notifications: Record<string, unknown>[] };
 
-/** A settled run's hook and notification results (its `hook` and `notification` events). */
+/**
+ * A settled run's hook and notification results (its `hook` and `notification` events), and those
+ * a daemon that died left without an outcome (`settle_interrupted`), marked `interrupted`.
+ */
 async function afterWork(ctx: CliContext, id: string): Promise<AfterWork> {
   const r = (await ctx.call("job_events", { id, limit: 10_000 })) as {
     events: { kind: string; details?: Record<string, unknown> }[];
   };
   const of = (kind: string) => r.events.filter((e) => e.kind === kind).map((e) => e.details ?? {});
-  return { hooks: of("hook"), notifications: of("notification") };
+  const interrupted = interruptedOutcomes(r.events.find((e) => e.kind === SETTLE_INTERRUPTED_EVENT)?.details);
+  return {
+    hooks: [...of("hook"), ...interrupted.hooks],
+    notifications: [...of("notification"), ...interrupted.notifications],
+  };
 }
 
 /** One line per hook that did not exit 0 and per notification not delivered. */
@@ -68,7 +77,10 @@ function afterWorkProblems(after: AfterWork): string[] {
     );
   const notes = after.notifications
     .filter((n) => n.ok !== true)
-    .map((n) => `notification ${text(n.channel)}: ${text(n.error) || "not delivered"}`);
+    .map(
+      (n) =>
+        `${n.channel === undefined ? "notifications" : `notification ${text(n.channel)}`}: ${text(n.error) || "not delivered"}`,
+    );
   return [...hooks, ...notes];
 }
 
@@ -142,15 +154,22 @@ export const taskBindings: CliBinding[] = [
       ...scope(),
     }),
     render(data, mode) {
-      const d = data as { task: string; id?: string; state?: string; preview?: Record<string, unknown> };
+      const d = data as {
+        task: string;
+        id?: string;
+        state?: string;
+        pid?: number;
+        preview?: Record<string, unknown>;
+      };
       if (d.preview !== undefined)
         return renderPreview(d as { task: string; preview: Record<string, unknown> }, mode);
+      const short = shortId(d.id!);
       return [
-        `${d.id}  ${d.task}  ${d.state}`,
+        `${d.id} (${short})  ${d.task}  ${d.state}${d.pid === undefined ? "" : `  pid ${d.pid}`}`,
         paint(
           mode,
           "dim",
-          `logs: baton logs ${d.id} -f   events: baton events ${d.id}   wait: baton wait ${d.id}`,
+          `logs: ${commandHint(`baton logs ${short} -f`)}   events: ${commandHint(`baton events ${short}`)}   wait: ${commandHint(`baton wait ${short}`)}`,
         ),
       ].join("\n");
     },
@@ -180,7 +199,7 @@ export const taskBindings: CliBinding[] = [
       } else {
         const summary = (job?.result as { summary?: string } | undefined)?.summary ?? job?.error ?? "";
         io().out(
-          `${d.id}  ${d.task}  ${r.state}${d.dryRun ? " (dry run)" : ""}${summary === "" ? "" : `: ${summary}`}\n`,
+          `${d.id} (${shortId(d.id!)})  ${d.task}  ${r.state}${d.dryRun ? " (dry run)" : ""}${summary === "" ? "" : `: ${summary}`}\n`,
         );
         for (const line of afterWorkProblems(after)) io().err(`${line}\n`);
       }
@@ -195,7 +214,12 @@ export const taskBindings: CliBinding[] = [
     options: [
       {
         flags: "--plugin",
-        description: "a TypeScript plugin task in .baton/tasks/ instead of a command task",
+        description:
+          "a plugin task module in .baton/tasks/ (JavaScript, runs with nothing installed) instead of a command task",
+      },
+      {
+        flags: "--typescript",
+        description: "with --plugin: write it in TypeScript (needs esbuild in the project)",
       },
       { flags: "--command <line>", description: "the command line of a command task" },
       { flags: "--description <text>", description: "what the task does" },
@@ -203,6 +227,7 @@ export const taskBindings: CliBinding[] = [
     input: ([[task]], o) => ({
       task,
       ...(o.plugin === true ? { kind: "plugin" } : {}),
+      ...(o.typescript === true ? { language: "ts" } : {}),
       ...(str(o.command) === undefined ? {} : { command: str(o.command) }),
       ...(str(o.description) === undefined ? {} : { description: str(o.description) }),
       ...scope(),
@@ -276,7 +301,7 @@ export const taskBindings: CliBinding[] = [
       return table(
         ["ID", "TASK", "STATE", "EXIT", "TOOK", "CREATED", "SUMMARY"],
         d.runs.map((r) => [
-          r.id,
+          shortId(r.id),
           r.task,
           `${r.state}${r.dryRun ? " (dry run)" : ""}${r.forced ? " (forced)" : ""}`,
           r.exitCode === undefined ? "" : String(r.exitCode),
@@ -345,6 +370,17 @@ export const taskBindings: CliBinding[] = [
       const d = data as { ok: boolean; files: string[]; tasks: string[]; messages: string[] };
       if (!d.ok) return d.messages.join("\n");
       return `ok: ${d.tasks.length} task(s) in ${d.files.length === 0 ? "no config file" : d.files.join(", ")}`;
+    },
+    // --json: an invalid config is an error envelope (CONFIG_INVALID, the problems in its
+    // details), as its exit code 2 says; the text form keeps one problem per line on stdout.
+    refuse(data, mode) {
+      const d = data as { ok: boolean; problems: unknown[]; messages: string[] };
+      if (d.ok || !mode.json) return undefined;
+      return new BatonError(
+        "CONFIG_INVALID",
+        `${d.messages.length} problem(s) in the config: ${d.messages.join("; ")}`,
+        { details: { problems: d.problems, messages: d.messages } },
+      );
     },
     async after(data) {
       return (data as { ok: boolean }).ok ? undefined : 2;

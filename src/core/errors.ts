@@ -3,6 +3,8 @@
  * front-ends map `code` to an exit code (CLI), a tool error (MCP) or an HTTP status.
  * `docs/errors.md` lists every code; a test keeps the two in step.
  */
+import { statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 
 export const ERROR_CODES = {
   INVALID_INPUT: { exit: 2, http: 400, summary: "The input does not match the operation's schema." },
@@ -28,7 +30,11 @@ export const ERROR_CODES = {
     http: 409,
     summary: "The fencing token is stale: the lease expired or another attempt owns the job.",
   },
-  DEPENDENCY_NOT_FOUND: { exit: 3, http: 404, summary: "A job named in depends_on does not exist." },
+  DEPENDENCY_NOT_FOUND: {
+    exit: 3,
+    http: 404,
+    summary: "A job named in dependsOn (--depends-on) does not exist.",
+  },
   STORE_BUSY: { exit: 5, http: 503, summary: "The database stayed locked longer than the busy timeout." },
   STORAGE_FULL: { exit: 5, http: 507, summary: "The disk holding the database is full." },
   STORE_IO: { exit: 5, http: 503, summary: "The database could not be read or written (I/O error)." },
@@ -43,6 +49,12 @@ export const ERROR_CODES = {
     exit: 2,
     http: 400,
     summary: "A path or name would resolve outside baton's data directory.",
+  },
+  UNSAFE_HOME: {
+    exit: 1,
+    http: 500,
+    summary:
+      "baton's data directory, its database or another of its files belongs to another user or can be written by others.",
   },
   CONFIG_INVALID: {
     exit: 2,
@@ -80,6 +92,35 @@ export const ERROR_CODES = {
     http: 400,
     summary:
       "A checkpoint operation was asked to create, claim or finish a job an executor runs (command, task:, agent:).",
+  },
+  KEY_CONFLICT: {
+    exit: 4,
+    http: 409,
+    summary:
+      "The idempotency key is held by a job of another kind (a checkpoint, a command, a task run, an agent job).",
+  },
+  PERMISSION_DENIED: {
+    exit: 1,
+    http: 500,
+    summary:
+      "The operating system refused baton a file or folder (or a port): the message names it and its owner.",
+  },
+  PORT_IN_USE: {
+    exit: 4,
+    http: 409,
+    summary: "The port given to listen on is held by another process.",
+  },
+  DAEMON_CONFLICT: {
+    exit: 4,
+    http: 409,
+    summary:
+      "Another daemon of this home holds the ledger's lock: it was started with another spelling of the URL.",
+  },
+  DAEMON_UNRESPONSIVE: {
+    exit: 5,
+    http: 503,
+    summary:
+      "The daemon holds its lock but did not answer in time (stopped, hung or overloaded): the call may or may not have been applied.",
   },
   INTERNAL: { exit: 1, http: 500, summary: "A bug in baton: please report it with the command you ran." },
 } as const satisfies Record<string, { exit: number; http: number; summary: string }>;
@@ -182,9 +223,77 @@ export function isBatonError(error: unknown): error is BatonError {
   return error instanceof BatonError;
 }
 
-/** Wrap anything thrown into a BatonError (unknown errors become INTERNAL, keeping the cause). */
+/** A file mode as ls and chmod write it (`0700`). */
+export const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, "0");
+
+/**
+ * The part of `path` that refuses the caller, as far as it can see: the path itself when it can
+ * stat it, else the nearest folder above that it can stat (the one whose mode stops it).
+ */
+function refusingPart(path: string): { path: string; uid: number; mode: number; dir: boolean } | undefined {
+  for (let current = resolve(path); ; current = dirname(current)) {
+    try {
+      const stat = statSync(current);
+      return { path: current, uid: stat.uid, mode: stat.mode & 0o7777, dir: stat.isDirectory() };
+    } catch {
+      if (dirname(current) === current) return undefined;
+    }
+  }
+}
+
+/**
+ * PERMISSION_DENIED for an `EACCES`/`EPERM` on `path`, naming what refused the caller and the
+ * advice that fits: another user's file or folder (use one of your own: `ownAdvice`, or ask its
+ * owner), or the caller's own with a mode that shuts the caller out (chmod it). `what` says what
+ * the path is to baton ("baton's data directory"); `syscall` what was tried.
+ *
+ * @example
+ * permissionDenied("/root/.baton/baton.db", { syscall: "stat", what: "baton's database" });
+ * // PERMISSION_DENIED: "baton's database /root/.baton/baton.db: permission denied (stat): /root/.baton belongs to root (mode 0700), not to you (uid 65534). …"
+ */
+export function permissionDenied(
+  path: string,
+  options: { syscall?: string; what?: string; ownAdvice?: string; cause?: unknown } = {},
+): BatonError {
+  const euid = process.geteuid?.() ?? -1;
+  const part = refusingPart(path);
+  const head = `${options.what === undefined ? "" : `${options.what} `}${path}: permission denied${options.syscall === undefined ? "" : ` (${options.syscall})`}`;
+  const mode = part === undefined ? "" : octal(part.mode);
+  let advice: string;
+  if (part === undefined) advice = "check the owner and mode of each folder on the way to it (ls -ld)";
+  else if (part.uid !== euid)
+    advice =
+      `${part.path} belongs to ${part.uid === 0 ? "root" : `uid ${part.uid}`} (mode ${mode}), not to you (uid ${euid}). ` +
+      (options.ownAdvice ?? `Ask its owner for access, or use a path of your own`);
+  else
+    advice = `${part.path} is yours but its mode ${mode} shuts you out: \`chmod ${part.dir ? "700" : "600"} ${part.path}\``;
+  return new BatonError("PERMISSION_DENIED", `${head}: ${advice}`, {
+    cause: options.cause,
+    details: {
+      path,
+      ...(part === undefined ? {} : { refusedBy: part.path, owner: part.uid, mode }),
+      uid: euid,
+    },
+  });
+}
+
+/** The errno of a Node system error, when `error` is one. */
+function errnoOf(error: unknown): { code?: string; path?: string; syscall?: string } {
+  return typeof error === "object" && error !== null ? error : {};
+}
+
+/**
+ * Wrap anything thrown into a BatonError (unknown errors become INTERNAL, keeping the cause). A
+ * file the operating system refused (`EACCES`/`EPERM` with a path) is PERMISSION_DENIED naming it.
+ */
 export function toBatonError(error: unknown): BatonError {
   if (error instanceof BatonError) return error;
+  const errno = errnoOf(error);
+  if ((errno.code === "EACCES" || errno.code === "EPERM") && typeof errno.path === "string")
+    return permissionDenied(errno.path, {
+      ...(errno.syscall === undefined ? {} : { syscall: errno.syscall }),
+      cause: error,
+    });
   const message = error instanceof Error ? error.message : String(error);
   return new BatonError("INTERNAL", message, { cause: error });
 }

@@ -5,7 +5,9 @@
  * jobs, so an agent that may record work cannot start a process by naming a type (R-37, D41).
  *
  * Matching is the claim's own: `command` exactly, the prefixes byte for byte (case-sensitive, as
- * the stores' claim queries compare them).
+ * the stores' claim queries compare them). The checkpoint operations refuse look-alikes too
+ * (`Command`, full-width, zero-width characters: {@link foldType}) and create only types of
+ * {@link JOB_TYPE_CHARACTERS} (D87).
  */
 import { BatonError } from "./errors.js";
 
@@ -28,16 +30,30 @@ export interface ReservedType {
   alsoCreatedBy?: readonly string[];
   /** The operation that ends one early. */
   stop: string;
+  /**
+   * Which jobs of this reservation an idempotency key deduplicates to (D137): `type`, only the
+   * same type (a command to a command, `task:backup` to `task:backup`); `kind`, any type under
+   * the prefix (an agent job to an agent job, whichever agent runs it).
+   */
+  keyShared: "type" | "kind";
 }
 
 export const RESERVED_TYPES: readonly ReservedType[] = [
-  { type: COMMAND_TYPE, match: "exact", what: "background command", create: "run_command", stop: "stop_job" },
+  {
+    type: COMMAND_TYPE,
+    match: "exact",
+    what: "background command",
+    create: "run_command",
+    stop: "stop_job",
+    keyShared: "type",
+  },
   {
     type: TASK_TYPE_PREFIX,
     match: "prefix",
     what: "configured-task run",
     create: "run_task",
     stop: "stop_job",
+    keyShared: "type",
   },
   {
     type: AGENT_TYPE_PREFIX,
@@ -46,6 +62,7 @@ export const RESERVED_TYPES: readonly ReservedType[] = [
     create: "agent_submit",
     alsoCreatedBy: ["agent_continue", "delegate"],
     stop: "agent_cancel",
+    keyShared: "kind",
   },
 ];
 
@@ -64,6 +81,96 @@ export const PROCESS_STARTING_OPERATIONS: readonly string[] = [
 /** The reservation a job type falls under, if an executor runs it. */
 export function reservationOf(type: string): ReservedType | undefined {
   return RESERVED_TYPES.find((r) => (r.match === "exact" ? type === r.type : type.startsWith(r.type)));
+}
+
+/**
+ * True when a job of type `wanted`, enqueued with an idempotency key that a job of type `held`
+ * holds, may be answered with that job (D137): the operation asking could have created it. Two
+ * types no executor runs (checkpoints, library handler types) share keys as before; an executor
+ * type shares them only with its own type or kind, so a checkpoint cannot stand in for a command
+ * (and be completed as if it had run), nor a command for a checkpoint.
+ */
+export function keySharedBetween(held: string, wanted: string): boolean {
+  const h = reservationOf(held);
+  const w = reservationOf(wanted);
+  if (h === undefined || w === undefined) return h === w;
+  return h === w && (h.keyShared === "kind" || held === wanted);
+}
+
+/**
+ * The key prefix of a schedule's slot (`schedule:<place>#<task>@<slot>`): the scheduler fires a
+ * slot once by enqueueing its task run under that key. Only a run of a configured task may hold
+ * one, so no other job (an agent's checkpoint, a command) can take a slot's key first and make it
+ * pass without a run.
+ */
+export const SCHEDULE_KEY_PREFIX = "schedule:";
+
+/** True when a job of `type` may hold idempotency key `key` at all (see SCHEDULE_KEY_PREFIX). */
+export function mayHoldKey(type: string, key: string): boolean {
+  return !key.startsWith(SCHEDULE_KEY_PREFIX) || type.startsWith(TASK_TYPE_PREFIX);
+}
+
+/** What a job of this type is, for a message, with its article: "an agent job", "a checkpoint". */
+export function kindOfType(type: string): string {
+  return withArticle(reservationOf(type)?.what ?? "checkpoint");
+}
+
+function withArticle(noun: string): string {
+  return `${/^[aeiou]/.test(noun) ? "an" : "a"} ${noun}`;
+}
+
+/**
+ * A type as a reader sees it (D87): NFKC (full-width `ｃｏｍｍａｎｄ` and `：` become ASCII), without
+ * default-ignorable code points (zero-width spaces and joiners, soft hyphens, variation
+ * selectors), lower-cased. `Command`, `com\u200Dmand` and `ＴＡＳＫ:x` read as `command` and `task:x`.
+ */
+export function foldType(type: string): string {
+  return type
+    .normalize("NFKC")
+    .replace(/\p{Default_Ignorable_Code_Point}/gu, "")
+    .toLowerCase();
+}
+
+/**
+ * The reservation a type falls under or reads as: the claim's own byte-for-byte match, else a
+ * look-alike whose {@link foldType} is reserved. Checkpoint operations refuse both (D87).
+ */
+export function reservationOrLookalikeOf(type: string): ReservedType | undefined {
+  return reservationOf(type) ?? reservationOf(foldType(type));
+}
+
+/**
+ * The characters a job type made by a checkpoint operation may hold (D87): ASCII letters, digits
+ * and `_ - . : / @ +`. Anything else (Cyrillic `с`, Greek `ο`, full-width forms, spaces, marks)
+ * could make one type pass for another on a screen or in a log; the library's engine, which runs
+ * in its caller's own process, does not apply it.
+ */
+export const JOB_TYPE_CHARACTERS = /^[A-Za-z0-9_.:/@+-]+$/;
+
+/** A type shown in a message with everything outside printable ASCII escaped, so a look-alike shows. */
+export function shownType(type: string): string {
+  let out = "";
+  for (const ch of type) {
+    const code = ch.codePointAt(0) ?? 0;
+    out += code >= 0x20 && code < 0x7f ? ch : `\\u{${code.toString(16)}}`;
+  }
+  return out;
+}
+
+/**
+ * The check of a type a checkpoint operation is asked to create (D87): refuse an executor type or a
+ * look-alike of one (`RESERVED_TYPE`, naming the operation made for it), then any type outside
+ * {@link JOB_TYPE_CHARACTERS} (`INVALID_INPUT`).
+ */
+export function checkCheckpointType(type: string, operation: string): void {
+  refuseReserved(type, operation, "create");
+  if (!JOB_TYPE_CHARACTERS.test(type))
+    throw new BatonError(
+      "INVALID_INPUT",
+      `${operation}: job type '${shownType(type)}' may hold only ASCII letters, digits and _ - . : / @ + ` +
+        "(a type made of other characters could pass for another one)",
+      { details: { type, operation } },
+    );
 }
 
 /** The operation that creates jobs of this type, when an executor runs them; else undefined. */
@@ -90,8 +197,10 @@ export function refuseReserved(
   operation: string,
   action: "create" | "finish" | "claim" | "requeue",
 ): void {
-  const r = reservationOf(type);
+  const r = reservationOrLookalikeOf(type);
   if (r === undefined) return;
+  const folded = foldType(type);
+  const reads = reservationOf(type) === undefined ? ` (it reads as '${shownType(folded)}')` : "";
   const [instead, use] =
     action === "create"
       ? [`create it with ${r.create}`, r.create]
@@ -105,7 +214,7 @@ export function refuseReserved(
           : [`the daemon records its outcome; end it early with ${r.stop}`, r.stop];
   throw new BatonError(
     "RESERVED_TYPE",
-    `${operation} does not ${action} '${type}' jobs: a ${r.what} runs a process, so ${instead}`,
+    `${operation} does not ${action} '${shownType(type)}' jobs${reads}: ${withArticle(r.what)} runs a process, so ${instead}`,
     { details: { type, operation, use } },
   );
 }

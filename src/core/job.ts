@@ -17,6 +17,14 @@ export interface BackoffPolicy {
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1000, factor: 2, maxMs: 3_600_000, jitter: 0.2 };
 
 /**
+ * The largest backoff the engine accepts (D132): the first delay at most a day, the longest at most
+ * a week, each exponential delay at most 10 times the previous one. One set: the engine's check
+ * below and baton.yaml's `retry:` (src/tasks/schema.ts) both read it, so a config that validates
+ * never fails at run time on its retry.
+ */
+export const BACKOFF_LIMITS = { baseMs: 86_400_000, maxMs: 7 * 86_400_000, factor: 10 } as const;
+
+/**
  * The delay before the next try after `attempt` (1-based) failed.
  * `random` is injectable so tests are deterministic.
  */
@@ -128,14 +136,9 @@ export const jobStateSchema = z.enum(JOB_STATES);
 
 export const backoffSchema = z
   .object({
-    baseMs: z.number().int().min(0).max(86_400_000).optional(),
-    factor: z.number().min(1).max(10).optional(),
-    maxMs: z
-      .number()
-      .int()
-      .min(0)
-      .max(7 * 86_400_000)
-      .optional(),
+    baseMs: z.number().int().min(0).max(BACKOFF_LIMITS.baseMs).optional(),
+    factor: z.number().min(1).max(BACKOFF_LIMITS.factor).optional(),
+    maxMs: z.number().int().min(0).max(BACKOFF_LIMITS.maxMs).optional(),
     jitter: z.number().min(0).max(1).optional(),
   })
   .strict();

@@ -15,15 +15,24 @@ export const MAX_NODE_TIMER_MS = 2 ** 31 - 1;
 /** The longest timeout, lease, delay or heartbeat baton accepts: 10 years of 365.25 days. */
 export const MAX_DURATION_MS = 3_652.5 * 86_400_000;
 
+/** " (about 68.5 years)" for a number of ms over a year, else "". */
+function inYears(ms: number): string {
+  const years = ms / (365.25 * 86_400_000);
+  return Number.isFinite(years) && years >= 1 ? ` (about ${years.toFixed(1)} years)` : "";
+}
+
 /** A duration that is not a number, negative, or longer than {@link MAX_DURATION_MS}. */
 export class DurationOutOfRangeError extends BatonError {
   readonly what: string;
   readonly ms: number;
-  constructor(what: string, ms: number) {
+  /** `given`: the duration as the caller typed it (`11y`), to be named in the message instead of ms. */
+  constructor(what: string, ms: number, given?: string) {
     super(
       "DURATION_OUT_OF_RANGE",
-      `${what} must be a number of milliseconds from 0 to ${MAX_DURATION_MS} (10 years), got ${ms}`,
-      { details: { what, ms, maxMs: MAX_DURATION_MS } },
+      given === undefined
+        ? `${what} must be a number of milliseconds from 0 to ${MAX_DURATION_MS} (10 years), got ${ms}${inYears(ms)}`
+        : `${what} ${given} is more than the 10-year limit (3652.5 days); for no limit, leave it out`,
+      { details: { what, ms, maxMs: MAX_DURATION_MS, ...(given === undefined ? {} : { given }) } },
     );
     this.what = what;
     this.ms = ms;

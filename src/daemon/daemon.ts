@@ -15,17 +15,20 @@ import { createServer } from "node:net";
 import type { Server, Socket } from "node:net";
 import { cpus } from "node:os";
 import type { Timer } from "../core/timer.js";
-import { after, every, MAX_DURATION_MS } from "../core/timer.js";
+import { after, every } from "../core/timer.js";
 import { BatonError, toBatonError } from "../core/errors.js";
 import type { Job } from "../core/job.js";
 import { isTerminal } from "../core/states.js";
+import { checkSettings, numericSetting } from "../core/settings.js";
 import type { Opened } from "../open.js";
 import { openEngine } from "../open.js";
+import { ensurePrivateDir } from "../core/paths.js";
 import { packageRoot } from "../store/sql-files.js";
 import { hostName, ownerGone, processStartTime } from "../supervisor/process.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 import { agentProcessKind } from "../agents/agents.js";
 import { taskProcessKind } from "../tasks/executor.js";
+import { settleStranded } from "../tasks/stranded.js";
 import { syncPersonalSchedules, TaskScheduler } from "../tasks/schedules.js";
 import {
   daemonLockName,
@@ -35,8 +38,18 @@ import {
   servedAffinities,
 } from "../supervisor/hosts.js";
 import { DaemonDashboard } from "./dashboard.js";
-import type { IpcRequest } from "./ipc.js";
-import { daemonInfoPath, daemonStartingPath, readLines, send, socketPath } from "./ipc.js";
+import { daemonLog, survivePipeErrors } from "./log.js";
+import type { IpcRequest } from "../ops/ipc.js";
+import {
+  daemonInfoPath,
+  daemonStartingPath,
+  ensureSocketDir,
+  readLines,
+  send,
+  socketPath,
+} from "../ops/ipc.js";
+import { reportLockHolder } from "../ops/daemon-client.js";
+import { redactDatabaseUrl } from "../store/postgres/connection.js";
 
 const LOCK_TTL_MS = 15_000;
 
@@ -67,12 +80,10 @@ export interface DaemonLimits {
 
 /** Concurrency limits: BATON_MAX_RUNNING / BATON_MAX_RUNNING_PER_PROJECT, else 2 × CPUs. */
 export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): DaemonLimits {
-  const parse = (v: string | undefined) =>
-    v !== undefined && /^\d+$/.test(v) && Number(v) > 0 ? Number(v) : undefined;
-  const maxRunning = parse(env.BATON_MAX_RUNNING) ?? Math.max(2, cpus().length * 2);
+  const maxRunning = numericSetting("BATON_MAX_RUNNING", env) ?? Math.max(2, cpus().length * 2);
   return {
     maxRunning,
-    maxPerProject: Math.min(maxRunning, parse(env.BATON_MAX_RUNNING_PER_PROJECT) ?? maxRunning),
+    maxPerProject: Math.min(maxRunning, numericSetting("BATON_MAX_RUNNING_PER_PROJECT", env) ?? maxRunning),
   };
 }
 
@@ -90,10 +101,8 @@ export function bundleBuildId(): string | undefined {
  * daemon's commands stay claimed before another daemon recovers them. BATON_COMMAND_LEASE_MS.
  */
 function commandLeaseFromEnv(): { leaseMs?: number; heartbeatMs?: number } {
-  const raw = process.env.BATON_COMMAND_LEASE_MS;
-  if (raw === undefined || !/^\d+$/.test(raw) || Number(raw) < 300 || Number(raw) > MAX_DURATION_MS)
-    return {};
-  return { leaseMs: Number(raw), heartbeatMs: Math.floor(Number(raw) / 3) };
+  const leaseMs = numericSetting("BATON_COMMAND_LEASE_MS");
+  return leaseMs === undefined ? {} : { leaseMs, heartbeatMs: Math.floor(leaseMs / 3) };
 }
 
 function ownerId(host: string): string {
@@ -109,8 +118,13 @@ interface Waiter {
 
 /** Run the daemon until SIGTERM/SIGINT or a `shutdown` request. Resolves with the exit code. */
 export async function runDaemon(options: DaemonOptions): Promise<number> {
-  const log =
-    options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
+  // A full disk must not end the daemon through its own log (daemon.log is its stderr).
+  survivePipeErrors();
+  const log = options.log ?? daemonLog();
+  // A home another user controls is refused before anything in it is read (D86), whichever ledger.
+  ensurePrivateDir(options.home);
+  // A bad setting ends the start here, named, before the ledger is opened.
+  checkSettings();
   const opened = await openEngine({ home: options.home, actor: "daemon" });
   const { engine, store, home } = opened;
   const bundleBuild = bundleBuildId();
@@ -118,9 +132,11 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   const pools = poolsFromEnv();
   const owner = ownerId(host);
   const lockName = daemonLockName(host, home);
+  const databaseUrl = process.env.BATON_DATABASE_URL?.trim() || undefined;
   const taken = await store.acquireLock(lockName, owner, LOCK_TTL_MS, (current) => ownerGone(current.owner));
   if (!taken.acquired) {
     log(`another daemon holds this home (${taken.lock.owner}); exiting`);
+    reportLockHolder(home, taken.lock.owner);
     await store.close();
     return 0;
   }
@@ -131,7 +147,9 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     LOCK_TTL_MS,
   );
   const limits = limitsFromEnv();
-  const shutdownGraceMs = Number(process.env.BATON_SHUTDOWN_GRACE_MS ?? 10_000);
+  const shutdownGraceMs = numericSetting("BATON_SHUTDOWN_GRACE_MS") ?? 10_000;
+  const killGraceMs = numericSetting("BATON_KILL_GRACE_MS");
+  const logCapBytes = numericSetting("BATON_LOG_CAP_BYTES");
   const waiters = new Set<Waiter>();
   const dashboard = new DaemonDashboard(opened, { log });
 
@@ -155,20 +173,21 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     owner,
     kinds: [taskProcessKind({ engine, home, actor: owner, log }), agentProcessKind({ engine })],
     ...limits,
-    ...(process.env.BATON_KILL_GRACE_MS === undefined
-      ? {}
-      : { killGraceMs: Number(process.env.BATON_KILL_GRACE_MS) }),
-    ...(process.env.BATON_LOG_CAP_BYTES === undefined
-      ? {}
-      : { logCapBytes: Number(process.env.BATON_LOG_CAP_BYTES) }),
+    ...(killGraceMs === undefined ? {} : { killGraceMs }),
+    ...(logCapBytes === undefined ? {} : { logCapBytes }),
     ...commandLeaseFromEnv(),
     affinities: servedAffinities(host, home, pools),
     onFinished: notifyFinished,
     log,
   });
 
+  // HTTP again if the previous daemon served it (D85), before the socket: a caller that restarted
+  // us (`baton daemon restart`, the call after a crash) finds the dashboard, API and /mcp up.
+  await dashboard.restore();
+
   // Socket first, so clients that raced to start us connect as soon as possible.
   const path = socketPath(home);
+  ensureSocketDir(home);
   rmSync(path, { force: true });
   const server: Server = createServer((socket) => {
     socket.on("error", () => undefined);
@@ -196,7 +215,14 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   chmodSync(path, 0o600);
   writeFileSync(
     daemonInfoPath(home),
-    JSON.stringify({ pid: process.pid, owner, socket: path, startedAt: new Date().toISOString(), limits }),
+    JSON.stringify({
+      pid: process.pid,
+      owner,
+      socket: path,
+      startedAt: new Date().toISOString(),
+      limits,
+      ...(databaseUrl === undefined ? {} : { database: redactDatabaseUrl(databaseUrl) }),
+    }),
     { mode: 0o600 },
   );
   // Callers waiting for a daemon to start now find this one; the next start is anyone's.
@@ -232,6 +258,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
               limits,
               stopping,
               ...(dashboard.url === undefined ? {} : { dashboard: `${dashboard.url}/` }),
+              ...(dashboard.warning === undefined ? {} : { dashboardWarning: dashboard.warning }),
             },
           });
           return;
@@ -288,21 +315,40 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
             send(socket, { id: request.id, ok: true, data: { fallback: true } });
             return;
           }
-          const answer = await serveCli(
-            {
-              argv: call.argv.map(String),
-              cwd: call.cwd,
-              env: (call.env ?? {}) as NodeJS.ProcessEnv,
-              isTTY: call.isTTY === true,
-              ...(typeof call.requestId === "string" ? { requestId: call.requestId } : {}),
-            },
-            opened,
-          );
-          if (answerDelayMs > 0) await new Promise((r) => setTimeout(r, answerDelayMs));
+          // The client waits a bounded time for this daemon to take the call (D135); one that gave
+          // up (this daemon was stopped, then resumed) has answered DAEMON_UNRESPONSIVE: not served.
+          const answerBy = (params as { answerBy?: unknown }).answerBy;
+          if (typeof answerBy === "number" && Date.now() > answerBy) {
+            send(socket, { id: request.id, ok: true, data: { fallback: true } });
+            return;
+          }
+          // Taken: say so at once, and every second until the answer (a `wait` may be long).
+          send(socket, { id: request.id, ack: true });
+          const keepAlive = setInterval(() => send(socket, { id: request.id, ack: true }), 1000);
+          let answer: Awaited<ReturnType<CliServer>>;
+          try {
+            answer = await serveCli(
+              {
+                argv: call.argv.map(String),
+                cwd: call.cwd,
+                env: (call.env ?? {}) as NodeJS.ProcessEnv,
+                isTTY: call.isTTY === true,
+                ...(typeof call.requestId === "string" ? { requestId: call.requestId } : {}),
+              },
+              opened,
+            );
+            if (answerDelayMs > 0) await new Promise((r) => setTimeout(r, answerDelayMs));
+          } finally {
+            clearInterval(keepAlive);
+          }
           send(socket, { id: request.id, ok: true, data: answer });
           return;
         }
         case "dashboard": {
+          if (params.stop === true) {
+            send(socket, { id: request.id, ok: true, data: await dashboard.stop() });
+            return;
+          }
           const port = params.port;
           if (
             port !== undefined &&
@@ -318,6 +364,13 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
           return;
         }
         case "shutdown":
+          // Like a served call (D135): a `daemon stop` that gave up on this daemon (stopped, then
+          // resumed) was refused DAEMON_UNRESPONSIVE; obeying it now would make that refusal false.
+          if (typeof params.answerBy === "number" && Date.now() > params.answerBy) {
+            log("shutdown request ignored: it arrived past its deadline (its caller gave up)");
+            send(socket, { id: request.id, ok: true, data: { ignored: true } });
+            return;
+          }
           send(socket, { id: request.id, ok: true, data: {} });
           void shutdown("shutdown request");
           return;
@@ -326,7 +379,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
       }
     } catch (error) {
       const e = toBatonError(error);
-      send(socket, { id: request.id, ok: false, error: { code: e.code, message: e.message } });
+      send(socket, { id: request.id, ok: false, error: e.toJSON() });
     }
   }
 
@@ -440,6 +493,10 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
 
   await registration.heartbeat(0);
   await supervisor.start();
+  // Task runs whose daemon died while it ran their hooks: settled, their hooks not run again (D126).
+  void settleStranded({ engine, home, actor: owner, log }).catch((error: unknown) =>
+    log(`could not settle the task runs of a daemon that died: ${String(error)}`),
+  );
   void schedule();
   return done;
 }

@@ -103,6 +103,8 @@ export type EngineEvent = "enqueued" | "changed";
  */
 /** Candidates of each kind a reference is checked against (more than 10 are reported as such). */
 const RESOLVE_LIMIT = 11;
+/** How far an ambiguous reference's matches are counted. */
+const COUNT_LIMIT = 1000;
 
 export class Engine {
   readonly store: Store;
@@ -159,8 +161,10 @@ export class Engine {
     const parsed = enqueueSpecSchema.safeParse(input);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
+      // Named by the field, as the operations' own schema errors are: a front-end that has a
+      // flag for it says the flag instead (the CLI's `--timeout must be more than 0`).
       const where = issue !== undefined && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
-      throw new InvalidInputError(`invalid job: ${where}${issue?.message ?? "bad input"}`);
+      throw new InvalidInputError(`${where}${issue?.message ?? "not a job"}`);
     }
     const spec: EnqueueSpec = parsed.data;
     if (spec.timeoutMs !== undefined) checkDuration(spec.timeoutMs, "timeoutMs");
@@ -361,11 +365,14 @@ export class Engine {
     return job;
   }
 
-  /** One more attempt of a finished job with the same payload (a command's `baton retry`). */
-  async retry(jobId: string, actor?: string): Promise<Job> {
-    const job = await this.store.retry(jobId, actor ?? this.actor);
-    this.emitter.emit("enqueued", [job]);
-    return job;
+  /**
+   * One more attempt of a finished job with the same payload (a command's `baton retry`): the job
+   * and the number its new attempt will have.
+   */
+  async retry(jobId: string, actor?: string): Promise<{ job: Job; attempt: number }> {
+    const answer = await this.store.retry(jobId, actor ?? this.actor);
+    this.emitter.emit("enqueued", [answer.job]);
+    return answer;
   }
 
   acceptBefore(jobId: string, actor?: string): Promise<Job[]> {
@@ -489,6 +496,17 @@ export class Engine {
         details: { id: reference },
       });
     }
+    // Past 10, count them (up to COUNT_LIMIT) so the answer says how many and how to narrow (D114).
+    let total = String(matches.length);
+    if (matches.length > 10) {
+      const all = await this.store.findJobs(reference, COUNT_LIMIT + 1, project);
+      const byName = named.filter((j) => !isId(j)).length;
+      const n =
+        all.filter(isId).length +
+        (byName < RESOLVE_LIMIT ? byName : all.filter((j) => j.name === reference && !isId(j)).length);
+      total =
+        n > COUNT_LIMIT ? `more than ${COUNT_LIMIT.toLocaleString("en-US")}` : n.toLocaleString("en-US");
+    }
     const shown = matches.slice(0, 10);
     const describe = (j: Job) => {
       const how = [
@@ -499,10 +517,10 @@ export class Engine {
     };
     throw new BatonError(
       "AMBIGUOUS_ID",
-      `'${reference}' matches ${matches.length > 10 ? "more than 10" : matches.length} jobs: ${shown
-        .map(describe)
-        .join(", ")}; use a full id`,
-      { details: { candidates: shown.map((j) => j.id) } },
+      matches.length > 10
+        ? `'${reference}' matches ${total} jobs, among them ${shown.map(describe).join(", ")}; narrow it: more characters of the id, its short id (the last ${SHORT_ID_LENGTH}), or a full id`
+        : `'${reference}' matches ${total} jobs: ${shown.map(describe).join(", ")}; use a full id`,
+      { details: { candidates: shown.map((j) => j.id), matches: total } },
     );
   }
 
@@ -530,6 +548,10 @@ export class Engine {
 
   attempts(jobId: string): Promise<Attempt[]> {
     return this.store.attempts(jobId);
+  }
+
+  latestAttempts(jobIds: readonly string[]): Promise<Attempt[]> {
+    return this.store.latestAttempts(jobIds);
   }
 
   events(filter: EventFilter): Promise<JobEvent[]> {

@@ -14,12 +14,68 @@ import { getOperation, operations } from "../ops/catalogue.js";
 import { inputError, invoke } from "../ops/invoke.js";
 import type { OpContext, Operation } from "../ops/operation.js";
 import { resolveJob } from "../ops/common.js";
-import { eventView } from "../ops/views.js";
+import { eventView, eventViewSchema } from "../ops/views.js";
+import { describeOperation, operationEntrySchema } from "../ops/tasks.js";
+import { jobStateSchema } from "../core/job.js";
 
 /** Most bytes of a log one request returns (the client asks again from the new offset). */
 export const MAX_LOG_CHUNK = 256 * 1024;
 
 export type Query = URLSearchParams;
+
+// --- what the read routes answer (inside {ok, data}); the OpenAPI document is made from these ---
+
+export const logChunkSchema = z.object({
+  id: z.string(),
+  attempt: z.number().int().describe("The attempt read (0: the job has none yet)."),
+  stream: z.enum(["output", "stdout", "stderr"]),
+  start: z.number().int().describe("The byte offset the text starts at."),
+  offset: z.number().int().describe("The offset to ask from next time."),
+  size: z.number().int().describe("The log's size in bytes now."),
+  text: z.string(),
+  finished: z.boolean().describe("No more bytes will come (the attempt ended)."),
+});
+
+export const eventsAnswerSchema = z.object({
+  events: z.array(eventViewSchema),
+  last: z.number().int().describe("The last event id here: the next call's `after`."),
+});
+
+const seriesSchema = z.object({
+  done: z.array(z.number().int()).describe("succeeded, skipped"),
+  failed: z.array(z.number().int()).describe("failed, timed out"),
+  cancelled: z.array(z.number().int()),
+});
+
+export const throughputSchema = z.object({
+  hours: z.array(z.string()).describe("The start of each hour bucket (ISO), oldest first; 24 of them."),
+  total: seriesSchema,
+  byType: z.record(z.string(), seriesSchema),
+});
+
+export const statsSchema = z.object({
+  project: z.object({ path: z.string(), name: z.string() }),
+  byState: z.record(z.string(), z.number().int()),
+  byType: z.record(z.string(), z.record(z.string(), z.number().int())),
+  lastHour: z
+    .record(z.string(), z.number().int())
+    .describe("Jobs finished in the last hour, by the state they ended in."),
+  paused: z.array(z.string()).describe("`all`, `type:<name>` or `workflow:<name>`."),
+  daemon: z.looseObject({ running: z.boolean(), pid: z.number().int().optional() }),
+  lastEventId: z.number().int(),
+  states: z.array(jobStateSchema),
+  shortIdLength: z.number().int(),
+  readOnly: z.boolean().describe("This server refuses operations that change the ledger."),
+  sessionRenewMs: z.number().int().describe("How often an open dashboard page renews its session (ms)."),
+});
+
+export const operationsSchema = z.object({
+  operations: z.array(
+    operationEntrySchema.extend({
+      allowed: z.boolean().describe("This server lets the caller call it (a read-only one: only reads)."),
+    }),
+  ),
+});
 
 function parse<T extends z.ZodType>(schema: T, raw: unknown, what: string): z.output<T> {
   const parsed = schema.safeParse(raw);
@@ -27,29 +83,61 @@ function parse<T extends z.ZodType>(schema: T, raw: unknown, what: string): z.ou
   return parsed.data;
 }
 
-/** Query values as zod sees them: digits become numbers, `true`/`false` booleans, the rest strings. */
-function scalar(value: string): string | number | boolean {
-  if (/^\d{1,15}$/.test(value)) return Number(value);
-  if (value === "true") return true;
-  if (value === "false") return false;
-  return value;
+/** The spellings a boolean query parameter takes (said in its error). */
+const BOOLEAN_SPELLINGS = ["true", "false"] as const;
+
+/** A query error naming the parameter as the caller wrote it, with its field path in details.issues. */
+function queryError(route: string, key: string, rule: string, got?: string): InvalidInputError {
+  const name = key.slice(0, 50);
+  const shown = got === undefined ? "" : ` (got '${got.slice(0, 50)}')`;
+  return new InvalidInputError(`${route}: ${name}: ${rule}${shown}`, {
+    issues: [{ path: name, message: rule }],
+  });
 }
 
-/** Only the named query parameters, converted; an unknown one is an error (like unknown JSON keys). */
-function queryObject(
+/**
+ * The one query check every route goes through (server.ts calls it for the routes that read no
+ * parameters, the stream and the pages; the read routes here for theirs). Only the named query
+ * parameters, converted; an unknown one is an error (like unknown JSON keys).
+ * Every parameter is one value: given twice, or empty (`?limit=`), is an error rather than a
+ * silent choice. `numbers` names the whole-number parameters with their least value: anything
+ * else there ("-1", "abc") is an error in words, not zod's "expected number, received string";
+ * `booleans` names those that take `true` or `false` only; every other value stays text.
+ */
+export function queryObject(
   query: Query,
   allowed: readonly string[],
   route: string,
+  numbers: Readonly<Record<string, number>> = {},
+  booleans: readonly string[] = [],
 ): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
   for (const [key, value] of query) {
-    if (key === "token") continue;
+    // `token` opens pages only (server.ts); elsewhere it is left to the token check, which ignores it.
+    if (key === "token" && !allowed.includes(key)) continue;
     if (!allowed.includes(key)) {
+      const name = key.slice(0, 50);
       throw new InvalidInputError(
-        `${route}: unknown query parameter '${key.slice(0, 50)}' (known: ${allowed.join(", ")})`,
+        allowed.length === 0
+          ? `${route}: takes no query parameters (got '${name}')`
+          : `${route}: unknown query parameter '${name}' (known: ${allowed.join(", ")})`,
+        { issues: [{ path: name, message: "unknown query parameter" }], known: [...allowed] },
       );
     }
-    if (value !== "") out[key] = scalar(value);
+    const times = query.getAll(key).length;
+    if (times > 1) throw queryError(route, key, `given ${times} times: give it once`);
+    if (value === "") throw queryError(route, key, "is empty: give a value, or leave the parameter out");
+    const least = numbers[key];
+    if (least !== undefined) {
+      const number = Number(value);
+      if (!(/^\d+$/.test(value) && Number.isSafeInteger(number) && number >= least))
+        throw queryError(route, key, `must be a whole number ≥ ${least}`, value);
+      out[key] = number;
+    } else if (booleans.includes(key)) {
+      if (!(BOOLEAN_SPELLINGS as readonly string[]).includes(value))
+        throw queryError(route, key, `must be ${BOOLEAN_SPELLINGS.join(" or ")}`, value);
+      out[key] = value === "true";
+    } else out[key] = value; // text stays text, even when it looks like a number (`q=007`)
   }
   return out;
 }
@@ -77,14 +165,8 @@ export async function callOperation(
 export function describeOperations(readOnly: boolean): unknown {
   return {
     operations: operations.map((op: Operation) => ({
-      name: op.name,
-      title: op.title,
-      summary: op.summary,
-      readOnly: op.readOnly,
-      destructive: op.destructive,
-      idempotent: op.idempotent,
+      ...describeOperation(op),
       allowed: !readOnly || op.readOnly,
-      input: z.toJSONSchema(op.input, { io: "input", unrepresentable: "any" }),
     })),
   };
 }
@@ -105,11 +187,9 @@ const listQuery = [
 
 /** `GET /api/jobs`: list_tasks over every project (unless `project` is given), `q` for the text search. */
 export async function listJobs(query: Query, ctx: OpContext): Promise<unknown> {
-  const raw = queryObject(query, listQuery, "GET /api/jobs");
-  // Text fields stay text even when they look like numbers (`q=2024`, a workflow named `7`).
-  const text = new Set(["q", "state", "project", "type", "workflow", "tag", "cursor", "since", "until"]);
-  const input: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(raw)) input[key] = text.has(key) ? String(value) : value;
+  const input: Record<string, unknown> = queryObject(query, listQuery, "GET /api/jobs", { limit: 1 }, [
+    "archived",
+  ]);
   const { q, state, project } = input as { q?: string; state?: string; project?: string };
   delete input.q;
   if (q !== undefined) input.text = q;
@@ -130,11 +210,17 @@ export async function listJobs(query: Query, ctx: OpContext): Promise<unknown> {
 }
 
 /** `GET /api/jobs/<id>`: the job with its attempts and its whole event timeline (last 500). */
-export function showJob(id: string, ctx: OpContext): Promise<unknown> {
+export function showJob(id: string, query: Query, ctx: OpContext): Promise<unknown> {
+  queryObject(query, [], "GET /api/jobs/<id>");
   return invoke(getOperation("check_task")!, { id, events: 500 }, ctx);
 }
 
-const logSchema = z
+/** The log routes as errors name them (the address the caller used, not an internal name). */
+const LOG_ROUTE = "GET /api/jobs/<id>/log";
+const DOWNLOAD_ROUTE = "GET /api/jobs/<id>/log/download";
+
+/** The log route's query (its OpenAPI parameters are made from this: openapi.ts). */
+export const logQuerySchema = z
   .object({
     attempt: z.number().int().min(1).max(1_000_000).optional(),
     stream: z.enum(["output", "stdout", "stderr"]).optional(),
@@ -167,7 +253,15 @@ async function logTarget<T extends { attempt?: number | undefined }>(id: string,
 export async function readJobLog(id: string, query: Query, ctx: OpContext): Promise<unknown> {
   const { input, commands, job, attempts, attempt } = await logTarget(
     id,
-    parse(logSchema, queryObject(query, ["attempt", "stream", "offset", "max"], "GET log"), "GET log"),
+    parse(
+      logQuerySchema,
+      queryObject(query, ["attempt", "stream", "offset", "max"], LOG_ROUTE, {
+        attempt: 1,
+        offset: 0,
+        max: 1,
+      }),
+      LOG_ROUTE,
+    ),
     ctx,
   );
   if (attempt === undefined) {
@@ -203,7 +297,7 @@ export async function readJobLog(id: string, query: Query, ctx: OpContext): Prom
   };
 }
 
-const downloadSchema = logSchema.pick({ attempt: true, stream: true }).strict();
+const downloadSchema = logQuerySchema.pick({ attempt: true, stream: true }).strict();
 
 /**
  * `GET /api/jobs/<id>/log/download`: the whole of an attempt's log (as big as it was when the
@@ -220,7 +314,11 @@ export async function downloadJobLog(
 ): Promise<void> {
   const { input, commands, job, attempt } = await logTarget(
     id,
-    parse(downloadSchema, queryObject(query, ["attempt", "stream"], "GET log download"), "GET log download"),
+    parse(
+      downloadSchema,
+      queryObject(query, ["attempt", "stream"], DOWNLOAD_ROUTE, { attempt: 1 }),
+      DOWNLOAD_ROUTE,
+    ),
     ctx,
   );
   const stream = input.stream ?? "output";
@@ -249,9 +347,10 @@ const eventsSchema = z
 
 /** `GET /api/events`: ledger events, oldest first, after an event id (the SSE resume cursor). */
 export async function listEvents(query: Query, ctx: OpContext): Promise<unknown> {
-  const raw = queryObject(query, ["after", "job", "workflow", "limit"], "GET /api/events");
-  if (raw.job !== undefined) raw.job = String(raw.job);
-  if (raw.workflow !== undefined) raw.workflow = String(raw.workflow);
+  const raw = queryObject(query, ["after", "job", "workflow", "limit"], "GET /api/events", {
+    after: 0,
+    limit: 1,
+  });
   const input = parse(eventsSchema, raw, "GET /api/events");
   const jobId = input.job === undefined ? undefined : (await resolveJob(ctx, input.job)).id;
   const limit = input.limit ?? 100;
@@ -283,11 +382,18 @@ function finishedCounts(ctx: OpContext, from: number, to?: number) {
 interface Series {
   done: number[];
   failed: number[];
+  cancelled: number[];
+}
+
+/** The series a finished state counts in: cancelled is nobody's failure, so it is apart. */
+function seriesOf(state: JobState): keyof Series {
+  if (DONE_STATES.includes(state)) return "done";
+  return state === "cancelled" ? "cancelled" : "failed";
 }
 
 /**
  * `GET /api/throughput`: jobs finished in each of the last 24 hours (the current one last), done
- * (succeeded, skipped) and failed (failed, timed out, cancelled), in all and per type. One query
+ * (succeeded, skipped), failed (failed, timed out) and cancelled, in all and per type. One query
  * per hour over the (state, finished_at) index.
  */
 export async function throughput(query: Query, ctx: OpContext): Promise<unknown> {
@@ -301,12 +407,13 @@ export async function throughput(query: Query, ctx: OpContext): Promise<unknown>
   const empty = (): Series => ({
     done: new Array<number>(24).fill(0),
     failed: new Array<number>(24).fill(0),
+    cancelled: new Array<number>(24).fill(0),
   });
   const total = empty();
   const byType: Record<string, Series> = {};
   buckets.forEach((counts, i) => {
     for (const c of counts) {
-      const key = DONE_STATES.includes(c.state) ? "done" : "failed";
+      const key = seriesOf(c.state);
       total[key][i]! += c.count;
       (byType[c.type] ??= empty())[key][i]! += c.count;
     }

@@ -6,8 +6,9 @@
  *   127.0.0.1 sends `Host: evil.example` and gets 403.
  * - Origin (CSRF, R-25): a request that carries an Origin must come from this very origin; `null`
  *   (sandboxed frames, file: pages) is refused. No response ever grants CORS.
- * - Token (R-24): when the server has a token, every route wants it, as `Authorization: Bearer`, as
- *   the HttpOnly cookie the dashboard gets, or once as `?token=` on a page URL (then a cookie).
+ * - Token (R-24): when the server has a token, every route wants it, as `Authorization: Bearer`, or
+ *   once as `?token=` on a page URL, traded for the HttpOnly cookie of a session of this server
+ *   (a random value, not the token: D83) that dashboard pages and `/api/` then accept.
  *   Compared in constant time; never logged, never echoed.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
@@ -105,9 +106,12 @@ export function newToken(): string {
   return randomBytes(32).toString("base64url");
 }
 
-/** The cookie the dashboard's token is kept in; per port, since cookies ignore ports. */
+/**
+ * The cookie of a dashboard session (never the token: a random value this server holds, D83); per
+ * port in its name so two servers' cookies do not overwrite each other (cookies ignore ports).
+ */
 export function cookieName(port: number): string {
-  return `baton_token_${port}`;
+  return `baton_session_${port}`;
 }
 
 export function readCookie(header: string | undefined, name: string): string | undefined {

@@ -8,7 +8,15 @@
 import { z } from "zod";
 import { ERROR_CODES } from "../core/errors.js";
 import { JOB_STATES } from "../core/states.js";
-import { operations } from "../ops/catalogue.js";
+import { getOperation, operations } from "../ops/catalogue.js";
+import {
+  eventsAnswerSchema,
+  logChunkSchema,
+  logQuerySchema,
+  operationsSchema,
+  statsSchema,
+  throughputSchema,
+} from "./api.js";
 import type { Operation } from "../ops/operation.js";
 
 type Json = Record<string, unknown>;
@@ -83,13 +91,17 @@ const queryParam = (name: string, description: string, schema: Json = { type: "s
   description,
   schema,
 });
+/**
+ * A log route's query parameter, its schema made from the very zod schema the server checks the
+ * query with (api.ts), so a bound such as `max`'s 256 KiB cannot differ between the two.
+ */
+const logParam = (name: keyof typeof logQuerySchema.shape, description: string) =>
+  queryParam(name, description, schemaOf(logQuerySchema.shape[name].unwrap(), "input"));
+
 /** Which attempt's log, and which view of it. */
 const logParams = [
-  queryParam("attempt", "The attempt (default: the latest).", { type: "integer", minimum: 1 }),
-  queryParam("stream", "output (both, in order), stdout or stderr.", {
-    type: "string",
-    enum: ["output", "stdout", "stderr"],
-  }),
+  logParam("attempt", "The attempt (default: the latest)."),
+  logParam("stream", "output (both, in order), stdout or stderr."),
 ];
 
 const idParam = {
@@ -107,12 +119,13 @@ function read(operationId: string, summary: string, data: Json, parameters: Json
       summary,
       tags: ["read"],
       parameters,
-      responses: { "200": success(data, summary), ...errorResponses([400, 401, 404, 405, 500, 503]) },
+      responses: { "200": success(data, summary), ...errorResponses([400, 401, 403, 404, 405, 500, 503]) },
     },
   };
 }
 
-const anyObject = { type: "object", additionalProperties: true };
+/** The output schema of a catalogue operation a read route is a view of. */
+const outputOf = (name: string): Json => schemaOf(getOperation(name)!.output, "output");
 
 /** The document. `version` is the package's. */
 export function openApiDocument(version: string): Json {
@@ -120,7 +133,7 @@ export function openApiDocument(version: string): Json {
     "/api/jobs": read(
       "get_jobs",
       "Jobs, newest first, filtered (list_tasks over every project).",
-      anyObject,
+      outputOf("list_tasks"),
       [
         queryParam("state", `A state, several joined by commas, \`live\` or \`finished\`.`, {
           type: "string",
@@ -145,63 +158,105 @@ export function openApiDocument(version: string): Json {
     "/api/jobs/{id}": read(
       "get_job",
       "One job with its attempts and its last 500 events (check_task).",
-      anyObject,
+      outputOf("check_task"),
       [idParam],
     ),
     "/api/jobs/{id}/log": read(
       "get_job_log",
       "Bytes of an attempt's log from an offset, and the offset to ask from next (a live tail is this call repeated).",
-      anyObject,
+      schemaOf(logChunkSchema, "output"),
       [
         idParam,
         ...logParams,
-        queryParam("offset", "Byte offset to read from (default: the last 64 KiB).", {
-          type: "integer",
-          minimum: 0,
-        }),
-        queryParam("max", "Most bytes to return.", { type: "integer", minimum: 1 }),
+        logParam("offset", "Byte offset to read from (default: the last 64 KiB)."),
+        logParam("max", "Most bytes to return."),
       ],
     ),
-    "/api/jobs/{id}/log/download": read(
-      "download_job_log",
-      "The whole log of an attempt as a text/plain attachment (streamed; Content-Disposition names the file).",
-      anyObject,
-      [idParam, ...logParams],
+    "/api/jobs/{id}/log/download": {
+      get: {
+        operationId: "download_job_log",
+        summary:
+          "The whole log of an attempt as a text/plain attachment (streamed; Content-Disposition names the file).",
+        tags: ["read"],
+        parameters: [idParam, ...logParams],
+        responses: {
+          "200": {
+            description: "The log's bytes as they were when the download began.",
+            headers: {
+              "Content-Disposition": {
+                description: 'attachment; filename="<id>-<stream>.log"',
+                schema: { type: "string" },
+              },
+            },
+            content: { "text/plain": { schema: { type: "string" } } },
+          },
+          ...errorResponses([400, 401, 403, 404, 405, 500, 503]),
+        },
+      },
+    },
+    "/api/events": read(
+      "get_events",
+      "Ledger events, oldest first, after an event id.",
+      schemaOf(eventsAnswerSchema, "output"),
+      [
+        queryParam("after", "Only events after this id.", { type: "integer", minimum: 0 }),
+        queryParam("job", "Events of this job."),
+        queryParam("workflow", "Events of this workflow."),
+        queryParam("limit", "Most events (1-1000, default 100).", {
+          type: "integer",
+          minimum: 1,
+          maximum: 1000,
+        }),
+      ],
     ),
-    "/api/events": read("get_events", "Ledger events, oldest first, after an event id.", anyObject, [
-      queryParam("after", "Only events after this id.", { type: "integer", minimum: 0 }),
-      queryParam("job", "Events of this job."),
-      queryParam("workflow", "Events of this workflow."),
-      queryParam("limit", "Most events (1-1000, default 100).", {
-        type: "integer",
-        minimum: 1,
-        maximum: 1000,
-      }),
-    ]),
     "/api/stats": read(
       "get_stats",
       "Counts by state and type, jobs finished in the last hour, pauses, the daemon.",
-      anyObject,
+      schemaOf(statsSchema, "output"),
     ),
     "/api/throughput": read(
       "get_throughput",
-      "Jobs finished in each of the last 24 hours, done and failed, in all and per type.",
-      anyObject,
+      "Jobs finished in each of the last 24 hours, done, failed and cancelled, in all and per type.",
+      schemaOf(throughputSchema, "output"),
     ),
-    "/api/ops": read("get_operations", "The operation catalogue with each input as JSON Schema.", anyObject),
-    "/api/openapi.json": read("get_openapi", "This document.", anyObject),
+    "/api/ops": read(
+      "get_operations",
+      "The operation catalogue with each input as JSON Schema.",
+      schemaOf(operationsSchema, "output"),
+    ),
+    "/api/openapi.json": {
+      get: {
+        operationId: "get_openapi",
+        summary: "This document (as it is, not in the {ok, data} envelope).",
+        tags: ["read"],
+        responses: {
+          "200": {
+            description: "The OpenAPI 3.1 document.",
+            content: { "application/json": { schema: { type: "object", required: ["openapi", "paths"] } } },
+          },
+          ...errorResponses([400, 401, 403, 405, 500]),
+        },
+      },
+    },
     "/api/stream": {
       get: {
         operationId: "get_stream",
         summary:
           "Server-Sent Events of the ledger (event `ledger`, id = event id; resume with Last-Event-ID).",
         tags: ["read"],
+        parameters: [
+          queryParam(
+            "after",
+            "The event id to start after, on a first connection (a reconnecting client's Last-Event-ID header wins); default: the newest.",
+            { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+          ),
+        ],
         responses: {
           "200": {
             description: "An endless text/event-stream.",
             content: { "text/event-stream": { schema: { type: "string" } } },
           },
-          ...errorResponses([400, 401, 405, 503]),
+          ...errorResponses([400, 401, 403, 405, 503]),
         },
       },
     },
@@ -258,12 +313,13 @@ export function openApiDocument(version: string): Json {
       description:
         "Every operation of the catalogue is `POST /api/ops/<name>` with a JSON body; answers are " +
         '`{"ok":true,"data":…}` or `{"ok":false,"error":{"code","message","details"}}` with the HTTP status of the ' +
-        "error code. Every route wants the server's token (Authorization: Bearer, or the dashboard's cookie).",
+        "error code. Every route wants the server's token (Authorization: Bearer), or the dashboard's cookie " +
+        "with its session key (the cookie alone opens only /api/stream and log downloads).",
       license: { name: "MIT", identifier: "MIT" },
     },
     jsonSchemaDialect: "https://spec.openapis.org/oas/3.1/dialect/base",
     servers: [{ url: "/", description: "The server that serves this document." }],
-    security: [{ bearer: [] }, { cookie: [] }],
+    security: [{ bearer: [] }, { cookie: [], sessionKey: [] }],
     tags: [
       { name: "read", description: "Reads: never change the ledger (allowed with a read-only token)." },
       {
@@ -282,8 +338,16 @@ export function openApiDocument(version: string): Json {
         cookie: {
           type: "apiKey",
           in: "cookie",
-          name: "baton_token_<port>",
-          description: "Set by the dashboard when it is opened with ?token=… (HttpOnly, SameSite=Strict).",
+          name: "baton_session_<port>",
+          description:
+            "A dashboard session of this server (not the token), set when a page is opened with ?token=… (HttpOnly, SameSite=Strict); not accepted on /mcp. Alone it opens /api/stream and log downloads only; everything else also wants sessionKey (D109).",
+        },
+        sessionKey: {
+          type: "apiKey",
+          in: "header",
+          name: "X-Baton-Session",
+          description:
+            "The key of the dashboard session: handed out once, in the fragment of the redirect that answered the ?token=… link; the dashboard keeps it in localStorage.",
         },
       },
       schemas: { Error: errorSchema },
@@ -298,7 +362,7 @@ export function openApiDocument(version: string): Json {
           },
         }),
         Forbidden: errorResponse(
-          "FORBIDDEN: a foreign Host or Origin, or a change asked of a read-only token or server.",
+          "FORBIDDEN: a foreign Host or Origin, the dashboard cookie without its session key, or a change asked of a read-only token or server.",
         ),
         NotFound: errorResponse("JOB_NOT_FOUND, NOT_FOUND or DEPENDENCY_NOT_FOUND."),
         MethodNotAllowed: errorResponse("METHOD_NOT_ALLOWED: the route exists with another method.", {

@@ -4,12 +4,15 @@
 import { readFileSync } from "node:fs";
 import { BatonError } from "../core/errors.js";
 import { findProject } from "../core/project.js";
-import { LocalCommandHost } from "../daemon/host.js";
+import { LocalCommandHost } from "../ops/local-host.js";
 import type { OpContext } from "../ops/operation.js";
 import { openEngine } from "../open.js";
 import type { TokenSource } from "./tokens.js";
-import { fixedTokenSource, homeTokenSource } from "./tokens.js";
+import { fixedTokenSource, homeTokenSource, squattedPort } from "./tokens.js";
 import { startHttpServer } from "./server.js";
+
+declare const BATON_VERSION: string | undefined;
+const version = typeof BATON_VERSION === "string" ? BATON_VERSION : "0.1.0";
 
 export interface ServeOptions {
   host: string;
@@ -76,7 +79,7 @@ export async function runServe(options: ServeOptions): Promise<number> {
     await store.close();
     throw error;
   }
-  const commands = new LocalCommandHost(home, store.location);
+  const commands = new LocalCommandHost(home, store.ledger);
   const project = findProject(options.cwd);
   const context: OpContext = {
     engine,
@@ -86,6 +89,19 @@ export async function runServe(options: ServeOptions): Promise<number> {
     env: options.env,
     commands,
   };
+  // `/mcp` as the daemon serves it (one server, D42): the default tools, `?tools=full` for all.
+  const [{ createMcpServer }, { mcpRoute }] = await Promise.all([
+    import("../mcp/server.js"),
+    import("../mcp/http.js"),
+  ]);
+  const mcpContext: OpContext = { ...context, actor: "mcp" };
+  const mcp = mcpRoute(
+    ({ readOnly, tools }) => createMcpServer(() => Promise.resolve(mcpContext), { tools, version, readOnly }),
+    {
+      tasks: () => Promise.resolve(mcpContext),
+      onError: (e) => options.err(`baton serve: /mcp: ${e.message.split("\n")[0]}\n`),
+    },
+  );
   try {
     const serving = await startHttpServer({
       context,
@@ -95,17 +111,23 @@ export async function runServe(options: ServeOptions): Promise<number> {
       tokens: chosen.tokens,
       readOnly: options.readOnly,
       allowedHosts: options.allowedHosts,
+      mcp,
       log: (line) => options.err(`baton serve: ${line}\n`),
+    }).catch((error: unknown) => {
+      throw squattedPort(error, options.port, home, chosen.fromHome);
     });
     // The operator's own terminal: the link with the home's token (an explicit token is theirs).
     const open = chosen.fromHome
       ? `${serving.url}/?token=${chosen.tokens.current().full}`
       : `${serving.url}/`;
-    options.out(`baton: dashboard and API at ${open}${options.readOnly ? " (read-only)" : ""}\n`);
+    options.out(
+      `baton: dashboard and API at ${open}${options.readOnly ? " (read-only)" : ""}, MCP at ${serving.url}/mcp\n`,
+    );
     await untilSignal();
     await serving.close();
     return 0;
   } finally {
+    await mcp.close();
     commands.close();
     await store.close();
   }

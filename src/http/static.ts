@@ -63,6 +63,7 @@ export function serveStatic(
   path: string,
   project: string,
   headers: Readonly<Record<string, string>>,
+  wantsHtml = false,
 ): void {
   let body: Buffer;
   let type: string;
@@ -71,7 +72,14 @@ export function serveStatic(
     type = "image/svg+xml";
   } else {
     const entry = FILES[path];
-    if (entry === undefined) throw new BatonError("NOT_FOUND", `no page ${path.slice(0, 100)}`);
+    if (entry === undefined) {
+      // A browser gets a page it can show; a program keeps the JSON error.
+      if (wantsHtml) {
+        notFoundPage(res, path, project, headers);
+        return;
+      }
+      throw new BatonError("NOT_FOUND", `no page ${path.slice(0, 100)}`);
+    }
     body = load(entry.file);
     type = entry.type;
     if (entry.file === "index.html") {
@@ -91,4 +99,93 @@ export function serveStatic(
     "content-security-policy": CSP,
   });
   res.end(body);
+}
+
+/** Whether a request's Accept header asks for HTML (a browser opening an address). */
+export function acceptsHtml(accept: string | undefined): boolean {
+  return accept !== undefined && /(^|,)\s*text\/html\b/i.test(accept);
+}
+
+/**
+ * A page of its own (a title, a language, a heading, the CSP), for a browser that cannot have the
+ * dashboard. `project` names the project in the title; undefined for a caller not signed in, who
+ * is told nothing about the ledger.
+ */
+function htmlPage(
+  res: ServerResponse,
+  status: number,
+  title: string,
+  body: string,
+  project: string | undefined,
+  headers: Readonly<Record<string, string>>,
+): void {
+  const name = project === undefined ? "" : ` · ${escapeHtml(basename(project) || project)}`;
+  const page = Buffer.from(
+    `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
+      `<title>${escapeHtml(title)} · baton${name}</title></head><body><main><h1>${escapeHtml(title)}</h1>` +
+      `${body}</main></body></html>\n`,
+  );
+  res.writeHead(status, {
+    ...headers,
+    "content-type": "text/html; charset=utf-8",
+    "content-length": page.length,
+    "content-security-policy": CSP,
+  });
+  res.end(page);
+}
+
+/** `404` as a page with a way back, for a browser at an unknown address. */
+function notFoundPage(
+  res: ServerResponse,
+  path: string,
+  project: string,
+  headers: Readonly<Record<string, string>>,
+): void {
+  htmlPage(
+    res,
+    404,
+    "Page not found",
+    `<p>There is no page at <code>${escapeHtml(path.slice(0, 200))}</code>. <a href="/">Open the dashboard</a>.</p>`,
+    project,
+    headers,
+  );
+}
+
+/**
+ * Why a browser was refused (401): its session ended (the token it came from was rotated), the
+ * link's token is not this server's (an old link after a rotation), or it showed nothing.
+ */
+export type Refusal = "session-ended" | "old-link" | "no-token";
+
+const NEW_LINK =
+  "<p>Run <code>baton dashboard</code> in the project for a new link and open it " +
+  "(<code>baton dashboard --read-only</code> for a viewer's link). A restart of the daemon does not end a session: a new token does, and 12 hours without an open page.</p>";
+
+const REFUSALS: Record<Refusal, { title: string; body: string }> = {
+  "session-ended": {
+    title: "Dashboard session ended",
+    body: "<p>This dashboard session has ended: the token it was opened with was replaced (<code>baton token rotate</code>), or no page of it was open for 12 hours, so this server no longer accepts it.</p>",
+  },
+  "old-link": {
+    title: "This link no longer works",
+    body: "<p>The token in this link is not this server's: the tokens were replaced (<code>baton token rotate</code>) since the link was made, or the link is another server's.</p>",
+  },
+  "no-token": {
+    title: "This dashboard wants its token",
+    body: "<p>Open it with the link <code>baton dashboard</code> prints: the link carries the token once, and this browser then keeps a session.</p>",
+  },
+};
+
+/**
+ * `401` as a page saying why and how to get back in, for a browser navigation (`Accept:
+ * text/html`); programs get the JSON error instead. It names no project: the caller is not
+ * signed in.
+ */
+export function unauthorizedPage(
+  res: ServerResponse,
+  refusal: Refusal,
+  headers: Readonly<Record<string, string>>,
+): void {
+  const { title, body } = REFUSALS[refusal];
+  htmlPage(res, 401, title, `${body}${NEW_LINK}`, undefined, headers);
 }

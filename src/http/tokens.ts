@@ -5,20 +5,10 @@
  * and token keeps connecting across daemon restarts; servers that are up see a rotation at their
  * next request (the file is looked at again when it changed).
  */
-import {
-  closeSync,
-  chmodSync,
-  fstatSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, chmodSync, fstatSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { BatonError } from "../core/errors.js";
-import { ensurePrivateDir } from "../core/paths.js";
+import { checkOwnStat, ensurePrivateDir, replaceFile } from "../core/paths.js";
 import { newToken } from "./guard.js";
 
 export interface Tokens {
@@ -78,8 +68,7 @@ export function loadTokens(home: string): Tokens {
   const fd = openSync(path, "r");
   try {
     const stat = fstatSync(fd);
-    if (process.getuid !== undefined && stat.uid !== process.getuid())
-      throw new BatonError("STORE_IO", `${path} belongs to another user: refusing to use its tokens`);
+    checkOwnStat(stat, path, "the token file"); // another user's tokens would let them in (D86)
     if ((stat.mode & 0o077) !== 0) chmodSync(path, 0o600);
     return parse(readFileSync(fd, "utf8"), path);
   } finally {
@@ -91,10 +80,7 @@ export function loadTokens(home: string): Tokens {
 export function rotateTokens(home: string): Tokens {
   ensurePrivateDir(home);
   const path = tokensPath(home);
-  const temp = `${path}.${process.pid}.tmp`;
-  rmSync(temp, { force: true });
-  writeNew(temp, fresh());
-  renameSync(temp, path);
+  replaceFile(path, fresh());
   return loadTokens(home);
 }
 
@@ -125,4 +111,50 @@ export function homeTokenSource(home: string): TokenSource {
 export function fixedTokenSource(full: string, readOnly?: string): TokenSource {
   const tokens: Tokens = readOnly === undefined ? { full } : { full, readOnly };
   return { current: () => tokens };
+}
+
+/**
+ * The uids listening on TCP `port` (any address), from /proc/net/tcp and tcp6 (Linux): the `uid`
+ * column of each LISTEN row. Empty elsewhere or when nothing listens there.
+ */
+export function listenerUids(port: number): number[] {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  const uids = new Set<number>();
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      // sl local_address rem_address st … uid: st 0A is LISTEN
+      if (cols.length > 7 && cols[3] === "0A" && cols[1]!.endsWith(`:${hex}`)) uids.add(Number(cols[7]));
+    }
+  }
+  return [...uids];
+}
+
+/**
+ * A server of `home` could not listen on its fixed `port` (PORT_IN_USE). When another user holds
+ * it, a host configured with this port sends the full token to them: rotate the home's tokens
+ * (`fromHome`), or with a fixed token say loudly that it may have reached them (D107 for `serve`
+ * and `mcp --http`). Our own listener (usually our second server) is plain PORT_IN_USE.
+ */
+export function squattedPort(error: unknown, port: number, home: string, fromHome: boolean): unknown {
+  if ((error as { code?: string }).code !== "PORT_IN_USE" || port === 0) return error;
+  const euid = process.geteuid?.();
+  const holder = listenerUids(port).find((uid) => uid !== euid);
+  if (holder === undefined) return error;
+  if (fromHome) rotateTokens(home);
+  const message = fromHome
+    ? `port ${port} is held by uid ${holder}, not by you: a host configured with it sends that user the token; ` +
+      `tokens rotated; reconfigure hosts with baton install-mcp (or pick another port with --port)`
+    : `port ${port} is held by uid ${holder}, not by you: WARNING: the fixed token (BATON_HTTP_TOKEN or --token-file) ` +
+      `may have reached uid ${holder} from a host configured with this port; replace it, then pick another port with --port`;
+  return new BatonError("PORT_IN_USE", message, {
+    cause: error,
+    details: { port, holder, rotated: fromHome },
+  });
 }

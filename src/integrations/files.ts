@@ -3,10 +3,10 @@
  * then either prints the diff (`--dry-run`) or backs the old file up and replaces it atomically.
  * An unchanged file is neither written nor backed up, which is what makes a second run a no-op.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
-import { batonHome } from "../core/paths.js";
+import { batonHome, replaceFile } from "../core/paths.js";
 
 /** One file an install step wants to change. `before` is null when the file does not exist yet. */
 export interface FileChange {
@@ -85,9 +85,7 @@ function writeAtomic(path: string, text: string): void {
   } catch {
     // a new file
   }
-  const temp = join(dirname(path), `.${basename(path)}.baton-${process.pid}.tmp`);
-  writeFileSync(temp, text, { mode });
-  renameSync(temp, path);
+  replaceFile(path, text, mode);
 }
 
 /** Back up and write every changed file; unchanged files are left alone. */

@@ -49,8 +49,8 @@ export interface HostSpec {
   syntax: "jsonc" | "json-comments" | "json" | "toml";
   /** Keys that make the host run baton's tools without asking (written only with `--trust`). */
   trust?: Readonly<Record<string, unknown>>;
-  /** What the user must still do after the file is written, for a scope. */
-  nextSteps(scope: Scope): string[];
+  /** What the user must still do after the file is written, for a scope; `trust`: `--trust` was given. */
+  nextSteps(scope: Scope, trust: boolean): string[];
 }
 
 /** Per-user application data: `~/Library/Application Support`, `%APPDATA%`, or the XDG config dir. */
@@ -187,9 +187,16 @@ export const HOSTS: Readonly<Record<HostName, HostSpec>> = {
     // Gemini strips comments, then JSON.parse: a trailing comma makes it refuse the whole file.
     syntax: "json-comments",
     trust: { trust: true },
-    nextSteps: () => [
-      "Gemini CLI: MCP servers run only in a trusted folder: trust the project when Gemini asks (or `/permissions`)",
-      'Gemini CLI: headless `gemini -p` offers only trusted servers\' tools; --trust writes "trust": true',
+    // Checked against Gemini CLI 0.61: `gemini mcp list` shows the server "Disabled" in an untrusted
+    // folder (user-level servers too) and "Connected" with GEMINI_CLI_TRUST_WORKSPACE=true; a
+    // headless run names `--skip-trust` and that variable itself.
+    nextSteps: (_scope, trust) => [
+      "Gemini CLI: MCP servers (user-level ones too) are disabled in an untrusted folder: trust the folder when Gemini asks (or `/permissions`); headless, run `gemini --skip-trust -p …` or set GEMINI_CLI_TRUST_WORKSPACE=true",
+      ...(trust
+        ? []
+        : [
+            "Gemini CLI: headless `gemini -p` offers only a trusted server's tools: run `baton install-mcp --host gemini --trust` for that (default tool set only)",
+          ]),
     ],
   },
   cline: {

@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import type { ParseError } from "jsonc-parser";
 import * as parser from "jsonc-parser";
 import { BatonError } from "../core/errors.js";
+import { urlHasSecret } from "../core/database-url.js";
 import { findProject } from "../core/project.js";
 import { operations } from "../ops/catalogue.js";
 import { needsConsent } from "../ops/operation.js";
@@ -62,17 +63,6 @@ export interface LedgerEnvironment {
   /** Names the host should forward from its own environment (their values are never written). */
   forward: string[];
   notes: string[];
-}
-
-/** True when a database URL carries a password (in its user info or as a `password` parameter). */
-export function urlHasSecret(url: string): boolean {
-  try {
-    const parsed = new URL(url);
-    return parsed.password !== "" || parsed.searchParams.has("password");
-  } catch {
-    // Not a URL we can read (a libpq key=value string…): treat it as secret.
-    return true;
-  }
 }
 
 /**
@@ -137,6 +127,12 @@ export function consentTools(tools: "default" | "full"): string[] {
     .map((op) => op.name);
 }
 
+/**
+ * The keys of a server entry by which hosts run its tools without asking: Gemini's `trust`,
+ * Cline's `autoApprove`, Roo's `alwaysAllow`. Removed from baton's entry unless this call sets them.
+ */
+const APPROVE_KEYS = ["trust", "autoApprove", "alwaysAllow"] as const;
+
 /** Compute (but do not write) the change each host's config needs. */
 export function planInstallMcp(options: InstallMcpOptions): InstallPlan {
   if (options.trust === true) {
@@ -179,6 +175,14 @@ export function planInstallMcp(options: InstallMcpOptions): InstallPlan {
       after = upsertTomlTable(before, location, table as Record<string, TomlValue>);
     } else {
       after = upsertObject(path, before, location, entry);
+      // Rewriting an entry grants exactly what this call grants (D108): a host's run-without-asking
+      // key kept from an earlier `--trust` would approve a tool set that needs consent.
+      const current = valueAt(path, after, location);
+      if (current !== null && typeof current === "object" && !Array.isArray(current)) {
+        for (const key of APPROVE_KEYS) {
+          if (key in current && !(key in entry)) after = setAt(path, after, [...location, key], undefined);
+        }
+      }
       for (const [key, value] of Object.entries(vars)) {
         if (valueAt(path, after, [...location, host.envKey, key]) !== value)
           after = setAt(path, after, [...location, host.envKey, key], value);
@@ -204,7 +208,27 @@ export function planInstallMcp(options: InstallMcpOptions): InstallPlan {
         label: name,
       });
     } else {
-      for (const message of host.nextSteps(options.scope)) plan.nextSteps.push({ host: name, message });
+      if (name === "claude-code" && options.scope === "project") {
+        // Without --trust, an approval an earlier --trust wrote must not carry over to this tool set.
+        const local = join(project, ".claude", "settings.local.json");
+        const text = readText(local);
+        const enabled =
+          text === null || text.trim() === "" ? undefined : valueAt(local, text, ["enabledMcpjsonServers"]);
+        if (Array.isArray(enabled) && enabled.includes(SERVER_NAME))
+          plan.changes.push({
+            path: local,
+            before: text,
+            after: setAt(
+              local,
+              text,
+              ["enabledMcpjsonServers"],
+              enabled.filter((v) => v !== SERVER_NAME),
+            ),
+            label: name,
+          });
+      }
+      for (const message of host.nextSteps(options.scope, options.trust === true))
+        plan.nextSteps.push({ host: name, message });
     }
   }
   return plan;

@@ -170,7 +170,7 @@ export function setAt(path: string, text: string | null, location: JSONPath, val
 
 /**
  * Make the object at `location` hold `entry`'s keys (`location` names it, e.g. `["mcpServers",
- * "baton"]`). Keys of an existing entry that baton does not set (an `env`, `disabled`, `autoApprove`
+ * "baton"]`). Keys of an existing entry that baton does not set (an `env`, `disabled`
  * the user added) are kept; a key already holding the wanted value is not touched.
  */
 export function upsertObject(

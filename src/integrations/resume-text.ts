@@ -15,7 +15,9 @@ export function resumeText(data: ResumeOutput): string {
     if (w.lastDone !== undefined) lines.push(`  last done: ${w.lastDone}`);
     for (const t of w.tasks) lines.push(`  ${t}`);
     if (w.more > 0) lines.push(`  … and ${w.more} more (list_tasks shows them)`);
+    for (const f of w.failedTasks ?? []) lines.push(`  failed: ${f}`);
   }
+
   lines.push(data.hint);
   return lines.join("\n");
 }

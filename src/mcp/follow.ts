@@ -1,11 +1,14 @@
 /**
  * Following long work from the chat: progress notifications while a long-polling tool waits,
- * completions of job references, workflows and projects from the ledger, and the server's
+ * completions of job references, workflows and projects from the ledger and of configured task
+ * names from baton.yaml, and the server's
  * warnings as MCP log messages.
  */
 import { EventEmitter } from "node:events";
 import type { McpServer, ServerContext } from "@modelcontextprotocol/server";
 import { isTerminal } from "../core/states.js";
+import { getOperation } from "../ops/catalogue.js";
+import { invoke } from "../ops/invoke.js";
 import type { Operation, OpContext } from "../ops/operation.js";
 
 /** Where calls get their context (the same as tools.ts' ContextSource). */
@@ -22,7 +25,7 @@ export function isLongPolling(op: Operation): boolean {
   return shape !== undefined && "timeoutSeconds" in shape;
 }
 
-function lastLine(context: OpContext, jobId: string, attempt: number): string | undefined {
+export function lastLine(context: OpContext, jobId: string, attempt: number): string | undefined {
   if (context.commands === undefined || attempt < 1) return undefined;
   try {
     const text = context.commands.readLog(jobId, attempt, "output", 1).trimEnd();
@@ -114,6 +117,26 @@ export async function completeProject(ctx: ContextSource, prefix: string): Promi
   for (const job of jobs)
     if (job.project !== null && job.project.startsWith(prefix)) projects.add(job.project);
   return [...projects].slice(0, MAX_COMPLETIONS);
+}
+
+/**
+ * Names of the configured tasks (baton.yaml in `cwd`, default the server's, and the personal
+ * config) that start with `prefix`, in the config's order. A folder without a readable config
+ * completes nothing.
+ */
+export async function completeTaskName(ctx: ContextSource, prefix: string, cwd?: string): Promise<string[]> {
+  const context = await ctx();
+  try {
+    const { tasks } = (await invoke(getOperation("list_configured_tasks")!, cwd ? { cwd } : {}, context)) as {
+      tasks: { name: string }[];
+    };
+    return tasks
+      .map((t) => t.name)
+      .filter((name) => name.startsWith(prefix))
+      .slice(0, MAX_COMPLETIONS);
+  } catch {
+    return []; // a folder without a readable config completes nothing
+  }
 }
 
 /**

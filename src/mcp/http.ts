@@ -6,11 +6,15 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
-import type { McpServerFactory } from "@modelcontextprotocol/server";
+import type { JSONRPCRequest, McpServer, McpServerFactory } from "@modelcontextprotocol/server";
 import { createMcpHandler } from "@modelcontextprotocol/server";
+import { isTaskListen, serveTaskListen } from "./task-listen.js";
+import type { ContextSource } from "./tools.js";
 
 /** Requests larger than this are refused (a 10,000-task batch fits easily). */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** A comment line on an open task subscription's stream this often, so idle proxies keep it. */
+const SSE_KEEP_ALIVE_MS = 15_000;
 
 function refuse(res: ServerResponse, status: number, message: string): void {
   const body = JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32000, message } });
@@ -18,7 +22,7 @@ function refuse(res: ServerResponse, status: number, message: string): void {
   res.end(body);
 }
 
-function toWebRequest(req: IncomingMessage, host: string): Request {
+function toWebRequest(req: IncomingMessage, host: string, body?: Buffer): Request {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined) continue;
@@ -34,7 +38,11 @@ function toWebRequest(req: IncomingMessage, host: string): Request {
     method,
     headers,
     signal: controller.signal,
-    ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" } : {}),
+    ...(body !== undefined
+      ? { body: new Uint8Array(body) }
+      : hasBody
+        ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" }
+        : {}),
   });
 }
 
@@ -62,6 +70,56 @@ async function writeWebResponse(response: Response, res: ServerResponse): Promis
   res.end();
 }
 
+/** The request's body, or undefined when it is larger than MAX_BODY_BYTES. */
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function parsed(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A task subscription (task-listen.ts) answered as the SSE stream Streamable HTTP gives a request. */
+async function serveTaskListenSse(
+  message: JSONRPCRequest,
+  ctx: ContextSource,
+  res: ServerResponse,
+): Promise<void> {
+  res.writeHead(200, {
+    "content-type": "text/event-stream",
+    "cache-control": "no-cache, no-transform",
+    connection: "keep-alive",
+  });
+  const controller = new AbortController();
+  res.once("close", () => controller.abort());
+  const write = (frame: string) => {
+    if (!res.writableEnded && !res.destroyed) res.write(frame);
+  };
+  const keepAlive = setInterval(() => write(": keepalive\n\n"), SSE_KEEP_ALIVE_MS);
+  try {
+    await serveTaskListen(
+      message,
+      ctx,
+      async (out) => write(`event: message\ndata: ${JSON.stringify(out)}\n\n`),
+      controller.signal,
+    );
+  } finally {
+    clearInterval(keepAlive);
+    if (!res.writableEnded) res.end();
+  }
+}
+
 /** MCP over Streamable HTTP as a `node:http` request handler, for a server that did its own checks. */
 export interface McpHttpHandler {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
@@ -70,11 +128,13 @@ export interface McpHttpHandler {
 
 /**
  * The SDK's handler adapted to `node:http`. The caller has checked Host, Origin (and a token);
- * used by `baton mcp --http` (src/mcp/server.ts) and by the daemon-hosted server (`/mcp`).
+ * used by `baton mcp --http` (src/mcp/server.ts) and by the daemon-hosted server (`/mcp`). With
+ * `tasks` (a server that offers MCP tasks), a 2026-era `subscriptions/listen` naming `taskIds` is
+ * served from the ledger here (task-listen.ts, D130) instead of by the SDK.
  */
 export function mcpHttpHandler(
   factory: McpServerFactory,
-  options: { onError?: (error: Error) => void } = {},
+  options: { onError?: (error: Error) => void; tasks?: ContextSource } = {},
 ): McpHttpHandler {
   const handler = createMcpHandler(factory, {
     legacy: "stateless",
@@ -84,7 +144,20 @@ export function mcpHttpHandler(
   return {
     async handle(req, res) {
       try {
-        await writeWebResponse(await handler.fetch(toWebRequest(req, req.headers.host!)), res);
+        let body: Buffer | undefined;
+        if (options.tasks !== undefined && req.method === "POST") {
+          body = await readBody(req);
+          if (body === undefined) {
+            refuse(res, 413, "Payload too large");
+            return;
+          }
+          const message = parsed(body);
+          if (isTaskListen(message)) {
+            await serveTaskListenSse(message, options.tasks, res);
+            return;
+          }
+        }
+        await writeWebResponse(await handler.fetch(toWebRequest(req, req.headers.host!, body)), res);
       } catch (error) {
         options.onError?.(error instanceof Error ? error : new Error(String(error)));
         if (!res.headersSent) refuse(res, 500, "Internal error");
@@ -92,5 +165,44 @@ export function mcpHttpHandler(
       }
     },
     close: () => handler.close(),
+  };
+}
+
+/** The `/mcp` route of the one HTTP server, with the handlers it made (closed with the server). */
+export interface McpRouteHandlers {
+  handle(req: IncomingMessage, res: ServerResponse, options: { readOnly: boolean; url: URL }): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * `/mcp` as the daemon's server and `baton serve` offer it: the default tool set, `?tools=full`
+ * for the full one, only the read-only tools for a read-only caller (the read-only token or a
+ * read-only server). One handler per (read-only?, tool set), made on first use.
+ */
+export function mcpRoute(
+  factory: (options: { readOnly: boolean; tools: "default" | "full" }) => McpServer,
+  options: { onError?: (error: Error) => void; tasks?: ContextSource } = {},
+): McpRouteHandlers {
+  const handlers = new Map<string, McpHttpHandler>();
+  const handlerFor = (readOnly: boolean, tools: "default" | "full") => {
+    const key = `${readOnly}:${tools}`;
+    let handler = handlers.get(key);
+    if (handler === undefined) {
+      // Task subscriptions only where the server offers tasks: the full set, not read-only.
+      const tasks = !readOnly && tools === "full" ? options.tasks : undefined;
+      handler = mcpHttpHandler(() => factory({ readOnly, tools }), {
+        ...(options.onError === undefined ? {} : { onError: options.onError }),
+        ...(tasks === undefined ? {} : { tasks }),
+      });
+      handlers.set(key, handler);
+    }
+    return handler;
+  };
+  return {
+    handle: (req, res, { readOnly, url }) =>
+      handlerFor(readOnly, url.searchParams.get("tools") === "full" ? "full" : "default").handle(req, res),
+    close: async () => {
+      await Promise.all([...handlers.values()].map((h) => h.close().catch(() => undefined)));
+    },
   };
 }

@@ -1,7 +1,7 @@
 /**
- * Resources (`baton://jobs/{id}`, `baton://workflows/{name}`) and the `resume` prompt. They read
- * through the same operations as the tools, so they show what `check_task`, `receipt` and
- * `resume_session` show.
+ * Resources (`baton://jobs/{id}`, `baton://workflows/{name}`, `baton://tasks/{name}`) and the
+ * `resume` and `run_task` prompts. They read through the same operations as the tools, so they show
+ * what `check_task`, `receipt`, `describe_task` and `resume_session` show.
  */
 import type { GetPromptResult, McpServer, ReadResourceResult } from "@modelcontextprotocol/server";
 import {
@@ -20,7 +20,7 @@ import type { OpContext } from "../ops/operation.js";
 import type { ContextSource } from "./tools.js";
 import type { ResumeOutput } from "../ops/resume.js";
 import { resumeText } from "../integrations/resume-text.js";
-import { completeJobId, completeProject, completeWorkflow } from "./follow.js";
+import { completeJobId, completeProject, completeTaskName, completeWorkflow } from "./follow.js";
 
 function run(name: string, input: unknown, ctx: OpContext): Promise<unknown> {
   const op = getOperation(name);
@@ -50,7 +50,11 @@ function readError(uri: URL, error: unknown): never {
   throw new ProtocolError(ProtocolErrorCode.InvalidParams, e.message, { code: e.code });
 }
 
-export function registerResources(server: McpServer, ctx: ContextSource): void {
+/**
+ * Register the resources and prompts. `tools` are the names of the tools this server offers: a
+ * prompt that asks the agent to call a tool is offered only with that tool.
+ */
+export function registerResources(server: McpServer, ctx: ContextSource, tools: ReadonlySet<string>): void {
   server.registerResource(
     "job",
     new ResourceTemplate("baton://jobs/{id}", {
@@ -109,6 +113,56 @@ export function registerResources(server: McpServer, ctx: ContextSource): void {
       }
     },
   );
+
+  server.registerResource(
+    "configured-task",
+    new ResourceTemplate("baton://tasks/{name}", {
+      list: undefined,
+      complete: { name: (value) => completeTaskName(ctx, value) },
+    }),
+    {
+      title: "A configured task",
+      description:
+        "One task of baton.yaml (as describe_task): inputs, outputs, required env, network/destructive flags.",
+      mimeType: "application/json",
+    },
+    async (uri, variables) => {
+      try {
+        return json(uri, await run("describe_task", { task: variable(variables.name) }, await ctx()));
+      } catch (error) {
+        return readError(uri, error);
+      }
+    },
+  );
+
+  if (tools.has("run_task"))
+    server.registerPrompt(
+      "run_task",
+      {
+        title: "Run a configured task",
+        description:
+          "Run one task of baton.yaml: its contract, a dry run, then the run, followed to the end.",
+        argsSchema: z.object({
+          // Completed from the baton.yaml of `cwd` when the client passed it first, else the server's.
+          task: completable(z.string(), (v, context) => completeTaskName(ctx, v, context?.arguments?.cwd)),
+          cwd: completable(z.string(), (v) => completeProject(ctx, v))
+            .optional()
+            .describe("The project directory (default: the server's)."),
+        }),
+      },
+      (args): GetPromptResult => {
+        const where = args.cwd === undefined ? "" : ` (cwd: ${JSON.stringify(args.cwd)})`;
+        const text = [
+          `Run the configured baton task ${JSON.stringify(args.task)}${where}:`,
+          "call describe_task for its inputs, then run_task with dryRun: true and check what it would do,",
+          "then run_task for real and follow the run with wait_job until it finishes; report its outcome.",
+        ].join(" ");
+        return {
+          description: `baton: run the configured task ${args.task}`,
+          messages: [{ role: "user", content: { type: "text", text } }],
+        };
+      },
+    );
 
   server.registerPrompt(
     "resume",

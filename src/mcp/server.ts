@@ -6,18 +6,20 @@
  * SDK asks for (one per stdio connection, one per legacy HTTP request) shares it.
  */
 import { Console } from "node:console";
-import { McpServer } from "@modelcontextprotocol/server";
+import { McpServer, ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import { operations } from "../ops/catalogue.js";
 import type { OpContext } from "../ops/operation.js";
-import { LocalCommandHost } from "../daemon/host.js";
+import { LocalCommandHost } from "../ops/local-host.js";
 import { openEngine } from "../open.js";
 import { Warnings } from "./follow.js";
 import { mcpHttpHandler } from "./http.js";
 import { registerResources } from "./resources.js";
 import { LineTransport } from "./stdio.js";
 import type { ContextSource, ToolSet } from "./tools.js";
-import { registerOperationTools } from "./tools.js";
+import { registerOperationTools, toolOperations } from "./tools.js";
+import { TaskListenTransport } from "./task-listen.js";
+import { TASK_CAPABILITIES, registerTasks, taskOperations } from "./tasks.js";
 
 export const SERVER_NAME = "baton";
 
@@ -40,15 +42,53 @@ export interface McpServerOptions {
 
 /** One MCP server instance over the catalogue. `ctx` supplies the shared engine context. */
 export function createMcpServer(ctx: ContextSource, options: McpServerOptions): McpServer {
+  const exposed = options.readOnly === true ? operations.filter((op) => op.readOnly) : operations;
+  // Tasks (D101) only where a tool that starts long work is offered (`--tools full`, not read-only).
+  const tools = toolOperations(exposed, options.tools);
+  const taskOps = taskOperations(tools);
   const server = new McpServer(
     { name: SERVER_NAME, title: "baton", version: options.version },
-    { instructions: SERVER_INSTRUCTIONS, capabilities: { logging: {}, completions: {} } },
+    {
+      instructions: SERVER_INSTRUCTIONS,
+      capabilities: { logging: {}, completions: {}, ...(taskOps.length > 0 ? TASK_CAPABILITIES : {}) },
+    },
   );
   options.warnings?.attach(server);
-  const exposed = options.readOnly === true ? operations.filter((op) => op.readOnly) : operations;
   registerOperationTools(server, exposed, options.tools, ctx);
-  registerResources(server, ctx);
+  if (taskOps.length > 0) registerTasks(server, taskOps, ctx);
+  registerResources(server, ctx, new Set(tools.map((op) => op.name)));
+  if (options.readOnly === true) {
+    explainReadOnly(
+      server,
+      new Set(toolOperations(operations, "full").flatMap((op) => (op.readOnly ? [] : [op.name]))),
+    );
+  }
   return server;
+}
+
+type RequestHandler = (request: unknown, ctx: unknown) => Promise<unknown>;
+
+/**
+ * A call, with the read-only token, of a tool the full token has keeps the protocol's answer
+ * (-32602, as for any tool not offered) but says why: the SDK's own message is "Tool X not found".
+ * The SDK has no hook for it, so its stored `tools/call` handler is wrapped, when it is kept where
+ * this SDK keeps it (otherwise its own message stands).
+ */
+function explainReadOnly(server: McpServer, fullOnly: ReadonlySet<string>): void {
+  const handlers = (server.server as unknown as { _requestHandlers?: Map<string, RequestHandler> })
+    ._requestHandlers;
+  const inner = handlers?.get("tools/call");
+  if (handlers === undefined || inner === undefined) return;
+  handlers.set("tools/call", async (request, ctx) => {
+    const name = (request as { params?: { name?: unknown } }).params?.name;
+    if (typeof name === "string" && fullOnly.has(name)) {
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `Tool ${name} is not available with this token: it is the read-only token, and ${name} changes the ledger (connect with the full token: baton token show)`,
+      );
+    }
+    return inner(request, ctx);
+  });
 }
 
 export interface RunMcpOptions extends McpServerOptions {
@@ -94,7 +134,7 @@ export async function runMcp(options: RunMcpOptions): Promise<number> {
     .then(() => openEngine({ actor: "mcp" }))
     .then(({ engine, store, home }) => {
       // Command operations start processes through the daemon (started on demand) with this environment.
-      const commands = new LocalCommandHost(home, store.location);
+      const commands = new LocalCommandHost(home, store.ledger);
       const context: OpContext = {
         engine,
         cwd: process.cwd(),
@@ -114,13 +154,15 @@ export async function runMcp(options: RunMcpOptions): Promise<number> {
     await opened.store.close();
   };
   const factory = () => createMcpServer(contextSource, { ...options, warnings });
+  const offersTasks =
+    options.readOnly !== true && taskOperations(toolOperations(operations, options.tools)).length > 0;
   const onError = (error: Error) => {
     if (process.env.BATON_DEBUG === "1") log(error.message);
   };
 
   if (options.http) {
     // The same server, guards and tokens as the daemon's and `baton serve` (D42): only `/mcp`.
-    const [{ startHttpServer }, { homeTokenSource }, { batonHome }] = await Promise.all([
+    const [{ startHttpServer }, { homeTokenSource, squattedPort }, { batonHome }] = await Promise.all([
       import("../http/server.js"),
       import("../http/tokens.js"),
       import("../core/paths.js"),
@@ -128,7 +170,10 @@ export async function runMcp(options: RunMcpOptions): Promise<number> {
     const tokens = homeTokenSource(batonHome());
     tokens.current(); // made (or read) now: a broken token file stops the start
     const handlers = {
-      full: mcpHttpHandler(factory, { onError: (e) => log(e.message) }),
+      full: mcpHttpHandler(factory, {
+        onError: (e) => log(e.message),
+        ...(offersTasks ? { tasks: contextSource } : {}),
+      }),
       readOnly: mcpHttpHandler(() => createMcpServer(contextSource, { ...options, readOnly: true }), {
         onError: (e) => log(e.message),
       }),
@@ -144,6 +189,8 @@ export async function runMcp(options: RunMcpOptions): Promise<number> {
         handle: (req, res, { readOnly }) => (readOnly ? handlers.readOnly : handlers.full).handle(req, res),
       },
       log: (line) => log(line),
+    }).catch((error: unknown) => {
+      throw squattedPort(error, options.port, batonHome(), true);
     });
     process.stderr.write(
       `baton mcp: serving MCP (${options.tools} tools) at ${serving.url}/mcp (Authorization: Bearer <token>: \`baton token show\`)\n`,
@@ -165,7 +212,9 @@ export async function runMcp(options: RunMcpOptions): Promise<number> {
         () => resolve(0),
       );
     };
-    const transport = new LineTransport(process.stdin, process.stdout, { onClosed: finish });
+    const line = new LineTransport(process.stdin, process.stdout, { onClosed: finish });
+    // 2026-07-28 task subscriptions are served in front of the SDK's entry (D130).
+    const transport = offersTasks ? new TaskListenTransport(line, contextSource) : line;
     const handle = serveStdio(factory, { transport, onerror: onError });
     void untilSignal().then(() => handle.close().finally(finish));
   });

@@ -178,19 +178,31 @@ export function registerOperationTools(
         outputSchema: advertisedOutput(op.output),
         annotations: annotationsOf(op),
       },
-      async (args: unknown, request: ServerContext) => {
-        let context: OpContext;
-        let input: unknown;
-        try {
-          const taken = takeRequestId(op, args, request.mcpReq._meta);
-          input = taken.args;
-          const shared = await ctx();
-          context = taken.requestId === undefined ? shared : { ...shared, requestId: taken.requestId };
-        } catch (error) {
-          return errorResult(error);
-        }
-        return withProgress(op, input, context, request, () => callOperation(op, input, context));
-      },
+      (args: unknown, request: ServerContext) => callTool(op, args, request, ctx),
     );
   }
+}
+
+/**
+ * One tool call: the request id taken out of the arguments (or `_meta`), the shared context, then
+ * the operation (with progress while a long-polling one waits). Task-augmented calls (tasks.ts) run
+ * through here too, so they answer exactly what a plain call would.
+ */
+export async function callTool(
+  op: Operation,
+  args: unknown,
+  request: ServerContext,
+  ctx: ContextSource,
+): Promise<CallToolResult> {
+  let context: OpContext;
+  let input: unknown;
+  try {
+    const taken = takeRequestId(op, args, request.mcpReq._meta);
+    input = taken.args;
+    const shared = await ctx();
+    context = taken.requestId === undefined ? shared : { ...shared, requestId: taken.requestId };
+  } catch (error) {
+    return errorResult(error);
+  }
+  return withProgress(op, input, context, request, () => callOperation(op, input, context));
 }

@@ -10,6 +10,7 @@ import type { JobState } from "../core/states.js";
 import { TERMINAL_STATES } from "../core/states.js";
 import {
   idRef,
+  refScopeFields,
   idsFields,
   idsOf,
   itemErrorSchema,
@@ -34,7 +35,7 @@ const changedSchema = z.object({
 /** Apply `action` to each referenced job, collecting per-item errors for batches. */
 async function eachJob(
   ctx: OpContext,
-  input: { id?: string | undefined; ids?: string[] | undefined },
+  input: { id?: string | undefined; ids?: string[] | undefined; project?: string | undefined },
   action: (id: string) => Promise<{ id: string; state: JobState }>,
 ): Promise<z.infer<typeof changedSchema>> {
   const refs = idsOf(input);
@@ -44,7 +45,7 @@ async function eachJob(
   const errors: z.infer<typeof itemErrorSchema>[] = [];
   for (const ref of refs) {
     try {
-      const job = await resolveJob(ctx, ref);
+      const job = await resolveJob(ctx, ref, input);
       const after = await action(job.id);
       changed.push({ id: after.id, state: after.state });
     } catch (error) {
@@ -60,7 +61,7 @@ export const skipTask = defineOperation({
   name: "skip_task",
   title: "Skip tasks",
   summary: "Mark tasks as not needed (done without doing them); their dependents are released.",
-  input: z.object({ ...idsFields, reason: z.string().max(4096).optional() }),
+  input: z.object({ ...idsFields, ...refScopeFields, reason: z.string().max(4096).optional() }),
   output: changedSchema,
   readOnly: false,
   destructive: false,
@@ -80,14 +81,14 @@ export const acceptBefore = defineOperation({
   title: "Accept earlier tasks",
   summary:
     "Resume from a chosen step: every unfinished task of its workflow created before it is marked done.",
-  input: z.object({ id: idRef }),
+  input: z.object({ id: idRef, ...refScopeFields }),
   output: z.object({ accepted: z.array(z.string()) }),
   readOnly: false,
   destructive: false,
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
-    const job = await resolveJob(ctx, input.id);
+    const job = await resolveJob(ctx, input.id, input);
     const accepted = await ctx.engine.acceptBefore(job.id, ctx.actor);
     return { accepted: accepted.map((j) => j.id) };
   },
@@ -112,7 +113,7 @@ export const archiveTasks = defineOperation({
       return { archived: await ctx.engine.archiveWorkflow(input.workflow, projectOf(input, ctx), ctx.actor) };
     }
     if (refs.length === 0) throw new InvalidInputError("name the task(s) (id, ids) or a workflow");
-    const jobs = await resolveAll(ctx, refs);
+    const jobs = await resolveAll(ctx, refs, input);
     return {
       archived: await ctx.engine.archive(
         jobs.map((j) => j.id),
@@ -127,7 +128,7 @@ export const unarchiveTasks = defineOperation({
   title: "Unarchive tasks",
   summary:
     "Show archived tasks in lists again, in the state they were archived in (nothing is re-run). Jobs not archived are left as they are.",
-  input: z.object({ ...idsFields }),
+  input: z.object({ ...idsFields, ...refScopeFields }),
   output: z.object({ unarchived: z.number() }),
   readOnly: false,
   destructive: false,
@@ -136,7 +137,7 @@ export const unarchiveTasks = defineOperation({
   async run(input, ctx) {
     const refs = idsOf(input);
     if (refs.length === 0) throw new InvalidInputError("name the task(s) to unarchive: id or ids");
-    const jobs = await resolveAll(ctx, refs);
+    const jobs = await resolveAll(ctx, refs, input);
     return {
       unarchived: await ctx.engine.unarchive(
         jobs.map((j) => j.id),
@@ -159,7 +160,7 @@ export const deleteTasks = defineOperation({
   title: "Delete tasks",
   summary:
     "Remove tasks from the ledger for good (not running ones). The audit trail keeps a 'deleted' event.",
-  input: z.object({ ...idsFields, dependents: dependentsField }),
+  input: z.object({ ...idsFields, ...refScopeFields, dependents: dependentsField }),
   output: z.object({ deleted: z.number() }),
   readOnly: false,
   destructive: true,
@@ -169,7 +170,7 @@ export const deleteTasks = defineOperation({
   async run(input, ctx) {
     const refs = idsOf(input);
     if (refs.length === 0) throw new InvalidInputError("name the task(s) to delete: id or ids");
-    const jobs = await resolveAll(ctx, refs);
+    const jobs = await resolveAll(ctx, refs, input);
     const ids = jobs.map((j) => j.id);
     const deleted = await ctx.engine.delete(ids, ctx.actor, input.dependents);
     // Their logs and saved environment go in the same step. A crash between the two leaves
@@ -186,6 +187,7 @@ export const rerunTask = defineOperation({
     "Enqueue a new task like this one (type, name, workflow, project, tags, priority, attempts, backoff) with the same or an edited payload; the original stays as it is. Not for commands, configured tasks and agent jobs: retry_job re-runs those.",
   input: z.object({
     id: idRef,
+    ...refScopeFields,
     payload: z.unknown().optional().describe("The new payload (default: the original's)."),
   }),
   output: z.object({ id: z.string(), state: jobStateSchema, from: z.string() }),
@@ -194,7 +196,7 @@ export const rerunTask = defineOperation({
   idempotent: false,
   agent: "full",
   async run(input, ctx) {
-    const job = await resolveJob(ctx, input.id);
+    const job = await resolveJob(ctx, input.id, input);
     refuseReserved(job.type, "rerun_task", "requeue");
     const [outcome] = await ctx.engine.enqueue(
       {
@@ -218,7 +220,7 @@ export const redriveTask = defineOperation({
   name: "redrive_task",
   title: "Redrive dead tasks",
   summary: "Queue failed, timed-out or cancelled tasks again with a fresh attempt budget.",
-  input: z.object({ ...idsFields }),
+  input: z.object({ ...idsFields, ...refScopeFields }),
   output: changedSchema,
   readOnly: false,
   destructive: false,
@@ -325,7 +327,12 @@ export const clean = defineOperation({
   async run(input, ctx) {
     const olderThan = input.olderThan ?? "7d";
     const states = input.state ?? TERMINAL_STATES;
-    const deleted = await ctx.engine.clean(parseDuration(olderThan), states, ctx.actor, input.dependents);
+    const deleted = await ctx.engine.clean(
+      parseDuration(olderThan, "olderThan"),
+      states,
+      ctx.actor,
+      input.dependents,
+    );
     // The removed jobs' run folders go too, with any a crash or another home's delete left behind.
     if (ctx.commands !== undefined) await sweepJobFiles(ctx.engine.store, ctx.commands.home);
     return { deleted, olderThan };
@@ -407,6 +414,19 @@ export const doctor = defineOperation({
           },
     );
     checks.push(await configCheck(ctx));
+    // A daemon that holds its socket (and its lock) but does not answer hangs every served call
+    // until it is resumed or ended (D135).
+    const daemon = await ctx.commands?.daemonStatus();
+    if (daemon?.responding === false)
+      checks.push({
+        name: "daemon",
+        ok: false,
+        detail: daemon.problem ?? `the daemon (pid ${String(daemon.pid)}) does not answer`,
+        fix:
+          daemon.pid === undefined
+            ? "resume (kill -CONT) or end the daemon process of this home"
+            : `kill -CONT ${daemon.pid} if it was stopped, else kill ${daemon.pid}; the next call starts a fresh daemon`,
+      });
     const pauses = await ctx.engine.pauses();
     checks.push({
       name: "pauses",
@@ -438,7 +458,7 @@ export const claimTask = defineOperation({
     owner: nameSchema("owner").describe("Who claims (agent name)."),
     leaseSeconds: z.number().int().min(1).max(86_400).optional(),
     limit: z.number().int().min(1).max(100).optional(),
-    workflow: z.string().max(500).optional(),
+    workflow: z.string().min(1).max(500).optional(),
     ...scopeFields,
   }),
   output: z.object({
@@ -484,6 +504,7 @@ export const heartbeatTask = defineOperation({
     "Keep a claimed task: extends its lease. LEASE_LOST means someone else owns it now: stop working on it.",
   input: z.object({
     id: idRef,
+    ...refScopeFields,
     token: z.string().min(1),
     leaseSeconds: z.number().int().min(1).max(86_400).optional(),
   }),
@@ -493,7 +514,7 @@ export const heartbeatTask = defineOperation({
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
-    const job = await resolveJob(ctx, input.id);
+    const job = await resolveJob(ctx, input.id, input);
     const { leaseExpiresAt } = await ctx.engine.heartbeat(
       job.id,
       input.token,
@@ -507,14 +528,14 @@ export const releaseTask = defineOperation({
   name: "release_task",
   title: "Release a claim",
   summary: "Give a claimed task back to the queue without spending the attempt.",
-  input: z.object({ id: idRef, token: z.string().min(1) }),
+  input: z.object({ id: idRef, ...refScopeFields, token: z.string().min(1) }),
   output: z.object({ id: z.string(), state: jobStateSchema }),
   readOnly: false,
   destructive: false,
   idempotent: false,
   agent: "full",
   async run(input, ctx) {
-    const job = await resolveJob(ctx, input.id);
+    const job = await resolveJob(ctx, input.id, input);
     const released = await ctx.engine.release(job.id, input.token, ctx.actor);
     return { id: released.id, state: released.state };
   },

@@ -11,14 +11,14 @@ import type { JobFilter } from "../store/types.js";
 import type { AgentPayload } from "../agents/agents.js";
 import { AGENT_TYPE_PREFIX, agentLimitReason, isAgentPayload } from "../agents/agents.js";
 import { agentHost, agentName, kindTag, metaTag, userTag } from "./agents.js";
-import { stopJob } from "./commands.js";
-import { idRef, projectOf, resolveJob, scopeFields } from "./common.js";
+import { stopJob, stopOutputSchema } from "./commands.js";
+import { checked, idRef, projectOf, refScopeFields, resolveJob, scopeFields } from "./common.js";
 import type { OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
 import { jobSummary, jobSummarySchema } from "./views.js";
 
 /** A point in time: an ISO date (2026-11-01, 2026-11-01T12:00Z) or a duration ago (2h, 7d). */
-export function parseWhen(text: string, what: string, now = Date.now()): number {
+export function parseWhen(text: string, what?: string, now = Date.now()): number {
   if (/^\d+(\.\d+)?[a-z]+/i.test(text) && !/^\d{4}-/.test(text)) {
     try {
       return now - parseDuration(text);
@@ -29,11 +29,17 @@ export function parseWhen(text: string, what: string, now = Date.now()): number 
   const at = Date.parse(text);
   if (Number.isNaN(at)) {
     throw new InvalidInputError(
-      `${what} takes a date (2026-11-01, 2026-11-01T12:00Z) or an age (2h, 7d), not '${text}'`,
+      `${what === undefined ? "" : `${what} `}takes a date (2026-11-01, 2026-11-01T12:00Z) or an age (2h, 7d), not '${text}'`,
     );
   }
   return at;
 }
+
+/** `after` / `before`, checked up front so the refusal names the field (`--after` on the CLI). */
+const when = z
+  .string()
+  .max(40)
+  .superRefine(checked((v) => parseWhen(v)));
 
 const filterFields = {
   meta: z
@@ -43,8 +49,8 @@ const filterFields = {
   user: z.string().min(1).max(90).optional(),
   type: z.string().min(1).max(90).optional().describe("The kind of work given at submit (review…)."),
   states: z.array(jobStateSchema).min(1).max(9).optional(),
-  after: z.string().max(40).optional().describe("Created after: 2026-11-01 or an age (2h, 7d)."),
-  before: z.string().max(40).optional().describe("Created before: a date or an age."),
+  after: when.optional().describe("Created after: 2026-11-01 or an age (2h, 7d)."),
+  before: when.optional().describe("Created before: a date or an age."),
   text: z.string().min(1).max(200).optional().describe("Text in the id, name, payload or error."),
   limit: z.number().int().min(1).max(500).optional().describe("Default 50."),
   all: z.boolean().optional().describe("Every project, not just the caller's."),
@@ -68,8 +74,8 @@ async function findJobs(ctx: OpContext, input: Filters, types: string[] | undefi
     ...(input.all === true ? {} : { project: projectOf(input, ctx) }),
     ...(tags[0] === undefined ? {} : { tag: tags[0] }),
     ...(input.text === undefined ? {} : { text: input.text }),
-    ...(input.after === undefined ? {} : { createdAfter: parseWhen(input.after, "--after") }),
-    ...(input.before === undefined ? {} : { createdBefore: parseWhen(input.before, "--before") }),
+    ...(input.after === undefined ? {} : { createdAfter: parseWhen(input.after, "after") }),
+    ...(input.before === undefined ? {} : { createdBefore: parseWhen(input.before, "before") }),
   };
   const limit = input.limit ?? 50;
   const found: Job[] = [];
@@ -129,8 +135,8 @@ export const agentList = defineOperation({
   },
 });
 
-async function agentJob(ctx: OpContext, ref: string): Promise<Job> {
-  const job = await resolveJob(ctx, ref);
+async function agentJob(ctx: OpContext, ref: string, scope: { project?: string | undefined }): Promise<Job> {
+  const job = await resolveJob(ctx, ref, scope);
   if (!job.type.startsWith(AGENT_TYPE_PREFIX) || !isAgentPayload(job.payload)) {
     throw new BatonError("NOT_FOUND", `job ${job.id} is not an agent job (type ${job.type})`);
   }
@@ -150,7 +156,7 @@ export const agentShow = defineOperation({
   title: "Show an agent job and its answer",
   summary:
     "An agent job's instructions, state (and why it waits), answer summary (or error), metadata and the tail of its log.",
-  input: z.object({ id: idRef, lines: z.number().int().min(0).max(1000).optional() }),
+  input: z.object({ id: idRef, ...refScopeFields, lines: z.number().int().min(0).max(1000).optional() }),
   output: z.object({
     id: z.string(),
     agent: z.string(),
@@ -172,7 +178,7 @@ export const agentShow = defineOperation({
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
-    const job = await agentJob(ctx, input.id);
+    const job = await agentJob(ctx, input.id, input);
     const p = job.payload as AgentPayload;
     const result = job.result as { summary?: unknown; json?: unknown } | null;
     const attempt = Math.max(1, (await ctx.engine.attempts(job.id)).length);
@@ -202,22 +208,26 @@ export const agentCancel = defineOperation({
   title: "Cancel an agent job",
   summary:
     "Cancel a queued agent job, or stop a running one (SIGTERM to the agent's process group, grace, SIGKILL; at once with force).",
-  input: z.object({ id: idRef, force: z.boolean().optional() }),
-  output: z.object({ id: z.string(), state: jobStateSchema }),
+  input: z.object({ id: idRef, ...refScopeFields, force: z.boolean().optional() }),
+  output: stopOutputSchema,
   readOnly: false,
   destructive: true,
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
-    const job = await agentJob(ctx, input.id);
+    const job = await agentJob(ctx, input.id, input);
     return stopJob.run({ id: job.id, ...(input.force === undefined ? {} : { force: input.force }) }, ctx);
   },
 });
 
 const pauseOutput = z.object({ id: z.string(), state: jobStateSchema, paused: z.boolean() });
 
-async function setPaused(ctx: OpContext, ref: string, pause: boolean): Promise<z.infer<typeof pauseOutput>> {
-  const job = await agentJob(ctx, ref);
+async function setPaused(
+  ctx: OpContext,
+  input: { id: string; project?: string | undefined },
+  pause: boolean,
+): Promise<z.infer<typeof pauseOutput>> {
+  const job = await agentJob(ctx, input.id, input);
   if (job.state !== "running") {
     throw new BatonError(
       "INVALID_TRANSITION",
@@ -246,24 +256,24 @@ export const agentPause = defineOperation({
   title: "Pause a running agent job",
   summary:
     "Suspend a running agent (SIGSTOP to its process group) until agent_resume. Its timeout keeps counting.",
-  input: z.object({ id: idRef }),
+  input: z.object({ id: idRef, ...refScopeFields }),
   output: pauseOutput,
   readOnly: false,
   destructive: false,
   idempotent: true,
   agent: "full",
-  run: (input, ctx) => setPaused(ctx, input.id, true),
+  run: (input, ctx) => setPaused(ctx, input, true),
 });
 
 export const agentResume = defineOperation({
   name: "agent_resume",
   title: "Resume a paused agent job",
   summary: "Continue a paused agent (SIGCONT to its process group).",
-  input: z.object({ id: idRef }),
+  input: z.object({ id: idRef, ...refScopeFields }),
   output: pauseOutput,
   readOnly: false,
   destructive: false,
   idempotent: true,
   agent: "full",
-  run: (input, ctx) => setPaused(ctx, input.id, false),
+  run: (input, ctx) => setPaused(ctx, input, false),
 });

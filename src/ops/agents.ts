@@ -13,7 +13,7 @@ import type { AgentPayload } from "../agents/agents.js";
 import { AGENT_PRESETS, AGENT_TYPE_PREFIX, agentArgvWith, isAgentPayload } from "../agents/agents.js";
 import type { ResolvedAgent } from "../agents/config.js";
 import { resolveAgent } from "../agents/config.js";
-import { idRef, projectOf, resolveJob, scopeFields } from "./common.js";
+import { idRef, projectOf, refScopeFields, resolveJob, scopeFields } from "./common.js";
 import type { CommandHost, OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
 
@@ -148,6 +148,7 @@ async function view(ctx: OpContext, job: Job, deduplicated: boolean): Promise<Su
 /** Enqueue built jobs atomically, hand each its environment, wake the daemon; wait when asked. */
 async function submit(ctx: OpContext, built: Built[], waitSeconds: number | undefined): Promise<Submitted[]> {
   const commands = agentHost(ctx);
+  await commands.ready();
   const outcomes = await ctx.engine.enqueue(
     built.map((b) => b.spec),
     { actor: ctx.actor },
@@ -265,6 +266,7 @@ export const agentContinue = defineOperation({
     "A new agent job linked to a finished one (same agent, cwd, metadata): it resumes the agent's session where the agent supports it (claude), else carries the earlier instructions and answer.",
   input: z.object({
     id: idRef,
+    ...refScopeFields,
     instructions: z
       .string()
       .min(1)
@@ -277,7 +279,7 @@ export const agentContinue = defineOperation({
   idempotent: false,
   agent: "full",
   async run(input, ctx) {
-    const parent = await resolveJob(ctx, input.id);
+    const parent = await resolveJob(ctx, input.id, input);
     if (!parent.type.startsWith(AGENT_TYPE_PREFIX) || !isAgentPayload(parent.payload)) {
       throw new BatonError("NOT_FOUND", `job ${parent.id} is not an agent job (type ${parent.type})`);
     }

@@ -4,14 +4,17 @@
  */
 import { z } from "zod";
 import { BatonError, InvalidInputError, toBatonError } from "../core/errors.js";
-import { refuseReserved } from "../core/executors.js";
+import { checkCheckpointType, refuseReserved, runsProcess } from "../core/executors.js";
 import { backoffSchema, enqueueSpecSchema, jobStateSchema, nameSchema } from "../core/job.js";
 import { parseTimeRef } from "../core/duration.js";
+import { ULID_PATTERN } from "../core/ids.js";
 import type { JobState } from "../core/states.js";
 import { JOB_STATES, LIVE_STATES } from "../core/states.js";
 import {
+  checked,
   countsSchema,
   idRef,
+  refScopeFields,
   idsFields,
   idsOf,
   itemErrorSchema,
@@ -22,7 +25,7 @@ import {
 } from "./common.js";
 import type { OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
-import { buildResume, resumeOutputSchema } from "./resume.js";
+import { buildResume, readCursor, resumeOutputSchema } from "./resume.js";
 import { whyWaiting } from "./waiting.js";
 import {
   attemptView,
@@ -36,7 +39,7 @@ import {
 } from "./views.js";
 
 const taskSpec = enqueueSpecSchema.extend({
-  type: nameSchema("type").optional().describe("What executes it; default 'task' (agent-managed)."),
+  type: nameSchema("type").optional().describe("Default 'task'. ASCII letters, digits, _ - . : / @ +."),
   backoff: backoffSchema.optional(),
 });
 
@@ -63,6 +66,7 @@ export const enqueueTask = defineOperation({
     const defaults = { workflow: single.workflow };
     let specs: Record<string, unknown>[];
     if (tasks !== undefined) {
+      refuseBatchDefaults(single);
       specs = tasks.map((t) => ({ type: "task", ...(defaults.workflow ? defaults : {}), ...t }));
     } else {
       if (single.payload === undefined && single.name === undefined && single.type === undefined) {
@@ -71,7 +75,7 @@ export const enqueueTask = defineOperation({
       specs = [{ type: "task", ...single }];
     }
     // Before anything is written: one reserved item refuses the whole (atomic) batch.
-    for (const spec of specs) refuseReserved(String(spec.type), "enqueue_task", "create");
+    for (const spec of specs) checkCheckpointType(String(spec.type), "enqueue_task");
     for (const spec of specs) {
       if (Array.isArray(spec.dependsOn)) spec.dependsOn = await dependencyIds(ctx, spec.dependsOn, project);
     }
@@ -84,7 +88,22 @@ export const enqueueTask = defineOperation({
 });
 
 /**
- * `depends_on` takes any reference (id, short id, name in the project), resolved here so every
+ * Beside a `tasks` batch only `workflow` is shared: a single task's other fields (`type`,
+ * `priority`, `tags`…) are refused rather than dropped, since the batch would otherwise be
+ * recorded without them, and sharing `name` or `idempotencyKey` across items would be wrong.
+ */
+function refuseBatchDefaults(single: Record<string, unknown>): void {
+  const fields = Object.keys(single).filter((k) => k !== "workflow" && single[k] !== undefined);
+  const field = fields[0];
+  if (field === undefined) return;
+  throw new InvalidInputError(
+    `enqueue_task: ${field}: a single task's field cannot sit beside \`tasks\`; put "${field}" on each task (only workflow is shared by the batch)`,
+    { issues: fields.map((f) => ({ path: f, message: "not allowed beside `tasks`; put it on each task" })) },
+  );
+}
+
+/**
+ * `dependsOn` takes any reference (id, short id, name in the project), resolved here so every
  * front-end gets the same rules; one that names no job stays DEPENDENCY_NOT_FOUND.
  */
 async function dependencyIds(ctx: OpContext, refs: unknown[], project: string): Promise<unknown[]> {
@@ -98,7 +117,7 @@ async function dependencyIds(ctx: OpContext, refs: unknown[], project: string): 
       ids.push((await resolveJob(ctx, ref, { project })).id);
     } catch (error) {
       if (toBatonError(error).code !== "JOB_NOT_FOUND") throw error;
-      throw new BatonError("DEPENDENCY_NOT_FOUND", `depends_on names unknown job(s): ${ref}`, {
+      throw new BatonError("DEPENDENCY_NOT_FOUND", `dependsOn names unknown job(s): ${ref}`, {
         details: { missing: [ref] },
       });
     }
@@ -235,7 +254,7 @@ export const resumeSession = defineOperation({
     "Call at the start of a chat: lists the unfinished tasks of this project (or one workflow), newest context first, within a token budget. Pass `since` (the cursor of a previous call) to get only what changed.",
   input: z.object({
     ...scopeFields,
-    workflow: z.string().min(1).max(500).optional(),
+    workflow: z.string().max(500).optional().describe('Only this workflow; "" for tasks in none.'),
     budget: z
       .number()
       .int()
@@ -243,7 +262,12 @@ export const resumeSession = defineOperation({
       .max(100_000)
       .optional()
       .describe("Token budget for the answer (default 600)."),
-    since: z.string().max(40).optional().describe("Cursor from a previous resume_session."),
+    since: z
+      .string()
+      .max(40)
+      .superRefine(checked((v) => readCursor(v, 0)))
+      .optional()
+      .describe("Cursor from a previous resume_session, or a time (yesterday, 2h, an ISO date)."),
   }),
   output: resumeOutputSchema,
   readOnly: true,
@@ -298,8 +322,51 @@ export const checkTask = defineOperation({
   },
 });
 
-const stateList = z.union([jobStateSchema, z.array(jobStateSchema)]);
-const liveOrAll = z.enum(["live", "finished"]);
+/** A state, or `live` / `finished` (the live states, the others). */
+const STATE_WORDS: readonly string[] = [...JOB_STATES, "live", "finished"];
+const stateWord = z.enum([...JOB_STATES, "live", "finished"] as [string, ...string[]]);
+/**
+ * One state word, several (an array, or one string with commas: `queued,running`, as the CLI's
+ * `-s` and `GET /api/jobs?state=` take them), each a state or live / finished.
+ */
+const stateFilter = z
+  .union([
+    z
+      .string()
+      .max(400)
+      .superRefine((v, issue) => {
+        const bad = v.split(",").find((w) => !STATE_WORDS.includes(w.trim()));
+        if (bad !== undefined)
+          issue.addIssue({
+            code: "custom",
+            message: `'${bad.slice(0, 50)}' is not a state (one of: ${STATE_WORDS.join(", ")}; several with commas)`,
+          });
+      }),
+    z.array(stateWord).min(1).max(20),
+  ])
+  .describe("A state, live or finished; several as an array or with commas (queued,running).");
+
+/** The states a state filter names, in the catalogue's order, each once. */
+function statesOf(filter: string | readonly string[]): JobState[] {
+  const words = (typeof filter === "string" ? filter.split(",") : filter).map((w) => w.trim());
+  const wanted = new Set<string>();
+  for (const w of words) {
+    if (w === "live") {
+      for (const s of LIVE_STATES) wanted.add(s);
+    } else if (w === "finished") {
+      for (const s of JOB_STATES) if (!LIVE_STATES.includes(s)) wanted.add(s);
+    } else {
+      wanted.add(w);
+    }
+  }
+  return JOB_STATES.filter((s) => wanted.has(s));
+}
+
+/** A time as `since` / `until` take it, checked up front (an error names the field). */
+const timeRef = z
+  .string()
+  .max(40)
+  .superRefine(checked((v) => parseTimeRef(v, 0)));
 
 export const listTasks = defineOperation({
   name: "list_tasks",
@@ -309,20 +376,24 @@ export const listTasks = defineOperation({
   input: z.object({
     ...scopeFields,
     all: z.boolean().optional().describe("Every project, not just the current one."),
-    state: z.union([stateList, liveOrAll]).optional(),
-    type: z.string().max(200).optional(),
-    workflow: z.string().max(500).optional(),
-    tag: z.string().max(100).optional(),
-    text: z.string().max(500).optional().describe("Search id, name, payload, evidence and error."),
+    state: stateFilter.optional(),
+    type: z.string().min(1).max(200).optional(),
+    workflow: z.string().min(1).max(500).optional(),
+    tag: z.string().min(1).max(100).optional(),
+    text: z.string().min(1).max(500).optional().describe("Search id, name, payload, evidence and error."),
     archived: z.boolean().optional().describe("Include archived tasks."),
-    since: z
+    since: timeRef
+      .optional()
+      .describe("Created at or after: ISO date, a duration ago (2h, 7d), today or yesterday."),
+    until: timeRef
+      .optional()
+      .describe("Created before: ISO date, a duration ago (2h, 7d), today or yesterday."),
+    limit: z.number().int().min(1).max(1000).optional(),
+    cursor: z
       .string()
       .max(40)
-      .optional()
-      .describe("Created at or after: ISO date or a duration ago (2h, 7d)."),
-    until: z.string().max(40).optional().describe("Created before: ISO date or a duration ago (2h, 7d)."),
-    limit: z.number().int().min(1).max(1000).optional(),
-    cursor: z.string().max(40).optional(),
+      .regex(ULID_PATTERN, "not a cursor: pass the nextCursor of the page before (a job id)")
+      .optional(),
   }),
   output: z.object({ jobs: z.array(jobSummarySchema), total: z.number(), nextCursor: z.string().optional() }),
   readOnly: true,
@@ -331,15 +402,7 @@ export const listTasks = defineOperation({
   agent: "default",
   async run(input, ctx) {
     const states: readonly JobState[] | undefined =
-      input.state === undefined
-        ? undefined
-        : input.state === "live"
-          ? LIVE_STATES
-          : input.state === "finished"
-            ? JOB_STATES.filter((s) => !LIVE_STATES.includes(s))
-            : Array.isArray(input.state)
-              ? input.state
-              : [input.state];
+      input.state === undefined ? undefined : statesOf(input.state);
     const filter = {
       ...(states === undefined ? {} : { states }),
       ...(input.type === undefined ? {} : { types: [input.type] }),
@@ -364,8 +427,20 @@ export const listTasks = defineOperation({
       ctx.engine.count(filter),
     ]);
     const page = jobs.slice(0, limit);
+    // How each process job ended: its latest attempt's exit code (one small read per such row).
+    const summaries = await Promise.all(
+      page.map(async (job) => {
+        const summary = jobSummary(job);
+        if (runsProcess(job.type) && job.startedAt !== null) {
+          const attempts = await ctx.engine.attempts(job.id);
+          const code = attempts[attempts.length - 1]?.exitCode;
+          if (code !== undefined && code !== null) summary.exitCode = code;
+        }
+        return summary;
+      }),
+    );
     return {
-      jobs: page.map(jobSummary),
+      jobs: summaries,
       total,
       ...(jobs.length > limit ? { nextCursor: page[page.length - 1]!.id } : {}),
     };
@@ -376,14 +451,14 @@ export const explainTask = defineOperation({
   name: "explain_task",
   title: "Explain a task",
   summary: "Why a task is not running: dependency, resource, run_at, pause, lease, or a run or agent limit.",
-  input: z.object({ id: idRef }),
+  input: z.object({ id: idRef, ...refScopeFields }),
   output: z.object({ id: z.string(), state: jobStateSchema, reasons: z.array(z.string()) }),
   readOnly: true,
   destructive: false,
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
-    const job = await resolveJob(ctx, input.id);
+    const job = await resolveJob(ctx, input.id, input);
     return { id: job.id, state: job.state, reasons: await whyWaiting(ctx, job) };
   },
 });
@@ -395,10 +470,10 @@ export const auditLog = defineOperation({
   input: z.object({
     ...scopeFields,
     all: z.boolean().optional(),
-    workflow: z.string().max(500).optional(),
-    type: z.string().max(200).optional(),
-    since: z.string().max(40).optional().describe("ISO date or a duration ago (2h, 7d)."),
-    until: z.string().max(40).optional(),
+    workflow: z.string().min(1).max(500).optional(),
+    type: z.string().min(1).max(200).optional(),
+    since: timeRef.optional().describe("ISO date, a duration ago (2h, 7d), today or yesterday."),
+    until: timeRef.optional(),
     summary: z.boolean().optional().describe("Counts by event kind instead of the events."),
     limit: z.number().int().min(1).max(10_000).optional(),
   }),

@@ -7,14 +7,22 @@ import { parseTimerDuration } from "../core/duration.js";
 import { BatonError } from "../core/errors.js";
 import type { Attempt, Job } from "../core/job.js";
 import { jobStateSchema, nameSchema } from "../core/job.js";
+import type { JobState } from "../core/states.js";
 import { isTerminal } from "../core/states.js";
-import { boundElsewhere, homeId, hostSchema, jobAffinity, listHosts } from "../supervisor/hosts.js";
+import {
+  boundElsewhere,
+  herePlace,
+  homeId,
+  hostSchema,
+  jobAffinity,
+  listHosts,
+} from "../supervisor/hosts.js";
 import { daemonOwner, hostName } from "../supervisor/process.js";
 import { prepareTaskRetry } from "../tasks/start.js";
-import { countsSchema, idRef, projectOf, resolveJob, scopeFields } from "./common.js";
+import { countsSchema, idRef, projectOf, refScopeFields, resolveJob, scopeFields } from "./common.js";
 import type { CommandHost, OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
-import { waitSettled } from "./settled.js";
+import { runFinished, waitSettled } from "./settled.js";
 import { whyWaiting } from "./waiting.js";
 import { jobSummary, jobSummarySchema, jobView, jobViewSchema } from "./views.js";
 
@@ -86,6 +94,7 @@ export const runCommand = defineOperation({
     const timeoutMs = input.timeout === undefined ? undefined : parseTimerDuration(input.timeout, "timeout");
     const idleTimeoutMs =
       input.idleTimeout === undefined ? undefined : parseTimerDuration(input.idleTimeout, "idle timeout");
+    await commands.ready();
     const [outcome] = await ctx.engine.enqueue(
       {
         type: COMMAND_TYPE,
@@ -131,6 +140,14 @@ async function latestAttempt(ctx: OpContext, job: Job): Promise<Attempt | undefi
   return attempts[attempts.length - 1];
 }
 
+/** What a live job that is not running waits for, in one word, as `status` groups them. */
+function waitingFor(job: Job, now: number): "agent" | "dependencies" | "due time" | "retry" | "run slot" {
+  if (job.state === "waiting") return "dependencies";
+  if (job.state === "retrying" && job.runAt > now) return "retry";
+  if (job.runAt > now) return "due time";
+  return runsProcess(job.type) ? "run slot" : "agent";
+}
+
 /** The exit code of a job's latest attempt, if it has one. */
 export async function lastExitCode(ctx: OpContext, job: Job): Promise<number | undefined> {
   return (await latestAttempt(ctx, job))?.exitCode ?? undefined;
@@ -153,6 +170,11 @@ export const jobStatus = defineOperation({
         running: z.boolean(),
         pid: z.number().optional(),
         dashboard: z.string().optional().describe("The daemon-hosted dashboard's URL (no token), when up."),
+        responding: z
+          .boolean()
+          .optional()
+          .describe("false: the daemon holds its socket but does not answer (stopped or hung)."),
+        problem: z.string().optional().describe("When it does not answer: its pid and how to recover."),
       })
       .optional(),
     hosts: z
@@ -161,7 +183,18 @@ export const jobStatus = defineOperation({
       .describe("Daemons on this ledger that heartbeat, with their pools."),
     counts: countsSchema.optional(),
     running: z.array(jobSummarySchema).optional(),
-    queued: z.array(jobSummarySchema).optional(),
+    queued: z
+      .array(
+        jobSummarySchema.extend({
+          waitingFor: z
+            .enum(["agent", "dependencies", "due time", "retry", "run slot"])
+            .optional()
+            .describe(
+              "What it waits for: an agent to claim it (checkpoint tasks), jobs it depends on, its due time, its retry's time, or the daemon to start it.",
+            ),
+        }),
+      )
+      .optional(),
     recentFailures: z.array(jobSummarySchema).optional(),
   }),
   readOnly: true,
@@ -170,7 +203,7 @@ export const jobStatus = defineOperation({
   agent: "full",
   async run(input, ctx) {
     if (input.id !== undefined) {
-      const job = await resolveJob(ctx, input.id);
+      const job = await resolveJob(ctx, input.id, input);
       const out: Record<string, unknown> = { job: jobView(job) };
       const code = await lastExitCode(ctx, job);
       if (code !== undefined) out.exitCode = code;
@@ -190,7 +223,15 @@ export const jobStatus = defineOperation({
       ctx.engine.list({ ...filter, states: ["queued", "waiting", "retrying"] }, { limit: 20, order: "asc" }),
       ctx.engine.list({ ...filter, states: ["failed", "timed_out"] }, { limit: 5 }),
       ctx.commands?.daemonStatus() ??
-        Promise.resolve<{ running: boolean; pid?: number; dashboard?: string }>({ running: false }),
+        Promise.resolve<{
+          running: boolean;
+          pid?: number;
+          dashboard?: string;
+          responding?: boolean;
+          problem?: string;
+        }>({
+          running: false,
+        }),
       listHosts(ctx.engine.store),
     ]);
     const byState: Record<string, number> = {};
@@ -200,11 +241,15 @@ export const jobStatus = defineOperation({
         running: daemon.running,
         ...(daemon.pid === undefined ? {} : { pid: daemon.pid }),
         ...(daemon.dashboard === undefined ? {} : { dashboard: daemon.dashboard }),
+        ...(daemon.responding === false ? { responding: false, problem: daemon.problem } : {}),
       },
       hosts,
       counts: byState,
       running: running.map(jobSummary),
-      queued: queued.map(jobSummary),
+      queued: queued.map((job) => ({
+        ...jobSummary(job),
+        waitingFor: waitingFor(job, ctx.engine.clock.now()),
+      })),
       recentFailures: failures.map(jobSummary),
     };
   },
@@ -242,6 +287,7 @@ export const jobLogs = defineOperation({
     "The last lines of a command's output (stdout and stderr merged by line), or of stdout / stderr only.",
   input: z.object({
     id: idRef,
+    ...refScopeFields,
     lines: z
       .union([z.number().int().min(1).max(1_000_000), z.literal("all")])
       .optional()
@@ -262,7 +308,7 @@ export const jobLogs = defineOperation({
   agent: "full",
   async run(input, ctx) {
     const commands = host(ctx);
-    const job = await resolveJob(ctx, input.id);
+    const job = await resolveJob(ctx, input.id, input);
     const attempts = await ctx.engine.attempts(job.id);
     const attempt = input.attempt ?? attempts.at(-1)?.n ?? 0;
     if (attempt < 1) throw new BatonError("NOT_FOUND", `job ${job.id} has not started yet: no logs`);
@@ -281,23 +327,34 @@ export const jobLogs = defineOperation({
         );
       }
       if (record === undefined || record.endedAt !== null) {
+        // A job bound to this host and home ran here: its folder was removed, not kept elsewhere.
+        const boundHere =
+          (job.payload as { affinity?: unknown } | null)?.affinity ===
+          `host:${herePlace(ctx.env ?? process.env, commands.home)}`;
         throw new BatonError(
           "NOT_FOUND",
           `attempt ${attempt} of job ${job.id} has no logs in ${commands.home}${
             record === undefined
               ? ""
-              : ` (it ran under ${record.owner}; if that daemon served another BATON_HOME, its logs are there)`
+              : boundHere
+                ? `: it ran in this home, and its run folder ${commands.logPath(job.id, attempt)} has been removed since; its output is lost`
+                : ` (it ran under ${record.owner}; if that daemon served another BATON_HOME, its logs are there)`
           }`,
         );
       }
     }
-    return {
-      id: job.id,
-      attempt,
-      stream,
-      path,
-      text: commands.readLog(job.id, attempt, stream, input.lines ?? 50),
-    };
+    const text = commands.readLog(job.id, attempt, stream, input.lines ?? 50);
+    // An empty log means the command printed nothing (D57), never that it did not run: an attempt
+    // that ended without a process (its folder made, then a missing cwd, a full disk…) says so.
+    const ended = attempts.find((a) => a.n === attempt);
+    if (text === "" && ended !== undefined && ended.endedAt !== null && !commands.started(job.id, attempt)) {
+      throw new BatonError(
+        "NOT_FOUND",
+        `attempt ${attempt} of job ${job.id} never started its command${ended.error === null ? "" : ` (${ended.error})`}: it has no output`,
+        { details: { neverStarted: true } },
+      );
+    }
+    return { id: job.id, attempt, stream, path, text };
   },
 });
 
@@ -306,7 +363,11 @@ export const waitJob = defineOperation({
   title: "Wait for a job",
   summary:
     "Wait until a job finishes, at most `timeoutSeconds` (default 45): says 'still running' when it has not.",
-  input: z.object({ id: idRef, timeoutSeconds: z.number().min(0).max(3600).optional() }),
+  input: z.object({
+    id: idRef,
+    ...refScopeFields,
+    timeoutSeconds: z.number().min(0).max(3600).optional(),
+  }),
   output: z.object({
     id: z.string(),
     finished: z.boolean(),
@@ -319,7 +380,7 @@ export const waitJob = defineOperation({
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
-    let job = await resolveJob(ctx, input.id);
+    let job = await resolveJob(ctx, input.id, input);
     const deadline = Date.now() + (input.timeoutSeconds ?? 45) * 1000;
     if (!isTerminal(job.state)) {
       await host(ctx).waitFor(job.id, deadline - Date.now());
@@ -327,46 +388,121 @@ export const waitJob = defineOperation({
     }
     // A task run is finished once its hooks and notifications are recorded too (`settled`).
     const finished = isTerminal(job.state) && (await waitSettled(ctx, job, deadline));
-    const code = await lastExitCode(ctx, job);
-    return {
-      id: job.id,
-      finished,
-      state: job.state,
-      ...(code === undefined ? {} : { exitCode: code }),
-      message: finished
-        ? `finished: ${job.state}`
-        : isTerminal(job.state)
-          ? `${job.state}; its hooks and notifications are still running: call wait_job again`
-          : `still ${job.state}; call wait_job again`,
-    };
+    return waitAnswer(job, finished, await lastExitCode(ctx, job));
   },
+});
+
+/** What `wait_job` answers for a job, once whether it finished and its exit code are known. */
+export interface WaitAnswer {
+  id: string;
+  finished: boolean;
+  state: JobState;
+  exitCode?: number;
+  message: string;
+}
+
+function waitAnswer(job: Job, finished: boolean, exitCode: number | undefined): WaitAnswer {
+  return {
+    id: job.id,
+    finished,
+    state: job.state,
+    ...(exitCode === undefined ? {} : { exitCode }),
+    message: finished
+      ? `finished: ${job.state}`
+      : isTerminal(job.state)
+        ? `${job.state}; its hooks and notifications are still running: call wait_job again`
+        : `still ${job.state}; call wait_job again`,
+  };
+}
+
+/**
+ * `wait_job` with no wait for each of many jobs as they were read: what it would answer now, with
+ * the exit codes in one read (a listing of 50 jobs asked wait_job, and the ledger, 50 times).
+ */
+export async function waitAnswers(ctx: OpContext, jobs: readonly Job[]): Promise<WaitAnswer[]> {
+  const latest = await ctx.engine.latestAttempts(jobs.map((job) => job.id));
+  const codes = new Map(latest.map((a) => [a.jobId, a.exitCode ?? undefined]));
+  return Promise.all(
+    jobs.map(async (job) =>
+      waitAnswer(job, isTerminal(job.state) && (await runFinished(ctx, job)), codes.get(job.id)),
+    ),
+  );
+}
+
+/**
+ * What a stop did, so a caller (the dashboard's bulk Cancel, a script) can say so truthfully:
+ * `cancelled` (it was queued or waiting, or its process was ended), `already_finished` (it had
+ * finished before the stop reached it: nothing changed), `still_running` (its process was signalled
+ * but had not ended within the wait).
+ */
+export const stopOutcomeSchema = z
+  .enum(["cancelled", "already_finished", "still_running"])
+  .describe(
+    "cancelled: it was queued/waiting or its process was ended; already_finished: it had finished before the stop (nothing changed); still_running: signalled, not ended yet.",
+  );
+
+export const stopOutputSchema = z.object({
+  id: z.string(),
+  state: jobStateSchema,
+  outcome: stopOutcomeSchema,
+  message: z.string(),
 });
 
 export const stopJob = defineOperation({
   name: "stop_job",
   title: "Stop a job",
   summary:
-    "Stop a running command (SIGTERM to its process group, grace, SIGKILL; at once with force) or cancel a queued job.",
-  input: z.object({ id: idRef, force: z.boolean().optional() }),
-  output: z.object({ id: z.string(), state: jobStateSchema }),
+    "Stop a running command (SIGTERM to its process group, grace, SIGKILL; at once with force) or cancel a queued job. A job that already finished is left as it is and answered `outcome: already_finished`.",
+  input: z.object({ id: idRef, ...refScopeFields, force: z.boolean().optional() }),
+  output: stopOutputSchema,
   readOnly: false,
   destructive: true,
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
-    const job = await resolveJob(ctx, input.id);
-    if (isTerminal(job.state)) return { id: job.id, state: job.state };
-    if (job.state === "running" && runsProcess(job.type)) {
-      const commands = host(ctx);
-      await commands.stop(job.id, input.force === true);
-      await commands.waitFor(job.id, 30_000);
-    } else {
-      await ctx.engine.cancel(job.id, { actor: ctx.actor });
+    const job = await resolveJob(ctx, input.id, input);
+    if (isTerminal(job.state)) return stopAnswer(job.id, job.state, "already_finished");
+    try {
+      if (job.state === "running" && runsProcess(job.type)) {
+        const commands = host(ctx);
+        await commands.stop(job.id, input.force === true);
+        await commands.waitFor(job.id, 30_000);
+      } else {
+        await ctx.engine.cancel(job.id, { actor: ctx.actor });
+      }
+    } catch (error) {
+      // It finished between the read above and the cancel (the transition is then refused):
+      // that is "already finished", not an error.
+      const now = await ctx.engine.get(job.id);
+      if (!isTerminal(now.state)) throw error;
+      return stopAnswer(now.id, now.state, "already_finished");
     }
     const after = await ctx.engine.get(job.id);
-    return { id: after.id, state: after.state };
+    return stopAnswer(
+      after.id,
+      after.state,
+      after.state === "cancelled"
+        ? "cancelled"
+        : isTerminal(after.state)
+          ? "already_finished"
+          : "still_running",
+    );
   },
 });
+
+function stopAnswer(
+  id: string,
+  state: Job["state"],
+  outcome: z.infer<typeof stopOutcomeSchema>,
+): z.infer<typeof stopOutputSchema> {
+  const message =
+    outcome === "cancelled"
+      ? `job ${id} cancelled`
+      : outcome === "already_finished"
+        ? `job ${id} had already finished (${state}): nothing to stop`
+        : `job ${id} was signalled and is still ${state}: it ends after its grace period (force kills it at once)`;
+  return { id, state, outcome, message };
+}
 
 export const retryJob = defineOperation({
   name: "retry_job",
@@ -375,6 +511,7 @@ export const retryJob = defineOperation({
     "Run a finished job again as a new attempt: same command and cwd, with the caller's current environment (a task run: its task's env: and *_env references resolved from it again).",
   input: z.object({
     id: idRef,
+    ...refScopeFields,
     force: z
       .boolean()
       .optional()
@@ -386,7 +523,7 @@ export const retryJob = defineOperation({
   idempotent: false,
   agent: "full",
   async run(input, ctx) {
-    const job = await resolveJob(ctx, input.id);
+    const job = await resolveJob(ctx, input.id, input);
     // A checkpoint that succeeded (or was skipped) is finished work: reopening it by accident
     // would have an agent redo it. A command or task run is retried to run it again, as asked.
     if (
@@ -410,17 +547,19 @@ export const retryJob = defineOperation({
         { details: { host: elsewhere } },
       );
     }
-    // Counted before the retry: the daemon may claim the new attempt before we read it back.
-    const attempt = (await ctx.engine.attempts(job.id)).length + 1;
     // The environment goes in place before the job is claimable, or it could start without it.
     // A task run's is resolved from its task again (`env:`, `*_env` secrets), as at its first start.
+    if (runsProcess(job.type)) await host(ctx).ready();
     let undo: (() => Promise<void>) | undefined;
     if (job.type === "command" && isTerminal(job.state)) host(ctx).saveEnv(job.id, env);
     else if (job.type.startsWith("task:") && isTerminal(job.state))
       undo = await prepareTaskRetry(ctx.engine, host(ctx).home, job, env);
+    // The attempt number is counted in the retry's transaction, so a repeat of the request replays
+    // the answer the first call gave (not the count of attempts run since).
     let retried: Job;
+    let attempt: number;
     try {
-      retried = await ctx.engine.retry(job.id, ctx.actor);
+      ({ job: retried, attempt } = await ctx.engine.retry(job.id, ctx.actor));
     } catch (error) {
       await undo?.();
       throw error;

@@ -1,4 +1,7 @@
+import { statSync } from "node:fs";
+import { resolve } from "node:path";
 import { z } from "zod";
+import { InvalidInputError, toBatonError } from "../core/errors.js";
 import { batonHome } from "../core/paths.js";
 import { findProject } from "../core/project.js";
 import type { Job } from "../core/job.js";
@@ -14,6 +17,36 @@ export const scopeFields = {
     .optional()
     .describe("The caller's working directory (its git root is the project)."),
   project: z.string().min(1).max(4096).optional().describe("The project path; overrides cwd."),
+};
+
+/**
+ * A schema refinement from a parser that throws: its message becomes the field's issue, so every
+ * front-end names the field its own way (`--since 'x' is not a time` on the command line).
+ *
+ * @example z.string().superRefine(checked((v) => parseTimeRef(v, 0)))
+ */
+export function checked(parse: (value: string) => unknown) {
+  return (value: string, ctx: z.RefinementCtx): void => {
+    try {
+      parse(value);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: toBatonError(error).message });
+    }
+  };
+}
+
+/**
+ * Where a job reference's name (or short id) is looked up first, as the CLI's `--project` (D130):
+ * a job name is resolved within a project. Without it, the caller's cwd's project (for an MCP server,
+ * its own cwd's), then every project: a name found in two projects elsewhere is AMBIGUOUS_ID.
+ */
+export const refScopeFields = {
+  project: z
+    .string()
+    .min(1)
+    .max(4096)
+    .optional()
+    .describe("Project path where a job name is looked up first."),
 };
 
 export const idRef = z
@@ -59,6 +92,40 @@ export function projectOf(
   ctx: OpContext,
 ): string {
   return input.project ?? findProject(input.cwd ?? ctx.cwd);
+}
+
+/**
+ * A given project path as an absolute directory (relative to `cwd`), or INVALID_INPUT naming the
+ * argument as the caller wrote it (`--project` on the command line, `project` elsewhere) when it
+ * is not a directory: it would otherwise read as a project with no jobs or no baton.yaml.
+ */
+export function projectDirectory(given: string, cwd: string, label: string): string {
+  const path = resolve(cwd, given);
+  let directory: boolean;
+  try {
+    directory = statSync(path).isDirectory();
+  } catch {
+    throw new InvalidInputError(`${label} '${given}' does not exist: give the path of a project directory`, {
+      [label.replace(/^-+/, "")]: given,
+    });
+  }
+  if (!directory)
+    throw new InvalidInputError(`${label} '${given}' is not a directory`, {
+      [label.replace(/^-+/, "")]: given,
+    });
+  return path;
+}
+
+/**
+ * The folder whose baton.yaml applies to a call: the named project (it overrides cwd, as
+ * {@link scopeFields} says), else the caller's cwd. Every config-reading operation uses it, so a
+ * `project` argument is never ignored.
+ */
+export function configDir(
+  input: { cwd?: string | undefined; project?: string | undefined },
+  ctx: OpContext,
+): string {
+  return input.project ?? input.cwd ?? ctx.cwd;
 }
 
 /**

@@ -2,9 +2,29 @@ import { InvalidInputError } from "../core/errors.js";
 import { callOf, checkRequestId } from "../core/request.js";
 import type { Operation, OpContext } from "./operation.js";
 
+/**
+ * The issues with a declared bound first: for an integer out of its range (`priority` 1e20) zod
+ * reports the JavaScript safe-integer limit (9007199254740991) before the field's own limit (1000),
+ * which is the one to name.
+ */
+export function boundsFirst<T extends { path: readonly PropertyKey[]; message: string }>(
+  issues: readonly T[],
+): T[] {
+  const safeRange = (i: T) => {
+    const { origin, maximum, minimum } = i as { origin?: unknown; maximum?: unknown; minimum?: unknown };
+    return origin === "int" && (maximum === Number.MAX_SAFE_INTEGER || minimum === Number.MIN_SAFE_INTEGER);
+  };
+  const same = (a: T, b: T) => a.path.map(String).join(".") === b.path.map(String).join(".");
+  return [...issues].sort(
+    (a, b) =>
+      (safeRange(a) && issues.some((o) => o !== a && same(o, a) && !safeRange(o)) ? 1 : 0) -
+      (safeRange(b) && issues.some((o) => o !== b && same(o, b) && !safeRange(o)) ? 1 : 0),
+  );
+}
+
 /** Describe the first problem zod found, naming the field. */
 export function describeIssue(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
-  const issue = issues[0];
+  const issue = boundsFirst(issues)[0];
   if (issue === undefined) return "invalid input";
   const path = issue.path.map(String).join(".");
   return path === "" ? issue.message : `${path}: ${issue.message}`;
@@ -24,7 +44,7 @@ export function inputError(
   issues: readonly { path: readonly PropertyKey[]; message: string }[],
   rename: Readonly<Record<string, string>> = {},
 ): InvalidInputError {
-  const named = issues.map((i) => ({
+  const named = boundsFirst(issues).map((i) => ({
     path: i.path.map((p, n) => (n === 0 ? (rename[String(p)] ?? String(p)) : String(p))),
     message: i.message,
   }));

@@ -34,6 +34,12 @@ export interface CommandHost {
   readonly home: string;
   /** Keep the environment a job's process runs with (a 0600 file, deleted when it finishes). */
   saveEnv(jobId: string, env: NodeJS.ProcessEnv): void;
+  /**
+   * Make sure the daemon runs (start it when none does), before a job it must run is queued: a
+   * daemon that cannot start fails the call with nothing queued, so a retry cannot run it twice;
+   * so does a home whose disk is full (STORAGE_FULL).
+   */
+  ready(): Promise<void>;
   /** Make sure the daemon runs, and have it look at the queue now. */
   wake(): Promise<void>;
   /** Ask the daemon to stop a job (SIGTERM, grace, SIGKILL; at once with `force`). */
@@ -58,6 +64,8 @@ export interface CommandHost {
     offset: number | undefined,
     max: number,
   ): LogChunk;
+  /** Whether an attempt's command was started (its wrapper ran), as its run folder tells. */
+  started(jobId: string, attempt: number): boolean;
   /** The pid of an attempt's process group, when it was started. */
   processOf(jobId: string, attempt: number): { pid: number } | undefined;
   daemonStatus(): Promise<DaemonStatus>;
@@ -71,6 +79,10 @@ export interface DaemonStatus {
   limits?: { maxRunning: number; maxPerProject: number };
   /** The daemon-hosted dashboard's address (no token), when `baton dashboard` started it. */
   dashboard?: string;
+  /** false: it holds its socket but did not answer in time (stopped, hung; D135). */
+  responding?: boolean;
+  /** What is wrong with it and how to recover, when it does not answer. */
+  problem?: string;
 }
 
 /** How an operation shows up as an MCP tool: in the small default set, only in `--tools full`, or never. */

@@ -7,6 +7,7 @@
  * payloads fits in 1,500 tokens. `check_task` gives the full record of any one of them.
  */
 import { z } from "zod";
+import { parseTimeRef } from "../core/duration.js";
 import { InvalidInputError } from "../core/errors.js";
 import type { Job } from "../core/job.js";
 import { LIVE_STATES, isTerminal } from "../core/states.js";
@@ -18,11 +19,12 @@ const workflowSchema = z.object({
   done: z.number(),
   remaining: z.number(),
   failed: z.number(),
-  lastDone: z.string().optional().describe("The most recently finished task and its evidence."),
+  lastDone: z.string().optional().describe("Last finished task and its evidence."),
   tasks: z
     .array(z.string())
     .describe('`<id> [state, omitted when queued] ["name"] <payload as key=value or JSON>`, in order.'),
-  more: z.number().describe("Remaining tasks left out to fit the budget."),
+  more: z.number().describe("Tasks left out to fit the budget."),
+  failedTasks: z.array(z.string()).optional().describe("Newest failed tasks (up to 3), with their error."),
 });
 
 export const resumeOutputSchema = z.object({
@@ -31,11 +33,21 @@ export const resumeOutputSchema = z.object({
   remaining: z.number(),
   workflows: z.array(workflowSchema),
   finishedSince: z.array(z.string()).optional(),
+  notShown: z
+    .object({
+      workflows: z.number(),
+      first: z.array(z.object({ workflow: z.string(), remaining: z.number() })),
+    })
+    .optional()
+    .describe('Workflows the budget left out: count, first names ("(none)": no workflow).'),
+  unknownWorkflow: z.string().optional().describe("Set when no task here ever had that workflow."),
   hint: z.string(),
 });
 export type ResumeOutput = z.infer<typeof resumeOutputSchema>;
 
 const NO_WORKFLOW = "(none)";
+/** What resume counts (and lists) as failed. */
+const FAILED_STATES = ["failed", "timed_out", "cancelled"] as const;
 
 /** A string that reads unambiguously without quotes. */
 const BARE = /^[^\s"'=\\\u0000-\u001f\u007f]+$/;
@@ -74,11 +86,35 @@ function line(job: Job): string {
 
 const tokens = (value: unknown): number => Math.ceil(JSON.stringify(value).length / 4);
 
-function parseCursor(cursor: string | undefined): number | undefined {
-  if (cursor === undefined) return undefined;
+/**
+ * A resume cursor (`e123`: the event id) or a time (`yesterday`, `2h`, an ISO date); INVALID_INPUT
+ * when it is neither. The schema checks `since` with it, so a refusal names the field.
+ */
+export function readCursor(cursor: string, now: number): { event: number } | { at: number } {
   const m = /^e(\d+)$/.exec(cursor);
-  if (m === null) throw new InvalidInputError(`'${cursor}' is not a resume cursor (they look like e123)`);
-  return Number(m[1]);
+  if (m !== null) return { event: Number(m[1]) };
+  try {
+    return { at: parseTimeRef(cursor, now) };
+  } catch {
+    throw new InvalidInputError(
+      `'${cursor}' is not a resume cursor (they look like e123) or a time (yesterday, 2h, 2026-01-31)`,
+    );
+  }
+}
+
+/**
+ * `since` as the id of the last event already seen: a cursor (`e123`), or a time (`yesterday`,
+ * `2h`, an ISO date), read as "every event from then on".
+ */
+async function parseCursor(ctx: OpContext, cursor: string | undefined): Promise<number | undefined> {
+  if (cursor === undefined) return undefined;
+  const read = readCursor(cursor, ctx.engine.clock.now());
+  if ("event" in read) return read.event;
+  const { at } = read;
+  const [first] = await ctx.engine.events({ since: at, limit: 1, order: "asc" });
+  if (first !== undefined) return first.id - 1;
+  const [latest] = await ctx.engine.events({ limit: 1, order: "desc" });
+  return latest?.id ?? 0;
 }
 
 export async function buildResume(
@@ -86,21 +122,28 @@ export async function buildResume(
   options: { project: string; workflow: string | undefined; budget: number; since: string | undefined },
 ): Promise<ResumeOutput> {
   const { engine } = ctx;
-  const afterId = parseCursor(options.since);
-  const scope = {
-    project: options.project,
-    ...(options.workflow === undefined ? {} : { workflow: options.workflow }),
-  };
+  const afterId = await parseCursor(ctx, options.since);
+  // "" is the tasks in no workflow (no workflow can be named ""); so is "(none)", the label resume
+  // shows them under, unless a workflow is really named so (D113).
+  let workflow: string | null | undefined = options.workflow === "" ? null : options.workflow;
+  if (
+    workflow === NO_WORKFLOW &&
+    (await engine.count({ project: options.project, workflow, includeArchived: true })) === 0
+  )
+    workflow = null;
+  const scope = { project: options.project, ...(workflow === undefined ? {} : { workflow }) };
+  // events() filters by a workflow name only: for the tasks in no workflow, filter the jobs.
+  const eventScope = { project: options.project, ...(typeof workflow === "string" ? { workflow } : {}) };
   const [latest] = await engine.events({ limit: 1, order: "desc" });
   const cursor = `e${latest?.id ?? 0}`;
 
   let live: Job[];
   let finishedSince: Job[] = [];
   if (afterId !== undefined) {
-    const changed = await engine.events({ ...scope, afterId, limit: 10_000 });
+    const changed = await engine.events({ ...eventScope, afterId, limit: 10_000 });
     const ids = [...new Set(changed.map((e) => e.jobId).filter((id): id is string => id !== null))];
     const jobs = (await Promise.all(ids.map((id) => engine.store.getJob(id)))).filter(
-      (j): j is Job => j !== undefined,
+      (j): j is Job => j !== undefined && (workflow !== null || j.workflow === null),
     );
     live = jobs.filter((j) => !isTerminal(j.state) && j.archivedAt === null);
     finishedSince = jobs.filter((j) => isTerminal(j.state));
@@ -136,13 +179,20 @@ export async function buildResume(
   // The real number of unfinished tasks in scope, also when only changes are listed.
   const remaining =
     afterId === undefined ? live.length : await engine.count({ ...scope, states: LIVE_STATES });
-  const baseHint =
-    remaining === 0
+  // A name no task ever had can't match: say so rather than "nothing left".
+  const unknown =
+    typeof workflow === "string" &&
+    remaining === 0 &&
+    (await engine.count({ project: options.project, workflow, includeArchived: true })) === 0;
+  const baseHint = unknown
+    ? `No task of ${options.project} is in a workflow named ${JSON.stringify(workflow)}: list_workflows names them; workflow "" is the tasks in no workflow.`
+    : remaining === 0
       ? "Nothing is left to do here."
       : live.length === 0
         ? `Nothing changed since the cursor; ${remaining} task(s) still left.`
         : "Do the first task of the first workflow; complete_task each with evidence.";
   const out: ResumeOutput = { project: options.project, cursor, remaining, workflows: [], hint: baseHint };
+  if (unknown) out.unknownWorkflow = workflow as string;
   if (finishedSince.length > 0) out.finishedSince = finishedSince.map(line);
 
   for (const [workflow, jobs] of ordered) {
@@ -157,7 +207,7 @@ export async function buildResume(
       workflow,
       done: n(["succeeded", "skipped"]),
       remaining: n(LIVE_STATES),
-      failed: n(["failed", "timed_out", "cancelled"]),
+      failed: n(FAILED_STATES),
       tasks: [],
       more: jobs.length,
     };
@@ -175,6 +225,18 @@ export async function buildResume(
         break;
       }
     }
+    if (entry.failed > 0) {
+      const failed = await engine.list({ ...filter, states: FAILED_STATES }, { limit: 3 });
+      entry.failedTasks = [];
+      for (const job of failed) {
+        entry.failedTasks.push(line(job));
+        if (tokens(out) > options.budget) {
+          entry.failedTasks.pop();
+          break;
+        }
+      }
+      if (entry.failedTasks.length === 0) delete entry.failedTasks;
+    }
     for (const job of jobs) {
       entry.tasks.push(line(job));
       if (tokens(out) > options.budget) {
@@ -186,8 +248,18 @@ export async function buildResume(
   }
   // The budget is a promise: trim from the end (older finished lines, then the last workflow's
   // details, tasks and the workflow itself) until the whole answer, hint included, fits.
+  let named = 5; // how many left-out workflows notShown names; cut to fit small budgets
   const finalize = (): void => {
     const left = ordered.length - out.workflows.length;
+    if (left > 0)
+      out.notShown = {
+        workflows: left,
+        first: ordered
+          .slice(out.workflows.length, out.workflows.length + named)
+          .map(([workflow, jobs]) => ({ workflow, remaining: jobs.length })),
+      };
+    else delete out.notShown;
+    // (The label "(none)" passed back as workflow is the tasks in no workflow: see buildResume.)
     out.hint =
       left > 0
         ? `${baseHint} ${left} more workflow(s) not shown: pass workflow or a larger budget.`
@@ -203,11 +275,22 @@ export async function buildResume(
       break;
     } else if (last.lastDone !== undefined) {
       delete last.lastDone;
+    } else if (last.tasks.length > 1) {
+      last.tasks.pop();
+      last.more++;
+    } else if (last.failedTasks !== undefined) {
+      // Failed tasks go after all but the first task line: what went wrong is worth more to a new
+      // chat than the tenth queued task.
+      last.failedTasks.pop();
+      if (last.failedTasks.length === 0) delete last.failedTasks;
     } else if (last.tasks.length > 0) {
       last.tasks.pop();
       last.more++;
     } else if (out.workflows.length > 1) {
       out.workflows.pop();
+    } else if (out.notShown !== undefined && out.notShown.first.length > 0) {
+      // Last resort: the left-out workflows keep their count but lose their names.
+      named = out.notShown.first.length - 1;
     } else {
       break;
     }

@@ -6,9 +6,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseDocument, stringify } from "yaml";
 import { z } from "zod";
+import { urlHasSecret } from "../core/database-url.js";
 import { BatonError, InvalidInputError } from "../core/errors.js";
 import { packageRoot } from "../store/sql-files.js";
 import { herePlace } from "../supervisor/hosts.js";
+import type { Checked, TaskConfig } from "../tasks/config.js";
 import {
   configError,
   configPaths,
@@ -21,10 +23,11 @@ import {
   requireTaskConfig,
 } from "../tasks/config.js";
 import { fromDocket } from "../tasks/docket.js";
+import { pluginProblems } from "../tasks/plugins.js";
 import { configJsonSchema, TASK_NAME } from "../tasks/schema.js";
-import { nextFires, scheduleKey, syncSchedules } from "../tasks/schedules.js";
+import { nextFires, scheduleKey } from "../tasks/schedules.js";
 import { unitPlan } from "../tasks/units.js";
-import { commandHome, scopeFields } from "./common.js";
+import { commandHome, configDir, scopeFields } from "./common.js";
 import type { OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
 
@@ -41,18 +44,38 @@ function schedulesPlace(ctx: OpContext): string {
   return herePlace(ctx.env ?? process.env, commandHome(ctx));
 }
 
+/**
+ * The config with every plugin task's module loaded and checked: a plugin with a syntax error,
+ * no export or a key of the wrong shape is a problem like a bad key in baton.yaml. `broken`: the
+ * plugin tasks that cannot run (the config's other tasks can); undefined when no task can.
+ */
+async function loadWithPlugins(
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<Checked<TaskConfig> & { broken?: string[] }> {
+  const loaded = loadTaskConfig(cwd, env);
+  if (!loaded.ok) return loaded;
+  const { problems, broken } = await pluginProblems(loaded.value.tasks);
+  return problems.length === 0 ? loaded : { ok: false, problems, broken };
+}
+
 /** `doctor`'s view of baton.yaml: the problems, or how many tasks and schedules it holds. */
 export async function configCheck(
   ctx: OpContext,
 ): Promise<{ name: string; ok: boolean; detail: string; fix?: string }> {
-  const loaded = loadTaskConfig(ctx.cwd, ctx.env ?? process.env);
+  const loaded = await loadWithPlugins(ctx.cwd, ctx.env ?? process.env);
   if (!loaded.ok) {
     const root = configPaths(ctx.cwd, ctx.env ?? process.env).root;
+    const broken = loaded.broken;
     return {
       name: "config",
       ok: false,
       detail: loaded.problems.map((p) => formatProblem(p, root)).join("; "),
-      fix: "fix the file at the line named (`baton config validate` lists every problem); until then no task runs",
+      fix: `fix the file at the line named (\`baton config validate\` lists every problem); until then ${
+        broken === undefined
+          ? "no task runs"
+          : `${broken.length === 1 ? "the task" : "the tasks"} ${broken.join(", ")} cannot run (the others do)`
+      }`,
     };
   }
   const scheduled = loaded.value.tasks.filter((t) => t.spec.schedule !== undefined).length;
@@ -84,8 +107,8 @@ export const validateConfig = defineOperation({
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
-    const cwd = input.cwd ?? ctx.cwd;
-    const loaded = loadTaskConfig(cwd, ctx.env ?? process.env);
+    const cwd = configDir(input, ctx);
+    const loaded = await loadWithPlugins(cwd, ctx.env ?? process.env);
     if (!loaded.ok) {
       const root = configPaths(cwd, ctx.env ?? process.env).root;
       return {
@@ -144,14 +167,14 @@ export const listSchedules = defineOperation({
       }),
     ),
   }),
-  readOnly: false,
+  // Listing registers nothing (D108): a schedule fires only once `enable_schedule` (consent) turned it on.
+  readOnly: true,
   destructive: false,
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
-    const config = requireTaskConfig(input.cwd ?? ctx.cwd, ctx.env ?? process.env);
+    const config = requireTaskConfig(configDir(input, ctx), ctx.env ?? process.env);
     const place = schedulesPlace(ctx);
-    await syncSchedules(ctx.engine, config, place);
     const rows = new Map((await ctx.engine.store.schedules()).map((r) => [r.key, r]));
     const now = ctx.engine.clock.now();
     return {
@@ -169,7 +192,7 @@ export const listSchedules = defineOperation({
               new Date(ms).toISOString(),
             ),
             ...(row?.lastFiredAt == null ? {} : { lastFiredAt: new Date(row.lastFiredAt).toISOString() }),
-            enabled: row?.disabledAt == null,
+            enabled: row !== undefined && row.disabledAt == null,
           };
         }),
     };
@@ -191,7 +214,7 @@ async function switchSchedule(
   ctx: OpContext,
   disabled: boolean,
 ): Promise<z.infer<typeof scheduleSwitchOutput>> {
-  const config = requireTaskConfig(input.project ?? input.cwd ?? ctx.cwd, ctx.env ?? process.env);
+  const config = requireTaskConfig(configDir(input, ctx), ctx.env ?? process.env);
   const def = findTask(config, input.task);
   if (def.spec.schedule === undefined)
     throw new InvalidInputError(`task '${def.name}' has no schedule`, { task: def.name });
@@ -201,8 +224,16 @@ async function switchSchedule(
       { task: def.name },
     );
   const place = schedulesPlace(ctx);
-  await syncSchedules(ctx.engine, config, place);
-  const switched = await ctx.engine.store.setScheduleDisabled(scheduleKey(def, place), disabled, ctx.actor);
+  const key = scheduleKey(def, place);
+  // Only the switch registers, and only this task's schedule (D108): listing registers nothing,
+  // and switching on needs consent (it leads to processes starting). A schedule first seen by
+  // `enable` is registered off, as `schedule list` showed it, so turning it on is a recorded change;
+  // one first seen by `disable` is registered and then switched off, also recorded.
+  await ctx.engine.store.registerSchedule(
+    { key, configPath: def.file, task: def.name, cron: def.spec.schedule },
+    { off: !disabled },
+  );
+  const switched = await ctx.engine.store.setScheduleDisabled(key, disabled, ctx.actor);
   if (switched === undefined)
     throw new BatonError("NOT_FOUND", `task '${def.name}' has no registered schedule`);
   return { task: def.name, enabled: switched.schedule.disabledAt === null, changed: switched.changed };
@@ -216,6 +247,8 @@ function scheduleSwitch(disabled: boolean, title: string, summary: string) {
     summary,
     input: scheduleSwitchInput,
     output: scheduleSwitchOutput,
+    // Switching on leads to processes starting at each slot: destructive, open-world, consent.
+    ...(disabled ? {} : { effects: { startsProcess: true } }),
     readOnly: false,
     destructive: false,
     idempotent: true,
@@ -323,16 +356,26 @@ export const installScheduleUnits = defineOperation({
   },
 });
 
-const PLUGIN_TEMPLATE = (name: string) => `/**
+/**
+ * The plugin scaffold: plain JavaScript that Node imports as it is, with no dependency (its inputs
+ * and outputs are docket-style maps, checked by baton), so it runs in a fresh npm project.
+ */
+const PLUGIN_TEMPLATE = (name: string, description: string) => `/**
  * The plugin task '${name}': baton imports this module only when the task is described or run.
  * Run it with: baton task run ${name} --input who=world   (dry run: --dry-run)
+ * See what baton reads from it: baton task describe ${name}
  */
-import { z } from "zod";
-
 export default {
-  description: "Say hello (replace with what ${name} does)",
-  inputs: z.object({ who: z.string().default("world") }),
-  outputs: z.object({ summary: z.string() }),
+  description: ${JSON.stringify(description)},
+  // Each input: a description, or { description, type, required, default, enum, pattern }.
+  inputs: {
+    who: { description: "who to greet", default: "world" },
+  },
+  // Fields of the result, with descriptions.
+  outputs: {
+    summary: "the greeting",
+  },
+  // Environment variables the run needs: checked before it is queued.
   requiredEnv: [],
   network: false,
   destructive: false,
@@ -341,6 +384,31 @@ export default {
     return { summary: \`hello \${inputs.who}\` };
   },
   async dryRun({ inputs }) {
+    return { summary: \`would greet \${inputs.who}\` };
+  },
+};
+`;
+
+/** The TypeScript scaffold (--typescript): compiled with esbuild, inputs as a zod schema. */
+const PLUGIN_TEMPLATE_TS = (name: string, description: string) => `/**
+ * The plugin task '${name}': baton imports this module only when the task is described or run.
+ * TypeScript is compiled with esbuild: install it in the project (npm i -D esbuild).
+ * Run it with: baton task run ${name} --input who=world   (dry run: --dry-run)
+ */
+import { z } from "zod";
+
+export default {
+  description: ${JSON.stringify(description)},
+  inputs: z.object({ who: z.string().default("world") }),
+  outputs: z.object({ summary: z.string() }),
+  requiredEnv: [],
+  network: false,
+  destructive: false,
+  async run({ inputs, log }: { inputs: { who: string }; log(line: string): void }) {
+    log(\`greeting \${inputs.who}\`);
+    return { summary: \`hello \${inputs.who}\` };
+  },
+  async dryRun({ inputs }: { inputs: { who: string } }) {
     return { summary: \`would greet \${inputs.who}\` };
   },
 };
@@ -381,6 +449,10 @@ export const newTask = defineOperation({
   input: z.object({
     task: z.string().regex(TASK_NAME, "expected a task name: letters, digits, _ . -"),
     kind: z.enum(["command", "plugin"]).optional().describe("Default: command."),
+    language: z
+      .enum(["js", "ts"])
+      .optional()
+      .describe("A plugin's language: js (default: runs with nothing installed) or ts (needs esbuild)."),
     command: z.string().min(1).max(4096).optional().describe("The command line (default: an echo)."),
     description: z.string().max(2000).optional(),
     ...scopeFields,
@@ -394,13 +466,24 @@ export const newTask = defineOperation({
     const cwd = input.cwd ?? ctx.cwd;
     const { root, projectFile } = configPaths(cwd, ctx.env ?? process.env);
     const config = requireTaskConfig(cwd, ctx.env ?? process.env);
-    if (config.tasks.some((t) => t.name === input.task)) {
-      throw new BatonError("NAME_TAKEN", `a task '${input.task}' exists already`);
+    const taken = config.tasks.find((t) => t.name === input.task);
+    if (taken !== undefined) {
+      // Say where, so the user can open it: baton.yaml:12, .baton/tasks/greet.mjs, ~/.baton/config.yaml.
+      const where = `${displayPath(taken.file, root)}${taken.line === undefined ? "" : `:${taken.line}`}`;
+      throw new BatonError("NAME_TAKEN", `a task '${input.task}' exists already (${where})`, {
+        details: { task: input.task, file: taken.file },
+      });
     }
+    if (input.language !== undefined && input.kind !== "plugin")
+      throw new InvalidInputError("language is for plugin tasks (kind: plugin)");
     if (input.kind === "plugin") {
-      const file = join(root, PLUGIN_DIR, `${input.task}.ts`);
+      const ts = input.language === "ts";
+      const file = join(root, PLUGIN_DIR, `${input.task}.${ts ? "ts" : "mjs"}`);
+      const description = input.description ?? `Say hello (replace with what ${input.task} does)`;
       mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, PLUGIN_TEMPLATE(input.task), { flag: "wx" });
+      writeFileSync(file, (ts ? PLUGIN_TEMPLATE_TS : PLUGIN_TEMPLATE)(input.task, description), {
+        flag: "wx",
+      });
       return { task: input.task, kind: "plugin", file };
     }
     const before = existsSync(projectFile) ? readFileSync(projectFile, "utf8") : "";
@@ -460,7 +543,7 @@ export const importTasks = defineOperation({
     if (write && existsSync(projectFile) && input.force !== true && resolve(projectFile) !== from) {
       throw new BatonError(
         "INVALID_INPUT",
-        `${displayPath(projectFile, root)} exists already: pass --force to replace it, or --dry-run to see the result`,
+        `${displayPath(projectFile, root)} exists already: pass force to replace it, or pass dryRun to see the result`,
       );
     }
     if (write) writeFileSync(projectFile, yaml);
@@ -483,15 +566,7 @@ export const importTasks = defineOperation({
 function unitEnv(env: NodeJS.ProcessEnv, home: string): Record<string, string> {
   const out: Record<string, string> = { BATON_HOME: home };
   const url = env.BATON_DATABASE_URL;
-  if (url !== undefined && url !== "") {
-    let secret = true;
-    try {
-      secret = new URL(url).password !== "";
-    } catch {
-      secret = true;
-    }
-    if (!secret) out.BATON_DATABASE_URL = url;
-  }
+  if (url !== undefined && url !== "" && !urlHasSecret(url)) out.BATON_DATABASE_URL = url;
   if (env.PATH !== undefined) out.PATH = env.PATH;
   return out;
 }

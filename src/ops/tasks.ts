@@ -5,47 +5,51 @@
  */
 import { z } from "zod";
 import { BatonError } from "../core/errors.js";
-import type { Job } from "../core/job.js";
+import type { Attempt, Job } from "../core/job.js";
 import { jobStateSchema } from "../core/job.js";
+import { isTerminal } from "../core/states.js";
 import type { TaskDef } from "../tasks/config.js";
 import { displayPath, findTask, requireTaskConfig } from "../tasks/config.js";
-import { loadPlugin, pluginModulePath, schemaJson } from "../tasks/plugins.js";
+import { loadTaskPlugin, pluginInputsJson, pluginOutputsJson } from "../tasks/plugins.js";
 import { notifyView } from "../tasks/redact.js";
-import { requiredEnv, TASK_TYPE_PREFIX, taskType } from "../tasks/runner.js";
+import { inputsJsonSchema, requiredEnv, TASK_TYPE_PREFIX, taskType } from "../tasks/runner.js";
 import { DRY_RUN_TAG, FORCED_TAG, insertRunRow, insertTaskRun, prepareTaskRun } from "../tasks/start.js";
 import { nextFires } from "../tasks/schedules.js";
-import { lastExitCode } from "./commands.js";
-import { commandHome, idRef, projectOf, resolveJob, scopeFields } from "./common.js";
-import { ledgerChange, runFinished } from "./settled.js";
+import {
+  commandHome,
+  configDir,
+  idRef,
+  projectDirectory,
+  projectOf,
+  refScopeFields,
+  resolveJob,
+  scopeFields,
+} from "./common.js";
+import { ledgerChange, reviveSettler, settling } from "./settled.js";
 import type { OpContext, Operation } from "./operation.js";
 import { defineOperation } from "./operation.js";
 import { eventView, eventViewSchema, jobSummary, jobSummarySchema } from "./views.js";
 
 const taskName = z.string().min(1).max(64).describe("The task's name (from baton.yaml).");
 
-function configOf(ctx: OpContext, input: { cwd?: string | undefined }) {
-  return requireTaskConfig(input.cwd ?? ctx.cwd, ctx.env ?? process.env);
+type Scope = { cwd?: string | undefined; project?: string | undefined };
+
+/**
+ * The call's scope with its `project` checked as the CLI checks `--project` (docs/cli.md): a path
+ * that is not a directory is INVALID_INPUT naming it, not a project without a baton.yaml.
+ */
+function scopeOf<T extends Scope>(input: T, ctx: OpContext): T {
+  if (input.project === undefined) return input;
+  return { ...input, project: projectDirectory(input.project, input.cwd ?? ctx.cwd, "project") };
 }
 
-/** The inputs of a YAML task as JSON Schema. */
-function yamlInputsSchema(def: TaskDef): Record<string, unknown> {
-  const properties: Record<string, unknown> = {};
-  const required: string[] = [];
-  for (const [name, spec] of Object.entries(def.spec.inputs ?? {})) {
-    if (typeof spec === "string") {
-      properties[name] = { type: "string", description: spec };
-      continue;
-    }
-    properties[name] = {
-      type: spec.type ?? "string",
-      ...(spec.description === undefined ? {} : { description: spec.description }),
-      ...(spec.default === undefined ? {} : { default: spec.default }),
-      ...(spec.enum === undefined ? {} : { enum: spec.enum }),
-      ...(spec.pattern === undefined ? {} : { pattern: spec.pattern }),
-    };
-    if (spec.required === true) required.push(name);
-  }
-  return { type: "object", properties, required, additionalProperties: false };
+function configOf(ctx: OpContext, input: Scope) {
+  return requireTaskConfig(configDir(scopeOf(input, ctx), ctx), ctx.env ?? process.env);
+}
+
+/** The project whose runs a call means (its `project` checked). */
+function runsProject(input: Scope, ctx: OpContext): string {
+  return projectOf(scopeOf(input, ctx), ctx);
 }
 
 const taskContractSchema = z.object({
@@ -77,7 +81,7 @@ const taskContractSchema = z.object({
 type TaskContract = z.infer<typeof taskContractSchema>;
 
 /** What an agent needs to know to run a task. Loads a plugin module (it is being used). */
-export async function taskContract(def: TaskDef, base: string): Promise<TaskContract> {
+export async function taskContract(def: TaskDef, base: string, strict = false): Promise<TaskContract> {
   const spec = def.spec;
   const contract: TaskContract = {
     name: def.name,
@@ -85,7 +89,7 @@ export async function taskContract(def: TaskDef, base: string): Promise<TaskCont
     scope: def.scope,
     definedAt: `${displayPath(def.file, base)}${def.line === undefined ? "" : `:${def.line}`}`,
     dryRun: spec.dry_run_command !== undefined ? "command" : "preview",
-    inputs: yamlInputsSchema(def),
+    inputs: inputsJsonSchema(def.spec.inputs ?? {}),
     requiredEnv: requiredEnv(spec),
     network: spec.network === true,
     destructive: spec.destructive === true,
@@ -104,17 +108,19 @@ export async function taskContract(def: TaskDef, base: string): Promise<TaskCont
   }
   if (def.kind === "plugin") {
     try {
-      const plugin = await loadPlugin(pluginModulePath(def));
+      const plugin = await loadTaskPlugin(def);
       if (contract.description === undefined && plugin.description !== undefined)
         contract.description = plugin.description;
       contract.dryRun = plugin.dryRun === undefined ? "preview" : "function";
-      contract.inputs = schemaJson(plugin.inputs) ?? { type: "object" };
-      const outputs = schemaJson(plugin.outputs);
+      contract.inputs = pluginInputsJson(plugin);
+      const outputs = pluginOutputsJson(plugin);
       if (outputs !== undefined) contract.outputs = outputs;
-      contract.requiredEnv = [...new Set([...contract.requiredEnv, ...(plugin.requiredEnv ?? [])])].sort();
-      contract.network ||= plugin.network === true;
-      contract.destructive ||= plugin.destructive === true;
+      contract.requiredEnv = [...new Set([...contract.requiredEnv, ...plugin.requiredEnv])].sort();
+      contract.network ||= plugin.network;
+      contract.destructive ||= plugin.destructive;
     } catch (error) {
+      // One task's contract (describe) refuses a broken plugin; the list of all (capabilities) says why.
+      if (strict) throw error;
       contract.error = (error as Error).message;
     }
   }
@@ -149,10 +155,12 @@ export const listConfiguredTasks = defineOperation({
   agent: "full",
   async run(input, ctx) {
     const config = configOf(ctx, input);
+    // Another project may have a task of the same name: only this project's runs count.
+    const project = runsProject(input, ctx);
     const tasks = await Promise.all(
       config.tasks.map(async (t) => {
         const [last] = await ctx.engine.list(
-          { types: [taskType(t.name)], includeArchived: true },
+          { types: [taskType(t.name)], project, includeArchived: true },
           { limit: 1 },
         );
         return {
@@ -191,7 +199,7 @@ export const describeTask = defineOperation({
   agent: "full",
   async run(input, ctx) {
     const config = configOf(ctx, input);
-    return taskContract(findTask(config, input.task), config.root);
+    return taskContract(findTask(config, input.task), config.root, true);
   },
 });
 
@@ -203,9 +211,11 @@ export const runTask = defineOperation({
   input: z.object({
     task: taskName,
     inputs: z
-      .record(z.string().max(100), z.string().max(64 * 1024))
+      .record(z.string().max(100), z.union([z.string().max(64 * 1024), z.number(), z.boolean()]))
       .optional()
-      .describe("Input values (strings)."),
+      .describe(
+        "Input values, checked against describe_task's `inputs` schema: JSON numbers and booleans for number, integer and boolean inputs (or their text, as `--input k=v` gives it).",
+      ),
     dryRun: z.boolean().optional().describe("Run the task's dry-run command, or report what would run."),
     force: z.boolean().optional().describe("Run even when a `lock: true` task is already running."),
     ...scopeFields,
@@ -216,6 +226,10 @@ export const runTask = defineOperation({
     id: z.string().optional(),
     state: jobStateSchema.optional(),
     deduplicated: z.boolean().optional(),
+    pid: z
+      .number()
+      .optional()
+      .describe("The run's process id, once it started (the receipt waits up to 5 s for the start)."),
     logPath: z.string().optional(),
     check: z.record(z.string(), z.string()).optional(),
     preview: z
@@ -247,23 +261,28 @@ export const runTask = defineOperation({
       env: ctx.env ?? process.env,
       home: commandHome(ctx),
       actor: ctx.actor,
-      project: projectOf({ ...input, cwd }, ctx),
+      project: runsProject({ ...input, cwd }, ctx),
     });
     if (prepared.kind === "preview") return { task: def.name, dryRun, preview: prepared.preview };
     const commands = ctx.commands;
     if (commands === undefined)
       throw new BatonError("INVALID_INPUT", "this front-end cannot run tasks (no daemon access)");
+    await commands.ready();
     const inserted = await insertTaskRun(ctx.engine, def, prepared, (row, lock) =>
       insertRunRow(ctx.engine, ctx.actor, row, lock),
     );
-    const job = inserted!.job;
+    const first = inserted!.job;
     await commands.wake();
+    // Like docket's receipt: the pid of the run's process once it started (a run waiting for a
+    // slot or a due time has none yet, and the receipt says `queued`).
+    const { job, pid } = await waitStarted(ctx, first, Date.now() + START_WAIT_MS);
     return {
       task: def.name,
       dryRun,
       id: job.id,
       state: job.state,
       deduplicated: inserted!.deduplicated,
+      ...(pid === undefined ? {} : { pid }),
       logPath: commands.logPath(job.id, Math.max(1, job.attempts)),
       check: {
         status: `baton status ${job.id}`,
@@ -275,18 +294,42 @@ export const runTask = defineOperation({
   },
 });
 
+/** How long a run's receipt waits for its process to start. */
+const START_WAIT_MS = 5000;
+
+/** The job once its process started (with the pid), or as it is at the deadline. */
+async function waitStarted(ctx: OpContext, job: Job, deadline: number): Promise<{ job: Job; pid?: number }> {
+  let current = job;
+  for (;;) {
+    const [started] = (await ctx.engine.events({ jobId: job.id, order: "desc", limit: 200 })).filter(
+      (e) => e.kind === "process_started",
+    );
+    const pid = (started?.details as { pid?: unknown } | undefined)?.pid;
+    if (typeof pid === "number") return { job: (await ctx.engine.store.getJob(job.id)) ?? current, pid };
+    if (isTerminal(current.state) || Date.now() >= deadline) return { job: current };
+    await ledgerChange(ctx, deadline - Date.now());
+    current = (await ctx.engine.store.getJob(job.id)) ?? current;
+  }
+}
+
 /** One run of a task as `runs` lists it: the job's summary plus what the run said and how it was started. */
 const taskRunSchema = jobSummarySchema.extend({
   task: z.string(),
   summary: z.string().optional().describe("The run's summary (its result's, else its error's)."),
   exitCode: z.number().optional(),
-  durationMs: z.number().optional().describe("From the process start to the outcome."),
+  durationMs: z
+    .number()
+    .optional()
+    .describe("From the first attempt's process start to the outcome (retries and their waits included)."),
   dryRun: z.boolean(),
   forced: z.boolean().describe("Started with --force: its task's lock was neither checked nor taken."),
   scheduled: z.boolean(),
 });
 
-function taskRun(job: Job, exitCode: number | undefined): z.infer<typeof taskRunSchema> {
+function taskRun(job: Job, attempts: readonly Attempt[]): z.infer<typeof taskRunSchema> {
+  const exitCode = attempts[attempts.length - 1]?.exitCode ?? undefined;
+  // A job's startedAt is its last attempt's: a run retried twice took from its first start.
+  const startedAt = attempts[0]?.startedAt ?? job.startedAt;
   const result = (job.result ?? {}) as { summary?: unknown };
   const summary = typeof result.summary === "string" ? result.summary : undefined;
   return {
@@ -294,8 +337,8 @@ function taskRun(job: Job, exitCode: number | undefined): z.infer<typeof taskRun
     task: job.type.slice(TASK_TYPE_PREFIX.length),
     ...(summary === undefined ? {} : { summary: summary.slice(0, 200) }),
     ...(exitCode === undefined ? {} : { exitCode }),
-    ...(job.startedAt !== null && job.finishedAt !== null
-      ? { durationMs: Math.max(0, job.finishedAt - job.startedAt) }
+    ...(startedAt !== null && job.finishedAt !== null
+      ? { durationMs: Math.max(0, job.finishedAt - startedAt) }
       : {}),
     dryRun: job.tags.includes(DRY_RUN_TAG),
     forced: job.tags.includes(FORCED_TAG),
@@ -306,7 +349,7 @@ function taskRun(job: Job, exitCode: number | undefined): z.infer<typeof taskRun
 export const taskRuns = defineOperation({
   name: "task_runs",
   title: "Task runs",
-  summary: "Recent runs of one configured task (or of all of them), newest first.",
+  summary: "Recent runs of one configured task (or of all of them) in this project, newest first.",
   input: z.object({
     task: taskName.optional(),
     limit: z.number().int().min(1).max(1000).optional().describe("Default 20."),
@@ -322,8 +365,15 @@ export const taskRuns = defineOperation({
     if (input.task !== undefined) types = [taskType(input.task)];
     else types = configOf(ctx, input).tasks.map((t) => taskType(t.name));
     if (types.length === 0) return { runs: [] };
-    const jobs = await ctx.engine.list({ types, includeArchived: true }, { limit: input.limit ?? 20 });
-    return { runs: await Promise.all(jobs.map(async (j) => taskRun(j, await lastExitCode(ctx, j)))) };
+    // Runs of this project only: another project's task of the same name is another task.
+    const jobs = await ctx.engine.list(
+      { types, project: runsProject(input, ctx), includeArchived: true },
+      { limit: input.limit ?? 20 },
+    );
+    // A name with no runs must be a configured task: else NOT_FOUND with "did you mean", as
+    // describe_task says (a task taken out of baton.yaml still shows the runs it had).
+    if (input.task !== undefined && jobs.length === 0) findTask(configOf(ctx, input), input.task);
+    return { runs: await Promise.all(jobs.map(async (j) => taskRun(j, await ctx.engine.attempts(j.id)))) };
   },
 });
 
@@ -334,6 +384,7 @@ export const jobEvents = defineOperation({
     "A job's events oldest first: state changes, hook and notification results, and the JSONL lines a task printed (kind output). Pass afterId to get only newer ones.",
   input: z.object({
     id: idRef,
+    ...refScopeFields,
     afterId: z.number().int().min(0).optional().describe("Only events after this event id (a cursor)."),
     limit: z.number().int().min(1).max(10_000).optional().describe("Default 1000."),
     waitSeconds: z
@@ -355,7 +406,7 @@ export const jobEvents = defineOperation({
   idempotent: true,
   agent: "full",
   async run(input, ctx) {
-    let job = await resolveJob(ctx, input.id);
+    let job = await resolveJob(ctx, input.id, input);
     const limit = input.limit ?? 1000;
     const query = () =>
       ctx.engine.events({
@@ -366,15 +417,17 @@ export const jobEvents = defineOperation({
     // `finished` is decided before the events are read: once it holds, the job has written its
     // last event, so the read that follows includes it (read the other way round, a follower
     // could be told "finished" without the events written in between).
-    let finished = await runFinished(ctx, job);
+    let state = await settling(ctx, job);
     let events = await query();
     const deadline = Date.now() + (input.waitSeconds ?? 0) * 1000;
-    while (events.length === 0 && !finished && Date.now() < deadline) {
+    while (events.length === 0 && !state.finished && Date.now() < deadline) {
+      await reviveSettler(ctx, state.last);
       await ledgerChange(ctx, deadline - Date.now());
       job = await ctx.engine.get(job.id);
-      finished = await runFinished(ctx, job);
+      state = await settling(ctx, job);
       events = await query();
     }
+    let finished = state.finished;
     // A full page may have more after it: not finished until a follower has read them all.
     if (events.length === limit) finished = false;
     const last = events[events.length - 1]?.id ?? input.afterId ?? 0;
@@ -387,6 +440,29 @@ export const jobEvents = defineOperation({
     };
   },
 });
+
+/** One operation as `capabilities` and `GET /api/ops` list it: its flags and its input as JSON Schema. */
+export const operationEntrySchema = z.object({
+  name: z.string(),
+  title: z.string(),
+  summary: z.string(),
+  readOnly: z.boolean(),
+  destructive: z.boolean(),
+  idempotent: z.boolean(),
+  input: z.record(z.string(), z.unknown()).describe("The input as JSON Schema."),
+});
+
+export function describeOperation(op: Operation): z.infer<typeof operationEntrySchema> {
+  return {
+    name: op.name,
+    title: op.title,
+    summary: op.summary,
+    readOnly: op.readOnly,
+    destructive: op.destructive,
+    idempotent: op.idempotent,
+    input: z.toJSONSchema(op.input, { io: "input", unrepresentable: "any" }),
+  };
+}
 
 /**
  * `capabilities`: the agent contract — every operation of the catalogue (with its input schema and
@@ -401,17 +477,7 @@ export function capabilitiesOperation(catalogue: () => readonly Operation[]) {
     input: z.object({ ...scopeFields }),
     output: z.object({
       version: z.literal(1),
-      operations: z.array(
-        z.object({
-          name: z.string(),
-          title: z.string(),
-          summary: z.string(),
-          readOnly: z.boolean(),
-          destructive: z.boolean(),
-          idempotent: z.boolean(),
-          input: z.record(z.string(), z.unknown()),
-        }),
-      ),
+      operations: z.array(operationEntrySchema),
       tasks: z.array(taskContractSchema),
       configProblems: z.array(z.string()).optional(),
     }),
@@ -420,15 +486,7 @@ export function capabilitiesOperation(catalogue: () => readonly Operation[]) {
     idempotent: true,
     agent: "full",
     async run(input, ctx) {
-      const operations = catalogue().map((op) => ({
-        name: op.name,
-        title: op.title,
-        summary: op.summary,
-        readOnly: op.readOnly,
-        destructive: op.destructive,
-        idempotent: op.idempotent,
-        input: z.toJSONSchema(op.input, { io: "input", unrepresentable: "any" }),
-      }));
+      const operations = catalogue().map(describeOperation);
       try {
         const config = configOf(ctx, input);
         const tasks = await Promise.all(config.tasks.map((t) => taskContract(t, config.root)));

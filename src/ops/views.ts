@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Attempt, Job, JobEvent } from "../core/job.js";
 import { jobStateSchema } from "../core/job.js";
+import { shellLine } from "../core/shell.js";
 
 const iso = (ms: number | null): string | undefined => (ms === null ? undefined : new Date(ms).toISOString());
 
@@ -74,6 +75,8 @@ export const jobSummarySchema = z.object({
   finishedAt: z.string().optional(),
   error: z.string().optional(),
   archived: z.boolean().optional(),
+  command: z.string().optional().describe("A background command's command line (argv joined, shell-quoted)."),
+  exitCode: z.number().optional().describe("The exit code of a process job's latest attempt, once it ended."),
 });
 export type JobSummary = z.infer<typeof jobSummarySchema>;
 
@@ -91,7 +94,26 @@ export function jobSummary(job: Job): JobSummary {
   if (job.finishedAt !== null) out.finishedAt = iso(job.finishedAt)!;
   if (job.error !== null) out.error = job.error.length > 200 ? `${job.error.slice(0, 200)}…` : job.error;
   if (job.archivedAt !== null) out.archived = true;
+  const command = commandLine(job);
+  if (command !== undefined) out.command = command;
   return out;
+}
+
+/** sh, bash, dash, zsh or ksh, by name or path. */
+const SHELLS = /^(?:.*\/)?(?:sh|bash|dash|zsh|ksh)$/;
+
+/**
+ * A background command's argv as one line a person could paste (`sh -c 'make && make test'` shows
+ * as its script, `make && make test`), cut at 200 characters; undefined for other jobs.
+ */
+export function commandLine(job: Job): string | undefined {
+  if (job.type !== "command") return undefined;
+  const argv = (job.payload as { argv?: unknown } | null)?.argv;
+  if (!Array.isArray(argv) || !argv.every((a): a is string => typeof a === "string")) return undefined;
+  // `baton run "a && b"` (/bin/sh -c) and `baton run -- sh -c 'a; b'` alike: a POSIX shell's script.
+  const script = argv.length === 3 && SHELLS.test(argv[0]!) && argv[1] === "-c";
+  const text = script ? argv[2]! : shellLine(argv);
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }
 
 export const attemptViewSchema = z.object({

@@ -22,6 +22,13 @@ import {
   opOfCall,
   REQUEST_RETENTION_MS,
 } from "../core/request.js";
+import {
+  kindOfType,
+  keySharedBetween,
+  mayHoldKey,
+  SCHEDULE_KEY_PREFIX,
+  shownType,
+} from "../core/executors.js";
 import { newToken } from "../core/ids.js";
 import type { Attempt, AttemptOutcome, ClaimedJob, Job, JobEvent } from "../core/job.js";
 import { backoffDelay } from "../core/job.js";
@@ -48,6 +55,7 @@ import type {
   Pause,
   PauseScope,
   ScheduleRecord,
+  ScheduleSpec,
   StateCount,
   TransitionCount,
   WorkflowCount,
@@ -90,12 +98,17 @@ export interface LedgerTx {
    * so it cannot key the row; the row number is unique for the job's whole life (run dirs use it).
    */
   insertAttempt(attempt: AttemptRow): Awaitable<number>;
-  /** End the job's open attempt (a job has at most one: the running one). `n` is informational. */
+  /** The number the job's next attempt gets ({@link insertAttempt}: max n + 1). */
+  nextAttempt(jobId: string): Awaitable<number>;
+  /**
+   * End the job's open attempt (a job has at most one: the running one) and return its number
+   * (undefined when none was open). `n` is informational.
+   */
   endAttempt(
     jobId: string,
     n: number,
     end: Pick<Attempt, "endedAt" | "outcome" | "exitCode" | "error">,
-  ): Awaitable<void>;
+  ): Awaitable<number | undefined>;
   insertEvent(event: Omit<JobEvent, "id">): Awaitable<void>;
   /** States of the given jobs (missing ids are absent from the answer). */
   jobStates(ids: readonly string[]): Awaitable<{ id: string; state: JobState }[]>;
@@ -220,6 +233,7 @@ function attemptOutcome(action: JobAction): AttemptOutcome {
 export abstract class LedgerStore implements Store {
   abstract readonly kind: "sqlite" | "postgres";
   abstract readonly location: string;
+  abstract readonly ledger: string;
   protected readonly clock: Clock;
   protected readonly random: () => number;
 
@@ -288,6 +302,7 @@ export abstract class LedgerStore implements Store {
   abstract workflowCounts(filter: JobFilter): Promise<WorkflowCount[]>;
   abstract transitionCounts(since: number): Promise<TransitionCount[]>;
   abstract attempts(jobId: string): Promise<Attempt[]>;
+  abstract latestAttempts(jobIds: readonly string[]): Promise<Attempt[]>;
   abstract events(filter: EventFilter): Promise<JobEvent[]>;
   abstract blockingFacts(jobId: string): Promise<BlockingFacts>;
   abstract nextRunAt(): Promise<number | null>;
@@ -333,11 +348,21 @@ export abstract class LedgerStore implements Store {
 
   private async insertInTx(tx: LedgerTx, spec: NewJob, actor: string, now: number): Promise<EnqueueOutcome> {
     if (spec.idempotencyKey !== null) {
+      if (!mayHoldKey(spec.type, spec.idempotencyKey))
+        throw new BatonError(
+          "KEY_CONFLICT",
+          `idempotency key '${shownType(spec.idempotencyKey)}' is reserved: keys starting with '${SCHEDULE_KEY_PREFIX}' ` +
+            `name a schedule's slot, and only its configured-task run takes one; use another key`,
+          { details: { key: spec.idempotencyKey, type: spec.type, reserved: SCHEDULE_KEY_PREFIX } },
+        );
       // A live job wins over a finished one (rows from before D52 may hold both).
       const existing =
         (await tx.findLiveByKey(spec.idempotencyKey)) ??
         (spec.idempotencyScope === "while-live" ? undefined : await tx.findNewestByKey(spec.idempotencyKey));
-      if (existing !== undefined) return { job: publicJob(existing), deduplicated: true };
+      if (existing !== undefined) {
+        if (!keySharedBetween(existing.type, spec.type)) throw keyConflict(spec, existing);
+        return { job: publicJob(existing), deduplicated: true };
+      }
     }
     let state: JobState = "queued";
     if (spec.dependsOn.length > 0) {
@@ -346,7 +371,7 @@ export abstract class LedgerStore implements Store {
       if (missing.length > 0) {
         throw new BatonError(
           "DEPENDENCY_NOT_FOUND",
-          `depends_on names unknown job(s): ${missing.join(", ")}`,
+          `dependsOn names unknown job(s): ${missing.join(", ")}`,
           {
             details: { missing },
           },
@@ -542,11 +567,14 @@ export abstract class LedgerStore implements Store {
     });
   }
 
-  retry(jobId: string, actor: string): Promise<Job> {
+  retry(jobId: string, actor: string): Promise<{ job: Job; attempt: number }> {
     return this.write(async (tx) => {
       const job = await tx.getJob(jobId);
       if (job === undefined) throw new JobNotFoundError(jobId);
-      return publicJob(await this.transitionInTx(tx, job, "retry", this.clock.now(), actor, {}));
+      // Counted in the transaction, so a repeat of the request replays the number with the job.
+      const attempt = await tx.nextAttempt(jobId);
+      const retried = publicJob(await this.transitionInTx(tx, job, "retry", this.clock.now(), actor, {}));
+      return { job: retried, attempt };
     });
   }
 
@@ -606,12 +634,7 @@ export abstract class LedgerStore implements Store {
     return this.write(async (tx) => tx.getLock(name));
   }
 
-  registerSchedule(spec: {
-    key: string;
-    configPath: string;
-    task: string;
-    cron: string;
-  }): Promise<ScheduleRecord> {
+  registerSchedule(spec: ScheduleSpec, options: { off?: boolean } = {}): Promise<ScheduleRecord> {
     return this.write(async (tx) => {
       const now = this.clock.now();
       const current = await tx.getSchedule(spec.key);
@@ -620,7 +643,7 @@ export abstract class LedgerStore implements Store {
           ...spec,
           lastSlot: now,
           lastFiredAt: null,
-          disabledAt: null,
+          disabledAt: options.off === true ? now : null,
           createdAt: now,
           updatedAt: now,
         };
@@ -925,8 +948,9 @@ export abstract class LedgerStore implements Store {
     if (extra.error !== undefined) patch.error = extra.error;
     await tx.updateJob(job.id, patch);
 
+    let ended: number | undefined;
     if (wasRunning) {
-      await tx.endAttempt(job.id, job.attempts, {
+      ended = await tx.endAttempt(job.id, job.attempts, {
         endedAt: now,
         outcome: attemptOutcome(action),
         exitCode: extra.exitCode ?? null,
@@ -934,7 +958,9 @@ export abstract class LedgerStore implements Store {
       });
     }
     const details: Record<string, unknown> = {};
-    if (job.attempts > 0 && wasRunning) details.attempt = job.attempts;
+    // The attempt's own number (its row's, as the claim event said), not the retry budget spent
+    // (`job.attempts`), which a release gives back: after a release the two differ.
+    if (wasRunning && (ended !== undefined || job.attempts > 0)) details.attempt = ended ?? job.attempts;
     if (extra.error !== undefined) details.error = extra.error;
     if (extra.exitCode !== undefined) details.exitCode = extra.exitCode;
     if (patch.evidence !== undefined) details.evidence = patch.evidence;
@@ -1017,4 +1043,19 @@ export abstract class LedgerStore implements Store {
       details,
     };
   }
+}
+
+/**
+ * The refusal of an enqueue whose idempotency key a job of another kind holds (D137). It names
+ * the holder's kind and type (any caller that may enqueue may list jobs and see them) but not its
+ * id or state, and it is not answered with that job: a checkpoint must not pass for a command.
+ */
+function keyConflict(spec: NewJob, held: JobRecord): BatonError {
+  const key = spec.idempotencyKey ?? "";
+  return new BatonError(
+    "KEY_CONFLICT",
+    `idempotency key '${shownType(key)}' is held by ${kindOfType(held.type)} ('${shownType(held.type)}'), ` +
+      `not ${kindOfType(spec.type)} ('${shownType(spec.type)}'): a key deduplicates only to a job of its own kind; use another key`,
+    { details: { key, type: spec.type, heldByType: held.type } },
+  );
 }

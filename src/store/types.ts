@@ -102,6 +102,14 @@ export interface LockClaim {
  * A cron schedule of a configured task, as the ledger keeps it: `lastSlot` is the newest slot
  * already fired or passed over (slots at or before it never fire), so a slot fires at most once.
  */
+/** What registers a schedule: its key, the config file and task it comes from, its expression. */
+export interface ScheduleSpec {
+  key: string;
+  configPath: string;
+  task: string;
+  cron: string;
+}
+
 export interface ScheduleRecord {
   /** `<config file>#<task>`. */
   key: string;
@@ -175,6 +183,10 @@ export interface Page {
 
 export interface EventFilter {
   jobId?: string;
+  /** Only events of these jobs (an empty list: none). */
+  jobIds?: readonly string[];
+  /** Only events of these kinds, e.g. `["settled"]` (an empty list: none). */
+  kinds?: readonly string[];
   workflow?: string;
   project?: string;
   types?: readonly string[];
@@ -241,6 +253,11 @@ export interface Store {
   readonly kind: "sqlite" | "postgres";
   /** A human-readable location (file path or redacted URL). */
   readonly location: string;
+  /**
+   * Which ledger this is among those one BATON_HOME may serve (D134): the SQLite file's path, or the
+   * redacted URL and the schema. Run folders are marked with it, so one ledger never sweeps another's.
+   */
+  readonly ledger: string;
 
   migrate(): Promise<MigrationResult>;
   schemaVersion(): Promise<number>;
@@ -273,7 +290,7 @@ export interface Store {
   /** Move failed/timed-out/cancelled jobs back to queued with a fresh attempt budget. */
   redrive(jobId: string, actor: string): Promise<Job>;
   /** Queue a finished job for one more attempt (same payload), whatever its outcome was. */
-  retry(jobId: string, actor: string): Promise<Job>;
+  retry(jobId: string, actor: string): Promise<{ job: Job; attempt: number }>;
   /** Mark every earlier live job of the job's workflow as succeeded (accepted). */
   acceptBefore(jobId: string, actor: string): Promise<Job[]>;
   /** Archive jobs (live ones are cancelled first). */
@@ -306,6 +323,8 @@ export interface Store {
   /** How many state changes into each state were recorded at or after `since` (ms), from the events. */
   transitionCounts(since: number): Promise<TransitionCount[]>;
   attempts(jobId: string): Promise<Attempt[]>;
+  /** The latest attempt of each of these jobs that has one, in no set order: one read for a list of jobs. */
+  latestAttempts(jobIds: readonly string[]): Promise<Attempt[]>;
   events(filter: EventFilter): Promise<JobEvent[]>;
   blockingFacts(jobId: string): Promise<BlockingFacts>;
   /** The earliest run_at among claimable jobs (for sleeping schedulers), or null. */
@@ -333,14 +352,10 @@ export interface Store {
 
   /**
    * Register a task's cron schedule (or update its expression). A new schedule, or one whose
-   * expression changed, counts slots from now: earlier slots are not "missed".
+   * expression changed, counts slots from now: earlier slots are not "missed". `off`: a new one
+   * starts switched off (the switch then turns it on, as a recorded change).
    */
-  registerSchedule(spec: {
-    key: string;
-    configPath: string;
-    task: string;
-    cron: string;
-  }): Promise<ScheduleRecord>;
+  registerSchedule(spec: ScheduleSpec, options?: { off?: boolean }): Promise<ScheduleRecord>;
   unregisterSchedule(key: string): Promise<boolean>;
   /**
    * Switch a schedule off (`disabled`) or on, recording a `schedule_disabled`/`schedule_enabled`

@@ -12,7 +12,7 @@ import { z } from "zod";
 import { InvalidInputError } from "../core/errors.js";
 import { batonHome } from "../core/paths.js";
 import type { LockInfo, Store } from "../store/types.js";
-import { hostName } from "./process.js";
+import { hostName, ownerGone } from "./process.js";
 
 declare const BATON_VERSION: string | undefined;
 
@@ -128,6 +128,12 @@ export const hostSchema = z.object({
   running: z.number(),
   lastSeen: z.string(),
   expiresAt: z.string(),
+  gone: z
+    .boolean()
+    .optional()
+    .describe(
+      "True when the daemon is on this machine and its process is gone (the row expires at expiresAt).",
+    ),
 });
 export type HostView = z.infer<typeof hostSchema>;
 
@@ -145,6 +151,7 @@ function decode(lock: LockInfo): HostView | undefined {
       running: m.running,
       lastSeen: new Date(lock.expiresAt - reg.ttlMs).toISOString(),
       expiresAt: new Date(lock.expiresAt).toISOString(),
+      ...(typeof m.owner === "string" && ownerGone(m.owner) ? { gone: true } : {}),
     };
   } catch {
     return undefined; // something else under the prefix
@@ -186,11 +193,14 @@ export class HostRegistration {
     };
     const owner: Registration = { meta, ttlMs: this.ttlMs };
     const mine = this.token;
+    // The entry is this host and home's: a daemon that holds the home's single-instance lock is the
+    // only one alive for it, so its first heartbeat takes over an entry a killed predecessor left
+    // (which would otherwise be shown, with the dead pid, until it expired).
     const { acquired, lock } = await this.store.acquireLock(
       this.name,
       JSON.stringify(owner),
       this.ttlMs,
-      (current) => current.token === mine,
+      (current) => mine === undefined || current.token === mine,
     );
     if (acquired) this.token = lock.token;
   }

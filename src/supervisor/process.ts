@@ -18,10 +18,13 @@ import { hostname } from "node:os";
  * in place (`1<>`, no truncation) afterwards: a command that fills the disk still leaves its exit
  * code behind (R-39), because overwriting bytes a file already has and renaming it need no new
  * space. Reading trims the padding.
+ *
+ * Its first act is to write its own pid (`pid`): a daemon killed after starting the wrapper and
+ * before recording it in process.json leaves the next daemon a way to find it ({@link wrapperIn}).
  */
 const WRAPPER = [
   "dir=$1; input=$2; shift 2",
-  '(umask 077; printf "    " > "$dir/exit.tmp") 2>/dev/null',
+  '(umask 077; printf "%s" "$$" > "$dir/pid"; printf "    " > "$dir/exit.tmp") 2>/dev/null',
   '"$@" >>"$dir/stdout.log" 2>>"$dir/stderr.log" <"$input"',
   "code=$?",
   "umask 077",
@@ -33,6 +36,16 @@ export interface StartedProcess {
   pid: number;
   startTime: string;
   child: ChildProcess;
+}
+
+/** A process that could not be started; `reason` resolves to the system's error. */
+export class NotStarted extends Error {
+  constructor(
+    message: string,
+    readonly reason: Promise<Error>,
+  ) {
+    super(message);
+  }
 }
 
 /** Start `argv` in `cwd` with `env`, detached, writing into `runDir`; stdin from `stdinFile` or /dev/null. */
@@ -51,7 +64,12 @@ export function startDetached(
   });
   child.unref();
   const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not start ${argv[0] ?? "command"}`);
+  if (pid === undefined) {
+    // The reason (ENOENT of the cwd, E2BIG…) comes as an 'error' event: listened to here, or it
+    // would be an uncaught exception that ends the daemon.
+    const reason = new Promise<Error>((resolve) => child.once("error", resolve));
+    throw new NotStarted(`could not start ${argv[0] ?? "command"}`, reason);
+  }
   return { pid, startTime: processStartTime(pid) ?? "unknown", child };
 }
 
@@ -87,8 +105,9 @@ export function isSameProcess(pid: number, startTime: string): boolean {
   return true;
 }
 
-/** Signal every process of a group; false when the group is gone. */
+/** Signal every process of a group; false when the group is gone. Never a group below 2 (0 is the caller's own, 1 init's). */
 export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  if (!Number.isInteger(pgid) || pgid < 2) return false;
   try {
     process.kill(-pgid, signal);
     return true;
@@ -122,6 +141,38 @@ export function groupAlive(pgid: number): boolean {
     }
   }
   return false;
+}
+
+/**
+ * The live wrapper running in the attempt folder `dir`, found by the pid it wrote there and checked
+ * by its command line (`baton-run <dir>`), so a reused pid is never taken for it. Undefined when
+ * it has ended or never started.
+ */
+export function wrapperIn(dir: string): { pid: number; startTime: string } | undefined {
+  let pid: number;
+  try {
+    const text = readFileSync(`${dir}/pid`, "utf8").trim();
+    if (!/^\d+$/.test(text)) return undefined;
+    pid = Number(text);
+  } catch {
+    return undefined;
+  }
+  const startTime = processStartTime(pid);
+  if (startTime === undefined || !isSameProcess(pid, startTime)) return undefined;
+  let args: string[];
+  try {
+    args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    if (process.platform === "linux") return undefined;
+    try {
+      const line = execFileSync("ps", ["-o", "args=", "-p", String(pid)], { encoding: "utf8" });
+      return line.includes(` baton-run ${dir} `) ? { pid, startTime } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  const at = args.indexOf("baton-run");
+  return at >= 0 && args[at + 1] === dir ? { pid, startTime } : undefined;
 }
 
 /** This machine's name for daemon owners, affinity and the host registry: BATON_HOSTNAME, else os.hostname(). */

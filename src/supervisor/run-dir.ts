@@ -1,8 +1,10 @@
 /**
  * Where a command job's files live: `<home>/runs/<job id>/<attempt>/` holds `output.log` (stdout
  * and stderr merged by line, stored once), `output.idx` (which byte ranges of output.log are
- * which stream), `exit` (the exit code, written by the wrapper) and `process.json` (pid, start
- * time, lease token: what a restarted daemon needs to re-attach). While the command runs it
+ * which stream), `exit` (the exit code, written by the wrapper), `pid` (the wrapper's pid, written
+ * by the wrapper as it starts), `launch.json` (the lease token, written before the process starts)
+ * and `process.json` (pid, start time, lease token: what a restarted daemon needs to re-attach),
+ * `hook.json` (pid and start time of the task hook running for the run's end, see tasks/hooks). While the command runs it
  * writes `stdout.log` / `stderr.log` itself (they survive the daemon); the LogPump moves their
  * bytes into output.log and removes them when the attempt ends (D56). `<home>/runs/<job id>/env`
  * holds the caller's environment (0600) until the job finishes; `<home>/runs/<job id>/ledger`
@@ -19,7 +21,6 @@ import {
   readFileSync,
   readSync,
   readdirSync,
-  renameSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -27,7 +28,7 @@ import {
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { BatonError } from "../core/errors.js";
-import { ensurePrivateDir, resolveInsideReal } from "../core/paths.js";
+import { ensurePrivateDir, replaceFile, resolveInsideReal } from "../core/paths.js";
 
 /** Resolve under the runs folder, refusing names or planted links that lead outside it (R-26). */
 function inRuns(home: string, ...segments: string[]): string {
@@ -64,9 +65,9 @@ export function attemptDir(home: string, jobId: string, attempt: number): string
 
 export function ensureAttemptDir(home: string, jobId: string, attempt: number): string {
   const dir = attemptDir(home, jobId, attempt); // checked before anything is created or chmod-ed
-  ensurePrivateDir(runsRoot(home));
-  ensurePrivateDir(jobDir(home, jobId));
-  ensurePrivateDir(dir);
+  ensurePrivateDir(runsRoot(home), "baton's runs folder");
+  ensurePrivateDir(jobDir(home, jobId), "the job's run folder");
+  ensurePrivateDir(dir, "the attempt's run folder");
   for (const name of ["stdout.log", "stderr.log", "output.log", INDEX]) {
     const file = join(dir, name);
     if (!existsSync(file)) writeFileSync(file, "", { mode: 0o600 });
@@ -79,22 +80,44 @@ export function logPath(home: string, jobId: string, attempt: number): string {
   return inRuns(home, jobId, String(attempt), "output.log"); // a planted link is refused too
 }
 
-function writePrivate(file: string, text: string): void {
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  renameSync(tmp, file);
+/** Replace one of the run folder's files at once (0600; see core/paths' replaceFile). */
+export function writePrivate(file: string, text: string): void {
+  replaceFile(file, text);
 }
 
 /**
  * Keep the caller's environment for this job's attempts; never stored in the database. `ledger`
- * (the store's location) marks the folder as that ledger's, for {@link sweepJobFiles}.
+ * (the store's `Store.ledger`) marks the folder as that ledger's, for {@link sweepJobFiles}.
  */
 export function saveEnv(home: string, jobId: string, env: NodeJS.ProcessEnv, ledger?: string): void {
   const dir = jobDir(home, jobId);
-  ensurePrivateDir(runsRoot(home));
-  ensurePrivateDir(dir);
+  ensurePrivateDir(runsRoot(home), "baton's runs folder");
+  ensurePrivateDir(dir, "the job's run folder");
   if (ledger !== undefined) markLedger(home, jobId, ledger);
   writePrivate(join(dir, "env"), JSON.stringify(env));
+}
+
+/**
+ * Check that the home can take a job's files before the job is queued (D134): a full disk would
+ * otherwise acknowledge a job whose environment cannot be kept and whose command cannot start.
+ * Writes and removes a one-byte file in the runs folder; ENOSPC (or a quota) is STORAGE_FULL.
+ */
+export function checkWritable(home: string): void {
+  const probe = join(runsRoot(home), `.write-check-${process.pid}`);
+  try {
+    ensurePrivateDir(runsRoot(home), "baton's runs folder");
+    writeFileSync(probe, "x", { mode: 0o600 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "ENOSPC" && code !== "EDQUOT") throw error;
+    throw new BatonError(
+      "STORAGE_FULL",
+      `the disk holding BATON_HOME ${home} is full, so a command's environment and logs cannot be kept: nothing was queued; free some space and call again`,
+      { cause: error, details: { home } },
+    );
+  } finally {
+    rmSync(probe, { force: true });
+  }
 }
 
 export function loadEnv(home: string, jobId: string): NodeJS.ProcessEnv | undefined {
@@ -113,12 +136,74 @@ export function saveProcess(dir: string, record: ProcessRecord): void {
   writePrivate(join(dir, "process.json"), JSON.stringify(record));
 }
 
-export function loadProcess(dir: string): ProcessRecord | undefined {
+/**
+ * What a daemon writes before it starts an attempt's process: the lease token and owner. With the
+ * wrapper's `pid` file it lets the next daemon take over a process whose process.json was never
+ * written (the daemon died in between).
+ */
+export interface LaunchRecord {
+  token: string;
+  owner: string;
+  startedAt: number;
+}
+
+export function saveLaunch(dir: string, record: LaunchRecord): void {
+  writePrivate(join(dir, "launch.json"), JSON.stringify(record));
+}
+
+/** A JSON record of the attempt folder, or undefined when it is missing or torn. */
+function readRecord<T>(dir: string, name: string): T | undefined {
   try {
-    return JSON.parse(readFileSync(join(dir, "process.json"), "utf8")) as ProcessRecord;
+    return JSON.parse(readFileSync(join(dir, name), "utf8")) as T;
   } catch {
     return undefined;
   }
+}
+
+/** A whole number the wrapper wrote into the attempt folder, or undefined (missing, partial). */
+function readNumber(dir: string, name: string): number | undefined {
+  try {
+    const text = readFileSync(join(dir, name), "utf8").trim();
+    return /^\d+$/.test(text) ? Number(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function loadLaunch(dir: string): LaunchRecord | undefined {
+  return readRecord<LaunchRecord>(dir, "launch.json");
+}
+
+/** The pid the wrapper wrote when it started (it may have ended since). */
+export function readWrapperPid(dir: string): number | undefined {
+  return readNumber(dir, "pid");
+}
+
+/** Did the wrapper start in this attempt folder (whether or not it has ended)? */
+export function wrapperStarted(dir: string): boolean {
+  return ["pid", "exit.tmp", "exit"].some((name) => existsSync(join(dir, name)));
+}
+
+export function loadProcess(dir: string): ProcessRecord | undefined {
+  return readRecord<ProcessRecord>(dir, "process.json");
+}
+
+/** The process (group leader) of a task's hook running for this attempt's end. */
+export interface HookProcessRecord {
+  pid: number;
+  startTime: string;
+}
+
+/**
+ * Record the hook process just started for this attempt, as process.json records the command's:
+ * a hook outlives a daemon killed while it runs, and the task's lock is held while it does.
+ */
+export function saveHookProcess(dir: string, record: HookProcessRecord): void {
+  writePrivate(join(dir, "hook.json"), JSON.stringify(record));
+}
+
+export function loadHookProcess(dir: string): HookProcessRecord | undefined {
+  return readRecord<HookProcessRecord>(dir, "hook.json");
 }
 
 /** Every attempt directory of this home: `runs/<job id>/<attempt>/`. */
@@ -147,12 +232,7 @@ export function attemptDirs(home: string): { jobId: string; attempt: number; dir
 
 /** The exit code the wrapper wrote, if the command has ended. */
 export function readExitCode(dir: string): number | undefined {
-  try {
-    const text = readFileSync(join(dir, "exit"), "utf8").trim();
-    return /^\d+$/.test(text) ? Number(text) : undefined;
-  } catch {
-    return undefined;
-  }
+  return readNumber(dir, "exit");
 }
 
 export function removeJobFiles(home: string, jobId: string): void {
@@ -170,28 +250,31 @@ function hasAttempt(dir: string): boolean {
   }
 }
 
-/** A short stable name of a ledger (its location), written beside a job's run folders. */
-export function ledgerMark(location: string): string {
-  return createHash("sha256").update(location).digest("hex").slice(0, 16);
+/** A short stable name of a ledger (its `Store.ledger`), written beside a job's run folders. */
+export function ledgerMark(ledger: string): string {
+  return createHash("sha256").update(ledger).digest("hex").slice(0, 16);
 }
 
-/** Record which ledger a job's run folder belongs to (once). */
-export function markLedger(home: string, jobId: string, location: string): void {
+/** Record which ledger (its `Store.ledger`) a job's run folder belongs to (once). */
+export function markLedger(home: string, jobId: string, ledger: string): void {
   const file = join(jobDir(home, jobId), "ledger");
-  if (!existsSync(file)) writePrivate(file, ledgerMark(location));
+  if (!existsSync(file)) writePrivate(file, ledgerMark(ledger));
 }
 
 /**
  * Remove the run folders of this home whose job `exists` says is gone (a crash between a delete's
  * commit and its file removal, a delete typed in another home, an older baton that never removed
- * them). Only folders marked with this ledger are judged; unmarked ones (written before marks)
- * only when this ledger is the home's own SQLite file, so a home used with two ledgers never
- * loses the other one's files. Returns the job ids removed. A folder with no attempt yet that
- * changed in the last minute is left alone: a configured task's run saves its environment just
- * before its row is inserted (an attempt folder is made only after a claim, so its job existed).
+ * them). Only folders marked with this ledger are judged (D134): a home used with several ledgers
+ * (a SQLite file, PostgreSQL databases, schemas of one database) never loses another one's files.
+ * A folder without a mark (written before marks) is judged only when this ledger is the home's own
+ * SQLite file; one marked by a baton that named PostgreSQL ledgers by URL alone (before D134) is
+ * never judged, since every schema of that database wrote the same mark. Returns the job ids
+ * removed. A folder with no attempt yet that changed in the last minute is left alone: a
+ * configured task's run saves its environment just before its row is inserted (an attempt folder
+ * is made only after a claim, so its job existed).
  */
 export async function sweepJobFiles(
-  store: { readonly location: string; getJob(id: string): Promise<unknown> },
+  store: { readonly location: string; readonly ledger: string; getJob(id: string): Promise<unknown> },
   home: string,
 ): Promise<string[]> {
   const location = store.location;
@@ -201,7 +284,7 @@ export async function sweepJobFiles(
   } catch {
     return [];
   }
-  const mark = ledgerMark(location);
+  const mark = ledgerMark(store.ledger);
   const ownLedger = location === join(home, "baton.db");
   const candidates: string[] = [];
   for (const name of names) {
@@ -241,16 +324,40 @@ export interface LogRun {
   end: number;
 }
 
-/** What output.idx says: the runs of output.log, where the index ends, how far each spool was copied. */
+/**
+ * What output.idx says: the runs of output.log, where the index ends, how far each spool was
+ * copied; after a cut (D115), how many bytes of each stream output.log no longer holds, the cap,
+ * and the length of the marker output.log starts with.
+ */
 export interface LogIndex {
   runs: LogRun[];
   end: number;
   copied: { stdout: number; stderr: number };
+  dropped: { stdout: number; stderr: number };
+  cap: number;
+  marker: number;
+}
+
+/**
+ * The line that heads a view of a log whose older output was dropped (D115): output.log starts
+ * with the merged view's; a one-stream view gets its own, with that stream's count.
+ */
+export function capMarker(view: LogStream, cap: number, dropped: { stdout: number; stderr: number }): string {
+  if (view !== "output")
+    return `[baton: ${view} exceeded the ${cap}-byte cap; ${dropped[view]} bytes dropped]\n`;
+  const all = dropped.stdout + dropped.stderr;
+  return `[baton: output exceeded the ${cap}-byte cap; ${all} bytes dropped (stdout ${dropped.stdout}, stderr ${dropped.stderr})]\n`;
 }
 
 const STREAM_OF: Record<string, "stdout" | "stderr"> = { o: "stdout", e: "stderr" };
 
-/** Parse output.idx; undefined when the folder has none (an older baton's) or it is empty. */
+/**
+ * Parse output.idx; undefined only when the folder has none (an older baton's). An empty index is
+ * this baton's with nothing acknowledged yet: the pump writes it before its first append to
+ * output.log, so a reader never takes bytes appended ahead of their index line for an older
+ * baton's unlabelled `output` stream (the first line of a `run --follow --json` came out as stream
+ * `output` on a loaded machine).
+ */
 export function readIndex(dir: string): LogIndex | undefined {
   let text: string;
   try {
@@ -258,13 +365,29 @@ export function readIndex(dir: string): LogIndex | undefined {
   } catch {
     return undefined;
   }
-  const index: LogIndex = { runs: [], end: 0, copied: { stdout: 0, stderr: 0 } };
-  let any = false;
+  const index: LogIndex = {
+    runs: [],
+    end: 0,
+    copied: { stdout: 0, stderr: 0 },
+    dropped: { stdout: 0, stderr: 0 },
+    cap: 0,
+    marker: 0,
+  };
   for (const line of text.split("\n")) {
     // A last line cut by a crash has no newline after it and may be short: skipped.
+    const d = /^d (\d+) (\d+) (\d+)$/.exec(line);
+    if (d !== null) {
+      index.dropped = { stdout: Number(d[1]), stderr: Number(d[2]) };
+      index.cap = Number(d[3]);
+      continue;
+    }
+    const marker = /^m (\d+)$/.exec(line);
+    if (marker !== null && index.runs.length === 0) {
+      index.marker = index.end = Number(marker[1]);
+      continue;
+    }
     const m = /^([oe]) (\d+) (\d+)$/.exec(line);
     if (m === null) continue;
-    any = true;
     const stream = STREAM_OF[m[1]!]!;
     const end = Number(m[2]);
     index.copied[stream] = Number(m[3]);
@@ -274,15 +397,16 @@ export function readIndex(dir: string): LogIndex | undefined {
     else index.runs.push({ stream, start: index.end, end });
     index.end = end;
   }
-  return any ? index : undefined;
+  return index;
 }
 
-/** A byte range of a file, part of what one view of a log shows. */
+/** A byte range of a file (or of `bytes`, a marker), part of what one view of a log shows. */
 interface Segment {
   file: string;
   stream: "stdout" | "stderr" | "output";
   start: number;
   end: number;
+  bytes?: Buffer;
 }
 
 function fileSize(file: string): number {
@@ -297,9 +421,10 @@ function fileSize(file: string): number {
  * The byte ranges one view of an attempt's log is made of, in order. With `tails`, the bytes a
  * command wrote that the pump has not moved yet (no daemon, or a partial last line) come last:
  * stdout's, then stderr's. Offsets handed to readers count `tails: false` views only, which do not
- * move when the pump catches up.
+ * move when the pump catches up. With `markers`, a view whose older output was dropped starts
+ * with the marker that says how much (D115).
  */
-function segments(dir: string, view: LogStream, tails: boolean): Segment[] {
+function segments(dir: string, view: LogStream, tails: boolean, markers = true): Segment[] {
   const index = readIndex(dir);
   const output = join(dir, "output.log");
   if (index === undefined) {
@@ -317,9 +442,16 @@ function segments(dir: string, view: LogStream, tails: boolean): Segment[] {
     const file = join(dir, `${view}.log`);
     return [{ file, stream: view, start: 0, end: fileSize(file) }];
   }
-  const found: Segment[] = index.runs
-    .filter((r) => view === "output" || r.stream === view)
-    .map((r) => ({ file: output, stream: r.stream, start: r.start, end: r.end }));
+  const found: Segment[] = [];
+  if (markers && view === "output" && index.marker > 0)
+    found.push({ file: output, stream: "output", start: 0, end: index.marker });
+  if (markers && view !== "output" && index.dropped[view] > 0) {
+    const bytes = Buffer.from(capMarker(view, index.cap, index.dropped));
+    found.push({ file: output, stream: view, start: 0, end: bytes.length, bytes });
+  }
+  for (const r of index.runs)
+    if (view === "output" || r.stream === view)
+      found.push({ file: output, stream: r.stream, start: r.start, end: r.end });
   if (tails) {
     for (const stream of ["stdout", "stderr"] as const) {
       if (view !== "output" && view !== stream) continue;
@@ -345,7 +477,9 @@ function readRange(
     const lo = Math.max(from, at);
     const hi = Math.min(to, at + length);
     if (hi > lo) {
-      const bytes = withLog(part.file, (fd) => readSlice(fd, part.start + lo - at, hi - lo));
+      const bytes =
+        part.bytes?.subarray(part.start + lo - at, part.start + hi - at) ??
+        withLog(part.file, (fd) => readSlice(fd, part.start + lo - at, hi - lo));
       if (bytes !== undefined && bytes.length > 0) pieces.push({ stream: part.stream, bytes });
     }
     at += length;
@@ -355,6 +489,22 @@ function readRange(
 }
 
 const total = (parts: Segment[]): number => parts.reduce((n, p) => n + p.end - p.start, 0);
+
+/**
+ * Where a window of a view that ends at `to` should start instead of `from` so that it starts at a
+ * line start: past the partial first line when that line is at most half the window; a longer one
+ * (a line longer than half the window, or with no line start in it at all) is shown from mid-line,
+ * so a long last line never shrinks the window to the few bytes after it. What every reader of
+ * "the last N bytes" uses: the dashboard's and HTTP's first window, `logs -n`, `logs -f` and MCP's
+ * logs.
+ */
+function lineStartFrom(parts: Segment[], from: number, to: number): number {
+  if (from <= 0 || from >= to) return from;
+  const bytes = Buffer.concat(readRange(parts, from - 1, to).map((p) => p.bytes));
+  const newline = bytes.indexOf(0x0a);
+  const start = from + newline; // just past that newline (bytes begin at from - 1)
+  return newline < 0 || to - start < (to - from) / 2 ? from : start;
+}
 
 /** How many bytes at the end of `bytes` start a UTF-8 character that continues past it. */
 function cutCharacter(bytes: Buffer): number {
@@ -384,8 +534,9 @@ export interface LogChunk {
 
 /**
  * At most `max` bytes of one view of an attempt's log from `offset`; from its last `max` bytes when
- * `offset` is undefined or past the end (the log was cut to its cap since). Stops before a UTF-8
- * character that the slice would cut in two; that character comes with the next read.
+ * `offset` is undefined or past the end (the log was cut to its cap since), less the partial first
+ * line (a line start, unless one line is longer than that). Stops before a UTF-8 character that
+ * the slice would cut in two; that character comes with the next read.
  */
 export function readLogChunk(
   dir: string,
@@ -395,7 +546,8 @@ export function readLogChunk(
 ): LogChunk {
   const parts = segments(dir, view, false);
   const size = total(parts);
-  const from = offset === undefined || offset > size ? Math.max(0, size - max) : offset;
+  const from =
+    offset === undefined || offset > size ? lineStartFrom(parts, Math.max(0, size - max), size) : offset;
   const pieces = readRange(parts, from, Math.min(size, from + max));
   const joined = Buffer.concat(pieces.map((p) => p.bytes));
   let drop = cutCharacter(joined);
@@ -419,12 +571,12 @@ export function readLogChunk(
 /**
  * The last `lines` lines of one view of an attempt's log ("all": every line), including what the
  * command wrote that the pump has not moved yet. Reads at most `maxBytes` from the end for a
- * number of lines (a megabyte of output without a newline is one line).
+ * number of lines (a megabyte of output without a newline is one line), from a line start.
  */
 export function tailLog(dir: string, view: LogStream, lines: number | "all", maxBytes = 1024 * 1024): string {
   const parts = segments(dir, view, true);
   const size = total(parts);
-  const from = lines === "all" ? 0 : Math.max(0, size - maxBytes);
+  const from = lines === "all" ? 0 : lineStartFrom(parts, Math.max(0, size - maxBytes), size);
   const text = Buffer.concat(readRange(parts, from, size).map((p) => p.bytes)).toString("utf8");
   if (lines === "all") return text;
   const all = text.split("\n");
@@ -433,9 +585,12 @@ export function tailLog(dir: string, view: LogStream, lines: number | "all", max
   return all.slice(-lines).join("\n") + (open || all.length === 0 ? "" : "\n");
 }
 
-/** All of one stream of an attempt (its last megabyte at most): what task and agent outcomes parse. */
+/**
+ * All of one stream of an attempt (its last megabyte at most): what task and agent outcomes parse.
+ * Only the command's own output: no marker of dropped output.
+ */
 export function readStreamText(dir: string, stream: "stdout" | "stderr", maxBytes = 1024 * 1024): string {
-  const parts = segments(dir, stream, true);
+  const parts = segments(dir, stream, true, false);
   const size = total(parts);
   return Buffer.concat(readRange(parts, Math.max(0, size - maxBytes), size).map((p) => p.bytes)).toString(
     "utf8",
@@ -494,7 +649,7 @@ export function tailOffset(
   if (lines === "all") return 0;
   const parts = segments(dir, view, false);
   const size = total(parts);
-  const from = Math.max(0, size - maxBytes);
+  const from = lineStartFrom(parts, Math.max(0, size - maxBytes), size);
   const bytes = Buffer.concat(readRange(parts, from, size).map((p) => p.bytes));
   let pos = bytes.length > 0 && bytes[bytes.length - 1] === 0x0a ? bytes.length - 1 : bytes.length;
   for (let found = 0; pos > 0;) {

@@ -16,19 +16,50 @@ import type { Engine } from "../engine/engine.js";
 import type { CommandPayload, ProcessKind } from "./kinds.js";
 import { isCommandPayload } from "./kinds.js";
 import { LogPump } from "./log-pump.js";
-import { groupAlive, isSameProcess, ownerGone, pidReused, signalGroup, startDetached } from "./process.js";
+import {
+  groupAlive,
+  isSameProcess,
+  NotStarted,
+  ownerGone,
+  pidReused,
+  signalGroup,
+  startDetached,
+  wrapperIn,
+} from "./process.js";
 import {
   attemptDir,
   deleteEnv,
   ensureAttemptDir,
   loadEnv,
+  loadLaunch,
   loadProcess,
   readExitCode,
+  readWrapperPid,
+  saveLaunch,
+  wrapperStarted,
   attemptDirs,
   markLedger,
   saveProcess,
   sweepJobFiles,
 } from "./run-dir.js";
+import type { ProcessRecord } from "./run-dir.js";
+
+/**
+ * A fault-injection seam, off by default: hold each launch this long after the command's process
+ * started and before its process.json is written, so a test can kill the daemon in that window.
+ */
+/** Why a process could not be started, in words that name what to fix. */
+function spawnReason(error: unknown, payload: CommandPayload): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ENOENT" && !existsSync(payload.cwd))
+    return `the working directory ${payload.cwd} does not exist`;
+  if (code === "ENOTDIR") return `the working directory ${payload.cwd} is not a directory`;
+  if (code === "E2BIG")
+    return "its arguments and environment are too large together for the system (E2BIG); a task's inputs are passed in its environment (BATON_INPUT_*, BATON_INPUTS_JSON): give smaller inputs, e.g. a file's path instead of its contents";
+  return (error as Error).message;
+}
+
+const launchDelayMs = Number(process.env.BATON_TEST_LAUNCH_DELAY_MS ?? 0) || 0;
 
 /** How a forced stop is recorded, so the daemon running the job on another host kills at once too. */
 const FORCED_STOP = "stopped by user (SIGKILL)";
@@ -220,67 +251,113 @@ export class Supervisor {
   private async launch(job: Job, attempt: number, token: string): Promise<void> {
     const payload = job.payload;
     if (!isCommandPayload(payload)) {
-      await this.o.engine.fail(job.id, {
-        token,
-        error: "not a command: payload needs argv[] and cwd",
-        noRetry: true,
-      });
+      await this.notStarted(job, attempt, token, "not a command: payload needs argv[] and cwd", true);
       return;
     }
     const env = loadEnv(this.o.home, job.id) ?? process.env;
     let dir: string;
     try {
       dir = ensureAttemptDir(this.o.home, job.id, attempt);
-      markLedger(this.o.home, job.id, this.o.engine.store.location);
+      markLedger(this.o.home, job.id, this.o.engine.store.ledger);
     } catch (error) {
-      await this.o.engine.fail(job.id, {
+      await this.notStarted(
+        job,
+        attempt,
         token,
-        error: `cannot create the log folder: ${(error as Error).message}`,
-      });
+        `cannot create the log folder: ${(error as Error).message}`,
+        false,
+      );
       return;
     }
     const refused = await this.kindOf(job)?.beforeStart?.(job, attempt, dir);
     if (refused !== undefined) {
-      await this.o.engine.fail(job.id, { token, error: refused, noRetry: true });
+      await this.notStarted(job, attempt, token, refused, true);
       return;
+    }
+    try {
+      // Before the process exists: a daemon killed from here on leaves its successor the token.
+      saveLaunch(dir, { token, owner: this.o.owner, startedAt: Date.now() });
+    } catch (error) {
+      // A full disk: start anyway; a successor without it finishes the attempt by force.
+      this.o.log?.(`could not write launch.json of ${job.id}: ${(error as Error).message}`);
     }
     let started: ReturnType<typeof startDetached>;
     try {
       const stdin = this.kindOf(job)?.stdin?.(job, attempt, dir);
       started = startDetached(payload.argv, payload.cwd, env, dir, stdin);
     } catch (error) {
-      await this.o.engine.fail(job.id, {
-        token,
-        error: `could not start: ${(error as Error).message}`,
-        noRetry: true,
-      });
+      const cause = error instanceof NotStarted ? await error.reason : error;
+      await this.notStarted(job, attempt, token, `could not start: ${spawnReason(cause, payload)}`, true);
       return;
     }
-    const spawnError = await new Promise<Error | undefined>((resolve) => {
+    const spawned = new Promise<Error | undefined>((resolve) => {
       started.child.once("spawn", () => resolve(undefined));
       started.child.once("error", (error) => resolve(error));
     });
+    if (launchDelayMs > 0) await sleep(launchDelayMs);
+    const spawnError = await spawned;
     if (spawnError !== undefined) {
-      const reason =
-        (spawnError as NodeJS.ErrnoException).code === "ENOENT"
-          ? `working directory ${payload.cwd} does not exist`
-          : spawnError.message;
-      await this.o.engine.fail(job.id, { token, error: `could not start: ${reason}`, noRetry: true });
+      await this.notStarted(
+        job,
+        attempt,
+        token,
+        `could not start: ${spawnReason(spawnError, payload)}`,
+        true,
+      );
       return;
     }
-    saveProcess(dir, {
-      pid: started.pid,
-      startTime: started.startTime,
-      token,
-      owner: this.o.owner,
-      startedAt: Date.now(),
-    });
+    try {
+      saveProcess(dir, {
+        pid: started.pid,
+        startTime: started.startTime,
+        token,
+        owner: this.o.owner,
+        startedAt: Date.now(),
+      });
+    } catch (error) {
+      // A full disk: the process runs all the same, and this daemon watches it. Should the daemon
+      // die too, the next one finds it by launch.json and the wrapper's pid file.
+      this.o.log?.(`could not write process.json of ${job.id}: ${(error as Error).message}`);
+    }
     const t = this.track(job, attempt, token, started.pid, started.startTime, dir, started.child, payload);
     started.child.once("exit", (code) => {
       if (code !== null) t.exitedWith = code;
       void this.finish(t);
     });
-    await this.o.engine.store.addEvent({
+    await this.processStarted(job, started.pid, attempt);
+  }
+
+  /**
+   * An attempt whose process could not be started ends as one that ran: its failure is recorded,
+   * then its kind's `finished` runs (a task's hooks, notifications, lock and `settled` event).
+   */
+  private async notStarted(
+    job: Job,
+    attempt: number,
+    token: string,
+    error: string,
+    noRetry: boolean,
+  ): Promise<void> {
+    const failed = await this.o.engine.fail(job.id, { token, error, ...(noRetry ? { noRetry } : {}) });
+    const kind = this.kindOf(job);
+    if (kind?.finished !== undefined) {
+      try {
+        await kind.finished(
+          failed,
+          attempt,
+          attemptDir(this.o.home, job.id, attempt),
+          loadEnv(this.o.home, job.id),
+        );
+      } catch (e) {
+        this.o.log?.(`after ${job.id} finished: ${(e as Error).message}`);
+      }
+    }
+    if (isTerminal(failed.state)) deleteEnv(this.o.home, job.id);
+    this.o.onFinished?.(failed);
+  }
+
+  private processStarted(job: Job, pid: number, attempt: number, recovered = false): Promise<unknown> {
+    return this.o.engine.store.addEvent({
       jobId: job.id,
       workflow: job.workflow,
       project: job.project,
@@ -288,7 +365,7 @@ export class Supervisor {
       kind: "process_started",
       fromState: null,
       toState: null,
-      details: { pid: started.pid, attempt },
+      details: { pid, attempt, ...(recovered ? { recovered: true } : {}) },
     });
   }
 
@@ -372,6 +449,14 @@ export class Supervisor {
   }
 
   private end(t: Tracked, ending: Ending, detail: string, force = false): void {
+    // A timer that fires after the command ended on its own (its exit code is written, the daemon
+    // has not recorded it yet) ends nothing: the command's own outcome is the truth, not a timeout.
+    if (
+      (ending === "timeout" || ending === "idle") &&
+      t.ending === undefined &&
+      readExitCode(t.dir) !== undefined
+    )
+      return;
     if (t.ending === undefined) {
       t.ending = ending;
       t.endingDetail = detail;
@@ -459,13 +544,22 @@ export class Supervisor {
   private async writeEnd(t: Tracked, code: number | undefined): Promise<Job> {
     const engine = this.o.engine;
     const kind = this.kindOf(t.job);
-    const base = { token: t.token, actor: this.o.owner, ...(code === undefined ? {} : { exitCode: code }) };
+    const owner = {
+      // No token: an attempt folder of an older baton whose daemon died before recording the
+      // process; its owner is gone (checked in recoverUnrecorded), so it is finished by force.
+      ...(t.token === "" ? { force: true } : { token: t.token }),
+      actor: this.o.owner,
+    };
+    const base = { ...owner, ...(code === undefined ? {} : { exitCode: code }) };
+    // A command stopped by baton that answers the signal with exit 0 did not succeed: its timed_out
+    // or cancelled attempt records no success code (`wait` exits 124 or 130, not 0).
+    const stopped = code === 0 ? owner : base;
     if (t.ending === "stopped-elsewhere") {
       return engine.get(t.job.id); // its outcome is already recorded
     } else if (t.ending === "timeout" || t.ending === "idle") {
-      return engine.timeout(t.job.id, { ...base, error: t.endingDetail ?? "timed out" });
+      return engine.timeout(t.job.id, { ...stopped, error: t.endingDetail ?? "timed out" });
     } else if (t.ending === "stop") {
-      return engine.cancel(t.job.id, { ...base, error: t.endingDetail ?? "stopped" });
+      return engine.cancel(t.job.id, { ...stopped, error: t.endingDetail ?? "stopped" });
     } else if (kind?.outcome !== undefined && code !== undefined && code <= 128) {
       const decided = await kind.outcome(t.job, t.attempt, t.dir, code);
       return decided.ok
@@ -524,20 +618,13 @@ export class Supervisor {
       const open = (await this.o.engine.attempts(job.id)).filter((a) => a.endedAt === null).pop();
       if (open === undefined) continue;
       const dir = attemptDir(this.o.home, job.id, open.n);
-      const record = loadProcess(dir);
+      let record = loadProcess(dir);
       if (record === undefined) {
-        // Claimed by a daemon that died before the command started: crashed now, not at lease expiry.
-        // Anything else (another host, a live owner) is left to lease expiry.
-        if (job.leaseOwner !== null && ownerGone(job.leaseOwner)) {
-          await this.o.engine
-            .finish(job.id, "crashed", {
-              force: true,
-              actor: this.o.owner,
-              error: "the daemon that claimed it died before the command started",
-            })
-            .catch(() => undefined); // recovered by someone else meanwhile
-        }
-        continue;
+        // Its daemon died before it recorded the process: another host's or a live owner's job
+        // is left to them (and to lease expiry).
+        if (job.leaseOwner === null || !ownerGone(job.leaseOwner)) continue;
+        record = await this.recoverUnrecorded(job, open.n, dir);
+        if (record === undefined) continue;
       }
       const payload = isCommandPayload(job.payload) ? job.payload : { argv: ["?"], cwd: "/" };
       try {
@@ -545,7 +632,7 @@ export class Supervisor {
       } catch {
         continue; // recovered by someone else meanwhile
       }
-      markLedger(this.o.home, job.id, this.o.engine.store.location);
+      markLedger(this.o.home, job.id, this.o.engine.store.ledger);
       const t = this.track(
         job,
         job.attempts,
@@ -561,6 +648,61 @@ export class Supervisor {
     }
     await this.endOrphans();
     await this.tidyRunDirs();
+  }
+
+  /**
+   * The daemon that claimed this attempt died before it wrote process.json. Three cases, told apart
+   * by what the wrapper left in the attempt folder:
+   * - its wrapper still runs (the pid it wrote names it): adopt it — the returned record, saved
+   *   as process.json, is followed like any re-attached command;
+   * - it started and ended (an exit file, or the wrapper's marks without a live wrapper): record
+   *   how it ended, its exit code when it left one, here and now;
+   * - it never started: crashed, "died before the command started".
+   * The lease token comes from launch.json (written before the process started); a folder without
+   * one (an older baton) is finished by force, its owner being gone.
+   */
+  private async recoverUnrecorded(
+    job: Job,
+    attempt: number,
+    dir: string,
+  ): Promise<ProcessRecord | undefined> {
+    const launch = loadLaunch(dir);
+    const wrapper = wrapperIn(dir);
+    if (wrapper !== undefined && launch !== undefined) {
+      const record: ProcessRecord = {
+        ...wrapper,
+        token: launch.token,
+        owner: this.o.owner,
+        startedAt: launch.startedAt,
+      };
+      try {
+        saveProcess(dir, record);
+      } catch (error) {
+        this.o.log?.(`could not write process.json of ${job.id}: ${(error as Error).message}`);
+      }
+      this.o.log?.(`${job.id}: adopted its command (pid ${wrapper.pid}), started by a daemon that died`);
+      await this.processStarted(job, wrapper.pid, attempt, true).catch(() => undefined);
+      return record;
+    }
+    if (!wrapperStarted(dir)) {
+      await this.o.engine
+        .finish(job.id, "crashed", {
+          ...(launch === undefined ? { force: true } : { token: launch.token }),
+          actor: this.o.owner,
+          error: "the daemon that claimed it died before the command started",
+        })
+        .catch(() => undefined); // recovered by someone else meanwhile
+      return undefined;
+    }
+    // It ran and has ended. Leftovers of its group (background children) go in settle: the pid
+    // is the group's id, and "ended" never matches a live process's start time.
+    const pid = readWrapperPid(dir) ?? 0;
+    if (pid !== 0) await this.processStarted(job, pid, attempt, true).catch(() => undefined);
+    const payload = isCommandPayload(job.payload) ? job.payload : { argv: ["?"], cwd: "/" };
+    markLedger(this.o.home, job.id, this.o.engine.store.ledger);
+    const t = this.track(job, attempt, launch?.token ?? "", pid, "ended", dir, undefined, payload);
+    await this.finish(t);
+    return undefined;
   }
 
   /**
@@ -596,7 +738,8 @@ export class Supervisor {
   private async endOrphans(): Promise<void> {
     for (const { jobId, attempt, dir } of attemptDirs(this.o.home)) {
       if (this.tracked.get(jobId)?.attempt === attempt || readExitCode(dir) !== undefined) continue;
-      const record = loadProcess(dir);
+      // A wrapper whose process.json was never written (its daemon died first) is found by its pid file.
+      const record = loadProcess(dir) ?? wrapperIn(dir);
       // The group outlives its leader when the leader left children behind.
       if (record === undefined || pidReused(record.pid, record.startTime) || !groupAlive(record.pid))
         continue;

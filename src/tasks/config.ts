@@ -15,7 +15,8 @@ import { batonHome } from "../core/paths.js";
 import { findProject } from "../core/project.js";
 import type { ConfigSpec, TaskSpec } from "./schema.js";
 import { fromDocket } from "./docket.js";
-import { configSchema, TASK_NAME } from "./schema.js";
+import { agentSchema, configSchema, TASK_NAME, taskSchema } from "./schema.js";
+import { otherOwner } from "./module-trust.js";
 import { isSecretPath } from "./redact.js";
 
 /** One thing wrong with a config file. */
@@ -153,7 +154,8 @@ function keysAt(path: readonly PropertyKey[]): string[] {
   return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
 }
 
-function editDistance(a: string, b: string): number {
+/** Levenshtein distance (for "did you mean"). */
+export function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     let prev = row[0]!;
@@ -167,6 +169,8 @@ function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
+const A_DURATION = "a duration such as 30s, 10m or 2h, or a number of seconds";
+
 /** What a union-typed key expects, in words (zod only says "invalid input"). */
 const EXPECTED: Record<string, string> = {
   command: "a shell command string or an argv list of strings",
@@ -176,6 +180,10 @@ const EXPECTED: Record<string, string> = {
   on_complete: "a shell command string, or a list of shell strings / argv lists",
   desktop: "true, false or a map with title",
   default: "a string, number or boolean",
+  timeout: A_DURATION,
+  idle_timeout: A_DURATION,
+  base: A_DURATION,
+  max: A_DURATION,
 };
 
 function positionOf(
@@ -216,7 +224,79 @@ function dotted(path: readonly PropertyKey[]): string {
   return path.map(String).join(".");
 }
 
+/**
+ * A config path as the user reads the file: the keys of the maps, dotted, as `key`; below the
+ * first list, which item (counted from 1, as a reader counts lines) and any key inside it, as
+ * `item` — `tasks.b.args` and "item 2", not `tasks.b.args.1`.
+ *
+ * @example yamlPath(["tasks", "b", "on_success", 0, 1]) // { key: "tasks.b.on_success", item: "item 1.2" }
+ */
+export function yamlPath(path: readonly PropertyKey[]): { key: string; item?: string } {
+  const first = path.findIndex((seg) => typeof seg === "number" || /^\d+$/.test(String(seg)));
+  if (first < 0) return { key: dotted(path) };
+  const words: string[] = [];
+  for (const seg of path.slice(first)) {
+    const n = typeof seg === "number" ? seg : /^\d+$/.test(String(seg)) ? Number(seg) : undefined;
+    const last = words[words.length - 1];
+    if (n === undefined) words.push(`'${String(seg)}'`);
+    else if (last?.startsWith("item ") === true) words[words.length - 1] = `${last}.${n + 1}`;
+    else words.push(`item ${n + 1}`);
+  }
+  return { key: dotted(path.slice(0, first)), item: words.join(" ") };
+}
+
+/** A problem's key and message with the list item (if any) said in words before the message. */
+export function atPath(path: readonly PropertyKey[], message: string): { key: string; message: string } {
+  const { key, item } = yamlPath(path);
+  return { key, message: item === undefined ? message : `${item}: ${message}` };
+}
+
+/** Keys whose value is a string of a kind: what to say when it is not a string at all. */
+const TYPED: Record<string, string> = {
+  schedule: "a cron expression string such as '0 2 * * *'",
+};
+
+/** What a schema expected, in the words of a YAML file (zod says record, object, array). */
+const EXPECTED_TYPE: Record<string, string> = {
+  record: "a map",
+  object: "a map",
+  array: "a list",
+  string: "a string",
+  number: "a number",
+  int: "an integer",
+  boolean: "true or false",
+};
+
+/** Zod's default bound messages ("Too big: expected number to be <=255") in the file's words. */
+function boundMessage(issue: z.core.$ZodIssueTooBig | z.core.$ZodIssueTooSmall): string {
+  if (!/^Too (big|small): /.test(issue.message)) return issue.message;
+  const big = issue.code === "too_big";
+  const limit = Number(big ? issue.maximum : issue.minimum);
+  switch (issue.origin) {
+    case "string":
+      if (!big && limit === 1) return "must not be empty";
+      return `must be at ${big ? "most" : "least"} ${limit} characters`;
+    case "array":
+    case "set":
+      if (!big && limit === 1) return "must not be an empty list";
+      return `must have at ${big ? "most" : "least"} ${limit} items`;
+    case "number":
+    case "int":
+    case "bigint":
+    case "date":
+    case "file":
+    default:
+      return `must be ${big ? (issue.inclusive === false ? "less than" : "at most") : issue.inclusive === false ? "more than" : "at least"} ${limit}`;
+  }
+}
+
 type Issue = z.core.$ZodIssue;
+
+/** The schema of an entry's value under each map keyed by name (checked apart when the name is bad). */
+const BODY_SCHEMAS: Record<string, typeof taskSchema | typeof agentSchema | undefined> = {
+  tasks: taskSchema,
+  agents: agentSchema,
+};
 
 function issueProblems(
   issue: Issue,
@@ -236,11 +316,10 @@ function issueProblems(
   const shown = (v: unknown) =>
     isSecretPath(path) ? "a value not shown (it may be a secret)" : describeValue(v);
   const here = (preferKey = true) => positionOf(doc, counter, path, preferKey);
-  const problem = (message: string, pos = here(), key = dotted(path)): ConfigProblem => ({
+  const problem = (message: string, pos = here(), at = path): ConfigProblem => ({
     file,
     ...(pos === undefined ? {} : { line: pos.line, column: pos.col }),
-    key,
-    message,
+    ...atPath(at, message),
   });
   switch (issue.code) {
     case "unrecognized_keys": {
@@ -253,29 +332,41 @@ function issueProblems(
         const pos = keyOfPair(doc, counter, path, key);
         const hint = close === undefined ? "" : `; did you mean '${close.k}'?`;
         const expected = known.length === 0 ? "" : ` (expected one of: ${known.join(", ")})`;
+        const named = atPath([...path, shownKey(key)], `unknown key '${shownKey(key)}'${hint}${expected}`);
         return {
           file,
           ...(pos === undefined ? {} : { line: pos.line, column: pos.col }),
-          key: shownKey(dotted([...path, key])),
-          message: `unknown key '${shownKey(key)}'${hint}${expected}`,
+          ...named,
         };
       });
     }
     case "invalid_type": {
       const actual = valueAt(path);
+      const last = String(path[path.length - 1] ?? "");
+      const expected =
+        path.length === 1 && last === "tasks"
+          ? "a map of task names to tasks (build: {command: …})"
+          : (TYPED[last] ?? EXPECTED_TYPE[issue.expected] ?? issue.expected);
       if (actual === undefined) {
-        return [
-          problem(`missing: expected ${issue.expected}`, positionOf(doc, counter, path.slice(0, -1), true)),
-        ];
+        return [problem(`missing: expected ${expected}`, positionOf(doc, counter, path.slice(0, -1), true))];
       }
-      return [problem(`expected ${issue.expected}, got ${shown(actual)}`)];
+      return [problem(`expected ${expected}, got ${shown(actual)}`)];
     }
     case "invalid_union": {
+      // The branch the value's shape selects (a map, a list…): its own problems, at their keys
+      // (`inputs.Dest.type`, `on_success: item 1: item 2`), not "expected … got a map" here.
+      const fitting = issue.errors.filter(
+        (branch) => !branch.some((i) => i.code === "invalid_type" && i.path.length === 0),
+      );
+      if (fitting.length === 1 && fitting[0]!.length > 0)
+        return fitting[0]!.flatMap((sub) =>
+          issueProblems({ ...sub, path: [...path, ...sub.path] }, doc, counter, file, data),
+        );
       const last = String(path[path.length - 1] ?? "");
       const expected =
         EXPECTED[last] ??
         (path[path.length - 2] === "inputs"
-          ? "a description string or a map with description, type, required, default, enum, pattern"
+          ? "a description string or a map with description, type, required, default, enum, pattern, allow_dash"
           : "a different value");
       return [problem(`expected ${expected}, got ${shown(valueAt(path))}`)];
     }
@@ -285,40 +376,28 @@ function issueProblems(
           `expected ${issue.values.map((v) => JSON.stringify(v)).join(" | ")}, got ${shown(valueAt(path))}`,
         ),
       ];
-    case "invalid_key":
-      return [
-        problem(
-          `invalid name '${String(path[path.length - 1])}': ${issue.issues[0]?.message ?? issue.message}`,
-        ),
-      ];
+    case "invalid_key": {
+      const named = problem(
+        `invalid name '${String(path[path.length - 1])}': ${issue.issues[0]?.message ?? issue.message}`,
+      );
+      // The validator skips the value of a badly named entry: check it here, so a bad name does
+      // not hide the problems inside its task (or agent).
+      const body = path.length === 2 ? BODY_SCHEMAS[String(path[0])] : undefined;
+      const checked = body?.safeParse(valueAt(path));
+      const inside = (checked?.success === false ? checked.error.issues : []).flatMap((sub) =>
+        issueProblems({ ...sub, path: [...path, ...sub.path] }, doc, counter, file, data),
+      );
+      return [named, ...inside];
+    }
     case "custom":
     case "invalid_element":
     case "invalid_format":
     case "not_multiple_of":
+      return [problem(issue.message)];
     case "too_big":
     case "too_small":
-      return [problem(issue.message)];
+      return [problem(boundMessage(issue))];
   }
-}
-
-/**
- * The dotted key path in force at a line of a YAML text that does not parse (for syntax errors):
- * the nearest `key:` at or above it, then each less-indented key above that.
- */
-function keyPathNear(text: string, line: number): string {
-  const lines = text.split(/\r?\n/).slice(0, Math.max(1, line));
-  const path: string[] = [];
-  let indent = Number.POSITIVE_INFINITY;
-  for (let i = lines.length - 1; i >= 0 && indent > 0; i--) {
-    const match = /^(\s*)(?:-\s+)?["']?([^\s"':#][^"':#]*?)["']?\s*:(\s|$)/.exec(lines[i]!);
-    if (match === null) continue;
-    const width = match[1]!.length;
-    if (width < indent) {
-      path.unshift(match[2]!.trim());
-      indent = width;
-    }
-  }
-  return path.join(".");
 }
 
 /** Parse and validate one config file's text. */
@@ -333,7 +412,9 @@ export function parseConfig(text: string, file: string): Checked<ConfigSpec> {
         return {
           file,
           ...(pos === undefined ? {} : { line: pos.line, column: pos.col }),
-          key: keyPathNear(text, pos.line),
+          // Where the parser says it is, and no key: a text that does not parse has none for sure
+          // (an unclosed `[` on one line is found at the next key, which is not where it is wrong).
+          key: "",
           message: `YAML syntax error: ${e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`,
         };
       }),
@@ -416,11 +497,7 @@ function notOwnFile(file: string): string | undefined {
     if (!target.startsWith(`${folder}/`))
       return "not read: it is a symlink to a file outside its folder (replace it with the file itself)";
   }
-  const euid = process.geteuid?.();
-  const owner = statSync(file).uid;
-  if (euid !== undefined && owner !== euid && owner !== 0)
-    return `not read: it is owned by uid ${owner}, not by you (uid ${euid}) or root; its commands would run as you`;
-  return undefined;
+  return otherOwner(file, "its commands");
 }
 
 /** Read and validate one config file; a missing file is an empty config. */
@@ -556,9 +633,13 @@ export function findTask(config: TaskConfig, name: string): TaskDef {
     const where = existsSync(config.projectFile)
       ? displayPath(config.projectFile, config.root)
       : "no baton.yaml here";
+    const close = known
+      .map((k) => ({ k, d: editDistance(k, name) }))
+      .filter((x) => x.d <= Math.max(2, Math.floor(name.length / 3)))
+      .sort((a, b) => a.d - b.d)[0];
     throw new BatonError(
       "NOT_FOUND",
-      `no task '${name}' (${where}; known: ${known.length === 0 ? "none" : known.join(", ")})`,
+      `no task '${name}' (${where}; known: ${known.length === 0 ? "none" : known.join(", ")})${close === undefined ? "" : `; did you mean '${close.k}'?`}`,
       { details: { task: name, known } },
     );
   }

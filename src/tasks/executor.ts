@@ -6,7 +6,7 @@
  * recorded: hooks, notifications and the release of the task's lock.
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync, watch } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Job } from "../core/job.js";
 import { isTerminal } from "../core/states.js";
 import type { Engine } from "../engine/engine.js";
@@ -129,10 +129,9 @@ function finalStatus(job: Job, dryRun: boolean): RunOutcome["status"] {
   return "failed";
 }
 
-/** The supervisor kind that runs `task:<name>` jobs. */
-export function taskProcessKind(options: TaskExecutorOptions): ProcessKind {
-  const { engine, actor } = options;
-  const event = async (job: Job, kind: string, details: Record<string, unknown>) =>
+/** Writes a task run's events (hook, notification, settled…) as `actor`. */
+export function runEventWriter(engine: Engine, actor: string) {
+  return async (job: Job, kind: string, details: Record<string, unknown>) =>
     engine.store.addEvent({
       jobId: job.id,
       workflow: job.workflow,
@@ -143,6 +142,12 @@ export function taskProcessKind(options: TaskExecutorOptions): ProcessKind {
       toState: null,
       details,
     });
+}
+
+/** The supervisor kind that runs `task:<name>` jobs. */
+export function taskProcessKind(options: TaskExecutorOptions): ProcessKind {
+  const { engine, actor } = options;
+  const event = runEventWriter(engine, actor);
 
   return {
     typePrefix: TASK_TYPE_PREFIX,
@@ -211,7 +216,9 @@ export function taskProcessKind(options: TaskExecutorOptions): ProcessKind {
             const spec = info.hooks[when];
             if (spec === undefined) continue;
             const outcomes = await runHook(when, spec, {
-              cwd: payload.cwd,
+              // A run whose working directory is gone (it could not start) runs its hooks where
+              // its config is, so they can still report it.
+              cwd: existsSync(payload.cwd) ? payload.cwd : dirname(info.file),
               env: baseEnv,
               data,
               logFile: join(dir, "hooks.log"),

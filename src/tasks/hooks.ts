@@ -6,12 +6,18 @@
  * (R-27). A result too large for one environment variable (the kernel refuses a variable over
  * 128 KiB with E2BIG) is left out of BATON_RESULT_JSON; BATON_RESULT_FILE always names a 0600 file
  * holding it.
+ *
+ * Each hook command leads its own process group, recorded in the attempt folder (`hook.json`) as
+ * the command's is (process.json): a daemon killed while a hook runs leaves it running, and the
+ * task's lock stays held until it ends (tasks/locks). A hook that times out loses its whole group.
  */
 import { spawn } from "node:child_process";
 import { appendFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { HookSpec } from "./schema.js";
 import { after } from "../core/timer.js";
+import { processStartTime, signalGroup } from "../supervisor/process.js";
+import { saveHookProcess } from "../supervisor/run-dir.js";
 
 export type HookWhen = "on_success" | "on_failure" | "on_complete";
 
@@ -106,11 +112,24 @@ export async function runHook(
       await new Promise<HookOutcome>((resolve) => {
         let child: ReturnType<typeof spawn>;
         try {
-          child = spawn(file!, args, { cwd: options.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+          child = spawn(file!, args, {
+            cwd: options.cwd,
+            env,
+            stdio: ["ignore", "pipe", "pipe"],
+            detached: true,
+          });
         } catch (error) {
           // E2BIG and friends: reported like any failing hook; the next hooks still run.
           resolve({ when, index, exitCode: null, error: (error as Error).message });
           return;
+        }
+        const pid = child.pid;
+        if (pid !== undefined) {
+          try {
+            saveHookProcess(dirname(options.logFile), { pid, startTime: processStartTime(pid) ?? "unknown" });
+          } catch {
+            // a full disk: the hook runs all the same; only a daemon killed meanwhile would not see it
+          }
         }
         const write = (chunk: Buffer) => {
           try {
@@ -121,7 +140,9 @@ export async function runHook(
         };
         child.stdout?.on("data", write);
         child.stderr?.on("data", write);
-        const timer = after(options.timeoutMs ?? 60_000, () => child.kill("SIGKILL"));
+        const timer = after(options.timeoutMs ?? 60_000, () => {
+          if (pid === undefined || !signalGroup(pid, "SIGKILL")) child.kill("SIGKILL");
+        });
         child.once("error", (error) => {
           timer.cancel();
           resolve({ when, index, exitCode: null, error: error.message });

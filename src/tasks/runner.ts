@@ -60,8 +60,101 @@ function inputType(spec: InputSpec): "string" | "number" | "integer" | "boolean"
   return typeof spec === "string" ? "string" : (spec.type ?? "string");
 }
 
-/** Check `--input k=v` values against the task's `inputs:`; apply defaults; convert types. */
-export function resolveInputs(task: TaskDef, given: Record<string, string>): Record<string, InputValue> {
+/** A task's inputs (baton.yaml's form, or a docket-style plugin's) as JSON Schema. */
+export function inputsJsonSchema(specs: Record<string, InputSpec>): Record<string, unknown> {
+  const properties: Record<string, unknown> = {};
+  const required: string[] = [];
+  for (const [name, spec] of Object.entries(specs)) {
+    if (typeof spec === "string") {
+      properties[name] = { type: "string", description: spec };
+      continue;
+    }
+    properties[name] = {
+      type: spec.type ?? "string",
+      ...(spec.description === undefined ? {} : { description: spec.description }),
+      ...(spec.default === undefined ? {} : { default: spec.default }),
+      ...(spec.enum === undefined ? {} : { enum: spec.enum }),
+      ...(spec.pattern === undefined ? {} : { pattern: spec.pattern }),
+    };
+    if (spec.required === true) required.push(name);
+  }
+  return { type: "object", properties, required, additionalProperties: false };
+}
+
+/** True when an argv list of the task has `{{name}}` as a whole element (not inside `--x={{name}}`). */
+function standsAlone(task: TaskDef, name: string): boolean {
+  const { command, dry_run_command: dry, args } = task.spec;
+  const alone = new RegExp(`^\\{\\{\\s*${name}\\s*\\}\\}$`);
+  return [command, dry, args].some((list) => Array.isArray(list) && list.some((part) => alone.test(part)));
+}
+
+/** An integer input's text: an optional '-' and decimal digits, no leading zero (D133). */
+const INTEGER_TEXT = /^(0|-?[1-9][0-9]*)$/;
+/** A number input's text: JSON's number grammar (no hex, '+', '.5', spaces or Infinity). */
+const NUMBER_TEXT = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
+
+function invalidValue(task: TaskDef, name: string, message: string): InvalidInputError {
+  return new InvalidInputError(`input '${name}' ${message}`, { task: task.name, input: name });
+}
+
+/** A decimal's value as `digits e exponent` without spare zeros: `1.50` and `15e-1` alike. */
+function decimalValue(text: string): string {
+  const m = /^(-?)([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?$/.exec(text);
+  if (m === null) return text;
+  const fraction = m[3] ?? "";
+  let digits = (m[2]! + fraction).replace(/^0+/, "");
+  let exponent = Number(m[4] ?? "0") - fraction.length;
+  if (digits === "") return "0";
+  while (digits.endsWith("0")) {
+    digits = digits.slice(0, -1);
+    exponent += 1;
+  }
+  return `${m[1]}${digits}e${exponent}`;
+}
+
+/**
+ * A number or integer input's value exactly as given, or INVALID_INPUT (D133): a command gets the
+ * value's text (`{{n}}`, BATON_INPUT_N) and BATON_INPUTS_JSON its JSON number, so only a value whose
+ * text both say alike is taken — an integer within ±(2^53−1), a number written as JavaScript prints
+ * it (`1.5`, not `1.50`). Nothing is rounded, read as hex or cut to 0 on the way.
+ */
+function numberValue(task: TaskDef, name: string, type: "number" | "integer", raw: string | number): number {
+  const what = type === "integer" ? "an integer" : "a number";
+  const text = typeof raw === "number" ? String(raw) : raw;
+  const n = typeof raw === "number" ? raw : Number(raw);
+  if (typeof raw === "string" && !(type === "integer" ? INTEGER_TEXT : NUMBER_TEXT).test(raw))
+    throw invalidValue(
+      task,
+      name,
+      `must be ${what} in decimal (${type === "integer" ? "digits with an optional '-'" : "like 12, -0.5 or 1e-3"}), not '${raw}'`,
+    );
+  if (!Number.isFinite(n) || (type === "integer" && !Number.isInteger(n)))
+    throw invalidValue(task, name, `must be ${what}, not '${text}'`);
+  if (type === "integer" && !Number.isSafeInteger(n))
+    throw invalidValue(
+      task,
+      name,
+      `is ${text}, outside the integers a command gets exactly (±${Number.MAX_SAFE_INTEGER}); make it a string input to pass larger ones as text`,
+    );
+  if (String(n) !== text)
+    throw invalidValue(
+      task,
+      name,
+      decimalValue(text) !== decimalValue(String(n))
+        ? `is ${text}, which a number input cannot hold exactly (it would reach the command as ${String(n)}); make it a string input to pass it as text`
+        : `is ${text}: write it as ${String(n)}, the text the command gets (a number input is passed as written, never rounded)`,
+    );
+  return n;
+}
+
+/**
+ * Check input values against the task's `inputs:` (the JSON Schema describe_task shows); apply
+ * defaults. `--input k=v` gives strings, which are converted to the input's type; MCP, HTTP and the
+ * library may give JSON numbers and booleans too (D133). A given string beginning with '-' that
+ * would be a whole argv element is refused unless the input says `allow_dash: true`: the program
+ * would read `--delete` as its own option, not as the value.
+ */
+export function resolveInputs(task: TaskDef, given: Record<string, InputValue>): Record<string, InputValue> {
   const specs = task.spec.inputs ?? {};
   const out: Record<string, InputValue> = {};
   for (const key of Object.keys(given)) {
@@ -88,21 +181,35 @@ export function resolveInputs(task: TaskDef, given: Record<string, string>): Rec
     }
     let value: InputValue = raw;
     if (type === "boolean") {
-      if (!/^(true|false|1|0|yes|no)$/i.test(raw))
-        throw new InvalidInputError(`input '${name}' must be true or false, not '${raw}'`);
-      value = /^(true|1|yes)$/i.test(raw);
+      if (typeof raw === "number" || (typeof raw === "string" && !/^(true|false|1|0|yes|no)$/i.test(raw)))
+        throw invalidValue(task, name, `must be true or false, not '${raw}'`);
+      value = typeof raw === "boolean" ? raw : /^(true|1|yes)$/i.test(raw);
     } else if (type === "number" || type === "integer") {
-      const n = Number(raw);
-      if (raw.trim() === "" || !Number.isFinite(n) || (type === "integer" && !Number.isInteger(n)))
-        throw new InvalidInputError(
-          `input '${name}' must be ${type === "integer" ? "an integer" : "a number"}, not '${raw}'`,
+      if (typeof raw === "boolean")
+        throw invalidValue(
+          task,
+          name,
+          `must be ${type === "integer" ? "an integer" : "a number"}, not ${raw}`,
         );
-      value = n;
+      value = numberValue(task, name, type, raw);
+    } else if (typeof raw !== "string") {
+      throw invalidValue(task, name, `must be a string, not the ${typeof raw} ${raw} (give "${raw}")`);
     }
+    const text = String(raw);
     if (detail?.enum !== undefined && !detail.enum.some((e) => String(e) === String(value)))
-      throw new InvalidInputError(`input '${name}' must be one of ${detail.enum.join(", ")}, not '${raw}'`);
-    if (detail?.pattern !== undefined && !new RegExp(detail.pattern).test(raw))
-      throw new InvalidInputError(`input '${name}' must match /${detail.pattern}/, not '${raw}'`);
+      throw invalidValue(task, name, `must be one of ${detail.enum.join(", ")}, not '${text}'`);
+    if (detail?.pattern !== undefined && !new RegExp(detail.pattern).test(text))
+      throw invalidValue(task, name, `must match /${detail.pattern}/, not '${text}'`);
+    if (
+      typeof value === "string" &&
+      value.startsWith("-") &&
+      detail?.allow_dash !== true &&
+      standsAlone(task, name)
+    )
+      throw new InvalidInputError(
+        `input '${name}' is '${text}', which begins with '-': it is a whole argument of task '${task.name}' ({{${name}}}), where the program could read it as an option; give a value that does not begin with '-' (./${text} for a file), or set allow_dash: true on the input`,
+        { task: task.name, input: name },
+      );
     out[name] = value;
   }
   return out;

@@ -10,6 +10,7 @@
 import { statSync } from "node:fs";
 import { Cron } from "croner";
 import { toBatonError } from "../core/errors.js";
+import { SCHEDULE_KEY_PREFIX } from "../core/executors.js";
 import type { Engine } from "../engine/engine.js";
 import type { ScheduleRecord } from "../store/types.js";
 import { herePlace } from "../supervisor/hosts.js";
@@ -220,7 +221,7 @@ export class TaskScheduler {
     slot: number,
   ): Promise<"fired" | "passed" | "raced"> {
     const { engine, home } = this.o;
-    const key = `schedule:${row.key}@${slot}`;
+    const key = `${SCHEDULE_KEY_PREFIX}${row.key}@${slot}`;
     try {
       const prepared = await prepareTaskRun(engine, def, {
         inputs: {},

@@ -7,7 +7,8 @@
 import { Cron } from "croner";
 import { z } from "zod";
 import { AGENT_PRESETS } from "../core/agent-presets.js";
-import { parseTimerDuration } from "../core/duration.js";
+import { DURATION_UNITS, parseTimerDuration } from "../core/duration.js";
+import { BACKOFF_LIMITS } from "../core/job.js";
 
 /** `{{name}}` in an argv element: replaced by the input's value (runner.ts). */
 export const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
@@ -21,22 +22,31 @@ export function inputEnvVar(name: string): string {
 export const TASK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-function isDuration(text: string): boolean {
+/** The milliseconds of a duration baton.yaml accepts (not zero, at most 10 years), else undefined. */
+function durationMs(text: string): number | undefined {
   try {
-    return parseTimerDuration(text, "duration") > 0;
+    const ms = parseTimerDuration(text, "duration");
+    return ms > 0 ? ms : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-/** A cron expression croner accepts (5 fields, or 6 with seconds first); the reason when it does not. */
+/** What {@link cronProblem} says of a schedule no date matches. */
+export const NEVER_FIRES = "it never fires: no date has that day in that month (such as 30 February)";
+
+/**
+ * A cron expression croner accepts (5 fields, or 6 with seconds first) that fires at some time;
+ * the reason when it does not.
+ */
 export function cronProblem(expression: string, timezone?: string): string | undefined {
   const fields = expression.trim().split(/\s+/);
   if (fields.length < 5 || fields.length > 6) {
     return `expected 5 fields (minute hour day month weekday) or 6 (with seconds first), got ${fields.length}`;
   }
+  let parsed: Cron;
   try {
-    new Cron(expression, { paused: true, ...(timezone === undefined ? {} : { timezone }) });
+    parsed = new Cron(expression, { paused: true, ...(timezone === undefined ? {} : { timezone }) });
   } catch (error) {
     return (error as Error).message.replace(/^CronPattern: /, "");
   }
@@ -44,6 +54,8 @@ export function cronProblem(expression: string, timezone?: string): string | und
   if (!CRON_REGEXP.test(expression)) {
     return "a value outside its field (minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-7) or a step larger than the field";
   }
+  // Each field in range, yet no date has them all (day 30 of February): it would sit there, never run.
+  if (parsed.nextRun() === null) return NEVER_FIRES;
   return undefined;
 }
 
@@ -60,13 +72,35 @@ function isTimezone(zone: string): boolean {
  * What the JSON Schema can say of a duration: parseDuration's syntax, not zero. It cannot say
  * "at most 10 years" or "not below a millisecond" (docs/tasks.md, "The JSON Schema").
  */
-const DURATION_PATTERN = String.raw`^(?=[^1-9]*[1-9])\s*(?:\d+(?:\.\d+)?|(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+)\s*$`;
+const DURATION_PATTERN = String.raw`^(?=[^1-9]*[1-9])\s*(?:\d+(?:\.\d+)?|(?:\d+(?:\.\d+)?(?:${DURATION_UNITS}))+)\s*$`;
 
-const duration = z
-  .string()
-  .refine(isDuration, { message: "expected a duration such as 30s, 10m, 2h or 1h30m, at most 10 years" })
-  .meta({ pattern: DURATION_PATTERN })
-  .describe("A duration: 30s, 10m, 2h, 1h30m.");
+const DURATION_WORDS = "a duration such as 30s, 10m, 2h or 1h30m, or a number of seconds";
+
+/**
+ * A duration: parseDuration's text (`30s`, `1h30m`, `"90"`) or a YAML number of seconds (`90`), the
+ * same value either way; the output is the text. `atMostMs`: a tighter bound than 10 years, said in
+ * `limit`'s words (a retry's `base`, from the engine's own limits).
+ */
+function durationSchema(atMostMs?: number, limit?: string) {
+  const text = z
+    .string()
+    .superRefine((value, ctx) => {
+      const ms = durationMs(value);
+      if (ms === undefined)
+        ctx.addIssue({ code: "custom", message: `expected ${DURATION_WORDS}, at most 10 years` });
+      else if (atMostMs !== undefined && ms > atMostMs)
+        ctx.addIssue({
+          code: "custom",
+          message: `must be at most ${limit ?? `${atMostMs}ms`}, got ${value.trim()}`,
+        });
+    })
+    .meta({ pattern: DURATION_PATTERN });
+  return z
+    .union([text, z.number().positive().transform(String).pipe(text)])
+    .describe("A duration: 30s, 10m, 2h, 1h30m, or a number of seconds.");
+}
+
+const duration = durationSchema();
 
 /** `0*(?:lo|…|hi)`: the numbers croner reads in a range (leading zeros allowed), and names. */
 function cronValue(lo: number, hi: number, names: readonly string[] = []): string {
@@ -125,6 +159,23 @@ const hooks = z
     "Commands run after the task: a shell string or a list of shell strings / argv lists. Data only via environment variables (BATON_RUN_ID, BATON_TASK, BATON_STATUS, BATON_EXIT_CODE, BATON_SUMMARY, BATON_RESULT_JSON, BATON_LOG_PATH).",
   );
 
+/** `value` when it is a map (a plain object), else an empty one. */
+function mapOf(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}
+
+/**
+ * For a map's cross-key checks: run them even when one of its keys is wrong (zod skips them then),
+ * so `baton config validate` lists every problem, not one per edit (docs/errors.md). A check run
+ * this way reads its fields through their shapes, never as the schema's output type.
+ */
+const EVERY_PROBLEM = {
+  when: (payload: { value: unknown }) =>
+    payload.value !== null && typeof payload.value === "object" && !Array.isArray(payload.value),
+};
+
 const envName = z.string().regex(ENV_NAME, "expected an environment variable name (letters, digits, _)");
 
 /** `key` or `key_env` (the name of a variable of the caller's environment), exactly one of them. */
@@ -168,13 +219,13 @@ const webhookChannel = z
       .optional()
       .describe("Headers whose values come from environment variables (secrets such as tokens)."),
   })
-  .superRefine((v, ctx) => exactlyOne(v, "url", ctx))
+  .superRefine((v, ctx) => exactlyOne(v, "url", ctx), EVERY_PROBLEM)
   .meta(oneOfPair("url"));
 
 const chatWebhook = (service: string) =>
   z
     .strictObject({ ...secretPair("webhook_url", `The ${service} incoming-webhook URL`) })
-    .superRefine((v, ctx) => exactlyOne(v, "webhook_url", ctx))
+    .superRefine((v, ctx) => exactlyOne(v, "webhook_url", ctx), EVERY_PROBLEM)
     .meta(oneOfPair("webhook_url"));
 
 const telegramChannel = z
@@ -190,7 +241,7 @@ const telegramChannel = z
   .superRefine((v, ctx) => {
     exactlyOne(v, "bot_token", ctx);
     exactlyOne(v, "chat_id", ctx);
-  })
+  }, EVERY_PROBLEM)
   .meta({ allOf: [oneOfPair("bot_token"), oneOfPair("chat_id")] });
 
 export const NOTIFY_WHEN = ["success", "failure", "complete"] as const;
@@ -283,19 +334,33 @@ const inputSpec = z.union([
           { message: "expected a valid regular expression" },
         )
         .optional(),
+      allow_dash: z
+        .boolean()
+        .optional()
+        .describe(
+          "Accept a given value that begins with '-' where the input is a whole argv element (`{{name}}` alone), which the program may read as an option. Default: refused.",
+        ),
     })
     .meta(inputDefaultMatchesType),
 ]);
 
+/** `86_400_000` as `1d` (the engine's backoff limits are whole days). */
+const inDays = (ms: number): string => `${ms / 86_400_000}d`;
+
+/** The engine's backoff limits (BACKOFF_LIMITS), so a retry that validates never fails at run time. */
 const retry = z.strictObject({
   attempts: z.number().int().min(1).max(100).describe("Attempts in all (1 = no retry)."),
   backoff: z.enum(["fixed", "exponential"]).optional().describe("Default: exponential."),
-  base: duration.optional().describe("The first delay (default 1s)."),
-  max: duration.optional().describe("The longest delay (default 1h)."),
+  base: durationSchema(BACKOFF_LIMITS.baseMs, inDays(BACKOFF_LIMITS.baseMs))
+    .optional()
+    .describe(`The first delay (default 1s, at most ${inDays(BACKOFF_LIMITS.baseMs)}).`),
+  max: durationSchema(BACKOFF_LIMITS.maxMs, inDays(BACKOFF_LIMITS.maxMs))
+    .optional()
+    .describe(`The longest delay (default 1h, at most ${inDays(BACKOFF_LIMITS.maxMs)}).`),
   factor: z
     .number()
     .min(1)
-    .max(100)
+    .max(BACKOFF_LIMITS.factor)
     .optional()
     .describe("Each exponential delay is the previous one times this (default 2)."),
 });
@@ -399,7 +464,10 @@ export const taskSchema = z
       properties: { [key]: { not: { type: "string", pattern: PLACEHOLDER.source } } },
     })),
   })
-  .superRefine((task, ctx) => {
+  .superRefine((spec, ctx) => {
+    // This runs even when other keys are wrong (EVERY_PROBLEM), so `spec` may not be a TaskSpec:
+    // each field's shape is checked before it is read (the field's own problem is reported apart).
+    const task = spec as Record<string, unknown>;
     if ((task.command === undefined) === (task.plugin === undefined)) {
       ctx.addIssue({
         code: "custom",
@@ -420,8 +488,8 @@ export const taskSchema = z
     if (task.with !== undefined && task.plugin === undefined) {
       ctx.addIssue({ code: "custom", message: "`with` is for plugin tasks", path: ["with"] });
     }
-    for (const key of Object.keys(task.env ?? {})) {
-      if (key.endsWith("_env") && !ENV_NAME.test(task.env![key]!)) {
+    for (const [key, value] of Object.entries(mapOf(task.env))) {
+      if (key.endsWith("_env") && typeof value === "string" && !ENV_NAME.test(value)) {
         ctx.addIssue({
           code: "custom",
           message: `${key} names a variable of the caller's environment: expected a variable name`,
@@ -429,12 +497,13 @@ export const taskSchema = z
         });
       }
     }
-    const inputNames = Object.keys(task.inputs ?? {});
+    const inputs = mapOf(task.inputs);
+    const inputNames = Object.keys(inputs);
     for (const key of ["command", "dry_run_command", "args"] as const) {
       const value = task[key];
-      if (value === undefined) continue;
-      const parts = typeof value === "string" ? [value] : value;
+      const parts: unknown[] = typeof value === "string" ? [value] : Array.isArray(value) ? value : [];
       parts.forEach((part, index) => {
+        if (typeof part !== "string") return;
         for (const match of part.matchAll(PLACEHOLDER)) {
           const name = match[1]!;
           const path = typeof value === "string" ? [key] : [key, index];
@@ -454,23 +523,24 @@ export const taskSchema = z
         }
       });
     }
-    for (const [name, spec] of Object.entries(task.inputs ?? {})) {
-      if (typeof spec === "string" || spec.default === undefined || spec.type === undefined) continue;
+    for (const [name, input] of Object.entries(inputs)) {
+      const { type, default: given } = mapOf(input);
+      if (given === undefined || !(INPUT_TYPES as readonly unknown[]).includes(type)) continue;
       const ok =
-        spec.type === "boolean"
-          ? typeof spec.default === "boolean"
-          : spec.type === "string"
-            ? typeof spec.default === "string"
-            : typeof spec.default === "number" && (spec.type === "number" || Number.isInteger(spec.default));
+        type === "boolean"
+          ? typeof given === "boolean"
+          : type === "string"
+            ? typeof given === "string"
+            : typeof given === "number" && (type === "number" || Number.isInteger(given));
       if (!ok) {
         ctx.addIssue({
           code: "custom",
-          message: `the default does not match type ${spec.type}`,
+          message: `the default does not match type ${String(type)}`,
           path: ["inputs", name, "default"],
         });
       }
     }
-  });
+  }, EVERY_PROBLEM);
 
 const argvTemplate = z
   .array(z.string().max(4096))
@@ -514,7 +584,7 @@ export const agentSchema = z
     if (agent.preset !== undefined && agent.command !== undefined) {
       ctx.addIssue({ code: "custom", message: "give `preset` or `command`, not both", path: [] });
     }
-  });
+  }, EVERY_PROBLEM);
 
 export const configSchema = z
   .strictObject({

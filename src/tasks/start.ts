@@ -5,7 +5,8 @@
  * `task:<name>` job the supervisor will run.
  */
 import { dirname } from "node:path";
-import { BatonError } from "../core/errors.js";
+import { statSync } from "node:fs";
+import { BatonError, InvalidInputError } from "../core/errors.js";
 import type { Job } from "../core/job.js";
 import type { Engine } from "../engine/engine.js";
 import type { LockClaim, NewJob } from "../store/types.js";
@@ -14,17 +15,17 @@ import { deleteEnv, saveEnv } from "../supervisor/run-dir.js";
 import type { TaskDef } from "./config.js";
 import { loadTaskConfig, requireTaskConfig } from "./config.js";
 import { acquireTaskLock, releaseTaskLock, taskLockClaim, taskLockName } from "./locks.js";
-import { checkPluginInputs, loadPlugin, looseInputs, pluginHostArgv, pluginModulePath } from "./plugins.js";
+import { checkPluginInputs, loadTaskPlugin, pluginHostArgv, withPluginEnv } from "./plugins.js";
 import type { InputValue, TaskPayload } from "./runner.js";
-import { isTaskPayload, planRun, resolveInputs, runEnv, taskType } from "./runner.js";
+import { isTaskPayload, planRun, resolveInputs, runEnv, taskCwd, taskType } from "./runner.js";
 
 /** The tags that mark a dry run and a run started with --force (`baton runs` shows them). */
 export const DRY_RUN_TAG = "dry-run";
 export const FORCED_TAG = "forced";
 
 export interface StartRequest {
-  /** `--input k=v` values, before checking. */
-  inputs: Record<string, string>;
+  /** Input values before checking: `--input k=v` strings, or JSON values (MCP, HTTP, library). */
+  inputs: Record<string, InputValue>;
   dryRun: boolean;
   /** Ignore `lock: true`. */
   force: boolean;
@@ -56,25 +57,66 @@ export type Prepared =
   | { kind: "preview"; preview: RunPreview };
 
 /**
+ * Most bytes of BATON_INPUTS_JSON (all inputs together). The kernel refuses to start a program with
+ * one environment variable over 128 KiB (E2BIG); the limit leaves room for the variable's name.
+ */
+export const MAX_INPUTS_BYTES = 120 * 1024;
+
+/** Inputs too large together to reach the program: refused before anything is queued. */
+function checkInputsSize(task: TaskDef, env: NodeJS.ProcessEnv): void {
+  const bytes = Buffer.byteLength(env.BATON_INPUTS_JSON ?? "");
+  if (bytes <= MAX_INPUTS_BYTES) return;
+  throw new InvalidInputError(
+    `the inputs of task '${task.name}' are too large together: ${bytes} bytes as BATON_INPUTS_JSON, over ${MAX_INPUTS_BYTES} (the system refuses to start a program with a larger variable); pass large values as files (a path as the input)`,
+    { task: task.name, inputs: Object.keys(task.spec.inputs ?? {}), bytes, max: MAX_INPUTS_BYTES },
+  );
+}
+
+/** A working directory that does not exist: refused before anything is queued. */
+function checkCwd(task: TaskDef, cwd: string): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(cwd).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (isDir) return;
+  const field = task.spec.cwd === undefined ? "the working directory" : `tasks.${task.name}.cwd`;
+  throw new InvalidInputError(
+    `${field}: ${cwd} does not exist or is not a directory (task '${task.name}' runs there)`,
+    { task: task.name, field: task.spec.cwd === undefined ? "cwd" : `tasks.${task.name}.cwd`, cwd },
+  );
+}
+
+/**
  * Check a run request and build its job row (not inserted yet) and environment. A dry run of a
  * command task without `dry_run_command` becomes a preview: what would run, with no side effect.
  */
-export async function prepareTaskRun(engine: Engine, def: TaskDef, request: StartRequest): Promise<Prepared> {
-  // A plugin's inputs are checked by its own schema (the module is loaded now, when it is used).
-  const inputs =
-    def.kind === "plugin"
-      ? (checkPluginInputs(
-          def.name,
-          await loadPlugin(pluginModulePath(def)),
-          looseInputs(request.inputs),
-        ) as Record<string, InputValue>)
-      : resolveInputs(def, request.inputs);
+export async function prepareTaskRun(
+  engine: Engine,
+  task: TaskDef,
+  request: StartRequest,
+): Promise<Prepared> {
+  // A plugin is loaded now, when it is used: a broken one is CONFIG_INVALID before anything is
+  // queued, its inputs are checked by its own definition, and its required environment with the
+  // task's (runEnv refuses a run without it).
+  let def = task;
+  let inputs: Record<string, InputValue>;
+  if (def.kind === "plugin") {
+    const plugin = await loadTaskPlugin(def);
+    def = withPluginEnv(def, plugin);
+    inputs = checkPluginInputs(def, plugin, request.inputs);
+  } else {
+    inputs = resolveInputs(def, request.inputs);
+  }
   const lock =
     def.spec.lock === true && !request.force && !request.dryRun ? taskLockName(def.project, def.name) : null;
   const pluginArgv = def.kind === "plugin" ? pluginHostArgv(def, request.dryRun) : undefined;
   // The id comes first: the environment names it (BATON_RUN_ID).
   const probe = engine.prepare({ type: taskType(def.name) });
   const env = runEnv(def, request.env, inputs, probe.id, request.dryRun);
+  checkInputsSize(def, env);
+  checkCwd(def, taskCwd(def, request.cwd));
   const plan = planRun(def, inputs, request.cwd, {
     dryRun: request.dryRun,
     lock,
@@ -142,7 +184,7 @@ export async function insertTaskRun(
   const claim = lock === null ? undefined : await taskLockClaim(engine, home, lock, def.name, row.id);
   let inserted: { job: Job; deduplicated: boolean } | undefined;
   try {
-    saveEnv(home, row.id, env, engine.store.location);
+    saveEnv(home, row.id, env, engine.store.ledger);
     inserted = await insert(row, claim);
   } finally {
     // Not this row: refused, deduplicated, or a repeated request answered with its first run.
@@ -203,10 +245,11 @@ export async function prepareTaskRetry(
     throw new BatonError("INVALID_INPUT", `job ${job.id} is a ${job.type} job without a task payload`);
   }
   const info = payload.task;
-  const def = taskDefOfRun(payload, callerEnv);
+  let def = taskDefOfRun(payload, callerEnv);
+  if (def.kind === "plugin") def = withPluginEnv(def, await loadTaskPlugin(def));
   const env = runEnv(def, callerEnv, info.inputs, job.id, info.dryRun);
   if (info.lock !== null) await acquireTaskLock(engine, home, info.lock, def.name, job.id);
-  saveEnv(home, job.id, env, engine.store.location);
+  saveEnv(home, job.id, env, engine.store.ledger);
   return async () => {
     deleteEnv(home, job.id);
     if (info.lock !== null) await releaseTaskLock(engine, info.lock, job.id);

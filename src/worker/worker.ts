@@ -5,8 +5,9 @@
  * worker owns.
  *
  * Wake-ups: an enqueue in this process wakes the worker at once; an enqueue in another process
- * wakes it through a watch on the SQLite write-ahead log (any commit touches it), with a slow poll
- * (`pollMs`) as the safety net and for jobs that become due later.
+ * wakes it through a watch on the SQLite write-ahead log (any commit touches it), or on PostgreSQL
+ * through the store's LISTEN/NOTIFY, with a slow poll (`pollMs`) as the safety net and for jobs
+ * that become due later.
  */
 import { EventEmitter } from "node:events";
 import { watch } from "node:fs";
@@ -41,6 +42,19 @@ export interface WorkerOptions {
   schedules?: readonly CronSchedule[];
   /** `stop()` waits this long for running handlers before giving their jobs back (default 10 s). */
   shutdownGraceMs?: number;
+  /**
+   * Claim ahead (D104): at most this many jobs claimed beyond the free slots, in the same
+   * transaction, and held in the worker under their leases until a slot takes them (default 100;
+   * 0 turns it off). The worker holds only as many as its measured handler time says it will start
+   * within half of `localQueueTtlMs`, so a worker of long jobs holds none.
+   */
+  localQueue?: number;
+  /**
+   * A held job not started within this long is given back (released, attempt not spent), ms.
+   * Default a quarter of the lease, at most 5 s; kept below the lease less two heartbeat periods,
+   * so a held job's lease is always live when its handler starts.
+   */
+  localQueueTtlMs?: number;
 }
 
 /** What a worker tells its listeners. */
@@ -67,7 +81,16 @@ interface Running {
   handlerDone: boolean;
   /** Set once an outcome is recorded or the job is gone: nothing else may record one. */
   settled: boolean;
+  /** `performance.now()` when the handler started (the mean handler time sizes the local queue). */
+  startedAt: number;
   done: Promise<void>;
+}
+
+/** A job claimed ahead and held, leased, until a slot takes it (D104). */
+interface Held {
+  claimed: ClaimedJob;
+  /** When it was claimed (`Date.now()`): released once older than the local queue's ttl. */
+  at: number;
 }
 
 /** Wait for `work` at most `ms`, leaving no timer behind either way. */
@@ -122,7 +145,32 @@ export class Worker {
   /** Aborted once `stop()` has given everything back: ends every wait the worker still has. */
   private readonly stopped = new AbortController();
   private unsubscribe: (() => void) | undefined;
+  /** Stops the PostgreSQL store's LISTEN wake-ups for this worker. */
+  private unwake: (() => void) | undefined;
   private watcher: FSWatcher | undefined;
+  /** Jobs claimed ahead, in claim order (D104). */
+  private held: Held[] = [];
+  private readonly localQueue: number;
+  private readonly localQueueTtlMs: number;
+  /** Mean handler time (ms, moving average), once one has run: how many held jobs a ttl covers. */
+  private meanRunMs: number | undefined;
+  /** The last claim got fewer jobs than it asked for: no claiming ahead until a slot is free. */
+  private drained = false;
+  /**
+   * Held jobs outlived the ttl and were given back: the slots are slower than the mean said, so
+   * no claiming ahead until a handler returns (else a long run would claim and give back the same
+   * jobs every ttl, churning the ledger and their events).
+   */
+  private heldExpired = false;
+  /** A claim ahead in flight (one at a time), awaited by `stop()`. */
+  private topUp: Promise<void> | undefined;
+  private heldTimer: Timer | undefined;
+  /** Jobs asked for by claims not yet answered (so two claims do not both fill the same room). */
+  private claiming = 0;
+  /** Releases of held jobs in flight, awaited by `stop()`. */
+  private readonly givingBack = new Set<Promise<void>>();
+  /** No handler sets its own concurrency: held jobs can start in any free slot. */
+  private readonly aheadAllowed: boolean;
 
   constructor(engine: Engine, options: WorkerOptions) {
     this.engine = engine;
@@ -136,6 +184,16 @@ export class Worker {
     );
     this.pollMs = checkDuration(options.pollMs ?? 1000, "pollMs");
     this.shutdownGraceMs = checkDuration(options.shutdownGraceMs ?? 10_000, "shutdownGraceMs");
+    const size = options.localQueue ?? 100;
+    if (!(Number.isInteger(size) && size >= 0 && size <= 10_000))
+      throw new BatonError("INVALID_INPUT", `localQueue must be an integer from 0 to 10000, got ${size}`);
+    const ttl = checkDuration(
+      options.localQueueTtlMs ?? Math.min(5000, Math.floor(this.leaseMs / 4)),
+      "localQueueTtlMs",
+    );
+    // A held job's lease must still be live when its handler starts, and until its first heartbeat.
+    this.localQueueTtlMs = Math.min(ttl, this.leaseMs - 2 * this.heartbeatMs);
+    this.localQueue = this.localQueueTtlMs > 0 ? size : 0;
     if (options.handlers.length === 0)
       throw new BatonError("INVALID_INPUT", "a worker needs at least one handler");
     for (const h of options.handlers) {
@@ -150,6 +208,9 @@ export class Worker {
         this.limiters.set(h.type, new LedgerRateLimiter(engine.store, h.type, limit, this.owner));
       }
     }
+    this.aheadAllowed = options.handlers.every(
+      (h) => h.options.concurrency === undefined || h.options.rateLimit !== undefined,
+    );
     this.emitter.setMaxListeners(0);
     this.cron = new CronScheduler(engine, options.schedules ?? [], (e) => this.reportError(e));
   }
@@ -183,6 +244,11 @@ export class Worker {
     return this.busy();
   }
 
+  /** Jobs claimed ahead and held, leased, waiting for a slot (D104). */
+  get heldCount(): number {
+    return this.held.length;
+  }
+
   /** Slots taken: handlers still running (a returned handler's outcome may still be committing). */
   private busy(): number {
     let n = 0;
@@ -195,8 +261,20 @@ export class Worker {
     if (this.state !== "new") throw new BatonError("INVALID_INPUT", "a worker starts once");
     this.state = "started";
     this.unsubscribe = this.engine.on("enqueued", (jobs) => {
-      if (jobs.length === 0 || jobs.some((j) => this.handlers.has(j.type))) this.wake();
+      if (jobs.length === 0 || jobs.some((j) => this.handlers.has(j.type))) {
+        // New work in this process: worth claiming ahead again even if the last claim came up short.
+        this.drained = false;
+        this.wake();
+      }
     });
+    const notifying = this.engine.store as { onWake?: (listener: () => void) => () => void };
+    if (this.engine.store.kind === "postgres" && typeof notifying.onWake === "function") {
+      // LISTEN/NOTIFY: another process's enqueue (or anything that makes a job claimable).
+      this.unwake = notifying.onWake(() => {
+        this.drained = false;
+        this.wakeSoon();
+      });
+    }
     if (this.engine.store.kind === "sqlite") {
       try {
         // Deferred to the next turn: a fill writes to the WAL too, and waking inside the watch
@@ -278,31 +356,150 @@ export class Worker {
   }
 
   /**
-   * One claim for every free slot of the types without a rate limit, computed when the group
-   * commit cuts its batch: slots freed by handlers that returned meanwhile are claimed in the same
-   * transaction that records their outcomes.
+   * How many jobs to hold ahead (D104): as many as the slots start within half the local queue's
+   * ttl at the mean handler time measured so far, at most `localQueue`. None before a handler has
+   * run, none for a worker whose handlers have their own concurrency (held jobs would wait on it).
+   */
+  private aheadTarget(): number {
+    if (this.localQueue === 0 || this.meanRunMs === undefined || !this.aheadAllowed || this.heldExpired)
+      return 0;
+    const perSlot = this.localQueueTtlMs / 2 / Math.max(this.meanRunMs, 0.01);
+    return Math.min(this.localQueue, Math.floor(perSlot * this.concurrency));
+  }
+
+  /**
+   * One claim for every free slot of the types without a rate limit, plus the jobs to hold ahead,
+   * computed when the group commit cuts its batch: slots freed by handlers that returned meanwhile
+   * are claimed in the same transaction that records their outcomes.
    */
   private plainClaim(): ClaimOptions | undefined {
     if (this.state !== "started") return undefined;
-    const plain = this.openTypes().filter((h) => !this.limiters.has(h.type));
-    if (plain.length === 0) return undefined;
+    const open = this.openTypes().filter((h) => !this.limiters.has(h.type));
+    const free = this.concurrency - this.busy();
     // A per-type limit below the free slots means claiming one at a time.
-    const room = Math.min(
-      this.concurrency - this.busy(),
-      ...plain.map((h) => (h.options.concurrency ?? this.concurrency) - this.countOf(h.type)),
-    );
-    if (room < 1) return undefined;
-    return { types: plain.map((h) => h.type), owner: this.owner, leaseMs: this.leaseMs, limit: room };
+    const room =
+      open.length === 0
+        ? 0
+        : Math.min(
+            free,
+            ...open.map((h) => (h.options.concurrency ?? this.concurrency) - this.countOf(h.type)),
+          );
+    const ahead = this.aheadTarget();
+    const inHand = this.held.length + this.claiming;
+    const limit = Math.max(0, room - inHand) + Math.max(0, ahead - Math.max(0, inHand - free));
+    if (limit < 1) return undefined;
+    // Claiming ahead (no handler has its own concurrency): every type without a rate limit, busy or not.
+    const types = (
+      ahead > 0 ? [...this.handlers.values()].filter((h) => !this.limiters.has(h.type)) : open
+    ).map((h) => h.type);
+    if (types.length === 0) return undefined;
+    return { types, owner: this.owner, leaseMs: this.leaseMs, limit };
+  }
+
+  /** Claim through the group commit; what comes back is held, and launched into free slots. */
+  private async claimPlain(): Promise<number> {
+    let asked = 0;
+    try {
+      const claimed = await this.writes.claim(() => {
+        const o = this.plainClaim();
+        asked = o?.limit ?? 0;
+        this.claiming += asked;
+        return o;
+      });
+      this.drained = claimed.length < asked;
+      const at = this.engine.clock.now();
+      for (const c of claimed) this.held.push({ claimed: c, at });
+      if (this.held.length > 0) this.armHeldTimer();
+      return claimed.length;
+    } finally {
+      this.claiming -= asked;
+    }
+  }
+
+  /** While every slot is busy, claim ahead once the held jobs run below half the target. */
+  private claimAhead(): void {
+    if (this.topUp !== undefined || this.drained || this.state !== "started") return;
+    const target = this.aheadTarget();
+    if (target === 0 || this.held.length > target / 2) return;
+    this.topUp = this.claimPlain()
+      .then(
+        (n) => {
+          if (n > 0) this.wake();
+        },
+        (error: unknown) => this.reportError(error),
+      )
+      .finally(() => {
+        this.topUp = undefined;
+      });
+  }
+
+  /** Start held jobs in free slots, oldest claim first; one held past the ttl is given back instead. */
+  private launchHeld(): number {
+    let n = 0;
+    const now = this.engine.clock.now();
+    while (this.held.length > 0 && this.state === "started" && this.busy() < this.concurrency) {
+      const h = this.held.shift()!;
+      if (now - h.at > this.localQueueTtlMs) {
+        this.heldExpired = true;
+        this.giveBack([h]);
+      } else {
+        this.launch(h.claimed);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Release held jobs (their attempt not spent); one transaction through the group commit. */
+  private giveBack(held: readonly Held[]): void {
+    for (const h of held) {
+      const work = this.writes
+        .finish(h.claimed.job.id, "released", { token: h.claimed.token, actor: this.owner })
+        .then(
+          (job) => this.emit("released", job),
+          (error: unknown) => {
+            if (!isLost(error)) this.reportError(error);
+          },
+        );
+      this.givingBack.add(work);
+      void work.finally(() => this.givingBack.delete(work));
+    }
+  }
+
+  /** Give back held jobs older than the ttl when it passes (a slot may stay busy longer). */
+  private armHeldTimer(): void {
+    if (this.heldTimer !== undefined || this.held.length === 0 || this.state !== "started") return;
+    const oldest = Math.min(...this.held.map((h) => h.at));
+    const wait = Math.max(1, oldest + this.localQueueTtlMs + 1 - this.engine.clock.now());
+    this.heldTimer = after(wait, () => {
+      this.heldTimer = undefined;
+      const now = this.engine.clock.now();
+      const stale = this.held.filter((h) => now - h.at > this.localQueueTtlMs);
+      if (stale.length > 0) {
+        this.held = this.held.filter((h) => now - h.at <= this.localQueueTtlMs);
+        this.heldExpired = true;
+        this.giveBack(stale);
+      }
+      this.armHeldTimer();
+    });
   }
 
   private async fill(): Promise<void> {
-    while (this.state === "started" && this.busy() < this.concurrency) {
+    while (this.state === "started") {
+      let started = this.launchHeld();
+      if (this.busy() >= this.concurrency) {
+        this.claimAhead();
+        return;
+      }
+      if (this.topUp !== undefined) {
+        // A claim is on its way: take its jobs rather than asking twice.
+        await this.topUp;
+        continue;
+      }
       const open = this.openTypes();
-      let started = 0;
       if (open.some((h) => !this.limiters.has(h.type))) {
-        const claimed = await this.writes.claim(() => this.plainClaim());
-        for (const c of claimed) this.launch(c);
-        started += claimed.length;
+        started += await this.claimPlain();
+        started += this.launchHeld();
       }
       for (const h of open.filter((x) => this.limiters.has(x.type))) {
         if (this.state !== "started" || this.busy() >= this.concurrency) break;
@@ -338,6 +535,7 @@ export class Worker {
       controller: new AbortController(),
       handlerDone: false,
       settled: false,
+      startedAt: performance.now(),
       done: Promise.resolve(),
     };
     this.running.set(claimed.job.id, r);
@@ -349,7 +547,6 @@ export class Worker {
 
   private async execute(r: Running): Promise<void> {
     const { job, token, attempt } = r.claimed;
-    const signal = r.controller.signal;
     const timers: Timer[] = [];
     const heartbeat = async (): Promise<void> => {
       if (r.settled) return;
@@ -375,7 +572,12 @@ export class Worker {
     }
     this.emit("active", job, attempt);
     const context: HandlerContext = {
-      signal,
+      // Read on first use: Node makes an AbortSignal (an EventTarget) only when `signal` is read
+      // or the job is aborted, so a handler that never looks at it costs none (issue 22). The same
+      // signal either way: the controller keeps the one it made.
+      get signal() {
+        return r.controller.signal;
+      },
       heartbeat,
       log: (text) => this.engine.note(job.id, text, this.owner),
       attempt,
@@ -448,6 +650,9 @@ export class Worker {
   private freeSlot(r: Running): void {
     if (r.handlerDone) return;
     r.handlerDone = true;
+    const ms = performance.now() - r.startedAt;
+    this.meanRunMs = this.meanRunMs === undefined ? ms : this.meanRunMs * 0.9 + ms * 0.1;
+    this.heldExpired = false;
     this.wake();
   }
 
@@ -476,10 +681,16 @@ export class Worker {
     if (this.state === "stopped" || this.state === "stopping") return;
     this.state = "stopping";
     this.unsubscribe?.();
+    this.unwake?.();
     this.watcher?.close();
     this.pollTimer?.cancel();
     await this.cron.stop();
     await this.filling;
+    await this.topUp;
+    // Held jobs never started: give them back at once (one transaction), attempts not spent.
+    this.heldTimer?.cancel();
+    this.giveBack(this.held.splice(0));
+    await Promise.all([...this.givingBack]);
     const grace = options.graceMs ?? this.shutdownGraceMs;
     const all = () => Promise.all([...this.running.values()].map((r) => r.done));
     // The waits are cancelled once won or lost, so no timer outlives stop() (a 10 s grace timer

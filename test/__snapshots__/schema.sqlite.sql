@@ -1,4 +1,4 @@
--- baton SQLite schema, user_version 9. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
+-- baton SQLite schema, user_version 10. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
 
 -- index events_at on events
 CREATE INDEX events_at ON events (at);
@@ -11,9 +11,6 @@ CREATE INDEX events_workflow ON events (project, workflow, id);
 
 -- index job_deps_reverse on job_deps
 CREATE INDEX job_deps_reverse ON job_deps (depends_on);
-
--- index jobs_claim_any on jobs
-CREATE INDEX jobs_claim_any ON jobs (priority DESC, run_at, id) WHERE state IN ('queued','retrying');
 
 -- index jobs_claim_type on jobs
 CREATE INDEX jobs_claim_type ON jobs (type, priority DESC, run_at, id) WHERE state IN ('queued','retrying');

@@ -434,6 +434,23 @@ export function describeStoreConformance(
         expect(got).toEqual(expected);
       });
 
+      it("a claim naming no type merges every type into one claim order, skipping excluded and paused types", async () => {
+        const { expected } = await orderFixture(["x", "y"]);
+        const now = clock.now();
+        const excluded = await add({ type: "a-excluded", priority: 9, runAt: now - 9000 });
+        const paused = await add({ type: "z-paused", priority: 9, runAt: now - 8000 });
+        const late = await add({ type: "m", priority: -1, runAt: now - 1000 });
+        await engine.pause("type", "z-paused");
+        const got: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          got.push(...(await ids(engine.claim({ owner: "w", excludeTypes: ["a-excluded"], limit: 2 }))));
+        }
+        expect(got).toEqual([...expected, late.id]);
+        expect(await engine.claim({ owner: "w", excludeTypes: ["a-excluded"], limit: 10 })).toEqual([]);
+        await engine.unpause("type", "z-paused");
+        expect(await ids(engine.claim({ owner: "w", limit: 10 }))).toEqual([excluded.id, paused.id]);
+      });
+
       it("returns the claimed job running with a fresh token, lease and attempt", async () => {
         const queued = await add({ maxAttempts: 5 });
         const now = clock.now();
@@ -840,6 +857,38 @@ export function describeStoreConformance(
         expect(new Set(attempts.map((a) => a.n)).size).toBe(2);
       });
 
+      it("events name each attempt by its own number after a release (claim, fail and complete agree)", async () => {
+        const j = await add({ maxAttempts: 3, backoff: { ...EXACT_BACKOFF, baseMs: 0 } });
+        const c1 = await claimOne("w1");
+        await engine.release(j.id, c1.token);
+        const c2 = await claimOne("w2");
+        await engine.fail(j.id, { token: c2.token, error: "boom" });
+        const c3 = await claimOne("w3");
+        await engine.complete(j.id, { token: c3.token, evidence: JSON.stringify("ok") });
+        expect([c1.attempt, c2.attempt, c3.attempt]).toEqual([1, 2, 3]);
+        const events = (await eventsOf(j.id)).filter((e) => e.kind !== "enqueued");
+        expect(events.map((e) => [e.kind, e.details?.attempt])).toEqual([
+          ["claimed", 1],
+          ["released", 1],
+          ["claimed", 2],
+          ["retry_scheduled", 2],
+          ["claimed", 3],
+          ["completed", 3],
+        ]);
+        // Many at once (the one-statement path of PostgreSQL) says the same.
+        const k = await add({ maxAttempts: 3 });
+        const d1 = await claimOne("w1");
+        await engine.release(k.id, d1.token);
+        const d2 = await claimOne("w2");
+        const other = await add();
+        const d3 = await claimOne("w3");
+        await engine.batch([
+          { kind: "finish", jobId: k.id, outcome: "succeeded", options: { token: d2.token } },
+          { kind: "finish", jobId: other.id, outcome: "succeeded", options: { token: d3.token } },
+        ]);
+        expect((await eventsOf(k.id)).at(-1)).toMatchObject({ kind: "completed", details: { attempt: 2 } });
+      });
+
       it("cancel ends a queued or running job; a finished job cannot be cancelled", async () => {
         const q = await add();
         const r = await add();
@@ -1119,6 +1168,46 @@ export function describeStoreConformance(
         expect(await store.events({ workflow: "nope", limit: 10 })).toEqual([]);
         const inWindow = await store.events({ jobId: j.id, since: clock.now(), limit: 100 });
         expect(inWindow.map((e) => e.kind)).toEqual(["claimed", "completed", "note"]);
+      });
+
+      it("events filter by a list of jobs and a list of kinds, in one read", async () => {
+        const a = await add();
+        const b = await add();
+        const c = await add();
+        await engine.note(a.id, "a");
+        await engine.note(b.id, "b");
+        await engine.note(c.id, "c");
+        const ofAB = await store.events({ jobIds: [a.id, b.id], limit: 100 });
+        expect(ofAB.map((e) => `${e.jobId === a.id ? "a" : "b"}:${e.kind}`)).toEqual([
+          "a:enqueued",
+          "b:enqueued",
+          "a:note",
+          "b:note",
+        ]);
+        const notes = await store.events({ kinds: ["note"], order: "desc", limit: 100 });
+        expect(notes.map((e) => e.details)).toEqual([{ text: "c" }, { text: "b" }, { text: "a" }]);
+        const both = await store.events({ jobIds: [a.id, c.id], kinds: ["note", "nothing"], limit: 100 });
+        expect(both.map((e) => e.details)).toEqual([{ text: "a" }, { text: "c" }]);
+        expect(await store.events({ jobIds: [], limit: 100 })).toEqual([]);
+        expect(await store.events({ kinds: [], limit: 100 })).toEqual([]);
+      });
+
+      it("latestAttempts reads the newest attempt of each of many jobs at once", async () => {
+        const twice = await add({ maxAttempts: 2, backoff: { ...EXACT_BACKOFF, baseMs: 0 } });
+        const c1 = await claimOne("w1", { types: ["t"] });
+        await engine.fail(twice.id, { token: c1.token, error: "exit 1", exitCode: 1 });
+        const c2 = await claimOne("w2", { types: ["t"] });
+        await engine.fail(twice.id, { token: c2.token, error: "exit 2", exitCode: 2 });
+        const once = await add();
+        const c3 = await claimOne("w3", { types: ["t"] });
+        await engine.complete(once.id, { token: c3.token, exitCode: 0 });
+        const never = await add({ delayMs: 60 * SECOND });
+        const latest = await store.latestAttempts([twice.id, once.id, never.id, "job_missing"]);
+        const byJob = new Map(latest.map((a) => [a.jobId, a]));
+        expect([...byJob.keys()].sort()).toEqual([twice.id, once.id].sort());
+        expect(byJob.get(twice.id)).toMatchObject({ n: 2, owner: "w2", exitCode: 2 });
+        expect(byJob.get(once.id)).toMatchObject({ n: 1, owner: "w3", exitCode: 0 });
+        expect(await store.latestAttempts([])).toEqual([]);
       });
 
       it("attempts are recorded with owner, times, outcome, exit code and error", async () => {

@@ -18,7 +18,12 @@ function newest(dir: string): number {
 export default function setup(): void {
   const root = join(import.meta.dirname, "..", "..");
   const stale = (file: string) => !existsSync(file) || statSync(file).mtimeMs < newest(join(root, "src"));
-  const bundleStale = stale(join(root, "dist", "cli.mjs"));
+  // The ledger key, the plugin import guard and the help texts are written with the bundle.
+  const bundleStale =
+    stale(join(root, "dist", "cli.mjs")) ||
+    stale(join(root, "dist", "ledger-key.cjs")) ||
+    stale(join(root, "dist", "plugin-guard.mjs")) ||
+    stale(join(root, "dist", "cli-help.json"));
   const libraryStale = stale(join(root, "dist", "index.js"));
   if (bundleStale || libraryStale) {
     execFileSync(

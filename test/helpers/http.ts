@@ -1,7 +1,7 @@
 import { request as httpRequest } from "node:http";
 import type { Opened } from "../../src/open.js";
 import { openEngine } from "../../src/open.js";
-import { LocalCommandHost } from "../../src/daemon/host.js";
+import { LocalCommandHost } from "../../src/ops/local-host.js";
 import type { HttpServerOptions, HttpServing } from "../../src/http/server.js";
 import { startHttpServer } from "../../src/http/server.js";
 import { tempDir } from "./tmp.js";

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach } from "vitest";
-import { daemonInfoPath, ledgerKey, socketPath } from "../../src/daemon/ipc.js";
+import { daemonInfoPath, ledgerKey, socketPath } from "../../src/ops/ipc.js";
 import { baton, batonAsync, envelope } from "./cli.js";
 import type { CliResult } from "./cli.js";
 

@@ -8,17 +8,24 @@ import { Pool, types as pgTypes } from "pg";
 import { BatonError, InvalidInputError } from "../../core/errors.js";
 import { classify, isConnectionError, translate } from "./errors.js";
 import { sleep } from "../../core/timer.js";
+import { driverUrl, repeatedParameter, SSL_MODES } from "../../core/database-url.js";
 
 /** Bounded retries of a whole transaction, per kind of failure. */
 export const RETRY_LIMITS = { contention: 30, connection: 6, stale_plan: 2 } as const;
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
-/** The schema name, checked: it is spliced into SQL (quoted), so only plain identifiers pass. */
-export function validateSchemaName(schema: string): string {
+/**
+ * The schema name, checked: it is spliced into SQL (quoted), so only plain identifiers pass.
+ * `field` names where it came from in the refusal's details (`BATON_DATABASE_SCHEMA` for the
+ * environment's).
+ */
+export function validateSchemaName(schema: string, field = "schema"): string {
   if (!SCHEMA_NAME.test(schema)) {
     throw new InvalidInputError(
-      `invalid PostgreSQL schema name '${schema}': use letters, digits and _ (not first), at most 63 characters`,
+      `invalid PostgreSQL schema name '${schema.slice(0, 80)}'${field === "schema" ? "" : ` in ${field}`}: ` +
+        "use letters, digits and _ (not first), at most 63 characters",
+      { field, value: schema.slice(0, 80) },
     );
   }
   return schema;
@@ -47,6 +54,38 @@ export function redactDatabaseUrl(connectionString: string): string {
       .replace(/(password\s*=\s*)('[^']*'|\S+)/gi, "$1***")
       .replace(/(\/\/[^:/@\s]*:)[^@]*@/, "$1***@");
   }
+}
+
+/**
+ * Refuse a connection string whose `sslmode` no client knows: node-postgres turns any sslmode on
+ * into SSL, so `sslmode=bogus` reached the server and came back as an INTERNAL "The server does not
+ * support SSL connections". INVALID_INPUT naming sslmode, the URL shown with its password masked.
+ * Also one that repeats a TLS or connection parameter (D127): the driver takes the last, a reader of the first
+ * would take another demand (the ledger key refuses it too, so the answer is the same with a daemon).
+ */
+export function checkSslMode(connectionString: string): void {
+  let mode: string | null | undefined;
+  try {
+    const query = new URL(connectionString).searchParams;
+    const repeated = repeatedParameter(query);
+    if (repeated !== undefined) {
+      throw new InvalidInputError(
+        `${repeated} is given ${query.getAll(repeated).length} times in the database URL ` +
+          `${redactDatabaseUrl(connectionString)}: give it once (node-postgres would use the last)`,
+        { field: repeated },
+      );
+    }
+    mode = query.get("sslmode");
+  } catch (error) {
+    if (error instanceof InvalidInputError) throw error;
+    mode = /(?:^|\s)sslmode\s*=\s*'?([^'\s]*)/.exec(connectionString)?.[1];
+  }
+  if (mode === null || mode === undefined || SSL_MODES.includes(mode)) return;
+  throw new InvalidInputError(
+    `sslmode=${JSON.stringify(mode.slice(0, 40))} in the database URL ${redactDatabaseUrl(connectionString)} ` +
+      `is not an SSL mode: use one of ${SSL_MODES.join(", ")}`,
+    { field: "sslmode", value: mode.slice(0, 40) },
+  );
 }
 
 /** BIGINT (ms times, counts) as JS numbers: every value baton stores fits in 2^53. Per pool, not global. */
@@ -131,7 +170,7 @@ export class PgConnection {
       // claim spent 0.6 ms planning for 0.4 ms executing (D28).
       "SET plan_cache_mode = force_generic_plan";
     this.clientConfig = {
-      connectionString: options.connectionString,
+      connectionString: driverUrl(options.connectionString),
       application_name: "baton",
       connectionTimeoutMillis: options.connectTimeoutMs,
       keepAlive: true,

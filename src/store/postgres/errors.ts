@@ -106,6 +106,17 @@ export function translate(error: unknown, location: string): unknown {
       cause: error,
     });
   }
+  // pg's answer when the server refuses TLS (SSLRequest answered 'N'): a server that will not do
+  // what the URL demands is unavailable to this caller, not an internal error (D127).
+  if (/^The server does not support SSL connections$/.test(message)) {
+    return new BatonError(
+      "STORE_UNAVAILABLE",
+      `the PostgreSQL server at ${location} does not support TLS (SSL) connections, which this URL demands ` +
+        "(its sslmode, ssl or sslrootcert, or PGSSLMODE): turn TLS on in the server, or use sslmode=disable " +
+        "where a plain-text connection is acceptable",
+      { cause: error },
+    );
+  }
   const state = sqlState(error);
   if (state === undefined) return error;
   switch (state) {

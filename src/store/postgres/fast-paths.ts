@@ -327,11 +327,12 @@ const COMPLETE_CTES = `input AS (
   UPDATE attempts SET ended_at = $12, outcome = 'succeeded', exit_code = done.input_exit_code,
     error = done.input_error
   FROM done WHERE attempts.job_id = done.id AND attempts.ended_at IS NULL
+  RETURNING attempts.job_id, attempts.n
 ), done_ev AS (
   INSERT INTO events (job_id, workflow, project, at, actor, kind, from_state, to_state, details)
-  SELECT id, workflow, project, $12, input_actor, 'completed', 'running', 'succeeded',
-    '{"attempt":' || attempts || input_rest
-  FROM done ORDER BY input_ord
+  SELECT done.id, done.workflow, done.project, $12, done.input_actor, 'completed', 'running', 'succeeded',
+    '{"attempt":' || coalesce(done_att.n, done.attempts) || done.input_rest
+  FROM done LEFT JOIN done_att ON done_att.job_id = done.id ORDER BY done.input_ord
 )`;
 
 export const COMPLETE = `WITH ${COMPLETE_CTES}

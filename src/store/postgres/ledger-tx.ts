@@ -99,14 +99,24 @@ export function ledgerTx(client: PoolClient, state: TxState, schema: string): Le
       );
       return Number((result.rows[0] as { n: number | string }).n);
     },
+    nextAttempt: async (jobId: string) => {
+      const result = await run(
+        client,
+        "SELECT coalesce(max(n), 0) + 1 AS n FROM attempts WHERE job_id = $1",
+        [jobId],
+      );
+      return Number((result.rows[0] as { n: number | string }).n);
+    },
     endAttempt: async (jobId, _n, end) => {
       // The open attempt, not attempt number n: the job's attempt count goes down again on
       // release and redrive, so it does not name the row (see LedgerTx.insertAttempt).
-      await run(
+      const result = await run(
         client,
-        "UPDATE attempts SET ended_at = $1, outcome = $2, exit_code = $3, error = $4 WHERE job_id = $5 AND ended_at IS NULL",
+        "UPDATE attempts SET ended_at = $1, outcome = $2, exit_code = $3, error = $4 WHERE job_id = $5 AND ended_at IS NULL RETURNING n",
         [end.endedAt, end.outcome, end.exitCode, end.error, jobId],
       );
+      const row = result.rows[0] as { n: number | string } | undefined;
+      return row === undefined ? undefined : Number(row.n);
     },
     insertEvent: async (e: Omit<JobEvent, "id">) => {
       await run(

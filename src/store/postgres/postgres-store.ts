@@ -47,6 +47,7 @@ import {
   PgConnection,
   RETRY_LIMITS,
   quoteIdent,
+  checkSslMode,
   redactDatabaseUrl,
   run,
   sleep,
@@ -137,6 +138,7 @@ export class PostgresStore extends LedgerStore {
   readonly kind = "postgres" as const;
   /** The connection string with its password redacted. */
   readonly location: string;
+  readonly ledger: string;
   readonly schema: string;
   /** The LISTEN/NOTIFY channel of this ledger: `baton_<schema>`. */
   readonly channel: string;
@@ -152,7 +154,10 @@ export class PostgresStore extends LedgerStore {
   constructor(options: PostgresStoreOptions) {
     super(options.clock ?? systemClock, options.random);
     this.schema = validateSchemaName(options.schema ?? "baton");
+    checkSslMode(options.connectionString);
     this.location = redactDatabaseUrl(options.connectionString);
+    // Several ledgers may share one database, one per schema (D134).
+    this.ledger = `${this.location}#schema=${this.schema}`;
     const channel = `baton_${this.schema}`;
     this.channel =
       Buffer.byteLength(channel) <= 63
@@ -630,6 +635,10 @@ export class PostgresStore extends LedgerStore {
 
   attempts(jobId: string): Promise<Attempt[]> {
     return this.reads.attempts(jobId);
+  }
+
+  latestAttempts(jobIds: readonly string[]): Promise<Attempt[]> {
+    return this.reads.latestAttempts(jobIds);
   }
 
   events(filter: EventFilter): Promise<JobEvent[]> {

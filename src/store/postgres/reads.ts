@@ -149,6 +149,14 @@ export class PgReads {
     return rows.map(toAttempt);
   }
 
+  async latestAttempts(jobIds: readonly string[]): Promise<Attempt[]> {
+    const { rows } = await this.read<AttemptRowSql>(
+      "SELECT DISTINCT ON (job_id) * FROM attempts WHERE job_id = ANY ($1::text[]) ORDER BY job_id, n DESC",
+      [[...jobIds]],
+    );
+    return rows.map(toAttempt);
+  }
+
   async events(filter: EventFilter): Promise<JobEvent[]> {
     const clauses: string[] = [];
     const params: unknown[] = [];
@@ -157,6 +165,8 @@ export class PgReads {
       return `$${params.length}`;
     };
     if (filter.jobId !== undefined) clauses.push(`job_id = ${param(filter.jobId)}`);
+    if (filter.jobIds !== undefined) clauses.push(`job_id = ANY (${param([...filter.jobIds])}::text[])`);
+    if (filter.kinds !== undefined) clauses.push(`kind = ANY (${param([...filter.kinds])}::text[])`);
     if (filter.workflow !== undefined) clauses.push(`workflow = ${param(filter.workflow)}`);
     if (filter.project !== undefined) clauses.push(`project = ${param(filter.project)}`);
     if (filter.types !== undefined && filter.types.length > 0) {

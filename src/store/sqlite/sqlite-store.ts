@@ -1,4 +1,4 @@
-import { chmodSync, existsSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Clock } from "../../core/clock.js";
@@ -6,7 +6,7 @@ import { systemClock } from "../../core/clock.js";
 import { SchemaTooNewError } from "../../core/errors.js";
 import type { Attempt, Job, JobEvent } from "../../core/job.js";
 import { isCandidate, referenceKeys } from "../../core/ids.js";
-import { ensureDir } from "../../core/paths.js";
+import { checkOwnPath, ensureDir } from "../../core/paths.js";
 import type { JobState } from "../../core/states.js";
 import type { AttemptRow, LedgerTx, WriteKind } from "../ledger.js";
 import { LedgerStore } from "../ledger.js";
@@ -76,12 +76,20 @@ const INSERT_JOB = `INSERT INTO jobs (id, type, name, payload, state, priority, 
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** The default store: one SQLite file shared safely by any number of processes. */
+/** A node of {@link SqliteStore.updateSql}'s tree: the text for the columns on its path. */
+interface UpdateText {
+  sql?: string;
+  next: Map<string, UpdateText>;
+}
+
 export class SqliteStore extends LedgerStore {
   readonly kind = "sqlite" as const;
   readonly location: string;
+  readonly ledger: string;
   readonly durability: Durability;
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  private readonly updateTexts: UpdateText = { next: new Map() };
   private readonly jobDecoders = new WeakMap<Database.Statement, (values: readonly unknown[]) => JobRow>();
   private readonly faultHook: FaultHook | undefined;
   private statementIndex = 0;
@@ -92,11 +100,25 @@ export class SqliteStore extends LedgerStore {
   constructor(options: SqliteStoreOptions) {
     super(options.clock ?? systemClock, options.random);
     this.location = options.path;
+    this.ledger = options.path;
     this.durability = options.durability ?? "full";
     this.faultHook = options.faultHook;
     // The file's folder is created private when missing; an existing one is the user's and is
     // never changed (the database files themselves are made 0600 below).
     ensureDir(dirname(options.path));
+    // A ledger another user owns or may write is refused (D86): its queued commands would run as
+    // this user. A new file is made 0600 before SQLite opens it, so it (and the -wal and -shm
+    // SQLite gives its mode) is never open to others, whatever the umask.
+    try {
+      closeSync(openSync(options.path, "wx", 0o600));
+    } catch {
+      // It exists (checked next), or cannot be made: SQLite's own open says why, as a typed error.
+    }
+    for (const suffix of ["", "-wal", "-shm"])
+      checkOwnPath(
+        options.path + suffix,
+        suffix === "" ? "the database" : `the database's ${suffix.slice(1)} file`,
+      );
     try {
       this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
       const db = new Database(options.path, { timeout: this.busyTimeoutMs });
@@ -132,6 +154,25 @@ export class SqliteStore extends LedgerStore {
    * better-sqlite3 binds at every call) re-prepares the statement, which cost 13–33 µs a run
    * (D34). A test keeps bare bound LIMITs out of the SQLite store.
    */
+  /**
+   * The `UPDATE jobs` text for a patch's columns, built once per set of columns: the engine's
+   * patches come in a few shapes, and building the text for every call was 10 % of the bytes a
+   * worker allocated per job (issue 22). A tree keyed by column name, so a lookup makes no string.
+   */
+  private updateSql(columns: readonly string[]): string {
+    let node = this.updateTexts;
+    for (const column of columns) {
+      let next = node.next.get(column);
+      if (next === undefined) {
+        next = { next: new Map() };
+        node.next.set(column, next);
+      }
+      node = next;
+    }
+    node.sql ??= `UPDATE jobs SET ${columns.map((c) => `${c} = ?`).join(", ")} WHERE id = ?`;
+    return node.sql;
+  }
+
   private stmt(sql: string): Database.Statement {
     let statement = this.statements.get(sql);
     if (statement === undefined) {
@@ -348,10 +389,8 @@ export class SqliteStore extends LedgerStore {
     updateJob: (id, patch) => {
       const { columns, values } = encodeJobPatch(patch);
       if (columns.length === 0) return;
-      this.exec(`UPDATE jobs SET ${columns.map((c) => `${c} = ?`).join(", ")} WHERE id = ?`).run(
-        ...values,
-        id,
-      );
+      values.push(id);
+      this.exec(this.updateSql(columns)).run(values);
     },
     deleteJob: (id) => {
       this.exec("DELETE FROM jobs WHERE id = ?").run(id);
@@ -362,10 +401,19 @@ export class SqliteStore extends LedgerStore {
       ).get(a.jobId, a.jobId, a.token, a.owner, a.startedAt) as { n: number };
       return row.n;
     },
+    nextAttempt: (jobId: string) => {
+      const row = this.exec("SELECT coalesce(max(n), 0) + 1 AS n FROM attempts WHERE job_id = ?").get(
+        jobId,
+      ) as {
+        n: number;
+      };
+      return row.n;
+    },
     endAttempt: (jobId, _n, end) => {
-      this.exec(
-        "UPDATE attempts SET ended_at = ?, outcome = ?, exit_code = ?, error = ? WHERE job_id = ? AND ended_at IS NULL",
-      ).run(end.endedAt, end.outcome, end.exitCode, end.error, jobId);
+      const row = this.exec(
+        "UPDATE attempts SET ended_at = ?, outcome = ?, exit_code = ?, error = ? WHERE job_id = ? AND ended_at IS NULL RETURNING n",
+      ).get(end.endedAt, end.outcome, end.exitCode, end.error, jobId) as { n: number } | undefined;
+      return row?.n;
     },
     insertEvent: (e: Omit<JobEvent, "id">) => {
       this.exec(`INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
@@ -497,18 +545,11 @@ export class SqliteStore extends LedgerStore {
     const project = request.project ?? null;
     const excludedProjects = JSON.stringify(request.excludeProjects ?? []);
     const affinities = request.affinities === undefined ? null : JSON.stringify(request.affinities);
-    if (request.types === undefined && request.typePrefixes === undefined) {
-      const excluded = [...(request.excludeTypes ?? []), ...pausedTypes];
-      return this.jobRecords(this.exec(sqlFile("sqlite", "claim_any")), {
-        now,
-        excluded: JSON.stringify(excluded),
-        workflow,
-        project,
-        excludedProjects,
-        affinities,
-        limit,
-      });
-    }
+    // A claim that names no type claims from every claimable type (one index serves claims, D119).
+    const types =
+      request.types === undefined && request.typePrefixes === undefined
+        ? (this.stmt(sqlFile("sqlite", "claimable_types")).pluck().all() as string[])
+        : request.types;
     const rows: JobRecord[] = [];
     for (const prefix of new Set(request.typePrefixes ?? [])) {
       if (prefix === "") continue;
@@ -528,7 +569,7 @@ export class SqliteStore extends LedgerStore {
         }),
       );
     }
-    for (const type of new Set(request.types ?? [])) {
+    for (const type of new Set(types ?? [])) {
       if (pausedTypes.has(type) || request.excludeTypes?.includes(type) === true) continue;
       rows.push(
         ...this.jobRecords(this.exec(sqlFile("sqlite", "claim_by_type")), {
@@ -542,7 +583,7 @@ export class SqliteStore extends LedgerStore {
         }),
       );
     }
-    if ((request.types?.length ?? 0) + (request.typePrefixes?.length ?? 0) > 1) {
+    if ((types?.length ?? 0) + (request.typePrefixes?.length ?? 0) > 1) {
       rows.sort(
         (a, b) => b.priority - a.priority || a.runAt - b.runAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
       );
@@ -694,6 +735,16 @@ export class SqliteStore extends LedgerStore {
     );
   }
 
+  latestAttempts(jobIds: readonly string[]): Promise<Attempt[]> {
+    return this.read(() =>
+      (
+        this.stmt(
+          "SELECT a.* FROM attempts a JOIN (SELECT job_id, max(n) AS n FROM attempts WHERE job_id IN (SELECT value FROM json_each(?)) GROUP BY job_id) m ON a.job_id = m.job_id AND a.n = m.n",
+        ).all(JSON.stringify(jobIds)) as AttemptRowSql[]
+      ).map(toAttempt),
+    );
+  }
+
   events(filter: EventFilter): Promise<JobEvent[]> {
     return this.read(() => {
       const clauses: string[] = [];
@@ -701,6 +752,14 @@ export class SqliteStore extends LedgerStore {
       if (filter.jobId !== undefined) {
         clauses.push("job_id = ?");
         params.push(filter.jobId);
+      }
+      if (filter.jobIds !== undefined) {
+        clauses.push("job_id IN (SELECT value FROM json_each(?))");
+        params.push(JSON.stringify(filter.jobIds));
+      }
+      if (filter.kinds !== undefined) {
+        clauses.push("kind IN (SELECT value FROM json_each(?))");
+        params.push(JSON.stringify(filter.kinds));
       }
       if (filter.workflow !== undefined) {
         clauses.push("workflow = ?");

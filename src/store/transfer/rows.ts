@@ -7,6 +7,7 @@
 import Database from "better-sqlite3";
 import pg from "pg";
 import { BatonError } from "../../core/errors.js";
+import { driverUrl } from "../../core/database-url.js";
 import { translate as translatePg } from "../postgres/errors.js";
 import { redactDatabaseUrl, validateSchemaName } from "../postgres/postgres-store.js";
 import { translate as translateSqlite } from "../sqlite/errors.js";
@@ -241,7 +242,7 @@ export function sqliteRows(path: string): LedgerRows {
 /** Rows of the PostgreSQL ledger at `url`, schema `schema`. */
 export async function postgresRows(url: string, schema: string): Promise<LedgerRows> {
   const location = redactDatabaseUrl(url);
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  const client = new pg.Client({ connectionString: driverUrl(url), connectionTimeoutMillis: 10_000 });
   client.on("error", () => undefined);
   const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {

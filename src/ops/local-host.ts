@@ -7,22 +7,24 @@ import type { CommandHost, DaemonStatus, LogStreamName } from "../ops/operation.
 import type { LogChunk } from "../supervisor/run-dir.js";
 import {
   attemptDir,
+  checkWritable,
   loadProcess,
   logPath,
   readLogChunk,
   removeJobFiles,
   saveEnv,
   tailLog,
+  wrapperStarted,
 } from "../supervisor/run-dir.js";
-import type { DaemonClient } from "./client.js";
-import { DaemonClient as Client, ensureDaemon } from "./client.js";
+import type { DaemonClient } from "./daemon-client.js";
+import { DaemonClient as Client, daemonUnresponsive, ensureDaemon } from "./daemon-client.js";
 import { sleep } from "../core/timer.js";
 
 export class LocalCommandHost implements CommandHost {
   readonly home: string;
   private client: DaemonClient | undefined;
 
-  /** `ledger`: the location of the store the jobs are in, marked beside their run folders. */
+  /** `ledger`: the store's `ledger` name (D134), marked beside the jobs' run folders. */
   constructor(
     home: string,
     private readonly ledger?: string,
@@ -33,6 +35,11 @@ export class LocalCommandHost implements CommandHost {
   private async daemon(): Promise<DaemonClient> {
     if (this.client === undefined || this.client.isClosed) this.client = await ensureDaemon(this.home);
     return this.client;
+  }
+
+  async ready(): Promise<void> {
+    await this.daemon();
+    checkWritable(this.home);
   }
 
   saveEnv(jobId: string, env: NodeJS.ProcessEnv): void {
@@ -104,6 +111,11 @@ export class LocalCommandHost implements CommandHost {
     return readLogChunk(attemptDir(this.home, jobId, attempt), stream, offset, max);
   }
 
+  started(jobId: string, attempt: number): boolean {
+    const dir = attemptDir(this.home, jobId, attempt);
+    return loadProcess(dir) !== undefined || wrapperStarted(dir);
+  }
+
   processOf(jobId: string, attempt: number): { pid: number } | undefined {
     const record = loadProcess(attemptDir(this.home, jobId, attempt));
     return record === undefined ? undefined : { pid: record.pid };
@@ -114,12 +126,22 @@ export class LocalCommandHost implements CommandHost {
       this.client !== undefined && !this.client.isClosed ? this.client : await Client.connect(this.home);
     if (client === undefined) return { running: false };
     try {
-      const status = await client.request<{
+      const status = await client.ask<{
         pid: number;
         running: string[];
         limits: { maxRunning: number; maxPerProject: number };
         dashboard?: string;
       }>("status");
+      // It holds its socket but does not answer: stopped or hung (D135).
+      if (status === undefined) {
+        const e = daemonUnresponsive(this.home);
+        return {
+          running: true,
+          responding: false,
+          ...(typeof e.details?.pid === "number" ? { pid: e.details.pid } : {}),
+          problem: e.message,
+        };
+      }
       return {
         running: true,
         pid: status.pid,

@@ -1,0 +1,144 @@
+/**
+ * D135: a daemon that holds its socket but does not answer (stopped with SIGSTOP, hung) must not
+ * hang its callers. Every `--json` call prints one envelope within a bounded time: reads run
+ * direct, changes are refused with DAEMON_UNRESPONSIVE (their outcome is learnt by repeating the
+ * request id), and `daemon status`, `health` and `doctor` name the daemon and how to recover.
+ * A real daemon, really stopped (SIGSTOP) and resumed (SIGCONT).
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { BIN } from "./helpers/cli.js";
+import { alive, cliJson, daemonPid, newHome, sleep, stopDaemon } from "./helpers/supervisor.js";
+import type { Home } from "./helpers/supervisor.js";
+
+/** One call, ended after 30 s (a hang before D135): its exit code and its stdout as one envelope. */
+function call(home: Home, args: string[]): { code: number | null; envelope: any; stdout: string } {
+  const result = spawnSync(process.execPath, [BIN, ...args], {
+    env: { ...process.env, ...home.env, BATON_HOME: home.dir },
+    cwd: home.dir,
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  const lines = result.stdout.split("\n").filter((l) => l.trim() !== "");
+  let envelope: unknown;
+  try {
+    envelope = lines.length === 1 ? JSON.parse(lines[0]!) : undefined;
+  } catch {
+    envelope = undefined;
+  }
+  return { code: result.status, envelope, stdout: result.stdout + result.stderr };
+}
+
+const homes: Home[] = [];
+afterEach(() => {
+  for (const home of homes.splice(0)) stopDaemon(home);
+});
+
+describe("D135 a frozen daemon", () => {
+  it("D135 with the daemon stopped (SIGSTOP), every call answers one envelope: reads direct, changes DAEMON_UNRESPONSIVE, `daemon status`, `status` and `doctor` name it; the change is not made behind the caller's back", async () => {
+    const home = newHome({ BATON_DAEMON_ANSWER_MS: "1500" });
+    homes.push(home);
+    cliJson(home, ["daemon", "start"]);
+    const pid = daemonPid(home)!;
+    expect(alive(pid)).toBe(true);
+    cliJson(home, ["enqueue", "-n", "before", "{}"]); // served by the daemon
+    process.kill(pid, "SIGSTOP");
+    let requestId: string;
+    try {
+      const enqueue = call(home, ["enqueue", '{"long":1}', "-n", "stlong", "--json"]);
+      expect(enqueue.code, enqueue.stdout).toBe(5);
+      expect(enqueue.envelope?.ok).toBe(false);
+      expect(enqueue.envelope.error.code).toBe("DAEMON_UNRESPONSIVE");
+      expect(enqueue.envelope.error.details.pid).toBe(pid);
+      requestId = enqueue.envelope.error.details.requestId as string;
+      expect(enqueue.envelope.error.message).toContain(`--request-id ${requestId}`);
+      expect(enqueue.envelope.error.message).toContain(`kill -CONT ${pid}`);
+
+      const list = call(home, ["list", "--json"]);
+      expect(list.code, list.stdout).toBe(0);
+      expect((list.envelope.data.jobs as { name: string }[]).map((j) => j.name)).toEqual(["before"]);
+
+      const health = call(home, ["health", "--json"]);
+      expect(health.code, health.stdout).toBe(0);
+      expect(health.envelope.data.ok).toBe(true);
+
+      const overview = call(home, ["status", "--json"]);
+      expect(overview.code, overview.stdout).toBe(0);
+      expect(overview.envelope.data.daemon).toMatchObject({ running: true, responding: false, pid });
+      expect(overview.envelope.data.daemon.problem).toContain(`kill -CONT ${pid}`);
+      // In words too: not "daemon: running (pid …)" (stranger s17f).
+      const overviewText = call(home, ["status"]);
+      expect(overviewText.stdout).toContain("daemon: NOT ANSWERING");
+      expect(overviewText.stdout).not.toContain("daemon: running");
+      // `daemon start` does not call an unanswering daemon "running".
+      const start = call(home, ["daemon", "start", "--json"]);
+      expect(start.code, start.stdout).toBe(5);
+      expect(start.envelope.error.code).toBe("DAEMON_UNRESPONSIVE");
+
+      const status = call(home, ["daemon", "status", "--json"]);
+      expect(status.code, status.stdout).toBe(1);
+      expect(status.envelope.data).toMatchObject({ running: true, responding: false, pid });
+
+      const doctor = call(home, ["doctor", "--json"]);
+      expect(doctor.envelope?.ok, doctor.stdout).toBe(true);
+      expect(doctor.envelope.data.ok).toBe(false);
+      const check = (doctor.envelope.data.checks as { name: string; ok: boolean; fix?: string }[]).find(
+        (c) => c.name === "daemon",
+      );
+      expect(check).toMatchObject({ ok: false });
+      expect(check!.fix).toContain(`kill -CONT ${pid}`);
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    // Resumed, the daemon does not serve the call its caller gave up on; the retry under the same
+    // request id makes it, once.
+    cliJson(home, ["health"]);
+    const retried = cliJson(home, ["--request-id", requestId, "enqueue", '{"long":1}', "-n", "stlong"]);
+    const again = cliJson(home, ["--request-id", requestId, "enqueue", '{"long":1}', "-n", "stlong"]);
+    expect(again.id ?? again.job?.id).toBe(retried.id ?? retried.job?.id);
+    const names = (cliJson(home, ["list", "--all"]).jobs as { name: string }[]).map((j) => j.name);
+    expect(names.filter((n) => n === "stlong")).toHaveLength(1);
+  });
+
+  it("D135 `daemon stop` refused by a stopped daemon (DAEMON_UNRESPONSIVE) is not carried out when it resumes: the refusal is true", async () => {
+    const home = newHome({ BATON_DAEMON_ANSWER_MS: "1000" });
+    homes.push(home);
+    cliJson(home, ["daemon", "start"]);
+    const pid = daemonPid(home)!;
+    process.kill(pid, "SIGSTOP");
+    try {
+      const stop = call(home, ["daemon", "stop", "--json"]);
+      expect(stop.code, stop.stdout).toBe(5);
+      expect(stop.envelope.error.code).toBe("DAEMON_UNRESPONSIVE");
+      expect(stop.envelope.error.message).toContain(`kill -CONT ${pid}`);
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    // Resumed, it finds the request past its deadline: it keeps running (a daemon that obeyed it
+    // logs "shutting down" and exits within moments; give it 3 s to show it did not).
+    for (let i = 0; i < 30; i++) {
+      await sleep(100);
+      expect(alive(pid)).toBe(true);
+      expect(readFileSync(join(home.dir, "daemon.log"), "utf8")).not.toContain("shutting down");
+    }
+    const status = call(home, ["daemon", "status", "--json"]);
+    expect(status.code, status.stdout).toBe(0);
+    expect(status.envelope.data).toMatchObject({ running: true, pid });
+    // Asked again, in time, it stops.
+    expect(cliJson(home, ["daemon", "stop"])).toMatchObject({ stopped: true });
+    expect(alive(pid)).toBe(false);
+  });
+
+  it("D135 a served call longer than the answer window (`wait` on a 3 s command) is kept alive, not given up", () => {
+    const home = newHome({ BATON_DAEMON_ANSWER_MS: "1000" });
+    homes.push(home);
+    cliJson(home, ["daemon", "start"]);
+    const run = cliJson(home, ["run", "--", "sleep", "3"]);
+    const id = (run.id ?? run.job?.id) as string;
+    const waited = call(home, ["wait", id, "--json"]);
+    expect(waited.code, waited.stdout).toBe(0);
+    expect(waited.envelope.ok).toBe(true);
+  });
+});
