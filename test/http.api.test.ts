@@ -2,12 +2,11 @@
  * The HTTP API over a real server on 127.0.0.1:0 and a temp SQLite file: every route, typed errors
  * for bad input, and the live event stream (including a change made by another process).
  */
-import { appendFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { ensureAttemptDir, logPath } from "../src/supervisor/run-dir.js";
 import { baton, envelope } from "./helpers/cli.js";
 import type { TestServer } from "./helpers/http.js";
 import { callOp, readStream, request, startTestServer } from "./helpers/http.js";
+import { writeRunOutput } from "./helpers/run-output.js";
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -119,12 +118,10 @@ describe("HTTP API routes", () => {
     const empty = await request(`${server.base}/api/jobs/${id}/log`);
     expect(empty.body.data).toMatchObject({ attempt: 0, text: "" });
     const [claimed] = await server.opened.engine.claim({ types: ["command"], owner: "test", limit: 1 });
-    ensureAttemptDir(server.home, id!, claimed!.attempt);
-    const file = logPath(server.home, id!, claimed!.attempt);
-    appendFileSync(file, "line one\n");
+    writeRunOutput(server.home, id!, claimed!.attempt, "line one\n");
     const first = await request(`${server.base}/api/jobs/${id}/log`);
     expect(first.body.data).toMatchObject({ attempt: 1, text: "line one\n", finished: false });
-    appendFileSync(file, "line two é\n");
+    writeRunOutput(server.home, id!, claimed!.attempt, "line two é\n");
     const next = await request(`${server.base}/api/jobs/${id}/log?offset=${first.body.data.offset}`);
     expect(next.body.data.text).toBe("line two é\n");
     const again = await request(`${server.base}/api/jobs/${id}/log?offset=${next.body.data.offset}`);

@@ -2,15 +2,15 @@
  * Dashboard defects found by a demanding user (issue dash3), each a test that failed before its
  * fix, in one headless Chromium and one server for the file.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureAttemptDir, logPath } from "../src/supervisor/run-dir.js";
 import type { TestServer } from "./helpers/http.js";
 import { request, startTestServer } from "./helpers/http.js";
+import { writeRunOutput } from "./helpers/run-output.js";
 
 const TOKEN = "dashboard-fixes-token-7c1e9a03";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -51,8 +51,7 @@ async function commandWithLog(log: string): Promise<string> {
     await engine.enqueue({ type: "command", name: "big", maxAttempts: 1, payload: { argv: ["x"] } })
   )[0]!.job.id;
   const [claimed] = await engine.claim({ types: ["command"], owner: "test", limit: 1 });
-  ensureAttemptDir(server.home, id, 1);
-  writeFileSync(logPath(server.home, id, 1), log);
+  writeRunOutput(server.home, id, 1, log);
   await engine.complete(id, { token: claimed!.token });
   return id;
 }

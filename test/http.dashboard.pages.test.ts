@@ -17,11 +17,11 @@ import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shortId as shortIdOf } from "../src/core/ids.js";
 import { HostRegistration } from "../src/supervisor/hosts.js";
-import { ensureAttemptDir, logPath } from "../src/supervisor/run-dir.js";
 import { axe } from "./helpers/axe.js";
 import { ROOT } from "./helpers/cli.js";
 import type { TestServer } from "./helpers/http.js";
 import { callOp, startTestServer } from "./helpers/http.js";
+import { writeRunOutput } from "./helpers/run-output.js";
 import { stopDaemonsIn } from "./helpers/tmp.js";
 
 const TOKEN = "dashboard-pages-token-5d2b8e41";
@@ -154,8 +154,7 @@ beforeAll(async () => {
   ] as const) {
     const [claimed] = await engine.claim({ types: ["command"], owner: "test", limit: 1 });
     expect(claimed!.attempt).toBe(n);
-    ensureAttemptDir(server.home, ids.command, n);
-    writeFileSync(logPath(server.home, ids.command, n), `${line}\n`);
+    writeRunOutput(server.home, ids.command, n, `${line}\n`);
     await engine.fail(ids.command, { token: claimed!.token, error: `exit 2 (attempt ${n})`, exitCode: 2 });
     if (n === 1) await engine.retry(ids.command);
   }

@@ -8,16 +8,16 @@
  * The README's screenshots are written by test/http.dashboard.pages.test.ts (this file writes the
  * overview with a running command only).
  */
-import { appendFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { chromium } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ensureAttemptDir, logPath } from "../src/supervisor/run-dir.js";
 import { baton, envelope, ROOT } from "./helpers/cli.js";
 import type { TestServer } from "./helpers/http.js";
 import { callOp, startTestServer } from "./helpers/http.js";
+import { writeRunOutput } from "./helpers/run-output.js";
 import { FIXTURES, newHome } from "./helpers/supervisor.js";
 
 const TOKEN = "dashboard-test-token-3c9e1f7a";
@@ -131,9 +131,8 @@ describe("dashboard in headless Chromium", () => {
     const [made] = await server!.opened.engine.enqueue({ type: "command", payload: { command: "make" } });
     const id = made!.job.id;
     const [claimed] = await server!.opened.engine.claim({ types: ["command"], owner: "test", limit: 1 });
-    ensureAttemptDir(server!.home, id, claimed!.attempt);
-    const file = logPath(server!.home, id, claimed!.attempt);
-    appendFileSync(file, "compiling 1/3\n");
+    const write = (line: string) => writeRunOutput(server!.home, id, claimed!.attempt, `${line}\n`);
+    write("compiling 1/3");
 
     await p.locator(`tr[data-id="${id}"] td.name a`).click();
     await p.locator("#log", { hasText: "compiling 1/3" }).waitFor(WAIT);
@@ -141,12 +140,12 @@ describe("dashboard in headless Chromium", () => {
     const details = await p.locator("dl.fields").textContent();
     expect(details).toContain("command");
     expect(details).not.toContain("[object");
-    appendFileSync(file, "compiling 2/3\n");
+    write("compiling 2/3");
     await p.locator("#log", { hasText: "compiling 2/3" }).waitFor(WAIT);
 
     await p.locator("#log-pause").click();
     await p.locator("#log-status", { hasText: "paused" }).waitFor(WAIT);
-    appendFileSync(file, "compiling 3/3\n");
+    write("compiling 3/3");
     // Paused: two more poll periods pass and the new line stays hidden.
     await p.waitForTimeout(2500);
     expect(await p.locator("#log").textContent()).not.toContain("compiling 3/3");
