@@ -162,6 +162,69 @@ describe("job references over MCP take project as the CLI takes --project (D130)
       baton(["daemon", "stop"], { home: w.home });
     }
   }, 90_000);
+
+  it("the default set's check_task / complete_task / fail_task take project too: 'build' in two projects", async () => {
+    const w = world();
+    // The default tool set (no --tools), its server standing in a third project.
+    const server = await connectStdio(w.home, [], w.projC);
+    try {
+      const tools = (await server.client.listTools()).tools;
+      for (const name of ["check_task", "complete_task", "fail_task"])
+        expect(Object.keys(tools.find((t) => t.name === name)!.inputSchema.properties ?? {}), name).toContain(
+          "project",
+        );
+      const enqueued = async (project: string) =>
+        (await call(server.client, "enqueue_task", { name: "build", cwd: project })).data.jobs[0]
+          .id as string;
+      const a = await enqueued(w.projA);
+      const b = await enqueued(w.projB);
+      const inA = { id: "build", project: w.projA };
+      const inB = { id: "build", project: w.projB };
+      const state = async (scope: { id: string; project: string }) => {
+        const shown = await call(server.client, "check_task", scope);
+        expect(shown.isError, JSON.stringify(shown.content)).toBeFalsy();
+        return [shown.data.job.id, shown.data.job.state] as [string, string];
+      };
+
+      // Without a project the name is looked up from the server's cwd, then everywhere: two projects
+      // have it, so each tool answers AMBIGUOUS_ID (as job_status does) and changes nothing.
+      for (const [name, args] of [
+        ["check_task", { id: "build" }],
+        ["complete_task", { id: "build", evidence: "done" }],
+        ["fail_task", { id: "build", error: "broke" }],
+      ] as const) {
+        const refused = await call(server.client, name, args);
+        expect(refused.isError, name).toBe(true);
+        expect(toolError(refused).code, name).toBe("AMBIGUOUS_ID");
+      }
+      expect(await state(inA)).toEqual([a, "queued"]);
+      expect(await state(inB)).toEqual([b, "queued"]);
+
+      const completed = await call(server.client, "complete_task", { ...inA, evidence: "done" });
+      expect(completed.data.completed).toEqual([{ id: a, state: "succeeded" }]);
+      expect(await state(inA)).toEqual([a, "succeeded"]);
+      expect(await state(inB)).toEqual([b, "queued"]);
+
+      const failed = await call(server.client, "fail_task", { ...inB, error: "broke", noRetry: true });
+      expect(failed.data).toMatchObject({ id: b, state: "failed" });
+      expect(await state(inA)).toEqual([a, "succeeded"]);
+      expect(await state(inB)).toEqual([b, "failed"]);
+
+      // `ids` and `items` are looked up in the project given too.
+      const c = await enqueued(w.projA);
+      const d = await enqueued(w.projB);
+      const many = await call(server.client, "complete_task", { ids: ["build"], project: w.projB });
+      expect(many.data.errors).toEqual([]);
+      expect(many.data.completed).toEqual([{ id: d, state: "succeeded" }]);
+      const items = await call(server.client, "complete_task", {
+        items: [{ id: "build", evidence: "own" }],
+        project: w.projA,
+      });
+      expect(items.data.completed).toEqual([{ id: c, state: "succeeded" }]);
+    } finally {
+      await server.close();
+    }
+  }, 90_000);
 });
 
 describe("a refusal names what to pass in the words of the front-end that is talking", () => {

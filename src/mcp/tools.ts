@@ -132,7 +132,7 @@ function withRequestIdArgument(json: Json): Json {
       ...properties,
       [REQUEST_ID_ARGUMENT]: {
         type: "string",
-        description: "Your id for this call: a repeat returns the first answer",
+        description: "Your call id: a repeat returns the first answer",
       },
     },
   };

@@ -47,7 +47,7 @@ export const enqueueTask = defineOperation({
   name: "enqueue_task",
   title: "Enqueue tasks",
   summary:
-    "Record durable tasks (one per unit of work, e.g. per file) before doing them. Pass `tasks` for a batch. Survives crashes; resume_session lists what is left.",
+    "Record durable tasks (one per unit of work, e.g. per file) before doing them. Survives crashes; resume_session lists what is left.",
   input: taskSpec.partial().extend({
     tasks: z.array(taskSpec).min(1).max(10_000).optional().describe("Many tasks at once (atomic)."),
     ...scopeFields,
@@ -139,13 +139,14 @@ export const completeTask = defineOperation({
   name: "complete_task",
   title: "Complete tasks",
   summary:
-    "Mark tasks done, with evidence of what changed. One (`id`), several with shared evidence (`ids`), or `items` each with its own evidence.",
+    "Mark tasks done, with evidence of what changed: `id`, `ids` (shared evidence) or `items` (each its own).",
   input: z.object({
     ...idsFields,
+    ...refScopeFields,
     items: z.array(finishItem).min(1).max(10_000).optional(),
     evidence: z.unknown().optional().describe("What was done: files changed, test output, a summary."),
     result: z.unknown().optional(),
-    token: z.string().optional().describe("The fencing token from claim_task, if the task was claimed."),
+    token: z.string().optional().describe("Fencing token from claim_task, if claimed."),
   }),
   output: z.object({
     completed: z.array(
@@ -176,7 +177,7 @@ export const completeTask = defineOperation({
     const errors: { id: string; code: string; message: string }[] = [];
     for (const item of items) {
       try {
-        const job = await resolveJob(ctx, item.id);
+        const job = await resolveJob(ctx, item.id, input);
         refuseReserved(job.type, "complete_task", "finish");
         // An agent repeating its own call (a lost answer, a retry) gets "already done", not a
         // conflict: completing a succeeded task again asks for what is already true. Another
@@ -220,6 +221,7 @@ export const failTask = defineOperation({
   summary: "Record that a task failed, with the error. A claimed task is retried while attempts are left.",
   input: z.object({
     id: idRef,
+    ...refScopeFields,
     error: z
       .string()
       .min(1)
@@ -233,7 +235,7 @@ export const failTask = defineOperation({
   idempotent: false,
   agent: "default",
   async run(input, ctx) {
-    const job = await resolveJob(ctx, input.id);
+    const job = await resolveJob(ctx, input.id, input);
     refuseReserved(job.type, "fail_task", "finish");
     const failed = await ctx.engine.fail(job.id, {
       error: input.error,
@@ -251,7 +253,7 @@ export const resumeSession = defineOperation({
   name: "resume_session",
   title: "Resume unfinished work",
   summary:
-    "Call at the start of a chat: lists the unfinished tasks of this project (or one workflow), newest context first, within a token budget. Pass `since` (the cursor of a previous call) to get only what changed.",
+    "Call at the start of a chat: the unfinished tasks of this project (or one workflow), newest context first, within a token budget; `since` gives only what changed.",
   input: z.object({
     ...scopeFields,
     workflow: z.string().max(500).optional().describe('Only this workflow; "" for tasks in none.'),
@@ -261,13 +263,13 @@ export const resumeSession = defineOperation({
       .min(50)
       .max(100_000)
       .optional()
-      .describe("Token budget for the answer (default 600)."),
+      .describe("Token budget of the answer (default 600)."),
     since: z
       .string()
       .max(40)
       .superRefine(checked((v) => readCursor(v, 0)))
       .optional()
-      .describe("Cursor from a previous resume_session, or a time (yesterday, 2h, an ISO date)."),
+      .describe("A previous call's cursor, or a time (yesterday, 2h, an ISO date)."),
   }),
   output: resumeOutputSchema,
   readOnly: true,
@@ -287,16 +289,11 @@ export const resumeSession = defineOperation({
 export const checkTask = defineOperation({
   name: "check_task",
   title: "Show a task",
-  summary: "One task in full: payload, state, result, evidence, error, attempts and its recent events.",
+  summary: "One task in full: payload, state, result, evidence, error, attempts, recent events.",
   input: z.object({
     id: idRef,
-    events: z
-      .number()
-      .int()
-      .min(0)
-      .max(1000)
-      .optional()
-      .describe("How many recent events to include (default 20)."),
+    ...refScopeFields,
+    events: z.number().int().min(0).max(1000).optional().describe("Recent events to include (default 20)."),
   }),
   output: z.object({
     job: jobViewSchema,
@@ -308,7 +305,7 @@ export const checkTask = defineOperation({
   idempotent: true,
   agent: "default",
   async run(input, ctx) {
-    const job = await resolveJob(ctx, input.id);
+    const job = await resolveJob(ctx, input.id, input);
     const [attempts, events] = await Promise.all([
       ctx.engine.attempts(job.id),
       ctx.engine.events({ jobId: job.id, limit: 10_000 }),
@@ -344,7 +341,7 @@ const stateFilter = z
       }),
     z.array(stateWord).min(1).max(20),
   ])
-  .describe("A state, live or finished; several as an array or with commas (queued,running).");
+  .describe("A state, live or finished; several as an array or comma-separated.");
 
 /** The states a state filter names, in the catalogue's order, each once. */
 function statesOf(filter: string | readonly string[]): JobState[] {
@@ -372,7 +369,7 @@ export const listTasks = defineOperation({
   name: "list_tasks",
   title: "List tasks",
   summary:
-    "Tasks of this project (or all projects), newest first, filtered by state, type, workflow, tag, text or creation time.",
+    "Tasks of this project (or all), newest first, filtered by state, type, workflow, tag, text or creation time.",
   input: z.object({
     ...scopeFields,
     all: z.boolean().optional().describe("Every project, not just the current one."),
@@ -385,9 +382,7 @@ export const listTasks = defineOperation({
     since: timeRef
       .optional()
       .describe("Created at or after: ISO date, a duration ago (2h, 7d), today or yesterday."),
-    until: timeRef
-      .optional()
-      .describe("Created before: ISO date, a duration ago (2h, 7d), today or yesterday."),
+    until: timeRef.optional().describe("Created before; same forms as since."),
     limit: z.number().int().min(1).max(1000).optional(),
     cursor: z
       .string()
@@ -466,7 +461,7 @@ export const explainTask = defineOperation({
 export const auditLog = defineOperation({
   name: "audit_log",
   title: "Audit log",
-  summary: "What happened: the event trail (who did what, when, with what evidence), or a summary by kind.",
+  summary: "The event trail (who did what, when, with what evidence), or a summary by kind.",
   input: z.object({
     ...scopeFields,
     all: z.boolean().optional(),

@@ -15,8 +15,8 @@ export const scopeFields = {
     .min(1)
     .max(4096)
     .optional()
-    .describe("The caller's working directory (its git root is the project)."),
-  project: z.string().min(1).max(4096).optional().describe("The project path; overrides cwd."),
+    .describe("Your working directory (its git root is the project)."),
+  project: z.string().min(1).max(4096).optional().describe("Project path; overrides cwd."),
 };
 
 /**
@@ -41,19 +41,14 @@ export function checked(parse: (value: string) => unknown) {
  * its own cwd's), then every project: a name found in two projects elsewhere is AMBIGUOUS_ID.
  */
 export const refScopeFields = {
-  project: z
-    .string()
-    .min(1)
-    .max(4096)
-    .optional()
-    .describe("Project path where a job name is looked up first."),
+  project: z.string().min(1).max(4096).optional().describe("Project path where a name is looked up first."),
 };
 
 export const idRef = z
   .string()
   .min(1)
   .max(200)
-  .describe("Job id, short id (its last 6 chars), id prefix or job name.");
+  .describe("Job id, short id (last 6 chars), id prefix or name.");
 
 /**
  * The BATON_HOME whose daemon runs the caller's process jobs: its command host's, else its

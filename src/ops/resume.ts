@@ -29,7 +29,7 @@ const workflowSchema = z.object({
 
 export const resumeOutputSchema = z.object({
   project: z.string(),
-  cursor: z.string().describe("Pass as `since` next time to get only what changed."),
+  cursor: z.string().describe("Pass as `since` next time."),
   remaining: z.number(),
   workflows: z.array(workflowSchema),
   finishedSince: z.array(z.string()).optional(),
