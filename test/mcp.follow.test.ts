@@ -4,7 +4,7 @@
  * workflows and projects from the ledger, the `logging` capability carrying the server's warnings,
  * and typed schemas for free-form inputs.
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { call, connectStdio } from "./helpers/mcp.js";
@@ -44,6 +44,42 @@ describe("baton mcp: following long work", () => {
     // Without a token nothing is sent, and the answer is the same.
     const again = await call(server.client, "wait_job", { id: started.data.id, timeoutSeconds: 5 });
     expect(again.data.finished).toBe(true);
+  }, 60_000);
+
+  it("wait_job's progress follows the job its `project` names: a running 'build' in two projects (D130)", async () => {
+    const home = newHome();
+    const [projA, projB, projC] = ["a", "b", "c"].map((p) => {
+      const dir = join(tempDir("baton-project-"), p);
+      mkdirSync(join(dir, ".git"), { recursive: true });
+      return dir;
+    }) as [string, string, string];
+    // The server stands in a third project: "build" alone is AMBIGUOUS_ID from there.
+    const server = await connectStdio(home.dir, ["--tools", "full"], projC);
+    open.push(server);
+    const run = async (cwd: string, script: string) => {
+      const started = await call(server.client, "run_command", {
+        argv: ["sh", "-c", script],
+        name: "build",
+        cwd,
+      });
+      expect(started.isError, JSON.stringify(started.content)).toBeFalsy();
+      return started.data.id as string;
+    };
+    const b = await run(projB, "echo other; sleep 30");
+    try {
+      await run(projA, "for i in 1 2 3; do echo line$i; sleep 1; done");
+      const updates: { progress: number; message?: string }[] = [];
+      const result = (await server.client.callTool(
+        { name: "wait_job", arguments: { id: "build", project: projA, timeoutSeconds: 30 } },
+        { onprogress: (p) => updates.push(p) },
+      )) as { structuredContent: { finished: boolean; state: string } };
+      expect(result.structuredContent).toMatchObject({ finished: true, state: "succeeded" });
+      expect(updates.length).toBeGreaterThanOrEqual(1);
+      expect(updates.some((u) => /^running for \d+ s: line\d$/.test(u.message ?? ""))).toBe(true);
+      expect(updates.some((u) => (u.message ?? "").includes("other"))).toBe(false);
+    } finally {
+      await call(server.client, "stop_job", { id: b });
+    }
   }, 60_000);
 
   it("completes job references, workflow names and projects from the ledger", async () => {

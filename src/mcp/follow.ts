@@ -8,6 +8,7 @@ import { EventEmitter } from "node:events";
 import type { McpServer, ServerContext } from "@modelcontextprotocol/server";
 import { isTerminal } from "../core/states.js";
 import { getOperation } from "../ops/catalogue.js";
+import { resolveJob } from "../ops/common.js";
 import { invoke } from "../ops/invoke.js";
 import type { Operation, OpContext } from "../ops/operation.js";
 
@@ -51,7 +52,9 @@ export async function withProgress<T>(
 ): Promise<T> {
   const token = request?.mcpReq._meta?.progressToken;
   if (token === undefined || request === undefined || !isLongPolling(op)) return work();
-  const input = (args ?? {}) as { id?: unknown; timeoutSeconds?: unknown };
+  const input = (args ?? {}) as { id?: unknown; project?: unknown; timeoutSeconds?: unknown };
+  // The job the call waits for: its reference looked up where the call looks it up (D130).
+  const scope = typeof input.project === "string" ? { project: input.project } : {};
   const total = typeof input.timeoutSeconds === "number" ? input.timeoutSeconds : undefined;
   const started = Date.now();
   let busy = false;
@@ -61,7 +64,7 @@ export async function withProgress<T>(
     try {
       let message = "waiting";
       if (typeof input.id === "string") {
-        const job = await context.engine.resolve(input.id);
+        const job = await resolveJob(context, input.id, scope);
         const line = lastLine(context, job.id, job.attempts);
         message = `${job.state}${isTerminal(job.state) ? "" : ` for ${Math.round((Date.now() - started) / 1000)} s`}${line === undefined ? "" : `: ${line}`}`;
       }
