@@ -109,7 +109,8 @@ function viaDaemon() {
   }
   // A daemon that holds its socket but does not take the call (stopped with SIGSTOP, hung) would
   // keep this caller forever: it must acknowledge the call within this long, and then send a
-  // keep-alive every second until its answer (D135). Same default as src/ops/daemon-client.ts.
+  // keep-alive every second (more often for a window under 3 s) until its answer (D135, D138).
+  // Same default as src/ops/daemon-client.ts.
   const answerMs =
     Number(process.env.BATON_DAEMON_ANSWER_MS) > 0 ? Number(process.env.BATON_DAEMON_ANSWER_MS) : 5000;
   return new Promise((done) => {

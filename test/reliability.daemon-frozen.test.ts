@@ -5,12 +5,21 @@
  * request id), and `daemon status`, `health` and `doctor` name the daemon and how to recover.
  * A real daemon, really stopped (SIGSTOP) and resumed (SIGCONT).
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BIN } from "./helpers/cli.js";
-import { alive, cliJson, daemonPid, newHome, sleep, stopDaemon } from "./helpers/supervisor.js";
+import {
+  alive,
+  cliJson,
+  daemonPid,
+  jobRow,
+  jobRows,
+  newHome,
+  sleep,
+  stopDaemon,
+} from "./helpers/supervisor.js";
 import type { Home } from "./helpers/supervisor.js";
 
 /** One call, ended after 30 s (a hang before D135): its exit code and its stdout as one envelope. */
@@ -31,10 +40,83 @@ function call(home: Home, args: string[]): { code: number | null; envelope: any;
   return { code: result.status, envelope, stdout: result.stdout + result.stderr };
 }
 
+/**
+ * {@link call}, without blocking this process (a test freezes the daemon while it runs), timed:
+ * `ms` is how long it took to answer.
+ */
+function callAsync(
+  home: Home,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; envelope: any; stdout: string; ms: number }> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...home.env, ...env, BATON_HOME: home.dir },
+      cwd: home.dir,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (code) => {
+      clearTimeout(killer);
+      const lines = stdout.split("\n").filter((l) => l.trim() !== "");
+      let envelope: unknown;
+      try {
+        envelope = lines.length === 1 ? JSON.parse(lines[0]!) : undefined;
+      } catch {
+        envelope = undefined;
+      }
+      resolve({ code, envelope, stdout: stdout + stderr, ms: Date.now() - started });
+    });
+  });
+}
+
 const homes: Home[] = [];
+/** Daemons a test stopped (SIGSTOP): resumed before their homes are cleaned, whatever the test did. */
+const frozen: number[] = [];
 afterEach(() => {
+  for (const pid of frozen.splice(0)) {
+    try {
+      process.kill(pid, "SIGCONT");
+    } catch {
+      // gone already
+    }
+  }
   for (const home of homes.splice(0)) stopDaemon(home);
 });
+
+/** A home whose daemon answers within 1.5 s (D135), started, running `sleep 30` as `id`. */
+function homeRunning(): { home: Home; pid: number; id: string } {
+  const home = newHome({ BATON_DAEMON_ANSWER_MS: String(WINDOW_MS) });
+  homes.push(home);
+  cliJson(home, ["daemon", "start"]);
+  const run = cliJson(home, ["run", "--", "sleep", "30"]);
+  const id = (run.id ?? run.job?.id) as string;
+  for (let i = 0; i < 100 && jobRow(home, id).state !== "running"; i++) spawnSync("sleep", ["0.1"]);
+  expect(jobRow(home, id).state).toBe("running");
+  return { home, pid: daemonPid(home)!, id };
+}
+
+function freeze(pid: number): void {
+  frozen.push(pid);
+  process.kill(pid, "SIGSTOP");
+}
+
+function thaw(pid: number): void {
+  process.kill(pid, "SIGCONT");
+  frozen.splice(frozen.indexOf(pid), 1);
+}
+
+const WINDOW_MS = 1500;
+/**
+ * How long a call may take against a frozen daemon: the thin client's window, then the CLI's own
+ * (D138), and starting node and the CLI twice on a loaded machine. A hang (before D138) is 30 s.
+ */
+const ANSWERED_WITHIN_MS = 2 * WINDOW_MS + 9_000;
 
 describe("D135 a frozen daemon", () => {
   it("D135 with the daemon stopped (SIGSTOP), every call answers one envelope: reads direct, changes DAEMON_UNRESPONSIVE, `daemon status`, `status` and `doctor` name it; the change is not made behind the caller's back", async () => {
@@ -140,5 +222,85 @@ describe("D135 a frozen daemon", () => {
     const waited = call(home, ["wait", id, "--json"]);
     expect(waited.code, waited.stdout).toBe(0);
     expect(waited.envelope.ok).toBe(true);
+  });
+});
+
+describe("D138 the CLI's own daemon requests are bounded too", () => {
+  it("D138 `wait` on a daemon stopped before the call answers DAEMON_UNRESPONSIVE (exit 5) within the window, naming the job, which goes on when the daemon resumes", async () => {
+    const { home, pid, id } = homeRunning();
+    freeze(pid);
+    const waited = await callAsync(home, ["wait", id, "--json"]);
+    thaw(pid);
+    expect(waited.code, waited.stdout).toBe(5);
+    expect(waited.ms).toBeLessThan(ANSWERED_WITHIN_MS);
+    expect(waited.envelope.ok).toBe(false);
+    expect(waited.envelope.error.code).toBe("DAEMON_UNRESPONSIVE");
+    expect(waited.envelope.error.details).toMatchObject({ pid, jobId: id });
+    expect(waited.envelope.error.message).toContain(id);
+    expect(waited.envelope.error.message).toContain(`kill -CONT ${pid}`);
+    // Resumed, it still runs the job.
+    expect(jobRow(home, id).state).toBe("running");
+    cliJson(home, ["stop", id]);
+  });
+
+  it("D138 `run --wait` on a stopped daemon answers DAEMON_UNRESPONSIVE (exit 5): the job is queued, said with its id, and runs once when the daemon resumes", async () => {
+    const home = newHome({ BATON_DAEMON_ANSWER_MS: String(WINDOW_MS) });
+    homes.push(home);
+    cliJson(home, ["daemon", "start"]);
+    const pid = daemonPid(home)!;
+    freeze(pid);
+    const run = await callAsync(home, ["run", "--wait", "--json", "--", "true"]);
+    thaw(pid);
+    expect(run.code, run.stdout).toBe(5);
+    expect(run.ms).toBeLessThan(ANSWERED_WITHIN_MS);
+    expect(run.envelope.ok).toBe(false);
+    expect(run.envelope.error.code).toBe("DAEMON_UNRESPONSIVE");
+    const jobId = run.envelope.error.details.jobIds?.[0] as string;
+    expect(jobRows(home).map((j) => j.id)).toEqual([jobId]);
+    expect(run.envelope.error.message).toContain(`${jobId} is queued`);
+    expect(run.envelope.error.message).toContain(`baton wait ${jobId}`);
+    // As said: resumed, the daemon runs it.
+    const waited = cliJson(home, ["wait", jobId]);
+    expect(waited).toMatchObject({ finished: true, state: "succeeded" });
+    expect(jobRows(home)).toHaveLength(1);
+  });
+
+  it("D138 `stop` on a stopped daemon answers DAEMON_UNRESPONSIVE (exit 5) saying the stop was not sent, and the daemon resumed after the deadline does not stop the job", async () => {
+    const { home, pid, id } = homeRunning();
+    freeze(pid);
+    // BATON_DIRECT: the CLI's own request (as the library's), not refused by the thin client first.
+    const stop = await callAsync(home, ["stop", id, "--json"], { BATON_DIRECT: "1" });
+    thaw(pid);
+    expect(stop.code, stop.stdout).toBe(5);
+    expect(stop.ms).toBeLessThan(ANSWERED_WITHIN_MS);
+    expect(stop.envelope.ok).toBe(false);
+    expect(stop.envelope.error.code).toBe("DAEMON_UNRESPONSIVE");
+    expect(stop.envelope.error.details).toMatchObject({ pid, jobId: id });
+    expect(stop.envelope.error.message).toContain(`was not stopped`);
+    // The refusal holds: resumed past the deadline, the daemon does not stop it.
+    for (let i = 0; i < 20; i++) {
+      await sleep(100);
+      expect(jobRow(home, id).state).toBe("running");
+    }
+    expect(readFileSync(join(home.dir, "daemon.log"), "utf8")).toContain("past its deadline");
+    cliJson(home, ["stop", id]);
+    expect(jobRow(home, id).state).toBe("cancelled");
+  });
+
+  it("D138 `wait` on a daemon stopped mid-wait (its keep-alives stop) answers DAEMON_UNRESPONSIVE (exit 5) within the window", async () => {
+    const { home, pid, id } = homeRunning();
+    const waiting = callAsync(home, ["wait", id, "--json"]);
+    // Longer than the window: the call is kept alive by the daemon's acknowledgements until then.
+    await sleep(WINDOW_MS + 2_000);
+    freeze(pid);
+    const frozenAt = Date.now();
+    const waited = await waiting;
+    const answeredAfter = Date.now() - frozenAt;
+    thaw(pid);
+    expect(waited.code, waited.stdout).toBe(5);
+    expect(answeredAfter).toBeLessThan(ANSWERED_WITHIN_MS);
+    expect(waited.envelope.error.code).toBe("DAEMON_UNRESPONSIVE");
+    expect(waited.envelope.error.details).toMatchObject({ pid, jobId: id });
+    cliJson(home, ["stop", id]);
   });
 });

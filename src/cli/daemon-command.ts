@@ -17,6 +17,7 @@ import { printOk } from "./output.js";
 import type { CliMain } from "./serve.js";
 import { serveCliCall } from "./serve.js";
 import { sleep } from "../core/timer.js";
+import { ownerGone } from "../supervisor/process.js";
 
 async function status(home: string): Promise<Record<string, unknown>> {
   const client = await DaemonClient.connect(home);
@@ -58,6 +59,7 @@ async function status(home: string): Promise<Record<string, unknown>> {
 async function stop(home: string): Promise<boolean> {
   const client = await DaemonClient.connect(home);
   if (client === undefined) return false;
+  const owner = readDaemonInfo(home)?.owner;
   // A daemon that does not answer (stopped, hung) is not waited for forever (D135); the request
   // carries its deadline, so one resumed after it does not stop behind the refusal printed here.
   // (An answer "ignored" is that same refusal, when it beat this side's own timer.)
@@ -72,11 +74,12 @@ async function stop(home: string): Promise<boolean> {
     throw daemonUnresponsive(home);
   }
   client.close();
-  // Gone when its socket no longer answers.
+  // Gone when its socket no longer answers and its process has ended (it removes the socket
+  // before it releases its lock and closes the ledger): "stopped" is then true of the process.
   for (let i = 0; i < 600; i++) {
     const again = await DaemonClient.connect(home);
-    if (again === undefined) return true;
-    again.close();
+    if (again === undefined && (owner === undefined || ownerGone(owner))) return true;
+    again?.close();
     await sleep(50);
   }
   return true;

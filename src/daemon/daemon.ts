@@ -114,6 +114,28 @@ interface Waiter {
   requestId: number;
   jobId: string;
   timer: Timer;
+  /** Its keep-alives, until it is answered (D138). */
+  keepAlive: Timer;
+}
+
+/**
+ * Take a request its caller waits a bounded time for (D135, D138): acknowledge it now and every
+ * second until the returned timer is cancelled (at its answer), so a caller tells a long call from
+ * a daemon that stopped answering. More often when the caller's window (its `answerBy`, from now)
+ * is under 3 s, so a keep-alive always arrives within it. Sent before the request's first `await`:
+ * a client's `ping` sent after it is answered after this acknowledgement (how a client tells an
+ * older daemon).
+ */
+function acknowledge(socket: Socket, id: number, params: Record<string, unknown>): Timer {
+  send(socket, { id, ack: true });
+  const window =
+    typeof params.answerBy === "number" ? params.answerBy - Date.now() : Number.POSITIVE_INFINITY;
+  return every(Math.min(1000, Math.max(100, Math.floor(window / 3))), () => send(socket, { id, ack: true }));
+}
+
+/** Its caller's deadline (`answerBy`) has passed: it was told the request failed (D135, D138). */
+function pastDeadline(params: Record<string, unknown>): boolean {
+  return typeof params.answerBy === "number" && Date.now() > params.answerBy;
 }
 
 /** Run the daemon until SIGTERM/SIGINT or a `shutdown` request. Resolves with the exit code. */
@@ -155,13 +177,17 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
 
   // Set once the scheduler below exists: a command re-attached and ended before then needs none.
   let wakeBy: (at: number) => void = () => undefined;
+  const dropWaiter = (w: Waiter): void => {
+    w.timer.cancel();
+    w.keepAlive.cancel();
+    waiters.delete(w);
+  };
   const notifyFinished = (job: Job): void => {
     // A retry is due at its run_at: the scheduler must be awake then, not at its next idle tick.
     if (job.state === "retrying") wakeBy(job.runAt);
     for (const w of waiters) {
       if (w.jobId === job.id) {
-        w.timer.cancel();
-        waiters.delete(w);
+        dropWaiter(w);
         send(w.socket, { id: w.requestId, ok: true, data: { finished: true, state: job.state } });
       }
     }
@@ -192,12 +218,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   const server: Server = createServer((socket) => {
     socket.on("error", () => undefined);
     socket.on("close", () => {
-      for (const w of waiters) {
-        if (w.socket === socket) {
-          w.timer.cancel();
-          waiters.delete(w);
-        }
-      }
+      for (const w of waiters) if (w.socket === socket) dropWaiter(w);
     });
     readLines(socket, (message) => void handle(socket, message as IpcRequest));
   });
@@ -235,6 +256,16 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
   let resolveDone: (code: number) => void = () => undefined;
   const done = new Promise<number>((r) => (resolveDone = r));
 
+  /** A change refused because its caller gave up on this daemon before it was read (D138). */
+  function late(what: string, params: Record<string, unknown>): BatonError {
+    const job = typeof params.jobId === "string" ? ` of job ${params.jobId}` : "";
+    log(`${what} request${job} ignored: it arrived past its deadline (its caller gave up)`);
+    return new BatonError(
+      "DAEMON_UNRESPONSIVE",
+      `the ${what} request${job} arrived past its deadline (this daemon did not answer in time): not carried out`,
+    );
+  }
+
   async function handle(socket: Socket, request: IpcRequest): Promise<void> {
     if (typeof request !== "object" || request === null || typeof request.id !== "number") return;
     const params = (request.params ?? {}) as Record<string, unknown>;
@@ -263,20 +294,39 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
           });
           return;
         case "stop": {
-          const job = await supervisor.stop(String(params.jobId), params.force === true);
-          send(socket, { id: request.id, ok: true, data: { id: job.id } });
+          // A caller that gave up on this daemon (stopped, then resumed) was told its stop was not
+          // made: making it now would make that false (D138).
+          if (pastDeadline(params)) throw late("stop", params);
+          const keepAlive = acknowledge(socket, request.id, params);
+          try {
+            const job = await supervisor.stop(String(params.jobId), params.force === true);
+            send(socket, { id: request.id, ok: true, data: { id: job.id } });
+          } finally {
+            keepAlive.cancel();
+          }
           return;
         }
         case "signal": {
+          if (pastDeadline(params)) throw late(params.pause === true ? "pause" : "resume", params);
           const signal = params.pause === true ? "SIGSTOP" : "SIGCONT";
           const done = supervisor.signal(String(params.jobId), signal);
           send(socket, { id: request.id, ok: true, data: { signalled: done } });
           return;
         }
         case "wait": {
+          // Held until the job ends: acknowledged until then, so its caller can tell this daemon
+          // stopped answering (D138).
+          const keepAlive = acknowledge(socket, request.id, params);
           const jobId = String(params.jobId);
-          const job = await engine.get(jobId);
+          let job: Job;
+          try {
+            job = await engine.get(jobId);
+          } catch (error) {
+            keepAlive.cancel();
+            throw error;
+          }
           if (isTerminal(job.state)) {
+            keepAlive.cancel();
             send(socket, { id: request.id, ok: true, data: { finished: true, state: job.state } });
             return;
           }
@@ -285,8 +335,9 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
             socket,
             requestId: request.id,
             jobId,
+            keepAlive,
             timer: after(timeoutMs, () => {
-              waiters.delete(waiter);
+              dropWaiter(waiter);
               send(socket, { id: request.id, ok: true, data: { finished: false } });
             }),
           };
@@ -323,8 +374,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
             return;
           }
           // Taken: say so at once, and every second until the answer (a `wait` may be long).
-          send(socket, { id: request.id, ack: true });
-          const keepAlive = setInterval(() => send(socket, { id: request.id, ack: true }), 1000);
+          const keepAlive = acknowledge(socket, request.id, params);
           let answer: Awaited<ReturnType<CliServer>>;
           try {
             answer = await serveCli(
@@ -339,28 +389,34 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
             );
             if (answerDelayMs > 0) await new Promise((r) => setTimeout(r, answerDelayMs));
           } finally {
-            clearInterval(keepAlive);
+            keepAlive.cancel();
           }
           send(socket, { id: request.id, ok: true, data: answer });
           return;
         }
         case "dashboard": {
-          if (params.stop === true) {
-            send(socket, { id: request.id, ok: true, data: await dashboard.stop() });
-            return;
+          if (pastDeadline(params)) throw late("dashboard", params);
+          const keepAlive = acknowledge(socket, request.id, params);
+          try {
+            if (params.stop === true) {
+              send(socket, { id: request.id, ok: true, data: await dashboard.stop() });
+              return;
+            }
+            const port = params.port;
+            if (
+              port !== undefined &&
+              !(Number.isInteger(port) && (port as number) >= 0 && (port as number) <= 65_535)
+            )
+              throw new BatonError("INVALID_INPUT", "port must be an integer from 0 to 65535");
+            const answer = await dashboard.ensure({
+              readOnly: params.readOnly === true,
+              cwd: typeof params.cwd === "string" ? params.cwd : home,
+              ...(port === undefined ? {} : { port: port as number }),
+            });
+            send(socket, { id: request.id, ok: true, data: answer });
+          } finally {
+            keepAlive.cancel();
           }
-          const port = params.port;
-          if (
-            port !== undefined &&
-            !(Number.isInteger(port) && (port as number) >= 0 && (port as number) <= 65_535)
-          )
-            throw new BatonError("INVALID_INPUT", "port must be an integer from 0 to 65535");
-          const answer = await dashboard.ensure({
-            readOnly: params.readOnly === true,
-            cwd: typeof params.cwd === "string" ? params.cwd : home,
-            ...(port === undefined ? {} : { port: port as number }),
-          });
-          send(socket, { id: request.id, ok: true, data: answer });
           return;
         }
         case "shutdown":
@@ -477,7 +533,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
     await supervisor.shutdown(shutdownGraceMs);
     renew.cancel();
     waiterSweep.cancel();
-    for (const w of waiters) w.timer.cancel();
+    for (const w of waiters) dropWaiter(w);
     server.close();
     rmSync(path, { force: true });
     rmSync(daemonInfoPath(home), { force: true });

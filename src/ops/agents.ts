@@ -157,7 +157,8 @@ async function submit(ctx: OpContext, built: Built[], waitSeconds: number | unde
   outcomes.forEach((o, i) => {
     if (!o.deduplicated) commands.saveEnv(o.job.id, { ...callerEnv, ...built[i]!.env });
   });
-  if (outcomes.some((o) => !o.deduplicated)) await commands.wake();
+  const queued = outcomes.filter((o) => !o.deduplicated).map((o) => o.job.id);
+  if (queued.length > 0) await commands.wake(queued);
   if (waitSeconds !== undefined && waitSeconds > 0) {
     const deadline = Date.now() + waitSeconds * 1000;
     for (const o of outcomes) await commands.waitFor(o.job.id, Math.max(0, deadline - Date.now()));

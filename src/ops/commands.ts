@@ -121,7 +121,7 @@ export const runCommand = defineOperation({
       ctx.request?.replayed === true && (await ctx.engine.store.getJob(job.id))?.state !== "queued";
     if (!outcome!.deduplicated && !started) {
       commands.saveEnv(job.id, ctx.env ?? process.env);
-      await commands.wake();
+      await commands.wake([job.id]);
     }
     return {
       id: job.id,
@@ -383,8 +383,18 @@ export const waitJob = defineOperation({
     let job = await resolveJob(ctx, input.id, input);
     const deadline = Date.now() + (input.timeoutSeconds ?? 45) * 1000;
     if (!isTerminal(job.state)) {
-      await host(ctx).waitFor(job.id, deadline - Date.now());
+      const unanswered = await host(ctx)
+        .waitFor(job.id, deadline - Date.now())
+        .then(
+          () => undefined,
+          (error: unknown) => {
+            // A daemon that does not answer (D138): the ledger still says whether the job ended.
+            if ((error as { code?: string }).code === "DAEMON_UNRESPONSIVE") return error as Error;
+            throw error;
+          },
+        );
       job = await ctx.engine.get(job.id);
+      if (unanswered !== undefined && !isTerminal(job.state)) throw unanswered;
     }
     // A task run is finished once its hooks and notifications are recorded too (`settled`).
     const finished = isTerminal(job.state) && (await waitSettled(ctx, job, deadline));
@@ -564,7 +574,7 @@ export const retryJob = defineOperation({
       await undo?.();
       throw error;
     }
-    if (runsProcess(retried.type)) await host(ctx).wake();
+    if (runsProcess(retried.type)) await host(ctx).wake([retried.id]);
     return { id: retried.id, state: retried.state, attempt };
   },
 });

@@ -18,20 +18,39 @@ import { daemonInfoPath, daemonStartingPath, ensureSocketDir, readLines, send, s
 import { sleep } from "../core/timer.js";
 import { daemonOwner, ownerGone } from "../supervisor/process.js";
 
+/** A request sent and not yet answered; `ack` marks a keep-alive of it from the daemon (D138). */
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  ack: () => void;
+  /** Answered by a daemon that does not acknowledge held requests (an older build): no window. */
+  unbounded: () => void;
+}
+
+/**
+ * Requests the daemon may hold for long (a `wait` until its job ends, a `stop` through the kill
+ * grace, a `dashboard` while HTTP starts). A daemon acknowledges them at once and every second
+ * after; one of an older build does not, which a `ping` sent after them tells (D138).
+ */
+const HELD = new Set(["wait", "stop", "dashboard"]);
+
 export class DaemonClient {
   private readonly socket: Socket;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, Pending>();
   private closed = false;
 
   private constructor(socket: Socket) {
     this.socket = socket;
     readLines(socket, (message) => {
       const response = message as IpcResponse | { id: number; ack: true };
-      // A keep-alive of a call the daemon is serving (bin/baton.js counts on them; D135).
-      if ("ack" in response) return;
       const waiter = this.pending.get(response.id);
       if (waiter === undefined) return;
+      // A keep-alive of a call the daemon is serving: its window starts again (D135, D138).
+      if ("ack" in response) {
+        waiter.ack();
+        return;
+      }
       this.pending.delete(response.id);
       if (response.ok) waiter.resolve(response.data);
       else {
@@ -67,34 +86,63 @@ export class DaemonClient {
   }
 
   /**
-   * Send one request. With `answerWithinMs`, a daemon that has not answered by then (stopped with
-   * SIGSTOP, hung) rejects it with `DAEMON_UNRESPONSIVE` instead of waiting forever (D135): for
-   * requests the daemon answers at once (`status`), not for those it holds (`wait`).
+   * Send one request. A daemon that sends neither its answer nor a keep-alive of it for
+   * `answerWithinMs` (default {@link daemonAnswerMs}; stopped with SIGSTOP, hung) rejects it with
+   * `DAEMON_UNRESPONSIVE` instead of waiting forever (D135, D138). The request carries that
+   * deadline (`answerBy`): a daemon resumed after it does not act on it, so the caller that was
+   * told it failed was told the truth.
    */
-  request<T>(method: string, params?: unknown, answerWithinMs?: number): Promise<T> {
+  request<T>(
+    method: string,
+    params?: Record<string, unknown>,
+    answerWithinMs = daemonAnswerMs(),
+  ): Promise<T> {
     if (this.closed)
       return Promise.reject(new BatonError("STORE_UNAVAILABLE", "the daemon connection is closed"));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      const settle =
-        <V>(fn: (v: V) => void) =>
-        (v: V) => {
-          if (timer !== undefined) clearTimeout(timer);
-          fn(v);
-        };
-      this.pending.set(id, { resolve: settle(resolve as (v: unknown) => void), reject: settle(reject) });
-      if (answerWithinMs !== undefined)
+      let acked = false;
+      const listen = (): void => {
+        clearTimeout(timer);
         timer = setTimeout(() => {
           this.pending.delete(id);
           reject(
+            // `acknowledged`: it took the request before it went silent (it may act on it).
             new BatonError(
               "DAEMON_UNRESPONSIVE",
               `the daemon did not answer '${method}' within ${answerWithinMs} ms`,
+              { details: { acknowledged: acked } },
             ),
           );
         }, answerWithinMs);
-      send(this.socket, { id, method, params });
+      };
+      const settle =
+        <V>(fn: (v: V) => void) =>
+        (v: V) => {
+          clearTimeout(timer);
+          fn(v);
+        };
+      this.pending.set(id, {
+        resolve: settle(resolve as (v: unknown) => void),
+        reject: settle(reject),
+        ack: () => {
+          acked = true;
+          listen();
+        },
+        unbounded: () => {
+          if (!acked) clearTimeout(timer);
+        },
+      });
+      listen();
+      send(this.socket, { id, method, params: { answerBy: Date.now() + answerWithinMs, ...params } });
+      // A daemon answers requests in order and acknowledges a held one as it takes it: one that
+      // answers this ping first does not acknowledge (an older build), and is left its own time.
+      if (HELD.has(method))
+        this.request("ping", undefined, answerWithinMs).then(
+          () => this.pending.get(id)?.unbounded(),
+          () => undefined,
+        );
     });
   }
 
@@ -102,8 +150,8 @@ export class DaemonClient {
    * A request the daemon answers at once (`status`, `shutdown`), waiting at most
    * {@link daemonAnswerMs}: undefined when the daemon did not answer (stopped, hung; D135).
    */
-  ask<T>(method: string, params?: unknown): Promise<T | undefined> {
-    return this.request<T>(method, params, daemonAnswerMs()).catch((error: unknown) => {
+  ask<T>(method: string, params?: Record<string, unknown>): Promise<T | undefined> {
+    return this.request<T>(method, params).catch((error: unknown) => {
       if (error instanceof BatonError && error.code === "DAEMON_UNRESPONSIVE") return undefined;
       throw error;
     });
@@ -127,9 +175,15 @@ export function daemonAnswerMs(env: NodeJS.ProcessEnv = process.env): number {
 
 /**
  * The error of a call whose daemon took its lock and socket but did not answer (D135): its pid, and
- * how to recover. `requestId` names a call that may have been handed to it.
+ * how to recover. `requestId` names a call that may have been handed to it; `outcome` says instead
+ * what the call did and did not do (a job it queued, a stop it did not send; D138).
  */
-export function daemonUnresponsive(home: string, requestId?: string, argv?: readonly string[]): BatonError {
+export function daemonUnresponsive(
+  home: string,
+  requestId?: string,
+  argv?: readonly string[],
+  outcome?: { said: string; details: Record<string, unknown> },
+): BatonError {
   const pid = readDaemonInfo(home)?.pid;
   const who = pid === undefined ? "the daemon" : `the daemon (pid ${pid})`;
   const recover =
@@ -137,11 +191,13 @@ export function daemonUnresponsive(home: string, requestId?: string, argv?: read
       ? "find the baton daemon process of this home and resume it (kill -CONT) or end it"
       : `resume it (kill -CONT ${pid}) if it was stopped, or end it (kill ${pid}; kill -9 ${pid} if it stays)`;
   const retry =
-    requestId === undefined
-      ? ""
-      : ` This call may or may not have been applied (the daemon may still commit it when it resumes): ` +
-        `retry with the same request id to learn which: baton --request-id ${requestId}` +
-        `${argv === undefined ? " …" : ` ${shellLine(argv)}`}.`;
+    outcome !== undefined
+      ? ` ${outcome.said}`
+      : requestId === undefined
+        ? ""
+        : ` This call may or may not have been applied (the daemon may still commit it when it resumes): ` +
+          `retry with the same request id to learn which: baton --request-id ${requestId}` +
+          `${argv === undefined ? " …" : ` ${shellLine(argv)}`}.`;
   return new BatonError(
     "DAEMON_UNRESPONSIVE",
     `${who} of ${home} holds its socket but did not answer within ${daemonAnswerMs()} ms: it is stopped (SIGSTOP), ` +
@@ -151,6 +207,7 @@ export function daemonUnresponsive(home: string, requestId?: string, argv?: read
         home,
         ...(pid === undefined ? {} : { pid }),
         ...(requestId === undefined ? {} : { requestId }),
+        ...outcome?.details,
       },
     },
   );

@@ -19,6 +19,7 @@ import {
 import type { DaemonClient } from "./daemon-client.js";
 import { DaemonClient as Client, daemonUnresponsive, ensureDaemon } from "./daemon-client.js";
 import { sleep } from "../core/timer.js";
+import type { BatonError } from "../core/errors.js";
 
 export class LocalCommandHost implements CommandHost {
   readonly home: string;
@@ -46,11 +47,42 @@ export class LocalCommandHost implements CommandHost {
     saveEnv(this.home, jobId, env, this.ledger);
   }
 
+  /**
+   * One request to the daemon. One that does not answer within its window (stopped, hung) is
+   * `DAEMON_UNRESPONSIVE` saying what that left undone (`said`, told whether the daemon had taken
+   * the request before it went silent; D138); the connection is dropped, so the next request
+   * connects afresh.
+   */
+  private async request<T>(
+    method: string,
+    params: Record<string, unknown>,
+    said: (taken: boolean) => { said: string; details: Record<string, unknown> },
+  ): Promise<T> {
+    const client = await this.daemon();
+    try {
+      return await client.request<T>(method, params);
+    } catch (error) {
+      if ((error as { code?: string }).code !== "DAEMON_UNRESPONSIVE") throw error;
+      if (this.client === client) this.close();
+      else client.close();
+      const taken = (error as BatonError).details?.acknowledged === true;
+      throw daemonUnresponsive(this.home, undefined, undefined, said(taken));
+    }
+  }
+
   /** A daemon that dies under the call is replaced (ensureDaemon starts another) and woken. */
-  async wake(): Promise<void> {
+  async wake(queued: readonly string[] = []): Promise<void> {
+    const ids = queued.join(", ");
+    const hint = queued.length === 1 ? `baton wait ${queued[0]}` : "baton wait <id>";
+    const said =
+      queued.length === 0
+        ? "It was not woken; queued jobs start when it resumes or another daemon replaces it."
+        : `${queued.length === 1 ? "Job" : "Jobs"} ${ids} ${queued.length === 1 ? "is" : "are"} queued (in the ledger) and will run ` +
+          `when this daemon resumes or another replaces it: do not run ${queued.length === 1 ? "it" : "them"} again; ` +
+          `follow ${queued.length === 1 ? "it" : "them"} with ${hint}.`;
     for (let tries = 1; ; tries++) {
       try {
-        await (await this.daemon()).request("wake");
+        await this.request("wake", {}, () => ({ said, details: { jobIds: [...queued] } }));
         return;
       } catch (error) {
         if ((error as { code?: string }).code !== "STORE_UNAVAILABLE" || tries >= 3) throw error;
@@ -59,11 +91,30 @@ export class LocalCommandHost implements CommandHost {
   }
 
   async stop(jobId: string, force: boolean): Promise<void> {
-    await (await this.daemon()).request("stop", { jobId, force });
+    await this.request("stop", { jobId, force }, (taken) =>
+      taken
+        ? {
+            said:
+              `It took the stop of job ${jobId} but did not confirm it: the job may or may not be stopping; ` +
+              `see baton status ${jobId} once the daemon answers.`,
+            details: { jobId, sent: true },
+          }
+        : {
+            said:
+              `Job ${jobId} was not stopped: the stop was not taken, and this daemon refuses it when it resumes ` +
+              `(past its deadline); stop it again then.`,
+            details: { jobId, sent: false },
+          },
+    );
   }
 
   async signal(jobId: string, pause: boolean): Promise<boolean> {
-    const answer = await (await this.daemon()).request<{ signalled: boolean }>("signal", { jobId, pause });
+    const answer = await this.request<{ signalled: boolean }>("signal", { jobId, pause }, () => ({
+      said:
+        `Job ${jobId} was not ${pause ? "paused" : "resumed"}: the signal was not sent, and this daemon refuses it ` +
+        `when it resumes (past its deadline); ${pause ? "pause" : "resume"} it again then.`,
+      details: { jobId, sent: false },
+    }));
     return answer.signalled;
   }
 
@@ -74,9 +125,12 @@ export class LocalCommandHost implements CommandHost {
       const left = deadline - Date.now();
       if (left <= 0) return false;
       try {
-        const answer = await (
-          await this.daemon()
-        ).request<{ finished: boolean }>("wait", { jobId, timeoutMs: left });
+        const answer = await this.request<{ finished: boolean }>("wait", { jobId, timeoutMs: left }, () => ({
+          said:
+            `Waiting for job ${jobId} ended here: this daemon records its end, and the job goes on when it ` +
+            `resumes or another replaces it; wait for it again then: baton wait ${jobId}.`,
+          details: { jobId },
+        }));
         return answer.finished;
       } catch (error) {
         if ((error as { code?: string }).code !== "STORE_UNAVAILABLE") throw error;

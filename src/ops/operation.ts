@@ -40,8 +40,11 @@ export interface CommandHost {
    * so does a home whose disk is full (STORAGE_FULL).
    */
   ready(): Promise<void>;
-  /** Make sure the daemon runs, and have it look at the queue now. */
-  wake(): Promise<void>;
+  /**
+   * Make sure the daemon runs, and have it look at the queue now. `queued`: the jobs just queued
+   * for it, named in the error of a daemon that does not answer (D138).
+   */
+  wake(queued?: readonly string[]): Promise<void>;
   /** Ask the daemon to stop a job (SIGTERM, grace, SIGKILL; at once with `force`). */
   stop(jobId: string, force: boolean): Promise<void>;
   /** Pause (SIGSTOP) or resume (SIGCONT) a job's running process group; false when the daemon does not run it. */

@@ -272,7 +272,7 @@ export const runTask = defineOperation({
       insertRunRow(ctx.engine, ctx.actor, row, lock),
     );
     const first = inserted!.job;
-    await commands.wake();
+    await commands.wake([first.id]);
     // Like docket's receipt: the pid of the run's process once it started (a run waiting for a
     // slot or a due time has none yet, and the receipt says `queued`).
     const { job, pid } = await waitStarted(ctx, first, Date.now() + START_WAIT_MS);
