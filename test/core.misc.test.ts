@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { parseDuration, parseTimeRef, parseTimerDuration } from "../src/core/duration.js";
 import { BatonError } from "../src/core/errors.js";
 import { ULID_PATTERN, isUlid, newToken, ulid } from "../src/core/ids.js";
@@ -238,6 +238,62 @@ describe("encodeJson", () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.me = cyclic;
     expect(thrownCode(() => encodeJson(cyclic, "payload", 1 << 20))).toBe("INVALID_INPUT");
+  });
+
+  it("plain data is serialised without a replacer (issue 22: one call per key tripled its cost)", () => {
+    const stringify = vi.spyOn(JSON, "stringify");
+    try {
+      const value = { i: 1, t: 0.5, pad: "x".repeat(80), ok: true, none: null, list: [1, "a", { b: [] }] };
+      expect(encodeJson(value, "payload", 1 << 20)).toBe(
+        '{"i":1,"t":0.5,"pad":"' + "x".repeat(80) + '","ok":true,"none":null,"list":[1,"a",{"b":[]}]}',
+      );
+      expect(stringify.mock.calls.map((call) => call.length)).toEqual([1]);
+    } finally {
+      stringify.mockRestore();
+    }
+  });
+
+  it("what is not plain data renders and fails as through the checked path", () => {
+    class Point {
+      constructor(
+        readonly x: number,
+        readonly y: number,
+      ) {}
+      toJSON(): string {
+        return `${this.x},${this.y}`;
+      }
+    }
+    const withToJson = Object.assign([1, 2], { toJSON: () => "list" });
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1 });
+    const inherited = Object.assign(Object.create({ hidden: 1 }) as Record<string, unknown>, { own: 2 });
+    let deep: unknown = "leaf";
+    for (let i = 0; i < 100; i++) deep = { d: [deep] };
+    const cases: [unknown, string][] = [
+      [new Date(0), '"1970-01-01T00:00:00.000Z"'],
+      [{ at: new Date(0), p: new Point(1, 2) }, '{"at":"1970-01-01T00:00:00.000Z","p":"1,2"}'],
+      [withToJson, '"list"'],
+      [bare, '{"a":1}'],
+      [inherited, '{"own":2}'],
+      [{ gone: undefined, kept: 1 }, '{"kept":1}'],
+      [-0, "0"],
+      [deep, JSON.stringify(deep)],
+    ];
+    for (const [value, text] of cases) expect(encodeJson(value, "payload", 1 << 20)).toBe(text);
+    const sparse: unknown[] = [1];
+    sparse[2] = 3;
+    const message = (value: unknown) => {
+      try {
+        encodeJson(value, "payload", 1 << 20);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return undefined;
+    };
+    expect(message(sparse)).toBe("payload contains undefined in an array");
+    expect(message({ a: { b: [undefined] } })).toBe("payload contains undefined in an array");
+    expect(message({ a: [{ n: Number.NaN }] })).toBe("payload contains NaN");
+    expect(message({ f: () => 1 })).toBe("payload contains a function, which is not JSON");
+    expect(message(new Map([[1, 2]]))).toBeUndefined();
   });
 });
 
