@@ -74,6 +74,12 @@ const QUICK_RETRIES = [0.05, 0.1, 0.2, 0.4, 0.8];
 const INSERT_JOB = `INSERT INTO jobs (id, type, name, payload, state, priority, run_at, attempts, max_attempts, backoff,
   workflow, project, idempotency_key, resource_key, tags, depends_on, timeout_ms, created_at, updated_at)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const INSERT_EVENT = `INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** A job's list column as JSON text; most jobs have no tags and no dependencies. */
+function jsonList(items: readonly string[]): string {
+  return items.length === 0 ? "[]" : JSON.stringify(items);
+}
 
 /** The default store: one SQLite file shared safely by any number of processes. */
 /** A node of {@link SqliteStore.updateSql}'s tree: the text for the columns on its path. */
@@ -376,8 +382,8 @@ export class SqliteStore extends LedgerStore {
         job.project,
         job.idempotencyKey,
         job.resourceKey,
-        JSON.stringify(job.tags),
-        JSON.stringify(job.dependsOn),
+        jsonList(job.tags),
+        jsonList(job.dependsOn),
         job.timeoutMs,
         job.createdAt,
         job.updatedAt,
@@ -416,9 +422,7 @@ export class SqliteStore extends LedgerStore {
       return row?.n;
     },
     insertEvent: (e: Omit<JobEvent, "id">) => {
-      this.exec(`INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-        ...eventValues(e),
-      );
+      this.exec(INSERT_EVENT).run(...eventValues(e));
     },
     jobStates: (ids) => {
       if (ids.length === 0) return [];
