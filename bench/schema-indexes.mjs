@@ -12,7 +12,8 @@
  * drain all of them with the Worker's pattern at concurrency 8
  * (bench/floor-statements.mjs: the finished jobs' successes and the next claim, one transaction).
  * Variants: the schema as migrated; with jobs_claim_any put back (the schema before migration
- * 000010, D119); without events_at (D106's third step, not landed).
+ * 000010, D119); without events_at (D106's third step, not landed); without jobs_short_id,
+ * jobs_workflow or jobs_state, one at a time (what each read index costs the write path, D143).
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -34,6 +35,10 @@ const VARIANTS = {
     "CREATE INDEX jobs_claim_any ON jobs (priority DESC, run_at, id) WHERE state IN ('queued','retrying')",
   ],
   "- events_at": ["DROP INDEX events_at"],
+  // What each of the job's other read indexes costs an enqueue (D143); each serves a read.
+  "- jobs_short_id": ["DROP INDEX jobs_short_id"],
+  "- jobs_workflow": ["DROP INDEX jobs_workflow"],
+  "- jobs_state": ["DROP INDEX jobs_state"],
 };
 const sqlDir = join(dirname(fileURLToPath(import.meta.url)), "..", "sql", "sqlite");
 /** The numbered SQLite migrations, in order (what `migrate` runs on a fresh file). */
