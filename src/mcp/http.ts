@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import type { JSONRPCRequest, McpServer, McpServerFactory } from "@modelcontextprotocol/server";
-import { createMcpHandler } from "@modelcontextprotocol/server";
+import { createMcpHandler, isJsonContentType } from "@modelcontextprotocol/server";
 import { isTaskListen, serveTaskListen } from "./task-listen.js";
 import type { ContextSource } from "./tools.js";
 
@@ -22,7 +22,15 @@ function refuse(res: ServerResponse, status: number, message: string): void {
   res.end(body);
 }
 
-function toWebRequest(req: IncomingMessage, host: string, body?: Buffer): Request {
+/**
+ * The web-standard request the SDK serves, with as body: the request's own (`"stream"`, read by the
+ * SDK), the text read here (`{ text }`), or none (`"none"`: read here and handed on parsed).
+ */
+function toWebRequest(
+  req: IncomingMessage,
+  host: string,
+  body: "stream" | "none" | { text: string },
+): Request {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined) continue;
@@ -38,11 +46,11 @@ function toWebRequest(req: IncomingMessage, host: string, body?: Buffer): Reques
     method,
     headers,
     signal: controller.signal,
-    ...(body !== undefined
-      ? { body: new Uint8Array(body) }
-      : hasBody
+    ...(!hasBody || body === "none"
+      ? {}
+      : body === "stream"
         ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" }
-        : {}),
+        : { body: body.text }),
   });
 }
 
@@ -70,24 +78,38 @@ async function writeWebResponse(response: Response, res: ServerResponse): Promis
   res.end();
 }
 
-/** The request's body, or undefined when it is larger than MAX_BODY_BYTES. */
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
+/** A POST body as read here: parsed once, its text when it is not JSON, or too large. */
+type Body = { tooLarge: true } | { tooLarge: false; parsed: unknown } | { tooLarge: false; text: string };
+
+/**
+ * Read a JSON POST body once, as the SDK's own reader does (`readRequestBody`): refused unread when
+ * its Content-Length is over MAX_BODY_BYTES, the read stopped as soon as more arrived; the bytes are
+ * decoded as they come and kept only until parsed. Empty or not JSON: the text, for the SDK to answer.
+ */
+async function readBody(req: IncomingMessage): Promise<Body> {
+  if (Number(req.headers["content-length"]) > MAX_BODY_BYTES) return { tooLarge: true };
+  const decoder = new TextDecoder();
   let size = 0;
+  let text = "";
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
+    if (size > MAX_BODY_BYTES) return { tooLarge: true };
+    text += decoder.decode(chunk as Buffer, { stream: true });
   }
-  return Buffer.concat(chunks);
+  text += decoder.decode();
+  if (text.length === 0) return { tooLarge: false, text };
+  try {
+    return { tooLarge: false, parsed: JSON.parse(text) };
+  } catch {
+    return { tooLarge: false, text };
+  }
 }
 
-function parsed(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString("utf8"));
-  } catch {
-    return undefined;
-  }
+/** The answer to a body over MAX_BODY_BYTES, word for word the SDK's (413, -32000) on a body it reads. */
+function refuseTooLarge(res: ServerResponse): void {
+  // The rest of the body is not read: the connection closes after the answer.
+  res.setHeader("connection", "close");
+  refuse(res, 413, `Payload Too Large: Request body must not exceed ${MAX_BODY_BYTES} bytes`);
 }
 
 /** A task subscription (task-listen.ts) answered as the SSE stream Streamable HTTP gives a request. */
@@ -144,20 +166,30 @@ export function mcpHttpHandler(
   return {
     async handle(req, res) {
       try {
-        let body: Buffer | undefined;
-        if (options.tasks !== undefined && req.method === "POST") {
-          body = await readBody(req);
-          if (body === undefined) {
-            refuse(res, 413, "Payload too large");
+        const host = req.headers.host!;
+        // A task subscription is told from the JSON-RPC method, so a POST the SDK would read is read
+        // here instead, once: the parsed body is handed on (`parsedBody`), never the bytes again.
+        // Not JSON (by its content type): the SDK refuses it (415) without reading it.
+        if (
+          options.tasks !== undefined &&
+          req.method === "POST" &&
+          isJsonContentType(req.headers["content-type"])
+        ) {
+          const body = await readBody(req);
+          if (body.tooLarge) return refuseTooLarge(res);
+          if (!("parsed" in body)) {
+            await writeWebResponse(await handler.fetch(toWebRequest(req, host, { text: body.text })), res);
             return;
           }
-          const message = parsed(body);
-          if (isTaskListen(message)) {
-            await serveTaskListenSse(message, options.tasks, res);
+          if (isTaskListen(body.parsed)) {
+            await serveTaskListenSse(body.parsed, options.tasks, res);
             return;
           }
+          const answer = await handler.fetch(toWebRequest(req, host, "none"), { parsedBody: body.parsed });
+          await writeWebResponse(answer, res);
+          return;
         }
-        await writeWebResponse(await handler.fetch(toWebRequest(req, req.headers.host!, body)), res);
+        await writeWebResponse(await handler.fetch(toWebRequest(req, host, "stream")), res);
       } catch (error) {
         options.onError?.(error instanceof Error ? error : new Error(String(error)));
         if (!res.headersSent) refuse(res, 500, "Internal error");
