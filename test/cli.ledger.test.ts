@@ -99,6 +99,35 @@ describe.skipIf(!PG_ENABLED)("the ledger's database on PostgreSQL from the CLI",
     }
   });
 
+  it("export and import demand TLS as every command does: sslmode=require on a server without TLS is STORE_UNAVAILABLE, nothing read or written in clear text", () => {
+    const where = newHome();
+    const env = { BATON_DATABASE_SCHEMA: db.freshSchema() };
+    const sep = db.url.includes("?") ? "&" : "?";
+    const file = join(where.home, "ledger.ndjson");
+    writeFileSync(file, "");
+    for (const query of ["sslmode=require", "sslmode=verify-full"]) {
+      const url = `${withPassword(db.url)}${sep}${query}`;
+      const list = run(["--database-url", url, "list", "--json"], where, env);
+      expect(list.code).toBe(5);
+      const { code, message } = envelope(list).error!;
+      expect(code).toBe("STORE_UNAVAILABLE");
+      expect(message).toMatch(/does not support TLS/);
+      for (const args of [["export"], ["import", file]]) {
+        const result = run(["--database-url", url, ...args], where, env);
+        expect({ code: result.code, stdout: result.stdout }, `baton ${args[0]} ?${query}`).toEqual({
+          code: 5,
+          stdout: "",
+        });
+        expect(result.stderr).toBe(`baton: error: ${message} (${code})\n`);
+      }
+    }
+    // A repeated TLS parameter is refused before any connection (pg would take the last: plain text).
+    const repeated = `${withPassword(db.url)}${sep}sslmode=require&sslmode=disable`;
+    const refused = run(["--database-url", repeated, "export"], where, env);
+    expect({ code: refused.code, stdout: refused.stdout }).toEqual({ code: 2, stdout: "" });
+    expect(refused.stderr).toMatch(/sslmode is given 2 times .*\(INVALID_INPUT\)/);
+  });
+
   it("precedence: flag > BATON_DATABASE_URL > baton.yaml > config.yaml > SQLite", () => {
     const where = newHome();
     const url = withPassword(db.url);

@@ -145,6 +145,24 @@ describe.skipIf(!PG_ENABLED)("ledger export and import across stores", () => {
   beforeAll(() => db.setup());
   afterAll(() => db.teardown());
 
+  it("the rows' own connection checks the URL's TLS parameters as the store does: a repeated sslmode is INVALID_INPUT, not a plain-text connection (pg takes the last)", async () => {
+    const pgStore = db.store();
+    await pgStore.migrate();
+    const sep = db.url.includes("?") ? "&" : "?";
+    for (const query of ["sslmode=require&sslmode=disable", "sslmode=bogus"]) {
+      const refused = await postgresRows(`${db.url}${sep}${query}`, pgStore.schema).then(
+        async (rows) => {
+          await rows.close();
+          return undefined;
+        },
+        (error: unknown) => error,
+      );
+      expect(refused, query).toBeInstanceOf(BatonError);
+      expect((refused as BatonError).code, query).toBe("INVALID_INPUT");
+      expect((refused as BatonError).message).toMatch(/sslmode/);
+    }
+  });
+
   it("round trip SQLite → PostgreSQL → SQLite keeps every row: ids, states, event ids and timestamps", async () => {
     const source = sqliteRows(await populatedSqlite());
     const pgStore = db.store();

@@ -9,6 +9,7 @@ import pg from "pg";
 import { BatonError } from "../../core/errors.js";
 import { driverUrl } from "../../core/database-url.js";
 import { translate as translatePg } from "../postgres/errors.js";
+import { checkSslMode } from "../postgres/connection.js";
 import { redactDatabaseUrl, validateSchemaName } from "../postgres/postgres-store.js";
 import { translate as translateSqlite } from "../sqlite/errors.js";
 
@@ -241,6 +242,8 @@ export function sqliteRows(path: string): LedgerRows {
 
 /** Rows of the PostgreSQL ledger at `url`, schema `schema`. */
 export async function postgresRows(url: string, schema: string): Promise<LedgerRows> {
+  // Its own connection: the URL's TLS demand is checked as the store checks it (D127).
+  checkSslMode(url);
   const location = redactDatabaseUrl(url);
   const client = new pg.Client({ connectionString: driverUrl(url), connectionTimeoutMillis: 10_000 });
   client.on("error", () => undefined);
