@@ -27,6 +27,30 @@ describe("PostgresStore without a server", () => {
     expect(redactDatabaseUrl("host=db password=s3cret dbname=q")).toBe("host=db password=*** dbname=q");
   });
 
+  it("redaction keeps every parameter as given (repeats, order, spelling): only the secrets are hidden", () => {
+    // A repeated TLS parameter is refused (D127); the URL the refusal shows repeats it too.
+    const twice = "postgres://u@db/q?sslkey=/a.key&sslkey=/b.key";
+    expect(redactDatabaseUrl(twice)).toBe("postgres://u@db/q?sslkey=***&sslkey=***");
+    expect(() => new PostgresStore({ connectionString: twice })).toThrow(
+      /sslkey is given 2 times in the database URL postgres:\/\/u@db\/q\?sslkey=\*\*\*&sslkey=\*\*\*:/,
+    );
+    expect(redactDatabaseUrl("postgres://u@db/q?sslmode=require&password=a&sslmode=disable&password=b")).toBe(
+      "postgres://u@db/q?sslmode=require&password=***&sslmode=disable&password=***",
+    );
+    // Not re-encoded: a path keeps its slashes and %20, a `+` stays a `+`; a spelled-out key is still hidden.
+    expect(
+      redactDatabaseUrl(
+        "postgres://u:pw@db/q?Password=x&sslrootcert=/tmp/my%20ca.pem&application_name=a+b&pass%77ord=y&ssl",
+      ),
+    ).toBe(
+      "postgres://u:***@db/q?Password=***&sslrootcert=/tmp/my%20ca.pem&application_name=a+b&pass%77ord=***&ssl",
+    );
+    // Nothing secret in the query: the URL as new URL() writes it.
+    expect(redactDatabaseUrl("postgres://u:pw@db:5432/q?sslmode=verify-full&sslrootcert=/ca.pem")).toBe(
+      "postgres://u:***@db:5432/q?sslmode=verify-full&sslrootcert=/ca.pem",
+    );
+  });
+
   it("an unreachable server is STORE_UNAVAILABLE and the password appears nowhere", async () => {
     const store = new PostgresStore({
       connectionString: "postgres://baton:s3cret@127.0.0.1:1/baton",

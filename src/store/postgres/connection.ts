@@ -36,16 +36,28 @@ export function quoteIdent(name: string): string {
   return `"${validateSchemaName(name)}"`;
 }
 
+/** Query parameters whose value is a secret (or names one): shown as `***`. */
+const SECRET_PARAMETER = /^(password|sslpassword|sslkey)$/i;
+
 /**
  * A connection string fit to show: the password (in the userinfo or a `password=` parameter) is
- * replaced by `***`.
+ * replaced by `***`. Every parameter is kept as given, in its place and spelling, repeats too: an
+ * error naming a repeated parameter (checkSslMode) shows the URL that repeats it.
  */
 export function redactDatabaseUrl(connectionString: string): string {
   try {
     const url = new URL(connectionString);
     if (url.password !== "") url.password = "***";
-    for (const key of [...url.searchParams.keys()]) {
-      if (/^(password|sslpassword|sslkey)$/i.test(key)) url.searchParams.set(key, "***");
+    if (url.search.length > 1) {
+      // Part by part, not through searchParams: its serializer keeps one of a repeated key (set)
+      // and re-encodes the others (`/` as %2F, a space as `+`, which pg reads as a plus).
+      const parts = url.search.slice(1).split("&");
+      const redacted = parts.map((part) => {
+        const key = new URLSearchParams(part).keys().next().value;
+        const eq = part.indexOf("=");
+        return eq >= 0 && key !== undefined && SECRET_PARAMETER.test(key) ? `${part.slice(0, eq)}=***` : part;
+      });
+      if (redacted.some((part, i) => part !== parts[i])) url.search = `?${redacted.join("&")}`;
     }
     return url.toString();
   } catch {
