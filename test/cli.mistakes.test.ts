@@ -103,6 +103,25 @@ const PROJECT_COMMANDS: [command: string, args: string[]][] = [
   ["agent cancel", ["x"]],
   ["agent pause", ["x"]],
   ["agent resume", ["x"]],
+  // Commands whose operation works in a project (D144).
+  ["task list", []],
+  ["task describe", ["x"]],
+  ["task run", ["x"]],
+  ["task new", ["x"]],
+  ["task import", ["x"]],
+  ["runs", []],
+  ["capabilities", []],
+  ["config validate", []],
+  ["schedule list", []],
+  ["schedule enable", ["x"]],
+  ["schedule disable", ["x"]],
+  ["schedule install-units", []],
+  ["run", []],
+  ["search", []],
+  ["agent submit", []],
+  ["agent delegate", []],
+  ["agent configured", []],
+  ["agent list", []],
 ];
 
 const table: Mistake[] = [
@@ -201,7 +220,14 @@ const table: Mistake[] = [
   // A --project that does not exist is refused, not a project with no jobs.
   ...PROJECT_COMMANDS.map(([command, args]): Mistake => ({
     kind: "wrong project",
-    args: [...command.split(" "), ...args, "--project", "/nonexistent/baton-project"],
+    // `run`'s options come before its command line.
+    args: [
+      ...command.split(" "),
+      ...args,
+      "--project",
+      "/nonexistent/baton-project",
+      ...(command === "run" ? ["--", "true"] : []),
+    ],
     exit: 2,
     code: "INVALID_INPUT",
     says: ["--project '/nonexistent/baton-project' does not exist"],

@@ -288,3 +288,44 @@ describe("baton events -f", () => {
     expect(kinds[kinds.length - 1]).toBe("settled");
   });
 });
+
+describe("--project on the commands that work in a project (D144)", () => {
+  it("task list, describe, run, runs, config validate, schedule list and capabilities work on the named project from anywhere", () => {
+    const home = newHome();
+    const a = project("tasks:\n  hello:\n    command: [echo, from-a]\n");
+    const b = project(
+      "tasks:\n  hello:\n    command: [echo, from-b]\n  nightly:\n    command: [echo, n]\n    schedule: '0 3 * * *'\n",
+    );
+    const elsewhere = tempDir("btproject-");
+    const at = (dir: string, args: string[]) =>
+      cliJson(home, [...args, "--project", dir], { cwd: elsewhere });
+    const names = (d: { tasks: ({ name: string } | string)[] }) =>
+      d.tasks.map((t) => (typeof t === "string" ? t : t.name));
+
+    expect(names(at(a, ["task", "list"]))).toEqual(["hello"]);
+    expect(names(at(b, ["task", "list"]))).toEqual(["hello", "nightly"]);
+    expect(at(b, ["task", "describe", "hello"]).command).toEqual(["echo", "from-b"]);
+    expect(at(a, ["task", "run", "hello"])).toMatchObject({
+      state: "succeeded",
+      result: { summary: "from-a" },
+    });
+    expect(at(b, ["task", "run", "hello"])).toMatchObject({
+      state: "succeeded",
+      result: { summary: "from-b" },
+    });
+    // Each project's runs of its own `hello`, not the other's.
+    expect(at(a, ["runs", "hello"]).runs.map((r: { summary: string }) => r.summary)).toEqual(["from-a"]);
+    expect(at(b, ["runs"]).runs.map((r: { summary: string }) => r.summary)).toEqual(["from-b"]);
+    expect(at(b, ["config", "validate"])).toMatchObject({ ok: true, tasks: ["hello", "nightly"] });
+    expect(at(b, ["schedule", "list"]).schedules.map((s: { task: string }) => s.task)).toEqual(["nightly"]);
+    expect(names(at(b, ["capabilities"]))).toEqual(["hello", "nightly"]);
+    // Without --project, the cwd (no baton.yaml there) is the project.
+    expect(cliJson(home, ["task", "list"], { cwd: elsewhere }).tasks).toEqual([]);
+    // A path that is no directory is refused, as for every --project.
+    const missing = cli(home, ["task", "list", "--project", join(elsewhere, "nope"), "--json"], {
+      cwd: elsewhere,
+    });
+    expect(missing.code).toBe(2);
+    expect(JSON.parse(missing.stdout).error.message).toMatch(/--project '.*nope' does not exist/);
+  });
+});

@@ -57,6 +57,12 @@ function takesReference(binding: CliBinding): boolean {
   return /[<[]ids?(\.\.\.)?[>\]]/.test(binding.command);
 }
 
+/** Whether the binding's operation takes a `project` (scopeFields, refScopeFields): `--project` sets it. */
+function takesProject(binding: CliBinding): boolean {
+  const input = getOperation(binding.op)?.input as { shape?: Record<string, unknown> } | undefined;
+  return input?.shape?.project !== undefined;
+}
+
 function modeFor(json: boolean): OutputMode {
   return { json, color: !json && detectColor() };
 }
@@ -81,7 +87,13 @@ async function runBinding(
     typeof opts.project === "string" && opts.project !== ""
       ? projectDirectory(opts.project, io().cwd, "--project")
       : undefined;
-  const input = binding.input(args, project === undefined ? opts : { ...opts, project });
+  const given = binding.input(args, project === undefined ? opts : { ...opts, project }) as
+    Record<string, unknown> | undefined;
+  // The operation's `project`, for a binding that does not map the flag itself (D144).
+  const input =
+    project !== undefined && given !== undefined && given.project === undefined && takesProject(binding)
+      ? { ...given, project }
+      : given;
   const shared = io().opened;
   const { engine, store, commands } = await openLedger(shared);
   const context = {
@@ -299,8 +311,12 @@ export function buildProgram(onExit: (code: number) => void, only?: string): Com
       command.addOption(o);
     }
     // A job reference's name is looked up in the current project first (docs/cli.md "Job
-    // references"), so every command that takes one can be told which project that is.
-    if (takesReference(binding) && !(binding.options ?? []).some((o) => o.flags.startsWith("--project ")))
+    // references"), so every command that takes one can be told which project that is; so can
+    // every command whose operation works in a project (D144: `task run`, `runs`, `schedule`…).
+    if (
+      (takesReference(binding) || takesProject(binding)) &&
+      !(binding.options ?? []).some((o) => o.flags.startsWith("--project "))
+    )
       for (const option of scopeOptions) command.addOption(new Option(option.flags, option.description));
     command.option("--json", "print one JSON envelope: {ok, data} or {ok:false, error}");
     command.configureOutput({ outputError: () => undefined });
