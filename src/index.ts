@@ -38,6 +38,7 @@ export {
   JobNotFoundError,
   LeaseLostError,
   InvalidTransitionError,
+  DependenciesUnfinishedError,
   HasDependentsError,
   InvalidInputError,
   SchemaTooNewError,

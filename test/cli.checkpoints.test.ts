@@ -402,6 +402,25 @@ describe("baton CLI: checkpoints end to end", () => {
     expect(w.ok(["audit", "--summary", "--all"], { cwd: w.projB }).summary.jobs).toBe(2);
   });
 
+  it("complete or fail of a task still waiting on its dependencies exits 4 naming them; --force does it", () => {
+    const w = world();
+    const a = w.add("a");
+    const b = w.add("b", ["--depends-on", a]);
+    const refused = w.err(["complete", b, "-e", "done?"], 4, "DEPENDENCIES_UNFINISHED");
+    expect(refused.message).toContain(`${a} (queued)`);
+    expect(refused.message).toContain("--force");
+    w.err(["fail", b, "cannot"], 4, "DEPENDENCIES_UNFINISHED");
+    const human = w.run(["complete", b]);
+    expect(human.code).toBe(4);
+    expect(human.stderr).toContain(`waiting on 1 unfinished dependency: ${a} (queued)`);
+    expect(w.ok(["show", b]).job.state).toBe("waiting");
+    expect(w.ok(["complete", b, "-e", "by hand", "--force"]).completed).toEqual([
+      { id: b, state: "succeeded" },
+    ]);
+    const c = w.add("c", ["--depends-on", a]);
+    expect(w.ok(["fail", c, "not possible", "--force"])).toMatchObject({ id: c, state: "failed" });
+  });
+
   it("explain, audit (--summary, --since 1h) and receipt", () => {
     const w = world();
     const a = w.add("a", ["-w", "ship"]);

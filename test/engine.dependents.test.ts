@@ -121,6 +121,95 @@ describe.each(ledgers.kinds)("deleting or cleaning a job with waiting dependents
   });
 });
 
+describe.each(ledgers.kinds)("completing or failing a job still waiting on its dependencies (%s)", (kind) => {
+  let engine: Engine;
+  let store: Store;
+  let ctx: OpContext;
+  beforeAll(() => ledgers.setup());
+  afterAll(() => ledgers.teardown());
+  beforeEach(async () => {
+    ({ engine, store } = await ledgers.open(kind));
+    ctx = { engine, cwd: "/p", actor: "test", location: store.location };
+  });
+  afterEach(() => store.close());
+
+  const enqueue = async (spec: Record<string, unknown> = {}) =>
+    (await engine.enqueue({ type: "task", ...spec }))[0]!.job;
+  const op = (name: string, input: Record<string, unknown>) => invoke(getOperation(name)!, input, ctx);
+
+  it("is refused with DEPENDENCIES_UNFINISHED naming each dependency and its state; nothing changes", async () => {
+    const done = await enqueue();
+    await engine.complete(done.id);
+    const queued = await enqueue();
+    const broken = await enqueue({ maxAttempts: 1 });
+    await engine.fail(broken.id, { error: "boom" });
+    const b = await enqueue({ dependsOn: [done.id, queued.id, broken.id] });
+    expect(b.state).toBe("waiting");
+    const events = (await engine.events({ jobId: b.id, limit: 100 })).length;
+    const unfinished = [
+      { id: queued.id, state: "queued" },
+      { id: broken.id, state: "failed" },
+    ];
+    for (const call of [() => engine.complete(b.id), () => engine.fail(b.id, { error: "x" })]) {
+      const refused = (await call().catch((e: unknown) => e)) as { code: string; message: string };
+      expect(refused).toMatchObject({
+        code: "DEPENDENCIES_UNFINISHED",
+        details: { id: b.id, state: "waiting", dependencies: unfinished },
+      });
+      expect(refused.message).toContain(`${queued.id} (queued), ${broken.id} (failed)`);
+      expect(refused.message).toContain("Nothing was changed");
+      expect(refused.message).not.toContain(done.id); // succeeded: not in the way
+    }
+    // The catalogue (CLI, MCP, HTTP) answers the same.
+    for (const [name, input] of [
+      ["complete_task", { id: b.id, evidence: "did it" }],
+      ["fail_task", { id: b.id, error: "could not" }],
+    ] as const)
+      await expect(op(name, input)).rejects.toMatchObject({
+        code: "DEPENDENCIES_UNFINISHED",
+        details: { dependencies: unfinished },
+      });
+    // In a batch it is that item's error; the others are done.
+    const other = await enqueue();
+    expect(await op("complete_task", { ids: [b.id, other.id] })).toMatchObject({
+      completed: [{ id: other.id, state: "succeeded" }],
+      errors: [{ id: b.id, code: "DEPENDENCIES_UNFINISHED" }],
+    });
+    expect(await engine.get(b.id)).toMatchObject({ state: "waiting", evidence: null, error: null });
+    expect((await engine.events({ jobId: b.id, limit: 100 })).length).toBe(events);
+  });
+
+  it("force completes or fails it anyway; skip and cancel need no override", async () => {
+    const a = await enqueue();
+    const b = await enqueue({ dependsOn: [a.id] });
+    expect(await op("complete_task", { id: b.id, evidence: "by hand", force: true })).toMatchObject({
+      completed: [{ id: b.id, state: "succeeded" }],
+    });
+    expect(await engine.get(b.id)).toMatchObject({ state: "succeeded", evidence: "by hand" });
+    const c = await enqueue({ dependsOn: [a.id] });
+    expect(await op("fail_task", { id: c.id, error: "not possible", force: true })).toMatchObject({
+      id: c.id,
+      state: "failed",
+    });
+    const d = await enqueue({ dependsOn: [a.id] });
+    expect((await engine.complete(d.id, { overDependencies: true })).state).toBe("succeeded");
+    const e = await enqueue({ dependsOn: [a.id] });
+    expect((await engine.skip(e.id)).state).toBe("skipped");
+    const f = await enqueue({ dependsOn: [a.id] });
+    expect((await engine.cancel(f.id)).state).toBe("cancelled");
+  });
+
+  it("once its dependencies are done it completes as any task", async () => {
+    const a = await enqueue();
+    const b = await enqueue({ dependsOn: [a.id] });
+    await op("complete_task", { id: a.id });
+    expect((await engine.get(b.id)).state).toBe("queued");
+    expect(await op("complete_task", { id: b.id })).toMatchObject({
+      completed: [{ id: b.id, state: "succeeded" }],
+    });
+  });
+});
+
 describe("a dependency already gone (a ledger stranded before D53)", () => {
   const sqlite = testLedgers("dependents-sqlite");
   it("explain and doctor name the missing dependency", async () => {

@@ -410,6 +410,7 @@ export const bindings: CliBinding[] = [
         flags: "-f, --file <path>",
         description: "NDJSON/JSON of {id, evidence, result} items ('-' = stdin)",
       },
+      { flags: "--force", description: "complete even while it waits on unfinished dependencies" },
     ],
     input([ids], o) {
       const items = o.file === undefined ? undefined : parseJobsFile(readInput(str(o.file) ?? ""));
@@ -421,6 +422,7 @@ export const bindings: CliBinding[] = [
         evidence: o.evidence === undefined ? undefined : looseJson(str(o.evidence) ?? ""),
         result: o.result === undefined ? undefined : json("--result", str(o.result) ?? ""),
         token: str(o.token),
+        force: o.force === true ? true : undefined,
       });
     },
     render: renderChanged,
@@ -431,9 +433,16 @@ export const bindings: CliBinding[] = [
     options: [
       { flags: "--token <token>", description: "fencing token of a claimed task" },
       { flags: "--no-retry", description: "dead-letter now even if attempts are left" },
+      { flags: "--force", description: "fail it even while it waits on unfinished dependencies" },
     ],
     input([[id], [error]], o) {
-      return omitUndefined({ id, error, token: str(o.token), noRetry: o.retry === false ? true : undefined });
+      return omitUndefined({
+        id,
+        error,
+        token: str(o.token),
+        noRetry: o.retry === false ? true : undefined,
+        force: o.force === true ? true : undefined,
+      });
     },
   },
   {

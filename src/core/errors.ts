@@ -25,6 +25,12 @@ export const ERROR_CODES = {
     http: 409,
     summary: "Waiting jobs depend on the job: say whether to cancel them or release the dependency.",
   },
+  DEPENDENCIES_UNFINISHED: {
+    exit: 4,
+    http: 409,
+    summary:
+      "The job still waits on dependencies that have not finished: finish them first, or pass force to complete or fail it anyway.",
+  },
   LEASE_LOST: {
     exit: 4,
     http: 409,
@@ -200,6 +206,29 @@ export class HasDependentsError extends BatonError {
     );
     this.jobId = jobId;
     this.dependents = dependents;
+  }
+}
+
+/**
+ * A complete or fail of a job still `waiting` on dependencies that have not finished (succeeded
+ * or skipped), without the caller's explicit override: its dependencies are named with their states
+ * (a deleted one as `missing`).
+ */
+export class DependenciesUnfinishedError extends BatonError {
+  readonly jobId: string;
+  readonly dependencies: readonly { id: string; state: string }[];
+  constructor(jobId: string, action: string, dependencies: readonly { id: string; state: string }[]) {
+    const shown = dependencies
+      .slice(0, 10)
+      .map((d) => `${d.id} (${d.state})`)
+      .join(", ");
+    super(
+      "DEPENDENCIES_UNFINISHED",
+      `cannot ${action} job ${jobId}: it is waiting on ${dependencies.length} unfinished ${dependencies.length === 1 ? "dependency" : "dependencies"}: ${shown}${dependencies.length > 10 ? ", …" : ""}. Nothing was changed. Finish them first (complete or skip them; redrive a failed one), or pass force (--force on the command line) to ${action} it anyway`,
+      { details: { id: jobId, state: "waiting", action, dependencies: dependencies.slice(0, 100) } },
+    );
+    this.jobId = jobId;
+    this.dependencies = dependencies;
   }
 }
 

@@ -17,6 +17,7 @@ export {
   JobNotFoundError,
   LeaseLostError,
   InvalidTransitionError,
+  DependenciesUnfinishedError,
   HasDependentsError,
   InvalidInputError,
   SchemaTooNewError,

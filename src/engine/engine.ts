@@ -72,7 +72,13 @@ export interface FinishOptions {
   error?: string;
   exitCode?: number;
   noRetry?: boolean;
+  /** Finish a running job without its token (an operator override). */
   force?: boolean;
+  /**
+   * Complete or fail a job still `waiting` on dependencies that have not finished; without it
+   * that is refused with DEPENDENCIES_UNFINISHED, naming them (D139).
+   */
+  overDependencies?: boolean;
   actor?: string;
 }
 
@@ -356,6 +362,7 @@ export class Engine {
       ...(options.exitCode === undefined ? {} : { exitCode: options.exitCode }),
       ...(options.noRetry === undefined ? {} : { noRetry: options.noRetry }),
       ...(options.force === undefined ? {} : { force: options.force }),
+      ...(options.overDependencies === undefined ? {} : { overDependencies: options.overDependencies }),
     };
   }
 

@@ -135,6 +135,13 @@ const finishItem = z
   })
   .strict();
 
+/**
+ * The override of D139: complete or fail a task even while it waits on dependencies that have not
+ * finished (refused otherwise with DEPENDENCIES_UNFINISHED, whose message names this field). No
+ * description: the default tools/list is at its 10,000-character budget (docs/mcp.md, D141).
+ */
+const forceField = z.boolean().optional();
+
 export const completeTask = defineOperation({
   name: "complete_task",
   title: "Complete tasks",
@@ -147,6 +154,7 @@ export const completeTask = defineOperation({
     evidence: z.unknown().optional().describe("What was done: files changed, test output, a summary."),
     result: z.unknown().optional(),
     token: z.string().optional().describe("Fencing token from claim_task, if claimed."),
+    force: forceField,
   }),
   output: z.object({
     completed: z.array(
@@ -192,6 +200,7 @@ export const completeTask = defineOperation({
             ...(item.evidence === undefined ? {} : { evidence: item.evidence }),
             ...(item.result === undefined ? {} : { result: item.result }),
             ...(item.token === undefined ? {} : { token: item.token }),
+            ...(input.force === true ? { overDependencies: true } : {}),
           })
           .catch(async (error: unknown) => {
             // Two calls at once: the other one finished it between our read and our write.
@@ -228,6 +237,7 @@ export const failTask = defineOperation({
       .max(64 * 1024),
     token: z.string().optional(),
     noRetry: z.boolean().optional().describe("Dead-letter now even if attempts are left."),
+    force: forceField,
   }),
   output: z.object({ id: z.string(), state: jobStateSchema, retryAt: z.string().optional() }),
   readOnly: false,
@@ -242,6 +252,7 @@ export const failTask = defineOperation({
       actor: ctx.actor,
       ...(input.token === undefined ? {} : { token: input.token }),
       ...(input.noRetry === undefined ? {} : { noRetry: input.noRetry }),
+      ...(input.force === true ? { overDependencies: true } : {}),
     });
     return failed.state === "retrying"
       ? { id: failed.id, state: failed.state, retryAt: new Date(failed.runAt).toISOString() }

@@ -9,6 +9,7 @@
 import type { Clock } from "../core/clock.js";
 import {
   BatonError,
+  DependenciesUnfinishedError,
   HasDependentsError,
   InvalidInputError,
   InvalidTransitionError,
@@ -549,6 +550,12 @@ export abstract class LedgerStore implements Store {
       }
     }
     const action = FINISH_ACTION[request.outcome];
+    if (
+      job.state === "waiting" &&
+      (action === "complete" || action === "fail") &&
+      request.overDependencies !== true
+    )
+      await this.refuseUnfinishedDependencies(tx, job, action);
     const updated = await this.transitionInTx(tx, job, action, now, request.actor, {
       noRetry: request.noRetry === true,
       result: request.result,
@@ -557,6 +564,25 @@ export abstract class LedgerStore implements Store {
       exitCode: request.exitCode,
     });
     return publicJob(updated);
+  }
+
+  /**
+   * A job still waiting on its dependencies did none of its work (it was never claimable), so
+   * completing or failing it would report work that never happened while its dependencies may yet
+   * run (D139): refused, naming each unfinished dependency and its state, unless the caller passed
+   * the explicit override. Skip and cancel stay allowed: they say the work is not needed.
+   */
+  private async refuseUnfinishedDependencies(
+    tx: LedgerTx,
+    job: JobRecord,
+    action: JobAction,
+  ): Promise<never> {
+    const known = new Map((await tx.jobStates(job.dependsOn)).map((d) => [d.id, d.state]));
+    const unfinished = job.dependsOn.flatMap((id) => {
+      const state = known.get(id);
+      return state !== undefined && isSatisfied(state) ? [] : [{ id, state: state ?? "missing" }];
+    });
+    throw new DependenciesUnfinishedError(job.id, action, unfinished);
   }
 
   redrive(jobId: string, actor: string): Promise<Job> {

@@ -140,6 +140,11 @@ export interface FinishRequest {
   noRetry?: boolean;
   /** An operator override: finish a running job without its token (e.g. a dashboard action). */
   force?: boolean;
+  /**
+   * Complete or fail a job still `waiting` on unfinished dependencies (the caller's explicit
+   * override); without it that is DEPENDENCIES_UNFINISHED (D139).
+   */
+  overDependencies?: boolean;
   actor: string;
 }
 
