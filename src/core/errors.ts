@@ -42,7 +42,12 @@ export const ERROR_CODES = {
     summary: "A job named in dependsOn (--depends-on) does not exist.",
   },
   STORE_BUSY: { exit: 5, http: 503, summary: "The database stayed locked longer than the busy timeout." },
-  STORAGE_FULL: { exit: 5, http: 507, summary: "The disk holding the database is full." },
+  STORAGE_FULL: {
+    exit: 5,
+    http: 507,
+    summary:
+      "The disk holding the database, or BATON_HOME when a job's environment is written before it is queued, is full: nothing was written or queued.",
+  },
   STORE_IO: { exit: 5, http: 503, summary: "The database could not be read or written (I/O error)." },
   STORE_CORRUPT: { exit: 5, http: 500, summary: "The database file is damaged." },
   STORE_UNAVAILABLE: { exit: 5, http: 503, summary: "The database cannot be reached." },

@@ -200,9 +200,16 @@ export class Engine {
 
   /** Enqueue one job spec, or an array of them atomically. Each answer says whether it was deduplicated. */
   async enqueue(specs: unknown, context: EnqueueContext = {}): Promise<EnqueueOutcome[]> {
+    return this.insert(this.prepareAll(specs, context), context);
+  }
+
+  /**
+   * {@link prepare} one spec or an array of them: the rows {@link insert} takes, each with the id
+   * its job will have (a command's environment is saved under it before the job exists, D140).
+   */
+  prepareAll(specs: unknown, context: EnqueueContext = {}): NewJob[] {
     const list = Array.isArray(specs) ? (specs as readonly unknown[]) : [specs];
-    if (list.length === 0) return [];
-    const rows = list.map((spec, index) => {
+    return list.map((spec, index) => {
       try {
         return this.prepare(spec, context);
       } catch (error) {
@@ -215,6 +222,11 @@ export class Engine {
         throw error;
       }
     });
+  }
+
+  /** Insert prepared rows atomically (see {@link prepareAll}); each answer says whether it was deduplicated. */
+  async insert(rows: readonly NewJob[], context: EnqueueContext = {}): Promise<EnqueueOutcome[]> {
+    if (rows.length === 0) return [];
     const outcomes = await this.store.insertJobs(rows, context.actor ?? this.actor);
     const fresh = outcomes.filter((o) => !o.deduplicated).map((o) => o.job);
     if (fresh.length > 0) this.emitter.emit("enqueued", fresh);

@@ -14,6 +14,7 @@ import { AGENT_PRESETS, AGENT_TYPE_PREFIX, agentArgvWith, isAgentPayload } from 
 import type { ResolvedAgent } from "../agents/config.js";
 import { resolveAgent } from "../agents/config.js";
 import { idRef, projectOf, refScopeFields, resolveJob, scopeFields } from "./common.js";
+import { enqueueWithEnv } from "./commands.js";
 import type { CommandHost, OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
 
@@ -149,14 +150,13 @@ async function view(ctx: OpContext, job: Job, deduplicated: boolean): Promise<Su
 async function submit(ctx: OpContext, built: Built[], waitSeconds: number | undefined): Promise<Submitted[]> {
   const commands = agentHost(ctx);
   await commands.ready();
-  const outcomes = await ctx.engine.enqueue(
-    built.map((b) => b.spec),
-    { actor: ctx.actor },
-  );
   const callerEnv = ctx.env ?? process.env;
-  outcomes.forEach((o, i) => {
-    if (!o.deduplicated) commands.saveEnv(o.job.id, { ...callerEnv, ...built[i]!.env });
-  });
+  const outcomes = await enqueueWithEnv(
+    ctx,
+    commands,
+    built.map((b) => b.spec),
+    built.map((b) => ({ ...callerEnv, ...b.env })),
+  );
   const queued = outcomes.filter((o) => !o.deduplicated).map((o) => o.job.id);
   if (queued.length > 0) await commands.wake(queued);
   if (waitSeconds !== undefined && waitSeconds > 0) {

@@ -4,8 +4,9 @@
 import { z } from "zod";
 import { COMMAND_TYPE, runsProcess } from "../core/executors.js";
 import { parseTimerDuration } from "../core/duration.js";
-import { BatonError } from "../core/errors.js";
+import { BatonError, toBatonError } from "../core/errors.js";
 import type { Attempt, Job } from "../core/job.js";
+import type { EnqueueOutcome } from "../store/types.js";
 import { jobStateSchema, nameSchema } from "../core/job.js";
 import type { JobState } from "../core/states.js";
 import { isTerminal } from "../core/states.js";
@@ -95,34 +96,35 @@ export const runCommand = defineOperation({
     const idleTimeoutMs =
       input.idleTimeout === undefined ? undefined : parseTimerDuration(input.idleTimeout, "idle timeout");
     await commands.ready();
-    const [outcome] = await ctx.engine.enqueue(
-      {
-        type: COMMAND_TYPE,
-        payload: {
-          argv,
-          cwd,
+    const [outcome] = await enqueueWithEnv(
+      ctx,
+      commands,
+      [
+        {
+          type: COMMAND_TYPE,
+          payload: {
+            argv,
+            cwd,
+            ...(timeoutMs === undefined ? {} : { timeoutMs }),
+            ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
+            affinity: jobAffinity(input.pool, ctx.env ?? process.env, commands.home),
+          },
+          maxAttempts: (input.retries ?? 0) + 1,
+          project: projectOf({ ...input, cwd }, ctx),
+          ...(input.name === undefined ? {} : { name: input.name }),
+          ...(input.key === undefined ? {} : { idempotencyKey: input.key }),
+          ...(input.tags === undefined ? {} : { tags: input.tags }),
           ...(timeoutMs === undefined ? {} : { timeoutMs }),
-          ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
-          affinity: jobAffinity(input.pool, ctx.env ?? process.env, commands.home),
         },
-        maxAttempts: (input.retries ?? 0) + 1,
-        project: projectOf({ ...input, cwd }, ctx),
-        ...(input.name === undefined ? {} : { name: input.name }),
-        ...(input.key === undefined ? {} : { idempotencyKey: input.key }),
-        ...(input.tags === undefined ? {} : { tags: input.tags }),
-        ...(timeoutMs === undefined ? {} : { timeoutMs }),
-      },
-      { actor: ctx.actor },
+      ],
+      [ctx.env ?? process.env],
     );
     const job = outcome!.job;
-    // A repeat of a request (R-32) finishes what the first call may not have: the environment and
-    // the wake, unless the command has started since (its environment file is gone once it ends).
+    // A repeat of a request (R-32) finishes what the first call may not have: the wake, unless the
+    // command has started since. (Its environment was saved before the first call queued it.)
     const started =
       ctx.request?.replayed === true && (await ctx.engine.store.getJob(job.id))?.state !== "queued";
-    if (!outcome!.deduplicated && !started) {
-      commands.saveEnv(job.id, ctx.env ?? process.env);
-      await commands.wake([job.id]);
-    }
+    if (!outcome!.deduplicated && !started) await commands.wake([job.id]);
     return {
       id: job.id,
       ...(job.name === null ? {} : { name: job.name }),
@@ -133,6 +135,37 @@ export const runCommand = defineOperation({
     };
   },
 });
+
+/**
+ * Enqueue jobs the daemon runs (atomically), each one's environment saved first under the id its
+ * job will have (D140): no job is claimable without its environment, and a disk that fills after
+ * `ready` (STORAGE_FULL) or any other failure to keep it answers with nothing queued. The files of
+ * a row that did not become a job (refused, deduplicated, a repeated request answered with its
+ * first job) are removed; those of a write whose outcome the store could not tell (a connection
+ * lost at commit) are left: its job needs them, and without a job a sweep removes them (D134).
+ */
+export async function enqueueWithEnv(
+  ctx: OpContext,
+  commands: CommandHost,
+  specs: readonly Record<string, unknown>[],
+  envs: readonly NodeJS.ProcessEnv[],
+): Promise<EnqueueOutcome[]> {
+  const rows = ctx.engine.prepareAll(specs, { actor: ctx.actor });
+  const ids = rows.map((row) => row.id);
+  let outcomes: EnqueueOutcome[];
+  try {
+    rows.forEach((row, i) => commands.saveEnv(row.id, envs[i]!));
+    outcomes = await ctx.engine.insert(rows, { actor: ctx.actor });
+  } catch (error) {
+    const code = toBatonError(error).code;
+    if (code !== "STORE_UNAVAILABLE" && code !== "STORE_IO") commands.removeJobFiles(ids);
+    throw error;
+  }
+  const queued = new Set(outcomes.flatMap((o) => (o.deduplicated ? [] : [o.job.id])));
+  const unused = ids.filter((id) => !queued.has(id));
+  if (unused.length > 0) commands.removeJobFiles(unused);
+  return outcomes;
+}
 
 /** The job's latest attempt (its number names the run folder), if it ever started. */
 async function latestAttempt(ctx: OpContext, job: Job): Promise<Attempt | undefined> {

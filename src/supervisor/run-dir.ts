@@ -87,14 +87,34 @@ export function writePrivate(file: string, text: string): void {
 
 /**
  * Keep the caller's environment for this job's attempts; never stored in the database. `ledger`
- * (the store's `Store.ledger`) marks the folder as that ledger's, for {@link sweepJobFiles}.
+ * (the store's `Store.ledger`) marks the folder as that ledger's, for {@link sweepJobFiles}. A full
+ * disk is STORAGE_FULL saying nothing was queued: callers save it before the job is queued (D140).
  */
 export function saveEnv(home: string, jobId: string, env: NodeJS.ProcessEnv, ledger?: string): void {
   const dir = jobDir(home, jobId);
-  ensurePrivateDir(runsRoot(home), "baton's runs folder");
-  ensurePrivateDir(dir, "the job's run folder");
-  if (ledger !== undefined) markLedger(home, jobId, ledger);
-  writePrivate(join(dir, "env"), JSON.stringify(env));
+  try {
+    ensurePrivateDir(runsRoot(home), "baton's runs folder");
+    ensurePrivateDir(dir, "the job's run folder");
+    if (ledger !== undefined) markLedger(home, jobId, ledger);
+    writePrivate(join(dir, "env"), JSON.stringify(env));
+  } catch (error) {
+    throw homeFull(home, error) ?? error;
+  }
+}
+
+/**
+ * STORAGE_FULL for a full disk (ENOSPC, or a quota) under BATON_HOME, met while a job's files are
+ * written before the job is queued or re-queued: every caller writes them first (D140), so the
+ * answer can say that nothing was queued. Undefined for any other error.
+ */
+function homeFull(home: string, error: unknown): BatonError | undefined {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== "ENOSPC" && code !== "EDQUOT") return undefined;
+  return new BatonError(
+    "STORAGE_FULL",
+    `the disk holding BATON_HOME ${home} is full, so a command's environment and logs cannot be kept: nothing was queued; free some space and call again`,
+    { cause: error, details: { home } },
+  );
 }
 
 /**
@@ -108,13 +128,7 @@ export function checkWritable(home: string): void {
     ensurePrivateDir(runsRoot(home), "baton's runs folder");
     writeFileSync(probe, "x", { mode: 0o600 });
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== "ENOSPC" && code !== "EDQUOT") throw error;
-    throw new BatonError(
-      "STORAGE_FULL",
-      `the disk holding BATON_HOME ${home} is full, so a command's environment and logs cannot be kept: nothing was queued; free some space and call again`,
-      { cause: error, details: { home } },
-    );
+    throw homeFull(home, error) ?? error;
   } finally {
     rmSync(probe, { force: true });
   }
@@ -270,7 +284,7 @@ export function markLedger(home: string, jobId: string, ledger: string): void {
  * SQLite file; one marked by a baton that named PostgreSQL ledgers by URL alone (before D134) is
  * never judged, since every schema of that database wrote the same mark. Returns the job ids
  * removed. A folder with no attempt yet that changed in the last minute is left alone: a
- * configured task's run saves its environment just before its row is inserted (an attempt folder
+ * job a daemon runs has its environment saved just before its row is inserted (D140; an attempt folder
  * is made only after a claim, so its job existed).
  */
 export async function sweepJobFiles(
@@ -305,7 +319,7 @@ export async function sweepJobFiles(
       !hasAttempt(dir) &&
       Date.now() - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? 0) < SWEEP_AFTER_MS
     )
-      continue; // perhaps a task run's environment, saved just before its row is inserted
+      continue; // perhaps a job's environment, saved just before its row is inserted
     candidates.push(name);
   }
   const removed: string[] = [];

@@ -11,7 +11,7 @@ import type { Job } from "../core/job.js";
 import type { Engine } from "../engine/engine.js";
 import type { LockClaim, NewJob } from "../store/types.js";
 import { jobAffinity } from "../supervisor/hosts.js";
-import { deleteEnv, saveEnv } from "../supervisor/run-dir.js";
+import { deleteEnv, removeJobFiles, saveEnv } from "../supervisor/run-dir.js";
 import type { TaskDef } from "./config.js";
 import { loadTaskConfig, requireTaskConfig } from "./config.js";
 import { acquireTaskLock, releaseTaskLock, taskLockClaim, taskLockName } from "./locks.js";
@@ -189,7 +189,7 @@ export async function insertTaskRun(
   } finally {
     // Not this row: refused, deduplicated, or a repeated request answered with its first run.
     if (inserted === undefined || inserted.deduplicated || inserted.job.id !== row.id)
-      deleteEnv(home, row.id);
+      removeJobFiles(home, row.id); // its folder was made for this row alone
   }
   return inserted;
 }
@@ -249,9 +249,15 @@ export async function prepareTaskRetry(
   if (def.kind === "plugin") def = withPluginEnv(def, await loadTaskPlugin(def));
   const env = runEnv(def, callerEnv, info.inputs, job.id, info.dryRun);
   if (info.lock !== null) await acquireTaskLock(engine, home, info.lock, def.name, job.id);
-  saveEnv(home, job.id, env, engine.store.ledger);
-  return async () => {
+  const undo = async () => {
     deleteEnv(home, job.id);
     if (info.lock !== null) await releaseTaskLock(engine, info.lock, job.id);
   };
+  try {
+    saveEnv(home, job.id, env, engine.store.ledger);
+  } catch (error) {
+    await undo(); // a full home (STORAGE_FULL): nothing is re-queued, and the lock is not kept
+    throw error;
+  }
+  return undo;
 }
