@@ -307,3 +307,144 @@ describe("a refusal names what to pass in the words of the front-end that is tal
     expect(zero.env.error).toEqual({ code: "INVALID_INPUT", message: "--timeout must be more than 0" });
   });
 });
+
+describe("a project is read as the CLI reads --project, and a name given one is looked up only there (D145)", () => {
+  /** Jobs named `deploy` in alpha and beta, beta's completed by its full id; the server stands in their parent. */
+  async function twoDeploys() {
+    const w = world();
+    const root = join(w.projA, "..");
+    mkdirSync(join(w.projB, "src"));
+    const server = await connectStdio(w.home, ["--tools", "full"], root);
+    const enqueued = async (cwd: string) =>
+      (await call(server.client, "enqueue_task", { name: "deploy", cwd })).data.jobs[0].id as string;
+    const a = await enqueued(w.projA);
+    const b = await enqueued(w.projB);
+    const done = await call(server.client, "complete_task", { id: b, evidence: "shipped" });
+    expect(done.data.completed).toEqual([{ id: b, state: "succeeded" }]);
+    const stateOf = async (id: string) => (await call(server.client, "check_task", { id })).data.job.state;
+    return { w, root, server, a, b, stateOf };
+  }
+
+  it("complete_task / fail_task / check_task: every spelling of beta acts on beta's job, never alpha's", async () => {
+    const { w, server, a, b, stateOf } = await twoDeploys();
+    try {
+      // `/beta/`, `/beta/src`, `/beta/.`, `//beta`, `beta` (relative to the server's cwd): all beta.
+      const spellings = [
+        `${w.projB}/`,
+        join(w.projB, "src"),
+        `${w.projB}/.`,
+        w.projB.replace(/\/beta$/, "//beta"),
+        "beta",
+      ];
+      for (const project of spellings) {
+        const checked = await call(server.client, "check_task", { id: "deploy", project });
+        expect(checked.isError, `${project}: ${JSON.stringify(checked.content)}`).toBeFalsy();
+        expect(checked.data.job.id, project).toBe(b);
+        const completed = await call(server.client, "complete_task", {
+          id: "deploy",
+          project,
+          evidence: "again",
+        });
+        expect(completed.isError, `${project}: ${JSON.stringify(completed.content)}`).toBeFalsy();
+        expect(
+          completed.data.completed.map((c: { id: string }) => c.id),
+          project,
+        ).toEqual([b]);
+        const failed = await call(server.client, "fail_task", {
+          id: "deploy",
+          project,
+          error: "broke",
+          noRetry: true,
+        });
+        // beta's job is done: failing it is refused or a no-op, but it is beta's job either way.
+        if (failed.isError === true) expect(toolError(failed).message, project).toContain(b);
+        else expect(failed.data.id, project).toBe(b);
+        expect(await stateOf(a), project).toBe("queued");
+        expect(await stateOf(b), project).toBe("succeeded");
+      }
+
+      // A project that is no directory is INVALID_INPUT naming `project`, not a search everywhere.
+      for (const project of [`${w.projB}typo`, "/nonexistent", "relative/dir"]) {
+        for (const [name, args] of [
+          ["check_task", { id: "deploy", project }],
+          ["complete_task", { id: "deploy", project, evidence: "x" }],
+          ["fail_task", { id: "deploy", project, error: "broke", noRetry: true }],
+        ] as const) {
+          const refused = await call(server.client, name, args);
+          expect(refused.isError, `${name} ${project}`).toBe(true);
+          expect(toolError(refused).code, `${name} ${project}`).toBe("INVALID_INPUT");
+          expect(toolError(refused).message, `${name} ${project}`).toContain(`project '${project}'`);
+        }
+      }
+
+      // A project without a job of that name: JOB_NOT_FOUND naming it, never another project's job.
+      for (const [name, args] of [
+        ["check_task", { id: "deploy", project: w.projC }],
+        ["complete_task", { id: "deploy", project: w.projC, evidence: "x" }],
+        ["fail_task", { id: "deploy", project: w.projC, error: "broke", noRetry: true }],
+      ] as const) {
+        const missing = await call(server.client, name, args);
+        expect(missing.isError, name).toBe(true);
+        expect(toolError(missing).code, name).toBe("JOB_NOT_FOUND");
+        expect(toolError(missing).message, name).toContain(`in project ${w.projC}`);
+      }
+      expect(await stateOf(a)).toBe("queued");
+      // The CLI's --project is the same rule.
+      const cli = w.json(["complete", "deploy", "--project", w.projC], w.projA);
+      expect(cli.env.error?.code).toBe("JOB_NOT_FOUND");
+      expect(await stateOf(a)).toBe("queued");
+    } finally {
+      await server.close();
+    }
+  }, 90_000);
+
+  it("enqueue_task and resume_session store and read the project root; a project or run_command cwd that is no directory is INVALID_INPUT", async () => {
+    const { w, server, b } = await twoDeploys();
+    try {
+      for (const project of [`${w.projB}/`, join(w.projB, "src"), `${w.projB}/.`, "beta"]) {
+        const added = await call(server.client, "enqueue_task", {
+          payload: { n: 1 },
+          workflow: "ship",
+          project,
+        });
+        expect(added.isError, `${project}: ${JSON.stringify(added.content)}`).toBeFalsy();
+        expect(added.data.project, project).toBe(w.projB);
+        const resumed = await call(server.client, "resume_session", { project });
+        expect(resumed.isError, project).toBeFalsy();
+        expect(resumed.data.project, project).toBe(w.projB);
+        expect(
+          resumed.data.workflows.map((x: { workflow: string }) => x.workflow),
+          project,
+        ).toContain("ship");
+      }
+      // One project, not five spellings of it: beta lists its deploy and the four tasks added.
+      const listed = await call(server.client, "list_tasks", { project: w.projB, limit: 50 });
+      expect(listed.data.jobs).toHaveLength(5);
+      expect(listed.data.jobs.map((j: { id: string }) => j.id)).toContain(b);
+
+      for (const project of ["/nonexistent", "relative/dir", `${w.projB}typo`]) {
+        for (const [name, args] of [
+          ["enqueue_task", { payload: { n: 2 }, project }],
+          ["resume_session", { project }],
+        ] as const) {
+          const refused = await call(server.client, name, args);
+          expect(refused.isError, `${name} ${project}`).toBe(true);
+          expect(toolError(refused).code, `${name} ${project}`).toBe("INVALID_INPUT");
+          expect(toolError(refused).message, `${name} ${project}`).toContain(`project '${project}'`);
+        }
+      }
+
+      const before = (await call(server.client, "list_tasks", { all: true, limit: 200 })).data.jobs.length;
+      const run = await call(server.client, "run_command", { argv: ["true"], cwd: "/nonexistent" });
+      expect(run.isError).toBe(true);
+      expect(toolError(run).code).toBe("INVALID_INPUT");
+      expect(toolError(run).message).toContain("cwd '/nonexistent'");
+      expect((await call(server.client, "list_tasks", { all: true, limit: 200 })).data.jobs.length).toBe(
+        before,
+      );
+    } finally {
+      await server.close();
+      baton(["daemon", "stop"], { home: w.home });
+    }
+  }, 90_000);
+});

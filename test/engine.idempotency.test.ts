@@ -6,6 +6,9 @@
  * either side may ask for the other. `retry` leaves a succeeded or skipped checkpoint alone unless
  * forced, and never rewrites `max_attempts`. On both stores.
  */
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { Baton } from "../src/baton.js";
@@ -18,7 +21,10 @@ import type { Store } from "../src/store/types.js";
 import { defineHandler } from "../src/worker/handler.js";
 import { testLedgers } from "./helpers/ledgers.js";
 
-const PROJECT = "/work/keys";
+/** A real project directory: an operation's `project` must be one (D145). */
+const PROJECT = mkdtempSync(join(tmpdir(), "baton-keys-project-"));
+mkdirSync(join(PROJECT, ".git"));
+afterAll(() => rmSync(PROJECT, { recursive: true, force: true }));
 const ledgers = testLedgers("idempotency keys");
 
 describe.each(ledgers.kinds)("idempotency keys and retry (%s)", (kind) => {

@@ -2,11 +2,14 @@
  * The HTTP API over a real server on 127.0.0.1:0 and a temp SQLite file: every route, typed errors
  * for bad input, and the live event stream (including a change made by another process).
  */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { baton, envelope } from "./helpers/cli.js";
 import type { TestServer } from "./helpers/http.js";
 import { callOp, readStream, request, startTestServer } from "./helpers/http.js";
 import { writeRunOutput } from "./helpers/run-output.js";
+import { tempDir } from "./helpers/tmp.js";
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -212,6 +215,43 @@ describe("one id or many (D76)", () => {
     expect((await callOp(server.base, "unarchive", { ids: [other, live] })).body.data).toEqual({
       unarchived: 1,
     });
+  });
+});
+
+describe("a project over HTTP is the CLI's --project (D145)", () => {
+  it("POST /api/ops resolves `project` to its project root, looks a name up only there and refuses one that is no directory", async () => {
+    server = await startTestServer();
+    const root = tempDir("baton-http-projects-");
+    const [alpha, beta] = [join(root, "alpha"), join(root, "beta")];
+    for (const p of [alpha, beta]) mkdirSync(join(p, ".git"), { recursive: true });
+    mkdirSync(join(beta, "src"));
+    const add = async (cwd: string) =>
+      (await callOp(server!.base, "enqueue_task", { name: "deploy", cwd })).body.data.jobs[0].id as string;
+    const a = await add(alpha);
+    const b = await add(beta);
+    await callOp(server.base, "complete_task", { id: b, evidence: "shipped" });
+    for (const project of [`${beta}/`, join(beta, "src"), `${beta}/.`]) {
+      const done = await callOp(server.base, "complete_task", { id: "deploy", project, evidence: "again" });
+      expect(done.status, done.text).toBe(200);
+      expect(
+        done.body.data.completed.map((c: { id: string }) => c.id),
+        project,
+      ).toEqual([b]);
+      const added = await callOp(server.base, "enqueue_task", { payload: {}, project });
+      expect(added.body.data.project, project).toBe(beta);
+    }
+    expect((await callOp(server.base, "check_task", { id: a })).body.data.job.state).toBe("queued");
+    const refused = await callOp(server.base, "fail_task", {
+      id: "deploy",
+      project: "/nonexistent",
+      error: "x",
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.code).toBe("INVALID_INPUT");
+    expect(refused.body.error.message).toContain("project '/nonexistent'");
+    const elsewhere = await callOp(server.base, "fail_task", { id: "deploy", project: root, error: "x" });
+    expect(elsewhere.body.error.code).toBe("JOB_NOT_FOUND");
+    expect((await callOp(server.base, "check_task", { id: a })).body.data.job.state).toBe("queued");
   });
 });
 

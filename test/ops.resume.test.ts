@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ManualClock } from "../src/core/clock.js";
 import { BatonError } from "../src/core/errors.js";
@@ -11,7 +14,10 @@ import type { Store } from "../src/store/types.js";
 import { testLedgers } from "./helpers/ledgers.js";
 import type { LedgerKind } from "./helpers/ledgers.js";
 
-const PROJECT = "/work/project";
+/** A real project directory: an operation's `project` must be one (D145). */
+const PROJECT = mkdtempSync(join(tmpdir(), "baton-resume-project-"));
+mkdirSync(join(PROJECT, ".git"));
+afterAll(() => rmSync(PROJECT, { recursive: true, force: true }));
 const MINUTE = 60_000;
 
 const ledgers = testLedgers("resume_session");
@@ -27,7 +33,7 @@ function freshLedgerPerTest(kind: LedgerKind): void {
   beforeEach(async () => {
     clock = new ManualClock();
     ({ engine, store } = await ledgers.open(kind, { clock }));
-    ctx = { engine, cwd: "/work/project", actor: "test", location: store.location };
+    ctx = { engine, cwd: PROJECT, actor: "test", location: store.location };
   });
   afterEach(() => store.close());
 }

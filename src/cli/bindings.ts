@@ -133,8 +133,9 @@ function omitUndefined(o: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
- * `--project`: where the command works, and where a job's name or short id is looked up first
- * (runBinding refuses a path that is not a directory and makes it the call's cwd). Every command
+ * `--project`: where the command works, and the one project where a job's name is looked up
+ * (runBinding refuses a path that is not a directory and makes it the call's cwd; `invoke()` takes
+ * it to its project root, D145). Every command
  * that takes a job reference gets it (buildProgram).
  */
 export const scopeOptions: CliOption[] = [

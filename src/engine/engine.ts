@@ -483,11 +483,13 @@ export class Engine {
    * Find the one job a reference names (D59): a full id; else every job the reference could mean —
    * an id it begins (4+ characters), an id whose short id it ends (6+ characters, see `shortId`),
    * a job of that name. Names are looked up in `project` first, and in every project only when
-   * `project` has none. Several runs may share a name: exactly one of them still live is the one
-   * meant. Anything that still matches two jobs is `AMBIGUOUS_ID` listing them: never "the
-   * newest wins", and a name never hides an id it looks like.
+   * `project` has none — never with `only` (a project the caller named, D145: a name it does not
+   * have there is JOB_NOT_FOUND naming it, not another project's job). Several runs may share a
+   * name: exactly one of them still live is the one meant. Anything that still matches two jobs
+   * is `AMBIGUOUS_ID` listing them: never "the newest wins", and a name never hides an id it
+   * looks like.
    */
-  async resolve(reference: string, project?: string): Promise<Job> {
+  async resolve(reference: string, project?: string, options: { only?: boolean } = {}): Promise<Job> {
     const upper = reference.toUpperCase();
     if (upper.length === 26) {
       const exact = await this.store.getJob(upper);
@@ -498,7 +500,7 @@ export class Engine {
       (prefix !== null && j.id.startsWith(prefix)) || (suffix !== null && j.id.endsWith(upper));
     let found = await this.store.findJobs(reference, RESOLVE_LIMIT, project);
     let named = found.filter((j) => j.name === reference && (project === undefined || j.project === project));
-    if (named.length === 0 && project !== undefined) {
+    if (named.length === 0 && project !== undefined && options.only !== true) {
       found = await this.store.findJobs(reference, RESOLVE_LIMIT);
       named = found.filter((j) => j.name === reference);
     }
@@ -511,8 +513,9 @@ export class Engine {
         upper.length < SHORT_ID_LENGTH
           ? ` (a short id has ${SHORT_ID_LENGTH} characters, an id prefix at least 4)`
           : "";
-      throw new BatonError("JOB_NOT_FOUND", `no job matches '${reference}'${hint}`, {
-        details: { id: reference },
+      const where = options.only === true && project !== undefined ? ` in project ${project}` : "";
+      throw new BatonError("JOB_NOT_FOUND", `no job matches '${reference}'${where}${hint}`, {
+        details: { id: reference, ...(where === "" ? {} : { project }) },
       });
     }
     // Past 10, count them (up to COUNT_LIMIT) so the answer says how many and how to narrow (D114).

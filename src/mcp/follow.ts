@@ -8,7 +8,7 @@ import { EventEmitter } from "node:events";
 import type { McpServer, ServerContext } from "@modelcontextprotocol/server";
 import { isTerminal } from "../core/states.js";
 import { getOperation } from "../ops/catalogue.js";
-import { resolveJob } from "../ops/common.js";
+import { resolveJob, withProjectRoot } from "../ops/common.js";
 import { invoke } from "../ops/invoke.js";
 import type { Operation, OpContext } from "../ops/operation.js";
 
@@ -64,7 +64,7 @@ export async function withProgress<T>(
     try {
       let message = "waiting";
       if (typeof input.id === "string") {
-        const job = await resolveJob(context, input.id, scope);
+        const job = await resolveJob(context, input.id, withProjectRoot(op.input, scope, context));
         const line = lastLine(context, job.id, job.attempts);
         message = `${job.state}${isTerminal(job.state) ? "" : ` for ${Math.round((Date.now() - started) / 1000)} s`}${line === undefined ? "" : `: ${line}`}`;
       }

@@ -77,7 +77,7 @@ export const enqueueTask = defineOperation({
     // Before anything is written: one reserved item refuses the whole (atomic) batch.
     for (const spec of specs) checkCheckpointType(String(spec.type), "enqueue_task");
     for (const spec of specs) {
-      if (Array.isArray(spec.dependsOn)) spec.dependsOn = await dependencyIds(ctx, spec.dependsOn, project);
+      if (Array.isArray(spec.dependsOn)) spec.dependsOn = await dependencyIds(ctx, spec.dependsOn, input);
     }
     const outcomes = await ctx.engine.enqueue(specs, { project, actor: ctx.actor });
     return {
@@ -106,7 +106,11 @@ function refuseBatchDefaults(single: Record<string, unknown>): void {
  * `dependsOn` takes any reference (id, short id, name in the project), resolved here so every
  * front-end gets the same rules; one that names no job stays DEPENDENCY_NOT_FOUND.
  */
-async function dependencyIds(ctx: OpContext, refs: unknown[], project: string): Promise<unknown[]> {
+async function dependencyIds(
+  ctx: OpContext,
+  refs: unknown[],
+  scope: { cwd?: string | undefined; project?: string | undefined },
+): Promise<unknown[]> {
   const ids: unknown[] = [];
   for (const ref of refs) {
     if (typeof ref !== "string") {
@@ -114,7 +118,7 @@ async function dependencyIds(ctx: OpContext, refs: unknown[], project: string): 
       continue;
     }
     try {
-      ids.push((await resolveJob(ctx, ref, { project })).id);
+      ids.push((await resolveJob(ctx, ref, scope)).id);
     } catch (error) {
       if (toBatonError(error).code !== "JOB_NOT_FOUND") throw error;
       throw new BatonError("DEPENDENCY_NOT_FOUND", `dependsOn names unknown job(s): ${ref}`, {

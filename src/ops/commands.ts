@@ -20,7 +20,15 @@ import {
 } from "../supervisor/hosts.js";
 import { daemonOwner, hostName } from "../supervisor/process.js";
 import { prepareTaskRetry } from "../tasks/start.js";
-import { countsSchema, idRef, projectOf, refScopeFields, resolveJob, scopeFields } from "./common.js";
+import {
+  countsSchema,
+  idRef,
+  projectDirectory,
+  projectOf,
+  refScopeFields,
+  resolveJob,
+  scopeFields,
+} from "./common.js";
 import type { CommandHost, OpContext } from "./operation.js";
 import { defineOperation } from "./operation.js";
 import { runFinished, waitSettled } from "./settled.js";
@@ -88,7 +96,9 @@ export const runCommand = defineOperation({
   agent: "full",
   async run(input, ctx) {
     const commands = host(ctx);
-    const cwd = input.cwd ?? ctx.cwd;
+    // A cwd that is no directory could only fail to start: refused now, naming it (D145).
+    const cwd =
+      input.cwd === undefined ? ctx.cwd : projectDirectory(input.cwd, ctx.cwd, "cwd", "a directory");
     // One string with spaces is a shell command line (`baton run "make && make test"`).
     const argv =
       input.argv.length === 1 && /\s/.test(input.argv[0]!) ? ["/bin/sh", "-c", input.argv[0]!] : input.argv;

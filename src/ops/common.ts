@@ -36,13 +36,30 @@ export function checked(parse: (value: string) => unknown) {
 }
 
 /**
- * Where a job reference's name (or short id) is looked up first, as the CLI's `--project` (D130):
- * a job name is resolved within a project. Without it, the caller's cwd's project (for an MCP server,
- * its own cwd's), then every project: a name found in two projects elsewhere is AMBIGUOUS_ID.
+ * Where a job reference's name is looked up, as the CLI's `--project` (D130, D145): a job name is
+ * resolved within the project given, and only there. Without it, the caller's cwd's project (for
+ * an MCP server, its own cwd's) first, then every project: a name found in two projects elsewhere
+ * is AMBIGUOUS_ID. An id (full, short or prefix) names its job wherever it is.
  */
 export const refScopeFields = {
-  project: z.string().min(1).max(4096).optional().describe("Project path where a name is looked up first."),
+  project: z.string().min(1).max(4096).optional().describe("Project path where a name is looked up."),
 };
+
+/**
+ * The operation's input after validation, its `project` ({@link scopeFields}, {@link refScopeFields})
+ * checked and resolved as the CLI's `--project` and a `cwd` are (D145): an existing directory
+ * (relative to the call's `cwd`), taken to its project root. `invoke()` applies it for every
+ * front-end, so `/p2/`, `/p2/src`, `/p2/.` and `/p2` are one project, stored and compared alike,
+ * and `/nonexistent` is INVALID_INPUT naming `project`, never a project of its own.
+ */
+export function withProjectRoot<T>(schema: unknown, data: T, ctx: OpContext): T {
+  const shape = (schema as { shape?: Record<string, unknown> }).shape;
+  if (shape?.project !== scopeFields.project && shape?.project !== refScopeFields.project) return data;
+  const input = data as { cwd?: string | undefined; project?: string | undefined };
+  if (input.project === undefined) return data;
+  const root = findProject(projectDirectory(input.project, input.cwd ?? ctx.cwd, "project"));
+  return { ...data, project: root };
+}
 
 export const idRef = z
   .string()
@@ -94,13 +111,18 @@ export function projectOf(
  * argument as the caller wrote it (`--project` on the command line, `project` elsewhere) when it
  * is not a directory: it would otherwise read as a project with no jobs or no baton.yaml.
  */
-export function projectDirectory(given: string, cwd: string, label: string): string {
+export function projectDirectory(
+  given: string,
+  cwd: string,
+  label: string,
+  what = "a project directory",
+): string {
   const path = resolve(cwd, given);
   let directory: boolean;
   try {
     directory = statSync(path).isDirectory();
   } catch {
-    throw new InvalidInputError(`${label} '${given}' does not exist: give the path of a project directory`, {
+    throw new InvalidInputError(`${label} '${given}' does not exist: give the path of ${what}`, {
       [label.replace(/^-+/, "")]: given,
     });
   }
@@ -125,14 +147,15 @@ export function configDir(
 
 /**
  * The one job a reference names, for every front-end alike (D59): full id, short id, unique id
- * prefix, or a name, looked up in the caller's project first (`scope`, else the caller's cwd).
+ * prefix, or a name: looked up only in the project given (`scope.project`, D145), else in the
+ * caller's cwd's project first, then in every project.
  */
 export function resolveJob(
   ctx: OpContext,
   ref: string,
   scope: { cwd?: string | undefined; project?: string | undefined } = {},
 ): Promise<Job> {
-  return ctx.engine.resolve(ref, projectOf(scope, ctx));
+  return ctx.engine.resolve(ref, projectOf(scope, ctx), { only: scope.project !== undefined });
 }
 
 /** Resolve references to jobs in order. */

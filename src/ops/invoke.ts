@@ -1,5 +1,6 @@
 import { InvalidInputError } from "../core/errors.js";
 import { callOf, checkRequestId } from "../core/request.js";
+import { withProjectRoot } from "./common.js";
 import type { Operation, OpContext } from "./operation.js";
 
 /**
@@ -67,12 +68,13 @@ export async function invoke(
 ): Promise<unknown> {
   const parsed = op.input.safeParse(raw ?? {});
   if (!parsed.success) throw inputError(what, parsed.error.issues, rename);
-  if (ctx.requestId === undefined || op.readOnly) return op.run(parsed.data, ctx);
+  const input = withProjectRoot(op.input, parsed.data, ctx);
+  if (ctx.requestId === undefined || op.readOnly) return op.run(input, ctx);
   const request = {
     id: checkRequestId(ctx.requestId),
-    op: callOf(op.name, parsed.data),
+    op: callOf(op.name, input),
     seq: 0,
     replayed: false,
   };
-  return op.run(parsed.data, { ...ctx, engine: ctx.engine.forRequest(request), request });
+  return op.run(input, { ...ctx, engine: ctx.engine.forRequest(request), request });
 }

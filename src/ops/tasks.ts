@@ -19,7 +19,6 @@ import {
   commandHome,
   configDir,
   idRef,
-  projectDirectory,
   projectOf,
   refScopeFields,
   resolveJob,
@@ -34,22 +33,9 @@ const taskName = z.string().min(1).max(64).describe("The task's name (from baton
 
 type Scope = { cwd?: string | undefined; project?: string | undefined };
 
-/**
- * The call's scope with its `project` checked as the CLI checks `--project` (docs/cli.md): a path
- * that is not a directory is INVALID_INPUT naming it, not a project without a baton.yaml.
- */
-function scopeOf<T extends Scope>(input: T, ctx: OpContext): T {
-  if (input.project === undefined) return input;
-  return { ...input, project: projectDirectory(input.project, input.cwd ?? ctx.cwd, "project") };
-}
-
+/** The task config a call means: its `project` (checked by `invoke()`, D145), else its cwd. */
 function configOf(ctx: OpContext, input: Scope) {
-  return requireTaskConfig(configDir(scopeOf(input, ctx), ctx), ctx.env ?? process.env);
-}
-
-/** The project whose runs a call means (its `project` checked). */
-function runsProject(input: Scope, ctx: OpContext): string {
-  return projectOf(scopeOf(input, ctx), ctx);
+  return requireTaskConfig(configDir(input, ctx), ctx.env ?? process.env);
 }
 
 const taskContractSchema = z.object({
@@ -156,7 +142,7 @@ export const listConfiguredTasks = defineOperation({
   async run(input, ctx) {
     const config = configOf(ctx, input);
     // Another project may have a task of the same name: only this project's runs count.
-    const project = runsProject(input, ctx);
+    const project = projectOf(input, ctx);
     const tasks = await Promise.all(
       config.tasks.map(async (t) => {
         const [last] = await ctx.engine.list(
@@ -261,7 +247,7 @@ export const runTask = defineOperation({
       env: ctx.env ?? process.env,
       home: commandHome(ctx),
       actor: ctx.actor,
-      project: runsProject({ ...input, cwd }, ctx),
+      project: projectOf({ ...input, cwd }, ctx),
     });
     if (prepared.kind === "preview") return { task: def.name, dryRun, preview: prepared.preview };
     const commands = ctx.commands;
@@ -367,7 +353,7 @@ export const taskRuns = defineOperation({
     if (types.length === 0) return { runs: [] };
     // Runs of this project only: another project's task of the same name is another task.
     const jobs = await ctx.engine.list(
-      { types, project: runsProject(input, ctx), includeArchived: true },
+      { types, project: projectOf(input, ctx), includeArchived: true },
       { limit: input.limit ?? 20 },
     );
     // A name with no runs must be a configured task: else NOT_FOUND with "did you mean", as
