@@ -6,6 +6,7 @@
  * SDK asks for (one per stdio connection, one per legacy HTTP request) shares it.
  */
 import { Console } from "node:console";
+import { constants as osConstants } from "node:os";
 import { McpServer, ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import { operations } from "../ops/catalogue.js";
@@ -50,7 +51,11 @@ export function createMcpServer(ctx: ContextSource, options: McpServerOptions): 
     { name: SERVER_NAME, title: "baton", version: options.version },
     {
       instructions: SERVER_INSTRUCTIONS,
-      capabilities: { logging: {}, completions: {}, ...(taskOps.length > 0 ? TASK_CAPABILITIES : {}) },
+      capabilities: {
+        logging: {},
+        completions: {},
+        ...(taskOps.length > 0 ? TASK_CAPABILITIES : {}),
+      },
     },
   );
   options.warnings?.attach(server);
@@ -117,12 +122,46 @@ function guardStdout(): void {
   }
 }
 
+/** SIGINT or SIGTERM, whichever comes first (a second one ends the process the default way). */
 function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals) => resolve(signal);
+    const on = (signal: NodeJS.Signals) => {
+      process.off("SIGINT", on);
+      process.off("SIGTERM", on);
+      resolve(signal);
+    };
     process.once("SIGINT", on);
     process.once("SIGTERM", on);
   });
+}
+
+/** The exit code of a process ended by `signal`, by the shell's convention: 128 + its number. */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (osConstants.signals[signal] ?? 0);
+}
+
+/**
+ * How long a stopping server may spend closing (transports, the daemon connection, the store)
+ * before it exits anyway: a host that quits must never leave a server behind (issue 21, D146).
+ */
+export const STOP_GRACE_MS = 1500;
+
+/**
+ * Stop the server and resolve to `code`: `close` (which ends every long poll: the daemon
+ * connection is closed for good, see LocalCommandHost.close) gets {@link STOP_GRACE_MS}. Whatever
+ * still holds the event loop then (a request that ignores its abort, a store that does not close)
+ * cannot keep the process: it exits with `code` shortly after.
+ */
+async function stopWithin(code: number, close: () => Promise<void>): Promise<number> {
+  setTimeout(() => process.exit(code), STOP_GRACE_MS + 500).unref();
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, STOP_GRACE_MS);
+    timer.unref();
+  });
+  await Promise.race([close().catch(() => undefined), grace]);
+  clearTimeout(timer);
+  return code;
 }
 
 /** Run the server until the client goes away (stdio) or a signal arrives. Resolves to an exit code. */
@@ -195,27 +234,34 @@ export async function runMcp(options: RunMcpOptions): Promise<number> {
     process.stderr.write(
       `baton mcp: serving MCP (${options.tools} tools) at ${serving.url}/mcp (Authorization: Bearer <token>: \`baton token show\`)\n`,
     );
-    await untilSignal();
-    await serving.close();
-    await Promise.all([handlers.full.close(), handlers.readOnly.close()]);
-    await shutdown();
-    return 0;
+    const signal = await untilSignal();
+    return stopWithin(signalExitCode(signal), async () => {
+      // The daemon connection first: a wait_job in progress ends now instead of holding its request.
+      (await opening).commands.close();
+      await serving.close();
+      await Promise.all([handlers.full.close(), handlers.readOnly.close()]);
+      await shutdown();
+    });
   }
 
+  // Ends at the end of stdin (the host closed it: 0) or at SIGINT/SIGTERM (130/143). Requests still
+  // running then are dropped, not answered: after EOF nobody reads an answer (D146).
   return new Promise<number>((resolve) => {
-    let finished = false;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      shutdown().then(
-        () => resolve(0),
-        () => resolve(0),
+    let stopping = false;
+    const stop = (code: number) => {
+      if (stopping) return;
+      stopping = true;
+      resolve(
+        stopWithin(code, async () => {
+          await handle.close().catch(() => undefined);
+          await shutdown();
+        }),
       );
     };
-    const line = new LineTransport(process.stdin, process.stdout, { onClosed: finish });
+    const line = new LineTransport(process.stdin, process.stdout, { onClosed: () => stop(0) });
     // 2026-07-28 task subscriptions are served in front of the SDK's entry (D130).
     const transport = offersTasks ? new TaskListenTransport(line, contextSource) : line;
     const handle = serveStdio(factory, { transport, onerror: onError });
-    void untilSignal().then(() => handle.close().finally(finish));
+    void untilSignal().then((signal) => stop(signalExitCode(signal)));
   });
 }

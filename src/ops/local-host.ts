@@ -19,11 +19,13 @@ import {
 import type { DaemonClient } from "./daemon-client.js";
 import { DaemonClient as Client, daemonUnresponsive, ensureDaemon } from "./daemon-client.js";
 import { sleep } from "../core/timer.js";
-import type { BatonError } from "../core/errors.js";
+import { BatonError } from "../core/errors.js";
 
 export class LocalCommandHost implements CommandHost {
   readonly home: string;
   private client: DaemonClient | undefined;
+  /** Closed for good ({@link close}): nothing connects to the daemon again, a long poll ends. */
+  private closed = false;
 
   /** `ledger`: the store's `ledger` name (D134), marked beside the jobs' run folders. */
   constructor(
@@ -34,6 +36,7 @@ export class LocalCommandHost implements CommandHost {
   }
 
   private async daemon(): Promise<DaemonClient> {
+    if (this.closed) throw closedError();
     if (this.client === undefined || this.client.isClosed) this.client = await ensureDaemon(this.home);
     return this.client;
   }
@@ -63,7 +66,7 @@ export class LocalCommandHost implements CommandHost {
       return await client.request<T>(method, params);
     } catch (error) {
       if ((error as { code?: string }).code !== "DAEMON_UNRESPONSIVE") throw error;
-      if (this.client === client) this.close();
+      if (this.client === client) this.drop();
       else client.close();
       const taken = (error as BatonError).details?.acknowledged === true;
       throw daemonUnresponsive(this.home, undefined, undefined, said(taken));
@@ -133,7 +136,8 @@ export class LocalCommandHost implements CommandHost {
         }));
         return answer.finished;
       } catch (error) {
-        if ((error as { code?: string }).code !== "STORE_UNAVAILABLE") throw error;
+        // The daemon went away: wait on its successor, unless this host was closed under the wait.
+        if ((error as { code?: string }).code !== "STORE_UNAVAILABLE" || this.closed) throw error;
         await sleep(50);
       }
     }
@@ -208,8 +212,26 @@ export class LocalCommandHost implements CommandHost {
     }
   }
 
-  close(): void {
+  /** Drop the connection: the next request connects afresh. */
+  private drop(): void {
     this.client?.close();
     this.client = undefined;
   }
+
+  /**
+   * Close for good: a request waiting on the daemon (a long poll of `waitFor`) ends at once with
+   * STORE_UNAVAILABLE, and none connects again. Without it a closed front-end's pending wait
+   * reconnected, and that connection kept the process alive after its store had closed.
+   */
+  close(): void {
+    this.closed = true;
+    this.drop();
+  }
+}
+
+function closedError(): BatonError {
+  return new BatonError(
+    "STORE_UNAVAILABLE",
+    "this baton process is shutting down: call again once it is back",
+  );
 }
