@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { plainLine } from "../src/mcp/follow.js";
 import { call, connectStdio } from "./helpers/mcp.js";
 import { newHome } from "./helpers/supervisor.js";
 import { project } from "./helpers/tasks.js";
@@ -45,6 +46,38 @@ describe("baton mcp: following long work", () => {
     const again = await call(server.client, "wait_job", { id: started.data.id, timeoutSeconds: 5 });
     expect(again.data.finished).toBe(true);
   }, 60_000);
+
+  it("wait_job's progress says the capped wait as `total` (45, not 3600) and its message is plain text, without the log's colour codes", async () => {
+    const home = newHome();
+    const project = tempDir("baton-project-");
+    const server = await connectStdio(home.dir, ["--tools", "full"], project);
+    open.push(server);
+    const started = await call(server.client, "run_command", {
+      argv: ["sh", "-c", "printf '\\033[31mred\\033[0m\\n'; sleep 3"],
+      cwd: project,
+    });
+    expect(started.isError, JSON.stringify(started.content)).toBeFalsy();
+    const updates: { progress: number; total?: number; message?: string }[] = [];
+    const result = (await server.client.callTool(
+      { name: "wait_job", arguments: { id: started.data.id, timeoutSeconds: 3600 } },
+      { onprogress: (p) => updates.push(p) },
+    )) as { structuredContent: { finished: boolean } };
+    expect(result.structuredContent.finished).toBe(true);
+    expect(updates.length).toBeGreaterThanOrEqual(1);
+    for (const update of updates) expect(update.total).toBe(45);
+    expect(updates.some((u) => /^running for \d+ s: red$/.test(u.message ?? ""))).toBe(true);
+    expect(updates.some((u) => /[\u0000-\u001f\u007f-\u009f]/.test(u.message ?? ""))).toBe(false);
+  }, 60_000);
+
+  it("plainLine: a log line as a terminal shows it, without control sequences", () => {
+    expect(plainLine("\u001b[31mred\u001b[0m")).toBe("red");
+    expect(plainLine("\u001b[1;38;5;196mbold\u001b[K done")).toBe("bold done");
+    expect(plainLine("\u001b]8;;https://x.test\u0007link\u001b]8;;\u0007")).toBe("link");
+    expect(plainLine("\u001b]0;title\u001b\\text")).toBe("text");
+    expect(plainLine(" 10%\r 50%\r100%\r")).toBe("100%");
+    expect(plainLine("a\tb\u0007c\u009b2Jd")).toBe("a bcd");
+    expect(plainLine("ビルド ✓")).toBe("ビルド ✓");
+  });
 
   it("wait_job's progress follows the job its `project` names: a running 'build' in two projects (D130)", async () => {
     const home = newHome();

@@ -10,6 +10,7 @@ import { isTerminal } from "../core/states.js";
 import { getOperation } from "../ops/catalogue.js";
 import { resolveJob, withProjectRoot } from "../ops/common.js";
 import { invoke } from "../ops/invoke.js";
+import { boundWaits } from "../ops/wire.js";
 import type { Operation, OpContext } from "../ops/operation.js";
 
 /** Where calls get their context (the same as tools.ts' ContextSource). */
@@ -26,11 +27,36 @@ export function isLongPolling(op: Operation): boolean {
   return shape !== undefined && "timeoutSeconds" in shape;
 }
 
+/**
+ * Terminal control sequences: CSI (colours, cursor moves; ESC [ or the 8-bit CSI), OSC (titles,
+ * links; ended by BEL or ESC \\), and the other two-character escapes.
+ */
+const TERMINAL_SEQUENCE =
+  /\u001b\[[0-?]*[ -/]*[@-~]|\u009b[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[ -/]*[0-~]?/g;
+/** Control characters left once the sequences are gone (a tab becomes a space). */
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
+
+/**
+ * A log line as plain text for a progress or status message: what a terminal would show of it
+ * (the part after its last carriage return), without colour codes or other control sequences.
+ *
+ * @example plainLine("\u001b[31mred\u001b[0m") // "red"
+ */
+export function plainLine(line: string): string {
+  const shown =
+    line
+      .split("\r")
+      .filter((part) => part !== "")
+      .pop() ?? "";
+  return shown.replace(TERMINAL_SEQUENCE, "").replace(/\t/g, " ").replace(CONTROL, "").trim();
+}
+
+/** The last line of a job attempt's output, as plain text ({@link plainLine}), at most 200 characters. */
 export function lastLine(context: OpContext, jobId: string, attempt: number): string | undefined {
   if (context.commands === undefined || attempt < 1) return undefined;
   try {
     const text = context.commands.readLog(jobId, attempt, "output", 1).trimEnd();
-    const line = text.split("\n").pop() ?? "";
+    const line = plainLine(text.split("\n").pop() ?? "");
     return line === "" ? undefined : line.slice(0, 200);
   } catch {
     return undefined;
@@ -55,7 +81,9 @@ export async function withProgress<T>(
   const input = (args ?? {}) as { id?: unknown; project?: unknown; timeoutSeconds?: unknown };
   // The job the call waits for: its reference looked up where the call looks it up (D130).
   const scope = typeof input.project === "string" ? { project: input.project } : {};
-  const total = typeof input.timeoutSeconds === "number" ? input.timeoutSeconds : undefined;
+  // The wait the call really gets: capped at 45 s over MCP (boundWaits), so `total` is too.
+  const { timeoutSeconds } = boundWaits(input) as { timeoutSeconds?: unknown };
+  const total = typeof timeoutSeconds === "number" ? timeoutSeconds : undefined;
   const started = Date.now();
   let busy = false;
   const tick = async () => {
