@@ -297,6 +297,22 @@ describe("baton mcp over stdio", () => {
     }
   });
 
+  it("declares no listChanged for tools, resources and prompts: their lists are fixed while it runs", async () => {
+    for (const args of [[], ["--tools", "full"]]) {
+      const home = tempDir();
+      const { client, close } = await connectStdio(home, args);
+      try {
+        const capabilities = client.getServerCapabilities()!;
+        for (const list of ["tools", "resources", "prompts"] as const) {
+          expect(capabilities[list], list).toBeDefined();
+          expect(capabilities[list]?.listChanged ?? false, list).toBe(false);
+        }
+      } finally {
+        await close();
+      }
+    }
+  });
+
   it("never lets a wait-style call block past 45 s: timeoutSeconds is capped", () => {
     expect(MAX_WAIT_SECONDS).toBe(45);
     expect(boundWaits({ id: "x", timeoutSeconds: 3600 })).toEqual({ id: "x", timeoutSeconds: 45 });

@@ -32,6 +32,17 @@ export const SERVER_INSTRUCTIONS = [
   "after each, complete_task with evidence of what changed, or fail_task.",
 ].join(" ");
 
+/**
+ * The tools, resources and prompts a server offers are fixed when it starts (the catalogue and the
+ * tool set): no `list_changed` notification is ever sent, so none is declared. The SDK declares
+ * `listChanged: true` unless told otherwise.
+ */
+const LISTS_NEVER_CHANGE = {
+  tools: { listChanged: false },
+  resources: { listChanged: false },
+  prompts: { listChanged: false },
+} as const;
+
 export interface McpServerOptions {
   tools: ToolSet;
   version: string;
@@ -54,6 +65,7 @@ export function createMcpServer(ctx: ContextSource, options: McpServerOptions): 
       capabilities: {
         logging: {},
         completions: {},
+        ...LISTS_NEVER_CHANGE,
         ...(taskOps.length > 0 ? TASK_CAPABILITIES : {}),
       },
     },
