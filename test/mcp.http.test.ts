@@ -3,7 +3,6 @@
  * rebinding and CSRF) checked with raw requests whose Host and Origin headers we control.
  */
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
-import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
@@ -11,7 +10,7 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/client";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN } from "./helpers/cli.js";
+import { startHttp } from "./helpers/mcp.js";
 
 interface Answer {
   status: number;
@@ -67,28 +66,10 @@ async function send(method: string, headers: Record<string, string>, body?: stri
 beforeAll(async () => {
   // One server for the file, so not tempDir() (removed after each test).
   home = mkdtempSync(join(tmpdir(), "baton-http-"));
-  child = spawn(process.execPath, [BIN, "mcp", "--http", "--port", "0"], {
-    env: { ...process.env, BATON_HOME: home, BATON_DURABILITY: "normal" },
-    cwd: home,
-  });
-  child.stdout.resume();
-  url = await new Promise<URL>((resolve, reject) => {
-    let stderr = "";
-    const timer = setTimeout(() => reject(new Error(`no URL within 20 s: ${stderr}`)), 20_000);
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-      const m = /(http:\/\/127\.0\.0\.1:\d+\/mcp)/.exec(stderr);
-      if (m !== null) {
-        clearTimeout(timer);
-        resolve(new URL(m[1]!));
-      }
-    });
-  });
-  const shown = spawnSync(process.execPath, [BIN, "token", "show", "--json"], {
-    env: { ...process.env, BATON_HOME: home },
-    encoding: "utf8",
-  });
-  auth = { authorization: `Bearer ${(JSON.parse(shown.stdout) as { data: { token: string } }).data.token}` };
+  const started = await startHttp(home);
+  child = started.child;
+  url = started.url;
+  auth = { authorization: `Bearer ${started.token}` };
   jsonHeaders = {
     "content-type": "application/json",
     accept: "application/json, text/event-stream",

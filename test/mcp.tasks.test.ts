@@ -7,13 +7,11 @@
  * extension). A client that does not ask gets today's plain answer.
  */
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
-import { spawn, spawnSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { createTaskSessionFromClient, resultFromTaskOutcome } from "@modelcontextprotocol/ext-tasks/client";
-import { BIN } from "./helpers/cli.js";
-import { call, connectStdio } from "./helpers/mcp.js";
+import { call, connectStdio, startHttp } from "./helpers/mcp.js";
 import type { Connected } from "./helpers/mcp.js";
 import { cli, newHome } from "./helpers/supervisor.js";
 import { project as taskProject } from "./helpers/tasks.js";
@@ -46,29 +44,8 @@ async function connectHttp(
   project: string,
   modern = false,
 ): Promise<{ client: Client; child: ChildProcessWithoutNullStreams }> {
-  const child = spawn(process.execPath, [BIN, "mcp", "--http", "--tools", "full", "--port", "0"], {
-    env: { ...process.env, BATON_HOME: home, BATON_DURABILITY: "normal" },
-    cwd: project,
-  });
-  servers.push(child);
-  child.stdout.resume();
-  const url = await new Promise<URL>((resolve, reject) => {
-    let stderr = "";
-    const timer = setTimeout(() => reject(new Error(`no URL within 20 s: ${stderr}`)), 20_000);
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-      const m = /(http:\/\/127\.0\.0\.1:\d+\/mcp)/.exec(stderr);
-      if (m !== null) {
-        clearTimeout(timer);
-        resolve(new URL(m[1]!));
-      }
-    });
-  });
-  const shown = spawnSync(process.execPath, [BIN, "token", "show", "--json"], {
-    env: { ...process.env, BATON_HOME: home },
-    encoding: "utf8",
-  });
-  const token = (JSON.parse(shown.stdout) as { data: { token: string } }).data.token;
+  const server = await startHttp(home, ["--tools", "full"], project);
+  servers.push(server.child);
   const client = new Client(
     { name: "baton-test", version: "1.0.0" },
     modern
@@ -79,11 +56,11 @@ async function connectHttp(
       : { capabilities: { tasks: { requests: { tools: { call: {} } }, list: {}, cancel: {} } } },
   );
   await client.connect(
-    new StreamableHTTPClientTransport(url, {
-      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    new StreamableHTTPClientTransport(server.url, {
+      requestInit: { headers: { authorization: `Bearer ${server.token}` } },
     }),
   );
-  return { client, child };
+  return { client, child: server.child };
 }
 
 async function connect(home: string, project: string, modern = false): Promise<Connected> {
