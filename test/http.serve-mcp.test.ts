@@ -110,4 +110,29 @@ describe("baton serve /mcp", () => {
       await client.close();
     }
   });
+
+  it("refuses a ?tools= that is not default or full (400 INVALID_INPUT), as baton mcp refuses --tools", async () => {
+    const home = newHome();
+    const base = await serve(home);
+    const full = cliJson(home, ["token", "show"]).token as string;
+    for (const query of ["tools=bogus", "tools=ful", "tools=", "tools=full&tools=default"]) {
+      const answer = await fetch(`${base}/mcp?${query}`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${full}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+      });
+      expect(answer.status, query).toBe(400);
+      const body = (await answer.json()) as { ok: boolean; error: { code: string; message: string } };
+      expect(body.ok).toBe(false);
+      expect(body.error.code).toBe("INVALID_INPUT");
+      expect(body.error.message).toMatch(/tools= takes one of default, full/);
+    }
+    // The valid ones still serve.
+    const client = await connect(`${base}/mcp?tools=default`, full);
+    await client.close();
+  });
 });

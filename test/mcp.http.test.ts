@@ -111,6 +111,18 @@ describe("baton mcp --http", () => {
     }
   });
 
+  it("refuses a ?tools= that is not default or full (400 INVALID_INPUT), as it refuses --tools", async () => {
+    const answer = await fetch(`${url.href}?tools=bogus`, {
+      method: "POST",
+      headers: jsonHeaders,
+      body: initialize,
+    });
+    expect(answer.status).toBe(400);
+    const body = (await answer.json()) as { ok: boolean; error: { code: string; message: string } };
+    expect(body).toMatchObject({ ok: false, error: { code: "INVALID_INPUT" } });
+    expect(body.error.message).toMatch(/not 'bogus'/);
+  });
+
   it("R-25 answers 403 to a foreign Host header (DNS rebinding)", async () => {
     const port = url.port;
     for (const host of [

@@ -9,7 +9,8 @@ import { Readable } from "node:stream";
 import type { JSONRPCRequest, McpServer, McpServerFactory } from "@modelcontextprotocol/server";
 import { createMcpHandler, isJsonContentType } from "@modelcontextprotocol/server";
 import { isTaskListen, serveTaskListen } from "./task-listen.js";
-import type { ContextSource } from "./tools.js";
+import { InvalidInputError } from "../core/errors.js";
+import type { ContextSource, ToolSet } from "./tools.js";
 
 /** Requests larger than this are refused (a 10,000-task batch fits easily). */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -206,6 +207,27 @@ export interface McpRouteHandlers {
   close(): Promise<void>;
 }
 
+/** The `tools` query parameter's values, as `baton mcp --tools` takes them. */
+const TOOL_SETS: readonly ToolSet[] = ["default", "full"];
+
+/**
+ * The tool set `/mcp?tools=` asks for (undefined: none asked). Any other value, or the parameter
+ * given twice, is refused (`INVALID_INPUT`, 400) as `baton mcp` refuses a bad `--tools`: a typo
+ * (`?tools=ful`) silently served the default set.
+ */
+export function requestedToolSet(url: URL): ToolSet | undefined {
+  const given = url.searchParams.getAll("tools");
+  if (given.length === 0) return undefined;
+  const [value] = given;
+  if (given.length > 1 || !TOOL_SETS.includes(value as ToolSet)) {
+    const shown = given.map((v) => `'${v}'`).join(", ");
+    throw new InvalidInputError(
+      `/mcp?tools= takes one of ${TOOL_SETS.join(", ")} (as baton mcp --tools), not ${shown}`,
+    );
+  }
+  return value as ToolSet;
+}
+
 /**
  * `/mcp` as the daemon's server and `baton serve` offer it: the default tool set, `?tools=full`
  * for the full one, only the read-only tools for a read-only caller (the read-only token or a
@@ -232,7 +254,7 @@ export function mcpRoute(
   };
   return {
     handle: (req, res, { readOnly, url }) =>
-      handlerFor(readOnly, url.searchParams.get("tools") === "full" ? "full" : "default").handle(req, res),
+      handlerFor(readOnly, requestedToolSet(url) ?? "default").handle(req, res),
     close: async () => {
       await Promise.all([...handlers.values()].map((h) => h.close().catch(() => undefined)));
     },

@@ -14,7 +14,7 @@ import type { OpContext } from "../ops/operation.js";
 import { LocalCommandHost } from "../ops/local-host.js";
 import { openEngine } from "../open.js";
 import { Warnings } from "./follow.js";
-import { mcpHttpHandler } from "./http.js";
+import { mcpHttpHandler, requestedToolSet } from "./http.js";
 import { registerResources } from "./resources.js";
 import { LineTransport } from "./stdio.js";
 import type { ContextSource, ToolSet } from "./tools.js";
@@ -237,7 +237,11 @@ export async function runMcp(options: RunMcpOptions): Promise<number> {
       tokens,
       routes: "mcp",
       mcp: {
-        handle: (req, res, { readOnly }) => (readOnly ? handlers.readOnly : handlers.full).handle(req, res),
+        // This server's tools are its --tools set; a bad `?tools=` is refused as on every /mcp.
+        handle: (req, res, { readOnly, url }) => {
+          requestedToolSet(url);
+          return (readOnly ? handlers.readOnly : handlers.full).handle(req, res);
+        },
       },
       log: (line) => log(line),
     }).catch((error: unknown) => {
