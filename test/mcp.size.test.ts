@@ -61,4 +61,24 @@ describe("baton mcp: context cost", () => {
       await close();
     }
   });
+
+  it("docs/mcp.md names every tool --tools full adds, and no other", async () => {
+    const home = tempDir();
+    const listed = async (args: string[]) => {
+      const { client, close } = await connectStdio(home, args);
+      try {
+        return (await client.listTools()).tools.map((t) => t.name);
+      } finally {
+        await close();
+      }
+    };
+    const defaults = new Set(await listed([]));
+    const added = (await listed(["--tools", "full"])).filter((name) => !defaults.has(name));
+    const doc = readFileSync(join(ROOT, "docs", "mcp.md"), "utf8");
+    const start = doc.indexOf("`baton mcp --tools full` adds every other operation meant for agents");
+    const end = doc.indexOf('Operations marked `agent: "none"`', start);
+    expect(start).toBeGreaterThan(0);
+    const documented = [...doc.slice(start, end).matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!);
+    expect([...new Set(documented)].sort()).toEqual(added.sort());
+  });
 });
