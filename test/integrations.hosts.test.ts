@@ -6,7 +6,17 @@
  * environment), detection by program on the PATH, a Gemini file that Gemini itself would refuse,
  * and what the user must still do.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { parse as parseJsonc } from "jsonc-parser";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -214,6 +224,193 @@ describe.runIf(process.platform === "linux")("install-mcp: host formats", () => 
   });
 });
 
+describe.runIf(process.platform === "linux")(
+  "install-mcp: what the user already had (issue 21, F4–F8)",
+  () => {
+    /** Each JSON host, its user file (HOME-relative) and where its servers sit. */
+    const JSON_HOSTS = [
+      ["vscode", ".config/Code/User/mcp.json", "servers"],
+      ["claude-code", ".claude.json", "mcpServers"],
+      ["claude-desktop", ".config/Claude/claude_desktop_config.json", "mcpServers"],
+      ["cursor", ".cursor/mcp.json", "mcpServers"],
+      ["windsurf", ".codeium/windsurf/mcp_config.json", "mcpServers"],
+      ["gemini", ".gemini/settings.json", "mcpServers"],
+      [
+        "cline",
+        ".config/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
+        "mcpServers",
+      ],
+      ["zed", ".config/zed/settings.json", "context_servers"],
+      ["opencode", ".config/opencode/opencode.json", "mcp"],
+    ].map(([host, path, servers]) => ({
+      host: host!,
+      path: path!,
+      servers: servers!,
+      env: host === "opencode" ? "environment" : "env",
+    }));
+    const userEnv = { BATON_DATABASE_URL: "postgres://db.internal/work", KEEP: "1" };
+
+    it("F4: every JSON host keeps the variables and other keys of baton's entry (Zed replaced its env with {})", () => {
+      for (const h of JSON_HOSTS) {
+        const b = box();
+        const before = {
+          theme: "dark",
+          [h.servers]: {
+            other: { command: "other-mcp" },
+            baton: { command: "old", [h.env]: userEnv, timeout: 30 },
+          },
+        };
+        b.write(h.path, `${JSON.stringify(before, null, 2)}\n`);
+        const result = b.install(["--host", h.host]);
+        expect(result.code, `${h.host}: ${result.stderr}`).toBe(0);
+        const after = JSON.parse(b.read(h.path)) as Record<string, Record<string, Record<string, unknown>>>;
+        expect(after.theme, h.host).toBe("dark");
+        expect(after[h.servers]!.other, h.host).toEqual({ command: "other-mcp" });
+        expect(after[h.servers]!.baton![h.env], h.host).toEqual(userEnv);
+        expect(after[h.servers]!.baton!.timeout, h.host).toBe(30);
+        expect(b.install(["--host", h.host]).stdout, h.host).toContain(`${h.host}: unchanged`);
+      }
+    });
+
+    it("F5: Codex dotted keys defining the entry are refused, naming the line, and the file is left as it was", () => {
+      const cases = [
+        { text: `model = "o3"\nmcp_servers.baton.command = "old"\n`, line: 2 },
+        {
+          text: `[mcp_servers]\ndocs = { command = "d" }\nbaton.command = "old"\nbaton.args = ["mcp"]\n`,
+          line: 3,
+        },
+        { text: `mcp_servers = { baton = { command = "old" } }\n`, line: 1 },
+        { text: `[mcp_servers.baton]\ncommand = "old"\nenv.A = "1"\n`, line: 3, env: true },
+      ];
+      for (const c of cases) {
+        const ledger = tempDir("baton-ledger-");
+        const b = box(ledger);
+        b.write(".codex/config.toml", c.text);
+        // With a ledger elsewhere, baton writes `env`: beside `env.A = …` that would be a second definition.
+        const result = b.install(["--host", "codex", "--json"]);
+        expect(result.code, c.text).toBe(2);
+        expect(envelope(result).error?.code).toBe("INVALID_INPUT");
+        expect(envelope(result).error?.message).toContain(`line ${c.line} (`);
+        expect(b.read(".codex/config.toml")).toBe(c.text);
+        expect(c.env === true || !envelope(result).error?.message.includes("beside")).toBe(true);
+      }
+    });
+
+    it("F6 (D147): a symlinked config is written through to the link's target, keeping its mode; the link stays; a dangling link is refused", () => {
+      const b = box();
+      b.write("dotfiles/gemini.json", `{\n  "theme": "dark"\n}\n`);
+      chmodSync(join(b.home, "dotfiles/gemini.json"), 0o600);
+      mkdirSync(join(b.home, ".gemini"));
+      symlinkSync(join(b.home, "dotfiles/gemini.json"), join(b.home, ".gemini/settings.json"));
+      const result = b.install(["--host", "gemini"]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain(
+        "gemini: updated ~/.gemini/settings.json (a link: wrote its target ~/dotfiles/gemini.json)",
+      );
+      expect(lstatSync(join(b.home, ".gemini/settings.json")).isSymbolicLink()).toBe(true);
+      const target = JSON.parse(b.read("dotfiles/gemini.json"));
+      expect(target).toMatchObject({ theme: "dark", mcpServers: { baton: { command: "baton" } } });
+      expect(statSync(join(b.home, "dotfiles/gemini.json")).mode & 0o777).toBe(0o600);
+      expect(readdirSync(join(b.home, "dotfiles"))).toEqual(["gemini.json"]);
+
+      const dangling = box();
+      mkdirSync(join(dangling.home, ".cursor"));
+      symlinkSync(join(dangling.home, "dotfiles/missing.json"), join(dangling.home, ".cursor/mcp.json"));
+      const refused = dangling.install(["--host", "cursor", "--json"]);
+      expect(refused.code).toBe(2);
+      expect(envelope(refused).error?.message).toMatch(
+        /is a symbolic link to .*missing\.json, which does not exist/,
+      );
+      expect(existsSync(join(dangling.home, "dotfiles"))).toBe(false);
+    });
+
+    it("F7: an unreadable TOML value, a duplicate JSON key and a servers value that is not an object are refused; a BOM is kept", () => {
+      for (const text of [
+        `[mcp_servers]\nbaton = { command = "old", env = { A = 1 + 2 } }\n`,
+        `[mcp_servers.baton]\ncommand = "old"\nenv = { A = 1 + 2 }\n`,
+        `[mcp_servers.baton]\ncommand = "old"\nargs = ["mcp", oops]\n`,
+      ]) {
+        const b = box();
+        b.write(".codex/config.toml", text);
+        const result = b.install(["--host", "codex", "--json"]);
+        expect(result.code, text).toBe(2);
+        expect(envelope(result).error?.message).toMatch(/line \d+ .* is not a TOML value baton can read/);
+        expect(b.read(".codex/config.toml")).toBe(text);
+      }
+      const refusals = [
+        {
+          text: `{\n  "mcpServers": {\n    "baton": { "command": "a" },\n    "baton": { "command": "b" }\n  }\n}\n`,
+          message: /"mcpServers\.baton" is given twice \(lines 3 and 4; hosts read the last\)/,
+        },
+        {
+          text: `{ "mcpServers": {}, "mcpServers": { "x": { "command": "x" } } }\n`,
+          message: /"mcpServers" is given twice/,
+        },
+        { text: `{ "mcpServers": [] }\n`, message: /"mcpServers" is an array, not an object/ },
+        { text: `{ "mcpServers": null }\n`, message: /"mcpServers" is null, not an object/ },
+        {
+          text: `{ "mcpServers": { "baton": "x" } }\n`,
+          message: /"mcpServers\.baton" is a string, not an object/,
+        },
+      ];
+      for (const r of refusals) {
+        const b = box();
+        b.write(".cursor/mcp.json", r.text);
+        const result = b.install(["--host", "cursor", "--json"]);
+        expect(result.code, r.text).toBe(2);
+        expect(envelope(result).error?.message).toMatch(r.message);
+        expect(b.read(".cursor/mcp.json")).toBe(r.text);
+      }
+      const bom = box();
+      bom.write(".cursor/mcp.json", `\uFEFF{\n  "mcpServers": {}\n}\n`);
+      const result = bom.install(["--host", "cursor"]);
+      expect(result.code, result.stderr).toBe(0);
+      const text = bom.read(".cursor/mcp.json");
+      expect(text.startsWith("\uFEFF{")).toBe(true);
+      expect(JSON.parse(text.slice(1)).mcpServers.baton.command).toBe("baton");
+      expect(bom.install(["--host", "cursor"]).stdout).toContain("cursor: unchanged");
+    });
+
+    it("F8: what a re-run changes in baton's entry is said; an off switch the user set stays off", () => {
+      const b = box();
+      b.install(["--host", "gemini", "--trust"]);
+      const gemini = b.install(["--host", "gemini"]);
+      expect(gemini.stdout).toMatch(
+        /note: gemini: removed `trust` from baton's entry: an install grants only the approval it is asked for \(D108\); --trust sets/,
+      );
+
+      b.install(["--host", "claude-code", "--scope", "project", "--trust"]);
+      const claude = b.install(["--host", "claude-code", "--scope", "project", "--json"]);
+      expect(envelope(claude).data.notices[0].message).toMatch(/removed baton from enabledMcpjsonServers/);
+
+      b.write(
+        ".config/opencode/opencode.json",
+        JSON.stringify({ mcp: { baton: { type: "local", command: ["baton", "mcp"], enabled: false } } }),
+      );
+      const opencode = b.install(["--host", "opencode"]);
+      expect(opencode.stdout).toContain("note: opencode: kept `enabled: false`");
+      expect(JSON.parse(b.read(".config/opencode/opencode.json")).mcp.baton.enabled).toBe(false);
+      expect(b.install(["--host", "opencode"]).stdout).toContain("opencode: unchanged");
+
+      b.write(
+        ".codex/config.toml",
+        `[mcp_servers.baton]\ncommand = "baton"\nargs = ["mcp", "--tools", "full"]\n`,
+      );
+      const codex = b.install(["--host", "codex"]);
+      expect(codex.stdout).toContain(
+        `note: codex: baton's entry: args was ["mcp", "--tools", "full"], now ["mcp"] (the default tool set: pass --tools full to keep the full one)`,
+      );
+      b.write(
+        ".cursor/mcp.json",
+        JSON.stringify({ mcpServers: { baton: { command: "/old/baton", args: ["mcp"], disabled: true } } }),
+      );
+      const cursor = b.install(["--host", "cursor"]);
+      expect(cursor.stdout).toContain(`note: cursor: baton's entry: command was "/old/baton", now "baton"`);
+      expect(cursor.stdout).toContain("note: cursor: kept `disabled: true`");
+    });
+  },
+);
+
 describe.runIf(process.platform === "linux")("install-mcp: the hosts' own parsers accept the result", () => {
   let clis = "";
   beforeAll(() => {
@@ -266,6 +463,27 @@ describe.runIf(process.platform === "linux")("install-mcp: the hosts' own parser
     expect(entry.startup_timeout_sec).toBe(20);
     expect(servers.map((s) => s.name).sort()).toEqual(["baton", "docs"]);
   }, 120_000);
+
+  it("Codex and Claude Code read what baton wrote beside dotted sibling keys, into a quoted table, and after a BOM (issue 21)", () => {
+    const b = box();
+    const before = `model = "o3"\nmcp_servers.docs.command = "docs-mcp"\n\n[mcp_servers."baton"]\ncommand = "old"\nargs = ["mcp"]\n`;
+    b.write(".codex/config.toml", before);
+    expect(b.install(["--host", "codex"]).code).toBe(0);
+    expect(b.read(".codex/config.toml")).toBe(before.replace(`"old"`, `"baton"`));
+    const servers = JSON.parse(host(b, "codex", ["mcp", "list", "--json"]).stdout) as { name: string }[];
+    expect(servers.map((s) => s.name).sort()).toEqual(["baton", "docs"]);
+    b.write(".claude.json", `\uFEFF{\n  "numStartups": 3\n}\n`);
+    expect(b.install(["--host", "claude-code"]).code).toBe(0);
+    expect(b.read(".claude.json").startsWith("\uFEFF")).toBe(true);
+    expect(host(b, "claude", ["mcp", "list"]).out).toMatch(/baton: baton mcp - . Connected/);
+    // Gemini refuses a BOM: baton keeps the user's bytes and says so.
+    b.write(".gemini/settings.json", `\uFEFF{}\n`);
+    const gemini = b.install(["--host", "gemini"]);
+    expect(gemini.stderr).toMatch(
+      /warning: gemini: Gemini CLI will refuse this file: it starts with a byte-order mark/,
+    );
+    expect(host(b, "gemini", ["mcp", "list"]).out).toMatch(/is not valid JSON/);
+  }, 180_000);
 
   it("Gemini CLI: `gemini mcp list` connects in a trusted folder; the file it would refuse is the one baton warned about", () => {
     const b = box();

@@ -3,9 +3,19 @@
  * then either prints the diff (`--dry-run`) or backs the old file up and replaces it atomically.
  * An unchanged file is neither written nor backed up, which is what makes a second run a no-op.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, join, relative } from "node:path";
+import { BatonError } from "../core/errors.js";
 import { batonHome, replaceFile } from "../core/paths.js";
 
 /** One file an install step wants to change. `before` is null when the file does not exist yet. */
@@ -24,6 +34,8 @@ export interface AppliedChange {
   label: string;
   action: ChangeAction;
   backup?: string;
+  /** The file written when `path` is a symbolic link (D147): the link's target, the link kept. */
+  target?: string;
 }
 
 /** The user's home directory (`HOME` first, so tests can point it at a temporary directory). */
@@ -76,6 +88,30 @@ function backup(change: FileChange, text: string): string {
   return target;
 }
 
+/**
+ * The file to write for `path`: its target when it is a symbolic link (a config kept in a dotfiles
+ * folder stays there, and the link stays a link; D147), else `path`. A link to nothing is refused:
+ * whether to create the target is the user's call.
+ */
+export function writeTarget(path: string): string {
+  let link = false;
+  try {
+    link = lstatSync(path).isSymbolicLink();
+  } catch {
+    return path;
+  }
+  if (!link) return path;
+  try {
+    return realpathSync(path);
+  } catch {
+    throw new BatonError(
+      "INVALID_INPUT",
+      `${path} is a symbolic link to ${readlinkSync(path)}, which does not exist: create it or remove the link (nothing was changed)`,
+      { details: { path } },
+    );
+  }
+}
+
 /** Write `text` to `path` through a temporary file and a rename, keeping the old file's mode. */
 function writeAtomic(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
@@ -90,16 +126,22 @@ function writeAtomic(path: string, text: string): void {
 
 /** Back up and write every changed file; unchanged files are left alone. */
 export function applyChanges(changes: readonly FileChange[]): AppliedChange[] {
-  return changes.map((change) => {
+  // Links are resolved before anything is written, so a dangling one leaves every file as it was.
+  const targets = changes.map((change) =>
+    actionOf(change) === "unchanged" ? change.path : writeTarget(change.path),
+  );
+  return changes.map((change, i) => {
     const action = actionOf(change);
     if (action === "unchanged") return { path: change.path, label: change.label, action };
+    const target = targets[i]!;
     const saved = change.before === null ? undefined : backup(change, change.before);
-    writeAtomic(change.path, change.after);
+    writeAtomic(target, change.after);
     return {
       path: change.path,
       label: change.label,
       action,
       ...(saved === undefined ? {} : { backup: saved }),
+      ...(target === change.path ? {} : { target }),
     };
   });
 }
@@ -185,7 +227,8 @@ export function describeDryRun(changes: readonly FileChange[]): string {
 export function describeApplied(applied: readonly AppliedChange[]): string {
   return applied
     .map((a) => {
-      const what = `${a.label}: ${a.action} ${displayPath(a.path)}`;
+      const link = a.target === undefined ? "" : ` (a link: wrote its target ${displayPath(a.target)})`;
+      const what = `${a.label}: ${a.action} ${displayPath(a.path)}${link}`;
       return a.backup === undefined ? what : `${what} (backup: ${displayPath(a.backup)})`;
     })
     .join("\n");

@@ -47,6 +47,8 @@ export interface HostSpec {
   forwardKey?: string;
   /** What the host's own parser allows: JSON with comments and trailing commas, comments only, or neither. */
   syntax: "jsonc" | "json-comments" | "json" | "toml";
+  /** The host refuses a file that starts with a UTF-8 byte-order mark (baton keeps one it finds). */
+  refusesBom?: boolean;
   /** Keys that make the host run baton's tools without asking (written only with `--trust`). */
   trust?: Readonly<Record<string, unknown>>;
   /** What the user must still do after the file is written, for a scope; `trust`: `--trust` was given. */
@@ -186,6 +188,8 @@ export const HOSTS: Readonly<Record<HostName, HostSpec>> = {
     ...common,
     // Gemini strips comments, then JSON.parse: a trailing comma makes it refuse the whole file.
     syntax: "json-comments",
+    // Gemini CLI 0.61: "Unexpected token '\uFEFF' … is not valid JSON" (Claude Code reads such a file).
+    refusesBom: true,
     trust: { trust: true },
     // Checked against Gemini CLI 0.61: `gemini mcp list` shows the server "Disabled" in an untrusted
     // folder (user-level servers too) and "Connected" with GEMINI_CLI_TRUST_WORKSPACE=true; a

@@ -12,10 +12,10 @@ import { findProject } from "../core/project.js";
 import { operations } from "../ops/catalogue.js";
 import { needsConsent } from "../ops/operation.js";
 import type { FileChange } from "./files.js";
-import { home, readText } from "./files.js";
+import { displayPath, home, readText } from "./files.js";
 import type { HostName, HostSpec, Scope } from "./hosts.js";
 import { HOSTS } from "./hosts.js";
-import { setAt, upsertArrayElement, upsertObject, valueAt } from "./jsonc.js";
+import { checkLocation, setAt, upsertArrayElement, upsertObject, valueAt, withoutBom } from "./jsonc.js";
 import type { TomlValue } from "./toml.js";
 import { upsertTomlTable } from "./toml.js";
 
@@ -54,6 +54,8 @@ export interface InstallPlan {
   warnings: HostNote[];
   /** What the user must still do before the host uses baton. */
   nextSteps: HostNote[];
+  /** What this call changed or kept in baton's entry that the user set before (a value, an approval). */
+  notices: HostNote[];
 }
 
 /** The ledger's variables for a host that starts servers without the caller's environment. */
@@ -91,9 +93,14 @@ export function ledgerEnvironment(env: NodeJS.ProcessEnv): LedgerEnvironment {
 
 /** Where the host's own parser would fail on `text` (which baton's JSONC parser accepts), or undefined. */
 export function hostSyntaxProblem(spec: HostSpec, text: string): string | undefined {
+  if (spec.refusesBom === true && text.startsWith("\uFEFF"))
+    return `${spec.title} will refuse this file: it starts with a byte-order mark; save it as UTF-8 without one`;
   if (spec.syntax === "jsonc" || spec.syntax === "toml") return undefined;
   const errors: ParseError[] = [];
-  jsonc.parseTree(text, errors, { allowTrailingComma: false, disallowComments: spec.syntax === "json" });
+  jsonc.parseTree(withoutBom(text), errors, {
+    allowTrailingComma: false,
+    disallowComments: spec.syntax === "json",
+  });
   // Comments alone are reported as InvalidCommentToken; a trailing comma as PropertyNameExpected/ValueExpected.
   const first = errors[0];
   if (first === undefined) return undefined;
@@ -147,7 +154,7 @@ export function planInstallMcp(options: InstallMcpOptions): InstallPlan {
   }
   const project = findProject(options.cwd);
   const { command, args } = serverCommand(options.command, options.tools);
-  const plan: InstallPlan = { changes: [], skipped: [], warnings: [], nextSteps: [] };
+  const plan: InstallPlan = { changes: [], skipped: [], warnings: [], nextSteps: [], notices: [] };
   const ledger = ledgerEnvironment(options.env ?? {});
   for (const name of options.hosts) {
     const host = HOSTS[name];
@@ -169,18 +176,46 @@ export function planInstallMcp(options: InstallMcpOptions): InstallPlan {
     }
     if (options.trust === true && host.trust !== undefined) Object.assign(entry, host.trust);
     const location = [...host.serversKey, SERVER_NAME];
+    const notice = (message: string) =>
+      plan.notices.push({ host: name, message: `${message} (${displayPath(path)})` });
+    const changed = (key: string, was: string, now: string) =>
+      notice(
+        `baton's entry: ${key} was ${was}, now ${now}${/"--tools",\s*"full"/.test(was) && options.tools !== "full" ? " (the default tool set: pass --tools full to keep the full one)" : ""}`,
+      );
     let after: string;
     if (host.format === "toml") {
       const table = Object.keys(vars).length > 0 ? { ...entry, [host.envKey]: vars } : entry;
-      after = upsertTomlTable(before, location, table as Record<string, TomlValue>);
+      after = upsertTomlTable(before, location, table as Record<string, TomlValue>, changed);
     } else {
+      checkLocation(path, before, location);
+      const previous = (
+        before === null || before.trim() === "" ? undefined : valueAt(path, before, location)
+      ) as Record<string, unknown> | undefined;
+      // A host's own off switch the user set stays off (opencode `enabled: false`, `disabled: true`).
+      if (previous?.enabled === false && entry.enabled === true) {
+        delete entry.enabled;
+        notice("kept `enabled: false`: the host will not start baton until you set it to true");
+      }
+      if (previous?.disabled === true)
+        notice("kept `disabled: true`: the host will not start baton until you remove it");
+      for (const [key, value] of Object.entries(entry)) {
+        const was = previous?.[key];
+        const replaced = typeof value !== "object" || Array.isArray(value);
+        if (was !== undefined && replaced && JSON.stringify(was) !== JSON.stringify(value))
+          changed(key, JSON.stringify(was), JSON.stringify(value));
+      }
       after = upsertObject(path, before, location, entry);
       // Rewriting an entry grants exactly what this call grants (D108): a host's run-without-asking
       // key kept from an earlier `--trust` would approve a tool set that needs consent.
       const current = valueAt(path, after, location);
       if (current !== null && typeof current === "object" && !Array.isArray(current)) {
         for (const key of APPROVE_KEYS) {
-          if (key in current && !(key in entry)) after = setAt(path, after, [...location, key], undefined);
+          if (key in current && !(key in entry)) {
+            after = setAt(path, after, [...location, key], undefined);
+            notice(
+              `removed \`${key}\` from baton's entry: an install grants only the approval it is asked for (D108)${options.trust === true ? "" : "; --trust sets the host's own switch (default tools only)"}`,
+            );
+          }
         }
       }
       for (const [key, value] of Object.entries(vars)) {
@@ -214,7 +249,11 @@ export function planInstallMcp(options: InstallMcpOptions): InstallPlan {
         const text = readText(local);
         const enabled =
           text === null || text.trim() === "" ? undefined : valueAt(local, text, ["enabledMcpjsonServers"]);
-        if (Array.isArray(enabled) && enabled.includes(SERVER_NAME))
+        if (Array.isArray(enabled) && enabled.includes(SERVER_NAME)) {
+          plan.notices.push({
+            host: name,
+            message: `removed baton from enabledMcpjsonServers (${displayPath(local)}): a call without --trust approves nothing (D108); approve it again in \`claude\`, or use --trust (default tools only)`,
+          });
           plan.changes.push({
             path: local,
             before: text,
@@ -226,6 +265,7 @@ export function planInstallMcp(options: InstallMcpOptions): InstallPlan {
             ),
             label: name,
           });
+        }
       }
       for (const message of host.nextSteps(options.scope, options.trust === true))
         plan.nextSteps.push({ host: name, message });

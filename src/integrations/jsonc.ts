@@ -28,10 +28,21 @@ function deepEqual(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/**
+ * `text` with a leading UTF-8 byte-order mark turned into a space: the same length, so every offset
+ * the parser reports applies to `text` itself, whose mark is kept when it is edited.
+ */
+export function withoutBom(text: string): string {
+  return text.startsWith("\uFEFF") ? ` ${text.slice(1)}` : text;
+}
+
 /** Parse `text`, refusing (never clobbering) a file that is not a valid JSONC object. */
 function parseStrict(path: string, text: string): Node | undefined {
   const errors: ParseError[] = [];
-  const root = jsonc.parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
+  const root = jsonc.parseTree(withoutBom(text), errors, {
+    allowTrailingComma: true,
+    disallowComments: false,
+  });
   if (errors.length > 0 || (root !== undefined && root.type !== "object")) {
     const first = errors[0];
     const where =
@@ -153,7 +164,7 @@ export function setAt(path: string, text: string | null, location: JSONPath, val
     depth++;
   }
   if (depth === location.length) {
-    const edits = jsonc.modify(text, location, value, { formattingOptions: formattingOf(text) });
+    const edits = jsonc.modify(withoutBom(text), location, value, { formattingOptions: formattingOf(text) });
     return jsonc.applyEdits(text, edits);
   }
   const segment = location[depth]!;
@@ -162,7 +173,7 @@ export function setAt(path: string, text: string | null, location: JSONPath, val
     return insertMember(text, node, segment, nest(rest, value));
   if (node.type === "array" && segment === -1) return insertMember(text, node, undefined, nest(rest, value));
   // Something else stands where a container should be (null, a string…): replace it whole.
-  const edits = jsonc.modify(text, location.slice(0, depth), nest(location.slice(depth), value), {
+  const edits = jsonc.modify(withoutBom(text), location.slice(0, depth), nest(location.slice(depth), value), {
     formattingOptions: formattingOf(text),
   });
   return jsonc.applyEdits(text, edits);
@@ -186,10 +197,60 @@ export function upsertObject(
   }
   let out = text;
   for (const [key, value] of Object.entries(entry)) {
-    if (!deepEqual((current as Record<string, unknown>)[key], value))
-      out = setAt(path, out, [...location, key], value);
+    const existing = (current as Record<string, unknown>)[key];
+    // An object (Zed's `env`) is merged key by key: the user's own keys in it stay.
+    if (isPlainObject(value) && isPlainObject(existing))
+      out = upsertObject(path, out, [...location, key], value);
+    else if (!deepEqual(existing, value)) out = setAt(path, out, [...location, key], value);
   }
   return out;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+const KIND: Partial<Record<Node["type"], string>> = {
+  array: "an array",
+  string: "a string",
+  number: "a number",
+  boolean: "a boolean",
+  null: "null",
+};
+
+/**
+ * Refuse a file where an edit at `location` (e.g. `["mcpServers", "baton"]`) would not do what it
+ * says: a key on the way given twice (a host reads the last, an edit would change the first), or a
+ * value on the way (the entry itself included) that is not an object, which an edit would replace.
+ */
+export function checkLocation(path: string, text: string | null, location: readonly string[]): void {
+  if (text === null || text.trim() === "") return;
+  let node = parseStrict(path, text);
+  const lineOf = (offset: number) => text.slice(0, offset).split("\n").length;
+  const refuse = (message: string) => {
+    throw new BatonError("INVALID_INPUT", `${path}: ${message}: fix it by hand (nothing was changed)`, {
+      details: { path, location: [...location] },
+    });
+  };
+  for (let depth = 0; node !== undefined; depth++) {
+    const here = location.slice(0, depth).join(".");
+    if (node.type !== "object") refuse(`"${here}" is ${KIND[node.type] ?? node.type}, not an object`);
+    const members = (node.children ?? []).filter((p) => p.children?.[0] !== undefined);
+    const seen = new Map<string, number>();
+    for (const member of members) {
+      const key = member.children![0]!.value as string;
+      const before = seen.get(key);
+      // Every key of the entry itself, and the one key on the way to it, must be given once.
+      if (before !== undefined && (depth === location.length || key === location[depth]))
+        refuse(
+          `"${[...location.slice(0, depth), key].join(".")}" is given twice (lines ${lineOf(before)} and ${lineOf(member.offset)}; hosts read the last)`,
+        );
+      seen.set(key, member.offset);
+    }
+    if (depth === location.length) return;
+    const next = members.find((m) => m.children![0]!.value === location[depth]);
+    node = next?.children?.[1];
+  }
 }
 
 /** Replace the array element matching `match`, or append `value` to the array at `location`. */

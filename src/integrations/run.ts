@@ -44,10 +44,12 @@ interface Notes {
   skipped?: Skipped[];
   warnings?: HostNote[];
   nextSteps?: HostNote[];
+  notices?: HostNote[];
 }
 
 function printNotes(notes: Notes): void {
   for (const s of notes.skipped ?? []) out(`skipped ${s.host}: ${s.reason}`);
+  for (const n of notes.notices ?? []) out(`note: ${n.host}: ${n.message}`);
   for (const w of notes.warnings ?? []) process.stderr.write(`warning: ${w.host}: ${w.message}\n`);
   const steps = notes.nextSteps ?? [];
   if (steps.length > 0) out(["still to do:", ...steps.map((s) => `  - ${s.message}`)].join("\n"));
@@ -59,6 +61,7 @@ function finish(changes: FileChange[], options: CommonOptions, notes: Notes = {}
     skipped: notes.skipped ?? [],
     ...(notes.warnings === undefined ? {} : { warnings: notes.warnings }),
     ...(notes.nextSteps === undefined ? {} : { nextSteps: notes.nextSteps }),
+    ...(notes.notices === undefined ? {} : { notices: notes.notices }),
   };
   if (options.dryRun === true) {
     if (options.json === true) {

@@ -101,7 +101,11 @@ function outsideStrings(text: string, from: number, visit: (ch: string, at: numb
  * `entries` merged into the inline table `raw`: baton's keys get baton's values (a table value is
  * merged key by key), every other key keeps its own text, in its place.
  */
-function mergeInline(raw: string | undefined, entries: Readonly<Record<string, TomlValue>>): string {
+function mergeInline(
+  raw: string | undefined,
+  entries: Readonly<Record<string, TomlValue>>,
+  changed: (key: string, before: string, after: string) => void = () => {},
+): string {
   const pairs = raw === undefined ? [] : inlineTablePairs(raw);
   if (pairs === undefined) {
     throw new BatonError(
@@ -114,7 +118,10 @@ function mergeInline(raw: string | undefined, entries: Readonly<Record<string, T
     const existing = at === -1 ? undefined : pairs[at]!;
     const text = isTable(value) ? mergeInline(existing?.value, value) : tomlValue(value);
     if (existing === undefined) pairs.push({ name, key: tableName([name]), value: text });
-    else existing.value = text;
+    else {
+      if (!isTable(value) && existing.value !== text) changed(name, existing.value, text);
+      existing.value = text;
+    }
   }
   return pairs.length === 0 ? "{}" : `{ ${pairs.map((p) => `${p.key} = ${p.value}`).join(", ")} }`;
 }
@@ -184,6 +191,91 @@ function valueSpan(lines: readonly string[], start: number): number {
   return lines.length - start;
 }
 
+const SCALAR = [
+  /^"(?:[^"\\\n]|\\.)*"$/,
+  /^'[^'\n]*'$/,
+  /^("""|''')[\s\S]*\1$/,
+  /^(?:true|false)$/,
+  /^[+-]?(?:0x[0-9A-Fa-f](?:_?[0-9A-Fa-f])*|0o[0-7](?:_?[0-7])*|0b[01](?:_?[01])*|inf|nan|(?:0|[1-9](?:_?\d)*)(?:\.\d(?:_?\d)*)?(?:[eE][+-]?\d(?:_?\d)*)?)$/,
+  /^(?:\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?)?|\d{2}:\d{2}:\d{2}(?:\.\d+)?)$/,
+];
+
+/** Whether `raw` (comments removed) reads as one TOML value: a string, number, boolean, date, array or inline table. */
+export function isTomlValue(raw: string): boolean {
+  const text = raw.trim();
+  if (SCALAR.some((re) => re.test(text))) return true;
+  if (text.startsWith("{")) return inlineTablePairs(text)?.every((p) => isTomlValue(p.value)) ?? false;
+  if (!text.startsWith("[") || !text.endsWith("]")) return false;
+  const elements: string[] = [];
+  let depth = 0;
+  let from = 1;
+  const stopped = outsideStrings(text, 1, (ch, at) => {
+    if (ch === "[" || ch === "{") depth++;
+    else if ((ch === "]" || ch === "}") && depth > 0) depth--;
+    else if ((ch === "," && depth === 0) || (ch === "]" && depth === 0 && at === text.length - 1)) {
+      elements.push(text.slice(from, at));
+      from = at + 1;
+    } else if (ch === "]" && depth === 0) return true;
+    return false;
+  });
+  if (stopped !== -1 || from !== text.length) return false;
+  // A trailing comma leaves one empty last element; an empty array is `[]`.
+  if (elements.length > 0 && elements[elements.length - 1]!.trim() === "") elements.pop();
+  return elements.every((e) => e.trim() !== "" && isTomlValue(e));
+}
+
+const KEY_PART = `(?:"(?:[^"\\\\]|\\\\.)*"|'[^']*'|[A-Za-z0-9_-]+)`;
+const KEY_LINE = new RegExp(`^\\s*(${KEY_PART}(?:\\s*\\.\\s*${KEY_PART})*)\\s*=`);
+
+function refuse(message: string): never {
+  throw new BatonError("INVALID_INPUT", `${message}: edit it by hand (nothing was changed)`);
+}
+
+/**
+ * Refuse a file that defines the table `table` in a way the upsert cannot edit: by dotted keys
+ * (`mcp_servers.baton.command = …` at the top, `baton.command = …` under `[mcp_servers]`), inside an
+ * inline parent (`mcp_servers = { baton = … }`), or with a dotted key under one of the `keys` baton
+ * sets (`env.A = …`, where baton would add `env = …`). Adding `[mcp_servers.baton]` there would define
+ * it twice, which Codex refuses. Also refuse a value in the entry that is not TOML (`A = 1 + 2`).
+ */
+function checkTomlTable(lines: readonly string[], table: readonly string[], keys: readonly string[]): void {
+  const parent = table.slice(0, -1);
+  const startsWith = (full: readonly string[], prefix: readonly string[]) =>
+    full.length >= prefix.length && same(full.slice(0, prefix.length), prefix);
+  let current: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (isTableLine(line)) {
+      current = headerOf(line.replace(/^(\s*)\[\[(.*)\]\]/, "$1[$2]")) ?? [];
+      continue;
+    }
+    const m = KEY_LINE.exec(line);
+    if (m === null) continue;
+    const span = valueSpan(lines, i);
+    const parts = (m[1]!.match(new RegExp(KEY_PART, "g")) ?? []).map(keyName);
+    const full = [...current, ...parts];
+    const where = `line ${i + 1} (\`${line.trim().slice(0, 60)}\`)`;
+    const value = lines
+      .slice(i, i + span)
+      .map(withoutComment)
+      .join("\n");
+    i += span - 1;
+    const inEntry = startsWith(full, table);
+    if (same(current, table) && parts.length > 1 && keys.includes(parts[0]!))
+      refuse(`${where} sets ${tableName(full)} by a dotted key, beside the \`${parts[0]}\` baton writes`);
+    const handled =
+      (same(current, table) && parts.length === 1) ||
+      (same(current, parent) && parts.length === 1 && parts[0] === table[table.length - 1]) ||
+      (current.length > table.length && startsWith(current, table));
+    if (!handled && (inEntry || startsWith(table, full)))
+      refuse(
+        `${where} defines ${tableName(table)} by dotted keys or inside an inline table, which baton does not edit; write it as a [${tableName(table)}] table`,
+      );
+    if (inEntry && !isTomlValue(value.slice(value.indexOf("=") + 1)))
+      refuse(`${where} is not a TOML value baton can read`);
+  }
+}
+
 /**
  * Set `entries` in the table named `table` (e.g. `["mcp_servers", "baton"]`), creating the table at
  * the end of the file when it does not exist. Keys of the table that are not in `entries` are kept.
@@ -192,6 +284,7 @@ export function upsertTomlTable(
   text: string | null,
   table: readonly string[],
   entries: Readonly<Record<string, TomlValue>>,
+  changed: (key: string, before: string, after: string) => void = () => {},
 ): string {
   const source = text ?? "";
   const eol = source.includes("\r\n") ? "\r\n" : "\n";
@@ -199,6 +292,7 @@ export function upsertTomlTable(
   const trailingNewline = lines.length > 0 && lines[lines.length - 1] === "";
   if (trailingNewline) lines.pop();
   const finish = (out: string[]) => out.join(eol) + eol;
+  checkTomlTable(lines, table, Object.keys(entries));
 
   const start = lines.findIndex((l) => {
     const h = headerOf(l);
@@ -223,7 +317,7 @@ export function upsertTomlTable(
             .slice(i, i + span)
             .map(withoutComment)
             .join("\n");
-          const inline = `${tableName([key])} = ${mergeInline(current.slice(current.indexOf("=") + 1), entries)}`;
+          const inline = `${tableName([key])} = ${mergeInline(current.slice(current.indexOf("=") + 1), entries, changed)}`;
           const comment = span === 1 ? lines[i]!.slice(withoutComment(lines[i]!).length) : "";
           if (span === 1 && withoutComment(lines[i]!).trim() === inline) return finish(lines);
           lines.splice(i, span, `${inline}${comment}`);
@@ -308,6 +402,8 @@ export function upsertTomlTable(
     const span = valueSpan(out, found);
     const indent = pattern.exec(out[found]!)![1]!;
     if (span === 1 && withoutComment(out[found]!).trim() === wanted) continue;
+    const old = currentText!.slice(currentText!.indexOf("=") + 1).trim();
+    if (!isTable(value) && old !== rendered) changed(key, old, rendered);
     out.splice(found, span, `${indent}${wanted}`);
     end -= span - 1;
   }
