@@ -658,6 +658,25 @@ describe("the TOML upsert (Codex)", () => {
     );
   });
 
+  it("reports each key whose value it changes, not one it only reformats (issue 21)", () => {
+    const seen: string[] = [];
+    const note = (key: string, was: string, now: string) => seen.push(`${key}: ${was} -> ${now}`);
+    upsertTomlTable(
+      `[mcp_servers.baton]\ncommand = "baton"\nargs = [\n  "mcp",\n]\n`,
+      ["mcp_servers", "baton"],
+      entry,
+      note,
+    );
+    expect(seen).toEqual([]);
+    upsertTomlTable(
+      `[mcp_servers]\nbaton = { command = "/old", args = ["mcp", "--tools", "full"] }\n`,
+      ["mcp_servers", "baton"],
+      entry,
+      note,
+    );
+    expect(seen).toEqual([`command: "/old" -> "baton"`, `args: ["mcp", "--tools", "full"] -> ["mcp"]`]);
+  });
+
   it("refuses an inline table it cannot read instead of dropping its keys", () => {
     const odd = `[mcp_servers]\nbaton = { command = "old", = 1 }\n`;
     expect(() => upsertTomlTable(odd, ["mcp_servers", "baton"], entry)).toThrow(/edit it by hand/);

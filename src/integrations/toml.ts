@@ -119,11 +119,27 @@ function mergeInline(
     const text = isTable(value) ? mergeInline(existing?.value, value) : tomlValue(value);
     if (existing === undefined) pairs.push({ name, key: tableName([name]), value: text });
     else {
-      if (!isTable(value) && existing.value !== text) changed(name, existing.value, text);
+      if (!isTable(value) && !sameValue(existing.value, text)) changed(name, oneLine(existing.value), text);
       existing.value = text;
     }
   }
   return pairs.length === 0 ? "{}" : `{ ${pairs.map((p) => `${p.key} = ${p.value}`).join(", ")} }`;
+}
+
+/** A value's text on one line, for a message. */
+const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, " ");
+
+/**
+ * Whether the TOML text `a` says what baton's rendering `b` says: the same text, or the same
+ * strings written differently (`[\n  "mcp",\n]` and `["mcp"]`; basic strings read as JSON).
+ */
+function sameValue(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    return JSON.stringify(JSON.parse(a.replace(/,\s*\]$/, "]"))) === JSON.stringify(JSON.parse(b));
+  } catch {
+    return false;
+  }
 }
 
 /** `a.b` with each part bare when it may be, quoted otherwise. */
@@ -403,7 +419,7 @@ export function upsertTomlTable(
     const indent = pattern.exec(out[found]!)![1]!;
     if (span === 1 && withoutComment(out[found]!).trim() === wanted) continue;
     const old = currentText!.slice(currentText!.indexOf("=") + 1).trim();
-    if (!isTable(value) && old !== rendered) changed(key, old, rendered);
+    if (!isTable(value) && !sameValue(old, rendered)) changed(key, oneLine(old), rendered);
     out.splice(found, span, `${indent}${wanted}`);
     end -= span - 1;
   }
