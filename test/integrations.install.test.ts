@@ -4,7 +4,15 @@
  * and unrelated keys), run twice (the second run changes nothing and backs nothing up), and
  * `--dry-run` writes nothing.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { validateSkill } from "../src/integrations/skills.js";
@@ -508,6 +516,20 @@ describe("baton instructions install", () => {
     expect(box.read(agents)).toBe(`${installed}\n## More rules\nKeep this.\n`);
 
     const again = box.run(["instructions", "install"]);
+    expect(again.stdout.match(/unchanged/g)).toHaveLength(2);
+  });
+
+  it("writes through CLAUDE.md -> AGENTS.md once: the link stays, one backup, the block once (D147)", () => {
+    const box = sandbox();
+    box.write("work/app/AGENTS.md", "# Agents\n");
+    symlinkSync("AGENTS.md", join(box.project, "CLAUDE.md"));
+    const first = box.run(["instructions", "install", "--target", "agents", "--target", "claude"]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain("(a link: wrote its target ~/work/app/AGENTS.md)");
+    expect(lstatSync(join(box.project, "CLAUDE.md")).isSymbolicLink()).toBe(true);
+    expect(box.read("work/app/AGENTS.md").match(/baton:begin/g)).toHaveLength(1);
+    expect(box.backups()).toHaveLength(1);
+    const again = box.run(["instructions", "install", "--target", "agents", "--target", "claude"]);
     expect(again.stdout.match(/unchanged/g)).toHaveLength(2);
   });
 

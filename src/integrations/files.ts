@@ -130,12 +130,26 @@ export function applyChanges(changes: readonly FileChange[]): AppliedChange[] {
   const targets = changes.map((change) =>
     actionOf(change) === "unchanged" ? change.path : writeTarget(change.path),
   );
+  // Two names of one file (CLAUDE.md -> AGENTS.md) are written once, and only if they agree.
+  const first = new Map<string, FileChange>();
+  changes.forEach((change, i) => {
+    if (actionOf(change) === "unchanged") return;
+    const other = first.get(targets[i]!);
+    if (other === undefined) first.set(targets[i]!, change);
+    else if (other.after !== change.after)
+      throw new BatonError(
+        "INVALID_INPUT",
+        `${other.path} and ${change.path} are the same file (a link), and would get different text: make one of them a file of its own (nothing was changed)`,
+        { details: { paths: [other.path, change.path] } },
+      );
+  });
   return changes.map((change, i) => {
     const action = actionOf(change);
     if (action === "unchanged") return { path: change.path, label: change.label, action };
     const target = targets[i]!;
-    const saved = change.before === null ? undefined : backup(change, change.before);
-    writeAtomic(target, change.after);
+    const written = first.get(target) !== change;
+    const saved = change.before === null || written ? undefined : backup(change, change.before);
+    if (!written) writeAtomic(target, change.after);
     return {
       path: change.path,
       label: change.label,
