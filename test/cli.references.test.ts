@@ -442,6 +442,20 @@ describe("a project is read as the CLI reads --project, and a name given one is 
       expect((await call(server.client, "list_tasks", { all: true, limit: 200 })).data.jobs.length).toBe(
         before,
       );
+      // A cwd that is not a directory files nothing under a project that does not exist.
+      for (const [name, args] of [
+        ["enqueue_task", { payload: { n: 3 }, cwd: "/nonexistent" }],
+        ["resume_session", { cwd: "/nonexistent" }],
+        ["list_tasks", { cwd: `${w.projB}typo` }],
+      ] as const) {
+        const refused = await call(server.client, name, args);
+        expect(refused.isError, name).toBe(true);
+        expect(toolError(refused).code, name).toBe("INVALID_INPUT");
+        expect(toolError(refused).message, name).toContain("cwd '");
+      }
+      expect((await call(server.client, "list_tasks", { all: true, limit: 200 })).data.jobs.length).toBe(
+        before,
+      );
     } finally {
       await server.close();
       baton(["daemon", "stop"], { home: w.home });

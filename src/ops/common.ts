@@ -56,9 +56,14 @@ export function withProjectRoot<T>(schema: unknown, data: T, ctx: OpContext): T 
   const shape = (schema as { shape?: Record<string, unknown> }).shape;
   if (shape?.project !== scopeFields.project && shape?.project !== refScopeFields.project) return data;
   const input = data as { cwd?: string | undefined; project?: string | undefined };
-  if (input.project === undefined) return data;
-  const root = findProject(projectDirectory(input.project, input.cwd ?? ctx.cwd, "project"));
-  return { ...data, project: root };
+  // A cwd the caller names is where it stands: one that is no directory would file its work under
+  // a project that does not exist (D145).
+  const cwd =
+    input.cwd === undefined ? undefined : projectDirectory(input.cwd, ctx.cwd, "cwd", "a directory");
+  const at = cwd === undefined ? data : { ...data, cwd };
+  if (input.project === undefined) return at;
+  const root = findProject(projectDirectory(input.project, cwd ?? ctx.cwd, "project"));
+  return { ...at, project: root };
 }
 
 export const idRef = z
