@@ -3,7 +3,7 @@
  * unique id prefix, or a name looked up in the caller's project first. Anything matching two
  * jobs is AMBIGUOUS_ID naming both, and nothing is done to either. Real binary, real SQLite file.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { baton, envelope } from "./helpers/cli.js";
@@ -401,7 +401,17 @@ describe("a project is read as the CLI reads --project, and a name given one is 
   it("enqueue_task and resume_session store and read the project root; a project or run_command cwd that is no directory is INVALID_INPUT", async () => {
     const { w, server, b } = await twoDeploys();
     try {
-      for (const project of [`${w.projB}/`, join(w.projB, "src"), `${w.projB}/.`, "beta"]) {
+      // A symlink to beta is beta, as `cd link && baton …` is (the kernel's cwd is the real path).
+      const link = `${w.projB}-link`;
+      symlinkSync(w.projB, link);
+      for (const project of [
+        `${w.projB}/`,
+        join(w.projB, "src"),
+        `${w.projB}/.`,
+        "beta",
+        link,
+        join(link, "src"),
+      ]) {
         const added = await call(server.client, "enqueue_task", {
           payload: { n: 1 },
           workflow: "ship",
@@ -417,9 +427,11 @@ describe("a project is read as the CLI reads --project, and a name given one is 
           project,
         ).toContain("ship");
       }
-      // One project, not five spellings of it: beta lists its deploy and the four tasks added.
+      // One project, not seven spellings of it: beta lists its deploy and the six tasks added.
       const listed = await call(server.client, "list_tasks", { project: w.projB, limit: 50 });
-      expect(listed.data.jobs).toHaveLength(5);
+      expect(listed.data.jobs).toHaveLength(7);
+      const viaCwd = await call(server.client, "resume_session", { cwd: join(link, "src") });
+      expect(viaCwd.data.project).toBe(w.projB);
       expect(listed.data.jobs.map((j: { id: string }) => j.id)).toContain(b);
 
       for (const project of ["/nonexistent", "relative/dir", `${w.projB}typo`]) {

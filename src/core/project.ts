@@ -1,4 +1,4 @@
-import { lstatSync } from "node:fs";
+import { lstatSync, realpathSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 
 /**
@@ -12,7 +12,7 @@ import { dirname, resolve } from "node:path";
  * refused as theirs: every task gone) and its jobs filed under the shared folder (D136).
  */
 export function findProject(cwd: string): string {
-  const start = resolve(cwd);
+  const start = realPath(resolve(cwd));
   const uid = process.getuid?.();
   let dir = start;
   for (;;) {
@@ -26,5 +26,19 @@ export function findProject(cwd: string): string {
     const parent = dirname(dir);
     if (parent === dir) return start;
     dir = parent;
+  }
+}
+
+/**
+ * A folder reached through a symlink is the folder itself: the kernel gives a process that
+ * `cd`s through a link the real path, so a `project` or `cwd` naming the link must be read the
+ * same or one project is filed under two names (stranger s21h). A path that does not exist (the
+ * callers check that first where it matters) is kept as given.
+ */
+function realPath(path: string): string {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return path;
   }
 }
