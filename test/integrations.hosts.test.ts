@@ -485,6 +485,29 @@ describe.runIf(process.platform === "linux")("install-mcp: the hosts' own parser
     expect(host(b, "gemini", ["mcp", "list"]).out).toMatch(/is not valid JSON/);
   }, 180_000);
 
+  it("Codex: a table header inside a multi-line string is text: baton edits the real table, or adds one (issue 21b F1)", () => {
+    for (const q of [`"""`, `'''`]) {
+      const b = box();
+      const withTable = `instructions = ${q}\n[mcp_servers.baton] # not a comment\ncommand = "fake"\n${q}\n[mcp_servers.baton]\ncommand = "real"\nargs = ["mcp"]\n`;
+      b.write(".codex/config.toml", withTable);
+      expect(b.install(["--host", "codex"]).code, q).toBe(0);
+      expect(b.read(".codex/config.toml"), q).toBe(withTable.replace(`"real"`, `"baton"`));
+      let servers = JSON.parse(host(b, "codex", ["mcp", "list", "--json"]).stdout) as {
+        name: string;
+        transport: { command: string };
+      }[];
+      expect(servers.map((s) => [s.name, s.transport.command]), q).toEqual([["baton", "baton"]]);
+      const onlyString = `notes = ${q}\n[mcp_servers.baton]\ncommand = "fake"\n${q}\n`;
+      b.write(".codex/config.toml", onlyString);
+      expect(b.install(["--host", "codex"]).code, q).toBe(0);
+      expect(b.read(".codex/config.toml"), q).toBe(
+        `${onlyString}\n[mcp_servers.baton]\ncommand = "baton"\nargs = ["mcp"]\n`,
+      );
+      servers = JSON.parse(host(b, "codex", ["mcp", "list", "--json"]).stdout) as typeof servers;
+      expect(servers.map((s) => [s.name, s.transport.command]), q).toEqual([["baton", "baton"]]);
+    }
+  }, 180_000);
+
   it("Gemini CLI: `gemini mcp list` connects in a trusted folder; the file it would refuse is the one baton warned about", () => {
     const b = box();
     b.write(

@@ -168,10 +168,67 @@ const isTableLine = (line: string): boolean => /^\s*\[/.test(line);
 
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&");
 
+/**
+ * The lines of a TOML text read the way TOML reads them: for each line, whether it starts inside a
+ * value begun on an earlier line (a multi-line string `"""`/`'''`, array or inline table), and where
+ * its `# comment` starts. A `[table]` or `key =` inside a multi-line string is text, not TOML (F1).
+ */
+function lexLines(lines: readonly string[]): { inside: boolean[]; comment: (number | undefined)[] } {
+  const inside: boolean[] = [];
+  const comment: (number | undefined)[] = [];
+  let quote: string | null = null;
+  let depth = 0;
+  for (const line of lines) {
+    if (quote?.length === 1) quote = null; // a one-line string does not continue
+    inside.push(quote !== null || depth > 0);
+    comment.push(undefined);
+    const header = !inside[inside.length - 1]! && isTableLine(line);
+    for (let c = 0; c < line.length; c++) {
+      const ch = line[c]!;
+      if (quote !== null) {
+        if (ch === "\\" && quote[0] === '"') c++;
+        else if (line.startsWith(quote, c)) {
+          // A closing `"""` may follow up to two quotes that belong to the string.
+          let n = quote.length;
+          while (quote.length === 3 && n < 5 && line[c + n] === quote[0]) n++;
+          c += n - 1;
+          quote = null;
+        }
+      } else if (line.startsWith('"""', c) || line.startsWith("'''", c)) {
+        quote = line.slice(c, c + 3);
+        c += 2;
+      } else if (ch === '"' || ch === "'") quote = ch;
+      else if (ch === "#") {
+        comment[comment.length - 1] = c;
+        break;
+      } else if (header) continue;
+      else if (ch === "[" || ch === "{") depth++;
+      else if ((ch === "]" || ch === "}") && depth > 0) depth--;
+    }
+  }
+  return { inside, comment };
+}
+
+/** The text of `count` lines from `start` (which starts a key or table) without their comments. */
+function withoutComments(lines: readonly string[], start: number, count = 1): string {
+  const part = lines.slice(start, start + count);
+  const { comment } = lexLines(part);
+  return part.map((l, i) => (comment[i] === undefined ? l : l.slice(0, comment[i]).trimEnd())).join("\n");
+}
+
 /** A line without its trailing `# comment` (a `#` inside a string is not a comment). */
-function withoutComment(line: string): string {
-  const hash = outsideStrings(line, 0, (ch) => ch === "#");
-  return hash === -1 ? line : line.slice(0, hash).trimEnd();
+const withoutComment = (line: string): string => withoutComments([line], 0);
+
+/** For each line, whether it is a `[table]` header: not a line inside a multi-line value. */
+function tableLines(lines: readonly string[]): boolean[] {
+  const { inside } = lexLines(lines);
+  return lines.map((l, i) => !inside[i] && isTableLine(l));
+}
+
+/** The header of each `[table]` line (undefined for other lines, and for lines inside a value). */
+function headers(lines: readonly string[]): (string[] | undefined)[] {
+  const tables = tableLines(lines);
+  return lines.map((l, i) => (tables[i] ? headerOf(l) : undefined));
 }
 
 function same(a: readonly string[], b: readonly string[]): boolean {
@@ -180,31 +237,10 @@ function same(a: readonly string[], b: readonly string[]): boolean {
 
 /** How many lines a `key = value` starting at `start` spans (a multi-line array or string). */
 function valueSpan(lines: readonly string[], start: number): number {
-  const first = lines[start]!;
-  const value = first.slice(first.indexOf("=") + 1);
-  if (/^\s*("""|''')/.test(value)) {
-    const quote = value.trim().slice(0, 3);
-    if (value.trim().length > 3 && value.trim().slice(3).includes(quote)) return 1;
-    for (let i = start + 1; i < lines.length; i++) if (lines[i]!.includes(quote)) return i - start + 1;
-    return lines.length - start;
-  }
-  let depth = 0;
-  let inString: string | null = null;
-  for (let i = start; i < lines.length; i++) {
-    const text = i === start ? value : lines[i]!;
-    for (let c = 0; c < text.length; c++) {
-      const ch = text[c]!;
-      if (inString !== null) {
-        if (ch === "\\" && inString === '"') c++;
-        else if (ch === inString) inString = null;
-      } else if (ch === '"' || ch === "'") inString = ch;
-      else if (ch === "#") break;
-      else if (ch === "[" || ch === "{") depth++;
-      else if (ch === "]" || ch === "}") depth--;
-    }
-    if (depth <= 0) return i - start + 1;
-  }
-  return lines.length - start;
+  const { inside } = lexLines(lines);
+  let end = start + 1;
+  while (end < lines.length && inside[end]) end++;
+  return end - start;
 }
 
 const SCALAR = [
@@ -259,9 +295,10 @@ function checkTomlTable(lines: readonly string[], table: readonly string[], keys
   const startsWith = (full: readonly string[], prefix: readonly string[]) =>
     full.length >= prefix.length && same(full.slice(0, prefix.length), prefix);
   let current: string[] = [];
+  const tables = tableLines(lines);
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
-    if (isTableLine(line)) {
+    if (tables[i]) {
       current = headerOf(line.replace(/^(\s*)\[\[(.*)\]\]/, "$1[$2]")) ?? [];
       continue;
     }
@@ -271,10 +308,7 @@ function checkTomlTable(lines: readonly string[], table: readonly string[], keys
     const parts = (m[1]!.match(new RegExp(KEY_PART, "g")) ?? []).map(keyName);
     const full = [...current, ...parts];
     const where = `line ${i + 1} (\`${line.trim().slice(0, 60)}\`)`;
-    const value = lines
-      .slice(i, i + span)
-      .map(withoutComment)
-      .join("\n");
+    const value = withoutComments(lines, i, span);
     i += span - 1;
     const inEntry = startsWith(full, table);
     if (same(current, table) && parts.length > 1 && keys.includes(parts[0]!))
@@ -310,29 +344,22 @@ export function upsertTomlTable(
   const finish = (out: string[]) => out.join(eol) + eol;
   checkTomlTable(lines, table, Object.keys(entries));
 
-  const start = lines.findIndex((l) => {
-    const h = headerOf(l);
-    return h !== undefined && same(h, table);
-  });
+  const start = headers(lines).findIndex((h) => h !== undefined && same(h, table));
 
   if (start === -1) {
     // The entry may be inline in its parent table: `[mcp_servers]` … `baton = { command = … }`.
     const parent = table.slice(0, -1);
     const key = table[table.length - 1]!;
-    const parentStart = lines.findIndex((l) => {
-      const h = headerOf(l);
-      return h !== undefined && same(h, parent);
-    });
+    const parentStart = headers(lines).findIndex((h) => h !== undefined && same(h, parent));
     if (parentStart !== -1) {
       const keyPattern = new RegExp(`^\\s*(${escape(key)}|"${escape(key)}")\\s*=`);
-      for (let i = parentStart + 1; i < lines.length && !isTableLine(lines[i]!); i++) {
-        if (keyPattern.test(lines[i]!)) {
+      const tables = tableLines(lines);
+      const { inside } = lexLines(lines);
+      for (let i = parentStart + 1; i < lines.length && !tables[i]; i++) {
+        if (!inside[i] && keyPattern.test(lines[i]!)) {
           const span = valueSpan(lines, i);
           // Every key of the user's inline table is kept; baton's keys get baton's values.
-          const current = lines
-            .slice(i, i + span)
-            .map(withoutComment)
-            .join("\n");
+          const current = withoutComments(lines, i, span);
           const inline = `${tableName([key])} = ${mergeInline(current.slice(current.indexOf("=") + 1), entries, changed)}`;
           const comment = span === 1 ? lines[i]!.slice(withoutComment(lines[i]!).length) : "";
           if (span === 1 && withoutComment(lines[i]!).trim() === inline) return finish(lines);
@@ -348,14 +375,14 @@ export function upsertTomlTable(
     const out = [...lines];
     // Next to its siblings (after the last `[mcp_servers.*]` table) when there are any, else at the end.
     let lastSibling = -1;
-    out.forEach((l, i) => {
-      const h = headerOf(l);
+    headers(out).forEach((h, i) => {
       if (h !== undefined && h.length > parent.length && same(h.slice(0, parent.length), parent))
         lastSibling = i;
     });
     if (lastSibling !== -1) {
+      const tables = tableLines(out);
       let end = lastSibling + 1;
-      while (end < out.length && !isTableLine(out[end]!)) end++;
+      while (end < out.length && !tables[end]) end++;
       // Blank lines and comments before the next table belong to it.
       while (end > lastSibling + 1 && (out[end - 1]!.trim() === "" || out[end - 1]!.trim().startsWith("#")))
         end--;
@@ -368,17 +395,15 @@ export function upsertTomlTable(
     return finish(out);
   }
 
+  const tables = tableLines(lines);
   let end = start + 1;
-  while (end < lines.length && !isTableLine(lines[end]!)) end++;
+  while (end < lines.length && !tables[end]) end++;
   let out = [...lines];
   for (const [key, value] of Object.entries(entries)) {
     if (isTable(value)) {
       // A table value (`env`) goes into its sub-table `[<table>.env]` when the file has one, else it
       // is merged into the inline `env = { … }` line, whose other keys are kept.
-      const sub = out.findIndex((l) => {
-        const h = headerOf(l);
-        return h !== undefined && same(h, [...table, key]);
-      });
+      const sub = headers(out).findIndex((h) => h !== undefined && same(h, [...table, key]));
       if (sub !== -1) {
         out = upsertTomlTable(finish(out), [...table, key], value).split(/\r?\n/);
         if (out[out.length - 1] === "") out.pop();
@@ -387,14 +412,9 @@ export function upsertTomlTable(
     }
     const pattern = new RegExp(`^(\\s*)(${escape(key)}|"${escape(key)}")\\s*=`);
     let found = -1;
-    for (let i = start + 1; i < end && found === -1; i++) if (pattern.test(out[i]!)) found = i;
-    const currentText =
-      found === -1
-        ? undefined
-        : out
-            .slice(found, found + valueSpan(out, found))
-            .map(withoutComment)
-            .join("\n");
+    const { inside } = lexLines(out);
+    for (let i = start + 1; i < end && found === -1; i++) if (!inside[i] && pattern.test(out[i]!)) found = i;
+    const currentText = found === -1 ? undefined : withoutComments(out, found, valueSpan(out, found));
     const rendered = isTable(value)
       ? mergeInline(
           currentText === undefined ? undefined : currentText.slice(currentText.indexOf("=") + 1),
@@ -406,7 +426,7 @@ export function upsertTomlTable(
       // After the table's last key line, before the blank lines and comments that end it.
       let last = start;
       for (let i = start + 1; i < end; i++) {
-        if (/^\s*[A-Za-z0-9_"'-]+\s*=/.test(out[i]!)) {
+        if (!inside[i] && /^\s*[A-Za-z0-9_"'-]+\s*=/.test(out[i]!)) {
           last = i + valueSpan(out, i) - 1;
           i = last;
         }
