@@ -41,6 +41,18 @@ describe.each(ledgers.kinds)("R-32 request ids (%s)", (kind) => {
         ...answered,
         completed: answered.completed.map((c) => ({ ...c, alreadyDone: true })),
       });
+      // A repeat with other arguments is refused even when the task is already done and the call
+      // would write nothing (issue 17: complete answered alreadyDone to other evidence and --force).
+      for (const other of [{ ids, evidence: "DIFFERENT" }, { ids, evidence: "ok", force: true }])
+        await expect(invoke(complete, other, ctx("r-2"))).rejects.toMatchObject({
+          code: "INVALID_INPUT",
+          message: expect.stringContaining("with other arguments"),
+        });
+      // ...and so is another operation that fails before it writes.
+      await expect(invoke(complete, { id: "nope", evidence: "ok" }, ctx("r-1"))).rejects.toMatchObject({
+        code: "INVALID_INPUT",
+        message: expect.stringContaining("was used for enqueue_task"),
+      });
       const events = await store.events({ jobId: ids[0]!, limit: 100 });
       expect(events.filter((e) => e.kind === "completed")).toHaveLength(1);
 

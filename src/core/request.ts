@@ -61,6 +61,26 @@ export function callOf(op: string, input: unknown): string {
   return `${op}#${hash.slice(0, 16)}`;
 }
 
+/**
+ * Refuse a request whose id was first given to another call (`recorded`, as the ledger holds it):
+ * another operation, or the same one with other arguments. A call recorded before calls carried a
+ * fingerprint names its operation alone, and any call of that operation matches it.
+ *
+ * @example
+ * refuseOtherCall(request, "complete_task#3b1f…"); // throws INVALID_INPUT "… with other arguments …"
+ */
+export function refuseOtherCall(request: Pick<RequestScope, "id" | "op">, recorded: string): void {
+  if (recorded === request.op) return;
+  const first = opOfCall(recorded);
+  const sameOp = first === opOfCall(request.op);
+  if (sameOp && first === recorded) return;
+  throw new InvalidInputError(
+    sameOp
+      ? `request id '${request.id}' was used for ${first} with other arguments: a repeat must be the same call (use a new id for a new call)`
+      : `request id '${request.id}' was used for ${first}: a repeat must be the same call (use a new id for a new call)`,
+  );
+}
+
 /** The operation's name in a recorded call (`enqueue_task#…` → `enqueue_task`). */
 export function opOfCall(call: string): string {
   const at = call.indexOf("#");

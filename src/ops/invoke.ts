@@ -1,5 +1,5 @@
 import { InvalidInputError } from "../core/errors.js";
-import { callOf, checkRequestId } from "../core/request.js";
+import { callOf, checkRequestId, refuseOtherCall } from "../core/request.js";
 import { withProjectRoot } from "./common.js";
 import type { Operation, OpContext } from "./operation.js";
 
@@ -76,5 +76,21 @@ export async function invoke(
     seq: 0,
     replayed: false,
   };
-  return op.run(input, { ...ctx, engine: ctx.engine.forRequest(request), request });
+  // A call that writes nothing (a task already done) or fails before it writes never meets its
+  // recorded writes, where a repeat with other arguments is refused: it is refused here instead.
+  const refuseIfOther = async (): Promise<void> => {
+    if (request.seq > 0) return;
+    // The call's own error stands when the ledger cannot be read either.
+    const recorded = await ctx.engine.store.requestCall(request.id).catch(() => undefined);
+    if (recorded !== undefined) refuseOtherCall(request, recorded);
+  };
+  let answer: unknown;
+  try {
+    answer = await op.run(input, { ...ctx, engine: ctx.engine.forRequest(request), request });
+  } catch (error) {
+    await refuseIfOther();
+    throw error;
+  }
+  await refuseIfOther();
+  return answer;
 }

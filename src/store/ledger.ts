@@ -11,7 +11,6 @@ import {
   BatonError,
   DependenciesUnfinishedError,
   HasDependentsError,
-  InvalidInputError,
   InvalidTransitionError,
   JobNotFoundError,
   LeaseLostError,
@@ -20,7 +19,7 @@ import {
   currentRequest,
   decodeRecorded,
   encodeRecorded,
-  opOfCall,
+  refuseOtherCall,
   REQUEST_RETENTION_MS,
 } from "../core/request.js";
 import {
@@ -264,17 +263,7 @@ export abstract class LedgerStore implements Store {
     return async (tx) => {
       const done = await tx.getRequestWrite(request.id, seq);
       if (done !== undefined) {
-        if (done.op !== request.op) {
-          const first = opOfCall(done.op);
-          // A row written before calls carried a fingerprint names the operation alone.
-          const sameOp = first === opOfCall(request.op);
-          if (!(sameOp && first === done.op))
-            throw new InvalidInputError(
-              sameOp
-                ? `request id '${request.id}' was used for ${first} with other arguments: a repeat must be the same call (use a new id for a new call)`
-                : `request id '${request.id}' was used for ${first}: a repeat must be the same call (use a new id for a new call)`,
-            );
-        }
+        refuseOtherCall(request, done.op);
         request.replayed = true;
         return decodeRecorded<T>(done.result);
       }
@@ -308,6 +297,7 @@ export abstract class LedgerStore implements Store {
   abstract blockingFacts(jobId: string): Promise<BlockingFacts>;
   abstract nextRunAt(): Promise<number | null>;
   abstract pauses(): Promise<Pause[]>;
+  abstract requestCall(requestId: string): Promise<string | undefined>;
 
   // ------------------------------------------------------------------------------------------
 

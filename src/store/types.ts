@@ -337,6 +337,11 @@ export interface Store {
 
   setPause(scope: PauseScope, target: string, paused: boolean, actor: string): Promise<boolean>;
   pauses(): Promise<Pause[]>;
+  /**
+   * The call a request id was first given to (R-32), as its first recorded write names it
+   * (`operation#fingerprint`), or undefined when the id has recorded no write.
+   */
+  requestCall(requestId: string): Promise<string | undefined>;
 
   /**
    * Take the named lock if it is free, expired, or `canSteal(current)` says its holder is gone.

@@ -656,4 +656,8 @@ export class PostgresStore extends LedgerStore {
   pauses(): Promise<Pause[]> {
     return this.reads.pauses();
   }
+
+  requestCall(requestId: string): Promise<string | undefined> {
+    return this.reads.requestCall(requestId);
+  }
 }

@@ -226,4 +226,12 @@ export class PgReads {
     );
     return rows.map(toPause);
   }
+
+  async requestCall(requestId: string): Promise<string | undefined> {
+    const { rows } = await this.read<{ op: string }>(
+      "SELECT op FROM requests WHERE request_id = $1 ORDER BY seq LIMIT 1",
+      [requestId],
+    );
+    return rows[0]?.op;
+  }
 }

@@ -836,6 +836,17 @@ export class SqliteStore extends LedgerStore {
     });
   }
 
+  requestCall(requestId: string): Promise<string | undefined> {
+    return this.read(
+      () =>
+        (
+          this.stmt("SELECT op FROM requests WHERE request_id = ? ORDER BY seq LIMIT 1").get(requestId) as
+            | { op: string }
+            | undefined
+        )?.op,
+    );
+  }
+
   pauses(): Promise<Pause[]> {
     return this.read(() =>
       (
