@@ -408,7 +408,18 @@ describe("baton CLI: checkpoints end to end", () => {
     const b = w.add("b", ["--depends-on", a]);
     const refused = w.err(["complete", b, "-e", "done?"], 4, "DEPENDENCIES_UNFINISHED");
     expect(refused.message).toContain(`${a} (queued)`);
-    expect(refused.message).toContain("--force");
+    // Said once, in the command line's words, alone and inside a batch (issue 17 #4).
+    expect(refused.message).toMatch(/or pass --force to complete it anyway$/);
+    expect(refused.message).not.toContain("on the command line");
+    const d = w.add("d");
+    const batch = w.run(["complete", d, b, "-e", "both?", "--json"]);
+    expect(batch.code).toBe(1);
+    const errors = (JSON.parse(batch.stdout) as { data: { errors: { code: string; message: string }[] } }).data
+      .errors;
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.message).toMatch(/or pass --force to complete it anyway$/);
+    expect(errors[0]!.message).not.toContain("on the command line");
+    expect(w.run(["complete", d, b, "-e", "both?"]).stdout).toContain("or pass --force to complete it anyway");
     w.err(["fail", b, "cannot"], 4, "DEPENDENCIES_UNFINISHED");
     const human = w.run(["complete", b]);
     expect(human.code).toBe(4);

@@ -108,11 +108,12 @@ async function runBinding(
     const parsed = op.input.safeParse(input ?? {});
     if (!parsed.success) throw cliInputError(binding, parsed.error.issues);
     const requestId = io().requestId;
-    const data = await invoke(op, input, requestId === undefined ? context : { ...context, requestId }).catch(
+    const answer = await invoke(op, input, requestId === undefined ? context : { ...context, requestId }).catch(
       (error: unknown) => {
         throw inFlagWords(binding, error);
       },
     );
+    const data = batchInFlagWords(binding, answer);
     const refused = binding.refuse?.(data, mode);
     if (refused !== undefined) throw refused;
     if (binding.quiet?.(opts) !== true) {
@@ -201,7 +202,32 @@ const BOUND_WORDS: Record<string, string> = {
  */
 function inFlagWords(binding: CliBinding, error: unknown): unknown {
   if (!(error instanceof BatonError)) return error;
-  let message = error.message
+  const message = flagWords(binding, error.code, error.message);
+  if (message === error.message) return error;
+  return new BatonError(error.code, message, {
+    cause: error,
+    ...(error.details === undefined ? {} : { details: { ...error.details } }),
+  });
+}
+
+/** A batch's per-item errors (`errors: [{code, message}]`) in the command line's words too. */
+function batchInFlagWords(binding: CliBinding, data: unknown): unknown {
+  const errors = (data as { errors?: unknown } | null)?.errors;
+  if (!Array.isArray(errors) || errors.length === 0) return data;
+  return {
+    ...(data as object),
+    errors: errors.map((e: unknown) => {
+      const item = e as { code?: unknown; message?: unknown };
+      return typeof item.code === "string" && typeof item.message === "string"
+        ? { ...item, message: flagWords(binding, item.code, item.message) }
+        : e;
+    }),
+  };
+}
+
+/** {@link inFlagWords} of one message. */
+function flagWords(binding: CliBinding, code: string, text: string): string {
+  let message = text
     .replace(/\bpass ([a-z][A-Za-z]+):? /g, (whole, field: string) => {
       const flag = flagFor(binding, field);
       return flag === undefined ? whole : `pass ${flag} `;
@@ -213,7 +239,7 @@ function inFlagWords(binding: CliBinding, error: unknown): unknown {
     })
     // A command to run next, in parentheses, carries the call's ledger like every hint (D117).
     .replace(/\((baton [a-z][^()]*)\)/g, (_, line: string) => `(${commandHint(line)})`);
-  if (error.code === "INVALID_INPUT")
+  if (code === "INVALID_INPUT")
     message = message
       .replace(/\b([a-z][A-Za-z]+): /g, (whole, field: string) => {
         const flag = flagFor(binding, field);
@@ -224,11 +250,7 @@ function inFlagWords(binding: CliBinding, error: unknown): unknown {
         /expected number to be ([<>]=?)(\d+)/,
         (_, op: string, n: string) => `must be ${BOUND_WORDS[op] ?? op} ${n}`,
       );
-  if (message === error.message) return error;
-  return new BatonError(error.code, message, {
-    cause: error,
-    ...(error.details === undefined ? {} : { details: { ...error.details } }),
-  });
+  return message;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

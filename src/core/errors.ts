@@ -229,7 +229,7 @@ export class DependenciesUnfinishedError extends BatonError {
       .join(", ");
     super(
       "DEPENDENCIES_UNFINISHED",
-      `cannot ${action} job ${jobId}: it is waiting on ${dependencies.length} unfinished ${dependencies.length === 1 ? "dependency" : "dependencies"}: ${shown}${dependencies.length > 10 ? ", …" : ""}. Nothing was changed. Finish them first (complete or skip them; redrive a failed one), or pass force (--force on the command line) to ${action} it anyway`,
+      `cannot ${action} job ${jobId}: it is waiting on ${dependencies.length} unfinished ${dependencies.length === 1 ? "dependency" : "dependencies"}: ${shown}${dependencies.length > 10 ? ", …" : ""}. Nothing was changed. Finish them first (complete or skip them; redrive a failed one), or pass force to ${action} it anyway`,
       { details: { id: jobId, state: "waiting", action, dependencies: dependencies.slice(0, 100) } },
     );
     this.jobId = jobId;
