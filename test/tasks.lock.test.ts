@@ -128,6 +128,24 @@ describe("lock: true holds until the run's hooks are done", () => {
     cli(home, ["daemon", "stop"]);
   }, 120_000);
 
+  it("a run that is only queued holds the lock, and the refusal says it is queued, not running", async () => {
+    // Issue 17 #4: TASK_LOCKED said "is already running (run …)" about a run still queued.
+    const home = newHome();
+    const dir = project(HELD_HOOK);
+    expect(cli(home, ["daemon", "start"]).code).toBe(0);
+    expect(cli(home, ["pause", "--all"]).code).toBe(0);
+    const first = JSON.parse(cli(home, ["task", "run", "lk", "--async", "--json"], { cwd: dir }).stdout).data
+      .id as string;
+    expect(jobRow(home, first).state).toBe("queued");
+    const second = cli(home, ["task", "run", "lk", "--async", "--json"], { cwd: dir });
+    const error = JSON.parse(second.stdout).error as { code: string; message: string; details: unknown };
+    expect(error.code).toBe("TASK_LOCKED");
+    expect(error.message).not.toContain("already running");
+    expect(error.message).toContain(`task 'lk' is locked by run ${first}, which is queued`);
+    expect(error.details).toMatchObject({ run: first, state: "queued" });
+    cli(home, ["daemon", "stop"]);
+  }, 60_000);
+
   it("the daemon is SIGKILLed while the run's on_success hook runs: a second run is TASK_LOCKED until the hook ends", async () => {
     // Issue 17 (tester finding): the run's command group was recorded and checked, its hook's was
     // not, so after a daemon SIGKILL the lock was judged stale while the hook still ran, and a

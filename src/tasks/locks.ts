@@ -99,18 +99,33 @@ export async function runningHook(
 }
 
 /**
- * TASK_LOCKED naming the run that holds the lock, and what it is doing: running, or finished
- * (`holder`, when it is the run read before the claim) with its hooks and notifications still going.
+ * TASK_LOCKED naming the run that holds the lock, and what it is doing, as `holder` (the run read
+ * before the claim) says: running; queued (or waiting, retrying) and not started yet; or finished
+ * with its hooks and notifications still going. A run not read (the lock taken meanwhile) is named
+ * plainly.
  */
 function lockedError(task: string, lock: LockInfo, holder: Job | undefined): BatonError {
   const run = lockRun(lock);
-  const finished = holder !== undefined && holder.id === run && isTerminal(holder.state);
+  const state = holder !== undefined && holder.id === run ? holder.state : undefined;
+  const finished = state !== undefined && isTerminal(state);
+  const wait = `wait for it${run === undefined ? "" : ` (baton wait ${run})`}, or pass force to run beside it`;
   return new BatonError(
     "TASK_LOCKED",
     finished
-      ? `task '${task}' is locked by run ${run}, which is ${holder.state}: its hooks and notifications are still running (lock: true holds until they end); wait for them (baton wait ${run}), or pass force to run beside it`
-      : `task '${task}' is already running (run ${run ?? "?"}) and has lock: true; wait for it, or pass force to run beside it`,
-    { details: { task, run: run ?? null, ...(finished ? { state: holder.state, settling: true } : {}) } },
+      ? `task '${task}' is locked by run ${run}, which is ${state}: its hooks and notifications are still running (lock: true holds until they end); wait for them (baton wait ${run}), or pass force to run beside it`
+      : state === "running"
+        ? `task '${task}' is already running (run ${run}) and has lock: true; ${wait}`
+        : state !== undefined
+          ? `task '${task}' is locked by run ${run}, which is ${state} (lock: true holds from a run's queueing until it ends); ${wait}`
+          : `task '${task}' is locked by run ${run ?? "?"} (lock: true); ${wait}`,
+    {
+      details: {
+        task,
+        run: run ?? null,
+        ...(state === undefined ? {} : { state }),
+        ...(finished ? { settling: true } : {}),
+      },
+    },
   );
 }
 
