@@ -303,4 +303,50 @@ describe("D138 the CLI's own daemon requests are bounded too", () => {
     expect(waited.envelope.error.details).toMatchObject({ pid, jobId: id });
     cliJson(home, ["stop", id]);
   });
+
+  it("D149 `run --wait` on a daemon stopped after its job started names the job in details.jobIds, as when it queued it", async () => {
+    const home = newHome({ BATON_DAEMON_ANSWER_MS: String(WINDOW_MS) });
+    homes.push(home);
+    cliJson(home, ["daemon", "start"]);
+    const pid = daemonPid(home)!;
+    const running = callAsync(home, ["run", "--wait", "--json", "--", "sleep", "30"]);
+    for (let i = 0; i < 200 && jobRows(home)[0]?.state !== "running"; i++) await sleep(100);
+    const id = jobRows(home)[0]!.id;
+    expect(jobRow(home, id).state).toBe("running");
+    freeze(pid);
+    const run = await running;
+    thaw(pid);
+    expect(run.code, run.stdout).toBe(5);
+    expect(run.envelope.error.code).toBe("DAEMON_UNRESPONSIVE");
+    expect(run.envelope.error.details).toMatchObject({ pid, jobIds: [id] });
+    cliJson(home, ["stop", id]);
+  });
+});
+
+describe("D149 a change forwarded by the thin client to a stopped daemon", () => {
+  it("D149 `stop` through the thin client answers 'may or may not' with its request id; the resumed daemon logs and ignores the late call, and the replay stops the job once", async () => {
+    const { home, pid, id } = homeRunning();
+    freeze(pid);
+    const stop = await callAsync(home, ["stop", id, "--json"]);
+    thaw(pid);
+    expect(stop.code, stop.stdout).toBe(5);
+    expect(stop.ms).toBeLessThan(ANSWERED_WITHIN_MS);
+    const error = stop.envelope.error as { code: string; message: string; details: Record<string, unknown> };
+    expect(error.code).toBe("DAEMON_UNRESPONSIVE");
+    // The thin client handed the whole call over: it cannot know whether it was applied.
+    expect(error.message).toContain("may or may not");
+    expect(error.details.sent).toBeUndefined();
+    const requestId = error.details.requestId as string;
+    expect(requestId).toMatch(/^cli-/);
+    // Resumed past the deadline, the daemon ignores the call, and says so in its log.
+    for (let i = 0; i < 20 && !readFileSync(join(home.dir, "daemon.log"), "utf8").includes(requestId); i++)
+      await sleep(100);
+    expect(readFileSync(join(home.dir, "daemon.log"), "utf8")).toContain(
+      `served call 'baton stop' (request id ${requestId}) ignored: it arrived past its deadline`,
+    );
+    expect(jobRow(home, id).state).toBe("running");
+    // As the message says: the replay under its request id makes the change once.
+    cliJson(home, ["--request-id", requestId, "stop", id]);
+    expect(jobRow(home, id).state).toBe("cancelled");
+  });
 });

@@ -370,6 +370,10 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
           // up (this daemon was stopped, then resumed) has answered DAEMON_UNRESPONSIVE: not served.
           const answerBy = (params as { answerBy?: unknown }).answerBy;
           if (typeof answerBy === "number" && Date.now() > answerBy) {
+            // Logged like a late stop or pause (its words only: arguments may hold secrets).
+            const words = `baton ${String(call.argv[0] ?? "")}`;
+            const rid = typeof call.requestId === "string" ? ` (request id ${call.requestId})` : "";
+            log(`served call '${words}'${rid} ignored: it arrived past its deadline (its caller gave up)`);
             send(socket, { id: request.id, ok: true, data: { fallback: true } });
             return;
           }

@@ -132,7 +132,8 @@ export class LocalCommandHost implements CommandHost {
           said:
             `Waiting for job ${jobId} ended here: this daemon records its end, and the job goes on when it ` +
             `resumes or another replaces it; wait for it again then: baton wait ${jobId}.`,
-          details: { jobId },
+          // jobIds too: `run --wait` names its jobs there whether it was queuing or waiting (D149).
+          details: { jobId, jobIds: [jobId] },
         }));
         return answer.finished;
       } catch (error) {
