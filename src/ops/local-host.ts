@@ -180,6 +180,15 @@ export class LocalCommandHost implements CommandHost {
     return record === undefined ? undefined : { pid: record.pid };
   }
 
+  homeFull(): string | undefined {
+    try {
+      checkWritable(this.home);
+      return undefined;
+    } catch (error) {
+      return (error as { code?: string }).code === "STORAGE_FULL" ? (error as Error).message : undefined;
+    }
+  }
+
   async daemonStatus(): Promise<DaemonStatus> {
     const client =
       this.client !== undefined && !this.client.isClosed ? this.client : await Client.connect(this.home);

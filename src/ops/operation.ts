@@ -72,6 +72,11 @@ export interface CommandHost {
   /** The pid of an attempt's process group, when it was started. */
   processOf(jobId: string, attempt: number): { pid: number } | undefined;
   daemonStatus(): Promise<DaemonStatus>;
+  /**
+   * Why this home cannot take a job's files now (its disk is full: the daemon cannot start a
+   * command there), or undefined when it can. A probe write ({@link checkWritable}).
+   */
+  homeFull(): string | undefined;
 }
 
 /** What the daemon says about itself; `running: false` when no daemon answers. */

@@ -2,7 +2,8 @@
  * Why a job that is not running waits, in one place for `explain`, `status <id>` and the
  * dashboard's why-is-it-waiting: the engine's reasons (dependencies, pauses, resources, run_at),
  * then for a due job what the engine cannot see — an agent's `max_concurrent`, and for a job the
- * daemon runs as a process, whether a daemon runs and which of its limits holds the job
+ * daemon runs as a process, whether the home's disk can take its files, whether a daemon runs and
+ * which of its limits holds the job
  * (BATON_MAX_RUNNING, BATON_MAX_RUNNING_PER_PROJECT, an agent's `max_per_host`).
  */
 import { agentLimitReason, isAgentPayload } from "../agents/agents.js";
@@ -19,6 +20,12 @@ export async function whyWaiting(ctx: OpContext, job: Job): Promise<string[]> {
   const agentLimit = await agentLimitReason(ctx.engine, job);
   if (agentLimit !== undefined) return [agentLimit];
   if (!runsProcess(job.type) || ctx.commands === undefined) return explained.reasons;
+  // A full disk holds it whatever the daemon does: its environment and logs cannot be kept (D61).
+  if (ctx.commands.homeFull() !== undefined) {
+    return [
+      `it is held: the disk holding BATON_HOME ${ctx.commands.home} is full, so the daemon cannot start it (its environment and logs are kept there); free some space there and it starts`,
+    ];
+  }
   const daemon = await ctx.commands.daemonStatus();
   if (!daemon.running) {
     return [
