@@ -3,8 +3,8 @@
  * dashboard's why-is-it-waiting: the engine's reasons (dependencies, pauses, resources, run_at),
  * then for a due job what the engine cannot see — an agent's `max_concurrent`, and for a job the
  * daemon runs as a process, whether the home's disk can take its files, whether a daemon runs and
- * which of its limits holds the job
- * (BATON_MAX_RUNNING, BATON_MAX_RUNNING_PER_PROJECT, an agent's `max_per_host`).
+ * which of its limits holds the job (BATON_MAX_RUNNING, BATON_MAX_RUNNING_PER_PROJECT, an agent's
+ * `max_per_host`).
  */
 import { agentLimitReason, isAgentPayload } from "../agents/agents.js";
 import { runsProcess } from "../core/executors.js";
