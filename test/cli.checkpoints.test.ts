@@ -414,12 +414,14 @@ describe("baton CLI: checkpoints end to end", () => {
     const d = w.add("d");
     const batch = w.run(["complete", d, b, "-e", "both?", "--json"]);
     expect(batch.code).toBe(1);
-    const errors = (JSON.parse(batch.stdout) as { data: { errors: { code: string; message: string }[] } }).data
-      .errors;
+    const errors = (JSON.parse(batch.stdout) as { data: { errors: { code: string; message: string }[] } })
+      .data.errors;
     expect(errors).toHaveLength(1);
     expect(errors[0]!.message).toMatch(/or pass --force to complete it anyway$/);
     expect(errors[0]!.message).not.toContain("on the command line");
-    expect(w.run(["complete", d, b, "-e", "both?"]).stdout).toContain("or pass --force to complete it anyway");
+    expect(w.run(["complete", d, b, "-e", "both?"]).stdout).toContain(
+      "or pass --force to complete it anyway",
+    );
     w.err(["fail", b, "cannot"], 4, "DEPENDENCIES_UNFINISHED");
     const human = w.run(["complete", b]);
     expect(human.code).toBe(4);

@@ -43,7 +43,10 @@ describe.each(ledgers.kinds)("R-32 request ids (%s)", (kind) => {
       });
       // A repeat with other arguments is refused even when the task is already done and the call
       // would write nothing (issue 17: complete answered alreadyDone to other evidence and --force).
-      for (const other of [{ ids, evidence: "DIFFERENT" }, { ids, evidence: "ok", force: true }])
+      for (const other of [
+        { ids, evidence: "DIFFERENT" },
+        { ids, evidence: "ok", force: true },
+      ])
         await expect(invoke(complete, other, ctx("r-2"))).rejects.toMatchObject({
           code: "INVALID_INPUT",
           message: expect.stringContaining("with other arguments"),

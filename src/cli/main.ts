@@ -108,11 +108,13 @@ async function runBinding(
     const parsed = op.input.safeParse(input ?? {});
     if (!parsed.success) throw cliInputError(binding, parsed.error.issues);
     const requestId = io().requestId;
-    const answer = await invoke(op, input, requestId === undefined ? context : { ...context, requestId }).catch(
-      (error: unknown) => {
-        throw inFlagWords(binding, error);
-      },
-    );
+    const answer = await invoke(
+      op,
+      input,
+      requestId === undefined ? context : { ...context, requestId },
+    ).catch((error: unknown) => {
+      throw inFlagWords(binding, error);
+    });
     const data = batchInFlagWords(binding, answer);
     const refused = binding.refuse?.(data, mode);
     if (refused !== undefined) throw refused;

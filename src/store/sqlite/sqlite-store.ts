@@ -841,8 +841,7 @@ export class SqliteStore extends LedgerStore {
       () =>
         (
           this.stmt("SELECT op FROM requests WHERE request_id = ? ORDER BY seq LIMIT 1").get(requestId) as
-            | { op: string }
-            | undefined
+            { op: string } | undefined
         )?.op,
     );
   }
