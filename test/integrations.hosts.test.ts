@@ -296,6 +296,82 @@ describe.runIf(process.platform === "linux")(
       }
     });
 
+    it("issue 21b F6: a link loop, a link to a folder, an inline mcp_servers without baton and [[mcp_servers.baton]] are refused with the real reason", () => {
+      const b = box();
+      mkdirSync(join(b.home, ".cursor"));
+      symlinkSync(join(b.home, ".cursor/mcp.json"), join(b.home, ".cursor/mcp.json"));
+      const loop = b.install(["--host", "cursor", "--json"]);
+      expect(loop.code, loop.stderr).toBe(2);
+      expect(envelope(loop).error?.code).toBe("INVALID_INPUT");
+      expect(envelope(loop).error?.message).toMatch(/mcp\.json is a symbolic link that leads back to itself/);
+      mkdirSync(join(b.home, "somewhere"));
+      mkdirSync(join(b.home, ".gemini"));
+      symlinkSync(join(b.home, "somewhere"), join(b.home, ".gemini/settings.json"));
+      const folder = b.install(["--host", "gemini", "--json"]);
+      expect(folder.code, folder.stderr).toBe(2);
+      expect(envelope(folder).error?.code).toBe("INVALID_INPUT");
+      expect(envelope(folder).error?.message).toMatch(/settings\.json is a directory/);
+
+      const cases = [
+        {
+          text: `model = "o3"\nmcp_servers = { docs = { command = "d" } }\n`,
+          message: /line 2 \(.*\) defines mcp_servers as one value \(an inline table or a dotted key\)/,
+        },
+        {
+          text: `[[mcp_servers.baton]]\ncommand = "old"\n`,
+          message: /line 1 \(`\[\[mcp_servers\.baton\]\]`\) makes mcp_servers\.baton an array of tables/,
+        },
+      ];
+      for (const c of cases) {
+        b.write(".codex/config.toml", c.text);
+        const result = b.install(["--host", "codex", "--json"]);
+        expect(result.code, c.text).toBe(2);
+        expect(envelope(result).error?.code).toBe("INVALID_INPUT");
+        expect(envelope(result).error?.message).toMatch(c.message);
+        expect(b.read(".codex/config.toml")).toBe(c.text);
+      }
+    });
+
+    it("issue 21b F5: an old HTTP entry's address, headers and type are removed when baton writes its command, each said, no header value printed", () => {
+      const http = { httpUrl: "http://127.0.0.1:7737/mcp", headers: { Authorization: "Bearer secret" } };
+      const cases = [
+        { host: "gemini", path: ".gemini/settings.json", servers: "mcpServers", old: http, keep: {} },
+        {
+          host: "claude-code",
+          path: ".claude.json",
+          servers: "mcpServers",
+          old: { type: "sse", url: "http://127.0.0.1:7737/sse", headers: http.headers, timeout: 5 },
+          keep: { type: "stdio", timeout: 5 },
+        },
+        {
+          host: "opencode",
+          path: ".config/opencode/opencode.json",
+          servers: "mcp",
+          old: { type: "remote", url: "http://127.0.0.1:7737/mcp", headers: http.headers },
+          keep: { type: "local" },
+        },
+      ];
+      for (const c of cases) {
+        const b = box();
+        b.write(c.path, JSON.stringify({ [c.servers]: { baton: c.old } }));
+        const result = b.install(["--host", c.host]);
+        expect(result.code, `${c.host}: ${result.stderr}`).toBe(0);
+        const entry = (JSON.parse(b.read(c.path)) as Record<string, Record<string, Record<string, unknown>>>)[
+          c.servers
+        ]!.baton!;
+        expect(
+          Object.keys(entry).filter((k) => ["url", "httpUrl", "headers"].includes(k)),
+          c.host,
+        ).toEqual([]);
+        expect(entry, c.host).toMatchObject(c.keep);
+        expect(JSON.stringify(entry), c.host).toMatch(/"mcp"/);
+        for (const key of Object.keys(c.old).filter((k) => !(k in c.keep)))
+          expect(result.stdout, c.host).toContain(`note: ${c.host}: removed \`${key}\``);
+        expect(result.stdout + result.stderr, c.host).not.toContain("secret");
+        expect(b.install(["--host", c.host]).stdout, c.host).toContain(`${c.host}: unchanged`);
+      }
+    });
+
     it("F6 (D147): a symlinked config is written through to the link's target, keeping its mode; the link stays; a dangling link is refused", () => {
       const b = box();
       b.write("dotfiles/gemini.json", `{\n  "theme": "dark"\n}\n`);
@@ -496,7 +572,10 @@ describe.runIf(process.platform === "linux")("install-mcp: the hosts' own parser
         name: string;
         transport: { command: string };
       }[];
-      expect(servers.map((s) => [s.name, s.transport.command]), q).toEqual([["baton", "baton"]]);
+      expect(
+        servers.map((s) => [s.name, s.transport.command]),
+        q,
+      ).toEqual([["baton", "baton"]]);
       const onlyString = `notes = ${q}\n[mcp_servers.baton]\ncommand = "fake"\n${q}\n`;
       b.write(".codex/config.toml", onlyString);
       expect(b.install(["--host", "codex"]).code, q).toBe(0);
@@ -504,7 +583,10 @@ describe.runIf(process.platform === "linux")("install-mcp: the hosts' own parser
         `${onlyString}\n[mcp_servers.baton]\ncommand = "baton"\nargs = ["mcp"]\n`,
       );
       servers = JSON.parse(host(b, "codex", ["mcp", "list", "--json"]).stdout) as typeof servers;
-      expect(servers.map((s) => [s.name, s.transport.command]), q).toEqual([["baton", "baton"]]);
+      expect(
+        servers.map((s) => [s.name, s.transport.command]),
+        q,
+      ).toEqual([["baton", "baton"]]);
     }
   }, 180_000);
 

@@ -54,7 +54,14 @@ export function readText(path: string): string | null {
   try {
     return readFileSync(path, "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return null;
+    if (code === "EISDIR" || code === "ELOOP")
+      throw new BatonError(
+        "INVALID_INPUT",
+        `${path} is ${code === "EISDIR" ? "a directory (or a link to one)" : "a symbolic link that leads back to itself"}, not a file baton can edit: make it a file (nothing was changed)`,
+        { details: { path } },
+      );
     throw error;
   }
 }

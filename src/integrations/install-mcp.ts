@@ -140,6 +140,13 @@ export function consentTools(tools: "default" | "full"): string[] {
  */
 const APPROVE_KEYS = ["trust", "autoApprove", "alwaysAllow"] as const;
 
+/**
+ * The keys of an HTTP server entry (Claude's `url`/`headers`, Gemini's `httpUrl`, Windsurf's
+ * `serverUrl`, opencode's `type: "remote"`): left beside the command baton writes, the host would
+ * still connect to the old address (Gemini prefers `httpUrl`), with a stale bearer token kept.
+ */
+const HTTP_KEYS = ["url", "httpUrl", "serverUrl", "headers", "type"] as const;
+
 /** Compute (but do not write) the change each host's config needs. */
 export function planInstallMcp(options: InstallMcpOptions): InstallPlan {
   if (options.trust === true) {
@@ -216,6 +223,19 @@ export function planInstallMcp(options: InstallMcpOptions): InstallPlan {
               `removed \`${key}\` from baton's entry: an install grants only the approval it is asked for (D108)${options.trust === true ? "" : "; --trust sets the host's own switch (default tools only)"}`,
             );
           }
+        }
+      }
+      const written = valueAt(path, after, location);
+      if (written !== null && typeof written === "object" && !Array.isArray(written)) {
+        for (const key of HTTP_KEYS) {
+          const old = (written as Record<string, unknown>)[key];
+          if (!(key in written) || key in entry || (key === "type" && old === "stdio")) continue;
+          after = setAt(path, after, [...location, key], undefined);
+          // A header or an address may hold a token: only the key's name is said.
+          const was = key === "type" ? ` (was ${JSON.stringify(old)})` : "";
+          notice(
+            `removed \`${key}\`${was} from baton's entry: it belongs to an HTTP server, and baton now runs as a command (stdio)`,
+          );
         }
       }
       for (const [key, value] of Object.entries(vars)) {

@@ -300,6 +300,10 @@ function checkTomlTable(lines: readonly string[], table: readonly string[], keys
     const line = lines[i]!;
     if (tables[i]) {
       current = headerOf(line.replace(/^(\s*)\[\[(.*)\]\]/, "$1[$2]")) ?? [];
+      if (/^\s*\[\[/.test(line) && startsWith(table, current))
+        refuse(
+          `line ${i + 1} (\`${line.trim().slice(0, 60)}\`) makes ${tableName(current)} an array of tables, which is not a server entry baton can edit; write one [${tableName(table)}] table`,
+        );
       continue;
     }
     const m = KEY_LINE.exec(line);
@@ -317,6 +321,18 @@ function checkTomlTable(lines: readonly string[], table: readonly string[], keys
       (same(current, table) && parts.length === 1) ||
       (same(current, parent) && parts.length === 1 && parts[0] === table[table.length - 1]) ||
       (current.length > table.length && startsWith(current, table));
+    // `mcp_servers = { docs = … }`: baton is not in it, but a [mcp_servers.baton] table cannot be added.
+    const inlineParent =
+      full.length < table.length &&
+      startsWith(table, full) &&
+      !(
+        inlineTablePairs(value.slice(value.indexOf("=") + 1))?.some((p) => p.name === table[full.length]) ??
+        false
+      );
+    if (!handled && inlineParent)
+      refuse(
+        `${where} defines ${tableName(full)} as one value (an inline table or a dotted key), which TOML does not let baton add a [${tableName(table)}] table to; write ${tableName(full)}'s entries as [${tableName(full)}.<name>] tables`,
+      );
     if (!handled && (inEntry || startsWith(table, full)))
       refuse(
         `${where} defines ${tableName(table)} by dotted keys or inside an inline table, which baton does not edit; write it as a [${tableName(table)}] table`,
