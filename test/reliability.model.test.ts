@@ -40,8 +40,19 @@ warnIfPgSkipped("model-based test (R-38)");
 const db = pgTestDatabase();
 
 const RUNS = Number(process.env.BATON_FUZZ_RUNS ?? "0");
-const SEED = process.env.BATON_FUZZ_SEED === undefined ? undefined : Number(process.env.BATON_FUZZ_SEED);
-/** Short seeded budgets for CI; `npm run fuzz` sets BATON_FUZZ_RUNS. */
+/**
+ * Short seeded budgets for CI; `npm run fuzz` sets BATON_FUZZ_RUNS and draws a new seed each run.
+ * The CI budget replays one fixed seed: a random one made its coverage check below (complete_task
+ * succeeded at least once in 6 PostgreSQL sequences) fail in a full run for nothing the
+ * product did, and a test that fails at random hides the failures that matter.
+ */
+const CI_SEED = 3838;
+const SEED =
+  process.env.BATON_FUZZ_SEED !== undefined
+    ? Number(process.env.BATON_FUZZ_SEED)
+    : Number(process.env.BATON_FUZZ_RUNS ?? "0") > 0
+      ? undefined
+      : CI_SEED;
 const SQLITE_RUNS = RUNS > 0 ? RUNS : 12;
 const PG_RUNS = RUNS > 0 ? RUNS : 6;
 const MAX_STEPS = RUNS > 0 ? 60 : 24;
