@@ -29,24 +29,17 @@ function omitUndefined(o: Record<string, unknown>): Record<string, unknown> {
 export const WAIT_GAVE_UP = 75;
 
 /**
- * The exit code `wait` reports for a finished job: the command's own, else by outcome. A job that
- * did not succeed never exits 0, whatever its command returned (a task whose success_exit_codes
- * leave 0 out; a row recorded before timed-out attempts dropped a 0): state and code agree.
+ * The exit code `wait` reports for a finished job: 130 stopped, 124 timed out (whatever code the
+ * command answered the signal with: it is recorded with the attempt since its wrapper outlives the
+ * signal, D148), else the command's own, else by outcome. A job that did not succeed never exits 0,
+ * whatever its command returned (a task whose success_exit_codes leave 0 out): state and code agree.
  */
 export function jobExitCode(state: string, exitCode: number | undefined): number {
+  if (state === "cancelled") return 130;
+  if (state === "timed_out") return 124;
   const succeeded = state === "succeeded" || state === "skipped";
   if (exitCode !== undefined && (exitCode !== 0 || succeeded)) return exitCode;
-  switch (state) {
-    case "succeeded":
-    case "skipped":
-      return 0;
-    case "cancelled":
-      return 130;
-    case "timed_out":
-      return 124;
-    default:
-      return 1;
-  }
+  return succeeded ? 0 : 1;
 }
 
 /** Wait without a bound (or up to `timeoutMs`), in daemon long-polls of ≤ 45 s. */

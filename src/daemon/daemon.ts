@@ -299,7 +299,8 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
           if (pastDeadline(params)) throw late("stop", params);
           const keepAlive = acknowledge(socket, request.id, params);
           try {
-            const job = await supervisor.stop(String(params.jobId), params.force === true);
+            const stopId = typeof params.stopId === "string" ? params.stopId : undefined;
+            const job = await supervisor.stop(String(params.jobId), params.force === true, stopId);
             send(socket, { id: request.id, ok: true, data: { id: job.id } });
           } finally {
             keepAlive.cancel();

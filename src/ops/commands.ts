@@ -1,6 +1,7 @@
 /**
  * Background commands: start a command now, check on it later from any chat or terminal.
  */
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { COMMAND_TYPE, runsProcess } from "../core/executors.js";
 import { parseTimerDuration } from "../core/duration.js";
@@ -514,11 +515,22 @@ export const stopJob = defineOperation({
   agent: "full",
   async run(input, ctx) {
     const job = await resolveJob(ctx, input.id, input);
-    if (isTerminal(job.state)) return stopAnswer(job.id, job.state, "already_finished");
+    // This call's name, kept by the daemon with the stop (D148): repeated under the same request id
+    // after its daemon died, it learns that the job it finds cancelled was stopped by it.
+    const stopId = ctx.requestId ?? `stop-${randomUUID()}`;
+    const finished = (done: Job) =>
+      stopAnswer(
+        done.id,
+        done.state,
+        done.state === "cancelled" && ctx.commands?.stoppedBy?.(done.id, done.attempts) === stopId
+          ? "cancelled"
+          : "already_finished",
+      );
+    if (isTerminal(job.state)) return finished(job);
     try {
       if (job.state === "running" && runsProcess(job.type)) {
         const commands = host(ctx);
-        await commands.stop(job.id, input.force === true);
+        await commands.stop(job.id, input.force === true, stopId);
         await commands.waitFor(job.id, 30_000);
       } else {
         await ctx.engine.cancel(job.id, { actor: ctx.actor });
@@ -528,7 +540,7 @@ export const stopJob = defineOperation({
       // that is "already finished", not an error.
       const now = await ctx.engine.get(job.id);
       if (!isTerminal(now.state)) throw error;
-      return stopAnswer(now.id, now.state, "already_finished");
+      return finished(now);
     }
     const after = await ctx.engine.get(job.id);
     return stopAnswer(

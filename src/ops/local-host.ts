@@ -8,6 +8,7 @@ import type { LogChunk } from "../supervisor/run-dir.js";
 import {
   attemptDir,
   checkWritable,
+  loadEnding,
   loadProcess,
   logPath,
   readLogChunk,
@@ -93,8 +94,8 @@ export class LocalCommandHost implements CommandHost {
     }
   }
 
-  async stop(jobId: string, force: boolean): Promise<void> {
-    await this.request("stop", { jobId, force }, (taken) =>
+  async stop(jobId: string, force: boolean, stopId?: string): Promise<void> {
+    await this.request("stop", { jobId, force, ...(stopId === undefined ? {} : { stopId }) }, (taken) =>
       taken
         ? {
             said:
@@ -142,6 +143,10 @@ export class LocalCommandHost implements CommandHost {
         await sleep(50);
       }
     }
+  }
+
+  stoppedBy(jobId: string, attempt: number): string | undefined {
+    return loadEnding(attemptDir(this.home, jobId, attempt))?.stopId;
   }
 
   logPath(jobId: string, attempt: number): string {

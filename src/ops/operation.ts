@@ -45,8 +45,13 @@ export interface CommandHost {
    * for it, named in the error of a daemon that does not answer (D138).
    */
   wake(queued?: readonly string[]): Promise<void>;
-  /** Ask the daemon to stop a job (SIGTERM, grace, SIGKILL; at once with `force`). */
-  stop(jobId: string, force: boolean): Promise<void>;
+  /**
+   * Ask the daemon to stop a job (SIGTERM, grace, SIGKILL; at once with `force`). `stopId` names
+   * the stop call; the daemon keeps it with the stop (D148), for {@link stoppedBy}.
+   */
+  stop(jobId: string, force: boolean, stopId?: string): Promise<void>;
+  /** The `stopId` of the stop that ended this attempt's process, when this home ran it and baton stopped it. */
+  stoppedBy?(jobId: string, attempt: number): string | undefined;
   /** Pause (SIGSTOP) or resume (SIGCONT) a job's running process group; false when the daemon does not run it. */
   signal(jobId: string, pause: boolean): Promise<boolean>;
   /** Resolve true when the job finished, false when `timeoutMs` passed first. */

@@ -21,9 +21,15 @@ import { hostname } from "node:os";
  *
  * Its first act is to write its own pid (`pid`): a daemon killed after starting the wrapper and
  * before recording it in process.json leaves the next daemon a way to find it ({@link wrapperIn}).
+ *
+ * It leads the group a stop or timeout signals, so it catches SIGTERM and SIGINT (a no-op trap, run
+ * after the command ends) and outlives them: the command's exit code is written on a stop too (D148).
+ * A caught signal is reset to its default in the command, which receives it as usual; only SIGKILL
+ * (a forced stop, the end of the grace) ends the wrapper with the command.
  */
 const WRAPPER = [
   "dir=$1; input=$2; shift 2",
+  "trap : TERM INT",
   '(umask 077; printf "%s" "$$" > "$dir/pid"; printf "    " > "$dir/exit.tmp") 2>/dev/null',
   '"$@" >>"$dir/stdout.log" 2>>"$dir/stderr.log" <"$input"',
   "code=$?",

@@ -4,7 +4,9 @@
  * which stream), `exit` (the exit code, written by the wrapper), `pid` (the wrapper's pid, written
  * by the wrapper as it starts), `launch.json` (the lease token, written before the process starts)
  * and `process.json` (pid, start time, lease token: what a restarted daemon needs to re-attach),
- * `hook.json` (pid and start time of the task hook running for the run's end, see tasks/hooks). While the command runs it
+ * `hook.json` (pid and start time of the task hook running for the run's end, see tasks/hooks),
+ * `ending.json` (why baton ended the process — a stop, a timeout — written before it signals the
+ * group, so the next daemon records that outcome if this one dies first; D148). While the command runs it
  * writes `stdout.log` / `stderr.log` itself (they survive the daemon); the LogPump moves their
  * bytes into output.log and removes them when the attempt ends (D56). `<home>/runs/<job id>/env`
  * holds the caller's environment (0600) until the job finishes; `<home>/runs/<job id>/ledger`
@@ -196,6 +198,29 @@ export function readWrapperPid(dir: string): number | undefined {
 /** Did the wrapper start in this attempt folder (whether or not it has ended)? */
 export function wrapperStarted(dir: string): boolean {
   return ["pid", "exit.tmp", "exit"].some((name) => existsSync(join(dir, name)));
+}
+
+/**
+ * Why baton ends an attempt's process, written before the first signal (D148): a daemon that dies
+ * after signalling and before recording the outcome leaves its successor the truth (a stop is
+ * `cancelled`, a timeout `timed_out`, not a crash), and `stopId` names the stop call that did it,
+ * so that call, repeated after the daemon died, answers that it stopped the job.
+ */
+export interface EndingRecord {
+  ending: "stop" | "timeout" | "idle";
+  detail: string;
+  force: boolean;
+  /** When the first signal was sent (ms since the epoch): the SIGKILL grace counts from it. */
+  at: number;
+  stopId?: string;
+}
+
+export function saveEnding(dir: string, record: EndingRecord): void {
+  writePrivate(join(dir, "ending.json"), JSON.stringify(record));
+}
+
+export function loadEnding(dir: string): EndingRecord | undefined {
+  return readRecord<EndingRecord>(dir, "ending.json");
 }
 
 export function loadProcess(dir: string): ProcessRecord | undefined {

@@ -31,10 +31,12 @@ import {
   deleteEnv,
   ensureAttemptDir,
   loadEnv,
+  loadEnding,
   loadLaunch,
   loadProcess,
   readExitCode,
   readWrapperPid,
+  saveEnding,
   saveLaunch,
   wrapperStarted,
   attemptDirs,
@@ -61,6 +63,12 @@ function spawnReason(error: unknown, payload: CommandPayload): string {
 
 const launchDelayMs = Number(process.env.BATON_TEST_LAUNCH_DELAY_MS ?? 0) || 0;
 
+/**
+ * A fault-injection seam, off by default: hold the recording of each attempt's end this long after
+ * its process ended, so a test can kill the daemon between a stop's signal and its outcome (D148).
+ */
+const recordDelayMs = Number(process.env.BATON_TEST_RECORD_DELAY_MS ?? 0) || 0;
+
 /** How a forced stop is recorded, so the daemon running the job on another host kills at once too. */
 const FORCED_STOP = "stopped by user (SIGKILL)";
 
@@ -82,8 +90,13 @@ function endGroup(
 ): Timer {
   signalGroup(pid, force ? "SIGKILL" : "SIGTERM");
   signalGroup(pid, "SIGCONT");
+  return killAfter(pid, startTime, force ? 0 : graceMs, options);
+}
+
+/** SIGKILL a process group after `ms`, unless the leader's pid names another process by then. */
+function killAfter(pid: number, startTime: string, ms: number, options: TimerOptions = {}): Timer {
   return after(
-    force ? 0 : Math.min(graceMs, MAX_DURATION_MS),
+    Math.max(0, Math.min(ms, MAX_DURATION_MS)),
     () => {
       if (!pidReused(pid, startTime)) signalGroup(pid, "SIGKILL");
     },
@@ -399,6 +412,13 @@ export class Supervisor {
       idleTimeoutMs: payload.idleTimeoutMs,
       killGraceMs: payload.killGraceMs ?? this.o.killGraceMs,
     };
+    // A stop or timeout a daemon began before it died (D148): the process ends by it, and is
+    // recorded so (cancelled, timed_out), whether or not its exit code was written.
+    const marked = loadEnding(dir);
+    if (marked !== undefined && ["stop", "timeout", "idle"].includes(marked.ending)) {
+      t.ending = marked.ending;
+      t.endingDetail = marked.detail;
+    }
     this.tracked.set(job.id, t);
     t.pump.start();
     t.following = this.kindOf(job)?.follow?.(job, attempt, dir);
@@ -421,8 +441,11 @@ export class Supervisor {
     return t;
   }
 
-  /** Stop a job: a running one gets SIGTERM (SIGKILL with `force`, or after the grace). */
-  async stop(jobId: string, force: boolean): Promise<Job> {
+  /**
+   * Stop a job: a running one gets SIGTERM (SIGKILL with `force`, or after the grace). `stopId`
+   * names the stop call, kept with the stop in the attempt folder (D148).
+   */
+  async stop(jobId: string, force: boolean, stopId?: string): Promise<Job> {
     const t = this.tracked.get(jobId);
     if (t === undefined) {
       const job = await this.o.engine.get(jobId);
@@ -438,7 +461,7 @@ export class Supervisor {
       }
       return this.o.engine.cancel(jobId, { actor: "user" });
     }
-    this.end(t, "stop", force ? FORCED_STOP : "stopped by user", force);
+    this.end(t, "stop", force ? FORCED_STOP : "stopped by user", force, stopId);
     return t.job;
   }
 
@@ -448,7 +471,7 @@ export class Supervisor {
     return t !== undefined && !t.finishing && signalGroup(t.pid, signal);
   }
 
-  private end(t: Tracked, ending: Ending, detail: string, force = false): void {
+  private end(t: Tracked, ending: Ending, detail: string, force = false, stopId?: string): void {
     // A timer that fires after the command ended on its own (its exit code is written, the daemon
     // has not recorded it yet) ends nothing: the command's own outcome is the truth, not a timeout.
     if (
@@ -460,6 +483,21 @@ export class Supervisor {
     if (t.ending === undefined) {
       t.ending = ending;
       t.endingDetail = detail;
+      // Durable before the first signal (D148): a daemon killed from here on leaves its successor
+      // why the process ends, so it records this outcome, not a crash.
+      if (ending !== "stopped-elsewhere") {
+        try {
+          saveEnding(t.dir, {
+            ending,
+            detail,
+            force,
+            at: Date.now(),
+            ...(stopId === undefined ? {} : { stopId }),
+          });
+        } catch (error) {
+          this.o.log?.(`could not write ending.json of ${t.job.id}: ${(error as Error).message}`);
+        }
+      }
     }
     t.timers.push(endGroup(t.pid, t.startTime, force, t.killGraceMs));
   }
@@ -505,6 +543,7 @@ export class Supervisor {
     // then the pump moves what is left into output.log and removes them.
     await t.following?.close();
     t.pump.stop(true);
+    if (recordDelayMs > 0) await sleep(recordDelayMs);
     const code = readExitCode(t.dir) ?? t.exitedWith;
     const job = await this.recordEnd(t, code);
     this.tracked.delete(t.job.id);
@@ -645,6 +684,12 @@ export class Supervisor {
       );
       if (readExitCode(dir) !== undefined || !isSameProcess(record.pid, record.startTime))
         await this.finish(t);
+      else if (t.ending !== undefined) {
+        // Its daemon died while a stop or timeout was ending it: the SIGKILL after the grace is ours now.
+        const marked = loadEnding(dir);
+        const left = marked === undefined || marked.force ? 0 : marked.at + t.killGraceMs - Date.now();
+        t.timers.push(killAfter(record.pid, record.startTime, left));
+      }
     }
     await this.endOrphans();
     await this.tidyRunDirs();
