@@ -124,6 +124,69 @@ describe.runIf(process.platform === "linux")("install-mcp: host formats", () => 
     expect(secret.stdout).toContain("BATON_DATABASE_URL holds a password, so only its name is written");
   });
 
+  it("codex (issue 21b F2, D150): baton's ledger variables follow the installer's environment, each change said; the user's own keys stay", () => {
+    const ledger = tempDir("baton-ledger-");
+    const b = box(ledger);
+    const file = ".codex/config.toml";
+    b.write(
+      file,
+      `[mcp_servers.baton]\ncommand = "baton"\nargs = ["mcp"]\nenv = { A = "1" }\nenv_vars = ["MY_TOKEN"]\n`,
+    );
+    expect(b.install(["--host", "codex"], { BATON_DATABASE_URL: "postgres://db.internal/a" }).code).toBe(0);
+    expect(b.read(file)).toBe(
+      `[mcp_servers.baton]\ncommand = "baton"\nargs = ["mcp"]\nenv = { A = "1", BATON_HOME = "${ledger}", BATON_DATABASE_URL = "postgres://db.internal/a" }\nenv_vars = ["MY_TOKEN"]\n`,
+    );
+    // A URL with a password: its name only, and the old value leaves env (Codex would list it twice).
+    const secret = b.install(["--host", "codex"], {
+      BATON_DATABASE_URL: "postgres://u:hunter2@db.internal/a",
+    });
+    expect(secret.code, secret.stderr).toBe(0);
+    expect(b.read(file)).toBe(
+      `[mcp_servers.baton]\ncommand = "baton"\nargs = ["mcp"]\nenv = { A = "1", BATON_HOME = "${ledger}" }\nenv_vars = ["MY_TOKEN", "BATON_DATABASE_URL"]\n`,
+    );
+    expect(secret.stdout).toContain(
+      `note: codex: baton's entry: env.BATON_DATABASE_URL was "postgres://db.internal/a", removed (it follows the installer's environment, D150)`,
+    );
+    expect(secret.stdout).toContain(
+      `note: codex: baton's entry: env_vars was ["MY_TOKEN"], now ["MY_TOKEN", "BATON_DATABASE_URL"]`,
+    );
+    expect(secret.stdout + secret.stderr).not.toContain("hunter2");
+    // No URL, and the default BATON_HOME: both leave the entry; the user's A and MY_TOKEN stay.
+    const plain = baton(["install-mcp", "--command", "baton", "--host", "codex"], {
+      home: join(b.home, ".baton"),
+      cwd: b.project,
+      env: b.env,
+    });
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(b.read(file)).toBe(
+      `[mcp_servers.baton]\ncommand = "baton"\nargs = ["mcp"]\nenv = { A = "1" }\nenv_vars = ["MY_TOKEN"]\n`,
+    );
+    expect(plain.stdout).toContain(`note: codex: baton's entry: env.BATON_HOME was "${ledger}", removed`);
+    expect(plain.stdout).toContain(
+      `note: codex: baton's entry: env_vars was ["MY_TOKEN", "BATON_DATABASE_URL"], now ["MY_TOKEN"]`,
+    );
+    // The same in a [mcp_servers.baton.env] table, and env_vars removed when only baton's name was in it.
+    b.write(
+      file,
+      `[mcp_servers.baton]\ncommand = "baton"\nargs = ["mcp"]\nenv_vars = ["BATON_DATABASE_URL"]\n\n[mcp_servers.baton.env]\nBATON_DATABASE_URL = "postgres://db.internal/a"\nA = "1"\n`,
+    );
+    const again = baton(["install-mcp", "--command", "baton", "--host", "codex"], {
+      home: join(b.home, ".baton"),
+      cwd: b.project,
+      env: b.env,
+    });
+    expect(again.code, again.stderr).toBe(0);
+    expect(b.read(file)).toBe(
+      `[mcp_servers.baton]\ncommand = "baton"\nargs = ["mcp"]\n\n[mcp_servers.baton.env]\nA = "1"\n`,
+    );
+    expect(again.stdout).toContain(
+      `note: codex: baton's entry: env_vars was ["BATON_DATABASE_URL"], removed`,
+    );
+    expect(again.stdout).toContain(
+      `note: codex: baton's entry: env.BATON_DATABASE_URL was "postgres://db.internal/a", removed`,
+    );
+  });
+
   it("codex: an inline entry keeps every key (its env too) — the finding", () => {
     const b = box();
     b.write(

@@ -682,7 +682,8 @@ describe("the TOML upsert (Codex)", () => {
 
   it("reports each key whose value it changes, not one it only reformats (issue 21)", () => {
     const seen: string[] = [];
-    const note = (key: string, was: string, now: string) => seen.push(`${key}: ${was} -> ${now}`);
+    const note = (key: string, was: string, now: string | undefined) =>
+      seen.push(`${key}: ${was} -> ${now ?? "removed"}`);
     upsertTomlTable(
       `[mcp_servers.baton]\ncommand = "baton"\nargs = [\n  "mcp",\n]\n`,
       ["mcp_servers", "baton"],

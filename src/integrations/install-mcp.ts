@@ -16,8 +16,8 @@ import { displayPath, home, readText } from "./files.js";
 import type { HostName, HostSpec, Scope } from "./hosts.js";
 import { HOSTS } from "./hosts.js";
 import { checkLocation, setAt, upsertArrayElement, upsertObject, valueAt, withoutBom } from "./jsonc.js";
-import type { TomlValue } from "./toml.js";
-import { upsertTomlTable } from "./toml.js";
+import type { TomlEdit, TomlValue } from "./toml.js";
+import { stringArray, upsertTomlTable } from "./toml.js";
 
 const jsonc = (Reflect.get(parser, "default") as typeof parser | undefined) ?? parser;
 
@@ -147,6 +147,34 @@ const APPROVE_KEYS = ["trust", "autoApprove", "alwaysAllow"] as const;
  */
 const HTTP_KEYS = ["url", "httpUrl", "serverUrl", "headers", "type"] as const;
 
+/** The variables by which baton finds its ledger; a host that drops the environment gets them in its entry. */
+const LEDGER_VARIABLES = ["BATON_HOME", "BATON_DATABASE_URL"] as const;
+
+/** Whether a TOML or JSON string's text is a database URL with a password. */
+function hidesSecret(text: string): boolean {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return typeof value === "string" && /^postgres(ql)?:/.test(value) && urlHasSecret(value);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The names a host forwards from its environment (Codex `env_vars`): the user's own names kept,
+ * baton's ledger variables as this call's environment has them; removed when none are left.
+ */
+function forwardEdit(forward: readonly string[]): TomlEdit {
+  return (current) => {
+    const names = current === undefined ? [] : stringArray(current);
+    // A list baton cannot read is kept, unless this call needs one.
+    if (names === undefined) return forward.length > 0 ? [...forward] : undefined;
+    const next = [...names.filter((n) => !(LEDGER_VARIABLES as readonly string[]).includes(n)), ...forward];
+    if (next.length > 0) return next;
+    return current === undefined ? undefined : null;
+  };
+}
+
 /** Compute (but do not write) the change each host's config needs. */
 export function planInstallMcp(options: InstallMcpOptions): InstallPlan {
   if (options.trust === true) {
@@ -178,21 +206,33 @@ export function planInstallMcp(options: InstallMcpOptions): InstallPlan {
     // Variables the host would not pass on: set one by one, so the user's own variables stay.
     const vars: Record<string, string> = host.passesEnvironment ? {} : ledger.env;
     if (!host.passesEnvironment) {
-      if (ledger.forward.length > 0 && host.forwardKey !== undefined) entry[host.forwardKey] = ledger.forward;
+      if (ledger.forward.length > 0 && host.forwardKey !== undefined && host.format !== "toml")
+        entry[host.forwardKey] = ledger.forward;
       for (const message of ledger.notes) plan.nextSteps.push({ host: name, message });
     }
     if (options.trust === true && host.trust !== undefined) Object.assign(entry, host.trust);
     const location = [...host.serversKey, SERVER_NAME];
     const notice = (message: string) =>
       plan.notices.push({ host: name, message: `${message} (${displayPath(path)})` });
-    const changed = (key: string, was: string, now: string) =>
+    const changed = (key: string, was: string, now: string | undefined) => {
+      // A URL with a password the user wrote into the entry is not printed.
+      const shown = hidesSecret(was) ? "a URL with a password" : was;
+      const why = LEDGER_VARIABLES.some((v) => key.endsWith(`.${v}`))
+        ? " (it follows the installer's environment, D150)"
+        : "";
       notice(
-        `baton's entry: ${key} was ${was}, now ${now}${/"--tools",\s*"full"/.test(was) && options.tools !== "full" ? " (the default tool set: pass --tools full to keep the full one)" : ""}`,
+        `baton's entry: ${key} was ${shown}, ${now === undefined ? `removed${why}` : `now ${now}`}${/"--tools",\s*"full"/.test(was) && options.tools !== "full" ? " (the default tool set: pass --tools full to keep the full one)" : ""}`,
       );
+    };
     let after: string;
     if (host.format === "toml") {
-      const table = Object.keys(vars).length > 0 ? { ...entry, [host.envKey]: vars } : entry;
-      after = upsertTomlTable(before, location, table as Record<string, TomlValue>, changed);
+      const table: Record<string, TomlEdit> = { ...(entry as Record<string, TomlValue>) };
+      if (!host.passesEnvironment) {
+        // Baton's ledger variables follow the installer's environment: set, changed or removed (D150).
+        table[host.envKey] = Object.fromEntries(LEDGER_VARIABLES.map((v) => [v, ledger.env[v] ?? null]));
+        if (host.forwardKey !== undefined) table[host.forwardKey] = forwardEdit(ledger.forward);
+      }
+      after = upsertTomlTable(before, location, table, changed);
     } else {
       checkLocation(path, before, location);
       const previous = (

@@ -8,7 +8,38 @@
 import { BatonError } from "../core/errors.js";
 
 /** What baton writes into a TOML table: strings, arrays of strings, and tables of strings (`env`). */
-export type TomlValue = string | readonly string[] | Readonly<Record<string, string>>;
+export type TomlValue = string | readonly string[] | TomlTable;
+
+/** A table of strings; a key set to null is removed (a ledger variable the installer no longer has). */
+export type TomlTable = Readonly<Record<string, string | null>>;
+
+/**
+ * What to set a key to: a value, null to remove the key, or a function of the key's current text
+ * (undefined when it has none) returning either, or undefined to keep the key as it is.
+ */
+export type TomlEdit = TomlValue | null | ((current: string | undefined) => TomlValue | null | undefined);
+
+/** Reports a key of the entry whose value this edit changes (`after` undefined: removed). */
+export type Changed = (key: string, before: string, after: string | undefined) => void;
+
+/** The strings of a TOML array of basic strings (`["A", "B",]`), or undefined for other text. */
+export function stringArray(raw: string): string[] | undefined {
+  try {
+    const value = JSON.parse(raw.trim().replace(/,\s*\]$/, "]")) as unknown;
+    return Array.isArray(value) && value.every((v) => typeof v === "string") ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An edit's value given the key's current text. */
+function resolveEdit(edit: TomlEdit, current: string | undefined): TomlValue | null | undefined {
+  return typeof edit === "function" ? edit(current) : edit;
+}
+
+/** A table whose every key is to be removed: nothing to add when the file has no such table. */
+const onlyRemovals = (value: TomlValue): boolean =>
+  isTable(value) && Object.values(value).every((v) => v === null);
 
 /**
  * A TOML value for strings, arrays of strings and tables of strings (written inline); JSON's string
@@ -17,7 +48,9 @@ export type TomlValue = string | readonly string[] | Readonly<Record<string, str
 export function tomlValue(value: TomlValue): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (isArray(value)) return `[${value.map((v) => JSON.stringify(v)).join(", ")}]`;
-  const pairs = Object.entries(value).map(([k, v]) => `${tableName([k])} = ${JSON.stringify(v)}`);
+  const pairs = Object.entries(value)
+    .filter(([, v]) => v !== null)
+    .map(([k, v]) => `${tableName([k])} = ${JSON.stringify(v)}`);
   return pairs.length === 0 ? "{}" : `{ ${pairs.join(", ")} }`;
 }
 
@@ -25,7 +58,7 @@ function isArray(value: TomlValue): value is readonly string[] {
   return Array.isArray(value);
 }
 
-function isTable(value: TomlValue): value is Readonly<Record<string, string>> {
+function isTable(value: TomlValue): value is TomlTable {
   return typeof value !== "string" && !Array.isArray(value);
 }
 
@@ -103,8 +136,8 @@ function outsideStrings(text: string, from: number, visit: (ch: string, at: numb
  */
 function mergeInline(
   raw: string | undefined,
-  entries: Readonly<Record<string, TomlValue>>,
-  changed: (key: string, before: string, after: string) => void = () => {},
+  entries: Readonly<Record<string, TomlEdit>>,
+  changed: Changed = () => {},
 ): string {
   const pairs = raw === undefined ? [] : inlineTablePairs(raw);
   if (pairs === undefined) {
@@ -113,10 +146,22 @@ function mergeInline(
       `cannot read the inline table ${raw!.trim().slice(0, 80)}: edit it by hand (nothing was changed)`,
     );
   }
-  for (const [name, value] of Object.entries(entries)) {
+  for (const [name, edit] of Object.entries(entries)) {
     const at = pairs.findIndex((p) => p.name === name);
     const existing = at === -1 ? undefined : pairs[at]!;
-    const text = isTable(value) ? mergeInline(existing?.value, value) : tomlValue(value);
+    const value = resolveEdit(edit, existing?.value);
+    if (value === undefined) continue;
+    if (value === null) {
+      if (existing !== undefined) {
+        changed(name, oneLine(existing.value), undefined);
+        pairs.splice(at, 1);
+      }
+      continue;
+    }
+    if (existing === undefined && onlyRemovals(value)) continue;
+    const text = isTable(value)
+      ? mergeInline(existing?.value, value, (k, b, a) => changed(`${name}.${k}`, b, a))
+      : tomlValue(value);
     if (existing === undefined) pairs.push({ name, key: tableName([name]), value: text });
     else {
       if (!isTable(value) && !sameValue(existing.value, text)) changed(name, oneLine(existing.value), text);
@@ -349,8 +394,8 @@ function checkTomlTable(lines: readonly string[], table: readonly string[], keys
 export function upsertTomlTable(
   text: string | null,
   table: readonly string[],
-  entries: Readonly<Record<string, TomlValue>>,
-  changed: (key: string, before: string, after: string) => void = () => {},
+  entries: Readonly<Record<string, TomlEdit>>,
+  changed: Changed = () => {},
 ): string {
   const source = text ?? "";
   const eol = source.includes("\r\n") ? "\r\n" : "\n";
@@ -386,7 +431,10 @@ export function upsertTomlTable(
     }
     const block = [
       `[${tableName(table)}]`,
-      ...Object.entries(entries).map(([k, v]) => `${k} = ${tomlValue(v)}`),
+      ...Object.entries(entries).flatMap(([k, edit]) => {
+        const v = resolveEdit(edit, undefined);
+        return v === undefined || v === null || onlyRemovals(v) ? [] : [`${k} = ${tomlValue(v)}`];
+      }),
     ];
     const out = [...lines];
     // Next to its siblings (after the last `[mcp_servers.*]` table) when there are any, else at the end.
@@ -415,28 +463,38 @@ export function upsertTomlTable(
   let end = start + 1;
   while (end < lines.length && !tables[end]) end++;
   let out = [...lines];
-  for (const [key, value] of Object.entries(entries)) {
-    if (isTable(value)) {
-      // A table value (`env`) goes into its sub-table `[<table>.env]` when the file has one, else it
-      // is merged into the inline `env = { … }` line, whose other keys are kept.
-      const sub = headers(out).findIndex((h) => h !== undefined && same(h, [...table, key]));
-      if (sub !== -1) {
-        out = upsertTomlTable(finish(out), [...table, key], value).split(/\r?\n/);
-        if (out[out.length - 1] === "") out.pop();
-        continue;
-      }
-    }
+  for (const [key, edit] of Object.entries(entries)) {
+    const prefixed: Changed = (k, b, a) => changed(`${key}.${k}`, b, a);
     const pattern = new RegExp(`^(\\s*)(${escape(key)}|"${escape(key)}")\\s*=`);
     let found = -1;
     const { inside } = lexLines(out);
     for (let i = start + 1; i < end && found === -1; i++) if (!inside[i] && pattern.test(out[i]!)) found = i;
     const currentText = found === -1 ? undefined : withoutComments(out, found, valueSpan(out, found));
-    const rendered = isTable(value)
-      ? mergeInline(
-          currentText === undefined ? undefined : currentText.slice(currentText.indexOf("=") + 1),
-          value,
-        )
-      : tomlValue(value);
+    const current =
+      currentText === undefined ? undefined : currentText.slice(currentText.indexOf("=") + 1).trim();
+    const value = resolveEdit(edit, current);
+    if (value === undefined) continue;
+    if (value === null) {
+      if (found !== -1) {
+        const span = valueSpan(out, found);
+        changed(key, oneLine(current!), undefined);
+        out.splice(found, span);
+        end -= span;
+      }
+      continue;
+    }
+    if (isTable(value)) {
+      // A table value (`env`) goes into its sub-table `[<table>.env]` when the file has one, else it
+      // is merged into the inline `env = { … }` line, whose other keys are kept.
+      const sub = headers(out).findIndex((h) => h !== undefined && same(h, [...table, key]));
+      if (sub !== -1) {
+        out = upsertTomlTable(finish(out), [...table, key], value, prefixed).split(/\r?\n/);
+        if (out[out.length - 1] === "") out.pop();
+        continue;
+      }
+      if (found === -1 && onlyRemovals(value)) continue;
+    }
+    const rendered = isTable(value) ? mergeInline(current, value, prefixed) : tomlValue(value);
     const wanted = `${key} = ${rendered}`;
     if (found === -1) {
       // After the table's last key line, before the blank lines and comments that end it.
