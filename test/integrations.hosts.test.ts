@@ -8,6 +8,7 @@
  */
 import {
   chmodSync,
+  chownSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -434,6 +435,35 @@ describe.runIf(process.platform === "linux")(
         expect(b.install(["--host", c.host]).stdout, c.host).toContain(`${c.host}: unchanged`);
       }
     });
+
+    const root = process.getuid?.() === 0;
+    it.skipIf(!root)(
+      "issue 21b F3: as root with another user's HOME, a rewritten config keeps its owner and new folders and files get the folder's owner (skipped when not root: only root can chown)",
+      () => {
+        const nobody = 65534;
+        const b = box();
+        b.write(".codex/config.toml", `model = "o3"\n`);
+        chmodSync(join(b.home, ".codex/config.toml"), 0o600);
+        for (const path of ["", ".codex", ".codex/config.toml"])
+          chownSync(join(b.home, path), nobody, nobody);
+        const result = b.install(["--host", "codex", "--host", "gemini"]);
+        expect(result.code, result.stderr).toBe(0);
+        for (const path of [
+          ".codex/config.toml",
+          ".gemini",
+          ".gemini/settings.json",
+          ".baton",
+          ".baton/backups",
+        ]) {
+          const stat = statSync(join(b.home, path));
+          expect([path, stat.uid, stat.gid]).toEqual([path, nobody, nobody]);
+        }
+        expect(statSync(join(b.home, ".codex/config.toml")).mode & 0o777).toBe(0o600);
+        const backups = readdirSync(join(b.home, ".baton/backups"));
+        expect(backups.length).toBe(1);
+        expect(statSync(join(b.home, ".baton/backups", backups[0]!)).uid).toBe(nobody);
+      },
+    );
 
     it("F6 (D147): a symlinked config is written through to the link's target, keeping its mode; the link stays; a dangling link is refused", () => {
       const b = box();

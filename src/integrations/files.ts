@@ -4,6 +4,7 @@
  * An unchanged file is neither written nor backed up, which is what makes a second run a no-op.
  */
 import {
+  chownSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -84,14 +85,44 @@ function stamp(date: Date): string {
     .replace(/\.\d+Z$/, "Z");
 }
 
+/**
+ * Who must own `path` when baton runs as root (`sudo` keeping another user's HOME; issue 21b F3):
+ * an existing file's owner, else the owner of the nearest folder above it, so the user is not
+ * locked out of their own config. Undefined when not root: the process's own ownership is right.
+ */
+function ownerFor(path: string): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      const { uid, gid } = statSync(p);
+      return { uid, gid };
+    } catch {
+      if (dirname(p) === p) return undefined;
+    }
+  }
+}
+
+/** `mkdir -p`, each folder it creates owned as `ownerFor` says. */
+function makeDirs(dir: string, mode?: number): void {
+  const owner = ownerFor(dir);
+  const first = mkdirSync(dir, { recursive: true, ...(mode === undefined ? {} : { mode }) });
+  if (owner === undefined || first === undefined) return;
+  for (let p = dir; ; p = dirname(p)) {
+    chownSync(p, owner.uid, owner.gid);
+    if (p === first || dirname(p) === p) return;
+  }
+}
+
 /** Copy the current text of `path` under `<BATON_HOME>/backups/`; returns the backup's path. */
 function backup(change: FileChange, text: string): string {
   const dir = join(batonHome(), "backups");
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDirs(dir, 0o700);
   const base = `${stamp(new Date())}-${change.label}-${basename(change.path)}`;
   let target = join(dir, base);
   for (let n = 2; existsSync(target); n++) target = join(dir, `${base}.${n}`);
+  const owner = ownerFor(target);
   writeFileSync(target, text, { mode: 0o600 });
+  if (owner !== undefined) chownSync(target, owner.uid, owner.gid);
   return target;
 }
 
@@ -119,9 +150,10 @@ export function writeTarget(path: string): string {
   }
 }
 
-/** Write `text` to `path` through a temporary file and a rename, keeping the old file's mode. */
+/** Write `text` to `path` through a temporary file and a rename, keeping the old file's mode (and owner). */
 function writeAtomic(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
+  makeDirs(dirname(path));
+  const owner = ownerFor(path);
   let mode = 0o644;
   try {
     mode = statSync(path).mode & 0o777;
@@ -129,6 +161,7 @@ function writeAtomic(path: string, text: string): void {
     // a new file
   }
   replaceFile(path, text, mode);
+  if (owner !== undefined) chownSync(path, owner.uid, owner.gid);
 }
 
 /** Back up and write every changed file; unchanged files are left alone. */
