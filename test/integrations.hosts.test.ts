@@ -436,6 +436,22 @@ describe.runIf(process.platform === "linux")(
       }
     });
 
+    it("issue 21b F5: Codex's HTTP keys (url, bearer_token_env_var, http_headers) leave baton's entry, each said by name", () => {
+      const b = box();
+      b.write(
+        ".codex/config.toml",
+        `[mcp_servers.baton]\nurl = "http://127.0.0.1:7737/mcp?t=secret"\nbearer_token_env_var = "TOKEN"\nhttp_headers = { X = "secret" }\nstartup_timeout_sec = 5\n`,
+      );
+      const result = b.install(["--host", "codex"]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(b.read(".codex/config.toml")).toBe(
+        `[mcp_servers.baton]\nstartup_timeout_sec = 5\ncommand = "baton"\nargs = ["mcp"]\n`,
+      );
+      for (const key of ["url", "bearer_token_env_var", "http_headers"])
+        expect(result.stdout).toContain(`note: codex: removed \`${key}\` from baton's entry`);
+      expect(result.stdout + result.stderr).not.toContain("secret");
+    });
+
     const root = process.getuid?.() === 0;
     it.skipIf(!root)(
       "issue 21b F3: as root with another user's HOME, a rewritten config keeps its owner and new folders and files get the folder's owner (skipped when not root: only root can chown)",

@@ -147,6 +147,12 @@ const APPROVE_KEYS = ["trust", "autoApprove", "alwaysAllow"] as const;
  */
 const HTTP_KEYS = ["url", "httpUrl", "serverUrl", "headers", "type"] as const;
 
+const httpRemoved = (key: string, was: string) =>
+  `removed \`${key}\`${was} from baton's entry: it belongs to an HTTP server, and baton now runs as a command (stdio)`;
+
+/** Codex's keys of an HTTP server (`url` with a bearer token or headers), removed the same way. */
+const CODEX_HTTP_KEYS = ["url", "bearer_token_env_var", "http_headers", "env_http_headers"];
+
 /** The variables by which baton finds its ledger; a host that drops the environment gets them in its entry. */
 const LEDGER_VARIABLES = ["BATON_HOME", "BATON_DATABASE_URL"] as const;
 
@@ -216,6 +222,11 @@ export function planInstallMcp(options: InstallMcpOptions): InstallPlan {
       plan.notices.push({ host: name, message: `${message} (${displayPath(path)})` });
     const changed = (key: string, was: string, now: string | undefined) => {
       // A URL with a password the user wrote into the entry is not printed.
+      if (now === undefined && CODEX_HTTP_KEYS.includes(key)) {
+        // An address or a header may hold a token: the key's name only.
+        notice(httpRemoved(key, ""));
+        return;
+      }
       const shown = hidesSecret(was) ? "a URL with a password" : was;
       const why = LEDGER_VARIABLES.some((v) => key.endsWith(`.${v}`))
         ? " (it follows the installer's environment, D150)"
@@ -227,6 +238,7 @@ export function planInstallMcp(options: InstallMcpOptions): InstallPlan {
     let after: string;
     if (host.format === "toml") {
       const table: Record<string, TomlEdit> = { ...(entry as Record<string, TomlValue>) };
+      for (const key of CODEX_HTTP_KEYS) table[key] = null;
       if (!host.passesEnvironment) {
         // Baton's ledger variables follow the installer's environment: set, changed or removed (D150).
         table[host.envKey] = Object.fromEntries(LEDGER_VARIABLES.map((v) => [v, ledger.env[v] ?? null]));
@@ -273,9 +285,7 @@ export function planInstallMcp(options: InstallMcpOptions): InstallPlan {
           after = setAt(path, after, [...location, key], undefined);
           // A header or an address may hold a token: only the key's name is said.
           const was = key === "type" ? ` (was ${JSON.stringify(old)})` : "";
-          notice(
-            `removed \`${key}\`${was} from baton's entry: it belongs to an HTTP server, and baton now runs as a command (stdio)`,
-          );
+          notice(httpRemoved(key, was));
         }
       }
       for (const [key, value] of Object.entries(vars)) {
