@@ -77,6 +77,30 @@ describe("issue 17: a stop whose daemon dies before it records the outcome", () 
     expect(readFileSync(termLog, "utf8")).toBe("TERM\n");
   });
 
+  it("a stop the CLI makes itself, its daemon killed while it holds the stop, is made again with a new daemon (stranger s17h F1)", async () => {
+    const home = newHome();
+    // The daemon holds each stop request it takes (BATON_TEST_STOP_DELAY_MS) before making it.
+    const { id, termLog } = await startTrapping(home, { ...NO_SEAM, BATON_TEST_STOP_DELAY_MS: "60000" });
+    const daemon = daemonPid(home)!;
+    // BATON_DIRECT: this process runs stop_job and asks the daemon to stop the job (what a thin
+    // client does once its own daemon went away, and the library's host); the daemons it starts
+    // have no seam.
+    const stopping = cliAsync(home, ["stop", id, "--json"], {
+      env: { ...NO_SEAM, BATON_TEST_STOP_DELAY_MS: "0", BATON_DIRECT: "1" },
+    });
+    await new Promise((r) => setTimeout(r, 1500)); // the request is taken and held
+    expect(existsSync(termLog), "not signalled yet").toBe(false);
+    process.kill(daemon, "SIGKILL");
+    await until("the daemon to die", () => !alive(daemon));
+
+    // Was: STORE_UNAVAILABLE "the daemon went away", exit 5, no request id, the stop's fate unknown.
+    const stopped = await stopping;
+    expect(stopped.code, `${stopped.stdout}${stopped.stderr}`).toBe(0);
+    expect(JSON.parse(stopped.stdout).data).toMatchObject({ id, state: "cancelled", outcome: "cancelled" });
+    expect(cli(home, ["wait", id, "--timeout", "30s"], { env: NO_SEAM }).code).toBe(130);
+    expect(readFileSync(termLog, "utf8")).toBe("TERM\n");
+  });
+
   it("a forced stop (no exit code can be written) is recorded cancelled by the next daemon too", async () => {
     const home = newHome();
     const { id, termLog } = await startTrapping(home, SEAM);

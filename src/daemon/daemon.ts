@@ -58,6 +58,8 @@ const LOCK_TTL_MS = 15_000;
  * work committed, so a test can kill the daemon between the commit and the answer (R-32).
  */
 const answerDelayMs = Number(process.env.BATON_TEST_ANSWER_DELAY_MS ?? 0) || 0;
+/** Test seam: how long a `stop` request is held after it is taken, before the stop is made. */
+const stopDelayMs = Number(process.env.BATON_TEST_STOP_DELAY_MS ?? 0) || 0;
 
 /** Runs one thin-client CLI call inside the daemon (provided by the CLI that starts the daemon). */
 export type CliServer = (
@@ -299,6 +301,7 @@ export async function runDaemon(options: DaemonOptions): Promise<number> {
           if (pastDeadline(params)) throw late("stop", params);
           const keepAlive = acknowledge(socket, request.id, params);
           try {
+            if (stopDelayMs > 0) await new Promise((r) => setTimeout(r, stopDelayMs));
             const stopId = typeof params.stopId === "string" ? params.stopId : undefined;
             const job = await supervisor.stop(String(params.jobId), params.force === true, stopId);
             send(socket, { id: request.id, ok: true, data: { id: job.id } });

@@ -94,7 +94,23 @@ export class LocalCommandHost implements CommandHost {
     }
   }
 
+  /**
+   * A daemon that dies under the stop (killed) is replaced and asked again under the same `stopId`:
+   * a stop is idempotent (D148), and giving up would leave its caller unable to tell whether the
+   * job was stopped (stranger s17h: `STORE_UNAVAILABLE` "the daemon went away", the job ran on).
+   */
   async stop(jobId: string, force: boolean, stopId?: string): Promise<void> {
+    for (let tries = 1; ; tries++) {
+      try {
+        await this.stopOnce(jobId, force, stopId);
+        return;
+      } catch (error) {
+        if ((error as { code?: string }).code !== "STORE_UNAVAILABLE" || tries >= 5) throw error;
+      }
+    }
+  }
+
+  private async stopOnce(jobId: string, force: boolean, stopId?: string): Promise<void> {
     await this.request("stop", { jobId, force, ...(stopId === undefined ? {} : { stopId }) }, (taken) =>
       taken
         ? {
