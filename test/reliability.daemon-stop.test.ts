@@ -148,6 +148,28 @@ describe("issue 17: a stop whose daemon dies before it records the outcome", () 
     expect(alive(wrapper)).toBe(false);
   });
 
+  it("a stop taken by a starting daemon before it re-attached to the job of a dead daemon signals it and keeps its exit code (stranger F2)", async () => {
+    const home = newHome();
+    const { id, termLog } = await startTrapping(home, NO_SEAM);
+    const daemon = daemonPid(home)!;
+    process.kill(daemon, "SIGKILL");
+    await until("the daemon to die", () => !alive(daemon));
+
+    // The stop starts a new daemon whose re-attach is held 2 s (BATON_TEST_REATTACH_DELAY_MS): it
+    // takes the stop first. Was: it recorded the job cancelled at once, "its daemon (<the dead
+    // one>) ends the process", and the attempt lost the command's exit code.
+    const started = Date.now();
+    const stopped = cliJson(home, ["stop", id], {
+      env: { ...NO_SEAM, BATON_TEST_REATTACH_DELAY_MS: "2000" },
+    });
+    expect(stopped).toMatchObject({ state: "cancelled", outcome: "cancelled" });
+    expect(readFileSync(termLog, "utf8")).toBe("TERM\n");
+    expect(Date.now() - started, "ended within the held re-attach and the grace").toBeLessThan(15_000);
+    expect(readFileSync(attempt(home, id, "exit"), "utf8").trim()).toBe("143");
+    expect(attemptRows(home, id).map((a) => [a.outcome, a.exit_code])).toEqual([["cancelled", 143]]);
+    expect(String(jobRow(home, id).error)).not.toContain("ends the process");
+  });
+
   it("a plain stop leaves the command's exit file", async () => {
     const home = newHome();
     const { id, termLog } = await startTrapping(home, NO_SEAM);

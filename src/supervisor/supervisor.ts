@@ -69,6 +69,9 @@ const launchDelayMs = Number(process.env.BATON_TEST_LAUNCH_DELAY_MS ?? 0) || 0;
  */
 const recordDelayMs = Number(process.env.BATON_TEST_RECORD_DELAY_MS ?? 0) || 0;
 
+/** A fault-injection seam, off by default: hold a starting daemon's re-attach this long (D148 follow-up). */
+const reattachDelayMs = Number(process.env.BATON_TEST_REATTACH_DELAY_MS ?? 0) || 0;
+
 /** How a forced stop is recorded, so the daemon running the job on another host kills at once too. */
 const FORCED_STOP = "stopped by user (SIGKILL)";
 
@@ -166,6 +169,7 @@ export class Supervisor {
   /** Set once {@link shutdown} is done: outcomes still waiting for the store stop trying. */
   private shutDown = false;
   private ticking: Promise<void> | undefined;
+  private reattaching: Promise<void> | undefined;
   private again = false;
   private heartbeatTimer: Timer | undefined;
   private livenessTimer: Timer | undefined;
@@ -204,6 +208,7 @@ export class Supervisor {
 
   /** Begin heartbeats and liveness checks; re-attach to commands a previous daemon left running. */
   async start(): Promise<void> {
+    if (reattachDelayMs > 0) await sleep(reattachDelayMs);
     await this.reattach();
     this.heartbeatTimer = every(this.o.heartbeatMs, () => void this.heartbeatAll(), { unref: true });
     // Processes started by an earlier daemon are not our children: check them twice a second.
@@ -446,7 +451,17 @@ export class Supervisor {
    * names the stop call, kept with the stop in the attempt folder (D148).
    */
   async stop(jobId: string, force: boolean, stopId?: string): Promise<Job> {
-    const t = this.tracked.get(jobId);
+    let t = this.tracked.get(jobId);
+    if (t === undefined) {
+      const seen = await this.o.engine.get(jobId);
+      if (seen.state === "running" && seen.leaseOwner !== null && ownerGone(seen.leaseOwner)) {
+        // Its daemon (of this host) died and this one has not re-attached to it yet (a stop taken
+        // while it starts): re-attach first, then stop it here, so its process is signalled now
+        // and its exit code recorded, not left to a dead daemon (D148 follow-up).
+        await this.reattach();
+        t = this.tracked.get(jobId);
+      }
+    }
     if (t === undefined) {
       const job = await this.o.engine.get(jobId);
       if (job.state === "running") {
@@ -646,7 +661,15 @@ export class Supervisor {
   }
 
   /** Take over commands whose daemon died: re-attach to live ones, record the ones that ended. */
-  async reattach(): Promise<void> {
+  reattach(): Promise<void> {
+    // One at a time: two passes at once would both take over the same command.
+    this.reattaching ??= this.reattachAll().finally(() => {
+      this.reattaching = undefined;
+    });
+    return this.reattaching;
+  }
+
+  private async reattachAll(): Promise<void> {
     const running = await this.o.engine.list(
       { states: ["running"], includeArchived: true },
       { limit: 100_000 },
