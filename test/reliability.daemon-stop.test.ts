@@ -178,6 +178,10 @@ describe("issue 17: a stop whose daemon dies before it records the outcome", () 
     expect(readFileSync(termLog, "utf8")).toBe("TERM\n");
     expect(readFileSync(attempt(home, id, "exit"), "utf8").trim()).toBe("143");
     expect(existsSync(attempt(home, id, "exit.tmp"))).toBe(false);
-    expect(cli(home, ["wait", id, "--timeout", "30s"], { env: NO_SEAM }).code).toBe(130);
+    // wait exits 130 for a stopped job and says so, with the command's own code (stranger F5).
+    const waited = cli(home, ["wait", id, "--timeout", "30s"], { env: NO_SEAM });
+    expect(waited.code).toBe(130);
+    expect(waited.stdout).toBe(`${id} (${id.slice(-6)})  cancelled  exit 130  (command exited 143)\n`);
+    expect(JSON.parse(cli(home, ["wait", id, "--json"], { env: NO_SEAM }).stdout).data.exitCode).toBe(143);
   });
 });

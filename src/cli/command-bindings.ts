@@ -42,6 +42,17 @@ export function jobExitCode(state: string, exitCode: number | undefined): number
   return succeeded ? 0 : 1;
 }
 
+/**
+ * How `wait` and `run --wait` print a finished job: `<id> (<short id>)  <state>  exit <code this
+ * call exits with>`, and the command's own code after it when that differs (a stopped command
+ * that exited 143: `cancelled  exit 130  (command exited 143)`).
+ */
+function outcomeLine(id: string, state: string, exitCode: number | undefined): string {
+  const code = jobExitCode(state, exitCode);
+  const own = typeof exitCode === "number" && exitCode !== code ? `  (command exited ${exitCode})` : "";
+  return `${id} (${shortId(id)})  ${state}  exit ${code}${own}\n`;
+}
+
 /** Wait without a bound (or up to `timeoutMs`), in daemon long-polls of ≤ 45 s. */
 async function waitLoop(
   ctx: CliContext,
@@ -215,7 +226,7 @@ export const commandBindings: CliBinding[] = [
         const r = await waitLoop(ctx, d.id, undefined);
         const exitCode = jobExitCode(r.state, r.exitCode);
         if (ctx.mode.json) io().out(`${JSON.stringify({ ok: true, data: { ...d, ...r, exitCode } })}\n`);
-        else io().out(`${d.id} (${shortId(d.id)})  ${r.state}  exit ${exitCode}\n`);
+        else io().out(outcomeLine(d.id, r.state, r.exitCode));
         return exitCode;
       }
       return undefined;
@@ -421,8 +432,7 @@ export const commandBindings: CliBinding[] = [
           );
       if (ctx.mode.json) io().out(`${JSON.stringify({ ok: true, data: { id: d.id, ...r } })}\n`);
       // As `run --wait` says it: which job, how it ended, the code this exits with (D113).
-      else if (r.finished)
-        io().out(`${d.id} (${shortId(d.id)})  ${r.state}  exit ${jobExitCode(r.state, r.exitCode)}\n`);
+      else if (r.finished) io().out(outcomeLine(d.id, r.state, r.exitCode));
       else
         io().err(
           `baton: ${d.id} ${isTerminal(r.state as JobState) ? `is ${r.state}; its hooks and notifications have not finished` : `is still ${r.state}`}: gave up waiting (exit ${WAIT_GAVE_UP}); wait again to go on\n`,
