@@ -2,7 +2,7 @@
  * The {@link CommandHost} front-ends hand to the command operations: the run files of the data
  * dir plus the daemon, started on demand.
  */
-import { existsSync } from "node:fs";
+import { existsSync, statfsSync } from "node:fs";
 import type { CommandHost, DaemonStatus, LogStreamName } from "../ops/operation.js";
 import type { LogChunk } from "../supervisor/run-dir.js";
 import {
@@ -84,14 +84,9 @@ export class LocalCommandHost implements CommandHost {
         : `${queued.length === 1 ? "Job" : "Jobs"} ${ids} ${queued.length === 1 ? "is" : "are"} queued (in the ledger) and will run ` +
           `when this daemon resumes or another replaces it: do not run ${queued.length === 1 ? "it" : "them"} again; ` +
           `follow ${queued.length === 1 ? "it" : "them"} with ${hint}.`;
-    for (let tries = 1; ; tries++) {
-      try {
-        await this.request("wake", {}, () => ({ said, details: { jobIds: [...queued] } }));
-        return;
-      } catch (error) {
-        if ((error as { code?: string }).code !== "STORE_UNAVAILABLE" || tries >= 3) throw error;
-      }
-    }
+    await replacedOnLoss(3, () =>
+      this.request("wake", {}, () => ({ said, details: { jobIds: [...queued] } })),
+    );
   }
 
   /**
@@ -100,14 +95,7 @@ export class LocalCommandHost implements CommandHost {
    * job was stopped (stranger s17h: `STORE_UNAVAILABLE` "the daemon went away", the job ran on).
    */
   async stop(jobId: string, force: boolean, stopId?: string): Promise<void> {
-    for (let tries = 1; ; tries++) {
-      try {
-        await this.stopOnce(jobId, force, stopId);
-        return;
-      } catch (error) {
-        if ((error as { code?: string }).code !== "STORE_UNAVAILABLE" || tries >= 5) throw error;
-      }
-    }
+    await replacedOnLoss(5, () => this.stopOnce(jobId, force, stopId));
   }
 
   private async stopOnce(jobId: string, force: boolean, stopId?: string): Promise<void> {
@@ -201,13 +189,19 @@ export class LocalCommandHost implements CommandHost {
     return record === undefined ? undefined : { pid: record.pid };
   }
 
+  /**
+   * Read, never written: a "why waiting" answer must not write a probe file on every call (the
+   * dashboard asks for each job it shows). A disk with no block left for an unprivileged writer is
+   * full; one that fills between this and the daemon's start is the daemon's STORAGE_FULL to log.
+   */
   homeFull(): string | undefined {
+    let free: number;
     try {
-      checkWritable(this.home);
-      return undefined;
-    } catch (error) {
-      return (error as { code?: string }).code === "STORAGE_FULL" ? (error as Error).message : undefined;
+      free = statfsSync(this.home).bavail;
+    } catch {
+      return undefined; // no home yet: nothing of it is full
     }
+    return free === 0 ? `the disk holding BATON_HOME ${this.home} is full` : undefined;
   }
 
   async daemonStatus(): Promise<DaemonStatus> {
@@ -265,4 +259,19 @@ function closedError(): BatonError {
     "STORE_UNAVAILABLE",
     "this baton process is shutting down: call again once it is back",
   );
+}
+
+/**
+ * Run a daemon request; when its daemon went away under it (killed: STORE_UNAVAILABLE), run it
+ * again, up to `tries` times in all, with the daemon `ensureDaemon` starts. Only for requests that
+ * are idempotent (a wake; a stop under its stop id, D148).
+ */
+async function replacedOnLoss<T>(tries: number, call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if ((error as { code?: string }).code !== "STORE_UNAVAILABLE" || attempt >= tries) throw error;
+    }
+  }
 }
