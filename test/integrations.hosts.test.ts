@@ -452,6 +452,25 @@ describe.runIf(process.platform === "linux")(
       expect(result.stdout + result.stderr).not.toContain("secret");
     });
 
+    it("Codex's HTTP keys as sub-tables, bearer_token and oauth_resource leave baton's entry too (stranger s21i: Codex refuses them on a stdio server)", () => {
+      const b = box();
+      b.write(
+        ".codex/config.toml",
+        `[mcp_servers.baton]\nurl = "http://127.0.0.1:7737/mcp"\nbearer_token = "secret1"\noauth_resource = "r"\n\n` +
+          `[mcp_servers.baton.http_headers]\nAuthorization = "Bearer secret2"\n\n` +
+          `[mcp_servers.baton.env_http_headers]\nX = "SECRET_VAR"\n\n[mcp_servers.docs]\ncommand = "docs"\n`,
+      );
+      const result = b.install(["--host", "codex"]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(b.read(".codex/config.toml")).toBe(
+        `[mcp_servers.baton]\ncommand = "baton"\nargs = ["mcp"]\n\n[mcp_servers.docs]\ncommand = "docs"\n`,
+      );
+      for (const key of ["url", "bearer_token", "oauth_resource", "http_headers", "env_http_headers"])
+        expect(result.stdout).toContain(`note: codex: removed \`${key}\` from baton's entry`);
+      expect(result.stdout + result.stderr).not.toMatch(/secret|SECRET/);
+      expect(b.install(["--host", "codex"]).stdout).toContain("unchanged");
+    });
+
     const root = process.getuid?.() === 0;
     it.skipIf(!root)(
       "issue 21b F3: as root with another user's HOME, a rewritten config keeps its owner and new folders and files get the folder's owner (skipped when not root: only root can chown)",

@@ -151,7 +151,14 @@ const httpRemoved = (key: string, was: string) =>
   `removed \`${key}\`${was} from baton's entry: it belongs to an HTTP server, and baton now runs as a command (stdio)`;
 
 /** Codex's keys of an HTTP server (`url` with a bearer token or headers), removed the same way. */
-const CODEX_HTTP_KEYS = ["url", "bearer_token_env_var", "http_headers", "env_http_headers"];
+const CODEX_HTTP_KEYS = [
+  "url",
+  "bearer_token_env_var",
+  "bearer_token",
+  "http_headers",
+  "env_http_headers",
+  "oauth_resource",
+];
 
 /** The variables by which baton finds its ledger; a host that drops the environment gets them in its entry. */
 const LEDGER_VARIABLES = ["BATON_HOME", "BATON_DATABASE_URL"] as const;

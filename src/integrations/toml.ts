@@ -480,6 +480,10 @@ export function upsertTomlTable(
         changed(key, oneLine(current!), undefined);
         out.splice(found, span);
         end -= span;
+      } else {
+        // Written as its own sub-table (`[mcp_servers.baton.http_headers]`): that section goes.
+        const removed = removeSubTable(out, [...table, key], end);
+        if (removed !== undefined) changed(key, removed, undefined);
       }
       continue;
     }
@@ -518,4 +522,26 @@ export function upsertTomlTable(
     end -= span - 1;
   }
   return finish(out);
+}
+
+/**
+ * Remove the section of sub-table `name` and of its own sub-tables, found at or after line `from`
+ * (past its parent's keys); its lines joined as the old value, or undefined when there is none.
+ */
+function removeSubTable(lines: string[], name: readonly string[], from: number): string | undefined {
+  const found = headers(lines);
+  const at = found.findIndex((h, i) => i >= from && h !== undefined && same(h, name));
+  if (at === -1) return undefined;
+  let next = at + 1;
+  while (next < lines.length) {
+    const h = found[next];
+    if (h !== undefined && !(h.length > name.length && same(h.slice(0, name.length), name))) break;
+    next++;
+  }
+  // The blank lines before the next table stay as its separation.
+  while (next > at + 1 && lines[next - 1]!.trim() === "") next--;
+  const old = lines.slice(at, next).join(" ");
+  const before = at > 0 && lines[at - 1]!.trim() === "" ? 1 : 0;
+  lines.splice(at - before, next - at + before);
+  return old;
 }
