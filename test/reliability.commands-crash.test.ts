@@ -216,15 +216,22 @@ describe("R-08 nothing is left running forever", () => {
     );
 
     expect(cli(home, ["daemon", "start"]).code).toBe(0);
-    // Long before any lease would expire (minutes).
-    await until("both to be recorded", () =>
-      [unseen!, unstarted!].every((id) => TERMINAL.includes(jobRow(home, id).state)),
+    // Long before any lease would expire (minutes). The one that never started goes back to the
+    // queue without spending its attempt, and runs (it was recorded crashed, and failed, before).
+    await until(
+      "both to be recorded",
+      () =>
+        TERMINAL.includes(jobRow(home, unseen!).state) &&
+        attemptRows(home, unstarted).length === 2 &&
+        processRecords(home).some((r) => r.jobId === unstarted && r.attempt === 2),
     );
     expect(attemptRows(home, unseen)[0]).toMatchObject({ outcome: "crashed", exit_code: null });
-    expect(attemptRows(home, unstarted)[0]!.outcome).toBe("crashed");
+    expect(attemptRows(home, unstarted).map((a) => a.outcome)).toEqual(["released", null]);
     expect(attemptRows(home, unstarted)[0]!.error).toContain("before the command started");
+    expect(jobRow(home, unstarted!)).toMatchObject({ state: "running", attempts: 1 });
     expect(jobRow(home, survivor!).state).toBe("running");
-    expect(cliJson(home, ["daemon", "status"]).runningJobs).toBe(1);
+    expect(cliJson(home, ["daemon", "status"]).runningJobs).toBe(2);
+    expect(cliJson(home, ["stop", unstarted!]).state).toBe("cancelled");
 
     // A command the new daemon re-attached to (not its child) that dies is noticed too.
     process.kill(-byJob.get(survivor!)!.pid, "SIGKILL");

@@ -140,11 +140,17 @@ async function follow(
   drain(true);
 }
 
-/** `--json` of a follow ends with the outcome, as one envelope line. */
+/**
+ * `--json` of a follow ends with the outcome, as one envelope line. In every `--json` outcome
+ * (`wait`, `run --wait`, `run -f`) `exitCode` is the command's own code (absent when it left none)
+ * and `exitsWith` the code this call exits with (D151).
+ */
 function printOutcome(ctx: CliContext, id: string, r: { state: string; exitCode?: number }): number {
   const code = jobExitCode(r.state, r.exitCode);
   if (ctx.mode.json)
-    io().out(`${JSON.stringify({ ok: true, data: { id, state: r.state, exitCode: code } })}\n`);
+    io().out(
+      `${JSON.stringify({ ok: true, data: { id, state: r.state, exitCode: r.exitCode, exitsWith: code } })}\n`,
+    );
   return code;
 }
 
@@ -224,10 +230,10 @@ export const commandBindings: CliBinding[] = [
       }
       if (o.wait === true) {
         const r = await waitLoop(ctx, d.id, undefined);
-        const exitCode = jobExitCode(r.state, r.exitCode);
-        if (ctx.mode.json) io().out(`${JSON.stringify({ ok: true, data: { ...d, ...r, exitCode } })}\n`);
+        const exitsWith = jobExitCode(r.state, r.exitCode);
+        if (ctx.mode.json) io().out(`${JSON.stringify({ ok: true, data: { ...d, ...r, exitsWith } })}\n`);
         else io().out(outcomeLine(d.id, r.state, r.exitCode));
-        return exitCode;
+        return exitsWith;
       }
       return undefined;
     },
@@ -430,14 +436,15 @@ export const commandBindings: CliBinding[] = [
             d.id,
             timeout === undefined ? undefined : parseTimerDuration(timeout, "--timeout"),
           );
-      if (ctx.mode.json) io().out(`${JSON.stringify({ ok: true, data: { id: d.id, ...r } })}\n`);
+      const exitsWith = r.finished ? jobExitCode(r.state, r.exitCode) : WAIT_GAVE_UP;
+      if (ctx.mode.json) io().out(`${JSON.stringify({ ok: true, data: { id: d.id, ...r, exitsWith } })}\n`);
       // As `run --wait` says it: which job, how it ended, the code this exits with (D113).
       else if (r.finished) io().out(outcomeLine(d.id, r.state, r.exitCode));
       else
         io().err(
           `baton: ${d.id} ${isTerminal(r.state as JobState) ? `is ${r.state}; its hooks and notifications have not finished` : `is still ${r.state}`}: gave up waiting (exit ${WAIT_GAVE_UP}); wait again to go on\n`,
         );
-      return r.finished ? jobExitCode(r.state, r.exitCode) : WAIT_GAVE_UP;
+      return exitsWith;
     },
   },
   {

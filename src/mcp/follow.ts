@@ -9,6 +9,7 @@ import type { McpServer, ServerContext } from "@modelcontextprotocol/server";
 import { isTerminal } from "../core/states.js";
 import { getOperation } from "../ops/catalogue.js";
 import { resolveJob, withProjectRoot } from "../ops/common.js";
+import { latestAttemptNumber } from "../ops/commands.js";
 import { invoke } from "../ops/invoke.js";
 import { boundWaits } from "../ops/wire.js";
 import type { Operation, OpContext } from "../ops/operation.js";
@@ -93,7 +94,7 @@ export async function withProgress<T>(
       let message = "waiting";
       if (typeof input.id === "string") {
         const job = await resolveJob(context, input.id, withProjectRoot(op.input, scope, context));
-        const line = lastLine(context, job.id, job.attempts);
+        const line = lastLine(context, job.id, await latestAttemptNumber(context, job));
         message = `${job.state}${isTerminal(job.state) ? "" : ` for ${Math.round((Date.now() - started) / 1000)} s`}${line === undefined ? "" : `: ${line}`}`;
       }
       const progress = Math.round((Date.now() - started) / 100) / 10;

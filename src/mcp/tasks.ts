@@ -31,7 +31,7 @@ import { getOperation } from "../ops/catalogue.js";
 import { invoke } from "../ops/invoke.js";
 import type { Operation, OpContext } from "../ops/operation.js";
 import type { WaitAnswer } from "../ops/commands.js";
-import { waitAnswers } from "../ops/commands.js";
+import { latestAttemptNumber, waitAnswers } from "../ops/commands.js";
 import { ledgerChange } from "../ops/settled.js";
 import { whyWaiting } from "../ops/waiting.js";
 import { lastLine } from "./follow.js";
@@ -108,7 +108,7 @@ function textResult(data: Record<string, unknown>, isError: boolean): CallToolRe
  */
 async function workingMessage(context: OpContext, job: Job): Promise<string> {
   if (job.state === "running") {
-    const line = lastLine(context, job.id, job.attempts);
+    const line = lastLine(context, job.id, await latestAttemptNumber(context, job));
     return line === undefined ? "running" : `running: ${line}`;
   }
   if (isTerminal(job.state)) return `${job.state}; its hooks and notifications are still running`;
@@ -153,7 +153,7 @@ async function viewFrom(
   if (!withResult) return ended;
   const summary = (fresh.result as { summary?: unknown } | null)?.summary;
   let log: string | undefined;
-  const attempt = Math.max(1, fresh.attempts);
+  const attempt = Math.max(1, await latestAttemptNumber(context, fresh));
   if (context.commands?.hasLog(fresh.id, attempt) === true) {
     try {
       log = context.commands.readLog(fresh.id, attempt, "output", RESULT_LOG_LINES);

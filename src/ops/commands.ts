@@ -192,6 +192,14 @@ function waitingFor(job: Job, now: number): "agent" | "dependencies" | "due time
   return runsProcess(job.type) ? "run slot" : "agent";
 }
 
+/**
+ * The number of a job's latest attempt, which names its run folder (0 before its first claim).
+ * Not `job.attempts`: that is the retry budget spent, which a release gives back.
+ */
+export async function latestAttemptNumber(ctx: OpContext, job: Job): Promise<number> {
+  return (await latestAttempt(ctx, job))?.n ?? 0;
+}
+
 /** The exit code of a job's latest attempt, if it has one. */
 export async function lastExitCode(ctx: OpContext, job: Job): Promise<number | undefined> {
   return (await latestAttempt(ctx, job))?.exitCode ?? undefined;
@@ -518,11 +526,12 @@ export const stopJob = defineOperation({
     // This call's name, kept by the daemon with the stop (D148): repeated under the same request id
     // after its daemon died, it learns that the job it finds cancelled was stopped by it.
     const stopId = ctx.requestId ?? `stop-${randomUUID()}`;
-    const finished = (done: Job) =>
+    const finished = async (done: Job) =>
       stopAnswer(
         done.id,
         done.state,
-        done.state === "cancelled" && ctx.commands?.stoppedBy?.(done.id, done.attempts) === stopId
+        done.state === "cancelled" &&
+          ctx.commands?.stoppedBy?.(done.id, await latestAttemptNumber(ctx, done)) === stopId
           ? "cancelled"
           : "already_finished",
       );

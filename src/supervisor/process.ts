@@ -181,6 +181,41 @@ export function wrapperIn(dir: string): { pid: number; startTime: string } | und
   return at >= 0 && args[at + 1] === dir ? { pid, startTime } : undefined;
 }
 
+/**
+ * The pid of a live wrapper started in `dir` that has not written its pid file yet: a daemon killed
+ * just after starting it leaves a wrapper the next daemon must not take for "never started" (it
+ * would start the command a second time). Found by its arguments (`baton-run <dir>`) in /proc, or
+ * `ps` elsewhere; undefined when there is none.
+ */
+export function wrapperStarting(dir: string): number | undefined {
+  if (process.platform !== "linux") {
+    try {
+      const lines = execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).split("\n");
+      const line = lines.find((l) => l.includes(` baton-run ${dir} `));
+      return line === undefined ? undefined : Number(line.trim().split(/\s+/)[0]);
+    } catch {
+      return undefined;
+    }
+  }
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
+  } catch {
+    return undefined;
+  }
+  for (const pid of pids) {
+    let args: string[];
+    try {
+      args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue; // ended meanwhile, or not ours to read
+    }
+    const at = args.indexOf("baton-run");
+    if (at >= 0 && args[at + 1] === dir && isSameProcess(Number(pid), "unknown")) return Number(pid);
+  }
+  return undefined;
+}
+
 /** This machine's name for daemon owners, affinity and the host registry: BATON_HOSTNAME, else os.hostname(). */
 export function hostName(env: NodeJS.ProcessEnv = process.env): string {
   const name = env.BATON_HOSTNAME;

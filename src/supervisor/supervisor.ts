@@ -25,6 +25,7 @@ import {
   signalGroup,
   startDetached,
   wrapperIn,
+  wrapperStarting,
 } from "./process.js";
 import {
   attemptDir,
@@ -46,10 +47,6 @@ import {
 } from "./run-dir.js";
 import type { ProcessRecord } from "./run-dir.js";
 
-/**
- * A fault-injection seam, off by default: hold each launch this long after the command's process
- * started and before its process.json is written, so a test can kill the daemon in that window.
- */
 /** Why a process could not be started, in words that name what to fix. */
 function spawnReason(error: unknown, payload: CommandPayload): string {
   const code = (error as NodeJS.ErrnoException).code;
@@ -61,7 +58,17 @@ function spawnReason(error: unknown, payload: CommandPayload): string {
   return (error as Error).message;
 }
 
+/**
+ * A fault-injection seam, off by default: hold each launch this long after the command's process
+ * started and before its process.json is written, so a test can kill the daemon in that window.
+ */
 const launchDelayMs = Number(process.env.BATON_TEST_LAUNCH_DELAY_MS ?? 0) || 0;
+
+/**
+ * A fault-injection seam, off by default: hold each launch this long after its claim and before
+ * anything of it is written or started, so a test can stop the job, or kill the daemon, in that window.
+ */
+const prestartDelayMs = Number(process.env.BATON_TEST_PRESTART_DELAY_MS ?? 0) || 0;
 
 /**
  * A fault-injection seam, off by default: hold the recording of each attempt's end this long after
@@ -170,6 +177,10 @@ export class Supervisor {
   private shutDown = false;
   private ticking: Promise<void> | undefined;
   private reattaching: Promise<void> | undefined;
+  /** Jobs claimed here whose launch has not ended yet (their process may not exist). */
+  private readonly launching = new Map<string, Promise<void>>();
+  /** Stops taken for jobs not tracked yet: a launch or a re-attach ends them before they start. */
+  private readonly pendingStops = new Map<string, { force: boolean; stopId: string | undefined }>();
   private again = false;
   private heartbeatTimer: Timer | undefined;
   private livenessTimer: Timer | undefined;
@@ -262,7 +273,13 @@ export class Supervisor {
         ...(this.o.affinities === undefined ? {} : { affinities: this.o.affinities }),
       });
       if (claimed === undefined) return;
-      await this.launch(claimed.job, claimed.attempt, claimed.token);
+      const launched = this.launch(claimed.job, claimed.attempt, claimed.token);
+      this.launching.set(claimed.job.id, launched);
+      try {
+        await launched;
+      } finally {
+        this.launching.delete(claimed.job.id);
+      }
     }
   }
 
@@ -292,6 +309,10 @@ export class Supervisor {
       await this.notStarted(job, attempt, token, refused, true);
       return;
     }
+    if (prestartDelayMs > 0) await sleep(prestartDelayMs);
+    // A stop taken since the claim ends it here, before it starts (not a process started after its
+    // job was recorded cancelled, ended a second later); so does a stop recorded in the ledger.
+    if (await this.stoppedBeforeStart(job, attempt, token, dir)) return;
     try {
       // Before the process exists: a daemon killed from here on leaves its successor the token.
       saveLaunch(dir, { token, owner: this.o.owner, startedAt: Date.now() });
@@ -349,19 +370,26 @@ export class Supervisor {
    * An attempt whose process could not be started ends as one that ran: its failure is recorded,
    * then its kind's `finished` runs (a task's hooks, notifications, lock and `settled` event).
    */
-  private async notStarted(
+  private notStarted(
     job: Job,
     attempt: number,
     token: string,
     error: string,
     noRetry: boolean,
   ): Promise<void> {
-    const failed = await this.o.engine.fail(job.id, { token, error, ...(noRetry ? { noRetry } : {}) });
+    return this.endedUnstarted(job, attempt, () =>
+      this.o.engine.fail(job.id, { token, error, ...(noRetry ? { noRetry } : {}) }),
+    );
+  }
+
+  /** An attempt that ends before its process started: `record` writes how; then as {@link notStarted}. */
+  private async endedUnstarted(job: Job, attempt: number, record: () => Promise<Job>): Promise<void> {
+    const ended = await record();
     const kind = this.kindOf(job);
     if (kind?.finished !== undefined) {
       try {
         await kind.finished(
-          failed,
+          ended,
           attempt,
           attemptDir(this.o.home, job.id, attempt),
           loadEnv(this.o.home, job.id),
@@ -370,8 +398,54 @@ export class Supervisor {
         this.o.log?.(`after ${job.id} finished: ${(e as Error).message}`);
       }
     }
-    if (isTerminal(failed.state)) deleteEnv(this.o.home, job.id);
-    this.o.onFinished?.(failed);
+    if (isTerminal(ended.state)) deleteEnv(this.o.home, job.id);
+    this.o.onFinished?.(ended);
+  }
+
+  /**
+   * Ends a claimed attempt before its process starts when it was stopped meanwhile: a stop taken
+   * by this daemon (recorded `cancelled` under the attempt's token, its stop id kept in
+   * ending.json so the stop's call, repeated, answers that it stopped it, D148), or a cancel
+   * recorded in the ledger by another caller. True when it ended it.
+   */
+  private async stoppedBeforeStart(job: Job, attempt: number, token: string, dir: string): Promise<boolean> {
+    const stop = this.pendingStops.get(job.id);
+    if (stop !== undefined) {
+      await this.endedUnstarted(job, attempt, () => this.cancelUnstarted(job, dir, stop, { token }));
+      return true;
+    }
+    let now: Job;
+    try {
+      now = await this.o.engine.get(job.id);
+    } catch {
+      return false; // the ledger cannot say: the claim stands, and the liveness check follows it
+    }
+    if (now.state === "running" && now.leaseOwner === this.o.owner) return false;
+    this.o.log?.(`${job.id} is ${now.state} since it was claimed here: not starting it`);
+    await this.endedUnstarted(job, attempt, async () => now);
+    return true;
+  }
+
+  /** Record a stop of an attempt whose process never started: `cancelled`, the stop kept in ending.json. */
+  private cancelUnstarted(
+    job: Job,
+    dir: string,
+    stop: { force: boolean; stopId: string | undefined },
+    lease: { token: string } | { force: true },
+  ): Promise<Job> {
+    const detail = `${stop.force ? FORCED_STOP : "stopped by user"} before its command started`;
+    try {
+      saveEnding(dir, {
+        ending: "stop",
+        detail,
+        force: stop.force,
+        at: Date.now(),
+        ...(stop.stopId === undefined ? {} : { stopId: stop.stopId }),
+      });
+    } catch (error) {
+      this.o.log?.(`could not write ending.json of ${job.id}: ${(error as Error).message}`);
+    }
+    return this.o.engine.cancel(job.id, { ...lease, actor: "user", error: detail });
   }
 
   private processStarted(job: Job, pid: number, attempt: number, recovered = false): Promise<unknown> {
@@ -453,17 +527,28 @@ export class Supervisor {
   async stop(jobId: string, force: boolean, stopId?: string): Promise<Job> {
     let t = this.tracked.get(jobId);
     if (t === undefined) {
-      const seen = await this.o.engine.get(jobId);
-      if (seen.state === "running" && seen.leaseOwner !== null && ownerGone(seen.leaseOwner)) {
-        // Its daemon (of this host) died and this one has not re-attached to it yet (a stop taken
-        // while it starts): re-attach first, then stop it here, so its process is signalled now
-        // and its exit code recorded, not left to a dead daemon (D148 follow-up).
-        await this.reattach();
-        t = this.tracked.get(jobId);
+      // Until the job is tracked, a launch or re-attach that reaches it before its process starts
+      // ends it as stopped (D151).
+      // The first of concurrent stops is the one recorded (a forced one replaces a plain one).
+      const earlier = this.pendingStops.get(jobId);
+      const mine = { force, stopId };
+      if (earlier === undefined || (force && !earlier.force)) this.pendingStops.set(jobId, mine);
+      try {
+        t = await this.untrackedStop(jobId);
+      } finally {
+        if (this.pendingStops.get(jobId) === mine) this.pendingStops.delete(jobId);
       }
     }
     if (t === undefined) {
       const job = await this.o.engine.get(jobId);
+      // Ended before its command started by this stop (its ending.json names it).
+      if (
+        isTerminal(job.state) &&
+        stopId !== undefined &&
+        loadEnding(attemptDir(this.o.home, jobId, (await this.o.engine.latestAttempts([jobId]))[0]?.n ?? 0))
+          ?.stopId === stopId
+      )
+        return job;
       if (job.state === "running") {
         // Another daemon runs it (another host or home on a shared ledger): the stop is recorded
         // in the ledger, and that daemon ends the process group within a second (SIGTERM, then
@@ -478,6 +563,35 @@ export class Supervisor {
     }
     this.end(t, "stop", force ? FORCED_STOP : "stopped by user", force, stopId);
     return t.job;
+  }
+
+  /**
+   * The tracked job a stop of an untracked one ends up with: the command this daemon is launching
+   * (once started), the command of a dead daemon of this host (once re-attached); undefined when
+   * it never started (ended by the pending stop) or runs elsewhere.
+   */
+  private async untrackedStop(jobId: string): Promise<Tracked | undefined> {
+    const deadline = Date.now() + 2_000;
+    for (;;) {
+      const launching = this.launching.get(jobId);
+      if (launching !== undefined) {
+        await launching.catch(() => undefined);
+        return this.tracked.get(jobId);
+      }
+      const seen = await this.o.engine.get(jobId);
+      const tracked = this.tracked.get(jobId);
+      if (tracked !== undefined || seen.state !== "running" || seen.leaseOwner === null) return tracked;
+      if (ownerGone(seen.leaseOwner)) {
+        // Its daemon (of this host) died and this one has not re-attached to it yet (a stop taken
+        // while it starts): re-attach first, then stop it here, so its process is signalled now
+        // and its exit code recorded, not left to a dead daemon (D148 follow-up).
+        await this.reattach();
+        return this.tracked.get(jobId);
+      }
+      // Claimed by this daemon a moment ago: its launch is about to be registered.
+      if (seen.leaseOwner !== this.o.owner || Date.now() > deadline) return undefined;
+      await sleep(10);
+    }
   }
 
   /** Suspend (SIGSTOP) or continue (SIGCONT) a running job's process group; false when not running here. */
@@ -752,10 +866,29 @@ export class Supervisor {
       await this.processStarted(job, wrapper.pid, attempt, true).catch(() => undefined);
       return record;
     }
+    if (!wrapperStarted(dir) && launch !== undefined && wrapperStarting(dir) !== undefined) {
+      // Started just as its daemon died: its pid file comes within moments.
+      const deadline = Date.now() + 5_000;
+      while (!wrapperStarted(dir) && wrapperStarting(dir) !== undefined && Date.now() < deadline)
+        await sleep(20);
+      if (wrapperStarted(dir)) return this.recoverUnrecorded(job, attempt, dir);
+    }
     if (!wrapperStarted(dir)) {
+      const lease = launch === undefined ? { force: true as const } : { token: launch.token };
+      const stop = this.pendingStops.get(job.id);
+      if (stop !== undefined) {
+        // The stop this daemon holds was meant for it: it never ran, and now never will.
+        await this.endedUnstarted(job, attempt, () => this.cancelUnstarted(job, dir, stop, lease)).catch(
+          () => undefined, // recovered by someone else meanwhile
+        );
+        return undefined;
+      }
+      // Its command never ran: the claim goes back to the queue without spending an attempt (a
+      // crash here failed a job that never started, and dead-lettered one with no retries left).
+      this.o.log?.(`${job.id}: the daemon that claimed it died before the command started; queued again`);
       await this.o.engine
-        .finish(job.id, "crashed", {
-          ...(launch === undefined ? { force: true } : { token: launch.token }),
+        .finish(job.id, "released", {
+          ...lease,
           actor: this.o.owner,
           error: "the daemon that claimed it died before the command started",
         })

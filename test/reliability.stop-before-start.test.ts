@@ -1,0 +1,187 @@
+/**
+ * Issue 17 (stranger s17h F3, F4): a job stopped, or its daemon killed, between its claim and the
+ * start of its command.
+ *
+ * - A stop taken by the daemon launching the job was recorded `cancelled` in the ledger at once
+ *   ("its daemon (<itself>) ends the process") while the launch went on: the command started after
+ *   its job was cancelled, and was killed a second later by the liveness check; a stop landing just
+ *   after the process started lost the command's exit code the same way.
+ * - A job whose daemon died after claiming it and before starting the command was recorded
+ *   crashed, "the daemon that claimed it died before the command started": `failed` (dead-lettered
+ *   with no retries left) for a command that never ran, and a stop made meanwhile answered
+ *   "already finished (failed): nothing to stop".
+ *
+ * The windows are made wide with seams (BATON_TEST_PRESTART_DELAY_MS holds each launch after its
+ * claim, BATON_TEST_LAUNCH_DELAY_MS after its process started); everything else is real: real
+ * daemons, real commands and signals, SIGKILL, a temp SQLite ledger.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { wrapperStarting } from "../src/supervisor/process.js";
+import {
+  alive,
+  attemptRows,
+  cli,
+  cliJson,
+  daemonPid,
+  jobRow,
+  newHome,
+  sleep,
+  until,
+} from "./helpers/supervisor.js";
+import type { Home } from "./helpers/supervisor.js";
+
+const attempt = (dir: string, id: string, n: number, name: string): string =>
+  join(dir, "runs", id, String(n), name);
+
+/**
+ * A command that answers SIGTERM by writing term.log and exiting 143, started by a daemon that
+ * holds it 3 s before tracking it (BATON_TEST_LAUNCH_DELAY_MS); resolves once its trap is set.
+ */
+async function startUntracked(): Promise<{ home: Home; id: string; termLog: string }> {
+  const home = newHome({ BATON_TEST_LAUNCH_DELAY_MS: "3000" });
+  const termLog = join(home.dir, "term.log");
+  const ready = join(home.dir, "ready");
+  const script = `trap 'echo TERM >> ${termLog}; exit 143' TERM; : > ${ready}; sleep 40 & wait`;
+  const { id } = cliJson(home, ["run", "--", "sh", "-c", script]);
+  await until("the command to set its trap", () => existsSync(ready));
+  return { home, id: id as string, termLog };
+}
+
+describe("issue 17: a stop, or a daemon's death, between a job's claim and its command's start", () => {
+  it("a stop taken while the daemon launches the job ends it before its command starts", async () => {
+    const home = newHome({ BATON_TEST_PRESTART_DELAY_MS: "3000" });
+    const started = join(home.dir, "started");
+    const { id } = cliJson(home, ["run", "--", "sh", "-c", `: > ${started}; sleep 30`]);
+    await until("the job to be claimed", () => jobRow(home, id).state === "running");
+
+    const stopped = cliJson(home, ["stop", id]);
+    expect(stopped).toMatchObject({ id, state: "cancelled", outcome: "cancelled" });
+    await sleep(4000); // past the held launch
+    // Was: the command started 3 s after its job was recorded cancelled.
+    expect(existsSync(started), "the command never started").toBe(false);
+    expect(existsSync(attempt(home.dir, id, 1, "pid")), "no wrapper was started").toBe(false);
+    expect(jobRow(home, id)).toMatchObject({ state: "cancelled" });
+    expect(attemptRows(home, id).map((a) => [a.outcome, a.exit_code])).toEqual([["cancelled", null]]);
+    expect(JSON.parse(readFileSync(attempt(home.dir, id, 1, "ending.json"), "utf8"))).toMatchObject({
+      ending: "stop",
+      force: false,
+    });
+    expect(cli(home, ["wait", id, "--timeout", "10s"]).code).toBe(130);
+  });
+
+  it("a stop landing just after the process started waits for it and keeps the command's exit code", async () => {
+    const { home, id, termLog } = await startUntracked();
+    expect(existsSync(attempt(home.dir, id, 1, "process.json")), "not tracked yet").toBe(false);
+
+    const stopped = cliJson(home, ["stop", id]);
+    expect(stopped).toMatchObject({ id, state: "cancelled", outcome: "cancelled" });
+    expect(readFileSync(termLog, "utf8")).toBe("TERM\n");
+    // Was: recorded cancelled before the process was tracked, the exit code lost.
+    expect(attemptRows(home, id).map((a) => [a.outcome, a.exit_code])).toEqual([["cancelled", 143]]);
+    expect(String(jobRow(home, id).error)).not.toContain("ends the process");
+  });
+
+  it("a forced stop landing just after the process started kills it without a SIGTERM", async () => {
+    const { home, id, termLog } = await startUntracked();
+
+    const stopped = cliJson(home, ["stop", id, "--force"]);
+    expect(stopped).toMatchObject({ id, state: "cancelled", outcome: "cancelled" });
+    expect(existsSync(termLog), "SIGKILL only").toBe(false);
+    expect(attemptRows(home, id).map((a) => a.outcome)).toEqual(["cancelled"]);
+    expect(JSON.parse(readFileSync(attempt(home.dir, id, 1, "ending.json"), "utf8"))).toMatchObject({
+      ending: "stop",
+      force: true,
+    });
+    const wrapper = Number(readFileSync(attempt(home.dir, id, 1, "pid"), "utf8"));
+    expect(alive(wrapper)).toBe(false);
+  });
+
+  it("a stop of a job whose daemon died holding its claim is recorded cancelled, not crashed (F3)", async () => {
+    const home = newHome({ BATON_TEST_PRESTART_DELAY_MS: "20000" });
+    const { id } = cliJson(home, ["run", "--", "sleep", "30"]);
+    await until("the job to be claimed", () => jobRow(home, id).state === "running");
+    const daemon = daemonPid(home)!;
+    process.kill(daemon, "SIGKILL");
+    await until("the daemon to die", () => !alive(daemon));
+
+    // The stop starts a new daemon whose own re-attach is held 2 s: the stop reaches the job first.
+    const stopped = cli(home, ["stop", id, "--json"], {
+      env: { BATON_TEST_PRESTART_DELAY_MS: "0", BATON_TEST_REATTACH_DELAY_MS: "2000" },
+    });
+    // Was: outcome "already_finished", the job failed: "the daemon that claimed it died before the
+    // command started" (dead-lettered: a command that never ran, meant stopped).
+    expect(stopped.code, `${stopped.stdout}${stopped.stderr}`).toBe(0);
+    expect(JSON.parse(stopped.stdout).data).toMatchObject({ id, state: "cancelled", outcome: "cancelled" });
+    expect(attemptRows(home, id).map((a) => [a.outcome, a.exit_code])).toEqual([["cancelled", null]]);
+    expect(existsSync(attempt(home.dir, id, 1, "pid")), "never started").toBe(false);
+    expect(cli(home, ["wait", id, "--timeout", "10s"]).code).toBe(130);
+  });
+
+  it("a job whose daemon died before starting its command runs once, its attempt not spent (F3)", async () => {
+    const home = newHome({ BATON_TEST_PRESTART_DELAY_MS: "20000" });
+    const ran = join(home.dir, "ran.log");
+    const { id } = cliJson(home, ["run", "--", "sh", "-c", `echo ran >> ${ran}`]);
+    await until("the job to be claimed", () => jobRow(home, id).state === "running");
+    const daemon = daemonPid(home)!;
+    process.kill(daemon, "SIGKILL");
+    await until("the daemon to die", () => !alive(daemon));
+
+    // The next daemon gives the claim back and runs it. Was: failed, exit 1.
+    const next = cli(home, ["daemon", "start"], { env: { BATON_TEST_PRESTART_DELAY_MS: "0" } });
+    expect(next.code, next.stderr).toBe(0);
+    const waited = cli(home, ["wait", id, "--timeout", "30s"], {
+      env: { BATON_TEST_PRESTART_DELAY_MS: "0" },
+    });
+    expect(waited.code, `${waited.stdout}${waited.stderr}`).toBe(0);
+    expect(jobRow(home, id)).toMatchObject({ state: "succeeded", attempts: 1 });
+    expect(attemptRows(home, id).map((a) => a.outcome)).toEqual(["released", "succeeded"]);
+    expect(readFileSync(ran, "utf8")).toBe("ran\n");
+  });
+
+  it("wrapperStarting finds a wrapper of a folder before its pid file, and only of that folder", async () => {
+    const home = newHome();
+    const dir = join(home.dir, "runs", "job", "1");
+    mkdirSync(dir, { recursive: true });
+    // What startDetached runs: `sh -c <wrapper> baton-run <dir> <stdin> argv…`, here one that has
+    // not written its pid file.
+    const child = spawn("/bin/sh", ["-c", "sleep 20", "baton-run", dir, "/dev/null", "true"], {
+      stdio: "ignore",
+    });
+    try {
+      await until("the shell to start", () => wrapperStarting(dir) !== undefined);
+      expect(wrapperStarting(dir)).toBe(child.pid);
+      expect(wrapperStarting(`${dir}0`)).toBeUndefined();
+      expect(wrapperStarting(join(home.dir, "runs", "job", "2"))).toBeUndefined();
+    } finally {
+      child.kill("SIGKILL");
+    }
+    await until("the shell to end", () => wrapperStarting(dir) === undefined);
+  });
+});
+
+describe("issue 17 (F4): every --json outcome says the command's code and the code the call exits with alike", () => {
+  it("run --wait, run -f and wait give exitCode (the command's) and exitsWith (this call's)", () => {
+    const home = newHome();
+    const script = "trap 'exit 7' TERM; sleep 10 & wait";
+    const waited = cli(home, ["run", "--timeout", "1s", "--wait", "--json", "--", "sh", "-c", script]);
+    expect(waited.code).toBe(124);
+    const data = JSON.parse(waited.stdout).data;
+    // Was: exitCode 124 here (baton's), 7 from `wait --json` (the command's).
+    expect(data).toMatchObject({ state: "timed_out", exitCode: 7, exitsWith: 124 });
+    const again = cli(home, ["wait", data.id, "--json"]);
+    expect(again.code).toBe(124);
+    expect(JSON.parse(again.stdout).data).toMatchObject({ state: "timed_out", exitCode: 7, exitsWith: 124 });
+
+    const followed = cli(home, ["run", "--timeout", "1s", "-f", "--json", "--", "sh", "-c", script]);
+    expect(followed.code).toBe(124);
+    const last = JSON.parse(followed.stdout.trim().split("\n").pop()!);
+    expect(last.data).toMatchObject({ state: "timed_out", exitCode: 7, exitsWith: 124 });
+
+    const plain = cli(home, ["run", "--wait", "--json", "--", "sh", "-c", "exit 3"]);
+    expect(plain.code).toBe(3);
+    expect(JSON.parse(plain.stdout).data).toMatchObject({ state: "failed", exitCode: 3, exitsWith: 3 });
+  });
+});
