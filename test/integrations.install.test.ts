@@ -705,3 +705,36 @@ describe("the TOML upsert (Codex)", () => {
     expect(() => upsertTomlTable(odd, ["mcp_servers", "baton"], entry)).toThrow(/edit it by hand/);
   });
 });
+
+describe("--dry-run hides the secrets of the lines it shows", () => {
+  it("a password in a URL, a token in env and a bearer header of the user's other servers are not printed", () => {
+    const box = sandbox();
+    box.write(
+      ".cursor/mcp.json",
+      `{
+  "mcpServers": {
+    "db": {
+      "command": "db-mcp",
+      "env": {
+        "DATABASE_URL": "postgres://app:s3cret-pw@db.internal/prod",
+        "API_TOKEN": "tok-1234567890"
+      }
+    },
+    "remote": { "url": "https://mcp.example/x?password=qwerty", "headers": { "Authorization": "Bearer abc.def.ghi" } }
+  }
+}
+`,
+    );
+    const text = box.run(["install-mcp", "--host", "cursor", "--command", "baton", "--dry-run"]);
+    const json = box.run(["install-mcp", "--host", "cursor", "--command", "baton", "--dry-run", "--json"]);
+    for (const result of [text, json]) {
+      expect(result.code, result.stderr).toBe(0);
+      // Was: the diff's context lines printed each of them as written.
+      for (const secret of ["s3cret-pw", "tok-1234567890", "qwerty", "abc.def.ghi"])
+        expect(result.stdout).not.toContain(secret);
+    }
+    expect(text.stdout).toContain('+    "baton": {');
+    expect(text.stdout).toContain('"remote": { "url": "https://mcp.example/x?password=***"');
+    expect(text.stdout).toContain('"API_TOKEN": "***"');
+  });
+});

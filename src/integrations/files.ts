@@ -266,8 +266,29 @@ export function unifiedDiff(path: string, before: string | null, after: string):
     `--- ${before === null ? "/dev/null" : shown}`,
     `+++ ${shown}`,
     `@@ -${countA === 0 ? 0 : startA + 1},${countA} +${countB === 0 ? 0 : startA + 1},${countB} @@`,
-    ...ops.map((o) => `${o.kind}${o.text}`),
+    ...ops.map((o) => `${o.kind}${hideSecrets(o.text)}`),
   ].join("\n");
+}
+
+/** A key whose value is a secret: `password`, `token`, `secret`, `api_key`, `authorization`… */
+const SECRET_KEY =
+  /((["']?)[\w.-]*(?:passw(?:or)?d|secret|token|api[_-]?key|auth(?:orization)?|credential|private[_-]?key)[\w.-]*\2\s*[:=]\s*)(["'])((?:\\.|(?!\3).)*)\3/gi;
+
+/**
+ * A config line as a diff shows it, its secrets hidden: the password of a URL's user info or
+ * `password=` parameter, a bearer token, and the string value of a key named like a secret
+ * (`"API_TOKEN": "…"`, `password = "…"`). A dry run's diff shows the lines around baton's entry,
+ * the user's own servers among them, and its output may land in an agent's transcript or a log.
+ */
+export function hideSecrets(line: string): string {
+  return line
+    .replace(/(\b[a-z][\w+.-]*:\/\/[^\s/@:"']*:)[^\s/@"']+@/gi, "$1***@")
+    .replace(/([?&](?:password|passwd|token|api_key|apikey|secret)=)[^&\s"']+/gi, "$1***")
+    .replace(/(\bBearer\s+)[\w.~+/=-]+/g, "$1***")
+    .replace(SECRET_KEY, (all, key: string, _q: string, quote: string, value: string) =>
+      // `bearer_token_env_var = "NAME"`: the name of a variable, not its value.
+      value === "" || value === "***" || /env_?vars?\b/i.test(key) ? all : `${key}${quote}***${quote}`,
+    );
 }
 
 /** What `--dry-run` prints: one diff per file that would change, or a note that nothing would. */
