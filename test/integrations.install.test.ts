@@ -738,3 +738,21 @@ describe("--dry-run hides the secrets of the lines it shows", () => {
     expect(text.stdout).toContain('"API_TOKEN": "***"');
   });
 });
+
+describe("a config written on one line", () => {
+  it("stays on one line, in its own spacing, when baton's entry joins it", () => {
+    const box = sandbox();
+    box.write(".cursor/mcp.json", '{"mcpServers": {"x": {"command": "x"}}}\n');
+    expect(box.run(["install-mcp", "--host", "cursor", "--command", "baton"]).code).toBe(0);
+    // Was: `{"command": "x"},` then baton's entry on five indented lines and `}}}`.
+    expect(box.read(".cursor/mcp.json")).toBe(
+      '{"mcpServers": {"x": {"command": "x"}, "baton": {"command": "baton", "args": ["mcp"]}}}\n',
+    );
+    box.write(".cursor/mcp.json", '{"mcpServers":{"x":{"command":"x"}}}\n');
+    box.run(["install-mcp", "--host", "cursor", "--command", "baton"]);
+    expect(box.read(".cursor/mcp.json")).toBe(
+      '{"mcpServers":{"x":{"command":"x"},"baton":{"command":"baton","args":["mcp"]}}}\n',
+    );
+    expect(box.run(["install-mcp", "--host", "cursor", "--command", "baton"]).stdout).toContain("unchanged");
+  });
+});

@@ -90,6 +90,17 @@ function stringify(value: unknown, unit: string, indent: string): string {
   return JSON.stringify(value) ?? "null";
 }
 
+/** `value` as JSON on one line, with a space after each `:` and `,` when `spaced`. */
+function oneLine(value: unknown, spaced: boolean): string {
+  const gap = spaced ? " " : "";
+  if (Array.isArray(value)) return `[${value.map((v) => oneLine(v, spaced)).join(`,${gap}`)}]`;
+  if (value !== null && typeof value === "object")
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${JSON.stringify(k)}:${gap}${oneLine(v, spaced)}`)
+      .join(`,${gap}`)}}`;
+  return JSON.stringify(value);
+}
+
 /** `value` as indented JSON whose continuation lines start with `indent`. */
 function pretty(value: unknown, indent: string, options: FormattingOptions): string {
   return stringify(value, unitOf(options), "").split("\n").join(`${options.eol}${indent}`);
@@ -111,6 +122,14 @@ function insertMember(text: string, container: Node, key: string | undefined, va
       : containerIndent + unitOf(options);
   const member = `${key === undefined ? "" : `${JSON.stringify(key)}: `}${pretty(value, indent, options)}`;
   const last = children[children.length - 1];
+  const span = text.slice(container.offset, container.offset + container.length);
+  if (last !== undefined && !span.includes("\n")) {
+    // An object or array written on one line (`{"mcpServers": {"x": {…}}}`) stays on one line.
+    const at = last.offset + last.length;
+    const spaced = /[:,] /.test(span);
+    const inline = `${key === undefined ? "" : `${JSON.stringify(key)}:${spaced ? " " : ""}`}${oneLine(value, spaced)}`;
+    return `${text.slice(0, at)},${spaced ? " " : ""}${inline}${text.slice(at)}`;
+  }
   if (last !== undefined) {
     const at = last.offset + last.length;
     const lineEnd = text.indexOf("\n", at) === -1 ? text.length : text.indexOf("\n", at);
