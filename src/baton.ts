@@ -3,7 +3,6 @@ import { BatonError } from "./core/errors.js";
 import type { ClaimedJob, Job } from "./core/job.js";
 import type { ClaimOptions, EnqueueContext, Explanation, FinishOptions } from "./engine/engine.js";
 import { Engine } from "./engine/engine.js";
-import { invoke } from "./ops/invoke.js";
 import type { OpContext } from "./ops/operation.js";
 import type { resumeSession } from "./ops/checkpoints.js";
 import type { OpenOptions } from "./open.js";
@@ -120,8 +119,12 @@ export class Baton {
     context: Partial<Pick<OpContext, "cwd" | "actor">> = {},
   ): Promise<unknown> {
     // Loaded on first use: the catalogue pulls in tasks, agents and commands (YAML, the
-    // supervisor), which a process that only runs workers never needs (D25).
-    const { getOperation } = await import("./ops/catalogue.js");
+    // supervisor), and invoke its input schemas and project lookup, which a process that only
+    // runs workers never needs (D25, D154).
+    const [{ getOperation }, { invoke }] = await Promise.all([
+      import("./ops/catalogue.js"),
+      import("./ops/invoke.js"),
+    ]);
     const op = getOperation(name);
     if (op === undefined) throw new BatonError("NOT_FOUND", `no operation named '${name}'`);
     return invoke(op, input, {

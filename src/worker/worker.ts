@@ -16,7 +16,7 @@ import { hostname } from "node:os";
 import { BatonError, passesByItself } from "../core/errors.js";
 import { newToken } from "../core/ids.js";
 import type { Timer } from "../core/timer.js";
-import { after, checkDuration, every, MAX_DURATION_MS, sleep } from "../core/timer.js";
+import { after, checkDuration, MAX_DURATION_MS, sleep } from "../core/timer.js";
 import type { ClaimedJob, Job } from "../core/job.js";
 import type { ClaimOptions, Engine } from "../engine/engine.js";
 import { GroupCommit } from "../engine/group-commit.js";
@@ -76,14 +76,24 @@ export interface WorkerEvents {
 interface Running {
   claimed: ClaimedJob;
   handler: AnyHandler;
-  controller: AbortController;
+  /** Made on first use (the handler reads `signal`, or the job is aborted): most jobs need none. */
+  controller: AbortController | undefined;
   /** The handler returned (or threw): its slot is free, though its outcome may still be committing. */
   handlerDone: boolean;
   /** Set once an outcome is recorded or the job is gone: nothing else may record one. */
   settled: boolean;
   /** `performance.now()` when the handler started (the mean handler time sizes the local queue). */
   startedAt: number;
+  /** `performance.now()` when its next heartbeat is due (the worker's one heartbeat timer). */
+  beatAt: number;
+  /** Sends one heartbeat (the handler's `context.heartbeat` too); made on first use. */
+  beat: (() => Promise<void>) | undefined;
   done: Promise<void>;
+}
+
+/** The job's abort controller, made on first use. */
+function controllerOf(r: Running): AbortController {
+  return (r.controller ??= new AbortController());
 }
 
 /** A job claimed ahead and held, leased, until a slot takes it (D104). */
@@ -165,6 +175,11 @@ export class Worker {
   /** A claim ahead in flight (one at a time), awaited by `stop()`. */
   private topUp: Promise<void> | undefined;
   private heldTimer: Timer | undefined;
+  /**
+   * One timer for the heartbeats of every running job, armed for the earliest one due (a timer per
+   * job was an interval, its closure and a timer-list entry for every job run: issue 22).
+   */
+  private beatTimer: Timer | undefined;
   /** Jobs asked for by claims not yet answered (so two claims do not both fill the same room). */
   private claiming = 0;
   /** Releases of held jobs in flight, awaited by `stop()`. */
@@ -529,60 +544,75 @@ export class Worker {
 
   private launch(claimed: ClaimedJob): void {
     const handler = this.handlers.get(claimed.job.type)!;
+    const startedAt = performance.now();
     const r: Running = {
       claimed,
       handler,
-      controller: new AbortController(),
+      controller: undefined,
       handlerDone: false,
       settled: false,
-      startedAt: performance.now(),
+      startedAt,
+      beatAt: startedAt + this.heartbeatMs,
+      beat: undefined,
       done: Promise.resolve(),
     };
     this.running.set(claimed.job.id, r);
-    r.done = this.execute(r).finally(() => {
-      this.running.delete(claimed.job.id);
-      this.wake();
-    });
+    // Every job has the same period and starts later than those already running, so a timer
+    // armed for one of them is due first.
+    if (this.beatTimer === undefined) this.armBeat(r.beatAt);
+    r.done = this.execute(r);
   }
 
-  private async execute(r: Running): Promise<void> {
-    const { job, token, attempt } = r.claimed;
-    const timers: Timer[] = [];
-    const heartbeat = async (): Promise<void> => {
+  private armBeat(at: number): void {
+    this.beatTimer = after(Math.max(0, at - performance.now()), () => this.beatDue());
+  }
+
+  /** Heartbeat the running jobs that are due, and arm the timer for the next one due. */
+  private beatDue(): void {
+    this.beatTimer = undefined;
+    const now = performance.now();
+    let next = Infinity;
+    // Jobs due within a tenth of a period beat now, in the same group commit (a heartbeat a little
+    // early only extends the lease from an earlier moment); this also covers a timer that fires a
+    // little early by this clock.
+    const soon = now + Math.max(1, this.heartbeatMs / 10);
+    for (const r of this.running.values()) {
+      if (r.beatAt <= soon) {
+        r.beatAt = now + this.heartbeatMs;
+        this.beatOf(r)().catch((error: unknown) => this.reportError(error));
+      }
+      next = Math.min(next, r.beatAt);
+    }
+    if (next !== Infinity && this.state !== "stopped") this.armBeat(next);
+  }
+
+  /** The job's heartbeat: extends its lease; a lost lease aborts the handler (`lost`). */
+  private beatOf(r: Running): () => Promise<void> {
+    return (r.beat ??= async () => {
       if (r.settled) return;
+      const { job, token } = r.claimed;
       try {
         await this.writes.heartbeat(job.id, token, this.leaseMs);
       } catch (error) {
         if (!isLost(error) || r.settled) throw error;
         r.settled = true;
         const reason = (error as Error).message;
-        r.controller.abort(new Error(`lease lost: ${reason}`));
+        controllerOf(r).abort(new Error(`lease lost: ${reason}`));
         this.emit("lost", job.id, reason);
       }
-    };
-    timers.push(
-      every(this.heartbeatMs, () => {
-        heartbeat().catch((error: unknown) => this.reportError(error));
-      }),
-    );
+    });
+  }
+
+  private async execute(r: Running): Promise<void> {
+    const { job, token, attempt } = r.claimed;
+    let timeout: Timer | undefined;
     const timeoutMs = job.timeoutMs ?? r.handler.options.timeoutMs;
     if (timeoutMs !== undefined) {
       // A row written before durations were bounded may name more than 10 years.
-      if (timeoutMs <= MAX_DURATION_MS) timers.push(after(timeoutMs, () => void this.timeOut(r, timeoutMs)));
+      if (timeoutMs <= MAX_DURATION_MS) timeout = after(timeoutMs, () => void this.timeOut(r, timeoutMs));
     }
     this.emit("active", job, attempt);
-    const context: HandlerContext = {
-      // Read on first use: Node makes an AbortSignal (an EventTarget) only when `signal` is read
-      // or the job is aborted, so a handler that never looks at it costs none (issue 22). The same
-      // signal either way: the controller keeps the one it made.
-      get signal() {
-        return r.controller.signal;
-      },
-      heartbeat,
-      log: (text) => this.engine.note(job.id, text, this.owner),
-      attempt,
-      job,
-    };
+    const context = this.contextOf(r);
     try {
       const parsed = r.handler.schema.safeParse(job.payload);
       if (!parsed.success) {
@@ -618,8 +648,30 @@ export class Worker {
       );
       if (finished !== undefined) this.emit("failed", finished, error);
     } finally {
-      for (const t of timers) t.cancel();
+      timeout?.cancel();
+      this.running.delete(job.id);
+      this.wake();
     }
+  }
+
+  /**
+   * What a handler is given. Its signal and heartbeat are made when first read (getters of its
+   * own, so spreading the context still copies them): a handler that reads neither costs no
+   * AbortController (issue 22). The same value on every read.
+   */
+  private contextOf(r: Running): HandlerContext {
+    const beat = (): (() => Promise<void>) => this.beatOf(r);
+    return {
+      get signal() {
+        return controllerOf(r).signal;
+      },
+      get heartbeat() {
+        return beat();
+      },
+      log: (text) => this.engine.note(r.claimed.job.id, text, this.owner),
+      attempt: r.claimed.attempt,
+      job: r.claimed.job,
+    };
   }
 
   /**
@@ -661,7 +713,7 @@ export class Worker {
     if (r.settled) return;
     r.settled = true;
     const error = new Error(`timed out after ${timeoutMs} ms`);
-    r.controller.abort(error);
+    controllerOf(r).abort(error);
     const finished = await this.record(r, () =>
       this.writes.finish(r.claimed.job.id, "timed_out", {
         token: r.claimed.token,
@@ -699,7 +751,7 @@ export class Worker {
     for (const r of [...this.running.values()]) {
       if (r.settled) continue;
       r.settled = true;
-      r.controller.abort(new Error("shutdown: the worker is stopping"));
+      controllerOf(r).abort(new Error("shutdown: the worker is stopping"));
       try {
         const job = await this.engine.release(r.claimed.job.id, r.claimed.token, this.owner);
         this.emit("released", job);
@@ -710,6 +762,8 @@ export class Worker {
     // Handlers that honour their signal return now; give the others a moment, not forever.
     await raceTimeout(all(), Math.min(1000, grace));
     this.state = "stopped";
+    this.beatTimer?.cancel();
+    this.beatTimer = undefined;
     this.stopped.abort();
   }
 }
