@@ -676,8 +676,9 @@ export class Worker {
 
   /**
    * Record a handler's outcome. While the store answers an error that passes by itself (a full
-   * disk, a lock held too long, a lost connection) try again, backing off to 2 s: the heartbeat
-   * keeps the lease meanwhile, so the outcome is kept and the handler does not run twice. Each
+   * disk, a lock held too long, a lost connection) try again, backing off to 2 s: the lease of the
+   * last heartbeat covers the retries (heartbeats end with the handler, and would meet the same
+   * store error), so the outcome is kept and the handler does not run twice within it. Each
    * failed try is reported as an `error` event. Gives up when the lease is lost (`lost`), on any
    * other error, or once the worker has stopped; the job is then recovered when its lease expires.
    */
