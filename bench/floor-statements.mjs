@@ -10,6 +10,9 @@ import { fileURLToPath } from "node:url";
 const sqlDir = join(dirname(fileURLToPath(import.meta.url)), "..", "sql", "sqlite");
 const sqlFile = (name) => readFileSync(join(sqlDir, `${name}.sql`), "utf8");
 const pause = new Int32Array(new SharedArrayBuffer(4));
+/** The next event id over stored and derived events, as src/store/sqlite/sqlite-store.ts takes it (D152). */
+export const NEXT_EVENT_ID =
+  "max(coalesce((SELECT max(id) FROM events), 0), coalesce((SELECT max(enqueue_id) FROM jobs WHERE enqueue_id IS NOT NULL), 0)) + 1";
 
 /** Prepared statements over an open better-sqlite3 connection to a migrated baton database. */
 export function floorStatements(db, durability) {
@@ -28,7 +31,7 @@ export function floorStatements(db, durability) {
       "INSERT INTO attempts (job_id, n, token, owner, started_at) VALUES (?, (SELECT coalesce(max(n), 0) + 1 FROM attempts WHERE job_id = ?), ?, ?, ?) RETURNING n",
     ),
     event: db.prepare(
-      "INSERT INTO events (job_id, workflow, project, at, actor, kind, from_state, to_state, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      `INSERT INTO events (id, job_id, workflow, project, at, actor, kind, from_state, to_state, details) VALUES (${NEXT_EVENT_ID}, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     getJob: db.prepare("SELECT * FROM jobs WHERE id = ?"),
     finishRow: db.prepare(
@@ -74,12 +77,30 @@ export function floorStatements(db, durability) {
     const now = Date.now();
     s.expired.all({ now, limit: 100 });
     s.pauses.all();
-    const rows = s.candidates.all({ type: "bench", now, workflow: null, project: null, excludedProjects: "[]", limit, affinities: null });
+    const rows = s.candidates.all({
+      type: "bench",
+      now,
+      workflow: null,
+      project: null,
+      excludedProjects: "[]",
+      limit,
+      affinities: null,
+    });
     for (const row of rows) {
       const token = randomBytes(16).toString("hex");
       s.claimRow.run("running", row.attempts + 1, owner, token, now + 30_000, now, now, row.id);
       const { n } = s.attempt.get(row.id, row.id, token, owner, now);
-      s.event.run(row.id, row.workflow, row.project, now, owner, "claimed", row.state, "running", JSON.stringify({ attempt: n }));
+      s.event.run(
+        row.id,
+        row.workflow,
+        row.project,
+        now,
+        owner,
+        "claimed",
+        row.state,
+        "running",
+        JSON.stringify({ attempt: n }),
+      );
       row.n = n;
     }
     return rows;
@@ -90,7 +111,17 @@ export function floorStatements(db, durability) {
     const job = s.getJob.get(id);
     s.finishRow.run("succeeded", now, null, null, null, now, job.id);
     s.endAttempt.run(now, "succeeded", null, null, job.id);
-    s.event.run(job.id, job.workflow, job.project, now, owner, "succeeded", "running", "succeeded", JSON.stringify({ attempt: n }));
+    s.event.run(
+      job.id,
+      job.workflow,
+      job.project,
+      now,
+      owner,
+      "succeeded",
+      "running",
+      "succeeded",
+      JSON.stringify({ attempt: n }),
+    );
   }
 
   return {

@@ -7,11 +7,12 @@
  *   node bench/schema-indexes.mjs                    # 4,000 jobs, median of 7 rounds
  *   node bench/schema-indexes.mjs --jobs 2000 --rounds 3
  *
- * Work per variant: enqueue one by one (the job row and its `enqueued` event, one transaction
- * each: sqlite, durability normal), enqueue the same number again in transactions of 1,000, then
+ * Work per variant: enqueue one by one (the job row, which carries its derived `enqueued` event
+ * since migration 000011, one transaction each: sqlite, durability normal), enqueue the same number again in transactions of 1,000, then
  * drain all of them with the Worker's pattern at concurrency 8
  * (bench/floor-statements.mjs: the finished jobs' successes and the next claim, one transaction).
- * Variants: the schema as migrated; with jobs_claim_any put back (the schema before migration
+ * Variants: the schema as migrated; with the `enqueued` event stored as a row, as before
+ * migration 000011 (D152); with jobs_claim_any put back (the schema before migration
  * 000010, D119); without events_at (D106's third step, not landed); without jobs_short_id,
  * jobs_workflow or jobs_state, one at a time (what each read index costs the write path, D143).
  */
@@ -21,7 +22,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
-import { floorStatements } from "./floor-statements.mjs";
+import { floorStatements, NEXT_EVENT_ID } from "./floor-statements.mjs";
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,8 +30,11 @@ const arg = (name, fallback) => {
 };
 const JOBS = Number(arg("jobs", "4000"));
 const ROUNDS = Number(arg("rounds", "7"));
+// Each variant: DDL run after the migrations. `storedEvent`: enqueue the way baton did before
+// migration 000011 (D152): the job row without its enqueue columns and an `enqueued` event row.
 const VARIANTS = {
   "as migrated": [],
+  "+ stored enqueued event": Object.assign([], { storedEvent: true }),
   "+ jobs_claim_any": [
     "CREATE INDEX jobs_claim_any ON jobs (priority DESC, run_at, id) WHERE state IN ('queued','retrying')",
   ],
@@ -62,13 +66,20 @@ function round(extra) {
     db.pragma("synchronous = NORMAL");
     for (const m of migrations) db.exec(m);
     for (const statement of extra) db.exec(statement);
-    const job = db.prepare(
+    // baton's enqueue: the job row carries its `enqueued` event (src/store/sqlite/sqlite-store.ts).
+    const derivedJob = db.prepare(
+      `INSERT INTO jobs (id, type, payload, state, run_at, max_attempts, backoff, created_at, updated_at, enqueue_id, enqueue_actor, enqueue_state)
+       VALUES (?, 'bench', ?, 'queued', ?, 1, '{"kind":"fixed","delayMs":0}', ?, ?, ${NEXT_EVENT_ID}, 'producer', 'queued')`,
+    );
+    const storedJob = db.prepare(
       `INSERT INTO jobs (id, type, payload, state, run_at, max_attempts, backoff, created_at, updated_at)
        VALUES (?, 'bench', ?, 'queued', ?, 1, '{"kind":"fixed","delayMs":0}', ?, ?)`,
     );
-    const event = db.prepare(
-      "INSERT INTO events (job_id, workflow, project, at, actor, kind, from_state, to_state, details) VALUES (?, NULL, NULL, ?, 'producer', 'enqueued', NULL, 'queued', NULL)",
+    const storedEvent = db.prepare(
+      `INSERT INTO events (id, job_id, workflow, project, at, actor, kind, from_state, to_state, details) VALUES (${NEXT_EVENT_ID}, ?, NULL, NULL, ?, 'producer', 'enqueued', NULL, 'queued', NULL)`,
     );
+    const job = extra.storedEvent === true ? storedJob : derivedJob;
+    const event = extra.storedEvent === true ? storedEvent : { run() {} };
     const begin = db.prepare("BEGIN IMMEDIATE");
     const commit = db.prepare("COMMIT");
     let t0 = cpuUs();
@@ -126,7 +137,7 @@ for (const [name, r] of Object.entries(results)) {
   const cell = (key) =>
     `${median(r[key]).toFixed(1).padStart(7)} (${(median(r[key]) / median(base[key])).toFixed(3)}×)`;
   console.log(
-    `  ${name.padEnd(18)} enqueue one by one ${cell("enqueue")}   batches of 1,000 ${cell("batch")}   process c=8 ${cell("process")}`,
+    `  ${name.padEnd(24)} enqueue one by one ${cell("enqueue")}   batches of 1,000 ${cell("batch")}   process c=8 ${cell("process")}`,
   );
 }
 console.log(`load average ${loadavg()} after`);

@@ -686,7 +686,7 @@ describe("R-30 SQL metacharacters through the CLI", () => {
         (db.prepare("SELECT count(*) AS n FROM jobs WHERE archived_at IS NOT NULL").get() as { n: number }).n,
       ).toBe(METACHARACTERS.length);
       const bystanderEvents = db
-        .prepare("SELECT count(*) AS n FROM events WHERE job_id IN (SELECT value FROM json_each(?))")
+        .prepare("SELECT count(*) AS n FROM history WHERE job_id IN (SELECT value FROM json_each(?))")
         .get(JSON.stringify(bystanderIds));
       expect(bystanderEvents).toEqual({ n: bystanders.length }); // their 'enqueued' events only
       expect(db.pragma("integrity_check", { simple: true })).toBe("ok");

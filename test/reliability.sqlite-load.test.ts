@@ -213,7 +213,7 @@ describe("SQLite under load from many OS processes", () => {
         ["p0", "p1", "p2", "p3"].map((producer) => ({ producer, n: PER_PRODUCER, distinctN: PER_PRODUCER })),
       );
       expect(
-        (db.prepare("SELECT count(*) AS n FROM events WHERE kind = 'enqueued'").get() as { n: number }).n,
+        (db.prepare("SELECT count(*) AS n FROM history WHERE kind = 'enqueued'").get() as { n: number }).n,
       ).toBe(JOBS);
     } finally {
       db.close();
@@ -248,7 +248,7 @@ describe("SQLite under load from many OS processes", () => {
       expect(answers.filter((a) => !a.deduplicated)).toHaveLength(1);
       expect(answers.filter((a) => a.deduplicated)).toHaveLength(49);
       expect(
-        (db.prepare("SELECT count(*) AS n FROM events WHERE kind = 'enqueued'").get() as { n: number }).n,
+        (db.prepare("SELECT count(*) AS n FROM history WHERE kind = 'enqueued'").get() as { n: number }).n,
       ).toBe(1);
     } finally {
       db.close();

@@ -88,9 +88,14 @@ export interface LedgerTx {
   findLiveByKey(idempotencyKey: string): Awaitable<JobRecord | undefined>;
   /** The newest job with this key in any state (finished ones until cleaned or deleted). */
   findNewestByKey(idempotencyKey: string): Awaitable<JobRecord | undefined>;
-  /** Insert a new job; `payloadText` is its payload as JSON text. */
-  insertJob(job: JobRecord, payloadText: string): Awaitable<void>;
+  /**
+   * Insert a new job; `payloadText` is its payload as JSON text. The job's `enqueued` event (by
+   * `actor`, into `job.state`) is derived from its row, not stored: the row takes the event's id
+   * (D152).
+   */
+  insertJob(job: JobRecord, payloadText: string, actor: string): Awaitable<void>;
   updateJob(id: string, patch: Partial<JobRecord>): Awaitable<void>;
+  /** Delete the job row; its derived `enqueued` event is stored first, so its history keeps it. */
   deleteJob(id: string): Awaitable<void>;
   /**
    * Record a new attempt, numbered after the job's earlier attempts (max n + 1), and return that
@@ -371,18 +376,7 @@ export abstract class LedgerStore implements Store {
       if (!deps.every((d) => isSatisfied(d.state))) state = "waiting";
     }
     const record = newJobRecord(spec, state, now);
-    await tx.insertJob(record, spec.payload);
-    await tx.insertEvent({
-      jobId: record.id,
-      workflow: record.workflow,
-      project: record.project,
-      at: now,
-      actor,
-      kind: "enqueued",
-      fromState: null,
-      toState: state,
-      details: null,
-    });
+    await tx.insertJob(record, spec.payload, actor);
     return { job: publicJob(record), deduplicated: false };
   }
 

@@ -1,4 +1,4 @@
--- baton PostgreSQL schema, version 10. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.postgres.test.ts
+-- baton PostgreSQL schema, version 11. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.postgres.test.ts
 
 -- table attempts
 CREATE TABLE attempts (
@@ -69,6 +69,9 @@ CREATE TABLE jobs (
   finished_at bigint,
   archived_at bigint,
   has_dependents boolean NOT NULL DEFAULT false,
+  enqueue_id bigint,
+  enqueue_actor text,
+  enqueue_state text,
   CONSTRAINT jobs_pkey PRIMARY KEY (id),
   CONSTRAINT jobs_state_check CHECK ((state = ANY (ARRAY['waiting'::text, 'queued'::text, 'running'::text, 'retrying'::text, 'succeeded'::text, 'failed'::text, 'timed_out'::text, 'cancelled'::text, 'skipped'::text])))
 );
@@ -150,6 +153,9 @@ CREATE INDEX jobs_claim_any ON jobs USING btree (priority DESC, run_at, id) WHER
 
 -- index jobs_claim_type
 CREATE INDEX jobs_claim_type ON jobs USING btree (type, priority DESC, run_at, id) WHERE (state = ANY (ARRAY['queued'::text, 'retrying'::text]));
+
+-- index jobs_enqueue_id
+CREATE INDEX jobs_enqueue_id ON jobs USING btree (enqueue_id) WHERE (enqueue_id IS NOT NULL);
 
 -- index jobs_idempotency
 CREATE UNIQUE INDEX jobs_idempotency ON jobs USING btree (idempotency_key) WHERE ((idempotency_key IS NOT NULL) AND (state = ANY (ARRAY['waiting'::text, 'queued'::text, 'running'::text, 'retrying'::text])));

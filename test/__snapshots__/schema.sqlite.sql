@@ -1,4 +1,4 @@
--- baton SQLite schema, user_version 10. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
+-- baton SQLite schema, user_version 11. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
 
 -- index events_at on events
 CREATE INDEX events_at ON events (at);
@@ -14,6 +14,9 @@ CREATE INDEX job_deps_reverse ON job_deps (depends_on);
 
 -- index jobs_claim_type on jobs
 CREATE INDEX jobs_claim_type ON jobs (type, priority DESC, run_at, id) WHERE state IN ('queued','retrying');
+
+-- index jobs_enqueue_id on jobs
+CREATE INDEX jobs_enqueue_id ON jobs (enqueue_id, project) WHERE enqueue_id IS NOT NULL;
 
 -- index jobs_idempotency on jobs
 CREATE UNIQUE INDEX jobs_idempotency ON jobs (idempotency_key)
@@ -108,7 +111,7 @@ CREATE TABLE jobs (
   started_at       INTEGER,
   finished_at      INTEGER,
   archived_at      INTEGER
-) STRICT;
+, enqueue_id INTEGER, enqueue_actor TEXT, enqueue_state TEXT) STRICT;
 
 -- table locks on locks
 CREATE TABLE locks (
@@ -148,3 +151,10 @@ CREATE TABLE schedules (
   created_at    INTEGER NOT NULL,
   updated_at    INTEGER NOT NULL
 , disabled_at INTEGER) STRICT;
+
+-- view history on history
+CREATE VIEW history (id, job_id, workflow, project, at, actor, kind, from_state, to_state, details) AS
+  SELECT id, job_id, workflow, project, at, actor, kind, from_state, to_state, details FROM events
+  UNION ALL
+  SELECT enqueue_id, id, workflow, project, created_at, enqueue_actor, 'enqueued', NULL, enqueue_state, NULL
+  FROM jobs WHERE enqueue_id IS NOT NULL;

@@ -171,8 +171,8 @@ export function attemptRows(home: Home, id?: string): AttemptRow[] {
 export function eventRows(home: Home, kind?: string): EventRow[] {
   return withDb(home, (db) =>
     kind === undefined
-      ? (db.prepare("SELECT * FROM events ORDER BY id").all() as EventRow[])
-      : (db.prepare("SELECT * FROM events WHERE kind = ? ORDER BY id").all(kind) as EventRow[]),
+      ? (db.prepare("SELECT * FROM history ORDER BY id").all() as EventRow[])
+      : (db.prepare("SELECT * FROM history WHERE kind = ? ORDER BY id").all(kind) as EventRow[]),
   );
 }
 

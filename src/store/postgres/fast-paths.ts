@@ -24,6 +24,7 @@ import type { JobRow } from "../sqlite/rows.js";
 import { JOB_COLUMNS, toJobRecord } from "../sqlite/rows.js";
 import type { ClaimRequest, FinishRequest, JobRecord } from "../types.js";
 import type { PgConnection } from "./connection.js";
+import { NEXT_EVENT_ID } from "./ledger-tx.js";
 
 // --- enqueue ------------------------------------------------------------------------------------
 
@@ -37,8 +38,8 @@ const ENQUEUE_COLUMNS =
  */
 function enqueueSql(retry: boolean, many: boolean): string {
   const values = many
-    ? `SELECT ${ENQUEUE_COLUMNS}, 'queued', 0, '[]', $14, $14 FROM input ORDER BY ord`
-    : `VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'queued', 0, '[]', $14, $14)`;
+    ? `SELECT ${ENQUEUE_COLUMNS}, 'queued', 0, '[]', $14, $14, ${NEXT_EVENT_ID}, $15, 'queued' FROM input ORDER BY ord`
+    : `VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'queued', 0, '[]', $14, $14, ${NEXT_EVENT_ID}, $15, 'queued')`;
   return `WITH ${
     many
       ? `input AS (
@@ -48,14 +49,10 @@ function enqueueSql(retry: boolean, many: boolean): string {
 ), `
       : ""
   }ins AS (
-  INSERT INTO jobs (${ENQUEUE_COLUMNS}, state, attempts, depends_on, created_at, updated_at)
+  INSERT INTO jobs (${ENQUEUE_COLUMNS}, state, attempts, depends_on, created_at, updated_at, enqueue_id, enqueue_actor, enqueue_state)
   ${values}
   ${retry ? "ON CONFLICT (id) DO NOTHING" : ""}
-  RETURNING id, workflow, project
-), ev AS (
-  INSERT INTO events (job_id, workflow, project, at, actor, kind, from_state, to_state)
-  SELECT ins.id, ins.workflow, ins.project, $14, $15, 'enqueued', NULL, 'queued'
-  FROM ins${many ? " JOIN input USING (id) ORDER BY input.ord" : ""}
+  RETURNING id
 ), wake AS (
   SELECT pg_notify($16, '') FROM (SELECT 1 FROM ins LIMIT 1) AS any_row
 )
@@ -73,7 +70,7 @@ export function canEnqueueFast(records: readonly JobRecord[]): boolean {
 }
 
 /**
- * Insert queued jobs, their `enqueued` events and one NOTIFY, all or nothing. `retry`: the
+ * Insert queued jobs (each row carrying its derived `enqueued` event, D152) and one NOTIFY, all or nothing. `retry`: the
  * previous try's connection broke, so it may have committed; returns how many rows this try
  * inserted (0 on a retry means the previous try had committed them all).
  */

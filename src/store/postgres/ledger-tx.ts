@@ -36,6 +36,13 @@ export interface TxState {
   lockDependencies: boolean;
 }
 
+/** A derived `enqueued` event's id: the next of the events' own sequence (D152). */
+export const NEXT_EVENT_ID = "nextval(pg_get_serial_sequence('events', 'id'))";
+/** A job's derived `enqueued` event as a stored row, before the job row goes (D152). */
+const STORE_ENQUEUED_EVENT = `INSERT INTO events (id, ${EVENT_COLUMNS}) OVERRIDING SYSTEM VALUE
+  SELECT enqueue_id, id, workflow, project, created_at, enqueue_actor, 'enqueued', NULL, enqueue_state, NULL
+  FROM jobs WHERE id = $1 AND enqueue_id IS NOT NULL`;
+
 /** The ledger primitives over one transaction's connection; `schema` names its advisory locks. */
 export function ledgerTx(client: PoolClient, state: TxState, schema: string): LedgerTx {
   const rows = async (text: string, values: unknown[] = []) =>
@@ -59,13 +66,17 @@ export function ledgerTx(client: PoolClient, state: TxState, schema: string): Le
       (await rows(`SELECT * FROM jobs WHERE idempotency_key = $1 AND state IN ${LIVE_STATES}`, [key]))[0],
     findNewestByKey: async (key) =>
       (await rows(`SELECT * FROM jobs WHERE idempotency_key = $1 ORDER BY id DESC LIMIT 1`, [key]))[0],
-    insertJob: async (job, payloadText) => {
+    insertJob: async (job, payloadText, actor) => {
       const { columns, values } = encodeJobPatch(job);
       // The payload exactly as the engine validated and measured it (as SQLite stores it).
       values[columns.indexOf("payload")] = payloadText;
+      // The job's `enqueued` event is derived from its row, whose enqueue_id the events' own
+      // sequence hands out (migration 000011, D152).
+      columns.push("enqueue_actor", "enqueue_state");
+      values.push(actor, job.state);
       await run(
         client,
-        `INSERT INTO jobs (${columns.join(", ")}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")})`,
+        `INSERT INTO jobs (${columns.join(", ")}, enqueue_id) VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")}, ${NEXT_EVENT_ID})`,
         values,
       );
       if (job.dependsOn.length > 0) {
@@ -88,6 +99,7 @@ export function ledgerTx(client: PoolClient, state: TxState, schema: string): Le
       if (patch.state === "queued") state.wake = true;
     },
     deleteJob: async (id) => {
+      await run(client, STORE_ENQUEUED_EVENT, [id]);
       await run(client, "DELETE FROM jobs WHERE id = $1", [id]);
     },
     insertAttempt: async (a: AttemptRow) => {

@@ -7,6 +7,7 @@ import type { QueryResultRow } from "pg";
 import { isCandidate, referenceKeys } from "../../core/ids.js";
 import type { Attempt, Job, JobEvent } from "../../core/job.js";
 import type { JobState } from "../../core/states.js";
+import { historySql } from "../history.js";
 import { publicJob } from "../records.js";
 import { sqlFile } from "../sql-files.js";
 import type { AttemptRowSql, EventRowSql, JobRow } from "../sqlite/rows.js";
@@ -136,7 +137,7 @@ export class PgReads {
 
   async transitionCounts(since: number): Promise<TransitionCount[]> {
     const { rows } = await this.read<TransitionCount>(
-      "SELECT to_state AS state, count(*)::int AS count FROM events WHERE at >= $1 AND to_state IS NOT NULL GROUP BY to_state ORDER BY to_state",
+      "SELECT to_state AS state, count(*)::int AS count FROM history WHERE at >= $1 AND to_state IS NOT NULL GROUP BY to_state ORDER BY to_state",
       [since],
     );
     return rows;
@@ -158,29 +159,19 @@ export class PgReads {
   }
 
   async events(filter: EventFilter): Promise<JobEvent[]> {
-    const clauses: string[] = [];
     const params: unknown[] = [];
     const param = (value: unknown) => {
       params.push(value);
       return `$${params.length}`;
     };
-    if (filter.jobId !== undefined) clauses.push(`job_id = ${param(filter.jobId)}`);
-    if (filter.jobIds !== undefined) clauses.push(`job_id = ANY (${param([...filter.jobIds])}::text[])`);
-    if (filter.kinds !== undefined) clauses.push(`kind = ANY (${param([...filter.kinds])}::text[])`);
-    if (filter.workflow !== undefined) clauses.push(`workflow = ${param(filter.workflow)}`);
-    if (filter.project !== undefined) clauses.push(`project = ${param(filter.project)}`);
-    if (filter.types !== undefined && filter.types.length > 0) {
-      clauses.push(`job_id IN (SELECT id FROM jobs WHERE type = ANY (${param([...filter.types])}::text[]))`);
-    }
-    if (filter.since !== undefined) clauses.push(`at >= ${param(filter.since)}`);
-    if (filter.until !== undefined) clauses.push(`at < ${param(filter.until)}`);
-    if (filter.afterId !== undefined) clauses.push(`id > ${param(filter.afterId)}`);
-    const where = clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : "";
-    const limit = param(filter.limit);
-    const { rows } = await this.read<EventRowSql>(
-      `SELECT * FROM events ${where} ORDER BY id ${filter.order === "desc" ? "DESC" : "ASC"} LIMIT ${limit}`,
-      params,
-    );
+    const sql = historySql(filter, {
+      param,
+      limit: param,
+      oneOf: (column, values) => `${column} = ANY (${param([...values])}::text[])`,
+      limitEachSide: true,
+      walkIdsForProject: false,
+    });
+    const { rows } = await this.read<EventRowSql>(sql, params);
     return rows.map(toEvent);
   }
 

@@ -11,6 +11,7 @@ import type { JobState } from "../../core/states.js";
 import type { AttemptRow, LedgerTx, WriteKind } from "../ledger.js";
 import { LedgerStore } from "../ledger.js";
 import { EVENT_COLUMNS, eventValues, publicJob } from "../records.js";
+import { historySql } from "../history.js";
 import { latestMigration, migrationFiles, sqlFile } from "../sql-files.js";
 import type {
   BlockingFacts,
@@ -71,10 +72,23 @@ const HAS_WAITING_DEPENDENTS =
 
 const QUICK_RETRIES = [0.05, 0.1, 0.2, 0.4, 0.8];
 
+/**
+ * The next event id: one above every id handed out, stored (events) or derived (a job's
+ * `enqueued` event, jobs.enqueue_id; migration 000011, D152). Each max() is one seek to the end of
+ * a b-tree, under the write lock. Neither maximum goes down: `clean` keeps the newest event row,
+ * and deleting a job first stores its derived event (see deleteJob).
+ */
+const NEXT_EVENT_ID =
+  "max(coalesce((SELECT max(id) FROM events), 0), coalesce((SELECT max(enqueue_id) FROM jobs WHERE enqueue_id IS NOT NULL), 0)) + 1";
 const INSERT_JOB = `INSERT INTO jobs (id, type, name, payload, state, priority, run_at, attempts, max_attempts, backoff,
-  workflow, project, idempotency_key, resource_key, tags, depends_on, timeout_ms, created_at, updated_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-const INSERT_EVENT = `INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  workflow, project, idempotency_key, resource_key, tags, depends_on, timeout_ms, created_at, updated_at,
+  enqueue_id, enqueue_actor, enqueue_state)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${NEXT_EVENT_ID}, ?, ?)`;
+const INSERT_EVENT = `INSERT INTO events (id, ${EVENT_COLUMNS}) VALUES (${NEXT_EVENT_ID}, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+/** A job's derived `enqueued` event as a stored row, before the job row goes (D152). */
+const STORE_ENQUEUED_EVENT = `INSERT INTO events (id, ${EVENT_COLUMNS})
+  SELECT enqueue_id, id, workflow, project, created_at, enqueue_actor, 'enqueued', NULL, enqueue_state, NULL
+  FROM jobs WHERE id = ? AND enqueue_id IS NOT NULL`;
 
 /** A job's list column as JSON text; most jobs have no tags and no dependencies. */
 function jsonList(items: readonly string[]): string {
@@ -366,7 +380,7 @@ export class SqliteStore extends LedgerStore {
         this.exec("SELECT * FROM jobs WHERE idempotency_key = ? ORDER BY id DESC LIMIT 1"),
         key,
       )[0],
-    insertJob: (job, payloadText) => {
+    insertJob: (job, payloadText, actor) => {
       this.exec(INSERT_JOB).run(
         job.id,
         job.type,
@@ -387,6 +401,8 @@ export class SqliteStore extends LedgerStore {
         job.timeoutMs,
         job.createdAt,
         job.updatedAt,
+        actor,
+        job.state,
       );
       for (const dep of job.dependsOn) {
         this.exec("INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?, ?)").run(job.id, dep);
@@ -399,6 +415,7 @@ export class SqliteStore extends LedgerStore {
       this.exec(this.updateSql(columns)).run(values);
     },
     deleteJob: (id) => {
+      this.exec(STORE_ENQUEUED_EVENT).run(id);
       this.exec("DELETE FROM jobs WHERE id = ?").run(id);
     },
     insertAttempt: (a: AttemptRow) => {
@@ -726,7 +743,7 @@ export class SqliteStore extends LedgerStore {
     return this.read(
       () =>
         this.stmt(
-          "SELECT to_state AS state, count(*) AS count FROM events WHERE at >= ? AND to_state IS NOT NULL GROUP BY to_state ORDER BY to_state",
+          "SELECT to_state AS state, count(*) AS count FROM history WHERE at >= ? AND to_state IS NOT NULL GROUP BY to_state ORDER BY to_state",
         ).all(since) as TransitionCount[],
     );
   }
@@ -751,50 +768,24 @@ export class SqliteStore extends LedgerStore {
 
   events(filter: EventFilter): Promise<JobEvent[]> {
     return this.read(() => {
-      const clauses: string[] = [];
       const params: unknown[] = [];
-      if (filter.jobId !== undefined) {
-        clauses.push("job_id = ?");
-        params.push(filter.jobId);
-      }
-      if (filter.jobIds !== undefined) {
-        clauses.push("job_id IN (SELECT value FROM json_each(?))");
-        params.push(JSON.stringify(filter.jobIds));
-      }
-      if (filter.kinds !== undefined) {
-        clauses.push("kind IN (SELECT value FROM json_each(?))");
-        params.push(JSON.stringify(filter.kinds));
-      }
-      if (filter.workflow !== undefined) {
-        clauses.push("workflow = ?");
-        params.push(filter.workflow);
-      }
-      if (filter.project !== undefined) {
-        clauses.push("project = ?");
-        params.push(filter.project);
-      }
-      if (filter.types !== undefined && filter.types.length > 0) {
-        clauses.push("job_id IN (SELECT id FROM jobs WHERE type IN (SELECT value FROM json_each(?)))");
-        params.push(JSON.stringify(filter.types));
-      }
-      if (filter.since !== undefined) {
-        clauses.push("at >= ?");
-        params.push(filter.since);
-      }
-      if (filter.until !== undefined) {
-        clauses.push("at < ?");
-        params.push(filter.until);
-      }
-      if (filter.afterId !== undefined) {
-        clauses.push("id > ?");
-        params.push(filter.afterId);
-      }
-      const where = clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : "";
-      return (
-        this.stmt(
-          `SELECT * FROM events ${where} ORDER BY id ${filter.order === "desc" ? "DESC" : "ASC"} LIMIT +?`,
-        ).all(...params, filter.limit) as EventRowSql[]
-      ).map(toEvent);
+      const sql = historySql(filter, {
+        param: (value) => {
+          params.push(value);
+          return "?";
+        },
+        limit: (value) => {
+          params.push(value);
+          return "+?";
+        },
+        oneOf: (column, values) => {
+          params.push(JSON.stringify(values));
+          return `${column} IN (SELECT value FROM json_each(?))`;
+        },
+        limitEachSide: false,
+        walkIdsForProject: true,
+      });
+      return (this.stmt(sql).all(...params) as EventRowSql[]).map(toEvent);
     });
   }
 

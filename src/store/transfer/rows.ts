@@ -64,6 +64,10 @@ export const TABLES: readonly TableSpec[] = [
       i("started_at"),
       i("finished_at"),
       i("archived_at"),
+      // The job's derived `enqueued` event (schema 11, D152); null in rows from older ledgers.
+      i("enqueue_id"),
+      t("enqueue_actor"),
+      t("enqueue_state"),
     ],
   },
   { name: "job_deps", key: ["job_id", "depends_on"], columns: [t("job_id"), t("depends_on")] },
@@ -155,7 +159,7 @@ export interface LedgerRows {
   begin(): Promise<void>;
   /** Insert rows; with `skipExisting`, rows whose key exists are left alone. Returns rows inserted. */
   insert(spec: TableSpec, rows: readonly Row[], skipExisting: boolean): Promise<number>;
-  /** After events were inserted with their ids: new events continue after the largest id. */
+  /** After events were inserted with their ids: new events continue after the largest id (stored or derived). */
   afterEvents(): Promise<void>;
   commit(): Promise<void>;
   rollback(): Promise<void>;
@@ -309,7 +313,7 @@ export async function postgresRows(url: string, schema: string): Promise<LedgerR
     afterEvents: () =>
       guard(async () => {
         await client.query(
-          "SELECT setval(pg_get_serial_sequence('events', 'id'), greatest((SELECT max(id) FROM events), 1), (SELECT max(id) FROM events) IS NOT NULL)",
+          "SELECT setval(pg_get_serial_sequence('events', 'id'), greatest(m, 1), m IS NOT NULL) FROM (SELECT greatest((SELECT max(id) FROM events), (SELECT max(enqueue_id) FROM jobs)) AS m) AS top",
         );
         // has_dependents is derived, not exported: an imported job that others depend on must
         // take the completion path that releases them (sql/postgres/000004_dependents_flag.sql).
