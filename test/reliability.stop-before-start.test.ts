@@ -24,6 +24,7 @@ import {
   alive,
   attemptRows,
   cli,
+  cliAsync,
   cliJson,
   daemonPid,
   jobRow,
@@ -183,5 +184,61 @@ describe("issue 17 (F4): every --json outcome says the command's code and the co
     const plain = cli(home, ["run", "--wait", "--json", "--", "sh", "-c", "exit 3"]);
     expect(plain.code).toBe(3);
     expect(JSON.parse(plain.stdout).data).toMatchObject({ state: "failed", exitCode: 3, exitsWith: 3 });
+  });
+});
+
+describe("issue 17 (stranger s17i): a stop racing a claim, and a stop after the command ended", () => {
+  it("F1: a stop that read the job queued does not force a cancel over a claim made meanwhile: the daemon stops it", async () => {
+    const home = newHome({ BATON_MAX_RUNNING: "1" });
+    const blocker = cliJson(home, ["run", "--", "sleep", "60"]);
+    await until("the blocker to run", () => jobRow(home, blocker.id as string).state === "running");
+    const termLog = join(home.dir, "term.log");
+    const script = `trap 'echo TERM >> ${termLog}; exit 143' TERM; sleep 40 & wait`;
+    const { id } = cliJson(home, ["run", "--", "sh", "-c", script]);
+    expect(jobRow(home, id).state).toBe("queued");
+
+    // The stop runs in this process (BATON_DIRECT) and holds 3 s between its read and its cancel.
+    const stopping = cliAsync(home, ["stop", id, "--json"], {
+      env: { BATON_DIRECT: "1", BATON_TEST_STOP_READ_DELAY_MS: "3000" },
+    });
+    await sleep(800);
+    cliJson(home, ["stop", blocker.id as string]); // frees the slot: the daemon claims and starts the job
+    await until("the job to be started", () => existsSync(attempt(home.dir, id, 1, "process.json")));
+    const stopped = await stopping;
+    expect(stopped.code, `${stopped.stdout}${stopped.stderr}`).toBe(0);
+    expect(JSON.parse(stopped.stdout).data).toMatchObject({ id, state: "cancelled", outcome: "cancelled" });
+    // Was: cancelled by the CLI over the daemon's claim (no signal of the stop, no exit code).
+    expect(readFileSync(termLog, "utf8")).toBe("TERM\n");
+    expect(attemptRows(home, id).map((a) => [a.outcome, a.exit_code])).toEqual([["cancelled", 143]]);
+    expect(existsSync(attempt(home.dir, id, 1, "ending.json"))).toBe(true);
+  });
+
+  it("F2: a stop of a command that already exited on its own, not yet recorded, answers already finished with its code", async () => {
+    // The daemon holds the recording of each end 4 s (BATON_TEST_RECORD_DELAY_MS).
+    const home = newHome({ BATON_TEST_RECORD_DELAY_MS: "4000" });
+    const { id } = cliJson(home, ["run", "--", "sh", "-c", "exit 42"]);
+    await until("the command to exit", () => existsSync(attempt(home.dir, id, 1, "exit")));
+    expect(jobRow(home, id).state).toBe("running");
+    const stopped = cli(home, ["stop", id, "--json"]);
+    expect(stopped.code, stopped.stderr).toBe(0);
+    // Was: outcome cancelled, the job cancelled (exit 130) for a command that had failed with 42.
+    expect(JSON.parse(stopped.stdout).data).toMatchObject({
+      id,
+      state: "failed",
+      outcome: "already_finished",
+    });
+    expect(attemptRows(home, id).map((a) => [a.outcome, a.exit_code])).toEqual([["failed", 42]]);
+    expect(existsSync(attempt(home.dir, id, 1, "ending.json"))).toBe(false);
+    expect(cli(home, ["wait", id]).code).toBe(42);
+  });
+
+  it("F5: wait --json that gives up says to wait again in the CLI's words too, not only the MCP tool's", () => {
+    const home = newHome();
+    const { id } = cliJson(home, ["run", "--", "sleep", "20"]);
+    const gaveUp = cli(home, ["wait", id, "--timeout", "1s", "--json"]);
+    expect(gaveUp.code).toBe(75);
+    // Was: "still running; call wait_job again".
+    expect(JSON.parse(gaveUp.stdout).data.message).toMatch(/wait again \(baton wait, wait_job\)/);
+    cliJson(home, ["stop", id]);
   });
 });

@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { COMMAND_TYPE, runsProcess } from "../core/executors.js";
 import { parseTimerDuration } from "../core/duration.js";
+import { sleep } from "../core/timer.js";
 import { BatonError, toBatonError } from "../core/errors.js";
 import type { Attempt, Job } from "../core/job.js";
 import type { EnqueueOutcome } from "../store/types.js";
@@ -472,8 +473,8 @@ function waitAnswer(job: Job, finished: boolean, exitCode: number | undefined): 
     message: finished
       ? `finished: ${job.state}`
       : isTerminal(job.state)
-        ? `${job.state}; its hooks and notifications are still running: call wait_job again`
-        : `still ${job.state}; call wait_job again`,
+        ? `${job.state}; its hooks and notifications are still running: wait again (baton wait, wait_job)`
+        : `still ${job.state}; wait again (baton wait, wait_job)`,
   };
 }
 
@@ -510,6 +511,12 @@ export const stopOutputSchema = z.object({
   message: z.string(),
 });
 
+/**
+ * A fault-injection seam, off by default: hold `stop_job` this long between its read of a job that
+ * is not running and its cancel, so a test can have a daemon claim the job in between.
+ */
+const stopReadDelayMs = Number(process.env.BATON_TEST_STOP_READ_DELAY_MS ?? 0) || 0;
+
 export const stopJob = defineOperation({
   name: "stop_job",
   title: "Stop a job",
@@ -536,11 +543,25 @@ export const stopJob = defineOperation({
           : "already_finished",
       );
     if (isTerminal(job.state)) return finished(job);
+    const stopRunning = async () => {
+      const commands = host(ctx);
+      await commands.stop(job.id, input.force === true, stopId);
+      await commands.waitFor(job.id, 30_000);
+    };
     try {
       if (job.state === "running" && runsProcess(job.type)) {
-        const commands = host(ctx);
-        await commands.stop(job.id, input.force === true, stopId);
-        await commands.waitFor(job.id, 30_000);
+        await stopRunning();
+      } else if (runsProcess(job.type)) {
+        if (stopReadDelayMs > 0) await sleep(stopReadDelayMs);
+        // Not running when read: cancelled only if it still is not (no `force` over a lease). A
+        // daemon that claimed it meanwhile owns it, and is asked to stop it: a cancel forced over
+        // its claim let the command start after its job was recorded cancelled (stranger s17i F1).
+        try {
+          await ctx.engine.finish(job.id, "cancelled", { actor: ctx.actor, force: false });
+        } catch (error) {
+          if (!(error instanceof BatonError && error.code === "LEASE_LOST")) throw error;
+          await stopRunning();
+        }
       } else {
         await ctx.engine.cancel(job.id, { actor: ctx.actor });
       }

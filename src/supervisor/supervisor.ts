@@ -601,14 +601,11 @@ export class Supervisor {
   }
 
   private end(t: Tracked, ending: Ending, detail: string, force = false, stopId?: string): void {
-    // A timer that fires after the command ended on its own (its exit code is written, the daemon
-    // has not recorded it yet) ends nothing: the command's own outcome is the truth, not a timeout.
-    if (
-      (ending === "timeout" || ending === "idle") &&
-      t.ending === undefined &&
-      readExitCode(t.dir) !== undefined
-    )
-      return;
+    // A timer or a stop that comes after the command ended on its own (its exit code is written,
+    // the daemon has not recorded it yet) ends nothing: the command's own outcome is the truth,
+    // not a timeout or a stop (a stop answers "already finished"; stranger s17i F2: a successor
+    // daemon recorded `cancelled` a command that had exited 42 before the stop began).
+    if (ending !== "stopped-elsewhere" && t.ending === undefined && readExitCode(t.dir) !== undefined) return;
     if (t.ending === undefined) {
       t.ending = ending;
       t.endingDetail = detail;
