@@ -456,19 +456,18 @@ export class Engine {
     );
   }
 
-  note(jobId: string, text: string, actor?: string): Promise<void> {
-    return this.get(jobId).then((job) =>
-      this.store.addEvent({
-        jobId,
-        workflow: job.workflow,
-        project: job.project,
-        actor: actor ?? this.actor,
-        kind: "note",
-        fromState: null,
-        toState: null,
-        details: { text },
-      }),
-    );
+  async note(jobId: string, text: string, actor?: string): Promise<void> {
+    const job = await this.get(jobId);
+    await this.store.addEvent({
+      jobId,
+      workflow: job.workflow,
+      project: job.project,
+      actor: actor ?? this.actor,
+      kind: "note",
+      fromState: null,
+      toState: null,
+      details: { text },
+    });
   }
 
   // --- reads ----------------------------------------------------------------------------------

@@ -543,25 +543,33 @@ export const stopJob = defineOperation({
           : "already_finished",
       );
     if (isTerminal(job.state)) return finished(job);
-    const stopRunning = async () => {
+    // A running command is stopped by its daemon, which records the cancel in its own process:
+    // stop_requested is this call's own write first, binding its request id (D153). False: the job
+    // no longer runs.
+    const stopRunning = async (): Promise<boolean> => {
+      if (!(await stopRequested(ctx, job, input.force))) return false;
       const commands = host(ctx);
       await commands.stop(job.id, input.force === true, stopId);
       await commands.waitFor(job.id, 30_000);
+      return true;
+    };
+    // Not running: cancelled only if it still is not (no `force` over a lease). A daemon that
+    // claimed it meanwhile owns it, and is asked to stop it: a cancel forced over its claim let the
+    // command start after its job was recorded cancelled (stranger s17i F1).
+    const cancelUnlessClaimed = async () => {
+      try {
+        await ctx.engine.finish(job.id, "cancelled", { actor: ctx.actor, force: false });
+      } catch (error) {
+        if (!(error instanceof BatonError && error.code === "LEASE_LOST")) throw error;
+        await stopRunning();
+      }
     };
     try {
       if (job.state === "running" && runsProcess(job.type)) {
-        await stopRunning();
+        if (!(await stopRunning())) await cancelUnlessClaimed();
       } else if (runsProcess(job.type)) {
         if (stopReadDelayMs > 0) await sleep(stopReadDelayMs);
-        // Not running when read: cancelled only if it still is not (no `force` over a lease). A
-        // daemon that claimed it meanwhile owns it, and is asked to stop it: a cancel forced over
-        // its claim let the command start after its job was recorded cancelled (stranger s17i F1).
-        try {
-          await ctx.engine.finish(job.id, "cancelled", { actor: ctx.actor, force: false });
-        } catch (error) {
-          if (!(error instanceof BatonError && error.code === "LEASE_LOST")) throw error;
-          await stopRunning();
-        }
+        await cancelUnlessClaimed();
       } else {
         await ctx.engine.cancel(job.id, { actor: ctx.actor });
       }
@@ -584,6 +592,27 @@ export const stopJob = defineOperation({
     );
   },
 });
+
+/**
+ * Record the stop of a running command on its job (`stop_requested`, D153) before the daemon is
+ * asked: the daemon records the cancel in its own process, so without this write the call's
+ * request id (R-32) was bound to nothing, and the same id then stopped another job or queued a
+ * run. Written only while the job still runs, so it never follows a finished job's last event
+ * (`settled`); false when it no longer runs (a repeat of the request answers what the first saw).
+ */
+async function stopRequested(ctx: OpContext, job: Job, force: boolean | undefined): Promise<boolean> {
+  const event = {
+    jobId: job.id,
+    workflow: job.workflow,
+    project: job.project,
+    actor: ctx.actor,
+    kind: "stop_requested",
+    fromState: null,
+    toState: null,
+    details: { attempt: await latestAttemptNumber(ctx, job), force: force === true },
+  };
+  return ctx.engine.store.addEvent(event, { whileState: "running" });
+}
 
 function stopAnswer(
   id: string,

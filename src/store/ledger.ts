@@ -842,9 +842,14 @@ export abstract class LedgerStore implements Store {
     return this.write((tx) => this.recoverInTx(tx, this.clock.now(), limit));
   }
 
-  addEvent(event: Omit<JobEvent, "id" | "at">): Promise<void> {
+  addEvent(event: Omit<JobEvent, "id" | "at">, options: { whileState?: JobState } = {}): Promise<boolean> {
     return this.write(async (tx) => {
+      if (options.whileState !== undefined) {
+        const job = event.jobId === null ? undefined : await tx.getJob(event.jobId);
+        if (job?.state !== options.whileState) return false;
+      }
       await tx.insertEvent({ ...event, at: this.clock.now() });
+      return true;
     });
   }
 
@@ -955,7 +960,9 @@ export abstract class LedgerStore implements Store {
     if (isTerminal(to)) patch.finishedAt = now;
     if (extra.result !== undefined) patch.result = JSON.parse(extra.result) as unknown;
     if (extra.evidence !== undefined) patch.evidence = JSON.parse(extra.evidence) as unknown;
-    if (extra.error !== undefined) patch.error = extra.error;
+    // A release gives the claim back: its error stays on the attempt and the event, not on the job
+    // (a later attempt that succeeds would show it, D153).
+    if (extra.error !== undefined && action !== "release") patch.error = extra.error;
     await tx.updateJob(job.id, patch);
 
     let ended: number | undefined;

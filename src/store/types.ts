@@ -310,8 +310,11 @@ export interface Store {
   deleteJobs(jobIds: readonly string[], actor: string, dependents?: DependentsPolicy): Promise<number>;
   /** Running jobs whose lease expired become failed attempts (retried or dead-lettered). */
   recoverExpired(limit: number): Promise<Job[]>;
-  /** Append a note or a piece of evidence to a job's trail. */
-  addEvent(event: Omit<JobEvent, "id" | "at">): Promise<void>;
+  /**
+   * Append a note or a piece of evidence to a job's trail. With `whileState`, only while the job
+   * is in that state, read in the same transaction (false: it was not, nothing was written).
+   */
+  addEvent(event: Omit<JobEvent, "id" | "at">, options?: { whileState?: JobState }): Promise<boolean>;
 
   getJob(id: string): Promise<Job | undefined>;
   /**

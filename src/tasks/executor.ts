@@ -131,8 +131,8 @@ function finalStatus(job: Job, dryRun: boolean): RunOutcome["status"] {
 
 /** Writes a task run's events (hook, notification, settled…) as `actor`. */
 export function runEventWriter(engine: Engine, actor: string) {
-  return async (job: Job, kind: string, details: Record<string, unknown>) =>
-    engine.store.addEvent({
+  return async (job: Job, kind: string, details: Record<string, unknown>): Promise<void> => {
+    await engine.store.addEvent({
       jobId: job.id,
       workflow: job.workflow,
       project: job.project,
@@ -142,6 +142,7 @@ export function runEventWriter(engine: Engine, actor: string) {
       toState: null,
       details,
     });
+  };
 }
 
 /** The supervisor kind that runs `task:<name>` jobs. */
