@@ -241,4 +241,27 @@ describe("issue 17 (stranger s17i): a stop racing a claim, and a stop after the 
     expect(JSON.parse(gaveUp.stdout).data.message).toMatch(/wait again \(baton wait, wait_job\)/);
     cliJson(home, ["stop", id]);
   });
+
+  it("a stop of a queued job whose daemon died between its cancel and its answer answers cancelled when repeated", async () => {
+    const home = newHome({ BATON_MAX_RUNNING: "1" });
+    // The daemon holds each answer 60 s after its work committed (BATON_TEST_ANSWER_DELAY_MS).
+    expect(cli(home, ["daemon", "start"], { env: { BATON_TEST_ANSWER_DELAY_MS: "60000" } }).code).toBe(0);
+    const daemon = daemonPid(home)!;
+    const direct = { env: { BATON_DIRECT: "1" } };
+    const blocker = cliJson(home, ["run", "--", "sleep", "60"], direct);
+    await until("the blocker to run", () => jobRow(home, blocker.id as string).state === "running");
+    const { id } = cliJson(home, ["run", "--", "true"], direct);
+    expect(jobRow(home, id).state).toBe("queued");
+
+    const stopping = cliAsync(home, ["stop", id, "--json"], { env: { BATON_TEST_ANSWER_DELAY_MS: "0" } });
+    await until("the cancel to commit", () => jobRow(home, id).state === "cancelled");
+    process.kill(daemon, "SIGKILL");
+    const stopped = await stopping;
+    expect(stopped.code, `${stopped.stdout}${stopped.stderr}`).toBe(0);
+    // Was: outcome "already_finished" ("had already finished (cancelled): nothing to stop").
+    expect(JSON.parse(stopped.stdout).data).toMatchObject({ id, state: "cancelled", outcome: "cancelled" });
+    // A second stop under a new id did not do it: already finished.
+    expect(cliJson(home, ["stop", id])).toMatchObject({ outcome: "already_finished" });
+    cliJson(home, ["stop", blocker.id as string]);
+  });
 });

@@ -538,7 +538,8 @@ export const stopJob = defineOperation({
         done.id,
         done.state,
         done.state === "cancelled" &&
-          ctx.commands?.stoppedBy?.(done.id, await latestAttemptNumber(ctx, done)) === stopId
+          (ctx.commands?.stoppedBy?.(done.id, await latestAttemptNumber(ctx, done)) === stopId ||
+            (await cancelledByThisRequest(ctx, done)))
           ? "cancelled"
           : "already_finished",
       );
@@ -612,6 +613,31 @@ async function stopRequested(ctx: OpContext, job: Job, force: boolean | undefine
     details: { attempt: await latestAttemptNumber(ctx, job), force: force === true },
   };
   return ctx.engine.store.addEvent(event, { whileState: "running" });
+}
+
+/**
+ * Whether this call, repeated under its request id, is the one that cancelled `job` (not running
+ * when it was first read): its cancel is the request's first write, which answers, replayed, the
+ * job it cancelled (R-32). A stop whose daemon died between that commit and its answer was told
+ * "already finished" by the repeat (stranger s17i). Without a request id, or when the request's first
+ * write was something else (a `stop_requested` event, D153), or none: false, and nothing is written.
+ */
+async function cancelledByThisRequest(ctx: OpContext, job: Job): Promise<boolean> {
+  if (ctx.requestId === undefined) return false;
+  try {
+    const replayed: unknown = await ctx.engine.finish(job.id, "cancelled", {
+      actor: ctx.actor,
+      force: false,
+    });
+    return (
+      typeof replayed === "object" &&
+      replayed !== null &&
+      (replayed as Job).id === job.id &&
+      (replayed as Job).state === "cancelled"
+    );
+  } catch {
+    return false; // not a replay: the job was already cancelled, the transition is refused
+  }
 }
 
 function stopAnswer(
