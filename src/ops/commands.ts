@@ -181,8 +181,7 @@ export async function enqueueWithEnv(
 
 /** The job's latest attempt (its number names the run folder), if it ever started. */
 async function latestAttempt(ctx: OpContext, job: Job): Promise<Attempt | undefined> {
-  const attempts = await ctx.engine.attempts(job.id);
-  return attempts[attempts.length - 1];
+  return (await ctx.engine.latestAttempts([job.id]))[0];
 }
 
 /** What a live job that is not running waits for, in one word, as `status` groups them. */

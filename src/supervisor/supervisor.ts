@@ -45,7 +45,7 @@ import {
   saveProcess,
   sweepJobFiles,
 } from "./run-dir.js";
-import type { ProcessRecord } from "./run-dir.js";
+import type { EndingRecord, ProcessRecord } from "./run-dir.js";
 
 /** Why a process could not be started, in words that name what to fix. */
 function spawnReason(error: unknown, payload: CommandPayload): string {
@@ -426,6 +426,25 @@ export class Supervisor {
     return true;
   }
 
+  /**
+   * Write why baton ends an attempt (ending.json, D148) before it acts: a daemon killed from then on
+   * leaves its successor the outcome, and the stop's id. A full disk is logged: the stop goes on.
+   */
+  private markEnding(
+    jobId: string,
+    dir: string,
+    ending: EndingRecord["ending"],
+    detail: string,
+    force: boolean,
+    stopId: string | undefined,
+  ): void {
+    try {
+      saveEnding(dir, { ending, detail, force, at: Date.now(), ...(stopId === undefined ? {} : { stopId }) });
+    } catch (error) {
+      this.o.log?.(`could not write ending.json of ${jobId}: ${(error as Error).message}`);
+    }
+  }
+
   /** Record a stop of an attempt whose process never started: `cancelled`, the stop kept in ending.json. */
   private cancelUnstarted(
     job: Job,
@@ -434,17 +453,7 @@ export class Supervisor {
     lease: { token: string } | { force: true },
   ): Promise<Job> {
     const detail = `${stop.force ? FORCED_STOP : "stopped by user"} before its command started`;
-    try {
-      saveEnding(dir, {
-        ending: "stop",
-        detail,
-        force: stop.force,
-        at: Date.now(),
-        ...(stop.stopId === undefined ? {} : { stopId: stop.stopId }),
-      });
-    } catch (error) {
-      this.o.log?.(`could not write ending.json of ${job.id}: ${(error as Error).message}`);
-    }
+    this.markEnding(job.id, dir, "stop", detail, stop.force, stop.stopId);
     return this.o.engine.cancel(job.id, { ...lease, actor: "user", error: detail });
   }
 
@@ -611,19 +620,7 @@ export class Supervisor {
       t.endingDetail = detail;
       // Durable before the first signal (D148): a daemon killed from here on leaves its successor
       // why the process ends, so it records this outcome, not a crash.
-      if (ending !== "stopped-elsewhere") {
-        try {
-          saveEnding(t.dir, {
-            ending,
-            detail,
-            force,
-            at: Date.now(),
-            ...(stopId === undefined ? {} : { stopId }),
-          });
-        } catch (error) {
-          this.o.log?.(`could not write ending.json of ${t.job.id}: ${(error as Error).message}`);
-        }
-      }
+      if (ending !== "stopped-elsewhere") this.markEnding(t.job.id, t.dir, ending, detail, force, stopId);
     }
     t.timers.push(endGroup(t.pid, t.startTime, force, t.killGraceMs));
   }
