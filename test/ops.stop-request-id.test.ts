@@ -88,6 +88,16 @@ describe.each(stores)("a stop of a running command binds its request id (%s)", (
 
         expect(cliJson(h, ["stop", b, ...force])).toMatchObject({ outcome: "cancelled" });
         expect(kinds(h, b).slice(-2)).toEqual(["stop_requested", "cancelled"]);
+
+        // Retried, then the first stop repeated under its id: it answers what it did to the first
+        // attempt and leaves the new one running (stranger s17j F1: it killed attempt 2).
+        cliJson(h, ["retry", a]);
+        await until("the retried attempt to run", () => stateOf(h, a) === "running", 30_000);
+        expect(cliJson(h, stop(a))).toMatchObject({ id: a, outcome: "cancelled" });
+        await new Promise((r) => setTimeout(r, 1500));
+        expect(stateOf(h, a)).toBe("running");
+        expect(kinds(h, a).filter((k) => k === "stop_requested")).toHaveLength(1);
+        expect(cliJson(h, ["stop", a, ...force])).toMatchObject({ outcome: "cancelled" });
       } finally {
         stopDaemon(h);
       }

@@ -546,8 +546,17 @@ export const stopJob = defineOperation({
     // A running command is stopped by its daemon, which records the cancel in its own process:
     // stop_requested is this call's own write first, binding its request id (D153). False: the job
     // no longer runs.
+    let earlierAttempt = false;
     const stopRunning = async (): Promise<boolean> => {
-      if (!(await stopRequested(ctx, job, input.force))) return false;
+      const attempt = await latestAttemptNumber(ctx, job);
+      if (!(await stopRequested(ctx, job, input.force, attempt))) return false;
+      // Repeated under its request id after the job was retried: the first call stopped an earlier
+      // attempt, and this one must not stop the new one (stranger s17j F1). A repeat for the same
+      // attempt sends the stop again (the first may not have been sent, D138).
+      if (ctx.request?.replayed === true && (await stopRequestedAttempt(ctx, job)) !== attempt) {
+        earlierAttempt = true;
+        return true;
+      }
       const commands = host(ctx);
       await commands.stop(job.id, input.force === true, stopId);
       await commands.waitFor(job.id, 30_000);
@@ -580,6 +589,7 @@ export const stopJob = defineOperation({
       if (!isTerminal(now.state)) throw error;
       return finished(now);
     }
+    if (earlierAttempt) return stopAnswer(job.id, "cancelled", "cancelled");
     const after = await ctx.engine.get(job.id);
     return stopAnswer(
       after.id,
@@ -600,7 +610,12 @@ export const stopJob = defineOperation({
  * run. Written only while the job still runs, so it never follows a finished job's last event
  * (`settled`); false when it no longer runs (a repeat of the request answers what the first saw).
  */
-async function stopRequested(ctx: OpContext, job: Job, force: boolean | undefined): Promise<boolean> {
+async function stopRequested(
+  ctx: OpContext,
+  job: Job,
+  force: boolean | undefined,
+  attempt: number,
+): Promise<boolean> {
   const event = {
     jobId: job.id,
     workflow: job.workflow,
@@ -609,9 +624,20 @@ async function stopRequested(ctx: OpContext, job: Job, force: boolean | undefine
     kind: "stop_requested",
     fromState: null,
     toState: null,
-    details: { attempt: await latestAttemptNumber(ctx, job), force: force === true },
+    details: { attempt, force: force === true },
   };
   return ctx.engine.store.addEvent(event, { whileState: "running" });
+}
+
+/** The attempt the job's newest `stop_requested` event names (undefined without one). */
+async function stopRequestedAttempt(ctx: OpContext, job: Job): Promise<unknown> {
+  const [last] = await ctx.engine.events({
+    jobId: job.id,
+    kinds: ["stop_requested"],
+    order: "desc",
+    limit: 1,
+  });
+  return last?.details?.attempt;
 }
 
 /**
