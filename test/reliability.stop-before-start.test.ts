@@ -108,14 +108,19 @@ describe("issue 17: a stop, or a daemon's death, between a job's claim and its c
     process.kill(daemon, "SIGKILL");
     await until("the daemon to die", () => !alive(daemon));
 
-    // The stop starts a new daemon whose own re-attach is held 2 s: the stop reaches the job first.
+    // The stop starts a new daemon whose own re-attach is held 8 s: the stop reaches the job first
+    // (2 s was not always enough on a loaded CI machine).
     const stopped = cli(home, ["stop", id, "--json"], {
-      env: { BATON_TEST_PRESTART_DELAY_MS: "0", BATON_TEST_REATTACH_DELAY_MS: "2000" },
+      env: { BATON_TEST_PRESTART_DELAY_MS: "0", BATON_TEST_REATTACH_DELAY_MS: "8000" },
     });
     // Was: outcome "already_finished", the job failed: "the daemon that claimed it died before the
     // command started" (dead-lettered: a command that never ran, meant stopped).
     expect(stopped.code, `${stopped.stdout}${stopped.stderr}`).toBe(0);
-    expect(JSON.parse(stopped.stdout).data).toMatchObject({ id, state: "cancelled", outcome: "cancelled" });
+    expect(JSON.parse(stopped.stdout).data, stopped.stdout).toMatchObject({
+      id,
+      state: "cancelled",
+      outcome: "cancelled",
+    });
     expect(attemptRows(home, id).map((a) => [a.outcome, a.exit_code])).toEqual([["cancelled", null]]);
     expect(existsSync(attempt(home.dir, id, 1, "pid")), "never started").toBe(false);
     expect(cli(home, ["wait", id, "--timeout", "10s"]).code).toBe(130);
