@@ -1,5 +1,5 @@
 import { InvalidInputError } from "../core/errors.js";
-import { callOf, checkRequestId, refuseOtherCall } from "../core/request.js";
+import { callOf, checkRequestId, decodeRecorded, refuseOtherCall } from "../core/request.js";
 import { withProjectRoot } from "./common.js";
 import type { Operation, OpContext } from "./operation.js";
 
@@ -76,13 +76,20 @@ export async function invoke(
     seq: 0,
     replayed: false,
   };
+  // An id bound by a call that wrote nothing (D157) answers a repeat what that call answered; any
+  // other call under it is refused before it writes.
+  const first = await ctx.engine.store.requestCall(request.id);
+  if (first !== undefined && first.seq === 0) {
+    refuseOtherCall(request, first.op);
+    return decodeRecorded(first.result);
+  }
   // A call that writes nothing (a task already done) or fails before it writes never meets its
   // recorded writes, where a repeat with other arguments is refused: it is refused here instead.
   const refuseIfOther = async (): Promise<void> => {
     if (request.seq > 0) return;
     // The call's own error stands when the ledger cannot be read either.
     const recorded = await ctx.engine.store.requestCall(request.id).catch(() => undefined);
-    if (recorded !== undefined) refuseOtherCall(request, recorded);
+    if (recorded !== undefined) refuseOtherCall(request, recorded.op);
   };
   let answer: unknown;
   try {
@@ -92,5 +99,16 @@ export async function invoke(
     throw error;
   }
   await refuseIfOther();
+  // Bound now, so that the id cannot be taken by another call (stranger s17j: a stop of a finished
+  // job left its id free; `run` took it, and the stop repeated under it was refused). A write the
+  // call tried and the ledger refused (stop_job's probe of a cancelled job) counts as none. The
+  // answer stands if the binding cannot be written: the call changed nothing.
+  if (op.idempotent) {
+    const store = ctx.engine.store;
+    const wroteNothing = async () => request.seq === 0 || (await store.requestCall(request.id)) === undefined;
+    await (async () => {
+      if (await wroteNothing()) await store.bindRequest(request.id, request.op, answer);
+    })().catch(() => undefined);
+  }
   return answer;
 }

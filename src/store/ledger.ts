@@ -273,7 +273,12 @@ export abstract class LedgerStore implements Store {
         return decodeRecorded<T>(done.result);
       }
       const now = this.clock.now();
-      if (seq === 1) await tx.pruneRequests(now - REQUEST_RETENTION_MS);
+      if (seq === 1) {
+        // The id bound by a call that wrote nothing (D157): another call under it is refused.
+        const bound = await tx.getRequestWrite(request.id, 0);
+        if (bound !== undefined) refuseOtherCall(request, bound.op);
+        await tx.pruneRequests(now - REQUEST_RETENTION_MS);
+      }
       const result = await fn(tx);
       await tx.putRequestWrite({
         requestId: request.id,
@@ -302,7 +307,17 @@ export abstract class LedgerStore implements Store {
   abstract blockingFacts(jobId: string): Promise<BlockingFacts>;
   abstract nextRunAt(): Promise<number | null>;
   abstract pauses(): Promise<Pause[]>;
-  abstract requestCall(requestId: string): Promise<string | undefined>;
+  abstract requestCall(requestId: string): Promise<{ op: string; seq: number; result: string } | undefined>;
+
+  bindRequest(requestId: string, op: string, answer: unknown): Promise<void> {
+    return this.write(async (tx) => {
+      if ((await tx.getRequestWrite(requestId, 0)) !== undefined) return;
+      if ((await tx.getRequestWrite(requestId, 1)) !== undefined) return;
+      const now = this.clock.now();
+      await tx.pruneRequests(now - REQUEST_RETENTION_MS);
+      await tx.putRequestWrite({ requestId, seq: 0, op, result: encodeRecorded(answer), createdAt: now });
+    });
+  }
 
   // ------------------------------------------------------------------------------------------
 

@@ -341,10 +341,18 @@ export interface Store {
   setPause(scope: PauseScope, target: string, paused: boolean, actor: string): Promise<boolean>;
   pauses(): Promise<Pause[]>;
   /**
-   * The call a request id was first given to (R-32), as its first recorded write names it
-   * (`operation#fingerprint`), or undefined when the id has recorded no write.
+   * The first recorded write of a request id (R-32): the call it was given to
+   * (`operation#fingerprint`), the write's number (0: a call that wrote nothing and bound the id,
+   * D157) and its answer; undefined when the id has recorded nothing.
    */
-  requestCall(requestId: string): Promise<string | undefined>;
+  requestCall(requestId: string): Promise<{ op: string; seq: number; result: string } | undefined>;
+
+  /**
+   * Bind a request id to a call that wrote nothing (D157): its answer is recorded as the request's
+   * write 0, unless the id already has a write. A repeat then gets this answer back, and another
+   * call under the id is refused, as for a call that wrote.
+   */
+  bindRequest(requestId: string, op: string, answer: unknown): Promise<void>;
 
   /**
    * Take the named lock if it is free, expired, or `canSteal(current)` says its holder is gone.

@@ -657,7 +657,7 @@ export class PostgresStore extends LedgerStore {
     return this.reads.pauses();
   }
 
-  requestCall(requestId: string): Promise<string | undefined> {
+  requestCall(requestId: string): Promise<{ op: string; seq: number; result: string } | undefined> {
     return this.reads.requestCall(requestId);
   }
 }

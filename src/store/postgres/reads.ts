@@ -218,11 +218,11 @@ export class PgReads {
     return rows.map(toPause);
   }
 
-  async requestCall(requestId: string): Promise<string | undefined> {
-    const { rows } = await this.read<{ op: string }>(
-      "SELECT op FROM requests WHERE request_id = $1 ORDER BY seq LIMIT 1",
+  async requestCall(requestId: string): Promise<{ op: string; seq: number; result: string } | undefined> {
+    const { rows } = await this.read<{ op: string; seq: number; result: string }>(
+      "SELECT op, seq, result FROM requests WHERE request_id = $1 ORDER BY seq LIMIT 1",
       [requestId],
     );
-    return rows[0]?.op;
+    return rows[0];
   }
 }

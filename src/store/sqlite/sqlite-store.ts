@@ -827,13 +827,12 @@ export class SqliteStore extends LedgerStore {
     });
   }
 
-  requestCall(requestId: string): Promise<string | undefined> {
+  requestCall(requestId: string): Promise<{ op: string; seq: number; result: string } | undefined> {
     return this.read(
       () =>
-        (
-          this.stmt("SELECT op FROM requests WHERE request_id = ? ORDER BY seq LIMIT 1").get(requestId) as
-            { op: string } | undefined
-        )?.op,
+        this.stmt("SELECT op, seq, result FROM requests WHERE request_id = ? ORDER BY seq LIMIT 1").get(
+          requestId,
+        ) as { op: string; seq: number; result: string } | undefined,
     );
   }
 
