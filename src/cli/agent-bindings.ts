@@ -12,18 +12,10 @@ import type { CliBinding, CliContext, CliOption } from "./bindings.js";
 import { parseJobsFile } from "./bindings.js";
 import { io } from "./io.js";
 import { commandHint, keyValues, table } from "./output.js";
-
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+import { count, str } from "./option-values.js";
 
 function omitUndefined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-}
-
-function count(name: string, v: unknown): number | undefined {
-  const text = str(v);
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text)) throw new InvalidInputError(`--${name} must be a number, not '${text}'`);
-  return Number(text);
 }
 
 /** `--meta key=value` (repeatable) into a record. */
@@ -198,6 +190,8 @@ export const agentBindings: CliBinding[] = [
     group: "agent",
     command: "submit [instructions]",
     aliases: ["run"],
+    summary:
+      "Start agent jobs in the background: the instructions go to an agent CLI (configured in baton.yaml, a preset: claude, codex, gemini, or a command) never through a shell. One job, or many with --file (atomically). Returns the ids at once; baton agent show gives the answer.",
     options: [
       ...jobOptions,
       {
@@ -240,6 +234,8 @@ export const agentBindings: CliBinding[] = [
     op: "delegate",
     group: "agent",
     command: "delegate [instructions]",
+    summary:
+      "Hand instructions to another agent (baton agent submit) and wait up to --wait-seconds (default 45) for its answer. Still running then: baton wait, then baton agent show.",
     options: [
       ...jobOptions,
       { flags: "--wait-seconds <n>", description: "wait this long for the answer (default 45, at most 45)" },

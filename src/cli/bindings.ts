@@ -12,6 +12,7 @@ import { shortId } from "../core/ids.js";
 import type { OutputMode } from "./output.js";
 import { io } from "./io.js";
 import { keyValues, paint, table } from "./output.js";
+import { str } from "./option-values.js";
 
 /** Positional arguments in declaration order, each as a list (a variadic one may hold many). */
 export type Positional = [string[], string[], string[]];
@@ -56,8 +57,6 @@ export interface CliContext {
   /** Run another operation with the same engine and context. */
   call(op: string, input: unknown): Promise<unknown>;
 }
-
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
 function int(name: string, v: unknown): number | undefined {
   if (v === undefined) return undefined;
@@ -403,6 +402,8 @@ export const bindings: CliBinding[] = [
   {
     op: "complete_task",
     command: "complete [ids...]",
+    summary:
+      "Mark tasks done, with evidence of what changed: one id or several (shared --evidence), or --file with each its own.",
     options: [
       { flags: "-e, --evidence <text>", description: "what was done (text or JSON)" },
       { flags: "-r, --result <json>", description: "a result value (JSON)" },

@@ -15,8 +15,7 @@ import type { OutputMode } from "./output.js";
 import { commandHint, keyValues, paint, table } from "./output.js";
 import { every } from "../core/timer.js";
 import { shortId } from "../core/ids.js";
-
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+import { str } from "./option-values.js";
 
 function omitUndefined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
@@ -414,6 +413,8 @@ export const commandBindings: CliBinding[] = [
   {
     op: "wait_job",
     command: "wait <id>",
+    summary:
+      "Wait until a job finishes (for as long as it runs, or at most --timeout) and exit with its outcome: the command's own exit code, 124 timed out, 130 stopped; 75 when --timeout passed first.",
     options: [
       {
         flags: "--timeout <duration>",

@@ -13,8 +13,7 @@ import type { CliBinding, CliContext } from "./bindings.js";
 import { io } from "./io.js";
 import type { OutputMode } from "./output.js";
 import { commandHint, keyValues, paint, table } from "./output.js";
-
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+import { count, str } from "./option-values.js";
 
 /** Descriptions of the parent commands bindings are grouped under. */
 export const groupDescriptions: Record<string, string> = {
@@ -273,12 +272,10 @@ export const taskBindings: CliBinding[] = [
     command: "runs [task]",
     options: [{ flags: "-n, --limit <n>", description: "how many (default 20)" }],
     input([[task]], o) {
-      const limit = str(o.limit);
-      if (limit !== undefined && !/^\d+$/.test(limit))
-        throw new InvalidInputError(`--limit must be a number, not '${limit}'`);
+      const limit = count("limit", o.limit);
       return {
         ...(task === undefined ? {} : { task }),
-        ...(limit === undefined ? {} : { limit: Number(limit) }),
+        ...(limit === undefined ? {} : { limit }),
         ...scope(),
       };
     },
@@ -315,8 +312,18 @@ export const taskBindings: CliBinding[] = [
   {
     op: "job_events",
     command: "events <id>",
-    options: [{ flags: "-f, --follow", description: "keep printing new events until the job ends" }],
-    input: ([[id]]) => ({ id }),
+    summary:
+      "A job's events oldest first: state changes, hook and notification results, and the JSONL lines a task printed (kind output). Pass --after <event id> (the id of the last one you saw, in --json) to get only newer ones.",
+    options: [
+      { flags: "-f, --follow", description: "keep printing new events until the job ends" },
+      { flags: "--after <event-id>", description: "only events after this event id (a cursor)" },
+      { flags: "-n, --limit <n>", description: "at most this many (default 1000)" },
+    ],
+    input: ([[id]], o) => {
+      const afterId = count("after", o.after);
+      const limit = count("limit", o.limit);
+      return { id, ...(afterId === undefined ? {} : { afterId }), ...(limit === undefined ? {} : { limit }) };
+    },
     render(data) {
       const d = data as { events: Parameters<typeof renderEvent>[0][] };
       return d.events.map(renderEvent).join("\n");
