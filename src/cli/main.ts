@@ -453,7 +453,7 @@ export interface MainOptions {
  */
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   if (argv[0] === COMPLETE_WORD) return complete(argv.slice(argv[1] === "--" ? 2 : 1));
-  const json = argv.includes("--json");
+  const json = wantsJson(argv);
   try {
     const taken = takeGlobalFlag(argv, REQUEST_ID_FLAG, "any id of yours, e.g. deploy-2026-01-01-1");
     const requestId = taken.value ?? options.requestId ?? io().requestId;
@@ -487,6 +487,34 @@ function helpFor(program: Command | undefined, args: readonly string[]): string 
   return ["baton", ...path, "--help"].join(" ");
 }
 
+/**
+ * `--json` typed before the command (`baton --json status x`) is the command's own flag: moved after
+ * the words that name it, where commander looks for it (it said "unknown option '--json'").
+ */
+export function jsonAfterCommand(program: Command, args: readonly string[]): string[] {
+  const at = args.indexOf("--json");
+  const first = args.findIndex((a) => !a.startsWith("-"));
+  if (at === -1 || first === -1 || at > first) return [...args];
+  const rest = args.filter((_, i) => i !== at);
+  let command = program;
+  let end = first - 1;
+  for (; end < rest.length; end++) {
+    const word = rest[end]!;
+    const sub = command.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (sub === undefined) break;
+    command = sub;
+  }
+  // Not a command: after the word, so that commander names it ("unknown command").
+  if (command === program) end = first;
+  return [...rest.slice(0, end), "--json", ...rest.slice(end)];
+}
+
+/** Whether the call asked for JSON: `--json` among baton's own words (not a command's after `--`). */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end === -1 ? argv : argv.slice(0, end)).includes("--json");
+}
+
 async function parseAndRun(argv: string[], json: boolean): Promise<number> {
   let code = 0;
   let program: Command | undefined;
@@ -501,6 +529,7 @@ async function parseAndRun(argv: string[], json: boolean): Promise<number> {
       },
       first === undefined || first.startsWith("-") ? undefined : first,
     );
+    args = jsonAfterCommand(program, args);
     const parse = () => program!.parseAsync(args, { from: "user" });
     const url = selected.url?.trim();
     // The hints this call prints name the ledger it was told to use (see output.ts' commandHint).
