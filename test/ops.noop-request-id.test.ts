@@ -90,6 +90,16 @@ describe.each(stores)("a call that writes nothing binds its request id (%s)", (s
           "INVALID_INPUT",
         );
         expect(cliJson(h, ["--request-id", "rq-cancelled", "stop", a])).toEqual(again);
+
+        // An id another call wrote under is refused for a stop of a cancelled job too (stranger
+        // s18a: the stop's probe of the ledger, refused as the run's write, answered "already
+        // finished", exit 0).
+        cliJson(h, ["--request-id", "rq-run", "run", "--", "true"]);
+        for (const force of [[], ["--force"]])
+          expect(refused(h, ["--request-id", "rq-run", "stop", a, ...force, "--json"])).toMatchObject({
+            code: "INVALID_INPUT",
+            message: expect.stringContaining("was used for run_command"),
+          });
         expect(existsSync(marker)).toBe(true);
       } finally {
         stopDaemon(h);

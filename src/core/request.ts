@@ -25,6 +25,11 @@ export interface RequestScope {
   seq: number;
   /** True once a write of this request was answered from the ledger instead of being done. */
   replayed: boolean;
+  /**
+   * True once a write of this request was done and recorded (in its transaction). A write begun
+   * and refused (a transition the ledger did not allow) leaves it false: `seq` counts it all the same.
+   */
+  wrote?: boolean;
 }
 
 /** How long the ledger remembers a request's outcome: a repeat after this is a new request. */

@@ -1,5 +1,6 @@
 import { InvalidInputError } from "../core/errors.js";
 import { callOf, checkRequestId, decodeRecorded, refuseOtherCall } from "../core/request.js";
+import type { RequestScope } from "../core/request.js";
 import { withProjectRoot } from "./common.js";
 import type { Operation, OpContext } from "./operation.js";
 
@@ -70,7 +71,7 @@ export async function invoke(
   if (!parsed.success) throw inputError(what, parsed.error.issues, rename);
   const input = withProjectRoot(op.input, parsed.data, ctx);
   if (ctx.requestId === undefined || op.readOnly) return op.run(input, ctx);
-  const request = {
+  const request: RequestScope = {
     id: checkRequestId(ctx.requestId),
     op: callOf(op.name, input),
     seq: 0,
@@ -85,8 +86,11 @@ export async function invoke(
   }
   // A call that writes nothing (a task already done) or fails before it writes never meets its
   // recorded writes, where a repeat with other arguments is refused: it is refused here instead.
+  // A write begun and refused counts as none (stranger s18a: stop_job's probe of a cancelled job,
+  // refused as another call's write, let a stop under a `run`'s id answer "already finished").
+  const wroteNothing = () => request.wrote !== true && !request.replayed;
   const refuseIfOther = async (): Promise<void> => {
-    if (request.seq > 0) return;
+    if (!wroteNothing()) return;
     // The call's own error stands when the ledger cannot be read either.
     const recorded = await ctx.engine.store.requestCall(request.id).catch(() => undefined);
     if (recorded !== undefined) refuseOtherCall(request, recorded.op);
@@ -103,12 +107,7 @@ export async function invoke(
   // job left its id free; `run` took it, and the stop repeated under it was refused). A write the
   // call tried and the ledger refused (stop_job's probe of a cancelled job) counts as none. The
   // answer stands if the binding cannot be written: the call changed nothing.
-  if (op.idempotent) {
-    const store = ctx.engine.store;
-    const wroteNothing = async () => request.seq === 0 || (await store.requestCall(request.id)) === undefined;
-    await (async () => {
-      if (await wroteNothing()) await store.bindRequest(request.id, request.op, answer);
-    })().catch(() => undefined);
-  }
+  if (op.idempotent && wroteNothing())
+    await ctx.engine.store.bindRequest(request.id, request.op, answer).catch(() => undefined);
   return answer;
 }

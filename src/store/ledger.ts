@@ -287,6 +287,7 @@ export abstract class LedgerStore implements Store {
         result: encodeRecorded(result),
         createdAt: now,
       });
+      request.wrote = true;
       return result;
     };
   }
