@@ -278,7 +278,11 @@ describe("baton events -f", () => {
     const lines = followed.stdout.trim().split("\n");
     const followedEvents = lines.flatMap((l) => {
       const parsed = JSON.parse(l);
-      return (parsed.data?.events ?? [parsed]) as { kind: string; details?: { line?: { step?: number } } }[];
+      // One event a line, then the envelope (which names the state, not events).
+      return (parsed.ok === undefined ? [parsed] : []) as {
+        kind: string;
+        details?: { line?: { step?: number } };
+      }[];
     });
     const steps = followedEvents.filter((e) => e.kind === "output").map((e) => e.details?.line?.step);
     expect(steps).toEqual([1, 2]);
@@ -286,6 +290,10 @@ describe("baton events -f", () => {
     const kinds = followedEvents.map((e) => e.kind);
     expect(kinds).toContain("hook");
     expect(kinds[kinds.length - 1]).toBe("settled");
+    expect(JSON.parse(lines.at(-1)!)).toMatchObject({
+      ok: true,
+      data: { finished: true, state: "succeeded" },
+    });
   });
 });
 

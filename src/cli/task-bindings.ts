@@ -315,31 +315,56 @@ export const taskBindings: CliBinding[] = [
     summary:
       "A job's events oldest first: state changes, hook and notification results, and the JSONL lines a task printed (kind output). Pass --after <event id> (the id of the last one you saw, in --json) to get only newer ones.",
     options: [
-      { flags: "-f, --follow", description: "keep printing new events until the job ends" },
+      {
+        flags: "-f, --follow",
+        description:
+          "keep printing new events until the job ends (--json: one event a line, then the envelope)",
+      },
       { flags: "--after <event-id>", description: "only events after this event id (a cursor)" },
-      { flags: "-n, --limit <n>", description: "at most this many (default 1000)" },
+      { flags: "-n, --limit <n>", description: "at most this many (default 1000; with -f, a page)" },
     ],
     input: ([[id]], o) => {
       const afterId = count("after", o.after);
       const limit = count("limit", o.limit);
       return { id, ...(afterId === undefined ? {} : { afterId }), ...(limit === undefined ? {} : { limit }) };
     },
-    render(data) {
-      const d = data as { events: Parameters<typeof renderEvent>[0][] };
-      return d.events.map(renderEvent).join("\n");
+    render(data, mode) {
+      const d = data as { lastEventId: number; more: boolean; events: Parameters<typeof renderEvent>[0][] };
+      const lines = d.events.map(renderEvent);
+      // A full page: there may be more (stranger s18a: 1,100 events were cut at 1,000 silently).
+      if (d.more)
+        lines.push(paint(mode, "dim", `${lines.length} shown; next page: --after ${d.lastEventId}`));
+      return lines.join("\n");
     },
+    // Followed, the events are printed as they come, one a line (with --json as `logs -f` does:
+    // one object a line, then the envelope): not as pages.
+    quiet: (o) => o.follow === true,
     async after(data, o, ctx) {
       if (o.follow !== true) return undefined;
       let d = data as {
         id: string;
+        state: string;
         finished: boolean;
         lastEventId: number;
         events: Parameters<typeof renderEvent>[0][];
       };
+      const print = () => {
+        for (const e of d.events) io().out(`${ctx.mode.json ? JSON.stringify(e) : renderEvent(e)}\n`);
+      };
+      print();
       // A long poll: the operation answers as soon as the ledger has a newer event (or the job ends).
       while (!d.finished) {
-        d = (await ctx.call("job_events", { id: d.id, afterId: d.lastEventId, waitSeconds: 30 })) as typeof d;
-        for (const e of d.events) io().out(`${ctx.mode.json ? JSON.stringify(e) : renderEvent(e)}\n`);
+        d = (await ctx.call("job_events", {
+          id: d.id,
+          afterId: d.lastEventId,
+          waitSeconds: 30,
+          ...(typeof o.limit === "string" ? { limit: count("limit", o.limit) } : {}),
+        })) as typeof d;
+        print();
+      }
+      if (ctx.mode.json) {
+        const { id, state, finished, lastEventId } = d;
+        io().out(`${JSON.stringify({ ok: true, data: { id, state, finished, lastEventId } })}\n`);
       }
       return 0;
     },

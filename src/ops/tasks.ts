@@ -386,6 +386,11 @@ export const jobEvents = defineOperation({
     finished: z.boolean(),
     events: z.array(eventViewSchema),
     lastEventId: z.number(),
+    more: z
+      .boolean()
+      .describe(
+        "A full page (`limit` events): newer ones may follow; call again with afterId = lastEventId.",
+      ),
   }),
   readOnly: true,
   destructive: false,
@@ -423,6 +428,7 @@ export const jobEvents = defineOperation({
       finished,
       events: events.map(eventView),
       lastEventId: last,
+      more: events.length === limit,
     };
   },
 });
