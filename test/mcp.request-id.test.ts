@@ -30,9 +30,22 @@ describe("R-32 MCP request ids", () => {
         structuredContent: metaFirst.structuredContent,
       });
 
+      // Two different ids for one call (argument and _meta): refused, nothing enqueued (stranger
+      // s18a: the argument won, _meta's id was dropped silently). The same id twice is one id.
+      const both = (meta: string) =>
+        client.callTool({
+          name: "enqueue_task",
+          arguments: { cwd: home, name: "both", request_id: "arg-id" },
+          _meta: { "baton/request_id": meta },
+        }) as Promise<{ isError?: boolean; content: { type: string; text: string }[] }>;
+      const differ = await both("meta-id");
+      expect(differ.isError).toBe(true);
+      expect(differ.content[0]!.text).toContain("two different request ids");
+      expect((await both("arg-id")).isError).toBeFalsy();
+
       const listed = await call(client, "list_tasks", { cwd: home });
       const names = (listed.data.jobs ?? listed.data.tasks ?? []).map((j: { name: string }) => j.name).sort();
-      expect(names).toEqual(["meta", "once"]);
+      expect(names).toEqual(["both", "meta", "once"]);
 
       // A bad id is refused with the typed error; read-only tools do not advertise the argument.
       const bad = await call(client, "enqueue_task", { cwd: home, name: "x", request_id: "bad id!" });

@@ -151,6 +151,12 @@ export function takeRequestId(
   let rest = args;
   if (!op.readOnly && args !== null && typeof args === "object" && REQUEST_ID_ARGUMENT in args) {
     const { [REQUEST_ID_ARGUMENT]: fromArgs, ...others } = args as Json;
+    // Two different ids for one call: which the caller will repeat is unknown (stranger s18a: the
+    // argument won and _meta's was dropped silently).
+    if (given !== undefined && fromArgs !== undefined && given !== fromArgs)
+      throw new InvalidInputError(
+        `${REQUEST_ID_ARGUMENT} and _meta["${REQUEST_ID_META}"] name two different request ids: give one`,
+      );
     given = fromArgs;
     rest = others;
   }
