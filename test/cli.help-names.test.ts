@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
-import { allBindings, cliSummary } from "../src/cli/main.js";
+import { allBindings, buildProgram, cliSummary } from "../src/cli/main.js";
 import { getOperation } from "../src/ops/catalogue.js";
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -19,6 +19,16 @@ function flagFields(options: readonly { flags: string }[]): Set<string> {
 }
 
 describe("CLI help names its own flags, not the operation's fields", () => {
+  it("every command's help lists the global flags too (--request-id, stranger s18a)", () => {
+    const program = buildProgram(() => undefined);
+    const stop = program.commands.find((c) => c.name() === "stop")!;
+    const run = program.commands.find((c) => c.name() === "task")!.commands.find((c) => c.name() === "run")!;
+    for (const command of [stop, run]) {
+      expect(command.helpInformation()).toContain("--request-id <id>");
+      expect(command.helpInformation()).toContain("--database-url <url>");
+    }
+  });
+
   it.each(allBindings.map((b) => [[b.group, b.command.split(" ")[0]].filter(Boolean).join(" "), b] as const))(
     "baton %s",
     (_, binding) => {

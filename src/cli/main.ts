@@ -292,6 +292,7 @@ export function buildProgram(onExit: (code: number) => void, only?: string): Com
     .description("A durable work ledger and runner for AI coding agents.")
     .version(version, "-V, --version")
     .showSuggestionAfterError(true)
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
 
