@@ -69,12 +69,27 @@ const SERVED = new Set([
 let requestId;
 const LOCAL_ONLY = new Set(["-", "-h", "--help", "-V", "--version", "--wait", "--follow", "--hook"]);
 
+/**
+ * Where the command's words start: after the global flags typed before them (`--request-id <id>`,
+ * `--json`), which name the call, not the command (a stop typed `baton --request-id x stop <id>`
+ * ran here instead of in the daemon).
+ */
+function commandAt() {
+  let at = 0;
+  for (;;) {
+    if (argv[at] === "--request-id") at += 2;
+    else if (argv[at]?.startsWith("--request-id=") || argv[at] === "--json") at += 1;
+    else return at;
+  }
+}
+
 function servable() {
-  if (process.env.BATON_DIRECT === "1" || !SERVED.has(argv[0])) return false;
+  const at = commandAt();
+  if (process.env.BATON_DIRECT === "1" || !SERVED.has(argv[at])) return false;
   if (argv.some((a) => LOCAL_ONLY.has(a) || a.startsWith("--database-url"))) return false;
   return !(
-    argv[0] === "run" &&
-    argv.slice(1, argv.indexOf("--") >= 0 ? argv.indexOf("--") : undefined).includes("-f")
+    argv[at] === "run" &&
+    argv.slice(at + 1, argv.indexOf("--") >= 0 ? argv.indexOf("--") : undefined).includes("-f")
   );
 }
 
