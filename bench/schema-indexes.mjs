@@ -14,7 +14,8 @@
  * Variants: the schema as migrated; with the `enqueued` event stored as a row, as before
  * migration 000011 (D152); with jobs_claim_any put back (the schema before migration
  * 000010, D119); without events_at (D106's third step, not landed); without jobs_short_id,
- * jobs_workflow or jobs_state, one at a time (what each read index costs the write path, D143).
+ * jobs_workflow or jobs_state, one at a time (what each read index costs the write path, D143);
+ * with jobs_workflow over every job, as before migration 000012 (D155).
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -43,6 +44,12 @@ const VARIANTS = {
   "- jobs_short_id": ["DROP INDEX jobs_short_id"],
   "- jobs_workflow": ["DROP INDEX jobs_workflow"],
   "- jobs_state": ["DROP INDEX jobs_state"],
+  // jobs_workflow over every job, as before migration 000012 (D155: now only the jobs with a
+  // project or a workflow; these benchmark jobs have neither).
+  "+ whole jobs_workflow": [
+    "DROP INDEX jobs_workflow",
+    "CREATE INDEX jobs_workflow ON jobs (project, workflow, id)",
+  ],
 };
 const sqlDir = join(dirname(fileURLToPath(import.meta.url)), "..", "sql", "sqlite");
 /** The numbered SQLite migrations, in order (what `migrate` runs on a fresh file). */

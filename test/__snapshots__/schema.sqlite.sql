@@ -1,4 +1,4 @@
--- baton SQLite schema, user_version 11. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
+-- baton SQLite schema, user_version 12. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
 
 -- index events_at on events
 CREATE INDEX events_at ON events (at);
@@ -41,7 +41,7 @@ CREATE INDEX jobs_short_id ON jobs (substr(id, 21));
 CREATE INDEX jobs_state ON jobs (state, finished_at);
 
 -- index jobs_workflow on jobs
-CREATE INDEX jobs_workflow ON jobs (project, workflow, id);
+CREATE INDEX jobs_workflow ON jobs (project, workflow, id) WHERE project IS NOT NULL OR workflow IS NOT NULL;
 
 -- index requests_created_at on requests
 CREATE INDEX requests_created_at ON requests (created_at);
