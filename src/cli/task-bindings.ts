@@ -321,7 +321,7 @@ export const taskBindings: CliBinding[] = [
           "keep printing new events until the job ends (--json: one event a line, then the envelope)",
       },
       { flags: "--after <event-id>", description: "only events after this event id (a cursor)" },
-      { flags: "-n, --limit <n>", description: "at most this many (default 1000; with -f, a page)" },
+      { flags: "-n, --limit <n>", description: "at most this many, 1–10000 (default 1000; with -f, a page)" },
     ],
     input: ([[id]], o) => {
       const afterId = count("after", o.after);
