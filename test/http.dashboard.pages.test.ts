@@ -2,7 +2,8 @@
  * Every dashboard page in a real headless Chromium, at 1440×900 and 390×844, in light and dark:
  * axe-core finds 0 violations, the page never scrolls sideways, and the page shows no literal
  * "null"/"undefined". One browser and one server for the file; one page per theme and width,
- * reused. The README's screenshots (docs/images) are written here.
+ * reused. The README's screenshots (docs/images) are written here by `npm run screenshots` (a plain
+ * test run writes them to a temp folder).
  *
  * Also the defects of issue 20, each a test that failed before its fix: bulk Cancel stopped after
  * the first job, "null" under Details and on an unknown workflow (with an active Archive button),
@@ -18,15 +19,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shortId as shortIdOf } from "../src/core/ids.js";
 import { HostRegistration } from "../src/supervisor/hosts.js";
 import { axe } from "./helpers/axe.js";
-import { ROOT } from "./helpers/cli.js";
 import type { TestServer } from "./helpers/http.js";
 import { callOp, startTestServer } from "./helpers/http.js";
 import { writeRunOutput } from "./helpers/run-output.js";
+import { SCREENSHOTS } from "./helpers/screenshots.js";
 import { stopDaemonsIn } from "./helpers/tmp.js";
 
 const TOKEN = "dashboard-pages-token-5d2b8e41";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
-const IMAGES = join(ROOT, "docs", "images");
 const WAIT = { timeout: 30_000 };
 
 type Theme = "light" | "dark";
@@ -268,11 +268,11 @@ describe("dashboard pages: both widths, both themes, axe-core", () => {
             if (text.some((w) => w.startsWith(word))) problems.push(`${p.name}: shows "${word}"`);
           }
           if (p.image !== undefined && theme === "dark" && size === "desktop")
-            await page.screenshot({ path: join(IMAGES, `${p.image}.png`) });
+            await page.screenshot({ path: join(SCREENSHOTS, `${p.image}.png`) });
           if (p.image !== undefined && theme === "light" && size === "desktop" && p.name === "overview")
-            await page.screenshot({ path: join(IMAGES, "dashboard-overview-light.png") });
+            await page.screenshot({ path: join(SCREENSHOTS, "dashboard-overview-light.png") });
           if (size === "mobile" && theme === "dark" && (p.name === "jobs" || p.name === "job (command)"))
-            await page.screenshot({ path: join(IMAGES, `${p.image}-mobile.png`), fullPage: false });
+            await page.screenshot({ path: join(SCREENSHOTS, `${p.image}-mobile.png`), fullPage: false });
         }
         expect(problems).toEqual([]);
         expect(errors).toEqual([]);

@@ -14,14 +14,14 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { chromium } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { baton, envelope, ROOT } from "./helpers/cli.js";
+import { baton, envelope } from "./helpers/cli.js";
 import type { TestServer } from "./helpers/http.js";
 import { callOp, startTestServer } from "./helpers/http.js";
 import { writeRunOutput } from "./helpers/run-output.js";
+import { SCREENSHOTS } from "./helpers/screenshots.js";
 import { FIXTURES, newHome } from "./helpers/supervisor.js";
 
 const TOKEN = "dashboard-test-token-3c9e1f7a";
-const IMAGES = join(ROOT, "docs", "images");
 const WAIT = { timeout: 30_000 };
 
 let browser: Browser;
@@ -206,7 +206,7 @@ describe("dashboard in headless Chromium", () => {
     await p.locator(`#running-now tr[data-id="${id}"] [data-state="running"]`).waitFor(WAIT);
     await p.locator("#hosts tbody tr").first().waitFor(WAIT);
     expect(await p.locator("#hosts tbody tr td").nth(1).textContent()).toMatch(/^\d+$/);
-    await p.screenshot({ path: join(IMAGES, "dashboard-overview-running.png") });
+    await p.screenshot({ path: join(SCREENSHOTS, "dashboard-overview-running.png") });
     const stopped = await callOp(server!.base, "stop_job", { id }, { authorization: `Bearer ${TOKEN}` });
     expect(stopped.status, stopped.text).toBe(200);
     await p.locator(`#running-now tr[data-id="${id}"]`).waitFor({ state: "detached", ...WAIT });
