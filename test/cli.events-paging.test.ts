@@ -27,6 +27,10 @@ describe("baton events pages", () => {
         lastEventId: all.events[1]!.id,
       });
 
+      const negative = cli(home, ["events", id, "-n", "-1"]);
+      expect(negative.code).toBe(2);
+      expect(negative.stderr).toContain("--limit must be a whole number (0 or more), not '-1'");
+
       const rest = cli(home, ["events", id, "--after", String(all.events[1]!.id)]);
       expect(rest.stdout.trimEnd().split("\n")).toHaveLength(all.events.length - 2);
       expect(rest.stdout).not.toContain("next page");

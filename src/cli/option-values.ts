@@ -11,6 +11,8 @@ export const str = (v: unknown): string | undefined => (typeof v === "string" ? 
 export function count(name: string, v: unknown): number | undefined {
   const text = str(v);
   if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text)) throw new InvalidInputError(`--${name} must be a number, not '${text}'`);
+  // "-1" is a number: say which numbers the flag takes (stranger s18b).
+  if (!/^\d+$/.test(text))
+    throw new InvalidInputError(`--${name} must be a whole number (0 or more), not '${text}'`);
   return Number(text);
 }
