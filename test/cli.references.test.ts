@@ -18,7 +18,15 @@ function world() {
   const projC = join(root, "gamma");
   for (const p of [projA, projB, projC]) mkdirSync(join(p, ".git"), { recursive: true });
   const json = (args: string[], cwd = projA) => {
-    const r = baton([...args, "--json"], { home, cwd });
+    // Before `--`: after it, --json is the command's own argument.
+    const dash = args.indexOf("--");
+    const r = baton(
+      dash < 0 ? [...args, "--json"] : [...args.slice(0, dash), "--json", ...args.slice(dash)],
+      {
+        home,
+        cwd,
+      },
+    );
     return { code: r.code, env: envelope(r), stderr: r.stderr };
   };
   const add = (name: string, cwd = projA, extra: string[] = []): string => {

@@ -454,7 +454,9 @@ export interface MainOptions {
  */
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   if (argv[0] === COMPLETE_WORD) return complete(argv.slice(argv[1] === "--" ? 2 : 1));
-  const json = wantsJson(argv);
+  // Anywhere, even after `--`: scripts and tests append --json to a whole command line, and an error
+  // must then be an envelope (the command's own output is not: its --json is its argument).
+  const json = argv.includes("--json");
   try {
     const taken = takeGlobalFlag(argv, REQUEST_ID_FLAG, "any id of yours, e.g. deploy-2026-01-01-1");
     const requestId = taken.value ?? options.requestId ?? io().requestId;
@@ -508,12 +510,6 @@ export function jsonAfterCommand(program: Command, args: readonly string[]): str
   // Not a command: after the word, so that commander names it ("unknown command").
   if (command === program) end = first;
   return [...rest.slice(0, end), "--json", ...rest.slice(end)];
-}
-
-/** Whether the call asked for JSON: `--json` among baton's own words (not a command's after `--`). */
-function wantsJson(argv: readonly string[]): boolean {
-  const end = argv.indexOf("--");
-  return (end === -1 ? argv : argv.slice(0, end)).includes("--json");
 }
 
 async function parseAndRun(argv: string[], json: boolean): Promise<number> {
