@@ -352,13 +352,14 @@ export const taskBindings: CliBinding[] = [
         for (const e of d.events) io().out(`${ctx.mode.json ? JSON.stringify(e) : renderEvent(e)}\n`);
       };
       print();
+      const limit = count("limit", o.limit);
       // A long poll: the operation answers as soon as the ledger has a newer event (or the job ends).
       while (!d.finished) {
         d = (await ctx.call("job_events", {
           id: d.id,
           afterId: d.lastEventId,
           waitSeconds: 30,
-          ...(typeof o.limit === "string" ? { limit: count("limit", o.limit) } : {}),
+          ...(limit === undefined ? {} : { limit }),
         })) as typeof d;
         print();
       }

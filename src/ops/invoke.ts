@@ -77,37 +77,23 @@ export async function invoke(
     seq: 0,
     replayed: false,
   };
-  // An id bound by a call that wrote nothing (D157) answers a repeat what that call answered; any
-  // other call under it is refused before it writes.
+  // The id's first recorded write names the call it belongs to: another call is refused before it
+  // runs (a call that writes nothing, or whose only write the ledger refuses — stop_job's probe of
+  // a cancelled job, stranger s18a — never met that record). A call that wrote nothing bound the
+  // id with its answer (D157): the repeat gets that answer.
   const first = await ctx.engine.store.requestCall(request.id);
-  if (first !== undefined && first.seq === 0) {
+  if (first !== undefined) {
     refuseOtherCall(request, first.op);
-    return decodeRecorded(first.result);
+    if (first.seq === 0) return decodeRecorded(first.result);
   }
-  // A call that writes nothing (a task already done) or fails before it writes never meets its
-  // recorded writes, where a repeat with other arguments is refused: it is refused here instead.
-  // A write begun and refused counts as none (stranger s18a: stop_job's probe of a cancelled job,
-  // refused as another call's write, let a stop under a `run`'s id answer "already finished").
-  const wroteNothing = () => request.wrote !== true && !request.replayed;
-  const refuseIfOther = async (): Promise<void> => {
-    if (!wroteNothing()) return;
-    // The call's own error stands when the ledger cannot be read either.
-    const recorded = await ctx.engine.store.requestCall(request.id).catch(() => undefined);
-    if (recorded !== undefined) refuseOtherCall(request, recorded.op);
-  };
-  let answer: unknown;
-  try {
-    answer = await op.run(input, { ...ctx, engine: ctx.engine.forRequest(request), request });
-  } catch (error) {
-    await refuseIfOther();
-    throw error;
-  }
-  await refuseIfOther();
+  const answer = await op.run(input, { ...ctx, engine: ctx.engine.forRequest(request), request });
   // Bound now, so that the id cannot be taken by another call (stranger s17j: a stop of a finished
-  // job left its id free; `run` took it, and the stop repeated under it was refused). A write the
-  // call tried and the ledger refused (stop_job's probe of a cancelled job) counts as none. The
-  // answer stands if the binding cannot be written: the call changed nothing.
-  if (op.idempotent && wroteNothing())
-    await ctx.engine.store.bindRequest(request.id, request.op, answer).catch(() => undefined);
+  // job left its id free; `run` took it, and the stop repeated under it was refused). A write begun
+  // and refused counts as none. The answer stands if the binding cannot be written: the call
+  // changed nothing. Another call that took the id meanwhile is this one's refusal.
+  if (op.idempotent && request.wrote !== true && !request.replayed) {
+    const taken = await ctx.engine.store.bindRequest(request.id, request.op, answer).catch(() => undefined);
+    if (taken !== undefined) refuseOtherCall(request, taken);
+  }
   return answer;
 }

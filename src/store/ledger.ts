@@ -310,13 +310,14 @@ export abstract class LedgerStore implements Store {
   abstract pauses(): Promise<Pause[]>;
   abstract requestCall(requestId: string): Promise<{ op: string; seq: number; result: string } | undefined>;
 
-  bindRequest(requestId: string, op: string, answer: unknown): Promise<void> {
+  bindRequest(requestId: string, op: string, answer: unknown): Promise<string | undefined> {
     return this.write(async (tx) => {
-      if ((await tx.getRequestWrite(requestId, 0)) !== undefined) return;
-      if ((await tx.getRequestWrite(requestId, 1)) !== undefined) return;
+      const taken = (await tx.getRequestWrite(requestId, 0)) ?? (await tx.getRequestWrite(requestId, 1));
+      if (taken !== undefined) return taken.op;
       const now = this.clock.now();
       await tx.pruneRequests(now - REQUEST_RETENTION_MS);
       await tx.putRequestWrite({ requestId, seq: 0, op, result: encodeRecorded(answer), createdAt: now });
+      return undefined;
     });
   }
 

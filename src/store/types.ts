@@ -349,10 +349,11 @@ export interface Store {
 
   /**
    * Bind a request id to a call that wrote nothing (D157): its answer is recorded as the request's
-   * write 0, unless the id already has a write. A repeat then gets this answer back, and another
-   * call under the id is refused, as for a call that wrote.
+   * write 0, unless the id already has a write: then the call that write names is answered (and
+   * nothing written). A repeat then gets this answer back, and another call under the id is
+   * refused, as for a call that wrote.
    */
-  bindRequest(requestId: string, op: string, answer: unknown): Promise<void>;
+  bindRequest(requestId: string, op: string, answer: unknown): Promise<string | undefined>;
 
   /**
    * Take the named lock if it is free, expired, or `canSteal(current)` says its holder is gone.
