@@ -29,6 +29,13 @@ describe("CLI help names its own flags, not the operation's fields", () => {
     }
   });
 
+  it("the root help lists --json, and a command's help lists it once (stranger s18b)", () => {
+    const program = buildProgram(() => undefined);
+    expect(program.helpInformation()).toMatch(/^ {2}--json\s+print the command's answer/m);
+    const stop = program.commands.find((c) => c.name() === "stop")!;
+    expect(stop.helpInformation().match(/--json\b/g), stop.helpInformation()).toHaveLength(1);
+  });
+
   it.each(allBindings.map((b) => [[b.group, b.command.split(" ")[0]].filter(Boolean).join(" "), b] as const))(
     "baton %s",
     (_, binding) => {

@@ -5,7 +5,7 @@
  * Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 not found, 4 conflict (lease lost,
  * wrong state, ambiguous id), 5 store unavailable (busy, full, I/O, schema too new).
  */
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, Help, Option } from "commander";
 import { BatonError, ERROR_CODES, InvalidInputError, toBatonError } from "../core/errors.js";
 import { getOperation } from "../ops/catalogue.js";
 import { projectDirectory } from "../ops/common.js";
@@ -292,7 +292,13 @@ export function buildProgram(onExit: (code: number) => void, only?: string): Com
     .description("A durable work ledger and runner for AI coding agents.")
     .version(version, "-V, --version")
     .showSuggestionAfterError(true)
-    .configureHelp({ showGlobalOptions: true })
+    .configureHelp({
+      showGlobalOptions: true,
+      // Every command has its own --json; the root's line is for `baton --help` alone.
+      visibleGlobalOptions(cmd) {
+        return Help.prototype.visibleGlobalOptions.call(this, cmd).filter((o) => o.long !== "--json");
+      },
+    })
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
 
@@ -303,6 +309,8 @@ export function buildProgram(onExit: (code: number) => void, only?: string): Com
     "--request-id <id>",
     "name this call: repeated with the same id, a change answers the first call's outcome instead of running again",
   );
+  // Moved after the command's words before parsing (jsonAfterCommand); declared here for --help.
+  program.option("--json", "print the command's answer (and errors) as one JSON envelope");
   const groups = new Map<string, Command>();
   const parentOf = (group: string | undefined): Command => {
     if (group === undefined) return program;
