@@ -220,15 +220,27 @@ async function child() {
     let done = 0;
     let first;
     let last;
+    let cpuFirst;
+    let cpuLast;
     const stop = await sys.work(ctx.concurrency, () => {
       last = now();
-      first ??= last;
-      done++;
+      if (first === undefined) {
+        first = last;
+        cpuFirst = process.cpuUsage();
+      }
+      if (++done === ctx.jobs) cpuLast = process.cpuUsage(cpuFirst);
     });
     const deadline = Date.now() + ctx.capMs;
     while (done < ctx.jobs && Date.now() < deadline) await sleep(2);
     out.rate = done < 2 ? 0 : ((done - 1) * 1000) / (last - first);
     out.capped = done < ctx.jobs;
+    // The worker process's CPU time (user + system, all its threads) per job over the same span,
+    // and as a share of the wall time: near 1 means the drain is bound by the process's own work.
+    if (cpuLast !== undefined && last > first) {
+      const cpuMs = (cpuLast.user + cpuLast.system) / 1000;
+      out.cpuUsPerJob = (cpuMs * 1000) / (done - 1);
+      out.busy = cpuMs / (last - first);
+    }
     out.rssMiB = process.resourceUsage().maxRSS / 1024;
     await stop();
   } else if (ctx.phase === "latency") {
@@ -293,6 +305,8 @@ async function contender(base, { jobs, latencySamples, capMs }) {
       await run({ ...q, phase: "fill", jobs });
       const w = await run({ ...q, phase: "work", jobs, concurrency: c, capMs });
       r[`c${c}`] = w.rate;
+      r[`cpu${c}`] = w.cpuUsPerJob;
+      r[`busy${c}`] = w.busy;
       if (w.capped) r[`c${c}capped`] = true;
       if (c === 8) r.rss = w.rssMiB;
       await run({ ...q, phase: "cleanup" }).catch(() => undefined);
@@ -468,6 +482,13 @@ function printTable(name, list, m, ml) {
     ["process, concurrency 8 (/s)", (l) => m(l, "c8")],
     ["worker peak RSS (MiB)", (l) => m(l, "rss")],
   ];
+  // The worker process's own CPU (a server's, Redis or PostgreSQL, is not in it) per job, and its
+  // share of the drain's wall time: near 1 means the worker process, not waiting, bounds the rate.
+  const cpuRow = (c) => [
+    `worker CPU µs/job, busy, c=${c}`,
+    (l) => m(l, `cpu${c}`),
+    (l) => m(l, `busy${c}`),
+  ];
   console.log(`\n${name}: each peer's column shows baton/peer in brackets (baton = ${base})`);
   const width = 26;
   console.log(`  ${"workload".padEnd(32)}${list.map((c) => c.label.padStart(width)).join("")}`);
@@ -485,6 +506,14 @@ function printTable(name, list, m, ml) {
     return (p50 === undefined ? "-" : `${p50.toFixed(2)} / ${p99.toFixed(2)}`).padStart(width);
   });
   console.log(`  ${"enqueue → handler p50 / p99 ms".padEnd(32)}${lat.join("")}`);
+  for (const [label, cpu, busy] of [cpuRow(1), cpuRow(8)]) {
+    const cells = list.map((c) => {
+      const v = cpu(c.label);
+      const b = busy(c.label);
+      return (v === undefined ? "-" : `${Math.round(v)}, ${b.toFixed(2)}`).padStart(width);
+    });
+    console.log(`  ${label.padEnd(32)}${cells.join("")}`);
+  }
 }
 
 if (process.argv.includes("--child")) await child();
