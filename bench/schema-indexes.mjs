@@ -15,7 +15,9 @@
  * migration 000011 (D152); with jobs_claim_any put back (the schema before migration
  * 000010, D119); without events_at (D106's third step, not landed); without jobs_short_id,
  * jobs_workflow or jobs_state, one at a time (what each read index costs the write path, D143);
- * with jobs_workflow over every job, as before migration 000012 (D155).
+ * with jobs_workflow over every job, as before migration 000012 (D155); with jobs_state over
+ * every job, as before migration 000013 (D158). `--only "- jobs_state,+ whole jobs_state"` runs
+ * only those variants besides "as migrated".
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -31,6 +33,8 @@ const arg = (name, fallback) => {
 };
 const JOBS = Number(arg("jobs", "4000"));
 const ROUNDS = Number(arg("rounds", "7"));
+/** `--only "a,b"`: run only these variants (and "as migrated", the base of every ratio). */
+const ONLY = arg("only", undefined)?.split(",");
 // Each variant: DDL run after the migrations. `storedEvent`: enqueue the way baton did before
 // migration 000011 (D152): the job row without its enqueue columns and an `enqueued` event row.
 const VARIANTS = {
@@ -50,6 +54,9 @@ const VARIANTS = {
     "DROP INDEX jobs_workflow",
     "CREATE INDEX jobs_workflow ON jobs (project, workflow, id)",
   ],
+  // jobs_state over every job, as before migration 000013 (D158: now only the jobs that are not
+  // queued or retrying).
+  "+ whole jobs_state": ["DROP INDEX jobs_state", "CREATE INDEX jobs_state ON jobs (state, finished_at)"],
 };
 const sqlDir = join(dirname(fileURLToPath(import.meta.url)), "..", "sql", "sqlite");
 /** The numbered SQLite migrations, in order (what `migrate` runs on a fresh file). */
@@ -133,6 +140,12 @@ console.log(
 const results = Object.fromEntries(
   Object.keys(VARIANTS).map((k) => [k, { enqueue: [], batch: [], process: [] }]),
 );
+if (ONLY !== undefined)
+  for (const name of Object.keys(VARIANTS))
+    if (name !== "as migrated" && !ONLY.includes(name)) {
+      delete VARIANTS[name];
+      delete results[name];
+    }
 for (let r = 0; r < ROUNDS; r++) {
   for (const [name, extra] of Object.entries(VARIANTS)) {
     const measured = round(extra);

@@ -14,6 +14,7 @@ import { ManualClock } from "../src/core/clock.js";
 import { Engine } from "../src/engine/engine.js";
 import { migrationFiles } from "../src/store/sql-files.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
+import { indexEntries } from "./helpers/sqlite-index.js";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -24,19 +25,6 @@ function ledgerPath(): string {
   const dir = mkdtempSync(join(tmpdir(), "baton-workflow-index-"));
   dirs.push(dir);
   return join(dir, "baton.db");
-}
-
-/** Entries in an index's leaf pages, read from SQLite's dbstat table. */
-function indexEntries(path: string, index: string): number {
-  const conn = new Database(path, { readonly: true });
-  try {
-    const row = conn
-      .prepare("SELECT coalesce(sum(ncell), 0) AS n FROM dbstat WHERE name = ? AND pagetype = 'leaf'")
-      .get(index) as { n: number };
-    return row.n;
-  } finally {
-    conn.close();
-  }
 }
 
 function plan(path: string, sql: string, params: unknown[]): string {

@@ -1,4 +1,4 @@
--- baton SQLite schema, user_version 12. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
+-- baton SQLite schema, user_version 13. Regenerate: UPDATE_SCHEMA_SNAPSHOT=1 npx vitest run test/store.schema.test.ts
 
 -- index events_at on events
 CREATE INDEX events_at ON events (at);
@@ -38,7 +38,7 @@ CREATE INDEX jobs_resource ON jobs (resource_key) WHERE resource_key IS NOT NULL
 CREATE INDEX jobs_short_id ON jobs (substr(id, 21));
 
 -- index jobs_state on jobs
-CREATE INDEX jobs_state ON jobs (state, finished_at);
+CREATE INDEX jobs_state ON jobs (state, finished_at) WHERE state NOT IN ('queued','retrying');
 
 -- index jobs_workflow on jobs
 CREATE INDEX jobs_workflow ON jobs (project, workflow, id) WHERE project IS NOT NULL OR workflow IS NOT NULL;

@@ -73,6 +73,22 @@ const HAS_WAITING_DEPENDENTS =
 const QUICK_RETRIES = [0.05, 0.1, 0.2, 0.4, 0.8];
 
 /**
+ * The two halves of the jobs by state (migration 000013, D158): jobs_claim_type holds the
+ * claimable jobs, jobs_state all the others. SQLite reads a partial index only when the query's
+ * terms imply the index's WHERE, so a read by state carries its half's term, in these exact words.
+ */
+const CLAIMABLE = "state IN ('queued','retrying')";
+const NOT_CLAIMABLE = "state NOT IN ('queued','retrying')";
+const isClaimable = (state: JobState) => state === "queued" || state === "retrying";
+
+/** A job filter's WHERE for one half of the states (`claimable` undefined: no half term). */
+interface WherePart {
+  sql: string;
+  params: unknown[];
+  claimable: boolean | undefined;
+}
+
+/**
  * The next event id: one above every id handed out, stored (events) or derived (a job's
  * `enqueued` event, jobs.enqueue_id; migration 000011, D152). Each max() is one seek to the end of
  * a b-tree, under the write lock. Neither maximum goes down: `clean` keeps the newest event row,
@@ -460,7 +476,7 @@ export class SqliteStore extends LedgerStore {
     finishedWithWaitingDependents: (finishedBefore, states) =>
       (
         this.exec(
-          `SELECT j.id FROM jobs j WHERE j.state IN (SELECT value FROM json_each(?)) AND j.finished_at < ? AND ${HAS_WAITING_DEPENDENTS}`,
+          `SELECT j.id FROM jobs j WHERE j.state IN (SELECT value FROM json_each(?)) AND j.${NOT_CLAIMABLE} AND j.finished_at < ? AND ${HAS_WAITING_DEPENDENTS}`,
         ).all(JSON.stringify(states), finishedBefore) as { id: string }[]
       ).map((r) => r.id),
     candidates: (request, now, limit) => this.candidates(request, now, limit),
@@ -544,7 +560,7 @@ export class SqliteStore extends LedgerStore {
       (this.exec("SELECT * FROM schedules ORDER BY key").all() as ScheduleRow[]).map(toSchedule),
     cleanFinished: (finishedBefore, states) => {
       const info = this.exec(
-        `DELETE FROM jobs AS j WHERE state IN (SELECT value FROM json_each(?)) AND finished_at < ? AND NOT ${HAS_WAITING_DEPENDENTS}`,
+        `DELETE FROM jobs AS j WHERE state IN (SELECT value FROM json_each(?)) AND ${NOT_CLAIMABLE} AND finished_at < ? AND NOT ${HAS_WAITING_DEPENDENTS}`,
       ).run(JSON.stringify(states), finishedBefore);
       // The newest event is never deleted: event ids are max(id) + 1 (no AUTOINCREMENT since
       // migration 000005, D35), so keeping the newest row is what keeps ids from repeating.
@@ -644,10 +660,41 @@ export class SqliteStore extends LedgerStore {
     );
   }
 
-  private where(filter: JobFilter): { sql: string; params: unknown[] } {
+  /**
+   * A job filter's WHERE, one per half of the states it asks for (D158): a filter by states that
+   * are all claimable, or all not, is one part; one that mixes them is two, which the caller
+   * combines (UNION ALL, or a sum), each read through its half's index. A filter naming a project
+   * or a workflow stays one part, read through jobs_workflow as before.
+   */
+  private whereParts(filter: JobFilter): WherePart[] {
+    const states = filter.states !== undefined && filter.states.length > 0 ? filter.states : undefined;
+    // A filter that names a project or a workflow reads jobs_workflow, as before: one part, no
+    // half term (two parts would each walk that project's entries).
+    const byWorkflowIndex = filter.project !== undefined || typeof filter.workflow === "string";
+    if (states === undefined || byWorkflowIndex)
+      return [{ ...this.where(filter, undefined), claimable: undefined }];
+    const halves: [boolean, readonly JobState[]][] = [
+      [false, states.filter((s) => !isClaimable(s))],
+      [true, states.filter(isClaimable)],
+    ];
+    return halves
+      .filter(([, half]) => half.length > 0)
+      .map(([claimable, half]) => {
+        const { sql, params } = this.where(filter, { claimable, states: half });
+        return { sql, params, claimable };
+      });
+  }
+
+  private where(
+    filter: JobFilter,
+    half: { claimable: boolean; states: readonly JobState[] } | undefined,
+  ): { sql: string; params: unknown[] } {
     const clauses: string[] = [];
     const params: unknown[] = [];
-    if (filter.states !== undefined && filter.states.length > 0) {
+    if (half !== undefined) {
+      clauses.push("state IN (SELECT value FROM json_each(?))", half.claimable ? CLAIMABLE : NOT_CLAIMABLE);
+      params.push(JSON.stringify(half.states));
+    } else if (filter.states !== undefined && filter.states.length > 0) {
       clauses.push("state IN (SELECT value FROM json_each(?))");
       params.push(JSON.stringify(filter.states));
     }
@@ -698,44 +745,62 @@ export class SqliteStore extends LedgerStore {
 
   listJobs(filter: JobFilter, page: Page) {
     return this.read(() => {
-      const { sql, params } = this.where(filter);
       const order = page.order === "asc" ? "ASC" : "DESC";
-      let where = sql;
-      if (page.after !== undefined) {
-        where += `${where === "" ? "WHERE" : " AND"} id ${order === "ASC" ? ">" : "<"} ?`;
-        params.push(page.after);
+      const parts = this.whereParts(filter);
+      const params: unknown[] = [];
+      const selects = parts.map((part) => {
+        let where = part.sql;
+        params.push(...part.params);
+        if (page.after !== undefined) {
+          where += `${where === "" ? "WHERE" : " AND"} id ${order === "ASC" ? ">" : "<"} ?`;
+          params.push(page.after);
+        }
+        params.push(page.limit);
+        // The claimable half: `+id` keeps SQLite from walking the whole primary key in id order
+        // for a few queued jobs; it reads them from jobs_claim_type and sorts them, as it read
+        // them from jobs_state before (D158).
+        return `SELECT * FROM jobs ${where} ORDER BY ${part.claimable === true ? "+id" : "id"} ${order} LIMIT +?`;
+      });
+      let sql = selects[0]!;
+      if (selects.length > 1) {
+        sql = `${selects.map((s) => `SELECT * FROM (${s})`).join(" UNION ALL ")} ORDER BY id ${order} LIMIT +?`;
+        params.push(page.limit);
       }
-      return this.jobRecords(
-        this.stmt(`SELECT * FROM jobs ${where} ORDER BY id ${order} LIMIT +?`),
-        ...params,
-        page.limit,
-      ).map(publicJob);
+      return this.jobRecords(this.stmt(sql), ...params).map(publicJob);
     });
   }
 
   countJobs(filter: JobFilter): Promise<number> {
     return this.read(() => {
-      const { sql, params } = this.where(filter);
-      return (this.stmt(`SELECT count(*) AS n FROM jobs ${sql}`).get(...params) as { n: number }).n;
+      const parts = this.whereParts(filter);
+      const sql = parts.map((part) => `(SELECT count(*) FROM jobs ${part.sql})`).join(" + ");
+      return (this.stmt(`SELECT ${sql} AS n`).get(...parts.flatMap((p) => p.params)) as { n: number }).n;
     });
   }
 
   countByState(filter: JobFilter): Promise<StateCount[]> {
     return this.read(() => {
-      const { sql, params } = this.where(filter);
-      return this.stmt(
-        `SELECT state, type, count(*) AS count FROM jobs ${sql} GROUP BY state, type ORDER BY state, type`,
-      ).all(...params) as StateCount[];
+      // The halves hold different states: their groups never meet. With no states asked for, one
+      // statement over the table (it read every row through jobs_state before, and was no faster
+      // for it: D158).
+      const parts = this.whereParts(filter);
+      const sql = parts
+        .map((part) => `SELECT state, type, count(*) AS count FROM jobs ${part.sql} GROUP BY state, type`)
+        .join(" UNION ALL ");
+      return this.stmt(`${sql} ORDER BY state, type`).all(...parts.flatMap((p) => p.params)) as StateCount[];
     });
   }
 
   workflowCounts(filter: JobFilter): Promise<WorkflowCount[]> {
     return this.read(() => {
-      const { sql, params } = this.where(filter);
-      const where = `${sql === "" ? "WHERE" : `${sql} AND`} workflow IS NOT NULL`;
-      return this.stmt(
-        `SELECT project, workflow, state, count(*) AS count, max(updated_at) AS updatedAt FROM jobs ${where} GROUP BY project, workflow, state`,
-      ).all(...params) as WorkflowCount[];
+      const parts = this.whereParts(filter);
+      const sql = parts
+        .map((part) => {
+          const where = `${part.sql === "" ? "WHERE" : `${part.sql} AND`} workflow IS NOT NULL`;
+          return `SELECT project, workflow, state, count(*) AS count, max(updated_at) AS updatedAt FROM jobs ${where} GROUP BY project, workflow, state`;
+        })
+        .join(" UNION ALL ");
+      return this.stmt(sql).all(...parts.flatMap((p) => p.params)) as WorkflowCount[];
     });
   }
 

@@ -169,11 +169,12 @@ export interface LedgerRows {
 /**
  * Jobs whose state and attempts disagree: what an export read across transactions produced (a job
  * `running` whose attempt had ended, or finished with an attempt still open). Importing one and
- * recovering would run finished work again. Same SQL on both dialects.
+ * recovering would run finished work again. Same SQL on both dialects. The redundant
+ * `j.state NOT IN ('queued','retrying')` lets SQLite read its partial jobs_state (D158).
  */
 const INCONSISTENT_JOBS = `
 SELECT j.id, 'it is running but has no open attempt' AS problem FROM jobs j
- WHERE j.state = 'running' AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.job_id = j.id AND a.ended_at IS NULL)
+ WHERE j.state = 'running' AND j.state NOT IN ('queued','retrying') AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.job_id = j.id AND a.ended_at IS NULL)
 UNION ALL
 SELECT j.id, 'it is ' || j.state || ' but an attempt of it is still open' AS problem FROM jobs j
  WHERE j.state <> 'running' AND EXISTS (SELECT 1 FROM attempts a WHERE a.job_id = j.id AND a.ended_at IS NULL)
