@@ -61,4 +61,27 @@ describe("--json before the command", () => {
       stopDaemon(home);
     }
   }, 60_000);
+
+  it("on a command whose output is its product says it takes no --json (stranger s19a)", () => {
+    const home = newHome();
+    try {
+      for (const [args, why] of [
+        [["--json", "export"], "NDJSON"],
+        [["export", "--json"], "NDJSON"],
+        [["--json", "instructions"], "rules file"],
+        [["mcp", "--json"], "server"],
+      ] as const) {
+        const result = cli(home, [...args]);
+        expect(result.code, result.stdout + result.stderr).toBe(2);
+        const name = args.find((a) => a !== "--json")!;
+        expect(JSON.parse(result.stdout), result.stdout).toMatchObject({
+          ok: false,
+          error: { code: "USAGE", message: expect.stringContaining(`baton ${name} takes no --json: `) },
+        });
+        expect(result.stdout).toContain(why);
+      }
+    } finally {
+      stopDaemon(home);
+    }
+  }, 60_000);
 });

@@ -560,12 +560,27 @@ async function parseAndRun(argv: string[], json: boolean): Promise<number> {
           .map((l) => l.trim())
           .filter((l) => l !== "")
           .join(" ") || "invalid command line";
-      printError(modeFor(json), new BatonError("USAGE", `${message} (see ${helpFor(program, args)})`));
+      const help = helpFor(program, args);
+      // The four commands whose output is itself the product take no --json (README, "Interfaces"):
+      // say so, rather than "unknown option" for a flag `baton --help` lists (stranger s19a).
+      const said =
+        error.code === "commander.unknownOption" && /'--json'/.test(message)
+          ? `${help.replace(/ --help$/, "")} takes no --json: ${NO_JSON_REASON[help.split(" ")[1] ?? ""] ?? "its output is not an envelope"}`
+          : message;
+      printError(modeFor(json), new BatonError("USAGE", `${said} (see ${help})`));
       return ERROR_CODES.USAGE.exit;
     }
     return failed(error, json);
   }
 }
+
+/** Why a command takes no --json: what it prints is its product. */
+const NO_JSON_REASON: Record<string, string> = {
+  export: "it prints the ledger as NDJSON, one record a line",
+  instructions: "it prints text for an agent's rules file",
+  mcp: "it is a server (MCP over stdio or HTTP)",
+  serve: "it is a server (the HTTP API and dashboard)",
+};
 
 /** The hidden command the completion scripts call (completion.ts). */
 const COMPLETE_WORD = "__complete";
