@@ -550,7 +550,19 @@ async function parseAndRun(argv: string[], json: boolean): Promise<number> {
         return 0;
       }
       // No command (`baton`) or `baton help <unknown>`: commander printed the help to stderr.
-      if (error.code === "commander.help") return ERROR_CODES.USAGE.exit;
+      if (error.code === "commander.help") {
+        // `baton --json` alone (or `help <unknown>`): the help went to stderr; a caller that asked
+        // for JSON gets its envelope too.
+        if (json) {
+          const words = args.filter((a) => !a.startsWith("-"));
+          const said =
+            words[0] === "help" && words[1] !== undefined
+              ? `unknown command '${words[1]}'`
+              : "no command given";
+          printError(modeFor(json), new BatonError("USAGE", `${said} (see ${helpFor(program, args)})`));
+        }
+        return ERROR_CODES.USAGE.exit;
+      }
       if (error.code === "commander.executeSubCommandAsync") return error.exitCode;
       // Commander puts its "(Did you mean status?)" on a second line: keep it on the one line.
       const message =
