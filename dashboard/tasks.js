@@ -40,6 +40,13 @@ function shellWord(arg) {
 }
 
 export async function tasksView() {
+  // An event that arrives while this view is read and drawn (a schedule switched by another
+  // process during the runs' read) is remembered and redrawn for once the view is up; before,
+  // it went to the previous view's handler and the page kept what it had read.
+  let missed = false;
+  ui.onLedgerEvent = () => {
+    missed = true;
+  };
   let listed;
   try {
     listed = await op("list_configured_tasks", {});
@@ -286,4 +293,5 @@ export async function tasksView() {
   );
   await loadRuns();
   ui.onLedgerEvent = debounce(refresh, 300);
+  if (missed) ui.onLedgerEvent();
 }

@@ -373,6 +373,47 @@ describe("dashboard in headless Chromium", () => {
     expect(listed.find((s) => s.task === "nightly")!.enabled).toBe(true);
   });
 
+  it("a schedule switched by the CLI while the tasks page is still loading its runs is redrawn too (full run, 2026-12-07)", async () => {
+    const home = newHome().dir;
+    writeFileSync(
+      join(home, "baton.yaml"),
+      [
+        "tasks:",
+        "  nightly:",
+        "    command: [sh, -c, 'echo cleaning']",
+        '    schedule: "0 3 * * *"',
+        "",
+      ].join("\n"),
+    );
+    const p = await open("#/tasks", home);
+    await p.getByRole("button", { name: "Switch schedule on: nightly" }).waitFor(WAIT);
+    // The page draws itself again after a switch; its read of the runs is held while another
+    // process switches the schedule back off, and for longer than the server's 1 s event poll,
+    // so the event arrives before the page has finished drawing.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let held = false;
+    await p.route("**/api/ops/task_runs", async (route) => {
+      if (!held) {
+        held = true;
+        const off = baton(["schedule", "disable", "nightly"], { home });
+        expect(off.code, off.stderr).toBe(0);
+        await new Promise((r) => setTimeout(r, 2500));
+        await route.continue();
+        release();
+        return;
+      }
+      await route.continue();
+    });
+    await p.getByRole("button", { name: "Switch schedule on: nightly" }).click();
+    await released;
+    // What the ledger holds now: off. The page drew "on" from its read before the switch back;
+    // it must come to say off, as the ledger does, without a reload.
+    const shown = p.locator('[data-task="nightly"] dd.schedule-switch');
+    await expect.poll(() => shown.textContent(), { timeout: 10_000 }).toBe("off: does not fire");
+    await p.getByRole("button", { name: "Switch schedule on: nightly" }).waitFor(WAIT);
+  });
+
   it("a stopped dashboard server, then another program at its port: a banner saying so, never INTERNAL (issue 20, tester L2/L3)", async () => {
     const p = await open("#/jobs");
     const port = Number(new URL(server!.base).port);
