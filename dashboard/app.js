@@ -221,7 +221,14 @@ async function renderRoute() {
   const [path, query] = hash.split("?");
   ui.leaveView(path);
   ui.leaveView = () => {};
-  ui.onLedgerEvent = () => {};
+  // An event that arrives while the view reads and draws itself is remembered, and handed to the
+  // view's own handler once it has set one: it would otherwise be lost, and the page would keep
+  // what it read before the change (a schedule switched by the CLI during the tasks page's read).
+  let missed = false;
+  const recording = () => {
+    missed = true;
+  };
+  ui.onLedgerEvent = recording;
   const params = new URLSearchParams(query || "");
   const section = !known(path)
     ? "none"
@@ -281,6 +288,7 @@ async function renderRoute() {
     else if (section === "tasks") await tasksView();
     else if (section === "agents") await agentsView(params);
     else await overview();
+    if (missed && ui.onLedgerEvent !== recording) ui.onLedgerEvent();
   } catch (error) {
     // setReachable and endSession redraw the page
     if (error.code === UNREACHABLE || error.code === SESSION_ENDED) return;

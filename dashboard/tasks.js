@@ -40,13 +40,6 @@ function shellWord(arg) {
 }
 
 export async function tasksView() {
-  // An event that arrives while this view is read and drawn (a schedule switched by another
-  // process during the runs' read) is remembered and redrawn for once the view is up; before,
-  // it went to the previous view's handler and the page kept what it had read.
-  let missed = false;
-  ui.onLedgerEvent = () => {
-    missed = true;
-  };
   let listed;
   try {
     listed = await op("list_configured_tasks", {});
@@ -203,7 +196,8 @@ export async function tasksView() {
     } catch (error) {
       toast(`${label}: ${errorText(error)}`);
     }
-    await tasksView();
+    // Through the router, which keeps the events that arrive while the page is drawn again.
+    await ui.render();
   }
 
   async function run(button, task, dryRun) {
@@ -293,5 +287,4 @@ export async function tasksView() {
   );
   await loadRuns();
   ui.onLedgerEvent = debounce(refresh, 300);
-  if (missed) ui.onLedgerEvent();
 }
