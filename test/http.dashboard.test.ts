@@ -74,6 +74,18 @@ async function open(path = "/", home?: string): Promise<Page> {
   return page;
 }
 
+/** A home whose baton.yaml has one task, `nightly`, on a schedule that is switched off. */
+function nightlyHome(): string {
+  const home = newHome().dir;
+  writeFileSync(
+    join(home, "baton.yaml"),
+    ["tasks:", "  nightly:", "    command: [sh, -c, 'echo cleaning']", '    schedule: "0 3 * * *"', ""].join(
+      "\n",
+    ),
+  );
+  return home;
+}
+
 function cli(args: string[]): any {
   const result = baton([...args, "--json"], { home: server!.home, env: { BATON_DIRECT: "1" } });
   expect(result.code, result.stderr).toBe(0);
@@ -337,17 +349,7 @@ describe("dashboard in headless Chromium", () => {
   });
 
   it("a schedule switched off or on by the CLI redraws the page's switch button without a reload", async () => {
-    const home = newHome().dir;
-    writeFileSync(
-      join(home, "baton.yaml"),
-      [
-        "tasks:",
-        "  nightly:",
-        "    command: [sh, -c, 'echo cleaning']",
-        '    schedule: "0 3 * * *"',
-        "",
-      ].join("\n"),
-    );
+    const home = nightlyHome();
     const p = await open("#/tasks", home);
     const nightly = p.locator('[data-task="nightly"]');
     await p.getByRole("button", { name: "Switch schedule on: nightly" }).waitFor(WAIT);
@@ -374,17 +376,7 @@ describe("dashboard in headless Chromium", () => {
   });
 
   it("a schedule switched by the CLI while the tasks page is still loading its runs is redrawn too (full run, 2026-12-07)", async () => {
-    const home = newHome().dir;
-    writeFileSync(
-      join(home, "baton.yaml"),
-      [
-        "tasks:",
-        "  nightly:",
-        "    command: [sh, -c, 'echo cleaning']",
-        '    schedule: "0 3 * * *"',
-        "",
-      ].join("\n"),
-    );
+    const home = nightlyHome();
     const p = await open("#/tasks", home);
     await p.getByRole("button", { name: "Switch schedule on: nightly" }).waitFor(WAIT);
     // The page draws itself again after a switch; its read of the runs is held while another
