@@ -216,17 +216,23 @@ function known(path) {
   );
 }
 
+/** How many events a view that is still drawing keeps for its handler (past it, the view is drawn again). */
+const MISSED_MAX = 1000;
+
 async function renderRoute() {
   const hash = location.hash.replace(/^#/, "") || "/";
   const [path, query] = hash.split("?");
   ui.leaveView(path);
   ui.leaveView = () => {};
-  // An event that arrives while the view reads and draws itself is remembered, and handed to the
-  // view's own handler once it has set one: it would otherwise be lost, and the page would keep
-  // what it read before the change (a schedule switched by the CLI during the tasks page's read).
-  let missed = false;
-  const recording = () => {
-    missed = true;
+  // The events that arrive while the view reads and draws itself are kept, and handed one by one
+  // to the view's own handler once it has set one: they would otherwise be lost, and the page
+  // would keep what it read before the change (a schedule switched by the CLI during the tasks
+  // page's read). Each is the event itself: a handler reads it (the job page checks its jobId).
+  const missed = [];
+  let overflowed = false;
+  const recording = (event) => {
+    if (missed.length < MISSED_MAX) missed.push(event);
+    else overflowed = true;
   };
   ui.onLedgerEvent = recording;
   const params = new URLSearchParams(query || "");
@@ -288,7 +294,9 @@ async function renderRoute() {
     else if (section === "tasks") await tasksView();
     else if (section === "agents") await agentsView(params);
     else await overview();
-    if (missed && ui.onLedgerEvent !== recording) ui.onLedgerEvent();
+    // A burst too long to keep: the view reads again instead (renders never overlap).
+    if (overflowed) void render();
+    else if (ui.onLedgerEvent !== recording) for (const event of missed) ui.onLedgerEvent(event);
   } catch (error) {
     // setReachable and endSession redraw the page
     if (error.code === UNREACHABLE || error.code === SESSION_ENDED) return;

@@ -406,6 +406,29 @@ describe("dashboard in headless Chromium", () => {
     await p.getByRole("button", { name: "Switch schedule on: nightly" }).waitFor(WAIT);
   });
 
+  it("a job changed by the CLI while its page is still reading it is redrawn, never 'Something went wrong' (CI, 2026-12-07)", async () => {
+    const p = await open("#/jobs");
+    const errors: string[] = [];
+    p.on("pageerror", (e) => errors.push(e.message));
+    const id = cli(["enqueue", '{"file":"a.ts"}']).jobs[0].id as string;
+    // The page's read of the job answers what the ledger held before another process completed
+    // it, and only after the server's 1 s event poll has sent the completion: the event arrives
+    // while the page is drawing what it read.
+    await p.route(`**/api/jobs/${id}`, async (route) => {
+      const before = await route.fetch();
+      const done = baton(["complete", id, "--evidence", "done"], { home: server!.home });
+      expect(done.code, done.stderr).toBe(0);
+      await new Promise((r) => setTimeout(r, 2500));
+      await route.fulfill({ response: before });
+      await p.unroute(`**/api/jobs/${id}`);
+    });
+    await p.goto(`${server!.base}/#/jobs/${id}`);
+    // The page comes to say what the ledger holds now, without a reload.
+    await p.locator("h1 [data-state='succeeded']").waitFor(WAIT);
+    expect(await p.locator("h1", { hasText: "Something went wrong" }).count()).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
   it("a stopped dashboard server, then another program at its port: a banner saying so, never INTERNAL (issue 20, tester L2/L3)", async () => {
     const p = await open("#/jobs");
     const port = Number(new URL(server!.base).port);
