@@ -9,7 +9,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { alive, cli, cliJson, daemonPid, newHome, stopDaemon, until } from "./helpers/supervisor.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -19,15 +19,38 @@ if (!isRoot || !hasRunuser)
 
 const squatters: ChildProcess[] = [];
 afterEach(() => {
-  for (const s of squatters.splice(0)) s.kill("SIGKILL");
+  // runuser waits on the node it started; killing runuser alone left that node listening after
+  // the run. Each squatter leads its own process group: the group goes.
+  for (const s of squatters.splice(0)) {
+    try {
+      process.kill(-s.pid!, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
 });
+
+// No squatter outlives the file (they did: a node of nobody's listening after the run).
+afterAll(async () => {
+  if (!isRoot || !hasRunuser) return;
+  const left = () =>
+    spawnSync("pgrep", ["-u", "nobody", "-f", SQUAT_MARK.replace(/[()[\].*+?^$|\\{}]/g, "\\$&")])
+      .stdout.toString()
+      .trim();
+  for (let i = 0; i < 50 && left() !== ""; i++) await new Promise((r) => setTimeout(r, 100));
+  expect(left()).toBe("");
+});
+
+/** What every squatter's program holds, for finding the ones left. */
+const SQUAT_MARK = "createServer((s) => s.destroy())";
 
 /** `nobody` listens on 127.0.0.1:port (like an attacker waiting for a host's token). */
 function squat(port: number): Promise<void> {
-  const program = `require("node:net").createServer((s) => s.destroy()).listen(${port}, "127.0.0.1", () => console.log("ready"))`;
+  const program = `require("node:net").${SQUAT_MARK}.listen(${port}, "127.0.0.1", () => console.log("ready"))`;
   const child = spawn("runuser", ["-u", "nobody", "--", process.execPath, "-e", program], {
     stdio: ["ignore", "pipe", "pipe"],
     cwd: "/",
+    detached: true,
   });
   squatters.push(child);
   return new Promise((resolve, reject) => {
