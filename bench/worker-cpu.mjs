@@ -10,6 +10,9 @@
  *
  *   npm run build && node bench/worker-cpu.mjs                  # 3,000 jobs, 12 drains per level
  *   node bench/worker-cpu.mjs --jobs 10000 --rounds 4 --concurrency 1,8
+ *   node bench/worker-cpu.mjs --concurrency 8 --durability normal,full   # the levels are every
+ *       concurrency at every durability, alternating the same way; the rates' ratio full/normal
+ *       is printed per concurrency (the peers benchmark's "durability full" target)
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,7 +27,18 @@ const arg = (name, fallback) => {
 };
 const jobs = Number(arg("jobs", "3000"));
 const rounds = Number(arg("rounds", "12"));
-const levels = arg("concurrency", "1,8").split(",").map(Number);
+const concurrencies = arg("concurrency", "1,8").split(",").map(Number);
+const durabilities = arg("durability", "normal").split(",");
+for (const d of durabilities)
+  if (!["normal", "full"].includes(d)) throw new Error(`--durability: normal or full, not ${d}`);
+/** Every concurrency at every durability: "8" alone when only normal is asked for. */
+const levels = durabilities.flatMap((durability) =>
+  concurrencies.map((concurrency) => ({
+    concurrency,
+    durability,
+    label: durabilities.length > 1 ? `${concurrency}, ${durability}` : `${concurrency}`,
+  })),
+);
 const { openBaton, defineHandler } = await import(join(root, "dist", "index.js"));
 const PAD = "x".repeat(80);
 const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
@@ -45,10 +59,10 @@ function mainThreadMs() {
   }
 }
 
-async function drain(concurrency) {
+async function drain({ concurrency, durability }) {
   const dir = mkdtempSync(join(tmpdir(), "baton-worker-cpu-"));
   try {
-    const baton = await openBaton({ databasePath: join(dir, "baton.db"), durability: "normal" });
+    const baton = await openBaton({ databasePath: join(dir, "baton.db"), durability });
     for (let i = 0; i < jobs; i += 1000)
       await baton.enqueue(
         Array.from({ length: Math.min(1000, jobs - i) }, (_, k) => ({
@@ -86,26 +100,46 @@ async function drain(concurrency) {
 }
 
 console.log(
-  `worker CPU: ${jobs.toLocaleString("en-US")} no-op jobs a drain, concurrency ${levels.join(" / ")} alternating, ` +
+  `worker CPU: ${jobs.toLocaleString("en-US")} no-op jobs a drain, concurrency ${levels.map((l) => l.label).join(" / ")} alternating, ` +
     `${rounds} drains each, one process; node ${process.version}; load average ${loadavg()} before`,
 );
-const results = new Map(levels.map((c) => [c, []]));
+const results = new Map(levels.map((l) => [l, []]));
 for (let round = 0; round < rounds; round++) {
   const order = round % 2 ? [...levels].reverse() : levels;
   for (const c of order) results.get(c).push(await drain(c));
 }
 const fmt = (x, d = 0) => (x === undefined ? "-" : x.toFixed(d));
 const half = Math.floor(rounds / 2);
-for (const [c, rs] of results) {
-  const pick = (key, from, to) => median(rs.slice(from, to).map((r) => r[key]).filter((x) => x !== undefined));
-  console.log(`  concurrency ${c}:`);
+const pickFrom = (rs, key, from, to) =>
+  median(
+    rs
+      .slice(from, to)
+      .map((r) => r[key])
+      .filter((x) => x !== undefined),
+  );
+for (const [level, rs] of results) {
+  const pick = (key, from, to) => pickFrom(rs, key, from, to);
+  console.log(`  concurrency ${level.label}:`);
   console.log(`    CPU µs/job (all threads)   ${rs.map((r) => fmt(r.cpuUs)).join(", ")}`);
   console.log(`    CPU µs/job (main thread)   ${rs.map((r) => fmt(r.mainUs)).join(", ")}`);
-  console.log(`    busy share (all / main)    ${rs.map((r) => `${fmt(r.busy, 2)}/${fmt(r.mainBusy, 2)}`).join(", ")}`);
+  console.log(
+    `    busy share (all / main)    ${rs.map((r) => `${fmt(r.busy, 2)}/${fmt(r.mainBusy, 2)}`).join(", ")}`,
+  );
   console.log(
     `    medians, first ${half} drains (cold): ${fmt(pick("cpuUs", 0, half), 1)} µs all, ${fmt(pick("mainUs", 0, half), 1)} main;` +
       ` last ${rounds - half} (warm): ${fmt(pick("cpuUs", half), 1)} all, ${fmt(pick("mainUs", half), 1)} main; ` +
       `rate median ${fmt(pick("rate", 0), 0)}/s`,
   );
 }
+if (durabilities.includes("full") && durabilities.includes("normal"))
+  for (const c of concurrencies) {
+    const rates = (d) => results.get(levels.find((l) => l.concurrency === c && l.durability === d));
+    const full = rates("full").map((r) => r.rate);
+    const normal = rates("normal").map((r) => r.rate);
+    // Drain by drain (neighbours in time), then the medians' ratio.
+    const pairs = full.map((f, i) => (f / normal[i]).toFixed(2));
+    console.log(
+      `  concurrency ${c}: full/normal rate ${(median(full) / median(normal)).toFixed(2)}× (medians ${median(full).toFixed(0)} / ${median(normal).toFixed(0)}/s; drain by drain ${pairs.join(", ")})`,
+    );
+  }
 console.log(`load average ${loadavg()} after`);
