@@ -1,7 +1,19 @@
 // baton dashboard: plain JavaScript modules, no dependencies, no build step. It reads the JSON API
 // (/api/...), calls operations (POST /api/ops/<name>) for actions, and listens to /api/stream
 // (Server-Sent Events of the ledger) to refresh what is on screen without a reload.
-import { SESSION_ENDED, UNREACHABLE, act, announce, api, errorText, h, main, ui } from "./lib.js";
+import {
+  SESSION_ENDED,
+  UNREACHABLE,
+  act,
+  announce,
+  api,
+  debounce,
+  errorText,
+  h,
+  isQueuePause,
+  main,
+  ui,
+} from "./lib.js";
 import { agentsView } from "./agents.js";
 import { jobsView, overview } from "./lists.js";
 import { jobView } from "./job.js";
@@ -50,6 +62,9 @@ function connect() {
   stream.addEventListener("ledger", (message) => {
     const event = JSON.parse(message.data);
     if (event.to && event.jobId) announce(`job ${event.jobId.slice(-6)} is ${event.to}`);
+    // The pause banner is every page's, not a view's: it follows a pause or resume made anywhere
+    // (it was read only when a page was drawn, so it stayed as it was on every page but the overview).
+    if (isQueuePause(event)) refreshPausedBanner();
     ui.onLedgerEvent(event);
   });
 }
@@ -126,6 +141,13 @@ function setReachable(ok) {
  * Every pause (the whole queue, a type, a workflow), each with its own Resume: resuming one leaves
  * the others as they are.
  */
+/** Ask the server which pauses hold now and redraw the banner, a burst of pauses coalesced. */
+const refreshPausedBanner = debounce(() => {
+  api("/api/stats")
+    .then(pausedBanner)
+    .catch(() => {});
+}, 200);
+
 function pausedBanner(stats) {
   const banner = document.getElementById("banner-paused");
   banner.hidden = ended || stats.paused.length === 0;

@@ -10,6 +10,7 @@ import {
   duration,
   errorText,
   h,
+  isQueuePause,
   jobName,
   json,
   main,
@@ -251,7 +252,8 @@ export async function jobView(id) {
   main.replaceChildren(...parts.filter((p) => p !== null && p !== undefined));
   const again = debounce(refresh, 300);
   ui.onLedgerEvent = (event) => {
-    if (event.jobId === job.id) again();
+    // A pause or resume of the queue changes why a waiting job waits ("Why is it waiting?").
+    if (event.jobId === job.id || (WAITING.has(job.state) && isQueuePause(event))) again();
   };
   // The log panel outlives re-renders of the same job, so a state change does not lose the tail
   // (or un-pause it); it is stopped when the page shows something else.

@@ -331,6 +331,15 @@ function doneText(name, data) {
   return "done";
 }
 
+/**
+ * Whether a ledger event paused or resumed part of the queue (the whole of it, a type, a workflow):
+ * what a page that shows pauses or why a job waits reads again. (An agent job's own pause carries
+ * its job id and is that job's event.)
+ */
+export function isQueuePause(event) {
+  return (event.kind === "paused" || event.kind === "unpaused") && !event.jobId;
+}
+
 /** Coalesce bursts of events into one refresh. */
 export function debounce(fn, ms) {
   let timer;

@@ -429,6 +429,37 @@ describe("dashboard in headless Chromium", () => {
     expect(errors).toEqual([]);
   });
 
+  it("the pause banner follows a pause and a resume made by the CLI on every page, without a reload (stranger, 2026-12-07)", async () => {
+    const p = await open("#/jobs");
+    const banner = p.locator("#banner-paused");
+    expect(await banner.isHidden()).toBe(true);
+    cli(["pause"]);
+    await banner.locator("strong", { hasText: "The queue is paused:" }).waitFor(WAIT);
+    cli(["unpause"]);
+    await banner.waitFor({ state: "hidden", ...WAIT });
+    // A type paused while the workflows page is open: the banner names it.
+    await p.goto(`${server!.base}/#/workflows`);
+    await p.locator("main[data-loaded='#/workflows']").waitFor(WAIT);
+    cli(["pause", "--type", "build"]);
+    await banner.locator("strong", { hasText: "Paused:" }).waitFor(WAIT);
+    expect(await banner.innerText()).toContain("build");
+    cli(["unpause", "--type", "build"]);
+    await banner.waitFor({ state: "hidden", ...WAIT });
+  });
+
+  it("a waiting job's 'Why is it waiting?' follows a pause and a resume of its type (stranger, 2026-12-07)", async () => {
+    const p = await open("#/jobs");
+    const id = cli(["enqueue", "--type", "build", '{"n":1}']).jobs[0].id as string;
+    await p.goto(`${server!.base}/#/jobs/${id}`);
+    await p.locator("h1 [data-state='queued']").waitFor(WAIT);
+    const why = p.locator("#why-waiting");
+    expect(await why.innerText()).not.toMatch(/paused/);
+    cli(["pause", "--type", "build"]);
+    await why.filter({ hasText: /paused/ }).waitFor(WAIT);
+    cli(["unpause", "--type", "build"]);
+    await expect.poll(() => why.innerText(), { timeout: 30_000 }).not.toMatch(/paused/);
+  });
+
   it("a stopped dashboard server, then another program at its port: a banner saying so, never INTERNAL (issue 20, tester L2/L3)", async () => {
     const p = await open("#/jobs");
     const port = Number(new URL(server!.base).port);
