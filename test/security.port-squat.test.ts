@@ -18,9 +18,19 @@ if (!isRoot || !hasRunuser)
   console.warn("security.port-squat: skipped: needs root and runuser (a second local user)");
 
 const squatters: ChildProcess[] = [];
+/** The squatters' own node processes (each prints its pid when it listens). */
+const squatterPids: number[] = [];
 afterEach(() => {
   // runuser waits on the node it started; killing runuser alone left that node listening after
-  // the run. Each squatter leads its own process group: the group goes.
+  // the run, and so did killing runuser's process group in a full run. Each node is killed by its
+  // own pid, then runuser's group.
+  for (const pid of squatterPids.splice(0)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
   for (const s of squatters.splice(0)) {
     try {
       process.kill(-s.pid!, "SIGKILL");
@@ -46,7 +56,7 @@ const SQUAT_MARK = "createServer((s) => s.destroy())";
 
 /** `nobody` listens on 127.0.0.1:port (like an attacker waiting for a host's token). */
 function squat(port: number): Promise<void> {
-  const program = `require("node:net").${SQUAT_MARK}.listen(${port}, "127.0.0.1", () => console.log("ready"))`;
+  const program = `require("node:net").${SQUAT_MARK}.listen(${port}, "127.0.0.1", () => console.log("ready " + process.pid))`;
   const child = spawn("runuser", ["-u", "nobody", "--", process.execPath, "-e", program], {
     stdio: ["ignore", "pipe", "pipe"],
     cwd: "/",
@@ -57,7 +67,11 @@ function squat(port: number): Promise<void> {
     let text = "";
     child.stdout.on("data", (d: Buffer) => {
       text += d.toString();
-      if (text.includes("ready")) resolve();
+      const ready = /ready (\d+)/.exec(text);
+      if (ready) {
+        squatterPids.push(Number(ready[1]));
+        resolve();
+      }
     });
     child.stderr.on("data", (d: Buffer) => (text += d.toString()));
     child.once("exit", (code) => reject(new Error(`squatter exited ${code}: ${text}`)));
