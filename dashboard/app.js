@@ -137,17 +137,20 @@ function setReachable(ok) {
   void render();
 }
 
+/** Ask the server which pauses hold now and redraw the banner (each render does). */
+function readPauses() {
+  api("/api/stats")
+    .then(pausedBanner)
+    .catch(() => {});
+}
+
+/** The same for a pause or resume made anywhere while a page is up, a burst coalesced. */
+const refreshPausedBanner = debounce(readPauses, 200);
+
 /**
  * Every pause (the whole queue, a type, a workflow), each with its own Resume: resuming one leaves
  * the others as they are.
  */
-/** Ask the server which pauses hold now and redraw the banner, a burst of pauses coalesced. */
-const refreshPausedBanner = debounce(() => {
-  api("/api/stats")
-    .then(pausedBanner)
-    .catch(() => {});
-}, 200);
-
 function pausedBanner(stats) {
   const banner = document.getElementById("banner-paused");
   banner.hidden = ended || stats.paused.length === 0;
@@ -277,9 +280,7 @@ async function renderRoute() {
     sessionEndedPage();
     return;
   }
-  api("/api/stats")
-    .then(pausedBanner)
-    .catch(() => {});
+  readPauses();
   if (!reachable) {
     main.replaceChildren(
       h("h1", {}, "Not connected"),
