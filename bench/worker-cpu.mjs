@@ -110,15 +110,14 @@ for (let round = 0; round < rounds; round++) {
 }
 const fmt = (x, d = 0) => (x === undefined ? "-" : x.toFixed(d));
 const half = Math.floor(rounds / 2);
-const pickFrom = (rs, key, from, to) =>
-  median(
-    rs
-      .slice(from, to)
-      .map((r) => r[key])
-      .filter((x) => x !== undefined),
-  );
 for (const [level, rs] of results) {
-  const pick = (key, from, to) => pickFrom(rs, key, from, to);
+  const pick = (key, from, to) =>
+    median(
+      rs
+        .slice(from, to)
+        .map((r) => r[key])
+        .filter((x) => x !== undefined),
+    );
   console.log(`  concurrency ${level.label}:`);
   console.log(`    CPU µs/job (all threads)   ${rs.map((r) => fmt(r.cpuUs)).join(", ")}`);
   console.log(`    CPU µs/job (main thread)   ${rs.map((r) => fmt(r.mainUs)).join(", ")}`);
