@@ -21,9 +21,8 @@ const squatters: ChildProcess[] = [];
 /** The squatters' own node processes (each prints its pid when it listens). */
 const squatterPids: number[] = [];
 afterEach(() => {
-  // runuser waits on the node it started; killing runuser alone left that node listening after
-  // the run, and so did killing runuser's process group in a full run. Each node is killed by its
-  // own pid, then runuser's group.
+  // runuser waits on the node it started: killing runuser alone (or its process group, in a full
+  // run) left that node listening after the run. The node goes by its own pid, then runuser.
   for (const pid of squatterPids.splice(0)) {
     try {
       process.kill(pid, "SIGKILL");
@@ -31,36 +30,26 @@ afterEach(() => {
       // already gone
     }
   }
-  for (const s of squatters.splice(0)) {
-    try {
-      process.kill(-s.pid!, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
+  for (const s of squatters.splice(0)) s.kill("SIGKILL");
 });
+
+/** A word on every squatter's command line, for finding the ones left. */
+const SQUAT_MARK = "baton-port-squatter";
 
 // No squatter outlives the file (they did: a node of nobody's listening after the run).
 afterAll(async () => {
   if (!isRoot || !hasRunuser) return;
-  const left = () =>
-    spawnSync("pgrep", ["-u", "nobody", "-f", SQUAT_MARK.replace(/[()[\].*+?^$|\\{}]/g, "\\$&")])
-      .stdout.toString()
-      .trim();
+  const left = () => spawnSync("pgrep", ["-u", "nobody", "-f", SQUAT_MARK]).stdout.toString().trim();
   for (let i = 0; i < 50 && left() !== ""; i++) await new Promise((r) => setTimeout(r, 100));
   expect(left()).toBe("");
 });
 
-/** What every squatter's program holds, for finding the ones left. */
-const SQUAT_MARK = "createServer((s) => s.destroy())";
-
 /** `nobody` listens on 127.0.0.1:port (like an attacker waiting for a host's token). */
 function squat(port: number): Promise<void> {
-  const program = `require("node:net").${SQUAT_MARK}.listen(${port}, "127.0.0.1", () => console.log("ready " + process.pid))`;
+  const program = `/* ${SQUAT_MARK} */ require("node:net").createServer((s) => s.destroy()).listen(${port}, "127.0.0.1", () => console.log("ready " + process.pid))`;
   const child = spawn("runuser", ["-u", "nobody", "--", process.execPath, "-e", program], {
     stdio: ["ignore", "pipe", "pipe"],
     cwd: "/",
-    detached: true,
   });
   squatters.push(child);
   return new Promise((resolve, reject) => {
