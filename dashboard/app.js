@@ -183,7 +183,9 @@ function pausedBanner(stats) {
   banner.replaceChildren(
     h("strong", {}, all ? "The queue is paused:" : "Paused:"),
     all
-      ? " nothing new starts until the whole queue is resumed."
+      ? stats.paused.length > 1
+        ? " nothing new starts until the whole queue is resumed, and then what the other pauses below hold stays held until each is resumed."
+        : " nothing new starts until the whole queue is resumed."
       : " jobs of these start again when resumed.",
     h("ul", { class: "pauses" }, items),
   );

@@ -443,6 +443,11 @@ describe("dashboard in headless Chromium", () => {
     cli(["pause", "--type", "build"]);
     await banner.locator("strong", { hasText: "Paused:" }).waitFor(WAIT);
     expect(await banner.innerText()).toContain("build");
+    // With the whole queue paused too, the banner does not say that resuming it is enough.
+    cli(["pause"]);
+    await banner.locator("strong", { hasText: "The queue is paused:" }).waitFor(WAIT);
+    await banner.getByText(/the other pauses below hold stays held/).waitFor(WAIT);
+    cli(["unpause", "--all"]);
     cli(["unpause", "--type", "build"]);
     await banner.waitFor({ state: "hidden", ...WAIT });
   });
